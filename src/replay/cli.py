@@ -1,0 +1,203 @@
+"""The `replay` command; the only place argv and the environment are read."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from replay import __version__
+from replay.domain.errors import ReplayError
+from replay.domain.programme import parse_programme
+from replay.jobs.context import Context, Lanes
+from replay.jobs.pipeline import JobSummary, ProcessRequest, process
+from replay.settings import Settings, load_settings
+from replay.speech.models import resolve_model
+from replay.speech.transcriber import WhisperConfig, WhisperTranscriber
+from replay.storage.local import LocalDirectoryStore
+from replay.store.db import Store
+
+log = logging.getLogger("replay")
+
+DESCRIPTION = """\
+replay turns a room's recording of an event into published replays: one per programme
+session, each with HLS streaming, an MP4 download, a French transcript, French and
+English subtitles, and pages for the audience.
+"""
+
+
+class TerminalProgress:
+    """Progress per stage on stderr: one updating line on a terminal, milestones otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.live = stream.isatty()
+        self.milestones: dict[tuple[str, str], int] = {}
+
+    def report(self, stage: str, label: str, fraction: float, eta: float | None) -> None:
+        percent = int(fraction * 100)
+        line = f"{stage:<14} {label[:40]:<40} {percent:3d} %"
+        if eta is not None:
+            line += f"  reste {_eta(eta)}"
+        if self.live:
+            self.stream.write(f"\r\x1b[2K{line}")
+        elif percent // 25 > self.milestones.get((stage, label), -1):
+            self.milestones[(stage, label)] = percent // 25
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def finished(self, stage: str, label: str, seconds: float, skipped: bool) -> None:
+        status = "déjà fait" if skipped else f"terminé en {seconds:.1f} s"
+        prefix = "\r\x1b[2K" if self.live else ""
+        self.stream.write(f"{prefix}{stage:<14} {label[:40]:<40} {status}\n")
+        self.stream.flush()
+
+
+def _eta(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _started_at(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date and time, e.g. 2026-03-03T09:28:00+01:00") from exc
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone offset; write e.g. 2026-03-03T09:28:00+01:00")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="replay", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"replay {__version__}")
+    parser.add_argument("--config", type=Path, help="a TOML settings file (see config/replay.toml)")
+    parser.add_argument("--data-dir", type=Path,
+                        help="where state, originals and the site live (default ./replay-data, "
+                             "or REPLAY_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_process(commands)
+    _add_demo(commands)
+    return parser
+
+
+def _add_process(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "process", help="process one room's recording into published replays",
+        description="Import the programme, ingest the recording, cut it into one replay per "
+                    "session of the room, transcode, transcribe, subtitle and publish to "
+                    "DATA_DIR/site/. Running it again redoes only what changed.")
+    sub.add_argument("recording", type=Path, help="the room's recording (video or audio file)")
+    sub.add_argument("--schedule", type=Path, required=True,
+                     help="the programme: schedule.json (c3voc/pretalx), frab schedule.xml or "
+                          "iCal .ics")
+    sub.add_argument("--room", required=True, help="the programme's room this recording is from")
+    sub.add_argument("--started-at", type=_started_at,
+                     help="wall-clock start of the recording with its offset, e.g. "
+                          "2026-03-03T09:28:00+01:00 (default: the file's creation_time)")
+    sub.add_argument("--review", action="store_true",
+                     help="stop before publishing, so editors can review the captions")
+    sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "demo", help="generate a sample event (French speech, test video) and process it",
+        description="Generate a 3.5-minute recording of a room with two sessions in French, a "
+                    "late start and a silent break, with its programme, then run `replay "
+                    "process` on it.")
+    sub.add_argument("--out", type=Path, default=Path("replay-sample"),
+                     help="where to write the sample recording and programme")
+    sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, data_dir=args.data_dir)
+
+
+async def _run_process(settings: Settings, request: ProcessRequest) -> JobSummary:
+    store = Store.open(settings.database_path)
+    speech_threads = Lanes.for_threads(settings.cpu_threads).speech_threads
+    transcriber = WhisperTranscriber(WhisperConfig(
+        transcribe_model=resolve_model(settings.whisper_model, settings.models_dir),
+        translate_model=resolve_model(settings.effective_translate_model, settings.models_dir),
+        device=settings.whisper_device, compute_type=settings.whisper_compute_type,
+        cpu_threads=speech_threads, beam_size=settings.whisper_beam_size))
+    ctx = Context(settings=settings, store=store,
+                  objects=LocalDirectoryStore(settings.site_dir), transcriber=transcriber,
+                  lanes=Lanes.for_threads(settings.cpu_threads),
+                  progress=TerminalProgress(sys.stderr))
+    try:
+        return await process(ctx, request)
+    finally:
+        store.close()
+
+
+def _request(args: argparse.Namespace) -> ProcessRequest:
+    try:
+        programme = args.schedule.read_bytes()
+    except OSError as exc:
+        raise ReplayError(f"cannot read the programme {args.schedule}: {exc.strerror}") from exc
+    if not args.recording.is_file():
+        raise ReplayError(f"{args.recording} does not exist or is not a file")
+    event = parse_programme(programme, filename=args.schedule.name)
+    return ProcessRequest(args.recording, event, args.room, args.started_at, args.review)
+
+
+def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
+    if as_json:
+        print(summary.as_json())
+        return
+    for result in summary.sessions:
+        print(f"« {result.title} » : {result.start:.1f}–{result.end:.1f} s")
+    if summary.site:
+        index = (settings.site_dir / summary.site / "index.html").resolve()
+        print(f"Publié : {index}")
+    else:
+        print("Traitement terminé ; rien n'est publié (--review).")
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from replay.sample import build_sample
+
+    print(f"Génération de l'évènement d'exemple dans {args.out} ...", file=sys.stderr)
+    truth = build_sample(args.out)
+    request = ProcessRequest(truth.recording, parse_programme(truth.schedule.read_bytes()),
+                             truth.room, truth.started_at)
+    summary = asyncio.run(_run_process(settings, request))
+    _report(summary, settings, args.json)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    started = time.monotonic()
+    try:
+        settings = _settings(args)
+        if args.command == "demo":
+            return _demo(args, settings)
+        summary = asyncio.run(_run_process(settings, _request(args)))
+    except ReplayError as exc:
+        print(f"replay: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("replay: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    _report(summary, settings, args.json)
+    log.info("done in %.1f s", time.monotonic() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

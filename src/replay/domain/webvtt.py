@@ -1,0 +1,249 @@
+"""WebVTT and SRT: render cues, and parse WebVTT strictly. Pure logic, no I/O.
+
+Cue text is plain text that may hold the WebVTT tags kept for display
+(<i> <b> <u> <c…> <v …> <lang …> and their end tags). Rendering writes those tags
+as they are and escapes everything else (& < >), so any text renders to a file
+that parses back to the same text: a hostile « --> » or « <script> » stays text.
+Parsing refuses a malformed file with the line and the reason, in French.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from replay.domain.errors import SubtitleError
+from replay.domain.transcript import Cue
+
+_NBSP = "\u00a0"
+_ARROW = "-->"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_TAG = re.compile(r"<[^<>\n]*>")
+_CLASSES = r"(?:\.[^\s.<>]+)*"
+_ALLOWED_TAG = re.compile(
+    rf"</(?:i|b|u|c|v|lang)>|<(?:i|b|u|c){_CLASSES}>|<(?:v|lang){_CLASSES}[ \t][^<>\n]*>"
+)
+_TIMESTAMP = re.compile(r"(?:(\d{2,}):)?(\d{2}):(\d{2})\.(\d{3})")
+_TIMING = re.compile(r"(\S+?)[ \t]*-->[ \t]*(\S+)(?:[ \t].*)?")
+_SKIPPED_BLOCKS = ("NOTE", "STYLE", "REGION")
+_MAX_HOURS = 99
+
+
+def _quoted(text: str) -> str:
+    return f"«{_NBSP}{text}{_NBSP}»"
+
+
+# --- rendering --------------------------------------------------------------------
+
+
+def format_timestamp(seconds: float, *, decimal: str = ".") -> str:
+    """`HH:MM:SS.mmm` (SRT wants `decimal=","`), rounded to the millisecond."""
+    if seconds < 0:
+        raise ValueError(f"negative timestamp: {seconds}")
+    total_ms = round(seconds * 1000)
+    hours, rest = divmod(total_ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
+
+
+def render_webvtt(cues: Sequence[Cue]) -> str:
+    """A WebVTT file. Cues without visible text are left out; never a blank line
+    inside a cue; refuses what `parse_webvtt` would refuse."""
+    parts = ["WEBVTT\n\n"]
+    previous_start = 0.0
+    for index, lines, cue in _renderable(cues):
+        _check_renderable(index, cue, previous_start)
+        previous_start = cue.start
+        timing = f"{format_timestamp(cue.start)} {_ARROW} {format_timestamp(cue.end)}"
+        body = "\n".join(_escape(line) for line in lines)
+        parts.append(f"{timing}\n{body}\n\n")
+    return "".join(parts)
+
+
+def render_srt(cues: Sequence[Cue]) -> str:
+    """A SubRip file: numbered cues, `HH:MM:SS,mmm`, only <i> <b> <u> kept."""
+    parts: list[str] = []
+    for number, (_, lines, cue) in enumerate(_renderable(cues), start=1):
+        start = format_timestamp(cue.start, decimal=",")
+        end = format_timestamp(cue.end, decimal=",")
+        body = "\n".join(_srt_line(line) for line in lines)
+        parts.append(f"{number}\n{start} {_ARROW} {end}\n{body}\n\n")
+    return "".join(parts)
+
+
+def display_lines(cue: Cue) -> list[str]:
+    """The cue's lines as they can be written: split at any line break, blank
+    lines and NUL characters removed."""
+    lines = (part for line in cue.lines for part in _LINE_BREAK.split(line))
+    return [line.replace("\0", "\ufffd") for line in lines if line.strip()]
+
+
+def _renderable(cues: Sequence[Cue]) -> Iterator[tuple[int, list[str], Cue]]:
+    for index, cue in enumerate(cues, start=1):
+        lines = display_lines(cue)
+        if any(_visible(line).strip() for line in lines):
+            yield index, lines, cue
+
+
+def _check_renderable(index: int, cue: Cue, previous_start: float) -> None:
+    if round(cue.start * 1000) < round(previous_start * 1000):
+        raise SubtitleError(f"repère {index}{_NBSP}: il commence avant le précédent")
+    if round(cue.end * 1000) <= round(cue.start * 1000):
+        raise SubtitleError(f"repère {index}{_NBSP}: la fin doit venir après le début")
+    if cue.end >= (_MAX_HOURS + 1) * 3600:
+        raise SubtitleError(f"repère {index}{_NBSP}: horodatage au-delà de {_MAX_HOURS} heures")
+
+
+def _visible(line: str) -> str:
+    """The text a viewer sees: the line without its allowed tags."""
+    return _ALLOWED_TAG.sub("", line)
+
+
+def _escape(line: str) -> str:
+    """Escape everything but the allowed tags, which are written as they are."""
+    out: list[str] = []
+    position = 0
+    for tag in _ALLOWED_TAG.finditer(line):
+        out.append(html.escape(line[position : tag.start()], quote=False))
+        out.append(tag.group())
+        position = tag.end()
+    out.append(html.escape(line[position:], quote=False))
+    return "".join(out)
+
+
+def _srt_line(line: str) -> str:
+    def keep_simple(tag: re.Match[str]) -> str:
+        return tag.group() if re.fullmatch(r"</?[ibu]>", tag.group()) else ""
+
+    return _ALLOWED_TAG.sub(keep_simple, line).replace(_ARROW, "->")
+
+
+# --- parsing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    text: str
+
+
+def _fail(number: int, reason: str) -> SubtitleError:
+    return SubtitleError(f"ligne {number}{_NBSP}: {reason}")
+
+
+def parse_webvtt(text: str) -> list[Cue]:
+    """The cues of a WebVTT file; NOTE, STYLE and REGION blocks are dropped.
+
+    Raises SubtitleError("ligne N : raison") for anything malformed."""
+    lines = [_Line(number, line) for number, line in enumerate(_split_lines(text), start=1)]
+    blocks = _blocks(lines)
+    _check_header(blocks[0] if blocks else [], lines)
+    cues: list[Cue] = []
+    for block in blocks[1:]:
+        cue = _parse_block(block)
+        if cue is None:
+            continue
+        if cues and cue.start < cues[-1].start:
+            raise _fail(block[0].number, "ce repère commence avant le précédent")
+        cues.append(cue)
+    return cues
+
+
+def _split_lines(text: str) -> list[str]:
+    text = text.removeprefix("\ufeff").replace("\0", "\ufffd")
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _blocks(lines: list[_Line]) -> list[list[_Line]]:
+    """Runs of non-blank lines; the first run is the header."""
+    blocks: list[list[_Line]] = []
+    current: list[_Line] = []
+    for line in lines:
+        if line.text.strip():
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _check_header(header: list[_Line], lines: list[_Line]) -> None:
+    first = lines[0].text if lines else ""
+    if not header or header[0].number != 1 or not re.fullmatch(r"WEBVTT(?:[ \t].*)?", first):
+        raise _fail(1, f"le fichier doit commencer par {_quoted('WEBVTT')}")
+    for line in header[1:]:
+        if _ARROW in line.text:
+            raise _fail(line.number, "il manque une ligne vide entre l’en-tête et ce repère")
+
+
+def _parse_block(block: list[_Line]) -> Cue | None:
+    head = block[0].text
+    if any(head == word or head.startswith((word + " ", word + "\t")) for word in _SKIPPED_BLOCKS):
+        _check_no_arrow(block[1:])
+        return None
+    # A first line that looks like a time is a broken timing line, not an identifier.
+    timing_index = 0 if _ARROW in head or re.match(r"\d+:\d", head) else 1
+    if timing_index >= len(block):
+        raise _fail(block[0].number, f"ligne de temps ({_quoted('début --> fin')}) manquante")
+    timing = block[timing_index]
+    try:
+        start, end = _parse_timing(timing)
+    except SubtitleError:
+        if timing_index == 0 and len(block) > 1 and _ARROW in block[1].text:
+            reason = f"un identifiant ne peut contenir {_quoted(_ARROW)}"
+            raise _fail(timing.number, reason) from None
+        raise
+    payload = block[timing_index + 1 :]
+    _check_no_arrow(payload)
+    lines = tuple(line for line in (_clean(item.text) for item in payload) if line.strip())
+    if not any(_visible(line).strip() for line in lines):
+        raise _fail(timing.number, "repère sans texte")
+    return Cue(start, end, lines)
+
+
+def _check_no_arrow(lines: list[_Line]) -> None:
+    for line in lines:
+        if _ARROW in line.text:
+            raise _fail(line.number, "il manque une ligne vide avant ce repère")
+
+
+def _parse_timing(line: _Line) -> tuple[float, float]:
+    match = _TIMING.fullmatch(line.text)
+    if match is None:
+        raise _fail(line.number, f"ligne de temps illisible, attendu {_quoted('début --> fin')}")
+    start = _parse_timestamp(match.group(1), line.number)
+    end = _parse_timestamp(match.group(2), line.number)
+    if end <= start:
+        raise _fail(line.number, "la fin du repère doit venir après son début")
+    return start, end
+
+
+def _parse_timestamp(text: str, number: int) -> float:
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        raise _fail(number, f"horodatage invalide {_quoted(text)}, attendu HH:MM:SS.mmm")
+    hours, minutes, seconds, millis = (int(group or 0) for group in match.groups())
+    if hours > _MAX_HOURS:
+        raise _fail(number, f"horodatage démesuré {_quoted(text)} (plus de {_MAX_HOURS} heures)")
+    if minutes > 59 or seconds > 59:
+        raise _fail(number, f"horodatage invalide {_quoted(text)}, minutes et secondes < 60")
+    return (hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis) / 1000
+
+
+def _clean(line: str) -> str:
+    """Keep the allowed tags as they are, drop the others, unescape the text."""
+    out: list[str] = []
+    position = 0
+    for tag in _TAG.finditer(line):
+        out.append(html.unescape(line[position : tag.start()]))
+        if _ALLOWED_TAG.fullmatch(tag.group()):
+            out.append(tag.group())
+        position = tag.end()
+    out.append(html.unescape(line[position:]))
+    return "".join(out)

@@ -1,0 +1,456 @@
+"""The pipeline tasks: ingest, probe, audio, speech map, cut plan, per session media and
+speech, then publish. Each stage records an input key; a stage whose key and outputs are
+already there is skipped, so running the same job twice redoes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from replay.domain.cues import format_cues, rules_for
+from replay.domain.cutplan import (
+    Cut,
+    CutRules,
+    Interval,
+    covered_sessions,
+    plan_cuts,
+    whole_recording_cut,
+)
+from replay.domain.errors import MediaError, PlanError, ReplayError
+from replay.domain.ladder import Rung, choose_ladder
+from replay.domain.model import Event, Session
+from replay.domain.programme import programme_hotwords
+from replay.domain.transcript import Segment
+from replay.domain.webvtt import render_webvtt
+from replay.jobs.context import Context
+from replay.media import commands
+from replay.media.probe import MediaInfo, probe
+from replay.media.runner import run_ffmpeg
+from replay.media.timestamps import segment_start
+from replay.site.publish import SessionOutputs, publish_event
+from replay.speech.speechmap import detect_speech, read_wav_span
+from replay.speech.transcriber import Task
+from replay.store.db import Recording
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = {"fr": "Français", "en": "English"}
+WHOLE_RECORDING = "recording"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    guid: str
+    title: str
+    slug: str
+    start: float
+    end: float
+    published: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    event: str
+    room: str
+    recording_sha256: str
+    duration: float
+    sessions: tuple[SessionResult, ...]
+    site: str | None
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+
+# -- ingest -------------------------------------------------------------------------
+
+
+async def ingest(ctx: Context, source: Path, info: MediaInfo) -> tuple[str, Path]:
+    """Copy the recording into the data directory, checksummed; never touch it again."""
+    tracker = ctx.tracker("ingest", source.name).bind_loop()
+    sha256, original = await asyncio.to_thread(
+        _copy_with_digest, source, ctx.settings.originals_dir, tracker
+    )
+    tracker.done()
+    return sha256, original
+
+
+def _copy_with_digest(
+    source: Path, originals: Path, on_progress: Callable[[float], None]
+) -> tuple[str, Path]:
+    originals.mkdir(parents=True, exist_ok=True)
+    size = source.stat().st_size or 1
+    digest = hashlib.sha256()
+    partial = originals / f".incoming-{os.getpid()}-{source.name[:40]}.partial"
+    copied = 0
+    with source.open("rb") as src, partial.open("wb") as dst:
+        while block := src.read(4 << 20):
+            digest.update(block)
+            dst.write(block)
+            copied += len(block)
+            on_progress(copied / size)
+    sha256 = digest.hexdigest()
+    target = originals / f"{sha256}{source.suffix.lower()}"
+    if target.exists():
+        partial.unlink()
+    else:
+        partial.chmod(0o444)
+        os.replace(partial, target)
+    return sha256, target
+
+
+# -- recording-level stages ---------------------------------------------------------
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
+
+
+async def run_stage(
+    ctx: Context,
+    recording: Recording,
+    guid: str,
+    stage: str,
+    key: str,
+    outputs: list[Path],
+    work: Callable[[], Awaitable[None]],
+) -> bool:
+    """Run `work` unless this stage already finished with the same inputs.
+
+    Returns True when the work ran. Bookkeeping is shielded from cancellation.
+    """
+    state = ctx.store.stage(recording.id, guid, stage)
+    if state and state.status == "done" and state.input_key == key and all(
+        p.exists() for p in outputs
+    ):
+        return False
+    ctx.store.set_stage(recording.id, guid, stage, input_key=key, status="running")
+    try:
+        async with asyncio.timeout(ctx.settings.job_timeout):
+            await work()
+    except BaseException as exc:
+        reason = str(exc) or type(exc).__name__
+        await asyncio.shield(_mark(ctx, recording, guid, stage, key, "failed", reason))
+        raise
+    await asyncio.shield(_mark(ctx, recording, guid, stage, key, "done", None))
+    return True
+
+
+async def _mark(ctx: Context, recording: Recording, guid: str, stage: str, key: str,
+                status: str, error: str | None) -> None:
+    ctx.store.set_stage(recording.id, guid, stage, input_key=key, status=status,
+                        progress=1.0 if status == "done" else 0.0, error=error)
+
+
+def recording_dir(ctx: Context, recording: Recording) -> Path:
+    return ctx.settings.work_dir / recording.sha256[:16]
+
+
+async def extract_audio(ctx: Context, recording: Recording, info: MediaInfo) -> Path:
+    wav = recording_dir(ctx, recording) / "audio16k.wav"
+
+    async def work() -> None:
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        partial = wav.with_suffix(".partial.wav")
+        tracker = ctx.tracker("audio", "16 kHz")
+        argv = commands.extract_audio_argv(recording.original, info, partial,
+                                           threads=ctx.settings.cpu_threads)
+        await run_ffmpeg(argv, expected_duration=info.duration, on_progress=tracker,
+                         timeout=ctx.settings.job_timeout)
+        os.replace(partial, wav)
+        tracker.done()
+
+    await run_stage(ctx, recording, "", "audio", _key(recording.sha256), [wav], work)
+    return wav
+
+
+async def speech_map(ctx: Context, recording: Recording, wav: Path) -> list[Interval]:
+    target = recording_dir(ctx, recording) / "speech.json"
+
+    async def work() -> None:
+        tracker = ctx.tracker("speech map", "VAD").bind_loop()
+        found = await asyncio.to_thread(detect_speech, wav, tracker)
+        _write_json(target, [[i.start, i.end] for i in found])
+        tracker.done()
+
+    await run_stage(ctx, recording, "", "speech_map", _key(recording.sha256), [target], work)
+    return [Interval(a, b) for a, b in json.loads(target.read_text())]
+
+
+def _write_json(path: Path, data: object) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def cut_rules(ctx: Context) -> CutRules:
+    s = ctx.settings
+    return CutRules(s.snap_window_before, s.snap_window_after, s.min_speech_gap, s.cut_padding)
+
+
+def plan(ctx: Context, event: Event, recording: Recording, duration: float,
+         speech: list[Interval]) -> list[Cut]:
+    sessions = event.sessions_in_room(recording.room)
+    if covered_sessions(sessions, recording.started_at, duration):
+        cuts = plan_cuts(sessions, recording_start=recording.started_at, duration=duration,
+                         speech=speech, rules=cut_rules(ctx))
+    else:
+        title = f"{recording.room} — {recording.started_at:%d/%m/%Y %H:%M}"
+        cuts = [whole_recording_cut(f"{WHOLE_RECORDING}-{recording.sha256[:12]}", title,
+                                    speech, duration, cut_rules(ctx))]
+    ctx.store.save_cuts(recording.id, cuts)
+    return cuts
+
+
+# -- per-session stages ---------------------------------------------------------------
+
+
+def session_dir(ctx: Context, recording: Recording, cut: Cut) -> Path:
+    return recording_dir(ctx, recording) / "sessions" / cut.guid
+
+
+async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
+                            cut: Cut) -> None:
+    out = session_dir(ctx, recording, cut) / "media"
+    rungs = choose_ladder(*info.display_size) if info.has_video else choose_ladder(0, 0)
+    key = _key(recording.sha256, cut.start, cut.end, rungs, ctx.settings.segment_seconds)
+
+    async def work() -> None:
+        async with ctx.lanes.media:
+            await _transcode(ctx, recording, info, cut, rungs, out)
+
+    await run_stage(ctx, recording, cut.guid, "media", key,
+                    [out / "hls" / commands.MASTER_PLAYLIST, out / "replay.mp4"], work)
+
+
+async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
+                     ladder: list[Rung], out: Path) -> None:
+    scratch = out.with_name("media.partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    (scratch / "hls").mkdir(parents=True)
+    threads = ctx.lanes.media_threads
+    tracker = ctx.tracker("transcode", cut.title)
+    await run_ffmpeg(
+        commands.ladder_argv(recording.original, info, start=cut.start, duration=cut.duration,
+                             rungs=ladder, out_dir=scratch / "hls",
+                             segment_seconds=ctx.settings.segment_seconds, threads=threads),
+        expected_duration=cut.duration, on_progress=tracker, timeout=ctx.settings.job_timeout)
+    first_segment = scratch / "hls" / ladder[0].name / "seg_00000.ts"
+    (scratch / "hls" / "start_time.txt").write_text(str(await segment_start(first_segment)))
+    download = next((r for r in ladder if not r.is_audio_only and r.height <= 720), ladder[0])
+    await run_ffmpeg(commands.mp4_from_hls_argv(
+        scratch / "hls" / download.name / commands.VARIANT_PLAYLIST, scratch / "replay.mp4"),
+        timeout=ctx.settings.job_timeout)
+    if info.has_video:
+        await run_ffmpeg(commands.poster_argv(
+            recording.original, info, at=cut.start + min(30.0, cut.duration / 3),
+            dst_jpg=scratch / "poster.jpg"), timeout=ctx.settings.job_timeout)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(scratch, out)
+    tracker.done()
+
+
+async def transcribe_session(ctx: Context, event: Event, recording: Recording, wav: Path,
+                             cut: Cut) -> None:
+    out = session_dir(ctx, recording, cut) / "speech"
+    sessions = [s for s in event.sessions if s.guid == cut.guid]
+    hotwords = programme_hotwords(event, sessions or None)
+    settings = ctx.settings
+    key = _key(recording.sha256, cut.start, cut.end, hotwords, settings.whisper_model,
+               settings.effective_translate_model, settings.whisper_beam_size)
+    outputs = [out / name for name in ("subtitles.fr.vtt", "subtitles.en.vtt",
+                                        "transcript.fr.txt", "transcript.fr.json")]
+
+    async def work() -> None:
+        async with ctx.lanes.speech:
+            audio = await asyncio.to_thread(read_wav_span, wav, cut.start, cut.end)
+            french = await _whisper(ctx, audio, "transcribe", hotwords, cut.title)
+            english = await _whisper(ctx, audio, "translate", None, cut.title)
+        await asyncio.to_thread(_write_speech_outputs, out, french, english)
+
+    await run_stage(ctx, recording, cut.guid, "speech", key, outputs, work)
+
+
+async def _whisper(ctx: Context, audio: np.ndarray, task: Task, hotwords: str | None,
+                   label: str) -> list[Segment]:
+    stage = "transcribe fr" if task == "transcribe" else "translate en"
+    tracker = ctx.tracker(stage, label).bind_loop()
+    segments = await asyncio.to_thread(
+        ctx.transcriber.transcribe, audio, task=task, language="fr", hotwords=hotwords,
+        on_progress=tracker)
+    tracker.done()
+    return segments
+
+
+def _write_speech_outputs(out: Path, french: list[Segment], english: list[Segment]) -> None:
+    scratch = out.with_name("speech.partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    for language, segments in (("fr", french), ("en", english)):
+        cues = format_cues(segments, rules_for(language))
+        (scratch / f"subtitles.{language}.vtt").write_text(render_webvtt(cues), encoding="utf-8")
+    (scratch / "transcript.fr.txt").write_text(transcript_text(french), encoding="utf-8")
+    (scratch / "transcript.fr.json").write_text(transcript_json(french), encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(scratch, out)
+
+
+def transcript_text(segments: list[Segment]) -> str:
+    return "\n".join(s.text for s in segments if s.text) + "\n"
+
+
+def transcript_json(segments: list[Segment]) -> str:
+    data = {
+        "language": "fr",
+        "segments": [
+            {"start": s.start, "end": s.end, "text": s.text,
+             "words": [{"start": w.start, "end": w.end, "word": w.text.strip(),
+                        "probability": w.probability} for w in s.words]}
+            for s in segments
+        ],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1)
+
+
+# -- the whole job -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRequest:
+    source: Path
+    event: Event
+    room: str
+    started_at: datetime | None
+    review: bool = False
+
+
+def check_room(event: Event, room: str) -> None:
+    if room not in event.rooms:
+        known = ", ".join(f"« {r} »" for r in event.rooms)
+        raise PlanError(f"unknown room « {room} »; the programme's rooms are: {known}")
+
+
+def resolve_start(request: ProcessRequest, info: MediaInfo) -> datetime:
+    started = request.started_at or info.creation_time
+    if started is None:
+        raise PlanError(
+            f"{request.source.name} does not say when it was recorded (no creation_time): "
+            "give its wall-clock start with --started-at, e.g. --started-at "
+            "2026-03-03T09:28:00+01:00")
+    if started.tzinfo is None:
+        raise PlanError("--started-at needs a time zone offset, e.g. 2026-03-03T09:28:00+01:00")
+    return started
+
+
+def check_within_programme(event: Event, started: datetime, duration: float) -> None:
+    end = started + timedelta(seconds=duration)
+    if not event.sessions:
+        raise PlanError("the programme has no sessions")
+    first = min(s.start for s in event.sessions)
+    last = max(s.end for s in event.sessions)
+    if end <= first or started >= last:
+        raise PlanError(
+            f"the recording ({started:%Y-%m-%d %H:%M}–{end:%H:%M}) lies entirely outside the "
+            f"programme ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}); check --started-at "
+            "or the recording's clock")
+
+
+async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
+    """Run the whole pipeline for one recording of one room."""
+    check_room(request.event, request.room)
+    info = await probe(request.source)
+    started = resolve_start(request, info)
+    check_within_programme(request.event, started, info.duration)
+    ctx.store.save_event(request.event)
+    sha256, original = await ingest(ctx, request.source, info)
+    recording = ctx.store.add_recording(
+        event_slug=request.event.slug, room=request.room, sha256=sha256, original=original,
+        source_name=request.source.name, started_at=started)
+    ctx.store.set_probe(recording.id, info.duration, asdict(info))
+    wav = await extract_audio(ctx, recording, info)
+    speech = await speech_map(ctx, recording, wav)
+    cuts = plan(ctx, request.event, recording, info.duration, speech)
+    await asyncio.gather(*(
+        _session_work(ctx, request.event, recording, info, wav, cut) for cut in cuts))
+    site = None
+    if not request.review:
+        site = await publish(ctx, request.event)
+    return _summary(request, recording, info, cuts, published=not request.review, site=site)
+
+
+async def _session_work(ctx: Context, event: Event, recording: Recording, info: MediaInfo,
+                        wav: Path, cut: Cut) -> None:
+    await asyncio.gather(
+        transcode_session(ctx, recording, info, cut),
+        transcribe_session(ctx, event, recording, wav, cut),
+    )
+
+
+async def publish(ctx: Context, event: Event) -> str:
+    """Publish every processed session of the event, then its index."""
+    outputs = []
+    for recording in ctx.store.recordings_of(event.slug):
+        for cut in ctx.store.load_cuts(recording.id):
+            base = session_dir(ctx, recording, cut)
+            if not _processed(ctx, recording, cut):
+                continue
+            outputs.append(SessionOutputs(
+                cut=cut, room=recording.room, session=_session_for(event, cut, recording),
+                media_dir=base / "media", speech_dir=base / "speech"))
+    tracker = ctx.tracker("publish", event.slug)
+    await publish_event(ctx.objects, event, outputs, drafts=ctx.settings.publish_drafts,
+                        on_progress=tracker)
+    for item in outputs:
+        ctx.store.set_stage(
+            _recording_id(ctx, event, item), item.cut.guid, "publish", input_key="",
+            status="done", progress=1.0)
+    tracker.done()
+    return event.slug
+
+
+def _recording_id(ctx: Context, event: Event, item: SessionOutputs) -> int:
+    for recording in ctx.store.recordings_of(event.slug):
+        if session_dir(ctx, recording, item.cut) / "media" == item.media_dir:
+            return recording.id
+    raise ReplayError(f"no recording for session {item.cut.guid}")
+
+
+def _processed(ctx: Context, recording: Recording, cut: Cut) -> bool:
+    states = [ctx.store.stage(recording.id, cut.guid, s) for s in ("media", "speech")]
+    return all(state is not None and state.status == "done" for state in states)
+
+
+def _session_for(event: Event, cut: Cut, recording: Recording) -> Session:
+    for session in event.sessions:
+        if session.guid == cut.guid:
+            return session
+    return Session(
+        guid=cut.guid, title=cut.title, room=recording.room,
+        start=recording.started_at + timedelta(seconds=cut.start),
+        duration=timedelta(seconds=cut.duration), slug=cut.guid)
+
+
+def _summary(request: ProcessRequest, recording: Recording, info: MediaInfo, cuts: list[Cut],
+             *, published: bool, site: str | None) -> JobSummary:
+    results = tuple(
+        SessionResult(cut.guid, cut.title, _session_for(request.event, cut, recording).slug,
+                      cut.start, cut.end, published)
+        for cut in cuts)
+    return JobSummary(request.event.slug, request.room, recording.sha256, info.duration,
+                      results, site)
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, ReplayError | MediaError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

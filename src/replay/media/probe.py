@@ -1,0 +1,283 @@
+"""What a recording is, from ffprobe, and whether replay can process it.
+
+ffmpeg detects formats by content, and some demuxers read other files (HLS and
+DASH playlists, concat lists, image sequences). ffprobe only gets to choose
+among real container formats (``-format_whitelist``), and the probed demuxer
+is then forced (``-f``) on every later ffmpeg input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from replay.domain.errors import MediaError
+from replay.media.runner import FfmpegFailed, FfmpegTimeout, run_capture
+
+#: Demuxers accepted, by the name ``-f`` takes: real containers that read only
+#: the file they are given.
+DEMUXERS: frozenset[str] = frozenset(
+    {
+        "mov",  # mov,mp4,m4a,3gp,3g2,mj2
+        "matroska",  # matroska,webm
+        "mpegts",
+        "mpeg",
+        "avi",
+        "flv",
+        "asf",
+        "mxf",
+        "ogg",
+        "wav",
+        "w64",
+        "mp3",
+        "flac",
+        "aac",
+    }
+)
+
+#: Largest accepted picture: 8192 pixels a side, 8K UHD (8192x4320) in area.
+MAX_SIDE = 8192
+MAX_PIXELS = 8192 * 4320
+
+#: Container creation times before this are unset fields (1904/1970 epochs).
+_EARLIEST_CREATION = datetime(1980, 1, 1, tzinfo=UTC)
+
+_NOT_WHITELISTED = re.compile(r"\[([\w,]+) @ [0-9a-fx]+\] Format not on whitelist")
+_LOG_TAG = re.compile(r"^\[[^\]]+ @ [0-9a-fx]+\] ")
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """A probed recording. ``width``/``height`` are stored sizes (0 without video)."""
+
+    format_name: str
+    duration: float
+    has_video: bool
+    width: int
+    height: int
+    fps: float
+    video_codec: str
+    has_audio: bool
+    audio_codec: str
+    sample_rate: int
+    creation_time: datetime | None
+    sample_aspect: Fraction = Fraction(1)
+    rotation: int = 0
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as shown: sample aspect ratio and rotation applied."""
+        width = round(self.width * self.sample_aspect)
+        if self.rotation % 180 == 90:
+            return self.height, width
+        return width, self.height
+
+
+def probe_argv(path: Path, *, ffprobe: str = "ffprobe") -> list[str]:
+    """ffprobe's argv: JSON of format and streams, real containers only."""
+    return [
+        ffprobe,
+        "-v", "error",
+        "-hide_banner",
+        "-protocol_whitelist", "file",
+        "-format_whitelist", ",".join(sorted(DEMUXERS)),
+        "-max_pixels", str(MAX_PIXELS),
+        "-print_format", "json",
+        "-show_format",
+        "-show_streams",
+        path_arg(path),
+    ]  # fmt: skip
+
+
+def path_arg(path: Path) -> str:
+    """A path as an ffmpeg argument that cannot read as an option or a protocol."""
+    text = str(path)
+    return text if path.is_absolute() else f"./{text}"
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return default
+    return result if result == result else default  # NaN
+
+
+def _ratio(value: Any) -> Fraction | None:
+    try:
+        result = Fraction(str(value).replace(":", "/"))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return result if result > 0 else None
+
+
+def _demuxer(fmt: dict[str, Any], source: str) -> str:
+    name = str(fmt.get("format_name", "")).split(",")[0]
+    if name not in DEMUXERS:
+        raise MediaError(
+            f"{source}: the {name or 'unknown'} format is not accepted; replay takes "
+            "video or audio recordings (MP4, MOV, MKV, WebM, TS, AVI, WAV, MP3...), "
+            "not playlists or image sequences. Upload the recording file itself."
+        )
+    return name
+
+
+def _duration(fmt: dict[str, Any], streams: list[dict[str, Any]], source: str) -> float:
+    duration = _number(fmt.get("duration"))
+    if duration <= 0:
+        duration = max((_number(s.get("duration")) for s in streams), default=0.0)
+    if duration <= 0:
+        raise MediaError(
+            f"{source}: the recording has no length (zero or unknown duration); it is "
+            "probably empty or truncated. Upload the complete file again."
+        )
+    return duration
+
+
+def _creation_time(fmt: dict[str, Any]) -> datetime | None:
+    raw = (fmt.get("tags") or {}).get("creation_time")
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # containers store UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment if moment >= _EARLIEST_CREATION else None
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    for side in stream.get("side_data_list") or []:
+        if "rotation" in side:
+            return round(_number(side["rotation"])) % 360
+    return round(_number((stream.get("tags") or {}).get("rotate"))) % 360
+
+
+def _fps(stream: dict[str, Any]) -> float:
+    rate = _ratio(stream.get("avg_frame_rate")) or _ratio(stream.get("r_frame_rate"))
+    return float(rate) if rate else 0.0
+
+
+def _check_size(width: int, height: int, source: str) -> None:
+    if width <= 0 or height <= 0:
+        raise MediaError(
+            f"{source}: the video track has no picture size; the file is damaged. "
+            "Export or copy the recording again."
+        )
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise MediaError(
+            f"{source}: the picture is {width}x{height} pixels, larger than replay accepts "
+            f"({MAX_SIDE} a side, 8192x4320 in all). Export the recording at 4K or less."
+        )
+
+
+def _first(streams: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    for stream in streams:
+        cover = (stream.get("disposition") or {}).get("attached_pic") == 1
+        if stream.get("codec_type") == kind and not cover:
+            return stream
+    return None
+
+
+def _video_fields(video: dict[str, Any] | None, source: str) -> dict[str, Any]:
+    if video is None:
+        return {"has_video": False, "width": 0, "height": 0, "fps": 0.0, "video_codec": ""}
+    width, height = int(_number(video.get("width"))), int(_number(video.get("height")))
+    _check_size(width, height, source)
+    return {
+        "has_video": True,
+        "width": width,
+        "height": height,
+        "fps": _fps(video),
+        "video_codec": str(video.get("codec_name", "")),
+        "sample_aspect": _ratio(video.get("sample_aspect_ratio")) or Fraction(1),
+        "rotation": _rotation(video),
+    }
+
+
+def _load(raw: str | bytes, source: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not data.get("streams"):
+        raise MediaError(
+            f"{source}: not a video or audio file ffmpeg can read (no media streams). "
+            "Check that the upload completed and that it is the recording."
+        )
+    return data.get("format") or {}, list(data["streams"])
+
+
+def parse_probe(raw: str | bytes, *, source: str) -> MediaInfo:
+    """MediaInfo from ffprobe's JSON, or :class:`MediaError` saying why replay refuses it."""
+    fmt, streams = _load(raw, source)
+    format_name = _demuxer(fmt, source)
+    audio = _first(streams, "audio")
+    if audio is None:
+        raise MediaError(
+            f"{source} has no audio track; replay needs the room's sound to transcribe "
+            "and cut sessions. Upload a recording with sound."
+        )
+    return MediaInfo(
+        format_name=format_name,
+        duration=_duration(fmt, streams, source),
+        has_audio=True,
+        audio_codec=str(audio.get("codec_name", "")),
+        sample_rate=int(_number(audio.get("sample_rate"))),
+        creation_time=_creation_time(fmt),
+        **_video_fields(_first(streams, "video"), source),
+    )
+
+
+def _ffprobe_says(tail: tuple[str, ...], path: Path) -> str:
+    """ffprobe's last words, without the server's path and the ``[demuxer @ 0x...]`` tags."""
+    prefix = f"{path_arg(path)}: "
+    said = [_LOG_TAG.sub("", line).removeprefix(prefix).strip() for line in tail[-3:]]
+    return "; ".join(dict.fromkeys(line for line in said if line)) or "no output"
+
+
+def _explain_failure(path: Path, error: FfmpegFailed) -> str:
+    refused = _NOT_WHITELISTED.search("\n".join(error.stderr_tail))
+    if refused:
+        return (
+            f"{path.name}: the {refused.group(1).split(',')[0]} format is not accepted; it is a "
+            "playlist or a format that reads other files, not a recording. "
+            "Upload the recording file itself."
+        )
+    return (
+        f"{path.name}: not a video or audio file ffmpeg can read, or it is truncated "
+        f"(ffprobe: {_ffprobe_says(error.stderr_tail, path)}). "
+        "Check that the upload completed and that it is the recording."
+    )
+
+
+async def probe(
+    path: Path,
+    *,
+    timeout: float = 60,  # noqa: ASYNC109 - passed to the runner, which kills ffprobe
+    ffprobe: str = "ffprobe",
+) -> MediaInfo:
+    """Probe a recording with ffprobe; :class:`MediaError` if replay cannot process it."""
+    try:
+        size = (await asyncio.to_thread(path.stat)).st_size
+    except OSError as error:
+        raise MediaError(f"{path}: cannot read the file ({error.strerror}).") from error
+    if size == 0:
+        raise MediaError(f"{path.name}: the file is empty (0 bytes). Upload the recording again.")
+    try:
+        raw = await run_capture(probe_argv(path, ffprobe=ffprobe), timeout=timeout)
+    except FfmpegTimeout as error:
+        raise MediaError(
+            f"{path.name}: ffprobe did not finish within {timeout:g} s; the file is probably "
+            "damaged. Export or copy the recording again."
+        ) from error
+    except FfmpegFailed as error:
+        raise MediaError(_explain_failure(path, error)) from error
+    return parse_probe(raw, source=path.name)

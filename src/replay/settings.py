@@ -1,0 +1,143 @@
+"""One Settings object: documented defaults < config file (TOML) < REPLAY_* environment.
+
+Only the CLI calls `load_settings`; everything else receives a `Settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from replay.domain.errors import ReplayError
+
+ENV_PREFIX = "REPLAY_"
+
+
+def _default_threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting is documented in config/replay.toml (a test checks it)."""
+
+    data_dir: Path = Path("replay-data")
+    whisper_model: str = "base"
+    translate_model: str = ""
+    whisper_device: str = "cpu"
+    whisper_compute_type: str = "int8"
+    whisper_beam_size: int = 1
+    cpu_threads: int = field(default_factory=_default_threads)
+    segment_seconds: float = 6.0
+    snap_window_before: float = 90.0
+    snap_window_after: float = 300.0
+    min_speech_gap: float = 2.5
+    cut_padding: float = 1.0
+    publish_drafts: bool = True
+    job_timeout: float = 6 * 3600.0
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "replay.sqlite3"
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.data_dir / "originals"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @property
+    def site_dir(self) -> Path:
+        return self.data_dir / "site"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def effective_translate_model(self) -> str:
+        return self.translate_model or self.whisper_model
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Layer defaults, the config file, REPLAY_* variables, then explicit overrides."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(_read_config_file(config_file))
+    values.update(_read_environment(os.environ if environ is None else environ))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _build(values)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ReplayError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ReplayError(f"config file {path} is not valid TOML: {exc}") from exc
+    unknown = sorted(set(data) - set(setting_names()))
+    if unknown:
+        raise ReplayError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return data
+
+
+def _read_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    known = {name.upper(): name for name in setting_names()}
+    found: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):] in known:
+            found[known[key[len(ENV_PREFIX):]]] = value
+    return found
+
+
+def _build(values: Mapping[str, Any]) -> Settings:
+    defaults = Settings()
+    converted = {
+        f.name: _convert(f.name, values[f.name], type(getattr(defaults, f.name)))
+        for f in fields(Settings)
+        if f.name in values
+    }
+    settings = dataclasses.replace(defaults, **converted)
+    if settings.cpu_threads < 1:
+        raise ReplayError("setting cpu_threads must be at least 1")
+    return settings
+
+
+def _convert(name: str, value: Any, kind: type) -> Any:
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    text = str(value).strip()
+    try:
+        if kind is bool:
+            return _parse_bool(text)
+        if issubclass(kind, Path):
+            return Path(text).expanduser()
+        return kind(text)
+    except ValueError as exc:
+        raise ReplayError(f"setting {name}: {value!r} is not a valid {kind.__name__}") from exc
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.casefold()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(text)

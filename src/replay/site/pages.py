@@ -1,0 +1,113 @@
+"""The public pages, rendered with Jinja2 (autoescaped: programme texts are never markup)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+from itertools import groupby
+
+import jinja2
+
+from replay.domain.cutplan import Cut
+from replay.domain.model import Event, Session
+
+log = logging.getLogger(__name__)
+
+STATIC_FILES = ("style.css", "player.js")
+VENDOR_FILES = ("hls.min.js",)
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+          "septembre", "octobre", "novembre", "décembre")
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    session: Session
+    cut: Cut
+    room: str
+    has_poster: bool
+    drafts: bool
+    segments: tuple[tuple[float, str], ...]
+
+    @property
+    def speakers(self) -> str:
+        return ", ".join(p.name for p in self.session.persons)
+
+
+def french_date(day: date) -> str:
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def clock(seconds: float) -> str:
+    """« 1:02:03 » or « 02:03 »: a timestamp for people."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def french_duration(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}\u00a0h\u00a0{minutes:02d}" if minutes else f"{hours}\u00a0h"
+    return f"{minutes}\u00a0min"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("replay.site", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["french_date"] = french_date
+    env.filters["clock"] = clock
+    env.filters["duration"] = french_duration
+    return env
+
+
+def render_session_page(event: Event, page: SessionPage) -> str:
+    template = _environment().get_template("session.html")
+    return template.render(event=event, page=page, has_hls_js=_has_vendor("hls.min.js"))
+
+
+def render_event_page(event: Event, pages: Sequence[SessionPage]) -> str:
+    ordered = sorted(pages, key=lambda p: (p.session.start, _room_rank(event, p.room)))
+    days = [
+        (day, [(room, list(items)) for room, items in groupby(
+            sorted(group, key=lambda p: (_room_rank(event, p.room), p.session.start)),
+            key=lambda p: p.room)])
+        for day, group in ((d, list(g)) for d, g in groupby(
+            ordered, key=lambda p: p.session.start.date()))
+    ]
+    licences = sorted({p.session.recording_license for p in pages if p.session.recording_license})
+    return _environment().get_template("event.html").render(
+        event=event, days=days, licences=licences)
+
+
+def _room_rank(event: Event, room: str) -> int:
+    return event.rooms.index(room) if room in event.rooms else len(event.rooms)
+
+
+def _has_vendor(name: str) -> bool:
+    return resources.files("replay.site").joinpath("static", "vendor", name).is_file()
+
+
+def static_assets() -> list[tuple[str, bytes]]:
+    """The site's own CSS and JavaScript, and hls.js when the setup installed it."""
+    static = resources.files("replay.site").joinpath("static")
+    assets = [(name, static.joinpath(name).read_bytes()) for name in STATIC_FILES]
+    for name in VENDOR_FILES:
+        vendored = static.joinpath("vendor", name)
+        if vendored.is_file():
+            assets.append((name, vendored.read_bytes()))
+        else:
+            log.warning("%s is not installed: pages will play the MP4 only (run the setup)", name)
+    return assets

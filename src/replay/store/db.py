@@ -1,0 +1,289 @@
+"""SQLite state of the embedded default: schema, migrations and repositories.
+
+Calls are short and local; the pipeline makes a handful per stage.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from replay.domain.cutplan import Cut
+from replay.domain.model import Event, Person, Session
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        slug TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        start_date TEXT NOT NULL,
+        end_date TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        rooms TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        event_slug TEXT NOT NULL REFERENCES events(slug),
+        guid TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (event_slug, guid)
+    );
+    CREATE TABLE recordings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_slug TEXT NOT NULL REFERENCES events(slug),
+        room TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        original TEXT NOT NULL,
+        source_name TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        duration REAL,
+        probe TEXT,
+        created_at REAL NOT NULL,
+        UNIQUE (event_slug, room, sha256)
+    );
+    CREATE TABLE cuts (
+        recording_id INTEGER NOT NULL REFERENCES recordings(id),
+        guid TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (recording_id, guid)
+    );
+    CREATE TABLE stages (
+        recording_id INTEGER NOT NULL REFERENCES recordings(id),
+        guid TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        input_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        error TEXT,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (recording_id, guid, stage)
+    );
+    """,
+)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.execute("PRAGMA busy_timeout=30000")
+    migrate(connection)
+    return connection
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    if connection.in_transaction:
+        yield
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    id: int
+    event_slug: str
+    room: str
+    sha256: str
+    original: Path
+    source_name: str
+    started_at: datetime
+    duration: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StageState:
+    stage: str
+    guid: str
+    input_key: str
+    status: str
+    progress: float
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+class Store:
+    """Repositories over one SQLite connection."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        return cls(connect(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- programme ---------------------------------------------------------------
+
+    def save_event(self, event: Event) -> ImportSummary:
+        """Insert or update the event and its sessions, keyed by guid."""
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
+                "title=excluded.title, start_date=excluded.start_date, "
+                "end_date=excluded.end_date, timezone=excluded.timezone, rooms=excluded.rooms",
+                (event.slug, event.title, event.start.isoformat(), event.end.isoformat(),
+                 event.timezone, json.dumps(list(event.rooms))),
+            )
+            return self._save_sessions(event)
+
+    def _save_sessions(self, event: Event) -> ImportSummary:
+        before = {row["guid"]: row["data"] for row in self.db.execute(
+            "SELECT guid, data FROM sessions WHERE event_slug = ?", (event.slug,))}
+        added, changed = [], []
+        for session in event.sessions:
+            data = _session_json(session)
+            if session.guid not in before:
+                added.append(session.guid)
+            elif before[session.guid] != data:
+                changed.append(session.guid)
+            self.db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?) ON CONFLICT(event_slug, guid) "
+                "DO UPDATE SET data=excluded.data", (event.slug, session.guid, data))
+        current = {s.guid for s in event.sessions}
+        removed = sorted(set(before) - current)
+        self.db.executemany("DELETE FROM sessions WHERE event_slug = ? AND guid = ?",
+                            [(event.slug, guid) for guid in removed])
+        return ImportSummary(tuple(added), tuple(changed), tuple(removed))
+
+    def load_event(self, slug: str) -> Event | None:
+        row = self.db.execute("SELECT * FROM events WHERE slug = ?", (slug,)).fetchone()
+        if row is None:
+            return None
+        sessions = [_session_from_json(r["data"]) for r in self.db.execute(
+            "SELECT data FROM sessions WHERE event_slug = ?", (slug,))]
+        return Event(
+            slug=row["slug"], title=row["title"],
+            start=date.fromisoformat(row["start_date"]), end=date.fromisoformat(row["end_date"]),
+            timezone=row["timezone"], rooms=tuple(json.loads(row["rooms"])),
+            sessions=tuple(sorted(sessions, key=lambda s: (s.start, s.room))),
+        )
+
+    # -- recordings --------------------------------------------------------------
+
+    def add_recording(self, *, event_slug: str, room: str, sha256: str, original: Path,
+                      source_name: str, started_at: datetime) -> Recording:
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO recordings (event_slug, room, sha256, original, source_name, "
+                "started_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(event_slug, room, sha256) DO UPDATE SET "
+                "started_at=excluded.started_at",
+                (event_slug, room, sha256, str(original), source_name, started_at.isoformat(),
+                 time.time()),
+            )
+        found = self.find_recording(event_slug, room, sha256)
+        assert found is not None
+        return found
+
+    def find_recording(self, event_slug: str, room: str, sha256: str) -> Recording | None:
+        row = self.db.execute(
+            "SELECT * FROM recordings WHERE event_slug = ? AND room = ? AND sha256 = ?",
+            (event_slug, room, sha256)).fetchone()
+        return None if row is None else _recording(row)
+
+    def recordings_of(self, event_slug: str) -> list[Recording]:
+        return [_recording(r) for r in self.db.execute(
+            "SELECT * FROM recordings WHERE event_slug = ? ORDER BY id", (event_slug,))]
+
+    def set_probe(self, recording_id: int, duration: float, probe: dict[str, Any]) -> None:
+        self.db.execute("UPDATE recordings SET duration = ?, probe = ? WHERE id = ?",
+                        (duration, json.dumps(probe, default=str), recording_id))
+
+    # -- cut plan ----------------------------------------------------------------
+
+    def save_cuts(self, recording_id: int, cuts: Sequence[Cut]) -> None:
+        with transaction(self.db):
+            self.db.execute("DELETE FROM cuts WHERE recording_id = ?", (recording_id,))
+            self.db.executemany("INSERT INTO cuts VALUES (?, ?, ?)", [
+                (recording_id, cut.guid, json.dumps(asdict(cut))) for cut in cuts])
+
+    def load_cuts(self, recording_id: int) -> list[Cut]:
+        rows = self.db.execute("SELECT data FROM cuts WHERE recording_id = ?", (recording_id,))
+        return sorted((Cut(**json.loads(r["data"])) for r in rows), key=lambda c: c.start)
+
+    def published_cuts(self, event_slug: str) -> list[tuple[Recording, Cut]]:
+        """Cuts whose `publish` stage is done, for the event index."""
+        rows = self.db.execute(
+            "SELECT r.*, c.data AS cut FROM cuts c JOIN recordings r ON r.id = c.recording_id "
+            "JOIN stages s ON s.recording_id = c.recording_id AND s.guid = c.guid "
+            "AND s.stage = 'publish' AND s.status = 'done' WHERE r.event_slug = ?",
+            (event_slug,))
+        return [(_recording(r), Cut(**json.loads(r["cut"]))) for r in rows]
+
+    # -- stages ------------------------------------------------------------------
+
+    def stage(self, recording_id: int, guid: str, stage: str) -> StageState | None:
+        row = self.db.execute(
+            "SELECT * FROM stages WHERE recording_id = ? AND guid = ? AND stage = ?",
+            (recording_id, guid, stage)).fetchone()
+        if row is None:
+            return None
+        return StageState(row["stage"], row["guid"], row["input_key"], row["status"],
+                          row["progress"], row["error"])
+
+    def set_stage(self, recording_id: int, guid: str, stage: str, *, input_key: str,
+                  status: str, progress: float = 0.0, error: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO stages VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(recording_id, guid, stage) DO UPDATE SET input_key=excluded.input_key,"
+            " status=excluded.status, progress=excluded.progress, error=excluded.error,"
+            " updated_at=excluded.updated_at",
+            (recording_id, guid, stage, input_key, status, progress, error, time.time()))
+
+    def stages_of(self, recording_id: int) -> list[StageState]:
+        rows = self.db.execute("SELECT * FROM stages WHERE recording_id = ? ORDER BY rowid",
+                               (recording_id,))
+        return [StageState(r["stage"], r["guid"], r["input_key"], r["status"], r["progress"],
+                           r["error"]) for r in rows]
+
+
+def _recording(row: sqlite3.Row) -> Recording:
+    return Recording(
+        id=row["id"], event_slug=row["event_slug"], room=row["room"], sha256=row["sha256"],
+        original=Path(row["original"]), source_name=row["source_name"],
+        started_at=datetime.fromisoformat(row["started_at"]), duration=row["duration"],
+    )
+
+
+def _session_json(session: Session) -> str:
+    data = asdict(session)
+    data["start"] = session.start.isoformat()
+    data["duration"] = session.duration.total_seconds()
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def _session_from_json(text: str) -> Session:
+    data = json.loads(text)
+    data["start"] = datetime.fromisoformat(data["start"])
+    data["duration"] = timedelta(seconds=data["duration"])
+    data["persons"] = tuple(Person(**p) for p in data["persons"])
+    return Session(**data)

@@ -1,0 +1,462 @@
+"""ffmpeg argv builders and ffprobe parsing, tested as data (nothing runs)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from replay.domain.errors import MediaError
+from replay.domain.ladder import Rung, choose_ladder
+from replay.media.commands import (
+    add_subtitle_renditions,
+    extract_audio_argv,
+    ladder_argv,
+    mp4_from_hls_argv,
+    poster_argv,
+)
+from replay.media.probe import MAX_PIXELS, MediaInfo, parse_probe, path_arg, probe_argv
+
+SRC = Path("/data/rec/room-a.mp4")
+OUT = Path("/data/out/s1")
+
+INFO = MediaInfo(
+    format_name="mov",
+    duration=3600.0,
+    has_video=True,
+    width=1920,
+    height=1080,
+    fps=25.0,
+    video_codec="h264",
+    has_audio=True,
+    audio_codec="aac",
+    sample_rate=48000,
+    creation_time=None,
+)
+AUDIO_ONLY = MediaInfo("wav", 60.0, False, 0, 0, 0.0, "", True, "pcm_s16le", 48000, None)
+
+
+def value_after(argv: list[str], option: str) -> str:
+    return argv[argv.index(option) + 1]
+
+
+def values_after(argv: list[str], option: str) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == option]
+
+
+def input_options(argv: list[str]) -> list[str]:
+    """Everything between the program name and ``-i`` (the first input's options)."""
+    return argv[1 : argv.index("-i")]
+
+
+def assert_hardened_input(argv: list[str], demuxer: str) -> None:
+    options = input_options(argv)
+    assert value_after(options, "-f") == demuxer
+    assert value_after(options, "-protocol_whitelist") == "file"
+    assert argv.count("-i") == 1
+
+
+def assert_plain_data(argv: list[str]) -> None:
+    assert all(isinstance(arg, str) for arg in argv)
+    assert {"-nostdin", "-hide_banner", "-y"} <= set(argv)
+    assert "sh" not in argv
+    assert "-c" not in argv[:2]
+
+
+def ladder() -> list[str]:
+    rungs = choose_ladder(1920, 1080)
+    return ladder_argv(SRC, INFO, start=120.5, duration=1800.0, rungs=rungs, out_dir=OUT, threads=4)
+
+
+# -- probe --------------------------------------------------------------------------------
+
+
+def test_probe_argv_only_lets_ffprobe_pick_real_containers() -> None:
+    argv = probe_argv(SRC)
+
+    assert argv[0] == "ffprobe"
+    assert value_after(argv, "-protocol_whitelist") == "file"
+    assert set(value_after(argv, "-format_whitelist").split(",")) >= {"mov", "matroska"}
+    assert "hls" not in value_after(argv, "-format_whitelist").split(",")
+    assert {"-show_format", "-show_streams"} <= set(argv)
+    assert value_after(argv, "-print_format") == "json"
+    assert argv[-1] == str(SRC)
+
+
+@pytest.mark.parametrize(
+    ("path", "arg"),
+    [
+        (Path("/abs/-x.mp4"), "/abs/-x.mp4"),
+        (Path("-rf.mp4"), "./-rf.mp4"),
+        (Path("http:evil.mp4"), "./http:evil.mp4"),
+        (Path("rel/a.mp4"), "./rel/a.mp4"),
+    ],
+)
+def test_paths_never_read_as_options_or_protocols(path: Path, arg: str) -> None:
+    assert path_arg(path) == arg
+
+
+def stream_video(**extra: Any) -> dict[str, Any]:
+    return {
+        "codec_type": "video",
+        "codec_name": "h264",
+        "width": 1920,
+        "height": 1080,
+        "avg_frame_rate": "30000/1001",
+        "r_frame_rate": "30000/1001",
+        "sample_aspect_ratio": "1:1",
+        **extra,
+    }
+
+
+def stream_audio(**extra: Any) -> dict[str, Any]:
+    return {"codec_type": "audio", "codec_name": "aac", "sample_rate": "48000", **extra}
+
+
+def ffprobe_json(
+    *streams: dict[str, Any], format_name: str = "mov,mp4,m4a,3gp,3g2,mj2", **fmt: Any
+) -> str:
+    return json.dumps(
+        {
+            "streams": list(streams),
+            "format": {"format_name": format_name, "duration": "3600.5", **fmt},
+        }
+    )
+
+
+def test_parse_probe_reads_a_recording() -> None:
+    raw = ffprobe_json(
+        stream_video(),
+        stream_audio(),
+        tags={"creation_time": "2024-05-21T09:30:00.000000Z"},
+    )
+
+    info = parse_probe(raw, source="room-a.mp4")
+
+    assert info.format_name == "mov"
+    assert info.duration == pytest.approx(3600.5)
+    assert (info.has_video, info.width, info.height) == (True, 1920, 1080)
+    assert info.fps == pytest.approx(29.97, abs=0.01)
+    assert (info.video_codec, info.audio_codec, info.sample_rate) == ("h264", "aac", 48000)
+    assert info.creation_time == datetime(2024, 5, 21, 9, 30, tzinfo=UTC)
+    assert info.display_size == (1920, 1080)
+
+
+@pytest.mark.parametrize(
+    ("format_name", "demuxer"),
+    [
+        ("mov,mp4,m4a,3gp,3g2,mj2", "mov"),
+        ("matroska,webm", "matroska"),
+        ("mpegts", "mpegts"),
+        ("wav", "wav"),
+    ],
+)
+def test_parse_probe_keeps_a_forceable_demuxer_name(format_name: str, demuxer: str) -> None:
+    raw = ffprobe_json(stream_video(), stream_audio(), format_name=format_name)
+
+    assert parse_probe(raw, source="x").format_name == demuxer
+
+
+def test_audio_only_and_cover_art() -> None:
+    cover = stream_video(codec_name="mjpeg", disposition={"attached_pic": 1})
+    raw = ffprobe_json(cover, stream_audio(codec_name="mp3"), format_name="mp3")
+
+    info = parse_probe(raw, source="talk.mp3")
+
+    assert not info.has_video
+    assert (info.width, info.height, info.audio_codec) == (0, 0, "mp3")
+
+
+@pytest.mark.parametrize(
+    ("video", "size"),
+    [
+        (stream_video(width=720, height=576, sample_aspect_ratio="64:45"), (1024, 576)),
+        (stream_video(side_data_list=[{"rotation": -90}]), (1080, 1920)),
+        (stream_video(tags={"rotate": "90"}), (1080, 1920)),
+        (stream_video(sample_aspect_ratio="0:1"), (1920, 1080)),
+    ],
+    ids=["anamorphic", "rotated-phone", "old-rotate-tag", "unknown-sar"],
+)
+def test_display_size(video: dict[str, Any], size: tuple[int, int]) -> None:
+    info = parse_probe(ffprobe_json(video, stream_audio()), source="x")
+
+    assert info.display_size == size
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({}, None),
+        ({"creation_time": "1970-01-01T00:00:00.000000Z"}, None),
+        ({"creation_time": "not a date"}, None),
+        ({"creation_time": "2024-05-21 09:30:00"}, datetime(2024, 5, 21, 9, 30, tzinfo=UTC)),
+    ],
+)
+def test_creation_time(tags: dict[str, str], expected: datetime | None) -> None:
+    raw = ffprobe_json(stream_video(), stream_audio(), tags=tags)
+
+    assert parse_probe(raw, source="x").creation_time == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "not a video or audio file"),
+        ("{}", "not a video or audio file"),
+        ("{not json", "not a video or audio file"),
+        ('{"streams": [], "format": {}}', "not a video or audio file"),
+        (ffprobe_json(stream_video()), "has no audio track"),
+        (ffprobe_json(stream_video(), stream_audio(), duration="0.000000"), "no length"),
+        (ffprobe_json(stream_video(), stream_audio(), duration="N/A"), "no length"),
+        (ffprobe_json(stream_video(width=16384), stream_audio()), "16384x1080 pixels"),
+        (ffprobe_json(stream_video(width=8192, height=8192), stream_audio()), "larger than"),
+        (ffprobe_json(stream_video(width=0), stream_audio()), "no picture size"),
+        (ffprobe_json(stream_video(), stream_audio(), format_name="hls"), "hls format"),
+        (ffprobe_json(stream_video(), stream_audio(), format_name="concat"), "concat format"),
+        (ffprobe_json(stream_video(), stream_audio(), format_name="image2"), "not playlists"),
+        (ffprobe_json(stream_video(), stream_audio(), format_name="tty"), "tty format"),
+        (ffprobe_json(stream_video(), stream_audio(), format_name="lavfi"), "lavfi format"),
+    ],
+)
+def test_parse_probe_refuses_with_a_reason(raw: str, reason: str) -> None:
+    with pytest.raises(MediaError, match=reason) as caught:
+        parse_probe(raw, source="room-a.mp4")
+
+    assert str(caught.value).startswith("room-a.mp4")
+    assert "\n" not in str(caught.value)
+
+
+def test_stream_duration_stands_in_for_a_missing_format_duration() -> None:
+    raw = ffprobe_json(stream_video(duration="12.5"), stream_audio(), duration="N/A")
+
+    assert parse_probe(raw.encode(), source="x").duration == pytest.approx(12.5)
+
+
+# -- audio --------------------------------------------------------------------------------
+
+
+def test_extract_audio_is_16k_mono_wav_in_one_pass() -> None:
+    argv = extract_audio_argv(SRC, INFO, Path("/tmp/a.wav"), threads=2)
+
+    assert_plain_data(argv)
+    assert_hardened_input(argv, "mov")
+    assert "-ss" not in argv
+    assert "-t" not in argv
+    assert value_after(argv, "-ar") == "16000"
+    assert value_after(argv, "-ac") == "1"
+    assert value_after(argv, "-c:a") == "pcm_s16le"
+    assert value_after(argv, "-map") == "0:a:0"
+    assert values_after(argv, "-f")[-1] == "wav"
+    assert value_after(argv, "-progress") == "pipe:1"
+    assert argv[-1] == "/tmp/a.wav"
+
+
+def test_extract_audio_forces_the_probed_demuxer() -> None:
+    argv = extract_audio_argv(SRC, AUDIO_ONLY, Path("/tmp/a.wav"), threads=1)
+
+    assert_hardened_input(argv, "wav")
+
+
+# -- ladder -------------------------------------------------------------------------------
+
+
+def test_ladder_is_one_process_with_one_hardened_input() -> None:
+    argv = ladder()
+
+    assert_plain_data(argv)
+    assert argv[0] == "ffmpeg"
+    assert_hardened_input(argv, "mov")
+    assert value_after(input_options(argv), "-max_pixels") == str(MAX_PIXELS)
+    assert "-ss" in input_options(argv)
+    assert "-t" in input_options(argv)
+    assert value_after(argv, "-ss") == "120.500"
+    assert value_after(argv, "-t") == "1800.000"
+    assert value_after(argv, "-threads") == "4"
+
+
+def test_ladder_decodes_once_and_scales_every_rung() -> None:
+    graph = value_after(ladder(), "-filter_complex")
+
+    assert graph.count("[0:v:0]") == 1
+    assert "split=4[s0][s1][s2][s3]" in graph
+    for size in ("1920:1080", "1280:720", "854:480", "640:360"):
+        assert f"scale={size}" in graph
+
+
+def test_ladder_maps_each_video_rung_with_its_audio_then_audio_only() -> None:
+    argv = ladder()
+
+    assert values_after(argv, "-map") == ["[v0]", "[v1]", "[v2]", "[v3]"] + ["0:a:0"] * 5
+    assert value_after(argv, "-var_stream_map") == (
+        "v:0,a:0,name:1080p v:1,a:1,name:720p v:2,a:2,name:480p v:3,a:3,name:360p a:4,name:audio"
+    )
+
+
+def test_ladder_bitrates_per_stream() -> None:
+    argv = ladder()
+
+    assert value_after(argv, "-b:v:1") == "2800k"
+    assert value_after(argv, "-maxrate:v:1") == "3080k"
+    assert value_after(argv, "-bufsize:v:1") == "5600k"
+    assert value_after(argv, "-b:a:0") == "128k"
+    assert value_after(argv, "-b:a:4") == "64k"
+    assert value_after(argv, "-c:v") == "libx264"
+    assert value_after(argv, "-preset") == "veryfast"
+    assert value_after(argv, "-c:a") == "aac"
+
+
+@pytest.mark.parametrize(("fps", "gop"), [(25.0, "150"), (29.97, "180"), (50.0, "300"), (0, "150")])
+def test_ladder_aligns_keyframes_on_segments(fps: float, gop: str) -> None:
+    info = MediaInfo("mov", 60, True, 1280, 720, fps, "h264", True, "aac", 48000, None)
+    argv = ladder_argv(
+        SRC, info, start=0, duration=60, rungs=choose_ladder(1280, 720), out_dir=OUT, threads=1
+    )
+
+    assert value_after(argv, "-g:v") == gop
+    assert value_after(argv, "-keyint_min:v") == gop
+    assert value_after(argv, "-sc_threshold:v") == "0"
+    assert value_after(argv, "-force_key_frames:v") == "expr:gte(t,n_forced*6)"
+    assert value_after(argv, "-hls_time") == "6"
+
+
+def test_ladder_writes_vod_hls_with_a_master_playlist() -> None:
+    argv = ladder()
+
+    assert values_after(argv, "-f")[-1] == "hls"
+    assert value_after(argv, "-hls_playlist_type") == "vod"
+    assert value_after(argv, "-hls_flags") == "independent_segments"
+    assert value_after(argv, "-master_pl_name") == "master.m3u8"
+    assert value_after(argv, "-hls_segment_filename") == "/data/out/s1/%v/seg_%05d.ts"
+    assert argv[-1] == "/data/out/s1/%v/index.m3u8"
+    assert argv[argv.index("-map_metadata") :][:2] == ["-map_metadata", "-1"]
+
+
+def test_audio_only_ladder_has_no_video_graph() -> None:
+    argv = ladder_argv(
+        SRC, AUDIO_ONLY, start=0, duration=60, rungs=choose_ladder(0, 0), out_dir=OUT, threads=1
+    )
+
+    assert "-filter_complex" not in argv
+    assert "-max_pixels" not in argv
+    assert value_after(argv, "-var_stream_map") == "a:0,name:audio"
+
+
+@pytest.mark.parametrize(
+    ("info", "rungs", "out_dir", "message"),
+    [
+        (INFO, [], OUT, "non-empty"),
+        (INFO, [Rung("a", 0, 0, 0, 64), Rung("a", 0, 0, 0, 64)], OUT, "unique"),
+        (INFO, [Rung("a b", 0, 0, 0, 64)], OUT, "letters"),
+        (AUDIO_ONLY, choose_ladder(640, 360), OUT, "without video"),
+        (INFO, choose_ladder(640, 360), Path("/out/100%"), "'%'"),
+    ],
+)
+def test_ladder_refuses_bad_requests(
+    info: MediaInfo, rungs: list[Rung], out_dir: Path, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        ladder_argv(SRC, info, start=0, duration=1, rungs=rungs, out_dir=out_dir, threads=1)
+
+
+# -- mp4, poster --------------------------------------------------------------------------
+
+
+def test_mp4_remux_reads_only_our_own_hls() -> None:
+    argv = mp4_from_hls_argv(OUT / "720p" / "index.m3u8", OUT / "720p.mp4")
+
+    assert_plain_data(argv)
+    assert_hardened_input(argv, "hls")
+    assert value_after(argv, "-allowed_extensions") == "ts"
+    assert value_after(argv, "-c") == "copy"
+    assert value_after(argv, "-movflags") == "+faststart"
+    assert argv[-1] == "/data/out/s1/720p.mp4"
+
+
+@pytest.mark.parametrize(
+    ("info", "width", "at", "scale", "seek"),
+    [
+        (INFO, 1280, 30.0, "scale=1280:720", "30.000"),
+        (INFO, 4000, -5.0, "scale=1920:1080", "0.000"),
+        (INFO, 1280, 99999.0, "scale=1280:720", "3599.000"),
+        (
+            MediaInfo(
+                "mov", 60, True, 1920, 1080, 30, "h264", True, "aac", 48000, None, rotation=90
+            ),
+            1280,
+            10.0,
+            "scale=1080:1920",
+            "10.000",
+        ),
+    ],
+    ids=["downscale", "no-upscale", "clamped-to-the-end", "rotated"],
+)
+def test_poster(info: MediaInfo, width: int, at: float, scale: str, seek: str) -> None:
+    argv = poster_argv(SRC, info, at=at, dst_jpg=OUT / "poster.jpg", width=width)
+
+    assert_plain_data(argv)
+    assert_hardened_input(argv, "mov")
+    assert "-max_pixels" in input_options(argv)
+    assert value_after(input_options(argv), "-ss") == seek
+    assert scale in value_after(argv, "-vf")
+    assert value_after(argv, "-frames:v") == "1"
+    assert value_after(argv, "-update") == "1"
+    assert argv[-1] == "/data/out/s1/poster.jpg"
+
+
+def test_poster_needs_video() -> None:
+    with pytest.raises(ValueError, match="video"):
+        poster_argv(SRC, AUDIO_ONLY, at=1, dst_jpg=OUT / "p.jpg")
+
+
+# -- master playlist ----------------------------------------------------------------------
+
+MASTER = """#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-STREAM-INF:BANDWIDTH=985600,RESOLUTION=640x360,CODECS="avc1.4d401e,mp4a.40.2"
+360p/index.m3u8
+
+#EXT-X-STREAM-INF:BANDWIDTH=70400,CODECS="mp4a.40.2"
+audio/index.m3u8
+"""
+
+RENDITIONS = [
+    ("fr", "Français", "subs/fr/index.m3u8", True),
+    ("en", "English", "subs/en/index.m3u8", False),
+]
+
+
+def test_add_subtitle_renditions() -> None:
+    text = add_subtitle_renditions(MASTER, RENDITIONS)
+    lines = text.splitlines()
+
+    media = [line for line in lines if line.startswith("#EXT-X-MEDIA:")]
+    assert media == [
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="Français",LANGUAGE="fr",'
+        'DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI="subs/fr/index.m3u8"',
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",'
+        'DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="subs/en/index.m3u8"',
+    ]
+    assert lines.index(media[-1]) < min(
+        i for i, line in enumerate(lines) if line.startswith("#EXT-X-STREAM-INF")
+    )
+    variants = [line for line in lines if line.startswith("#EXT-X-STREAM-INF")]
+    assert all(line.endswith(',SUBTITLES="subs"') for line in variants)
+    assert 'CODECS="avc1.4d401e,mp4a.40.2"' in variants[0]
+    assert "360p/index.m3u8" in lines
+    assert "audio/index.m3u8" in lines
+
+
+def test_add_subtitle_renditions_is_idempotent_and_removable() -> None:
+    once = add_subtitle_renditions(MASTER, RENDITIONS)
+
+    assert add_subtitle_renditions(once, RENDITIONS) == once
+    assert add_subtitle_renditions(once, []) == MASTER
+
+
+@pytest.mark.parametrize("bad", ['Fr"ench', "two\nlines", ""])
+def test_subtitle_names_cannot_break_the_playlist(bad: str) -> None:
+    with pytest.raises(ValueError, match="quotes or newlines"):
+        add_subtitle_renditions(MASTER, [("fr", bad, "subs/fr.m3u8", True)])
