@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,8 @@ def _convert(name: str, value: Any, kind: type) -> Any:
             return _parse_bool(text)
         if issubclass(kind, Path):
             return Path(text).expanduser()
-        return kind(text)
+        convert: Callable[[str], Any] = kind
+        return convert(text)
     except ValueError as exc:
         raise ReplayError(f"setting {name}: {value!r} is not a valid {kind.__name__}") from exc
 

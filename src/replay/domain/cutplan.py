@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from replay.domain.errors import PlanError
 from replay.domain.model import Session
@@ -227,6 +228,6 @@ def check_plan(cuts: Sequence[Cut], duration: float) -> None:
                 f"inside the recording (0–{duration:.1f} s)"
             )
     ordered = sorted(cuts, key=lambda c: c.start)
-    for first, second in zip(ordered, ordered[1:], strict=False):
+    for first, second in pairwise(ordered):
         if second.start < first.end:
             raise PlanError(f"sessions « {first.title} » and « {second.title} » overlap")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -14,7 +15,7 @@ class MemoryStore:
         self.writes: list[str] = []
 
     async def put_file(self, key: str, source: Path) -> None:
-        await self.put_bytes(key, source.read_bytes())
+        await self.put_bytes(key, await asyncio.to_thread(source.read_bytes))
 
     async def put_bytes(self, key: str, data: bytes) -> None:
         self.objects[check_key(key)] = data
