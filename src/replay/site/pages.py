@@ -18,7 +18,7 @@ from replay.domain.model import Event, Session
 log = logging.getLogger(__name__)
 
 STATIC_FILES = ("style.css", "player.js")
-VENDOR_FILES = ("hls.min.js",)
+VENDOR_FILES = ("hls.light.min.js",)
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -75,7 +75,7 @@ def _environment() -> jinja2.Environment:
 
 def render_session_page(event: Event, page: SessionPage) -> str:
     template = _environment().get_template("session.html")
-    return template.render(event=event, page=page, has_hls_js=_has_vendor("hls.min.js"))
+    return template.render(event=event, page=page, has_hls_js=_has_vendor("hls.light.min.js"))
 
 
 def render_event_page(event: Event, pages: Sequence[SessionPage]) -> str:
