@@ -133,6 +133,7 @@ async def run_stage(
     if state and state.status == "done" and state.input_key == key and all(
         p.exists() for p in outputs
     ):
+        ctx.progress.finished(stage, guid or recording.source_name, 0.0, True)
         return False
     ctx.store.set_stage(recording.id, guid, stage, input_key=key, status="running")
     try:

@@ -280,4 +280,35 @@ async def probe(
         ) from error
     except FfmpegFailed as error:
         raise MediaError(_explain_failure(path, error)) from error
-    return parse_probe(raw, source=path.name)
+    info = parse_probe(raw, source=path.name)
+    await _check_complete(path, info, ffprobe=ffprobe, timeout=timeout)
+    return info
+
+
+#: How far before the announced end the last packets are looked for, in seconds.
+TAIL_SECONDS = 5.0
+
+
+def tail_packets_argv(path: Path, info: MediaInfo, *, ffprobe: str = "ffprobe") -> list[str]:
+    """ffprobe's argv to read a few packets near the end that the container announces."""
+    near_end = max(0.0, info.duration - TAIL_SECONDS)
+    return [
+        ffprobe, "-v", "error", "-hide_banner",
+        "-f", info.format_name, "-protocol_whitelist", "file",
+        "-read_intervals", f"{near_end:.3f}%+#5",
+        "-show_entries", "packet=pts_time", "-print_format", "csv=p=0",
+        path_arg(path),
+    ]  # fmt: skip
+
+
+async def _check_complete(path: Path, info: MediaInfo, *, ffprobe: str, timeout: float) -> None:
+    """A file cut short (an interrupted copy) still announces its full length: read its end."""
+    try:
+        tail = await run_capture(tail_packets_argv(path, info, ffprobe=ffprobe), timeout=timeout)
+    except FfmpegFailed as error:
+        raise MediaError(_explain_failure(path, error)) from error
+    if not tail.strip():
+        raise MediaError(
+            f"{path.name}: the file is truncated: it announces {info.duration:.0f} s but its "
+            "last seconds are missing. Copy or upload the complete recording again."
+        )

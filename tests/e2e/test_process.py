@@ -1,0 +1,345 @@
+"""`replay process` end to end, as a user runs it: a generated 3.5-minute recording of one
+room with two sessions starting late, a silent break between them, real ffmpeg, real
+Whisper, published to the data directory's site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import html5lib
+import pytest
+
+from replay.domain.webvtt import parse_webvtt
+from replay.sample import SampleTruth, build_sample
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENT = "demo-mission-villes"
+
+
+@dataclass(frozen=True)
+class Run:
+    truth: SampleTruth
+    data_dir: Path
+    summary: dict[str, object]
+    stderr: str
+
+    @property
+    def site(self) -> Path:
+        return self.data_dir / "site" / EVENT
+
+
+def replay(*args: str, data_dir: Path, env: dict[str, str] | None = None,
+           ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "replay", "--data-dir", str(data_dir), *args],
+        capture_output=True, text=True, timeout=900, cwd=ROOT,
+        env={**os.environ, **(env or {})}, check=False,
+    )
+
+
+def process_args(truth: SampleTruth, *extra: str) -> list[str]:
+    return ["process", str(truth.recording), "--schedule", str(truth.schedule),
+            "--room", truth.room, "--json", *extra]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    base = tmp_path_factory.mktemp("e2e")
+    truth = build_sample(base / "sample")
+    result = replay(*process_args(truth), data_dir=base / "data")
+    assert result.returncode == 0, result.stderr
+    return Run(truth, base / "data", json.loads(result.stdout), result.stderr)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*")) if p.is_file() and "sqlite3" not in p.name
+    }
+
+
+def replays(run: Run) -> list[dict[str, object]]:
+    data = json.loads((run.site / "replays.json").read_text(encoding="utf-8"))
+    entries = data["replays"]
+    assert isinstance(entries, list)
+    return entries
+
+
+def test_cut_points_land_within_five_seconds_of_the_real_speech(run: Run) -> None:
+    entries = {e["guid"]: e for e in replays(run)}
+    assert set(entries) == {s.guid for s in run.truth.sessions}, "the break is not published"
+    for truth in run.truth.sessions:
+        entry = entries[truth.guid]
+        assert abs(float(str(entry["recording_offset_start"])) - truth.speech_start) <= 5
+        assert abs(float(str(entry["recording_offset_end"])) - truth.speech_end) <= 5
+
+
+def test_replays_json_lists_relative_paths_that_exist(run: Run) -> None:
+    for entry in replays(run):
+        subtitles = entry["subtitles"]
+        assert isinstance(subtitles, dict)
+        assert set(subtitles) == {"fr", "en"}
+        for path in [entry["hls"], entry["mp4"], entry["poster"], entry["transcript"],
+                     *subtitles.values()]:
+            assert isinstance(path, str)
+            assert not path.startswith("/")
+            assert (run.site / path).is_file(), path
+
+
+def ffprobe_streams(target: Path) -> list[dict[str, object]]:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-protocol_whitelist", "file", "-show_streams",
+         "-print_format", "json", str(target)],
+        capture_output=True, text=True, check=True, timeout=120)
+    streams = json.loads(result.stdout)["streams"]
+    assert isinstance(streams, list)
+    return streams
+
+
+def test_hls_ladder_is_readable_and_well_formed(run: Run) -> None:
+    for entry in replays(run):
+        master_path = run.site / str(entry["hls"])
+        master = master_path.read_text()
+        variants = [line for line in master.splitlines() if line.startswith("#EXT-X-STREAM-INF")]
+        assert len(variants) == 3, master  # 480p and 360p (source is 854x480) + audio only
+        for line in variants:
+            assert "BANDWIDTH=" in line
+            assert "CODECS=" in line
+            assert 'SUBTITLES="subs"' in line
+        assert sum("RESOLUTION=" in line for line in variants) == 2
+        assert "RESOLUTION=854x480" in master
+        assert "1280x720" not in master
+        assert master.count("TYPE=SUBTITLES") == 2
+        streams = ffprobe_streams(master_path)
+        codecs = {s["codec_name"] for s in streams}
+        assert {"h264", "aac"} <= codecs
+        heights = {s.get("height") for s in streams if s["codec_type"] == "video"}
+        assert heights == {480, 360}
+
+
+def test_segments_are_about_six_seconds(run: Run) -> None:
+    entry = replays(run)[0]
+    playlist = (run.site / str(entry["hls"])).parent / "480p" / "index.m3u8"
+    lengths = [float(x) for x in re.findall(r"#EXTINF:([\d.]+)", playlist.read_text())]
+    assert lengths
+    assert all(abs(x - 6.0) < 0.5 for x in lengths[:-1]), lengths
+
+
+def test_mp4_and_poster(run: Run) -> None:
+    for entry in replays(run):
+        streams = ffprobe_streams(run.site / str(entry["mp4"]))
+        assert {s["codec_type"] for s in streams} == {"video", "audio"}
+        poster = ffprobe_streams(run.site / str(entry["poster"]))
+        assert poster[0]["codec_name"] == "mjpeg"
+
+
+def test_subtitles_parse_and_follow_reading_rules(run: Run) -> None:
+    for entry in replays(run):
+        subtitles = entry["subtitles"]
+        assert isinstance(subtitles, dict)
+        for language, limit in (("fr", 40), ("en", 42)):
+            cues = parse_webvtt((run.site / subtitles[language]).read_text(encoding="utf-8"))
+            assert cues, f"no {language} cues"
+            for cue in cues:
+                assert 1 <= len(cue.lines) <= 2
+                assert all(len(line) <= limit for line in cue.lines if " " in line)
+                assert cue.end - cue.start <= 7.0
+
+
+def test_french_transcript_recognises_the_speech(run: Run) -> None:
+    text = "\n".join(
+        (run.site / str(e["transcript"])).read_text(encoding="utf-8").casefold()
+        for e in replays(run))
+    expected = ["bonjour", "climatique", "métropole", "citoyenne", "questions", "transports"]
+    found = [word for word in expected if word in text]
+    assert len(found) >= 4, (found, text)
+
+
+def test_english_subtitles_are_a_translation(run: Run) -> None:
+    entry = replays(run)[0]
+    subtitles = entry["subtitles"]
+    assert isinstance(subtitles, dict)
+    text = (run.site / subtitles["en"]).read_text(encoding="utf-8").casefold()
+    assert sum(word in text for word in (" the ", " of ", " and ", " to ", " is ")) >= 3
+
+
+def test_transcript_json_has_word_timings_and_probabilities(run: Run) -> None:
+    slug_dir = (run.site / str(replays(run)[0]["transcript"])).parent
+    data = json.loads((slug_dir / "transcript.fr.json").read_text(encoding="utf-8"))
+    words = [w for s in data["segments"] for w in s["words"]]
+    assert words
+    for word in words:
+        assert 0 <= word["start"] <= word["end"]
+        assert 0 <= word["probability"] <= 1
+
+
+def parse_html(path: Path) -> object:
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    return parser.parse(path.read_bytes())
+
+
+def test_pages_are_valid_french_html_with_player_and_tracks(run: Run) -> None:
+    index = parse_html(run.site / "index.html")
+    assert index.get("lang") == "fr"  # type: ignore[attr-defined]
+    links = [a.get("href") for a in index.iter("a")]  # type: ignore[attr-defined]
+    assert "demo-0/index.html" in links
+    assert "demo-2/index.html" in links
+    page = parse_html(run.site / "demo-2" / "index.html")
+    titles = [h.text for h in page.iter("h1")]  # type: ignore[attr-defined]
+    assert titles == ["Table ronde « NetZeroCities » & financement"]
+    tracks = {t.get("srclang"): t for t in page.iter("track")}  # type: ignore[attr-defined]
+    assert set(tracks) == {"fr", "en"}
+    assert "default" in tracks["fr"].attrib
+    notes = " ".join("".join(p.itertext()) for p in page.iter("p"))  # type: ignore[attr-defined]
+    assert "Sous-titres générés automatiquement" in notes
+    transcript = list(page.iter("ol"))  # type: ignore[attr-defined]
+    assert transcript
+    assert len(list(transcript[0])) >= 2
+
+
+def test_original_is_kept_checksummed_and_read_only(run: Run) -> None:
+    originals = list((run.data_dir / "originals").iterdir())
+    assert len(originals) == 1
+    digest = hashlib.sha256(originals[0].read_bytes()).hexdigest()
+    assert originals[0].name.startswith(digest)
+    assert digest == hashlib.sha256(run.truth.recording.read_bytes()).hexdigest()
+    assert not originals[0].stat().st_mode & 0o222
+
+
+def test_progress_is_shown_per_stage(run: Run) -> None:
+    for stage in ("audio", "speech map", "transcode", "transcribe fr", "translate en",
+                  "publish"):
+        assert re.search(rf"^{stage}\s.*terminé en", run.stderr, re.MULTILINE), stage
+    assert " %" in run.stderr
+
+
+def test_running_again_redoes_nothing_and_publishes_the_same(run: Run) -> None:
+    before = tree_digest(run.site)
+    mtimes = {p: p.stat().st_mtime_ns for p in run.site.rglob("*") if p.is_file()}
+    result = replay(*process_args(run.truth), data_dir=run.data_dir)
+    assert result.returncode == 0, result.stderr
+    for stage in ("audio", "speech_map", "media", "speech"):
+        assert re.search(rf"^{stage}\s.*déjà fait", result.stderr, re.MULTILINE), stage
+    assert tree_digest(run.site) == before
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+
+def make_video_only(path: Path) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x240:rate=10:duration=3", "-c:v", "libx264",
+                    "-preset", "ultrafast", str(path)], check=True, timeout=60)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["not-media", "empty", "truncated", "no-audio"])
+def test_bad_recordings_are_refused_and_lose_nothing(run: Run, tmp_path: Path,
+                                                     kind: str) -> None:
+    before = tree_digest(run.data_dir)
+    bad = tmp_path / f"{kind}.mp4"
+    expected = {"not-media": "not a video or audio", "empty": "empty",
+                "truncated": "truncated", "no-audio": "no audio"}[kind]
+    if kind == "not-media":
+        bad.write_text("ceci n'est pas une vidéo\n")
+    elif kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "truncated":
+        data = run.truth.recording.read_bytes()
+        bad.write_bytes(data[: len(data) // 3])
+    else:
+        make_video_only(bad)
+    result = replay("process", str(bad), "--schedule", str(run.truth.schedule),
+                    "--room", run.truth.room, "--started-at", "2026-03-03T09:29:30+01:00",
+                    data_dir=run.data_dir)
+    assert result.returncode == 2
+    assert result.stderr.startswith("replay: error:")
+    assert expected in result.stderr.casefold(), result.stderr
+    assert tree_digest(run.data_dir) == before
+
+
+def write_programme(path: Path, run: Run, edit: str) -> Path:
+    data = json.loads(run.truth.schedule.read_text(encoding="utf-8"))
+    events = data["schedule"]["conference"]["days"][0]["rooms"][run.truth.room]
+    if edit == "overlap":
+        events[2]["date"] = events[0]["date"]
+        events[2]["start"] = events[0]["start"]
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    elif edit == "syntax":
+        path.write_text(json.dumps(data, indent=1)[:400] + "\n  oops", encoding="utf-8")
+    elif edit == "duration":
+        events[0]["duration"] = "une heure"
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    ("syntax", "line"),
+    ("duration", "duration"),
+    ("overlap", "overlap"),
+])
+def test_broken_programmes_are_refused_and_lose_nothing(run: Run, tmp_path: Path, edit: str,
+                                                        expected: str) -> None:
+    before = tree_digest(run.data_dir)
+    programme = write_programme(tmp_path / "schedule.json", run, edit)
+    result = replay("process", str(run.truth.recording), "--schedule", str(programme),
+                    "--room", run.truth.room, data_dir=run.data_dir)
+    assert result.returncode == 2
+    assert expected in result.stderr.casefold(), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert tree_digest(run.data_dir) == before
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--room", "Salle Seine"], "« plénière »"),
+    (["--started-at", "2026-05-01T09:00:00+02:00"], "outside the programme"),
+    (["--started-at", "2026-03-03T09:29:30"], "time zone"),
+])
+def test_wrong_room_or_time_is_refused(run: Run, args: list[str], expected: str) -> None:
+    before = tree_digest(run.data_dir)
+    room = [] if "--room" in args else ["--room", run.truth.room]
+    result = replay("process", str(run.truth.recording), "--schedule", str(run.truth.schedule),
+                    *room, *args, data_dir=run.data_dir)
+    assert result.returncode == 2
+    assert expected in result.stderr.casefold(), result.stderr
+    assert tree_digest(run.data_dir) == before
+
+
+def test_recording_without_creation_time_needs_started_at(run: Run, tmp_path: Path) -> None:
+    stripped = tmp_path / "no-date.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(run.truth.recording), "-map_metadata",
+                    "-1", "-c", "copy", "-t", "20", str(stripped)], check=True, timeout=60)
+    result = replay("process", str(stripped), "--schedule", str(run.truth.schedule),
+                    "--room", run.truth.room, data_dir=tmp_path / "data")
+    assert result.returncode == 2
+    assert "--started-at" in result.stderr
+
+
+def test_review_stops_before_publication(run: Run) -> None:
+    index = run.site / "index.html"
+    published_at = index.stat().st_mtime_ns
+    result = replay(*process_args(run.truth, "--review"), data_dir=run.data_dir)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["site"] is None
+    assert not re.search(r"^publish\s", result.stderr, re.MULTILINE)
+    assert index.stat().st_mtime_ns == published_at
+
+
+def test_help_explains_every_command() -> None:
+    for args in (["--help"], ["process", "--help"], ["demo", "--help"]):
+        result = subprocess.run([sys.executable, "-m", "replay", *args], capture_output=True,
+                                text=True, check=True, timeout=60)
+        assert "usage: replay" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "replay", "process", "--help"],
+                            capture_output=True, text=True, check=True, timeout=60)
+    for option in ("--schedule", "--room", "--started-at", "--review", "--json"):
+        assert option in result.stdout
