@@ -123,6 +123,8 @@ def _build(values: Mapping[str, Any]) -> Settings:
 def _convert(name: str, value: Any, kind: type) -> Any:
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
+    if not isinstance(value, str | int | float):
+        raise ReplayError(f"setting {name}: {value!r} is not a valid {kind.__name__}")
     text = str(value).strip()
     try:
         if kind is bool:

@@ -5,13 +5,17 @@ Whisper, published to the data directory's site.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import html5lib
@@ -343,3 +347,65 @@ def test_help_explains_every_command() -> None:
                             capture_output=True, text=True, check=True, timeout=60)
     for option in ("--schedule", "--room", "--started-at", "--review", "--json"):
         assert option in result.stdout
+
+
+@pytest.fixture(scope="module")
+def site_server(run: Run) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(run.data_dir / "site"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.mark.browser
+async def test_session_page_plays_in_chromium(site_server: str) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"{site_server}/{EVENT}/demo-0/index.html")
+            await page.evaluate("() => { const v = document.getElementById('player');"
+                                " v.muted = true; return v.play(); }")
+            await page.wait_for_function(
+                "() => document.getElementById('player').currentTime > 1.5", timeout=30000)
+            uses_hls = await page.evaluate(
+                "() => document.getElementById('player').currentSrc")
+            assert uses_hls.startswith("blob:") or uses_hls.endswith("master.m3u8"), uses_hls
+            await page.evaluate("() => { const t = document.getElementById('player').textTracks;"
+                                " for (const track of t) { if (track.mode === 'disabled')"
+                                " track.mode = 'hidden'; } }")
+            await page.wait_for_function(
+                "() => Array.from(document.getElementById('player').textTracks)"
+                ".every(t => t.cues && t.cues.length > 0)", timeout=30000)
+            languages = await page.evaluate(
+                "() => Array.from(document.getElementById('player').textTracks)"
+                ".map(t => [t.language, t.mode])")
+            assert ["fr", "showing"] in languages
+            assert any(language == "en" for language, _ in languages)
+            second = page.locator("#transcript li").nth(1)
+            start = float(await second.get_attribute("data-start") or "nan")
+            await second.locator("a").click()
+            await page.wait_for_function(
+                f"() => Math.abs(document.getElementById('player').currentTime - {start}) < 2",
+                timeout=15000)
+            assert errors == []
+        finally:
+            await browser.close()

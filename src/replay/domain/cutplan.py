@@ -169,9 +169,13 @@ def _snap_ends(
     ends: list[tuple[float, bool]] = []
     for i, slot in enumerate(slots):
         ceiling = starts[i + 1][0] if i + 1 < len(slots) else duration
-        low = max(starts[i][0] + MIN_SESSION_SECONDS, slot.end - rules.window_before)
+        earliest = starts[i][0] + MIN_SESSION_SECONDS
+        low = max(earliest, slot.end - rules.window_before)
         high = min(ceiling, slot.end + rules.window_after)
-        offsets = [(g.start, g.length) for g in gaps if low <= g.start <= high]
+        # A silence that reaches into the window from before it counts too: the session
+        # ended early, and its speech stopped where that silence began.
+        offsets = [(g.start, g.length) for g in gaps
+                   if earliest <= g.start <= high and g.end >= low]
         found = _best(offsets, slot.end)
         fallback = min(max(slot.end, starts[i][0] + MIN_SESSION_SECONDS), ceiling)
         ends.append((found if found is not None else fallback, found is not None))
@@ -188,10 +192,14 @@ def _padded_cut(
     duration: float,
     rules: CutRules,
 ) -> Cut:
-    previous_end = ends[index - 1][0] if index > 0 else 0.0
-    next_start = starts[index + 1][0] if index + 1 < len(starts) else duration
-    padded_start = max(previous_end, start[0] - rules.padding, 0.0)
-    padded_end = min(next_start, end[0] + rules.padding, duration)
+    # Padding never reaches past the middle of the silence shared with a neighbour, so
+    # that two sessions separated by less than twice the padding do not overlap.
+    padded_start = max(start[0] - rules.padding, 0.0)
+    if index > 0:
+        padded_start = max(padded_start, (ends[index - 1][0] + start[0]) / 2)
+    padded_end = min(end[0] + rules.padding, duration)
+    if index + 1 < len(starts):
+        padded_end = min(padded_end, (end[0] + starts[index + 1][0]) / 2)
     return Cut(
         slot.guid,
         slot.title,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from pathlib import Path
 
-from replay.storage.port import check_key, sha256_of_file
+from replay.storage.port import check_key, check_prefix, sha256_of_file
+
+PARTIAL_SUFFIX = ".partial"
 
 
 class LocalDirectoryStore:
@@ -26,12 +29,18 @@ class LocalDirectoryStore:
     def _write(self, key: str, source: Path | None, data: bytes | None) -> None:
         target = self.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        if source is not None:
-            shutil.copyfile(source, partial)
-        else:
-            partial.write_bytes(data or b"")
-        os.replace(partial, target)
+        # A name of its own per write, so that concurrent writes of one key never share
+        # a partial file; it is renamed into place whole, or removed.
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
+        try:
+            if source is not None:
+                shutil.copyfile(source, partial)
+            else:
+                partial.write_bytes(data or b"")
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
     async def get_bytes(self, key: str) -> bytes | None:
         path = self.path_of(key)
@@ -45,13 +54,13 @@ class LocalDirectoryStore:
         self.path_of(key).unlink(missing_ok=True)
 
     async def list_keys(self, prefix: str) -> list[str]:
-        base = self.root / prefix if prefix else self.root
-        if not base.exists():
+        """Keys starting with `prefix`, as in S3: "e/s1" lists "e/s1/..." and "e/s10/..."."""
+        folder = check_prefix(prefix).rpartition("/")[0]
+        base = self.root / folder if folder else self.root
+        if not base.is_dir():
             return []
-        return sorted(
-            p.relative_to(self.root).as_posix()
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.endswith(".partial")
-        )
+        keys = (p.relative_to(self.root).as_posix() for p in base.rglob("*")
+                if p.is_file() and not p.name.endswith(PARTIAL_SUFFIX))
+        return sorted(k for k in keys if k.startswith(prefix))
 
 

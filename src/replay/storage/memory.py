@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 from pathlib import Path
 
-from replay.storage.port import check_key
+from replay.storage.port import check_key, check_prefix
 
 
 class MemoryStore:
@@ -22,14 +22,15 @@ class MemoryStore:
         self.writes.append(key)
 
     async def get_bytes(self, key: str) -> bytes | None:
-        return self.objects.get(key)
+        return self.objects.get(check_key(key))
 
     async def digest(self, key: str) -> str | None:
-        data = self.objects.get(key)
+        data = self.objects.get(check_key(key))
         return None if data is None else hashlib.sha256(data).hexdigest()
 
     async def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
+        self.objects.pop(check_key(key), None)
 
     async def list_keys(self, prefix: str) -> list[str]:
+        check_prefix(prefix)
         return sorted(k for k in self.objects if k.startswith(prefix))

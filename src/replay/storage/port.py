@@ -68,3 +68,10 @@ def check_key(key: str) -> str:
     if not key or key.startswith("/") or any(p in {"", ".", ".."} for p in parts):
         raise ValueError(f"invalid object key {key!r}")
     return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix: empty, or a key's beginning ("event/", "event/sess")."""
+    if prefix:
+        check_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix

@@ -1,0 +1,93 @@
+"""Real Whisper (the offline base model) on French speech generated with espeak-ng."""
+
+from __future__ import annotations
+
+import subprocess
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from replay.domain.cutplan import Interval
+from replay.speech.models import resolve_model
+from replay.speech.speechmap import detect_speech, read_wav_span
+from replay.speech.transcriber import WhisperConfig, WhisperTranscriber
+
+pytestmark = pytest.mark.slow
+
+SENTENCES = (
+    ("fr+m3", "Bonjour à toutes et à tous, et bienvenue à cette table ronde de la Mission Villes."),
+    ("fr+f2", "La rénovation des bâtiments publics est une priorité pour la métropole."),
+    ("fr", "La mobilité douce et les transports en commun réduisent les émissions."),
+)
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three voices, two seconds of silence before and between them, as 16 kHz mono."""
+    folder = tmp_path_factory.mktemp("speech")
+    parts = []
+    for index, (voice, text) in enumerate(SENTENCES):
+        wav = folder / f"{index}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text],
+                       check=True, timeout=60)
+        parts.append(wav)
+    inputs = [arg for wav in parts for arg in ("-i", str(wav))]
+    graph = "".join(f"[{i}:a]adelay=2000,aresample=16000[a{i}];" for i in range(len(parts)))
+    graph += "".join(f"[a{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=0:a=1"
+    out = folder / "speech16k.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", graph,
+                    "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(out)],
+                   check=True, timeout=60)
+    return out
+
+
+@pytest.fixture(scope="module")
+def transcriber(tmp_path_factory: pytest.TempPathFactory) -> WhisperTranscriber:
+    model = resolve_model("base", tmp_path_factory.mktemp("models"))
+    assert Path(model, "model.bin").is_file(), "the offline base model is not installed"
+    return WhisperTranscriber(WhisperConfig(model, model, cpu_threads=2))
+
+
+def test_speech_map_finds_the_three_sentences(speech_wav: Path) -> None:
+    speech = detect_speech(speech_wav)
+    gaps = [b.start - a.end for a, b in pairwise(speech)]
+    assert sum(gap > 1.5 for gap in gaps) == 2, speech
+    assert 1.5 < speech[0].start < 2.5
+    assert all(isinstance(part, Interval) for part in speech)
+
+
+def test_french_transcription_recognises_expected_words(
+    speech_wav: Path, transcriber: WhisperTranscriber
+) -> None:
+    fractions: list[float] = []
+    segments = transcriber.transcribe(read_wav_span(speech_wav), task="transcribe",
+                                      language="fr", hotwords="Mission Villes, NetZeroCities",
+                                      on_progress=fractions.append)
+    text = " ".join(s.text for s in segments).casefold()
+    # espeak-ng's voices are hard for the small model: expect most words, not exact text.
+    expected = ["bonjour", "toutes", "tous", "mission villes", "rénovation", "public",
+                "priorité", "métropole", "mobilité", "transports", "commun", "émissions"]
+    found = [word for word in expected if word in text]
+    assert len(found) >= 5, (found, text)
+    assert fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    words = [w for s in segments for w in s.words]
+    assert words
+    assert all(0 <= w.probability <= 1 and w.start <= w.end for w in words)
+
+
+def test_translate_task_produces_english(
+    speech_wav: Path, transcriber: WhisperTranscriber
+) -> None:
+    segments = transcriber.transcribe(read_wav_span(speech_wav), task="translate",
+                                      language="fr")
+    text = " ".join(s.text for s in segments).casefold()
+    assert sum(word in text.split() for word in ("the", "and", "of", "is", "to", "a")) >= 2, text
+    assert "bonjour" not in text
+
+
+def test_silence_gives_no_segments(transcriber: WhisperTranscriber) -> None:
+    silence = np.zeros(16000 * 5, dtype=np.float32)
+    assert transcriber.transcribe(silence, task="transcribe", language="fr") == []
