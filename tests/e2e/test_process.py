@@ -409,3 +409,22 @@ async def test_session_page_plays_in_chromium(site_server: str) -> None:
             assert errors == []
         finally:
             await browser.close()
+
+
+def test_recording_matching_no_session_becomes_a_single_replay(run: Run, tmp_path: Path,
+                                                               ) -> None:
+    clip = tmp_path / "couloir.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "60", "-i", str(run.truth.recording),
+                    "-t", "20", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                    str(clip)], check=True, timeout=120)
+    data_dir = tmp_path / "data"
+    # During the break: no publishable session of the room overlaps this recording.
+    result = replay("process", str(clip), "--schedule", str(run.truth.schedule), "--room",
+                    run.truth.room, "--started-at", "2026-03-03T09:31:05+01:00", "--json",
+                    data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    entries = json.loads((data_dir / "site" / EVENT / "replays.json").read_text())["replays"]
+    assert len(entries) == 1
+    assert entries[0]["guid"].startswith("recording-")
+    assert entries[0]["title"].startswith(run.truth.room)
+    assert (data_dir / "site" / EVENT / entries[0]["hls"]).is_file()

@@ -27,7 +27,7 @@ from replay.domain.cutplan import (
     plan_cuts,
     whole_recording_cut,
 )
-from replay.domain.errors import MediaError, PlanError, ReplayError
+from replay.domain.errors import PlanError
 from replay.domain.ladder import Rung, choose_ladder
 from replay.domain.model import Event, Session
 from replay.domain.programme import programme_hotwords
@@ -399,31 +399,27 @@ async def _session_work(ctx: Context, event: Event, recording: Recording, info: 
 
 async def publish(ctx: Context, event: Event) -> str:
     """Publish every processed session of the event, then its index."""
-    outputs = []
-    for recording in ctx.store.recordings_of(event.slug):
-        for cut in ctx.store.load_cuts(recording.id):
-            base = session_dir(ctx, recording, cut)
-            if not _processed(ctx, recording, cut):
-                continue
-            outputs.append(SessionOutputs(
-                cut=cut, room=recording.room, session=_session_for(event, cut, recording),
-                media_dir=base / "media", speech_dir=base / "speech"))
+    ready = [
+        (recording, cut)
+        for recording in ctx.store.recordings_of(event.slug)
+        for cut in ctx.store.load_cuts(recording.id)
+        if _processed(ctx, recording, cut)
+    ]
+    outputs = [
+        SessionOutputs(cut=cut, room=recording.room,
+                       session=_session_for(event, cut, recording),
+                       media_dir=session_dir(ctx, recording, cut) / "media",
+                       speech_dir=session_dir(ctx, recording, cut) / "speech")
+        for recording, cut in ready
+    ]
     tracker = ctx.tracker("publish", event.slug)
     await publish_event(ctx.objects, event, outputs, drafts=ctx.settings.publish_drafts,
                         on_progress=tracker)
-    for item in outputs:
-        ctx.store.set_stage(
-            _recording_id(ctx, event, item), item.cut.guid, "publish", input_key="",
-            status="done", progress=1.0)
+    for recording, cut in ready:
+        ctx.store.set_stage(recording.id, cut.guid, "publish", input_key="", status="done",
+                            progress=1.0)
     tracker.done()
     return event.slug
-
-
-def _recording_id(ctx: Context, event: Event, item: SessionOutputs) -> int:
-    for recording in ctx.store.recordings_of(event.slug):
-        if session_dir(ctx, recording, item.cut) / "media" == item.media_dir:
-            return recording.id
-    raise ReplayError(f"no recording for session {item.cut.guid}")
 
 
 def _processed(ctx: Context, recording: Recording, cut: Cut) -> bool:
@@ -449,9 +445,3 @@ def _summary(request: ProcessRequest, recording: Recording, info: MediaInfo, cut
         for cut in cuts)
     return JobSummary(request.event.slug, request.room, recording.sha256, info.duration,
                       results, site)
-
-
-def describe_error(exc: BaseException) -> str:
-    if isinstance(exc, ReplayError | MediaError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

@@ -301,7 +301,9 @@ def tail_packets_argv(path: Path, info: MediaInfo, *, ffprobe: str = "ffprobe") 
     ]  # fmt: skip
 
 
-async def _check_complete(path: Path, info: MediaInfo, *, ffprobe: str, timeout: float) -> None:
+async def _check_complete(
+    path: Path, info: MediaInfo, *, ffprobe: str, timeout: float  # noqa: ASYNC109
+) -> None:
     """A file cut short (an interrupted copy) still announces its full length: read its end."""
     try:
         tail = await run_capture(tail_packets_argv(path, info, ffprobe=ffprobe), timeout=timeout)

@@ -1,0 +1,87 @@
+"""The SQLite store: programme re-import by guid, recordings, cuts and stage states."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from replay.domain.cutplan import Cut
+from replay.domain.model import Event, Person, Session
+from replay.store.db import Store
+
+START = datetime.fromisoformat("2026-03-03T09:30:00+01:00")
+
+
+def session(guid: str, title: str, minutes: int) -> Session:
+    return Session(guid=guid, title=title, room="Plénière",
+                   start=START + timedelta(minutes=minutes), duration=timedelta(minutes=30),
+                   slug=guid, persons=(Person("Camille Martin", "NetZeroCities"),))
+
+
+def event(*sessions: Session) -> Event:
+    return Event(slug="mv", title="Mission Villes", start=date(2026, 3, 3),
+                 end=date(2026, 3, 3), timezone="Europe/Paris", rooms=("Plénière",),
+                 sessions=sessions)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "state.sqlite3")
+
+
+def test_reimport_updates_by_guid_and_reports_changes(store: Store) -> None:
+    first = store.save_event(event(session("a", "Ouverture", 0), session("b", "Table", 30)))
+    assert (first.added, first.changed, first.removed) == (("a", "b"), (), ())
+    again = store.save_event(event(session("a", "Ouverture", 0), session("b", "Table", 30)))
+    assert (again.added, again.changed, again.removed) == ((), (), ())
+    edited = store.save_event(event(session("a", "Ouverture !", 0), session("c", "Clôture", 60)))
+    assert (edited.added, edited.changed, edited.removed) == (("c",), ("a",), ("b",))
+    loaded = store.load_event("mv")
+    assert loaded is not None
+    assert [s.guid for s in loaded.sessions] == ["a", "c"]
+    assert loaded.sessions[0] == session("a", "Ouverture !", 0)
+
+
+def test_recording_is_unique_per_event_room_and_checksum(store: Store, tmp_path: Path) -> None:
+    store.save_event(event(session("a", "Ouverture", 0)))
+    kwargs = dict(event_slug="mv", room="Plénière", sha256="ab" * 32,
+                  original=tmp_path / "x.mp4", source_name="x.mp4")
+    first = store.add_recording(started_at=START, **kwargs)  # type: ignore[arg-type]
+    second = store.add_recording(started_at=START, **kwargs)  # type: ignore[arg-type]
+    assert first.id == second.id
+    assert len(store.recordings_of("mv")) == 1
+
+
+def test_cuts_and_stages_round_trip(store: Store, tmp_path: Path) -> None:
+    store.save_event(event(session("a", "Ouverture", 0)))
+    recording = store.add_recording(event_slug="mv", room="Plénière", sha256="cd" * 32,
+                                    original=tmp_path / "y.mp4", source_name="y.mp4",
+                                    started_at=START)
+    cut = Cut("a", "Ouverture", 30.0, 1830.0, 48.5, 1850.25, True, False)
+    store.save_cuts(recording.id, [cut])
+    assert store.load_cuts(recording.id) == [cut]
+    moved = dataclasses.replace(cut, start=50.0)
+    store.save_cuts(recording.id, [moved])
+    assert store.load_cuts(recording.id) == [moved]
+    store.set_stage(recording.id, "a", "media", input_key="k1", status="running")
+    store.set_stage(recording.id, "a", "media", input_key="k1", status="failed", error="boom")
+    state = store.stage(recording.id, "a", "media")
+    assert state is not None
+    assert (state.status, state.error, state.input_key) == ("failed", "boom", "k1")
+    assert store.published_cuts("mv") == []
+    store.set_stage(recording.id, "a", "publish", input_key="", status="done")
+    assert [c for _, c in store.published_cuts("mv")] == [moved]
+
+
+def test_reopening_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    first = Store.open(path)
+    first.save_event(event(session("a", "Ouverture", 0)))
+    first.close()
+    second = Store.open(path)
+    loaded = second.load_event("mv")
+    assert loaded is not None
+    assert [s.title for s in loaded.sessions] == ["Ouverture"]
