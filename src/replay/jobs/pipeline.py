@@ -27,7 +27,7 @@ from replay.domain.cutplan import (
     plan_cuts,
     whole_recording_cut,
 )
-from replay.domain.errors import PlanError
+from replay.domain.errors import PlanError, ReplayError
 from replay.domain.ladder import Rung, choose_ladder
 from replay.domain.model import Event, Session
 from replay.domain.programme import programme_hotwords
@@ -93,12 +93,16 @@ def _copy_with_digest(
     digest = hashlib.sha256()
     partial = originals / f".incoming-{os.getpid()}-{source.name[:40]}.partial"
     copied = 0
-    with source.open("rb") as src, partial.open("wb") as dst:
-        while block := src.read(4 << 20):
-            digest.update(block)
-            dst.write(block)
-            copied += len(block)
-            on_progress(copied / size)
+    try:
+        with source.open("rb") as src, partial.open("wb") as dst:
+            while block := src.read(4 << 20):
+                digest.update(block)
+                dst.write(block)
+                copied += len(block)
+                on_progress(copied / size)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     sha256 = digest.hexdigest()
     target = originals / f"{sha256}{source.suffix.lower()}"
     if target.exists():
@@ -381,12 +385,31 @@ async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
     wav = await extract_audio(ctx, recording, info)
     speech = await speech_map(ctx, recording, wav)
     cuts = plan(ctx, request.event, recording, info.duration, speech)
-    await asyncio.gather(*(
-        _session_work(ctx, request.event, recording, info, wav, cut) for cut in cuts))
+    outcomes = await asyncio.gather(
+        *(_session_work(ctx, request.event, recording, info, wav, cut) for cut in cuts),
+        return_exceptions=True)
+    failures = _failures(cuts, outcomes)
     site = None
     if not request.review:
         site = await publish(ctx, request.event)
+    if failures:
+        raise ReplayError(
+            f"{len(failures)} of {len(cuts)} sessions failed ({'; '.join(failures)}); the "
+            "others are processed. Fix the cause and run the same command again: finished "
+            "work is kept.")
     return _summary(request, recording, info, cuts, published=not request.review, site=site)
+
+
+def _failures(cuts: list[Cut], outcomes: list[BaseException | None]) -> list[str]:
+    failures = []
+    for cut, outcome in zip(cuts, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, Exception):
+                raise outcome
+            log.error("session %s failed", cut.guid, exc_info=outcome)
+            reason = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
+            failures.append(f"« {cut.title} »: {reason}")
+    return failures
 
 
 async def _session_work(ctx: Context, event: Event, recording: Recording, info: MediaInfo,

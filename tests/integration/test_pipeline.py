@@ -1,0 +1,116 @@
+"""The pipeline with real ffmpeg on a small generated recording and a scripted transcriber:
+a failing session does not stop the others, and a re-run finishes only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from replay.domain.errors import ReplayError
+from replay.domain.programme import parse_programme
+from replay.domain.transcript import Segment, Word
+from replay.jobs.context import Context, Lanes
+from replay.jobs.pipeline import ProcessRequest, process
+from replay.sample import SampleSession, SampleTruth, build_sample
+from replay.settings import Settings
+from replay.speech.transcriber import FakeTranscriber, Task
+from replay.storage.local import LocalDirectoryStore
+from replay.store.db import Store
+
+pytestmark = pytest.mark.slow
+
+SESSIONS = (
+    SampleSession("Premier atelier", 30, 60, late_by=10, paragraphs=2),
+    SampleSession("Second atelier", 90, 60, late_by=15, paragraphs=2),
+)
+SCRIPT: dict[Task, Sequence[Segment]] = {
+    "transcribe": [Segment(0.5, 2.0, "Bonjour à tous.", (
+        Word(0.5, 1.0, " Bonjour", 0.9), Word(1.0, 1.4, " à", 0.8), Word(1.4, 2.0, " tous.", 0.4),
+    ))],
+    "translate": [Segment(0.5, 2.0, "Hello everyone.")],
+}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleTruth:
+    return build_sample(tmp_path_factory.mktemp("small"), sessions=SESSIONS, duration=150,
+                        size=(320, 180), fps=10)
+
+
+@dataclass
+class FailingOnce(FakeTranscriber):
+    """Fails the translation of audio longer than `threshold` samples, once."""
+
+    fail_when: Callable[[int], bool] = field(default=lambda n: False)
+    failed: bool = False
+
+    def transcribe(self, audio: np.ndarray, *, task: Task, language: str,
+                   hotwords: str | None = None,
+                   on_progress: Callable[[float], None] | None = None) -> list[Segment]:
+        if task == "translate" and not self.failed and self.fail_when(len(audio)):
+            self.failed = True
+            raise RuntimeError("speech model crashed")
+        return super().transcribe(audio, task=task, language=language, hotwords=hotwords,
+                                  on_progress=on_progress)
+
+
+def context(data_dir: Path, transcriber: FakeTranscriber) -> Context:
+    settings = Settings(data_dir=data_dir, cpu_threads=2)
+    return Context(settings=settings, store=Store.open(settings.database_path),
+                   objects=LocalDirectoryStore(settings.site_dir), transcriber=transcriber,
+                   lanes=Lanes.for_threads(2))
+
+
+def request(sample: SampleTruth) -> ProcessRequest:
+    return ProcessRequest(sample.recording, parse_programme(sample.schedule.read_bytes()),
+                          sample.room, None)
+
+
+def published_guids(data_dir: Path) -> list[str]:
+    replays = json.loads((data_dir / "site" / "demo-mission-villes" / "replays.json")
+                         .read_text(encoding="utf-8"))["replays"]
+    return [entry["guid"] for entry in replays]
+
+
+async def test_a_failing_session_does_not_stop_the_others(sample: SampleTruth,
+                                                           tmp_path: Path) -> None:
+    first_guid, second_guid = (s.guid for s in sample.sessions)
+    failing = FailingOnce(script=SCRIPT, fail_when=lambda n: True)
+    ctx = context(tmp_path, failing)
+    with pytest.raises(ReplayError, match=r"1 of 2 sessions failed.*speech model crashed"):
+        await process(ctx, request(sample))
+    assert len(published_guids(tmp_path)) == 1
+    failed = [s for s in ctx.store.stages_of(1) if s.status == "failed"]
+    assert [(s.stage, s.error) for s in failed] == [("speech", "speech model crashed")]
+
+    again = FakeTranscriber(script=SCRIPT)
+    summary = await process(context(tmp_path, again), request(sample))
+    assert sorted(published_guids(tmp_path)) == sorted([first_guid, second_guid])
+    assert [r.guid for r in summary.sessions] == [first_guid, second_guid]
+    assert [call[0] for call in again.calls] == ["transcribe", "translate"], (
+        "only the failed session's speech is redone")
+
+
+async def test_breaks_are_never_transcribed_and_hotwords_come_from_the_programme(
+    sample: SampleTruth, tmp_path: Path
+) -> None:
+    transcriber = FakeTranscriber(script=SCRIPT)
+    summary = await process(context(tmp_path, transcriber), request(sample))
+    assert len(summary.sessions) == 2
+    transcribed = [call for call in transcriber.calls if call[0] == "transcribe"]
+    assert len(transcribed) == 2
+    assert all("Camille Martin" in (call[2] or "") for call in transcribed)
+    longest_cut = max(r.end - r.start for r in summary.sessions)
+    assert all(call[3] <= (longest_cut + 0.01) * 16000 for call in transcriber.calls)
+    site = tmp_path / "site" / "demo-mission-villes"
+    vtt = (site / "demo-0" / "subtitles.fr.vtt").read_text(encoding="utf-8")
+    assert "Bonjour à tous." in vtt
+    words = json.loads((site / "demo-0" / "transcript.fr.json").read_text())["segments"][0]
+    assert [w["word"] for w in words["words"]] == ["Bonjour", "à", "tous."]
+    assert words["words"][2]["probability"] == 0.4
