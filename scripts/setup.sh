@@ -27,8 +27,8 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-extras="model-base"
-[ "$with_tests" = 1 ] && extras="model-base,test"
+extras="model-base,s3"
+[ "$with_tests" = 1 ] && extras="model-base,s3,test"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 
 npm ci --no-audit --no-fund --silent

@@ -10,16 +10,19 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import numpy as np
 
 from replay import __version__
 from replay.domain.errors import ReplayError
 from replay.domain.programme import parse_programme
 from replay.jobs.context import Context, Lanes
-from replay.jobs.pipeline import JobSummary, ProcessRequest, process
+from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.settings import Settings, load_settings
 from replay.speech.models import resolve_model
-from replay.speech.transcriber import WhisperConfig, WhisperTranscriber
+from replay.speech.transcriber import Task, WhisperConfig, WhisperTranscriber
+from replay.storage.factory import object_store_for
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
 
@@ -87,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_process(commands)
     _add_demo(commands)
+    _add_publish(commands)
+    _add_unpublish(commands)
     return parser
 
 
@@ -118,6 +123,69 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     sub.add_argument("--out", type=Path, default=Path("replay-sample"),
                      help="where to write the sample recording and programme")
     sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+TO_HELP = ("where to publish: s3://BUCKET/PREFIX (endpoint and region from the settings "
+           "s3_endpoint_url and s3_region, credentials from AWS_ACCESS_KEY_ID and "
+           "AWS_SECRET_ACCESS_KEY or AWS_PROFILE) or a directory (default: DATA_DIR/site)")
+
+
+def _add_publish(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "publish", help="publish an event's processed sessions and its index",
+        description="Upload the processed sessions of an event (media, then playlists, then "
+                    "pages, the event index last) to a directory or an S3 bucket. Only "
+                    "objects whose content changed are uploaded. Sessions taken down with "
+                    "`replay unpublish` stay down unless named with --session.")
+    sub.add_argument("event", help="the event's slug")
+    sub.add_argument("--to", metavar="TARGET", help=TO_HELP)
+    sub.add_argument("--session", action="append", default=[], metavar="GUID_OR_SLUG",
+                     help="publish this session again after `replay unpublish` (repeatable)")
+
+
+def _add_unpublish(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "unpublish", help="take a session down and update the event index",
+        description="Publish the event index without the session, then delete the session's "
+                    "objects. `replay publish EVENT --session GUID` puts it back.")
+    sub.add_argument("event", help="the event's slug")
+    sub.add_argument("session", metavar="GUID_OR_SLUG", help="the session's guid or slug")
+    sub.add_argument("--to", metavar="TARGET", help=TO_HELP)
+
+
+class _NoTranscriber:
+    """Publishing never transcribes; the context still needs a transcriber."""
+
+    def transcribe(self, audio: np.ndarray, *, task: Task, language: str,
+                   hotwords: str | None = None, on_progress: Any = None) -> list[Any]:
+        raise RuntimeError("publishing does not transcribe")
+
+
+async def _run_publishing(settings: Settings, args: argparse.Namespace) -> str:
+    objects = object_store_for(args.to, settings)
+    if not settings.database_path.is_file():
+        raise ReplayError(f"no replay data in {settings.data_dir}: process a recording first "
+                          "(replay process), or pass --data-dir")
+    store = Store.open(settings.database_path)
+    try:
+        event = store.load_event(args.event)
+        if event is None:
+            known = ", ".join(store.event_slugs()) or "none yet"
+            raise ReplayError(f"unknown event {args.event!r}; known events: {known}")
+        ctx = Context(settings=settings, store=store, objects=objects,
+                      transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
+                      progress=TerminalProgress(sys.stderr))
+        index = f"{(args.to or str(settings.site_dir)).rstrip('/')}/{event.slug}/index.html"
+        if args.command == "publish":
+            await publish(ctx, event, republish=args.session)
+            return f"Publié : {index}"
+        slugs = await unpublish(ctx, event, args.session)
+        return f"Retiré : {', '.join(slugs)} ; index mis à jour : {index}"
+    finally:
+        store.close()
+        close = getattr(objects, "close", None)
+        if close is not None:
+            close()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -187,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command == "demo":
             return _demo(args, settings)
+        if args.command in {"publish", "unpublish"}:
+            print(asyncio.run(_run_publishing(settings, args)))
+            return 0
         summary = asyncio.run(_run_process(settings, _request(args)))
     except ReplayError as exc:
         print(f"replay: error: {exc}", file=sys.stderr)

@@ -40,6 +40,8 @@ class Settings:
     cut_padding: float = 1.0
     publish_drafts: bool = True
     job_timeout: float = 6 * 3600.0
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
 
     @property
     def database_path(self) -> Path:

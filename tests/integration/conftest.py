@@ -1,15 +1,21 @@
-"""Tiny generated media for the real-ffmpeg tests, made once per session."""
+"""Tiny generated media for the real-ffmpeg tests, made once per session; a moto S3 server."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
 
 from replay.media.runner import run_ffmpeg
+from replay.storage.s3 import S3Store, client_config
 
 #: The good recording: 12 s of 640x360 at 25 fps with a tone, AAC, in MP4.
 DURATION = 12.0
@@ -75,3 +81,53 @@ async def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     empty = root / "empty.mp4"
     empty.touch()
     return Media(good, video_only, text, truncated, playlist, empty, secret)
+
+
+# --- S3: a moto server speaking the S3 HTTP API on loopback ----------------------------
+
+
+@dataclass(frozen=True)
+class MotoS3:
+    """A running moto server, a client for it with fake credentials, and a bucket."""
+
+    endpoint: str
+    client: Any
+    bucket: str = "replay-test"
+
+    def url(self, key: str) -> str:
+        """The plain HTTP address of an object (moto lets anyone read)."""
+        return f"{self.endpoint}/{self.bucket}/{quote(key)}"
+
+
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    server_module = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", config=client_config(endpoint),
+        **FAKE_CREDENTIALS)
+    moto = MotoS3(endpoint, client)
+    client.create_bucket(Bucket=moto.bucket)
+    # The published site is public, as it would be behind a CDN or a public-read policy.
+    client.put_bucket_policy(Bucket=moto.bucket, Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": f"arn:aws:s3:::{moto.bucket}/*"}]}))
+    yield moto
+    client.close()
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(moto_s3: MotoS3) -> S3Store:
+    """An S3 store under a prefix of its own, so that every test starts empty."""
+    return S3Store(moto_s3.bucket, f"t/{uuid.uuid4().hex}", endpoint_url=moto_s3.endpoint,
+                   client=moto_s3.client)

@@ -174,6 +174,9 @@ class Store:
                             [(event.slug, guid) for guid in removed])
         return ImportSummary(tuple(added), tuple(changed), tuple(removed))
 
+    def event_slugs(self) -> list[str]:
+        return [row["slug"] for row in self.db.execute("SELECT slug FROM events ORDER BY slug")]
+
     def load_event(self, slug: str) -> Event | None:
         row = self.db.execute("SELECT * FROM events WHERE slug = ?", (slug,)).fetchone()
         if row is None:
