@@ -5,6 +5,7 @@ Whisper, published to the data directory's site.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -13,16 +14,21 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import html5lib
 import pytest
 
 from replay.domain.webvtt import parse_webvtt
 from replay.sample import SampleTruth, build_sample
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, Response
 
 pytestmark = pytest.mark.slow
 
@@ -428,3 +434,190 @@ def test_recording_matching_no_session_becomes_a_single_replay(run: Run, tmp_pat
     assert entries[0]["guid"].startswith("recording-")
     assert entries[0]["title"].startswith(run.truth.room)
     assert (data_dir / "site" / EVENT / entries[0]["hls"]).is_file()
+
+
+# -- the site in a browser: search, accessibility, weight, without JavaScript ----------
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+HLS_LIBRARY = "/assets/hls.light.min.js"
+CODE_TYPES = {"document", "stylesheet", "script"}
+
+
+@contextlib.asynccontextmanager
+async def chromium(*, javascript: bool = True) -> AsyncIterator[Page]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(java_script_enabled=javascript)
+            yield await context.new_page()
+        finally:
+            await browser.close()
+
+
+def fold(text: str) -> str:
+    """What the search page does to the query and the index: no accents, one case."""
+    return "".join(c for c in unicodedata.normalize("NFD", text)
+                   if not unicodedata.combining(c)).casefold()
+
+
+def spoken_word(site: Path) -> tuple[str, str, int]:
+    """A long word the French transcript heard after the first segment: (word, slug, second)."""
+    for entry in json.loads((site / "search.json").read_text(encoding="utf-8"))["sessions"]:
+        for start, text in entry["segments"][1:]:
+            words = sorted(re.findall(r"\w{7,}", text), key=len, reverse=True)
+            if words and start >= 2:
+                return words[0], entry["slug"], start
+    raise AssertionError("no word of seven letters in the transcripts")
+
+
+async def axe_violations(page: Page) -> list[str]:
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed (npm ci, see scripts/setup.sh)")
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
+    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+            for v in result["violations"] if v["impact"] in {"serious", "critical"}]
+
+
+@pytest.mark.browser
+async def test_search_finds_a_spoken_word_and_plays_from_there(run: Run,
+                                                              site_server: str) -> None:
+    word, slug, second = spoken_word(run.site)
+    async with chromium() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(f"{site_server}/{EVENT}/index.html")
+        # Accent- and case-insensitive: the query has neither the accents nor the case.
+        await page.fill("#q", fold(word).upper())
+        await page.press("#q", "Enter")
+        await page.wait_for_url("**/recherche.html?q=*")
+        await page.wait_for_selector("#results a.time")
+        hrefs = await page.eval_on_selector_all("#results a.time", "a => a.map(x => x.href)")
+        target = f"{site_server}/{EVENT}/{slug}/index.html#t={second}"
+        assert target in hrefs, (word, hrefs)
+        marks = await page.eval_on_selector_all("#results mark", "m => m.map(x => x.textContent)")
+        assert word in marks
+        status = await page.text_content("#search-status") or ""
+        assert f"«\u00a0{fold(word).upper()}\u00a0»" in status
+        await page.click(f"#results a.time[href='{slug}/index.html#t={second}']")
+        await page.wait_for_function(
+            f"() => {{ const v = document.getElementById('player');"
+            f" return v && !v.paused && v.currentTime >= {second} - 0.5"
+            f" && v.currentTime < {second} + 10; }}", timeout=30000)
+        assert errors == []
+
+
+@pytest.mark.browser
+async def test_pages_have_no_serious_accessibility_violation(run: Run,
+                                                             site_server: str) -> None:
+    word, slug, _second = spoken_word(run.site)
+    async with chromium() as page:
+        found: dict[str, list[str]] = {}
+        for path in ("index.html", f"{slug}/index.html", f"recherche.html?q={word}"):
+            await page.goto(f"{site_server}/{EVENT}/{path}")
+            await page.wait_for_load_state("networkidle")
+            found[path] = await axe_violations(page)
+        assert found == {path: [] for path in found}
+
+
+NO_NATIVE_HLS = """(() => { const original = HTMLMediaElement.prototype.canPlayType;
+  HTMLMediaElement.prototype.canPlayType = function (type) {
+    return /mpegurl/i.test(type) ? "" : original.call(this, type); }; })();"""
+
+
+@pytest.mark.browser
+async def test_session_page_loads_hls_js_where_hls_is_not_native(site_server: str) -> None:
+    # Chromium plays HLS natively since version 14x; browsers without it get hls.js.
+    if not (ROOT / "src" / "replay" / "site" / "static" / "vendor" / "hls.light.min.js").is_file():
+        pytest.skip("hls.js is not installed (scripts/setup.sh)")
+    async with chromium() as page:
+        await page.add_init_script(NO_NATIVE_HLS)
+        weights = await code_weights(page, f"{site_server}/{EVENT}/demo-0/index.html")
+        assert any(url.endswith(HLS_LIBRARY) for url in weights), weights
+        await page.evaluate("() => { const v = document.getElementById('player');"
+                            " v.muted = true; return v.play(); }")
+        await page.wait_for_function(
+            "() => document.getElementById('player').currentTime > 1", timeout=30000)
+        source = await page.evaluate("() => document.getElementById('player').currentSrc")
+        assert source.startswith("blob:"), source
+        print(f"\nsession page with hls.js: {sum(weights.values())} bytes {weights}")
+
+
+async def code_weights(page: Page, url: str) -> dict[str, int]:
+    """Bytes of every document, stylesheet and script the page downloads, by URL.
+
+    ``blob:`` scripts are made in the page, not downloaded (hls.js starts its
+    transmuxing worker from a copy of itself).
+    """
+    responses: list[Response] = []
+    page.on("response", lambda response: responses.append(response))
+    await page.goto(url)
+    await page.wait_for_load_state("networkidle")
+    return {r.url: len(await r.body()) for r in responses
+            if r.request.resource_type in CODE_TYPES and not r.url.startswith("blob:")}
+
+
+@pytest.mark.browser
+async def test_page_weight_budget(run: Run, site_server: str) -> None:
+    # The event page: all its HTML, CSS and JavaScript, posters excluded, under 100 KB.
+    # The session page's "own code": its HTML, the site's CSS and JavaScript, under 250 KB;
+    # media (segments, MP4, posters, subtitles) are content, and hls.js (about 350 KB) is
+    # a third-party library that player.js loads only where HLS does not play natively,
+    # so it is reported here but not counted.
+    async with chromium() as page:
+        event = await code_weights(page, f"{site_server}/{EVENT}/index.html")
+    async with chromium() as page:
+        session = await code_weights(page, f"{site_server}/{EVENT}/demo-0/index.html")
+    own = {url: size for url, size in session.items() if not url.endswith(HLS_LIBRARY)}
+    print(f"\nevent page: {sum(event.values())} bytes {event}\n"
+          f"session page: own code {sum(own.values())} bytes {own},"
+          f" with hls.js {sum(session.values())} bytes")
+    assert 0 < sum(event.values()) < 100_000, event
+    assert 0 < sum(own.values()) < 250_000, own
+    assert any(url.endswith("/player.js") for url in own)
+
+
+@pytest.mark.browser
+async def test_without_javascript_the_session_page_offers_mp4_and_transcript(
+    site_server: str,
+) -> None:
+    async with chromium(javascript=False) as page:
+        await page.goto(f"{site_server}/{EVENT}/demo-0/index.html")
+        assert await page.locator(".downloads a[href='replay.mp4']").is_visible()
+        assert await page.locator(".downloads a[href='audio.m4a']").is_visible()
+        assert await page.locator(".downloads a[href='transcript.fr.txt']").is_visible()
+        lines = page.locator("#transcript li")
+        assert await lines.count() >= 2
+        assert await lines.first.is_visible()
+        assert not await page.locator("#transcript-search").is_visible()
+        await page.goto(f"{site_server}/{EVENT}/recherche.html?q=climat")
+        assert "JavaScript" in (await page.text_content("main") or "")
+
+
+def test_feeds_parse_and_enclose_the_published_files(run: Run) -> None:
+    import defusedxml.ElementTree as SafeET
+
+    entries = replays(run)
+    atom_ns = "{http://www.w3.org/2005/Atom}"
+    atom = SafeET.parse(run.site / "atom.xml").getroot()
+    feed_entries = atom.findall(f"{atom_ns}entry")
+    assert sorted(e.findtext(f"{atom_ns}title") for e in feed_entries) == sorted(
+        str(e["title"]) for e in entries)
+    videos = [link for link in atom.iter(f"{atom_ns}link") if link.get("rel") == "enclosure"]
+    assert len(videos) == 2 * len(entries)  # the MP4 and the M4A of each replay
+    for link in videos:
+        assert int(link.get("length")) == (run.site / link.get("href")).stat().st_size
+    rss = SafeET.parse(run.site / "podcast.xml").getroot()
+    items = rss.findall("channel/item")
+    assert len(items) == len(entries)
+    for item in items:
+        enclosure = item.find("enclosure")
+        assert enclosure is not None
+        assert enclosure.get("type") == "audio/mp4"
+        audio = run.site / enclosure.get("url")
+        assert int(enclosure.get("length")) == audio.stat().st_size
+        streams = ffprobe_streams(audio)
+        assert [(s["codec_type"], s["codec_name"]) for s in streams] == [("audio", "aac")]

@@ -19,6 +19,7 @@ from replay.domain.ladder import DEFAULT_LADDER, Rung, bandwidth, choose_ladder
 from replay.media.commands import (
     extract_audio_argv,
     ladder_argv,
+    m4a_from_hls_argv,
     mp4_from_hls_argv,
     poster_argv,
 )
@@ -244,6 +245,21 @@ async def test_mp4_remux_of_a_rung(ladder: LadderRun, tmp_path: Path) -> None:
     assert (info.video_codec, info.audio_codec) == ("h264", "aac")
     assert info.duration == pytest.approx(SPAN, abs=0.2)
     head = dst.read_bytes()
+    assert head.index(b"moov") < head.index(b"mdat")  # +faststart
+
+
+async def test_m4a_remux_of_the_audio_rung(ladder: LadderRun, tmp_path: Path) -> None:
+    dst = tmp_path / "audio.m4a"
+
+    await run_ffmpeg(m4a_from_hls_argv(ladder.out_dir / "audio" / "index.m3u8", dst),
+                     timeout=60)
+
+    info = await probe(dst)
+    assert (info.format_name, info.has_video, info.audio_codec) == ("mov", False, "aac")
+    assert info.duration == pytest.approx(SPAN, abs=0.2)
+    head = dst.read_bytes()
+    assert head[4:8] == b"ftyp"
+    assert head[8:12] == b"M4A "
     assert head.index(b"moov") < head.index(b"mdat")  # +faststart
 
 

@@ -15,6 +15,7 @@ from replay.media.commands import (
     add_subtitle_renditions,
     extract_audio_argv,
     ladder_argv,
+    m4a_from_hls_argv,
     mp4_from_hls_argv,
     poster_argv,
 )
@@ -373,6 +374,20 @@ def test_mp4_remux_reads_only_our_own_hls() -> None:
     assert value_after(argv, "-c") == "copy"
     assert value_after(argv, "-movflags") == "+faststart"
     assert argv[-1] == "/data/out/s1/720p.mp4"
+
+
+def test_m4a_remux_copies_the_audio_rung_for_podcasts() -> None:
+    argv = m4a_from_hls_argv(OUT / "audio" / "index.m3u8", OUT / "audio.m4a")
+
+    assert_plain_data(argv)
+    assert_hardened_input(argv, "hls")
+    assert value_after(argv, "-allowed_extensions") == "ts"
+    assert value_after(argv, "-map") == "0:a:0"
+    assert value_after(argv, "-c:a") == "copy"
+    assert "-vn" in argv
+    assert value_after(argv, "-movflags") == "+faststart"
+    assert values_after(argv, "-f") == ["hls", "ipod"]
+    assert argv[-1] == "/data/out/s1/audio.m4a"
 
 
 @pytest.mark.parametrize(

@@ -11,24 +11,27 @@ from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
 
+import defusedxml.ElementTree as SafeET
 import html5lib
 import pytest
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Person, Session
+from replay.site.feeds import ATOM
 from replay.site.pages import (
     SessionPage,
     clock,
     french_date,
     french_duration,
     render_event_page,
+    render_search_page,
     render_session_page,
 )
 from replay.site.publish import SessionOutputs, Uploader, publish_event, replays_json
 from replay.storage.memory import MemoryStore
 
 EVIL = "<script>alert(1)</script> « l’“énergie” & 'co' »"
-SITE_SCRIPTS = {"../assets/player.js", "../assets/hls.light.min.js"}
+SITE_SCRIPTS = {"../assets/player.js", "assets/search.js"}
 DRAFT_LABEL = "Sous-titres générés automatiquement"
 T0 = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
 HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
@@ -77,6 +80,7 @@ def make_page(item: Session, *, drafts: bool, has_poster: bool = True) -> Sessio
         has_poster=has_poster,
         drafts=drafts,
         segments=((0.0, f"Bonjour {EVIL}"), (65.2, "Merci & à bientôt")),
+        has_audio=True,
     )
 
 
@@ -204,6 +208,13 @@ def test_session_page_transcript() -> None:
     assert [a.get("href") for li in lines for a in li.iter("a")] == ["#t=0", "#t=65"]
     spans = [span for li in lines for span in li.iter("span")]
     assert [span.text for span in spans] == [f"Bonjour {EVIL}", "Merci & à bientôt"]
+    # The search within the transcript needs the script: hidden until player.js shows it.
+    [search] = root.findall(".//section[@class='transcript']/form")
+    assert search.get("role") == "search"
+    assert "hidden" in search.attrib
+    [label] = search.iter("label")
+    assert label.get("for") == "transcript-query"
+    assert text_of(label) == "Rechercher dans la transcription"
 
 
 def test_session_page_without_speech() -> None:
@@ -238,17 +249,28 @@ def test_session_page_player(has_poster: bool) -> None:
     tracks = [(t.get("kind"), t.get("srclang"), t.get("src"), "default" in t.attrib)
               for t in video.iter("track")]
     assert tracks == [
-        ("subtitles", "fr", "subtitles.fr.vtt", True),
+        # French captions of French speech (WCAG 1.2.2); English is a translation.
+        ("captions", "fr", "subtitles.fr.vtt", True),
         ("subtitles", "en", "subtitles.en.vtt", False),
     ]
     downloads = {a.get("href"): text_of(a) for a in root.findall(".//ul[@class='downloads']//a")}
     assert downloads == {
         "replay.mp4": "Vidéo (MP4)",
+        "audio.m4a": "Audio seul (M4A)",
         "subtitles.fr.vtt": "Sous-titres français (WebVTT)",
         "subtitles.en.vtt": "Sous-titres anglais (WebVTT)",
         "transcript.fr.txt": "Transcription (texte)",
     }
-    assert "../assets/player.js" in {s.get("src") for s in root.iter("script")}
+    # hls.js is loaded by player.js only where HLS does not play natively.
+    assert [s.get("src") for s in root.iter("script")] == ["../assets/player.js"]
+    assert video.get("data-hls-js") in {"../assets/hls.light.min.js", None}
+
+
+def test_session_page_without_audio_offers_no_m4a() -> None:
+    item = make_session("g1", "table-ronde-1", T0)
+    page = replace(make_page(item, drafts=False), has_audio=False)
+    root = parse(render_session_page(make_event(item), page))
+    assert "audio.m4a" not in {a.get("href") for a in root.iter("a")}
 
 
 # --- the event page -------------------------------------------------------------------
@@ -291,8 +313,34 @@ def test_event_page(drafts: bool) -> None:
     assert footer is not None
     # The same licence for every session: stated once.
     assert [text_of(p) for p in footer.findall("p")] == [
-        f"Licence des enregistrements\u00a0: CC BY 4.0 {EVIL}", "Liste des replays (JSON)"]
-    assert [a.get("href") for a in footer.iter("a")] == ["replays.json"]
+        f"Licence des enregistrements\u00a0: CC BY 4.0 {EVIL}"]
+    assert [a.get("href") for a in footer.iter("a")] == ["atom.xml", "podcast.xml",
+                                                         "replays.json"]
+    feeds = {(link.get("type"), link.get("href")) for link in root.iter("link")
+             if link.get("rel") == "alternate"}
+    assert feeds == {("application/atom+xml", "atom.xml"), ("application/rss+xml", "podcast.xml")}
+    [search] = [f for f in root.iter("form") if f.get("role") == "search"]
+    assert search.get("action") == "recherche.html"
+    assert [i.get("name") for i in search.iter("input")] == ["q"]
+    [label] = search.iter("label")
+    assert label.get("for") == "q"
+
+
+def test_search_page() -> None:
+    event, _pages = event_pages(drafts=False)
+    root = parse(render_search_page(event))
+    assert_safe(root)
+    assert root.get("lang") == "fr"
+    title = root.find("head/title")
+    assert title is not None
+    assert text_of(title) == f"Recherche — {event.title}"
+    assert [s.get("src") for s in root.iter("script")] == ["assets/search.js"]
+    [results] = [d for d in root.iter("div") if d.get("id") == "results"]
+    assert results.get("data-index") == "search.json"
+    [status] = [p for p in root.iter("p") if p.get("id") == "search-status"]
+    assert status.get("role") == "status"
+    noscript = root.find(".//noscript")
+    assert noscript is not None
 
 
 def test_event_page_without_replays() -> None:
@@ -384,6 +432,7 @@ def fake_outputs(root: Path, item: Session) -> SessionOutputs:
     (media / "hls" / "480p" / "seg_00000.ts").write_bytes(b"\x47" + item.slug.encode() * 100)
     (media / "hls" / "start_time.txt").write_text("1.4", encoding="utf-8")
     (media / "replay.mp4").write_bytes(b"mp4 " + item.slug.encode())
+    (media / "audio.m4a").write_bytes(b"m4a audio " + item.slug.encode())
     (media / "poster.jpg").write_bytes(b"jpg " + item.slug.encode())
     (speech / "subtitles.fr.vtt").write_text(vtt(f"Bonjour {EVIL}"), encoding="utf-8")
     (speech / "subtitles.en.vtt").write_text(vtt("Hello"), encoding="utf-8")
@@ -427,11 +476,13 @@ async def test_publish_writes_everything_once(published: Published) -> None:
                 "hls/480p/seg_00000.ts", "hls/480p/index.m3u8", "hls/master.m3u8",
                 "hls/subtitles.fr.vtt", "hls/subtitles.en.vtt",
                 "hls/subtitles.fr.m3u8", "hls/subtitles.en.m3u8",
-                "replay.mp4", "poster.jpg", "subtitles.fr.vtt", "subtitles.en.vtt",
+                "replay.mp4", "audio.m4a", "poster.jpg", "subtitles.fr.vtt", "subtitles.en.vtt",
                 "transcript.fr.txt", "transcript.fr.json", "index.html")}
     assert "villes-2026/assets/player.js" in store.objects
     assert "villes-2026/assets/style.css" in store.objects
-    assert "villes-2026/replays.json" in store.objects
+    assert "villes-2026/assets/search.js" in store.objects
+    for name in ("replays.json", "search.json", "recherche.html", "atom.xml", "podcast.xml"):
+        assert f"villes-2026/{name}" in store.objects
 
 
 async def test_publish_order(published: Published) -> None:
@@ -537,3 +588,30 @@ async def test_releasing_reviewed_captions_changes_only_pages_and_index(
     changed = published.store.writes[before:]
     assert changed == ["villes-2026/ouverture/index.html", "villes-2026/table-ronde/index.html",
                        "villes-2026/replays.json", "villes-2026/index.html"]
+
+
+async def test_published_feeds_and_search_index(published: Published) -> None:
+    objects = published.store.objects
+    rss = SafeET.fromstring(objects["villes-2026/podcast.xml"])
+    lengths = {e.get("url"): int(e.get("length", "-1")) for e in rss.iter("enclosure")}
+    assert lengths == {f"{o.session.slug}/audio.m4a": (o.media_dir / "audio.m4a").stat().st_size
+                       for o in published.outputs}
+    atom = SafeET.fromstring(objects["villes-2026/atom.xml"])
+    videos = {e.get("href"): int(e.get("length", "-1")) for e in atom.iter(f"{{{ATOM}}}link")
+              if e.get("type") == "video/mp4"}
+    assert videos == {f"{o.session.slug}/replay.mp4": (o.media_dir / "replay.mp4").stat().st_size
+                      for o in published.outputs}
+    search = json.loads(objects["villes-2026/search.json"])
+    assert [s["slug"] for s in search["sessions"]] == ["ouverture", "table-ronde"]
+    assert search["sessions"][0]["segments"] == [[1, f"Bonjour {EVIL}"]]
+
+
+async def test_a_base_url_changes_only_the_feeds(published: Published) -> None:
+    before = len(published.store.writes)
+    await publish_event(published.store, published.event, published.outputs, drafts=True,
+                        base_url="https://replays.example.org")
+    assert published.store.writes[before:] == ["villes-2026/atom.xml", "villes-2026/podcast.xml"]
+    rss = SafeET.fromstring(published.store.objects["villes-2026/podcast.xml"])
+    assert {e.get("url") for e in rss.iter("enclosure")} == {
+        f"https://replays.example.org/villes-2026/{slug}/audio.m4a"
+        for slug in ("ouverture", "table-ronde")}

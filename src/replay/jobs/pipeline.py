@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,7 +38,7 @@ from replay.media import commands
 from replay.media.probe import MediaInfo, probe
 from replay.media.runner import run_ffmpeg
 from replay.media.timestamps import segment_start
-from replay.site.publish import SessionOutputs, publish_event
+from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
 from replay.speech.transcriber import Task
 from replay.store.db import Recording
@@ -235,7 +235,8 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
             await _transcode(ctx, recording, info, cut, rungs, out)
 
     await run_stage(ctx, recording, cut.guid, "media", key,
-                    [out / "hls" / commands.MASTER_PLAYLIST, out / "replay.mp4"], work)
+                    [out / "hls" / commands.MASTER_PLAYLIST, out / "replay.mp4",
+                     out / "audio.m4a"], work)
 
 
 async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
@@ -255,6 +256,10 @@ async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: C
     download = next((r for r in ladder if not r.is_audio_only and r.height <= 720), ladder[0])
     await run_ffmpeg(commands.mp4_from_hls_argv(
         scratch / "hls" / download.name / commands.VARIANT_PLAYLIST, scratch / "replay.mp4"),
+        timeout=ctx.settings.job_timeout)
+    audio = next(r for r in ladder if r.is_audio_only)
+    await run_ffmpeg(commands.m4a_from_hls_argv(
+        scratch / "hls" / audio.name / commands.VARIANT_PLAYLIST, scratch / "audio.m4a"),
         timeout=ctx.settings.job_timeout)
     if info.has_video:
         await run_ffmpeg(commands.poster_argv(
@@ -420,13 +425,22 @@ async def _session_work(ctx: Context, event: Event, recording: Recording, info: 
     )
 
 
-async def publish(ctx: Context, event: Event) -> str:
-    """Publish every processed session of the event, then its index."""
+UNPUBLISHED = "unpublished"
+
+
+async def publish(ctx: Context, event: Event, *, republish: Collection[str] = ()) -> str:
+    """Publish every processed session of the event, then its index.
+
+    Sessions taken down with `unpublish` stay down, unless their guid or slug is in
+    `republish`.
+    """
     ready = [
         (recording, cut)
         for recording in ctx.store.recordings_of(event.slug)
         for cut in ctx.store.load_cuts(recording.id)
         if _processed(ctx, recording, cut)
+        and (not _unpublished(ctx, recording, cut)
+             or {cut.guid, _session_for(event, cut, recording).slug} & set(republish))
     ]
     outputs = [
         SessionOutputs(cut=cut, room=recording.room,
@@ -443,6 +457,33 @@ async def publish(ctx: Context, event: Event) -> str:
                             progress=1.0)
     tracker.done()
     return event.slug
+
+
+async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
+    """Take a session down: mark it unpublished, publish the index without it, then delete
+    its objects (see `unpublish_session`). Returns the slugs taken down."""
+    found = [(recording, cut) for recording in ctx.store.recordings_of(event.slug)
+             for cut in ctx.store.load_cuts(recording.id)
+             if guid_or_slug in {cut.guid, _session_for(event, cut, recording).slug}]
+    if not found:
+        known = sorted({_session_for(event, cut, recording).slug
+                        for recording in ctx.store.recordings_of(event.slug)
+                        for cut in ctx.store.load_cuts(recording.id)})
+        raise ReplayError(f"event {event.slug!r} has no recorded session {guid_or_slug!r}; "
+                          f"give a guid or one of: {', '.join(known) or '(none)'}")
+    for recording, cut in found:
+        ctx.store.set_stage(recording.id, cut.guid, "publish", input_key="",
+                            status=UNPUBLISHED, progress=1.0)
+    await publish(ctx, event)
+    slugs = sorted({_session_for(event, cut, recording).slug for recording, cut in found})
+    for slug in slugs:
+        await unpublish_session(ctx.objects, event, slug)
+    return slugs
+
+
+def _unpublished(ctx: Context, recording: Recording, cut: Cut) -> bool:
+    state = ctx.store.stage(recording.id, cut.guid, "publish")
+    return state is not None and state.status == UNPUBLISHED
 
 
 def _processed(ctx: Context, recording: Recording, cut: Cut) -> bool:

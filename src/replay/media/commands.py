@@ -220,6 +220,30 @@ def mp4_from_hls_argv(
     ]  # fmt: skip
 
 
+def m4a_from_hls_argv(
+    audio_playlist: Path, dst_m4a: Path, *, ffmpeg: str = "ffmpeg"
+) -> list[str]:
+    """Remux the audio-only rung into an M4A for podcasts (AAC copied, no re-encoding).
+
+    The same hardened HLS input as :func:`mp4_from_hls_argv`; ``-f ipod`` writes
+    the M4A brand that podcast players expect, the index first for progressive download.
+    """
+    return [
+        *_head(ffmpeg),
+        "-f", "hls",
+        "-protocol_whitelist", "file",
+        "-allowed_extensions", "ts",
+        "-i", path_arg(audio_playlist),
+        "-map", "0:a:0",
+        "-vn", "-sn", "-dn",
+        "-c:a", "copy",
+        "-map_metadata", "-1",
+        "-movflags", "+faststart",
+        "-f", "ipod",
+        path_arg(dst_m4a),
+    ]  # fmt: skip
+
+
 def poster_argv(
     src: Path,
     info: MediaInfo,

@@ -17,7 +17,7 @@ from replay.domain.model import Event, Session
 
 log = logging.getLogger(__name__)
 
-STATIC_FILES = ("style.css", "player.js")
+STATIC_FILES = ("style.css", "player.js", "search.js")
 VENDOR_FILES = ("hls.light.min.js",)
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
@@ -32,6 +32,7 @@ class SessionPage:
     has_poster: bool
     drafts: bool
     segments: tuple[tuple[float, str], ...]
+    has_audio: bool = False
 
     @property
     def speakers(self) -> str:
@@ -90,6 +91,11 @@ def render_event_page(event: Event, pages: Sequence[SessionPage]) -> str:
     licences = sorted({p.session.recording_license for p in pages if p.session.recording_license})
     return _environment().get_template("event.html").render(
         event=event, days=days, licences=licences)
+
+
+def render_search_page(event: Event) -> str:
+    """The event's search page: a form, and results that search.js fills in."""
+    return _environment().get_template("search.html").render(event=event)
 
 
 def _room_rank(event: Event, room: str) -> int:

@@ -15,7 +15,15 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
 from replay.media.commands import MASTER_PLAYLIST, add_subtitle_renditions
 from replay.media.timestamps import timestamp_map
-from replay.site.pages import SessionPage, render_event_page, render_session_page, static_assets
+from replay.site.feeds import FeedItem, atom_feed, podcast_feed
+from replay.site.pages import (
+    SessionPage,
+    render_event_page,
+    render_search_page,
+    render_session_page,
+    static_assets,
+)
+from replay.site.search import search_index
 from replay.storage.port import ObjectStore, sha256_of_file
 
 SUBTITLE_NAMES = {"fr": "Français", "en": "English"}
@@ -64,7 +72,13 @@ async def publish_event(
     *,
     drafts: bool,
     on_progress: Callable[[float], None] | None = None,
+    base_url: str = "",
 ) -> Uploader:
+    """Publish every session, then the event's index files, the index page last.
+
+    ``base_url`` is the site's public address (the folder holding the events); the
+    feeds link with absolute URLs under it, or relative to themselves when it is empty.
+    """
     uploader = Uploader(objects)
     for name, data in static_assets():
         await uploader.data(f"{event.slug}/assets/{name}", data)
@@ -73,9 +87,7 @@ async def publish_event(
         await publish_session(uploader, event, item, drafts=drafts)
         if on_progress is not None:
             on_progress(done / (len(ordered) + 1))
-    pages = [_page(event, item, drafts) for item in ordered]
-    await uploader.data(f"{event.slug}/replays.json", replays_json(pages).encode())
-    await uploader.data(f"{event.slug}/index.html", render_event_page(event, pages).encode())
+    await _publish_index(uploader, event, ordered, drafts=drafts, base_url=base_url)
     if on_progress is not None:
         on_progress(1.0)
     return uploader
@@ -87,7 +99,7 @@ async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs
     hls = item.media_dir / "hls"
     for segment in sorted(hls.rglob("*.ts")):
         await uploader.file(f"{prefix}/hls/{segment.relative_to(hls).as_posix()}", segment)
-    for name in ("replay.mp4", "poster.jpg"):
+    for name in ("replay.mp4", "audio.m4a", "poster.jpg"):
         if (item.media_dir / name).exists():
             await uploader.file(f"{prefix}/{name}", item.media_dir / name)
     for name in SPEECH_FILES:
@@ -139,7 +151,28 @@ def _page(event: Event, item: SessionOutputs, drafts: bool) -> SessionPage:
         has_poster=(item.media_dir / "poster.jpg").exists(),
         drafts=drafts,
         segments=tuple((s["start"], s["text"]) for s in transcript["segments"]),
+        has_audio=(item.media_dir / "audio.m4a").exists(),
     )
+
+
+async def _publish_index(uploader: Uploader, event: Event, ordered: Sequence[SessionOutputs],
+                         *, drafts: bool, base_url: str) -> None:
+    """The event's lists, search index and feeds, then its page (which links to them)."""
+    pages = [_page(event, item, drafts) for item in ordered]
+    items = [_feed_item(item, page) for item, page in zip(ordered, pages, strict=True)]
+    prefix = event.slug
+    await uploader.data(f"{prefix}/replays.json", replays_json(pages).encode())
+    await uploader.data(f"{prefix}/search.json", search_index(pages).encode())
+    await uploader.data(f"{prefix}/recherche.html", render_search_page(event).encode())
+    await uploader.data(f"{prefix}/atom.xml", atom_feed(event, items, base_url=base_url))
+    await uploader.data(f"{prefix}/podcast.xml", podcast_feed(event, items, base_url=base_url))
+    await uploader.data(f"{prefix}/index.html", render_event_page(event, pages).encode())
+
+
+def _feed_item(item: SessionOutputs, page: SessionPage) -> FeedItem:
+    audio = item.media_dir / "audio.m4a"
+    return FeedItem(page=page, video_bytes=(item.media_dir / "replay.mp4").stat().st_size,
+                    audio_bytes=audio.stat().st_size if page.has_audio else None)
 
 
 def replays_json(pages: Sequence[SessionPage]) -> str:
@@ -161,3 +194,27 @@ def replays_json(pages: Sequence[SessionPage]) -> str:
             "captions": "automatic" if page.drafts else "reviewed",
         })
     return json.dumps({"replays": entries}, ensure_ascii=False, indent=1)
+
+
+async def unpublish_session(objects: ObjectStore, event: Event, slug: str) -> int:
+    """Delete every object of a session (`<event>/<slug>/...`); returns how many.
+
+    The caller first publishes the event's index without the session, so that no index
+    links here any more. Deletion then runs in the reverse of the publication order (the
+    page, then playlists, then media), so what remains at any moment only refers to
+    objects that are still there. Deleting what is already gone is no error: an
+    interrupted unpublish is completed by running it again.
+    """
+    prefix = f"{event.slug}/{slug}/"
+    keys = await objects.list_keys(prefix)
+    for key in sorted(keys, key=_deletion_rank):
+        await objects.delete(key)
+    return len(keys)
+
+
+def _deletion_rank(key: str) -> tuple[int, str]:
+    if key.endswith(".html"):
+        return 0, key
+    if key.endswith(".m3u8"):
+        return (1 if key.endswith(f"/{MASTER_PLAYLIST}") else 2), key
+    return 3, key
