@@ -42,6 +42,7 @@ class Settings:
     job_timeout: float = 6 * 3600.0
     s3_endpoint_url: str = ""
     s3_region: str = ""
+    public_url: str = ""
 
     @property
     def database_path(self) -> Path:

@@ -451,7 +451,7 @@ async def publish(ctx: Context, event: Event, *, republish: Collection[str] = ()
     ]
     tracker = ctx.tracker("publish", event.slug)
     await publish_event(ctx.objects, event, outputs, drafts=ctx.settings.publish_drafts,
-                        on_progress=tracker)
+                        on_progress=tracker, base_url=ctx.settings.public_url)
     for recording, cut in ready:
         ctx.store.set_stage(recording.id, cut.guid, "publish", input_key="", status="done",
                             progress=1.0)
