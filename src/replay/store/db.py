@@ -65,6 +65,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (recording_id, guid, stage)
     );
     """,
+    # 2: accounts (replay.web.auth). Session ids and API tokens are stored as SHA-256 only.
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('organiser', 'editor')),
+        password_hash TEXT NOT NULL,
+        event_slugs TEXT NOT NULL DEFAULT '[]',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE login_sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX login_sessions_expiry ON login_sessions (expires_at);
+    CREATE TABLE api_tokens (
+        token_sha256 TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 )
 
 
@@ -211,6 +237,11 @@ class Store:
         row = self.db.execute(
             "SELECT * FROM recordings WHERE event_slug = ? AND room = ? AND sha256 = ?",
             (event_slug, room, sha256)).fetchone()
+        return None if row is None else _recording(row)
+
+    def recording(self, recording_id: int) -> Recording | None:
+        row = self.db.execute("SELECT * FROM recordings WHERE id = ?",
+                              (recording_id,)).fetchone()
         return None if row is None else _recording(row)
 
     def recordings_of(self, event_slug: str) -> list[Recording]:

@@ -1,0 +1,166 @@
+"""Accounts, login sessions and API tokens over the SQLite connection of `Store`.
+
+Session ids and API tokens are random secrets handed out once; only their SHA-256 is
+stored, so a copy of the database does not let anyone sign in.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from replay.domain.errors import ReplayError
+from replay.domain.passwords import hash_password, verify_password
+
+NBSP: Final = "\u00a0"
+SESSION_SECONDS: Final = 12 * 3600.0
+_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+class Role(StrEnum):
+    """Organisers may do everything (on their events); editors correct subtitles."""
+
+    ORGANISER = "organiser"
+    EDITOR = "editor"
+
+
+class AccountError(ReplayError):
+    """An account cannot be created or found; the message is French, for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    name: str
+    role: Role
+    event_slugs: tuple[str, ...] = ()  # empty: every event
+
+    def may_access_event(self, slug: str) -> bool:
+        return not self.event_slugs or slug in self.event_slugs
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSession:
+    user: User
+    csrf_token: str
+    expires_at: float
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def decoy_hash() -> str:
+    """Checked when the address is unknown, so both cases take as long."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+class Users:
+    """Repository of accounts; `clock` is wall-clock seconds (sessions expire on it)."""
+
+    def __init__(self, db: sqlite3.Connection, *, session_seconds: float = SESSION_SECONDS,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.session_seconds = session_seconds
+        self.clock = clock
+
+    # -- accounts ------------------------------------------------------------------
+
+    def add(self, email: str, name: str, role: Role | str, password: str, *,
+            event_slugs: Iterable[str] = ()) -> User:
+        email = _checked_email(email)
+        encoded = hash_password(password)
+        try:
+            cursor = self.db.execute(
+                "INSERT INTO users (email, name, role, password_hash, event_slugs, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (email, name.strip(), Role(role).value, encoded,
+                 json.dumps(sorted(set(event_slugs))), self.clock()))
+        except sqlite3.IntegrityError as exc:
+            raise AccountError(f"Un compte existe déjà pour l’adresse {email}.") from exc
+        user = self.get(int(cursor.lastrowid or 0))
+        assert user is not None
+        return user
+
+    def get(self, user_id: int) -> User | None:
+        row = self.db.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        return None if row is None else _user(row)
+
+    def by_email(self, email: str) -> User | None:
+        found = self.credentials(email)
+        return None if found is None else found[0]
+
+    def credentials(self, email: str) -> tuple[User, str] | None:
+        """The account and its password hash, for verifying off the event loop."""
+        row = self.db.execute("SELECT * FROM users WHERE email = ?", (email.strip(),)).fetchone()
+        return None if row is None else (_user(row), row["password_hash"])
+
+    def authenticate(self, email: str, password: str) -> User | None:
+        found = self.credentials(email)
+        encoded = decoy_hash() if found is None else found[1]
+        matches = verify_password(password, encoded)
+        return found[0] if matches and found is not None else None
+
+    # -- API tokens ----------------------------------------------------------------
+
+    def create_token(self, user_id: int, label: str) -> str:
+        token = secrets.token_urlsafe(32)
+        self.db.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?)",
+                        (_sha256(token), user_id, label.strip(), self.clock()))
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        row = self.db.execute(
+            "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.token_sha256 = ?", (_sha256(token),)).fetchone()
+        return None if row is None else _user(row)
+
+    # -- login sessions --------------------------------------------------------------
+
+    def create_session(self, user_id: int) -> str:
+        session_id = secrets.token_urlsafe(32)
+        now = self.clock()
+        self.db.execute("DELETE FROM login_sessions WHERE expires_at <= ?", (now,))
+        self.db.execute("INSERT INTO login_sessions VALUES (?, ?, ?, ?, ?)",
+                        (_sha256(session_id), user_id, secrets.token_urlsafe(32), now,
+                         now + self.session_seconds))
+        return session_id
+
+    def session(self, session_id: str) -> LoginSession | None:
+        row = self.db.execute(
+            "SELECT u.*, s.csrf_token, s.expires_at FROM login_sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.id_sha256 = ? AND s.expires_at > ?",
+            (_sha256(session_id), self.clock())).fetchone()
+        if row is None:
+            return None
+        return LoginSession(_user(row), row["csrf_token"], row["expires_at"])
+
+    def user_for_session(self, session_id: str) -> User | None:
+        found = self.session(session_id)
+        return None if found is None else found.user
+
+    def delete_session(self, session_id: str) -> None:
+        self.db.execute("DELETE FROM login_sessions WHERE id_sha256 = ?", (_sha256(session_id),))
+
+
+def _checked_email(email: str) -> str:
+    email = email.strip()
+    if not _EMAIL.fullmatch(email):
+        raise AccountError(f"Adresse électronique invalide{NBSP}: «{NBSP}{email}{NBSP}».")
+    return email
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(id=row["id"], email=row["email"], name=row["name"], role=Role(row["role"]),
+                event_slugs=tuple(json.loads(row["event_slugs"])))

@@ -1,0 +1,424 @@
+"""Who is asking, and may they: sessions, API tokens, roles, CSRF, the login page.
+
+- `setup_auth(app)` adds `auth_middleware` and the routes ``GET/POST /connexion`` and
+  ``POST /deconnexion``. ``app[USERS]`` must hold a `Users` repository before the first
+  request (set it where the store is opened, e.g. in its ``cleanup_ctx``).
+- The middleware resolves the user from ``Authorization: Bearer <token>`` or the
+  ``replay_session`` cookie and stores an `Identity` under ``request[IDENTITY]``.
+- Every state-changing request (POST, PUT, PATCH, DELETE) authenticated by the session
+  cookie must carry the session's CSRF token, in the form field ``csrf_token`` or the
+  header ``X-CSRF-Token``; pages get it from `csrf_token(request)`. Bearer requests are
+  exempt: browsers never attach that header on their own.
+- Handlers declare who may call them with `require(Role.EDITOR)` and the like; an
+  organiser passes every role check. Anonymous visitors get 401 (API) or a redirect to
+  the login page (HTML); a user whose role does not fit gets 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import json
+import secrets
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+from yarl import URL
+
+from replay.domain.passwords import verify_password
+from replay.settings import Settings
+from replay.store.users import Role, User, Users, decoy_hash
+
+__all__ = [
+    "AUTH_CONFIG", "IDENTITY", "LOGIN_LIMITER", "USERS", "AuthConfig", "Identity",
+    "LoginLimiter", "Role", "User", "Users", "auth_middleware", "authorizer", "csrf_token",
+    "current_user", "require", "setup_auth", "users_for",
+]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+NBSP: Final = "\u00a0"
+SESSION_COOKIE: Final = "replay_session"
+LOGIN_CSRF_COOKIE: Final = "replay_connexion"
+CSRF_FIELD: Final = "csrf_token"
+CSRF_HEADER: Final = "X-CSRF-Token"
+LOGIN_PATH: Final = "/connexion"
+LOGOUT_PATH: Final = "/deconnexion"
+NEXT_PARAM: Final = "suivant"
+UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+WRONG_CREDENTIALS: Final = "Adresse ou mot de passe incorrect."
+TOO_MANY_ATTEMPTS: Final = (f"Trop de tentatives{NBSP}: réessayez dans {{minutes}}{NBSP}min. "
+                            "Les échecs de connexion sont limités pour protéger les comptes.")
+CSRF_REFUSED: Final = (f"Jeton de sécurité absent ou invalide{NBSP}: rechargez la page, "
+                       "puis recommencez.")
+LOGIN_EXPIRED: Final = f"Le formulaire a expiré{NBSP}: saisissez à nouveau vos identifiants."
+LOGIN_REQUIRED: Final = "Connexion requise."
+ROLE_REFUSED: Final = "Votre rôle ne permet pas cette action."
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    cookie_secure: bool = False  # also Secure whenever the request itself is HTTPS
+    max_failures: int = 5
+    failure_window: float = 15 * 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuthConfig:
+        return cls(cookie_secure=settings.cookie_secure)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user: User | None
+    via: Literal["token", "session"] | None = None
+    session_id: str = ""
+    csrf: str = ""
+
+
+ANONYMOUS: Final = Identity(None)
+
+
+class LoginLimiter:
+    """Failed logins per (email, IP) in a sliding window, in memory."""
+
+    def __init__(self, max_failures: int, window: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures, self.window, self.clock = max_failures, window, clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def retry_after(self, key: tuple[str, str]) -> float:
+        """Seconds until `key` may try again; 0 when it may now."""
+        recent = self._recent(key)
+        if len(recent) < self.max_failures:
+            return 0.0
+        return max(1.0, recent[0] + self.window - self.clock())
+
+    def failed(self, key: tuple[str, str]) -> None:
+        self._recent(key).append(self.clock())
+        if len(self._failures) > 10_000:
+            for stale in [k for k in self._failures if not self._recent(k)]:
+                del self._failures[stale]
+
+    def reset(self, key: tuple[str, str]) -> None:
+        self._failures.pop(key, None)
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= self.clock() - self.window:
+            times.popleft()
+        return times
+
+
+USERS: Final = web.AppKey("replay_users", Users)
+AUTH_CONFIG: Final = web.AppKey("replay_auth_config", AuthConfig)
+LOGIN_LIMITER: Final = web.AppKey("replay_login_limiter", LoginLimiter)
+IDENTITY: Final = web.RequestKey("replay_identity", Identity)
+
+
+def setup_auth(app: web.Application, config: AuthConfig | None = None, *,
+               users: Users | None = None,
+               clock: Callable[[], float] = time.monotonic) -> None:
+    """Add the middleware and the login routes; `users` may also be set later."""
+    config = config or AuthConfig()
+    app[AUTH_CONFIG] = config
+    app[LOGIN_LIMITER] = LoginLimiter(config.max_failures, config.failure_window, clock)
+    if users is not None:
+        app[USERS] = users
+    app.middlewares.append(auth_middleware)
+    app.router.add_get(LOGIN_PATH, login_page, name="connexion")
+    app.router.add_post(LOGIN_PATH, login_submit)
+    app.router.add_post(LOGOUT_PATH, logout, name="deconnexion")
+
+
+# -- identity and CSRF -------------------------------------------------------------------
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    identity = _identify(request)
+    request[IDENTITY] = identity
+    if _needs_csrf(request, identity) and not await _csrf_ok(request, identity.csrf):
+        return _refusal(request, 403, CSRF_REFUSED)
+    return await handler(request)
+
+
+def _needs_csrf(request: web.Request, identity: Identity) -> bool:
+    """Cookie-authenticated state changes; the login form has its own token."""
+    unsafe = request.method in UNSAFE_METHODS and identity.via == "session"
+    return unsafe and request.match_info.handler is not login_submit
+
+
+def _identify(request: web.Request) -> Identity:
+    users = request.config_dict[USERS]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        user = users.user_for_token(token.strip()) if token.strip() else None
+        return ANONYMOUS if user is None else Identity(user, "token")
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    session = users.session(session_id) if session_id else None
+    if session is None:
+        return ANONYMOUS
+    return Identity(session.user, "session", session_id, session.csrf_token)
+
+
+async def _csrf_ok(request: web.Request, expected: str) -> bool:
+    supplied: object = request.headers.get(CSRF_HEADER)
+    if supplied is None and request.content_type in FORM_TYPES:
+        supplied = (await request.post()).get(CSRF_FIELD)
+    return isinstance(supplied, str) and _same(supplied, expected)
+
+
+def _same(a: str, b: str) -> bool:
+    return bool(a) and hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+def identity(request: web.Request) -> Identity:
+    found = request.get(IDENTITY)
+    return found if isinstance(found, Identity) else ANONYMOUS
+
+
+def current_user(request: web.Request) -> User | None:
+    return identity(request).user
+
+
+def csrf_token(request: web.Request) -> str:
+    """The token a page must put in its forms (field ``csrf_token``); empty if anonymous."""
+    return identity(request).csrf
+
+
+# -- roles -------------------------------------------------------------------------------
+
+
+def _roles(roles: Role | Iterable[Role]) -> frozenset[Role]:
+    return frozenset({roles} if isinstance(roles, Role) else roles)
+
+
+def check_role(request: web.Request, roles: Role | Iterable[Role]) -> User:
+    """The current user if their role fits (organisers always do); else raise 401/403."""
+    user = current_user(request)
+    if user is None:
+        raise _unauthenticated(request)
+    if user.role is not Role.ORGANISER and user.role not in _roles(roles):
+        raise _http_error(request, web.HTTPForbidden, ROLE_REFUSED)
+    return user
+
+
+def require(roles: Role | Iterable[Role]) -> Callable[[Handler], Handler]:
+    """Decorate a handler so only these roles (and organisers) reach it."""
+    allowed = _roles(roles)
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            check_role(request, allowed)
+            return await handler(request)
+
+        return guarded
+
+    return decorate
+
+
+def authorizer(roles: Role | Iterable[Role]) -> Callable[[web.Request], Awaitable[None]]:
+    """The same check as a callable, e.g. for ``create_tus_app(authorize=...)``."""
+    allowed = _roles(roles)
+
+    async def authorize(request: web.Request) -> None:
+        check_role(request, allowed)
+
+    return authorize
+
+
+def wants_html(request: web.Request) -> bool:
+    if request.path.startswith("/api/") or "Authorization" in request.headers:
+        return False
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def _unauthenticated(request: web.Request) -> web.HTTPException:
+    if wants_html(request):
+        target = request.path_qs if request.method in {"GET", "HEAD"} else "/"
+        return web.HTTPSeeOther(location=str(URL(LOGIN_PATH).with_query({NEXT_PARAM: target})))
+    error = _http_error(request, web.HTTPUnauthorized, LOGIN_REQUIRED)
+    error.headers["WWW-Authenticate"] = 'Bearer realm="replay"'
+    return error
+
+
+def _http_error(request: web.Request, kind: type[web.HTTPException],
+                message: str) -> web.HTTPException:
+    if wants_html(request):
+        return kind(text=_render("message", title=message, message=message),
+                    content_type="text/html")
+    return kind(text=json.dumps({"error": message}, ensure_ascii=False),
+                content_type="application/json")
+
+
+def _refusal(request: web.Request, status: int, message: str) -> web.Response:
+    if wants_html(request):
+        return web.Response(status=status, content_type="text/html", charset="utf-8",
+                            text=_render("message", title=message, message=message))
+    return web.json_response({"error": message}, status=status,
+                             dumps=functools.partial(json.dumps, ensure_ascii=False))
+
+
+# -- login and logout ----------------------------------------------------------------------
+
+
+async def login_page(request: web.Request) -> web.Response:
+    suivant = safe_next(request.query.get(NEXT_PARAM, "/"))
+    return _login_form(request, 200, suivant=suivant)
+
+
+async def login_submit(request: web.Request) -> web.Response:
+    form = await request.post()
+    email, password = _field(form, "email").strip(), _field(form, "password")
+    suivant = safe_next(_field(form, NEXT_PARAM))
+    if not _same(_field(form, CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
+        return _login_form(request, 403, suivant=suivant, email=email, error=LOGIN_EXPIRED)
+    key = (email.casefold(), request.remote or "")
+    limiter = request.config_dict[LOGIN_LIMITER]
+    wait = limiter.retry_after(key)
+    if wait:
+        response = _login_form(request, 429, suivant=suivant, email=email,
+                               error=TOO_MANY_ATTEMPTS.format(minutes=-int(-wait // 60)))
+        response.headers["Retry-After"] = str(int(wait))
+        return response
+    user = await _authenticate(request.config_dict[USERS], email, password)
+    if user is None:
+        limiter.failed(key)
+        return _login_form(request, 200, suivant=suivant, email=email, error=WRONG_CREDENTIALS)
+    limiter.reset(key)
+    return _signed_in(request, user, suivant)
+
+
+async def _authenticate(users: Users, email: str, password: str) -> User | None:
+    """The database on the loop (one quick query), scrypt in a thread."""
+    found = users.credentials(email) if email else None
+    encoded = decoy_hash() if found is None else found[1]
+    matches = await asyncio.to_thread(verify_password, password, encoded)
+    return found[0] if matches and found is not None else None
+
+
+def _signed_in(request: web.Request, user: User, suivant: str) -> web.Response:
+    users = request.config_dict[USERS]
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:
+        users.delete_session(previous)
+    response = web.Response(status=303, headers={"Location": suivant})
+    response.set_cookie(SESSION_COOKIE, users.create_session(user.id),
+                        max_age=int(users.session_seconds), **_cookie_flags(request))
+    response.del_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    current = identity(request)
+    if current.via == "session":
+        request.config_dict[USERS].delete_session(current.session_id)
+    response = web.Response(status=303, headers={"Location": LOGIN_PATH})
+    response.del_cookie(SESSION_COOKIE, path="/", **_cookie_flags(request, with_path=False))
+    return response
+
+
+def _cookie_flags(request: web.Request, *, with_path: bool = True) -> dict[str, Any]:
+    secure = request.config_dict[AUTH_CONFIG].cookie_secure or request.secure
+    flags: dict[str, Any] = {"httponly": True, "samesite": "Lax", "secure": secure}
+    if with_path:
+        flags["path"] = "/"
+    return flags
+
+
+def _login_form(request: web.Request, status: int, *, suivant: str, email: str = "",
+                error: str = "") -> web.Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if len(token) != 43:
+        token = secrets.token_urlsafe(32)
+    html = _render("login", title="Connexion", csrf=token, suivant=suivant, email=email,
+                   error=error, action=LOGIN_PATH)
+    response = web.Response(status=status, text=html, content_type="text/html",
+                            charset="utf-8", headers={"Cache-Control": "no-store"})
+    flags = _cookie_flags(request, with_path=False)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, path=LOGIN_PATH, **flags)
+    return response
+
+
+def safe_next(target: str) -> str:
+    """A local path to go to after login; anything else (another site...) becomes ``/``."""
+    local = target.startswith("/") and not target.startswith("//")
+    if local and "\\" not in target and target.isprintable():
+        return target
+    return "/"
+
+
+def _field(form: MultiDictProxy[Any], name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+_TEMPLATES: Final[Mapping[str, str]] = {
+    "layout": """<!DOCTYPE html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{ title }} – replay</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto;
+       padding: 0 1rem; line-height: 1.5; }
+label { display: block; font-weight: 600; }
+input { width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }
+.erreur { color: #a00; border-left: 4px solid #a00; padding-left: .75rem; }
+</style>
+</head>
+<body>
+<main>
+{% block main %}{% endblock %}
+</main>
+</body>
+</html>
+""",
+    "message": """{% extends "layout" %}{% block main %}
+<h1>{{ message }}</h1>
+<p><a href="/">Retour à l’accueil</a></p>
+{% endblock %}""",
+    "login": """{% extends "layout" %}{% block main %}
+<h1>Connexion</h1>
+{% if error %}<p class="erreur" role="alert">{{ error }}</p>{% endif %}
+<form method="post" action="{{ action }}">
+<input type="hidden" name="csrf_token" value="{{ csrf }}">
+<input type="hidden" name="suivant" value="{{ suivant }}">
+<p><label for="email">Adresse électronique</label>
+<input id="email" name="email" type="email" autocomplete="username" required
+ value="{{ email }}"></p>
+<p><label for="password">Mot de passe</label>
+<input id="password" name="password" type="password" autocomplete="current-password"
+ required></p>
+<p><button type="submit">Se connecter</button></p>
+</form>
+<p>Le public n’a pas besoin de compte{{ nbsp }}: les replays publiés sont en accès libre.</p>
+{% endblock %}""",
+}
+
+_ENV: Final = jinja2.Environment(loader=jinja2.DictLoader(dict(_TEMPLATES)), autoescape=True,
+                                 undefined=jinja2.StrictUndefined)
+
+
+def _render(name: str, **values: Any) -> str:
+    return _ENV.get_template(name).render(nbsp=NBSP, **values)
+
+
+def users_for(connection: sqlite3.Connection, settings: Settings) -> Users:
+    """The repository with the configured session lifetime (``session_hours``)."""
+    return Users(connection, session_seconds=settings.session_hours * 3600.0)
