@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,6 +20,8 @@ from replay.domain.errors import ReplayError
 from replay.domain.programme import parse_programme
 from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
+from replay.jobs.sqlite_queue import SQLiteQueue
+from replay.jobs.tasks import QUEUES, ingest_recording
 from replay.settings import Settings, load_settings
 from replay.speech.models import resolve_model
 from replay.speech.transcriber import Task, WhisperConfig, WhisperTranscriber
@@ -92,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(commands)
     _add_publish(commands)
     _add_unpublish(commands)
+    _add_serve(commands)
+    _add_ingest(commands)
+    _add_user(commands)
     return parser
 
 
@@ -151,6 +157,78 @@ def _add_unpublish(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     sub.add_argument("event", help="the event's slug")
     sub.add_argument("session", metavar="GUID_OR_SLUG", help="the session's guid or slug")
     sub.add_argument("--to", metavar="TARGET", help=TO_HELP)
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "serve", help="run the service: HTTP API, pages, published site and workers",
+        description="Serve the health and metrics endpoints and the published site (under "
+                    "/site/) and run the pipeline's jobs, on the data directory's SQLite "
+                    "state. SIGTERM or Ctrl-C stops it gracefully: no new job is taken and "
+                    "running ones finish or are handed back.")
+    sub.add_argument("--host", help="address to listen on (default: the setting host)")
+    sub.add_argument("--port", type=int, help="port to listen on (default: the setting port)")
+    sub.add_argument("--workers", default=",".join(QUEUES), metavar="QUEUES",
+                     help="comma-separated queues to run jobs from (default: "
+                          f"{','.join(QUEUES)}; empty: serve only)")
+
+
+def _add_ingest(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "ingest", help="add a room's recording for a running `replay serve` to process",
+        description="Import the programme, check and ingest the recording (copied and "
+                    "checksummed into the data directory), and queue its processing. A "
+                    "`replay serve` on the same data directory does the rest.")
+    sub.add_argument("recording", type=Path, help="the room's recording (video or audio file)")
+    sub.add_argument("--schedule", type=Path, required=True,
+                     help="the programme: schedule.json, frab schedule.xml or iCal .ics")
+    sub.add_argument("--room", required=True, help="the programme's room this recording is from")
+    sub.add_argument("--started-at", type=_started_at,
+                     help="wall-clock start of the recording with its offset (default: the "
+                          "file's creation_time)")
+    sub.set_defaults(review=False)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from replay.web.app import create_app
+
+    settings = dataclasses.replace(settings, host=args.host or settings.host,
+                                   port=settings.port if args.port is None else args.port)
+    queues = [name.strip() for name in args.workers.split(",") if name.strip()]
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown:
+        raise ReplayError(f"unknown queue(s) {', '.join(unknown)}; give some of "
+                          f"{','.join(QUEUES)}")
+    logging.getLogger("replay").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    print(f"replay serve: http://{settings.host}:{settings.port}/site/ ; data in "
+          f"{settings.data_dir}", file=sys.stderr, flush=True)
+    web.run_app(create_app(settings, worker_queues=queues), host=settings.host,
+                port=settings.port, print=None, access_log=None)
+    return 0
+
+
+async def _run_ingest(settings: Settings, request: ProcessRequest) -> tuple[int, int]:
+    store = Store.open(settings.database_path)
+    queue = SQLiteQueue.open(settings.database_path)
+    try:
+        ctx = Context(settings=settings, store=store,
+                      objects=LocalDirectoryStore(settings.site_dir),
+                      transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
+                      progress=TerminalProgress(sys.stderr))
+        recording, job = await ingest_recording(ctx, queue, request)
+        return recording.id, job
+    finally:
+        await queue.close()
+        store.close()
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    recording, job = asyncio.run(_run_ingest(settings, _request(args)))
+    print(f"Enregistrement {recording} ajouté ; analyse en file (job {job}). "
+          "`replay serve` le traite.")
+    return 0
 
 
 class _NoTranscriber:
@@ -246,6 +324,71 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_user(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "user", help="manage accounts (organisers, editors) and API tokens",
+        description="Create accounts for the browser login and API tokens for scripts. The "
+                    "password is asked twice on the terminal, or read from the environment "
+                    "variable REPLAY_NEW_PASSWORD (for scripts); it is never an argument.")
+    actions = sub.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="create an account",
+                             description="Create an account. Organisers may do everything on "
+                                         "their events; editors correct subtitles.")
+    add.add_argument("email", help="the address the user signs in with")
+    add.add_argument("--name", required=True, help="the name shown in the pages")
+    add.add_argument("--role", required=True, choices=["organiser", "editor"])
+    add.add_argument("--event", action="append", default=[], metavar="SLUG",
+                     help="limit the account to this event (repeatable; default: every event)")
+    token = actions.add_parser("token", help="print a new API token for the account, once",
+                               description="Print a new API token; send it as "
+                                           "`Authorization: Bearer TOKEN`. Only its hash "
+                                           "is kept: it cannot be shown again.")
+    token.add_argument("email", help="the account's address")
+    token.add_argument("--label", required=True, help="what the token is for, e.g. a script")
+
+
+def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from replay.store.users import Users
+
+    store = Store.open(settings.database_path)
+    try:
+        users = Users(store.db)
+        if args.user_command == "add":
+            user = users.add(args.email, args.name, args.role, _new_password(),
+                             event_slugs=args.event)
+            print(f"Compte créé\u00a0: {user.email} ({user.role})")
+            return 0
+        found = users.by_email(args.email)
+        if found is None:
+            raise ReplayError(f"aucun compte pour l’adresse {args.email} (replay user add)")
+        print(users.create_token(found.id, args.label))
+        print("Conservez ce jeton\u00a0: il ne sera plus affiché.", file=sys.stderr)
+        return 0
+    finally:
+        store.close()
+
+
+def _new_password() -> str:
+    import getpass
+    import os
+
+    from replay.domain.passwords import PasswordError, check_new_password
+
+    given = os.environ.get("REPLAY_NEW_PASSWORD")
+    if given is not None:
+        return given
+    first = getpass.getpass("Mot de passe (12\u00a0caractères au moins)\u00a0: ")
+    check_new_password(first)
+    if getpass.getpass("Le même, une seconde fois\u00a0: ") != first:
+        raise PasswordError("Les deux saisies du mot de passe diffèrent.")
+    return first
+
+
+SERVICE_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "serve": _serve, "ingest": _ingest}
+SERVICE_COMMANDS["user"] = _user
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -255,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command == "demo":
             return _demo(args, settings)
+        if args.command in SERVICE_COMMANDS:
+            return SERVICE_COMMANDS[args.command](args, settings)
         if args.command in {"publish", "unpublish"}:
             print(asyncio.run(_run_publishing(settings, args)))
             return 0

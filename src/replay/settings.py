@@ -43,6 +43,12 @@ class Settings:
     s3_endpoint_url: str = ""
     s3_region: str = ""
     public_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
+    cookie_secure: bool = False
+    session_hours: float = 12.0
 
     @property
     def database_path(self) -> Path:
@@ -120,6 +126,9 @@ def _build(values: Mapping[str, Any]) -> Settings:
     settings = dataclasses.replace(defaults, **converted)
     if settings.cpu_threads < 1:
         raise ReplayError("setting cpu_threads must be at least 1")
+    if not 0 < settings.heartbeat_seconds < settings.lease_seconds:
+        raise ReplayError("setting heartbeat_seconds must be above 0 and below lease_seconds "
+                          f"(got {settings.heartbeat_seconds:g} and {settings.lease_seconds:g})")
     return settings
 
 

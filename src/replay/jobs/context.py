@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.port import ObjectStore
 from replay.store.db import Store
+
+
+class StaleAttempt(Exception):
+    """This attempt of a job was superseded by a newer one: its output is discarded and
+    nothing more is written for it."""
+
+
+async def _always_current() -> bool:
+    return True
 
 
 class ProgressSink(Protocol):
@@ -56,9 +68,61 @@ class Context:
     transcriber: Transcriber
     lanes: Lanes
     progress: ProgressSink = field(default_factory=SilentProgress)
+    #: Names this run's scratch files, so that two attempts never write the same ones.
+    attempt_tag: str = field(default_factory=lambda: f"pid{os.getpid()}")
+    #: The fence: True while this run may still publish (see `jobs.worker.JobContext`).
+    still_current: Callable[[], Awaitable[bool]] = _always_current
 
     def tracker(self, stage: str, label: str) -> StageTracker:
         return StageTracker(self.progress, stage, label)
+
+    def scratch(self, target: Path) -> Path:
+        """Where this attempt writes what will become `target` (its suffix kept, for
+        tools that choose a format by it). What earlier attempts left there (killed, or
+        superseded) is removed: their job is this attempt's now."""
+        for leftover in target.parent.glob(f".{target.stem}.*.partial{target.suffix}"):
+            discard(leftover)
+        return target.with_name(f".{target.stem}.{self.attempt_tag}.partial{target.suffix}")
+
+    async def ensure_current(self) -> None:
+        """Raise `StaleAttempt` unless this attempt may still publish."""
+        if not await self.still_current():
+            raise StaleAttempt(f"attempt {self.attempt_tag} was superseded; its work is "
+                               "discarded")
+
+    async def commit(self, scratch: Path, target: Path) -> None:
+        """Move this attempt's `scratch` output into place as `target`, if the attempt is
+        still the current one; otherwise discard it and raise `StaleAttempt`. Nothing is
+        awaited between the check and the rename."""
+        try:
+            await self.ensure_current()
+        except StaleAttempt:
+            discard(scratch)
+            raise
+        aside = target.with_name(f".{target.name}.{self.attempt_tag}.old")
+        replaced = _swap(scratch, target, aside)
+        if replaced is not None:
+            await asyncio.to_thread(discard, replaced)
+
+
+def _swap(scratch: Path, target: Path, aside: Path) -> Path | None:
+    """Put `scratch` in place of `target`; a directory it replaces is moved `aside` first
+    (and returned, to be removed), files are replaced atomically."""
+    moved = None
+    if target.is_dir() and not target.is_symlink():
+        discard(aside)
+        os.replace(target, aside)
+        moved = aside
+    os.replace(scratch, target)
+    return moved
+
+
+def discard(path: Path) -> None:
+    """Remove a scratch file or directory, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 @dataclass

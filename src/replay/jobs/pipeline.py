@@ -33,7 +33,7 @@ from replay.domain.model import Event, Session
 from replay.domain.programme import programme_hotwords
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.context import Context
+from replay.jobs.context import Context, StaleAttempt, discard
 from replay.media import commands
 from replay.media.probe import MediaInfo, probe
 from replay.media.runner import run_ffmpeg
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = {"fr": "Français", "en": "English"}
 WHOLE_RECORDING = "recording"
+AUDIO = "audio16k.wav"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +132,8 @@ async def run_stage(
 ) -> bool:
     """Run `work` unless this stage already finished with the same inputs.
 
-    Returns True when the work ran. Bookkeeping is shielded from cancellation.
+    Returns True when the work ran. Bookkeeping is shielded from cancellation; a
+    cancelled or superseded run leaves the stage as it is (`running`, not `done`).
     """
     state = ctx.store.stage(recording.id, guid, stage)
     if state and state.status == "done" and state.input_key == key and all(
@@ -143,7 +145,9 @@ async def run_stage(
     try:
         async with asyncio.timeout(ctx.settings.job_timeout):
             await work()
-    except BaseException as exc:
+    except StaleAttempt:
+        raise  # a newer attempt owns the stage's bookkeeping now
+    except Exception as exc:
         reason = str(exc) or type(exc).__name__
         await asyncio.shield(_mark(ctx, recording, guid, stage, key, "failed", reason))
         raise
@@ -162,17 +166,20 @@ def recording_dir(ctx: Context, recording: Recording) -> Path:
 
 
 async def extract_audio(ctx: Context, recording: Recording, info: MediaInfo) -> Path:
-    wav = recording_dir(ctx, recording) / "audio16k.wav"
+    wav = recording_dir(ctx, recording) / AUDIO
 
     async def work() -> None:
         wav.parent.mkdir(parents=True, exist_ok=True)
-        partial = wav.with_suffix(".partial.wav")
+        partial = ctx.scratch(wav)
         tracker = ctx.tracker("audio", "16 kHz")
         argv = commands.extract_audio_argv(recording.original, info, partial,
                                            threads=ctx.settings.cpu_threads)
-        await run_ffmpeg(argv, expected_duration=info.duration, on_progress=tracker,
-                         timeout=ctx.settings.job_timeout)
-        os.replace(partial, wav)
+        try:
+            await run_ffmpeg(argv, expected_duration=info.duration, on_progress=tracker,
+                             timeout=ctx.settings.job_timeout)
+            await ctx.commit(partial, wav)
+        finally:
+            discard(partial)
         tracker.done()
 
     await run_stage(ctx, recording, "", "audio", _key(recording.sha256), [wav], work)
@@ -185,7 +192,12 @@ async def speech_map(ctx: Context, recording: Recording, wav: Path) -> list[Inte
     async def work() -> None:
         tracker = ctx.tracker("speech map", "VAD").bind_loop()
         found = await asyncio.to_thread(detect_speech, wav, tracker)
-        _write_json(target, [[i.start, i.end] for i in found])
+        partial = ctx.scratch(target)
+        try:
+            _write_json(partial, [[i.start, i.end] for i in found])
+            await ctx.commit(partial, target)
+        finally:
+            discard(partial)
         tracker.done()
 
     await run_stage(ctx, recording, "", "speech_map", _key(recording.sha256), [target], work)
@@ -193,9 +205,7 @@ async def speech_map(ctx: Context, recording: Recording, wav: Path) -> list[Inte
 
 
 def _write_json(path: Path, data: object) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(partial, path)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def cut_rules(ctx: Context) -> CutRules:
@@ -231,8 +241,13 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
     key = _key(recording.sha256, cut.start, cut.end, rungs, ctx.settings.segment_seconds)
 
     async def work() -> None:
-        async with ctx.lanes.media:
-            await _transcode(ctx, recording, info, cut, rungs, out)
+        scratch = ctx.scratch(out)
+        try:
+            async with ctx.lanes.media:
+                await _transcode(ctx, recording, info, cut, rungs, scratch)
+            await ctx.commit(scratch, out)
+        finally:
+            discard(scratch)
 
     await run_stage(ctx, recording, cut.guid, "media", key,
                     [out / "hls" / commands.MASTER_PLAYLIST, out / "replay.mp4",
@@ -240,8 +255,7 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
 
 
 async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
-                     ladder: list[Rung], out: Path) -> None:
-    scratch = out.with_name("media.partial")
+                     ladder: list[Rung], scratch: Path) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "hls").mkdir(parents=True)
     threads = ctx.lanes.media_threads
@@ -265,8 +279,6 @@ async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: C
         await run_ffmpeg(commands.poster_argv(
             recording.original, info, at=cut.start + min(30.0, cut.duration / 3),
             dst_jpg=scratch / "poster.jpg"), timeout=ctx.settings.job_timeout)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(scratch, out)
     tracker.done()
 
 
@@ -286,7 +298,12 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
             audio = await asyncio.to_thread(read_wav_span, wav, cut.start, cut.end)
             french = await _whisper(ctx, audio, "transcribe", hotwords, cut.title)
             english = await _whisper(ctx, audio, "translate", None, cut.title)
-        await asyncio.to_thread(_write_speech_outputs, out, french, english)
+        scratch = ctx.scratch(out)
+        try:
+            await asyncio.to_thread(_write_speech_outputs, scratch, french, english)
+            await ctx.commit(scratch, out)
+        finally:
+            discard(scratch)
 
     await run_stage(ctx, recording, cut.guid, "speech", key, outputs, work)
 
@@ -302,8 +319,8 @@ async def _whisper(ctx: Context, audio: np.ndarray, task: Task, hotwords: str | 
     return segments
 
 
-def _write_speech_outputs(out: Path, french: list[Segment], english: list[Segment]) -> None:
-    scratch = out.with_name("speech.partial")
+def _write_speech_outputs(scratch: Path, french: list[Segment],
+                          english: list[Segment]) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     for language, segments in (("fr", french), ("en", english)):
@@ -311,8 +328,6 @@ def _write_speech_outputs(out: Path, french: list[Segment], english: list[Segmen
         (scratch / f"subtitles.{language}.vtt").write_text(render_webvtt(cues), encoding="utf-8")
     (scratch / "transcript.fr.txt").write_text(transcript_text(french), encoding="utf-8")
     (scratch / "transcript.fr.json").write_text(transcript_json(french), encoding="utf-8")
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(scratch, out)
 
 
 def transcript_text(segments: list[Segment]) -> str:
@@ -375,8 +390,9 @@ def check_within_programme(event: Event, started: datetime, duration: float) -> 
             "or the recording's clock")
 
 
-async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
-    """Run the whole pipeline for one recording of one room."""
+async def admit(ctx: Context, request: ProcessRequest) -> tuple[Recording, MediaInfo]:
+    """Check the request, refuse what cannot be processed (probing first), import the
+    programme and ingest the recording."""
     check_room(request.event, request.room)
     info = await probe(request.source)
     started = resolve_start(request, info)
@@ -387,9 +403,22 @@ async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
         event_slug=request.event.slug, room=request.room, sha256=sha256, original=original,
         source_name=request.source.name, started_at=started)
     ctx.store.set_probe(recording.id, info.duration, asdict(info))
+    return recording, info
+
+
+async def analyse(ctx: Context, event: Event, recording: Recording,
+                  info: MediaInfo) -> list[Cut]:
+    """The recording-level stages: audio, speech map, then the cut plan."""
     wav = await extract_audio(ctx, recording, info)
     speech = await speech_map(ctx, recording, wav)
-    cuts = plan(ctx, request.event, recording, info.duration, speech)
+    return plan(ctx, event, recording, info.duration, speech)
+
+
+async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
+    """Run the whole pipeline for one recording of one room."""
+    recording, info = await admit(ctx, request)
+    wav = recording_dir(ctx, recording) / AUDIO
+    cuts = await analyse(ctx, request.event, recording, info)
     outcomes = await asyncio.gather(
         *(_session_work(ctx, request.event, recording, info, wav, cut) for cut in cuts),
         return_exceptions=True)
@@ -450,6 +479,7 @@ async def publish(ctx: Context, event: Event, *, republish: Collection[str] = ()
         for recording, cut in ready
     ]
     tracker = ctx.tracker("publish", event.slug)
+    await ctx.ensure_current()
     await publish_event(ctx.objects, event, outputs, drafts=ctx.settings.publish_drafts,
                         on_progress=tracker, base_url=ctx.settings.public_url)
     for recording, cut in ready:

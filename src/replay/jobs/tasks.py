@@ -1,0 +1,234 @@
+"""The pipeline as queue tasks, for `replay serve` and the workers.
+
+The task graph, for one recording (queues in brackets, locks after them)::
+
+    analyse_recording [media] analyse:<recording>
+        probe, audio 16 kHz, speech map, cut plan; then per session of the plan:
+        ├── media_session  [media]  media:<recording>:<guid>    transcode ladder
+        └── speech_session [speech] speech:<recording>:<guid>   transcribe fr, translate en
+              whichever of the two finishes second enqueues
+              publish_event [publish] publish:<event>            sessions, then the index
+
+Every task reuses the stages of `jobs.pipeline`, which skip work already done with the
+same inputs, so a retried or repeated job redoes only what is missing. Fencing: a task
+writes into scratch paths named after its job and attempt, and moves them into place
+(or publishes, or enqueues the next job) only after ``still_current()`` confirmed that
+its attempt still holds the job; a superseded attempt discards its work
+(`context.StaleAttempt`). Bad media found by probing fails the job at once
+(`PermanentError`), with ffprobe's reason for the organiser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+
+from replay.domain.cutplan import Cut
+from replay.domain.errors import MediaError
+from replay.domain.model import Event
+from replay.jobs.context import Context, Lanes
+from replay.jobs.metrics import StageDurations
+from replay.jobs.pipeline import (
+    ProcessRequest,
+    admit,
+    analyse,
+    extract_audio,
+    publish,
+    transcode_session,
+    transcribe_session,
+)
+from replay.jobs.queue import JobQueue, JobSpec, PermanentError
+from replay.jobs.worker import JobContext, TaskFn
+from replay.media.probe import MediaInfo, probe
+from replay.settings import Settings
+from replay.speech.models import resolve_model
+from replay.speech.transcriber import Transcriber, WhisperConfig, WhisperTranscriber
+from replay.storage.port import ObjectStore
+from replay.store.db import Recording, Store
+
+MEDIA, SPEECH, PUBLISH = "media", "speech", "publish"
+QUEUES = (MEDIA, SPEECH, PUBLISH)
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDeps:
+    """What the tasks work with, built once per worker process."""
+
+    settings: Settings
+    store: Store
+    queue: JobQueue
+    objects: ObjectStore
+    transcriber: Transcriber
+    lanes: Lanes
+    durations: StageDurations = field(default_factory=StageDurations)
+
+    def context(self, job: JobContext) -> Context:
+        """The pipeline's context for one attempt of one job: progress goes to the job,
+        scratch paths and the fence are the attempt's."""
+        return Context(settings=self.settings, store=self.store, objects=self.objects,
+                       transcriber=self.transcriber, lanes=self.lanes,
+                       progress=JobProgress(job.report_progress, self.durations),
+                       attempt_tag=f"job{job.job_id}-{job.attempt}",
+                       still_current=job.still_current)
+
+
+class JobProgress:
+    """A `ProgressSink` that stores stage progress with the job (sent with its heartbeats)
+    and times finished stages for the metrics."""
+
+    def __init__(self, report: Callable[[float, float | None], None],
+                 durations: StageDurations) -> None:
+        self._report, self._durations = report, durations
+
+    def report(self, stage: str, label: str, fraction: float, eta: float | None) -> None:
+        self._report(fraction, eta)
+
+    def finished(self, stage: str, label: str, seconds: float, skipped: bool) -> None:
+        if not skipped:
+            self._durations.observe(stage, seconds)
+
+
+def task_table(deps: TaskDeps) -> dict[str, TaskFn]:
+    """The tasks by name, bound to their dependencies, for `jobs.worker.Worker`."""
+    tasks: dict[str, Callable[[TaskDeps, JobContext], Awaitable[None]]] = {
+        "analyse_recording": analyse_recording,
+        "media_session": media_session,
+        "speech_session": speech_session,
+        "publish_event": publish_event,
+    }
+    return {name: _bind(fn, deps) for name, fn in tasks.items()}
+
+
+def _bind(fn: Callable[[TaskDeps, JobContext], Awaitable[None]], deps: TaskDeps) -> TaskFn:
+    async def run(job: JobContext) -> None:
+        await fn(deps, job)
+
+    return run
+
+
+def whisper_for(settings: Settings) -> WhisperTranscriber:
+    """The Whisper transcriber the settings describe (models load on first use)."""
+    return WhisperTranscriber(WhisperConfig(
+        transcribe_model=resolve_model(settings.whisper_model, settings.models_dir),
+        translate_model=resolve_model(settings.effective_translate_model, settings.models_dir),
+        device=settings.whisper_device, compute_type=settings.whisper_compute_type,
+        cpu_threads=Lanes.for_threads(settings.cpu_threads).speech_threads,
+        beam_size=settings.whisper_beam_size))
+
+
+# -- entry points ----------------------------------------------------------------------
+
+
+async def enqueue_recording(queue: JobQueue, recording_id: int) -> int:
+    """Queue the analysis of an ingested recording (the rest follows from it); returns the
+    job's id. A recording already waiting for analysis is not queued twice."""
+    return await queue.enqueue(JobSpec(
+        "analyse_recording", {"recording": recording_id}, queue=MEDIA,
+        lock=f"analyse:{recording_id}", max_attempts=MAX_ATTEMPTS))
+
+
+async def ingest_recording(ctx: Context, queue: JobQueue,
+                           request: ProcessRequest) -> tuple[Recording, int]:
+    """Refuse bad media, import the programme, ingest the file, queue its analysis."""
+    recording, _ = await admit(ctx, request)
+    return recording, await enqueue_recording(queue, recording.id)
+
+
+# -- the tasks -------------------------------------------------------------------------
+
+
+async def analyse_recording(deps: TaskDeps, job: JobContext) -> None:
+    ctx = deps.context(job)
+    recording = _recording(deps, job)
+    event = _event(deps, recording.event_slug)
+    info = await _probe(recording)
+    deps.store.set_probe(recording.id, info.duration, asdict(info))
+    cuts = await analyse(ctx, event, recording, info)
+    await ctx.ensure_current()
+    for cut in cuts:
+        await deps.queue.enqueue(_session_job("media_session", MEDIA, recording, cut))
+        await deps.queue.enqueue(_session_job("speech_session", SPEECH, recording, cut))
+
+
+async def media_session(deps: TaskDeps, job: JobContext) -> None:
+    ctx = deps.context(job)
+    recording, cut = _session(deps, job)
+    await transcode_session(ctx, recording, await _probe(recording), cut)
+    await _publish_when_ready(deps, ctx, recording, cut)
+
+
+async def speech_session(deps: TaskDeps, job: JobContext) -> None:
+    ctx = deps.context(job)
+    recording, cut = _session(deps, job)
+    event = _event(deps, recording.event_slug)
+    wav = await extract_audio(ctx, recording, await _probe(recording))  # skipped when done
+    await transcribe_session(ctx, event, recording, wav, cut)
+    await _publish_when_ready(deps, ctx, recording, cut)
+
+
+async def publish_event(deps: TaskDeps, job: JobContext) -> None:
+    slug = job.args.get("event")
+    if not isinstance(slug, str):
+        raise PermanentError(f"job {job.job_id}: no event slug in its arguments")
+    await publish(deps.context(job), _event(deps, slug))
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _session_job(task: str, queue: str, recording: Recording, cut: Cut) -> JobSpec:
+    return JobSpec(task, {"recording": recording.id, "guid": cut.guid}, queue=queue,
+                   lock=f"{queue}:{recording.id}:{cut.guid}", max_attempts=MAX_ATTEMPTS)
+
+
+async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording,
+                              cut: Cut) -> None:
+    """Each session job marks its stage done before looking at the other, so whichever
+    finishes second sees both done and queues the publication."""
+    stages = [ctx.store.stage(recording.id, cut.guid, name) for name in ("media", "speech")]
+    if all(state is not None and state.status == "done" for state in stages):
+        await ctx.ensure_current()
+        await deps.queue.enqueue(JobSpec(
+            "publish_event", {"event": recording.event_slug}, queue=PUBLISH,
+            lock=f"publish:{recording.event_slug}", max_attempts=MAX_ATTEMPTS))
+
+
+async def _probe(recording: Recording) -> MediaInfo:
+    try:
+        return await probe(recording.original)
+    except MediaError as exc:
+        raise PermanentError(str(exc)) from exc
+
+
+def _int_arg(job: JobContext, name: str) -> int:
+    value = job.args.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PermanentError(f"job {job.job_id} ({job.task}): argument {name!r} is missing "
+                             "or not a number")
+    return value
+
+
+def _recording(deps: TaskDeps, job: JobContext) -> Recording:
+    recording_id = _int_arg(job, "recording")
+    recording = deps.store.recording(recording_id)
+    if recording is None:
+        raise PermanentError(f"recording {recording_id} does not exist (any more)")
+    return recording
+
+
+def _event(deps: TaskDeps, slug: str) -> Event:
+    event = deps.store.load_event(slug)
+    if event is None:
+        raise PermanentError(f"event {slug!r} does not exist (any more)")
+    return event
+
+
+def _session(deps: TaskDeps, job: JobContext) -> tuple[Recording, Cut]:
+    recording = _recording(deps, job)
+    guid = job.args.get("guid")
+    for cut in deps.store.load_cuts(recording.id):
+        if cut.guid == guid:
+            return recording, cut
+    raise PermanentError(f"session {guid!r} is no longer in the cut plan of recording "
+                         f"{recording.id}")

@@ -1,0 +1,189 @@
+"""The aiohttp application of `replay serve`: health, metrics, the published site under
+`/site/`, and the workers running the pipeline's jobs beside them.
+
+Nothing happens at import time: `create_app` builds the application from settings, and
+each resource (the state database, the job queue, the worker pool) is opened and closed
+by its own `cleanup_ctx` generator. Stopping the application (SIGTERM or SIGINT under
+`web.run_app`) stops the workers gracefully: no new job is taken, running ones get
+their grace period, then are handed back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Sequence
+from typing import Final
+
+from aiohttp import web
+
+from replay.jobs.context import Lanes
+from replay.jobs.metrics import StageDurations
+from replay.jobs.queue import JobQueue, JobStatus
+from replay.jobs.sqlite_queue import SQLiteQueue
+from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
+from replay.jobs.worker import Worker
+from replay.settings import Settings
+from replay.speech.transcriber import Transcriber
+from replay.storage.local import LocalDirectoryStore
+from replay.storage.port import ObjectStore
+from replay.store.db import Store
+
+log = logging.getLogger(__name__)
+
+SETTINGS: Final = web.AppKey("settings", Settings)
+STORE: Final = web.AppKey("store", Store)
+QUEUE: Final[web.AppKey[JobQueue]] = web.AppKey("queue")
+OBJECTS: Final[web.AppKey[ObjectStore]] = web.AppKey("objects")
+TRANSCRIBER: Final[web.AppKey[Transcriber | None]] = web.AppKey("transcriber")
+DURATIONS: Final = web.AppKey("stage_durations", StageDurations)
+WORKER_QUEUES: Final[web.AppKey[tuple[str, ...]]] = web.AppKey("worker_queues")
+
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Seconds running jobs get to finish when the server stops, before being handed back.
+SHUTDOWN_GRACE = 20.0
+
+
+def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
+               run_workers: bool = True,
+               worker_queues: Sequence[str] = QUEUES) -> web.Application:
+    """The application for `settings`. ``transcriber`` defaults to Whisper as the settings
+    describe it (built when the workers start); ``run_workers=False`` serves without
+    running jobs (tests, or web-only nodes)."""
+    unknown = sorted(set(worker_queues) - set(QUEUES))
+    if unknown:
+        raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[OBJECTS] = LocalDirectoryStore(settings.site_dir)
+    app[TRANSCRIBER] = transcriber
+    app[DURATIONS] = StageDurations()
+    app[WORKER_QUEUES] = tuple(worker_queues)
+    app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_queue)
+    if run_workers and worker_queues:
+        app.cleanup_ctx.append(_workers)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/site", _to_site)
+    app.router.add_get("/site/{tail:.*}", site_file)
+    return app
+
+
+# -- resources -------------------------------------------------------------------------
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    app[STORE] = Store.open(app[SETTINGS].database_path)
+    yield
+    app[STORE].close()
+
+
+async def _queue(app: web.Application) -> AsyncIterator[None]:
+    queue = await asyncio.to_thread(SQLiteQueue.open, app[SETTINGS].database_path)
+    app[QUEUE] = queue
+    yield
+    await queue.close()
+
+
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    transcriber = app[TRANSCRIBER]
+    if transcriber is None:
+        transcriber = await asyncio.to_thread(whisper_for, settings)
+    deps = TaskDeps(settings=settings, store=app[STORE], queue=app[QUEUE],
+                    objects=app[OBJECTS], transcriber=transcriber,
+                    lanes=Lanes.for_threads(settings.cpu_threads), durations=app[DURATIONS])
+    tasks = task_table(deps)
+    queues: tuple[str, ...] = app[WORKER_QUEUES]
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    workers = [
+        Worker(app[QUEUE], tasks, [queue], worker_id=f"{name}/{queue}",
+               lease_seconds=settings.lease_seconds,
+               heartbeat_every=settings.heartbeat_seconds,
+               job_timeout=settings.job_timeout, shutdown_grace=SHUTDOWN_GRACE)
+        for queue in queues
+    ]
+    stop = asyncio.Event()
+    running = [asyncio.create_task(worker.run(stop), name=worker.worker_id)
+               for worker in workers]
+    log.info("workers started on %s", ", ".join(queues))
+    yield
+    stop.set()
+    for outcome in await asyncio.gather(*running, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            log.error("a worker ended with an error", exc_info=outcome)
+
+
+# -- routes ----------------------------------------------------------------------------
+
+
+async def health(request: web.Request) -> web.Response:
+    """200 with the queue's counts when the database answers, 503 otherwise."""
+    try:
+        request.app[STORE].db.execute("SELECT 1").fetchone()
+        counts = await request.app[QUEUE].counts()
+    except Exception as exc:
+        log.exception("health check failed")
+        return web.json_response({"status": "error", "database": False, "error": str(exc)},
+                                 status=503)
+    return web.json_response({"status": "ok", "database": True,
+                              "jobs": {str(status): n for status, n in counts.items()}})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition: jobs by state, waiting jobs per queue, and the
+    durations of the stages this process ran."""
+    queue = request.app[QUEUE]
+    counts = await queue.counts()
+    waiting = {name: 0 for name in QUEUES}
+    for job in await queue.list(status=JobStatus.TODO):
+        waiting[job.queue] = waiting.get(job.queue, 0) + 1
+    text = render_metrics(counts, waiting, request.app[DURATIONS])
+    return web.Response(body=text.encode(), headers={"Content-Type": PROMETHEUS_TYPE})
+
+
+def render_metrics(counts: dict[JobStatus, int], waiting: dict[str, int],
+                   durations: StageDurations) -> str:
+    lines = [
+        "# HELP replay_jobs Jobs in the queue, by state.",
+        "# TYPE replay_jobs gauge",
+        *(f'replay_jobs{{state="{status}"}} {n}' for status, n in sorted(counts.items())),
+        "# HELP replay_queue_depth Jobs waiting to run (todo), by queue.",
+        "# TYPE replay_queue_depth gauge",
+        *(f'replay_queue_depth{{queue="{_label(q)}"}} {n}' for q, n in sorted(waiting.items())),
+        "# HELP replay_stage_duration_seconds Time spent in pipeline stages that did work "
+        "in this process since it started.",
+        "# TYPE replay_stage_duration_seconds summary",
+    ]
+    for stage, summary in sorted(durations.by_stage.items()):
+        label = f'{{stage="{_label(stage)}"}}'
+        lines.append(f"replay_stage_duration_seconds_sum{label} {summary.total:.6f}")
+        lines.append(f"replay_stage_duration_seconds_count{label} {summary.count}")
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+async def _to_site(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently("/site/")
+
+
+async def site_file(request: web.Request) -> web.StreamResponse:
+    """A file of the published site; a folder serves its index.html."""
+    root = request.app[SETTINGS].site_dir.resolve()
+    tail = request.match_info["tail"]
+    path = (root / tail).resolve()
+    if not path.is_relative_to(root):
+        raise web.HTTPNotFound()
+    if path.is_dir():
+        if tail and not tail.endswith("/"):
+            raise web.HTTPMovedPermanently(f"{request.path}/")
+        path = path / "index.html"
+    if not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path)
