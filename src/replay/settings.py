@@ -43,6 +43,7 @@ class Settings:
     s3_endpoint_url: str = ""
     s3_region: str = ""
     public_url: str = ""
+    upload_max_bytes: int = 20 * 2**30
     host: str = "127.0.0.1"
     port: int = 8080
     lease_seconds: float = 30.0
@@ -57,6 +58,10 @@ class Settings:
     @property
     def originals_dir(self) -> Path:
         return self.data_dir / "originals"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def work_dir(self) -> Path:

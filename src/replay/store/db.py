@@ -182,22 +182,23 @@ class Store:
             return self._save_sessions(event)
 
     def _save_sessions(self, event: Event) -> ImportSummary:
+        summary = self.diff_event(event)
+        self.db.executemany(
+            "INSERT INTO sessions VALUES (?, ?, ?) ON CONFLICT(event_slug, guid) "
+            "DO UPDATE SET data=excluded.data",
+            [(event.slug, session.guid, _session_json(session)) for session in event.sessions])
+        self.db.executemany("DELETE FROM sessions WHERE event_slug = ? AND guid = ?",
+                            [(event.slug, guid) for guid in summary.removed])
+        return summary
+
+    def diff_event(self, event: Event) -> ImportSummary:
+        """What `save_event` would add, change and remove (by guid), changing nothing."""
         before = {row["guid"]: row["data"] for row in self.db.execute(
             "SELECT guid, data FROM sessions WHERE event_slug = ?", (event.slug,))}
-        added, changed = [], []
-        for session in event.sessions:
-            data = _session_json(session)
-            if session.guid not in before:
-                added.append(session.guid)
-            elif before[session.guid] != data:
-                changed.append(session.guid)
-            self.db.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?) ON CONFLICT(event_slug, guid) "
-                "DO UPDATE SET data=excluded.data", (event.slug, session.guid, data))
-        current = {s.guid for s in event.sessions}
-        removed = sorted(set(before) - current)
-        self.db.executemany("DELETE FROM sessions WHERE event_slug = ? AND guid = ?",
-                            [(event.slug, guid) for guid in removed])
+        added = [s.guid for s in event.sessions if s.guid not in before]
+        changed = [s.guid for s in event.sessions
+                   if s.guid in before and before[s.guid] != _session_json(s)]
+        removed = sorted(set(before) - {s.guid for s in event.sessions})
         return ImportSummary(tuple(added), tuple(changed), tuple(removed))
 
     def event_slugs(self) -> list[str]:

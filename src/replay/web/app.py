@@ -15,31 +15,32 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Sequence
-from typing import Final
 
 from aiohttp import web
 
 from replay.jobs.context import Lanes
 from replay.jobs.metrics import StageDurations
-from replay.jobs.queue import JobQueue, JobStatus
+from replay.jobs.queue import JobStatus
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker
 from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.local import LocalDirectoryStore
-from replay.storage.port import ObjectStore
 from replay.store.db import Store
+from replay.web.api import setup_api
+from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
+from replay.web.keys import (
+    DURATIONS,
+    OBJECTS,
+    QUEUE,
+    SETTINGS,
+    STORE,
+    TRANSCRIBER,
+    WORKER_QUEUES,
+)
 
 log = logging.getLogger(__name__)
-
-SETTINGS: Final = web.AppKey("settings", Settings)
-STORE: Final = web.AppKey("store", Store)
-QUEUE: Final[web.AppKey[JobQueue]] = web.AppKey("queue")
-OBJECTS: Final[web.AppKey[ObjectStore]] = web.AppKey("objects")
-TRANSCRIBER: Final[web.AppKey[Transcriber | None]] = web.AppKey("transcriber")
-DURATIONS: Final = web.AppKey("stage_durations", StageDurations)
-WORKER_QUEUES: Final[web.AppKey[tuple[str, ...]]] = web.AppKey("worker_queues")
 
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds running jobs get to finish when the server stops, before being handed back.
@@ -69,6 +70,8 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/site", _to_site)
     app.router.add_get("/site/{tail:.*}", site_file)
+    setup_auth(app, AuthConfig.from_settings(settings))
+    setup_api(app)
     return app
 
 
@@ -77,6 +80,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = Store.open(app[SETTINGS].database_path)
+    app[USERS] = users_for(app[STORE].db, app[SETTINGS])
     yield
     app[STORE].close()
 

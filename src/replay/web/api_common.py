@@ -1,0 +1,56 @@
+"""What the API's handler modules share: access to an event, JSON bodies, shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from replay.domain.model import Event
+from replay.store.db import Recording
+from replay.web.auth import current_user
+from replay.web.errors import NBSP, api_error
+from replay.web.ingest import Refused, event_for
+from replay.web.keys import STORE
+
+
+def check_event_access(request: web.Request, slug: str) -> None:
+    """403 unless the current user may work on event `slug` (roles are checked before)."""
+    user = current_user(request)
+    if user is None or not user.may_access_event(slug):
+        raise api_error(403, f"Vous n’avez pas accès à l’événement « {slug} »{NBSP}: "
+                             "demandez-le à un organisateur.")
+
+
+def load_event(request: web.Request, slug: str) -> Event:
+    check_event_access(request, slug)
+    try:
+        return event_for(request.config_dict[STORE], slug)
+    except Refused as refusal:
+        raise api_error(refusal.status, refusal.message) from None
+
+
+def load_recording(request: web.Request, key: str = "id") -> Recording:
+    text = request.match_info[key]
+    recording = request.config_dict[STORE].recording(int(text)) if text.isdigit() else None
+    if recording is None:
+        raise api_error(404, f"Enregistrement « {text} » introuvable{NBSP}: vérifiez son "
+                             "numéro (GET /api/events/{slug}/recordings).")
+    check_event_access(request, recording.event_slug)
+    return recording
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise api_error(400, f"Corps de requête invalide{NBSP}: envoyez un objet JSON.")
+    return body
+
+
+def recording_json(recording: Recording) -> dict[str, Any]:
+    return {"id": recording.id, "event": recording.event_slug, "room": recording.room,
+            "sha256": recording.sha256, "source_name": recording.source_name,
+            "started_at": recording.started_at.isoformat(), "duration": recording.duration}

@@ -1,0 +1,65 @@
+"""JSON errors of the API: ``{"error": "<French sentence saying what to do>"}``.
+
+Handlers raise `api_error(status, message)`; `json_errors` turns aiohttp's own errors
+under ``/api/`` (unknown path, wrong method, body too large) into the same shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiohttp import web
+
+NBSP: Final = "\u00a0"
+API_PREFIX: Final = "/api/"
+#: Where the tus sub-application answers: its errors keep the tus protocol's shape.
+TUS_PREFIX: Final = "/api/uploads/"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_DEFAULTS: Final = {
+    400: f"Requête invalide{NBSP}: vérifiez les champs envoyés.",
+    404: f"Ressource introuvable{NBSP}: vérifiez l’adresse.",
+    405: f"Méthode non autorisée sur cette adresse{NBSP}: consultez /api/openapi.json.",
+    413: f"Requête trop volumineuse{NBSP}: envoyez un fichier plus petit.",
+}
+
+
+class APIError(web.HTTPException):
+    """An HTTP error of any status with a JSON body; aiohttp's classes fix the status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status_code = status
+        super().__init__(text=json.dumps({"error": message}, ensure_ascii=False),
+                         content_type="application/json")
+
+
+def api_error(status: int, message: str) -> APIError:
+    return APIError(status, message)
+
+
+def json_response(data: object, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status,
+                             dumps=lambda value: json.dumps(value, ensure_ascii=False))
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's plain-text errors under /api/ (but tus's) become JSON, in French."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if not _api_path(request.path) or error.status < 400 or _is_json(error):
+            raise
+        message = _DEFAULTS.get(error.status, f"Erreur {error.status}{NBSP}: {error.reason}.")
+        raise api_error(error.status, message) from None
+
+
+def _api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX) and not path.startswith(TUS_PREFIX)
+
+
+def _is_json(error: web.HTTPException) -> bool:
+    return error.content_type == "application/json"

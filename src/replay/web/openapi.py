@@ -1,0 +1,221 @@
+"""The API's OpenAPI 3.1 document, written by hand (tests compare it with the routes and
+validate it)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+JSONObj = dict[str, Any]
+
+_ERRORS: Final = {
+    "400": "Requête invalide (programme illisible : le message de l’analyseur)",
+    "401": "Connexion requise",
+    "403": "Rôle insuffisant, ou événement non autorisé",
+    "404": "Introuvable",
+    "409": "Conflit avec l’état actuel",
+    "413": "Fichier trop volumineux",
+    "422": "Refusé (média illisible, salle inconnue, limite de découpe invalide)",
+}
+
+
+def _ref(name: str) -> JSONObj:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: JSONObj, description: str) -> JSONObj:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _path_param(name: str, description: str, integer: bool = False) -> JSONObj:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "integer"} if integer else {"type": "string"}}
+
+
+def _op(summary: str, role: str, ok: tuple[str, JSONObj, str], *errors: str,
+        body: JSONObj | None = None, params: list[JSONObj] | None = None) -> JSONObj:
+    status, schema, description = ok
+    responses: JSONObj = {status: _json(schema, description)}
+    for code in ("401", "403", *errors):
+        responses[code] = _json(_ref("Error"), _ERRORS[code])
+    operation: JSONObj = {"summary": summary, "description": f"Rôle : {role}.",
+                          "responses": responses}
+    if body is not None:
+        operation["requestBody"] = body
+    if params:
+        operation["parameters"] = params
+    return operation
+
+
+_SLUG: Final = _path_param("slug", "Identifiant de l’événement")
+_RECORDING: Final = _path_param("id", "Numéro de l’enregistrement", integer=True)
+_GUID: Final = _path_param("guid", "guid de la session dans le programme")
+
+_PROGRAMME_BODY: Final = {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["programme"],
+        "properties": {"programme": {"type": "string", "format": "binary",
+                                     "description": "schedule.json, schedule.xml ou iCal"}}}},
+    "application/json": {"schema": {
+        "type": "object", "required": ["url"],
+        "properties": {"url": {"type": "string", "format": "uri",
+                               "description": "Adresse http(s) du programme"}}}},
+}}
+
+_UPLOAD_BODY: Final = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "room"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "room": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time",
+                       "description": "Début à l’horloge murale, avec fuseau ; sinon "
+                                      "creation_time du fichier"},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    }}}}}
+
+_MOVE_BODY: Final = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object",
+    "properties": {"start": {"type": ["number", "null"]}, "end": {"type": ["number", "null"]}},
+}}}}
+
+_TUS: Final = ("Téléversement reprenable, protocole tus 1.0.0 (extensions creation, checksum, "
+               "termination, expiration). Métadonnées : event, room, started_at, filename, "
+               "sha256 (vérifié à la fin). Rôle : organisateur.")
+
+
+def _tus_op(summary: str, status: str) -> JSONObj:
+    return {"summary": summary, "description": _TUS,
+            "responses": {status: {"description": "Réponse tus"},
+                          "401": _json(_ref("Error"), _ERRORS["401"]),
+                          "403": _json(_ref("Error"), _ERRORS["403"])}}
+
+
+def _paths() -> JSONObj:
+    org, any_role = "organisateur", "éditeur ou organisateur"
+    plan = ("200", _ref("Plan"), "Le plan de découpe")
+    job = ("202", {"type": "object"}, "Travail mis en file")
+    return {
+        "/api/openapi.json": {"get": _op("Ce document", any_role,
+                                         ("200", {"type": "object"}, "OpenAPI"))},
+        "/api/events": {
+            "get": _op("Les événements", any_role, ("200", _ref("EventList"), "Événements")),
+            "post": _op("Créer un événement depuis son programme", org,
+                        ("201", _ref("EventDetail"), "Créé"), "400", "409", "413",
+                        body=_PROGRAMME_BODY),
+        },
+        "/api/events/{slug}": {"get": _op("Un événement et ses sessions", any_role,
+                                          ("200", _ref("EventDetail"), "Événement"), "404",
+                                          params=[_SLUG])},
+        "/api/events/{slug}/programme": {"post": _op(
+            "Réimporter le programme (aperçu des changements par guid, appliqué avec "
+            "preview=false)", org, ("200", _ref("ImportSummary"), "Changements"), "400",
+            "404", "413", body=_PROGRAMME_BODY, params=[_SLUG, {
+                "name": "preview", "in": "query", "required": False,
+                "schema": {"type": "boolean", "default": True}}])},
+        "/api/events/{slug}/recordings": {
+            "get": _op("Les enregistrements", org, ("200", _ref("RecordingList"), "Liste"),
+                       "404", params=[_SLUG]),
+            "post": _op("Téléverser un petit enregistrement (multipart)", org,
+                        ("201", _ref("Uploaded"), "Enregistré, analyse en file"), "400",
+                        "404", "413", "422", body=_UPLOAD_BODY, params=[_SLUG]),
+        },
+        "/api/events/{slug}/sessions": {"get": _op(
+            "L’état de chaque session", any_role, ("200", _ref("SessionList"), "Sessions"),
+            "404", params=[_SLUG])},
+        "/api/recordings/{id}/plan": {"get": _op("Le plan de découpe", org, plan, "404",
+                                                 params=[_RECORDING])},
+        "/api/recordings/{id}/plan/confirm": {"post": _op(
+            "Valider le plan", org, plan, "404", "409", params=[_RECORDING])},
+        "/api/recordings/{id}/plan/{guid}": {"patch": _op(
+            "Déplacer les limites d’une session (seule cette session est retraitée)", org,
+            plan, "400", "404", "409", "422", body=_MOVE_BODY, params=[_RECORDING, _GUID])},
+        "/api/sessions/{id}/{guid}/retry": {"post": _op(
+            "Relancer l’étape en échec", org, job, "404", "409", params=[_RECORDING, _GUID])},
+        "/api/sessions/{id}/{guid}/publish": {"post": _op(
+            "Publier la session", org, job, "404", "409", params=[_RECORDING, _GUID])},
+        "/api/sessions/{id}/{guid}/unpublish": {"post": _op(
+            "Retirer la session du site", org, ("200", {"type": "object"}, "Retirée"), "404",
+            "409", params=[_RECORDING, _GUID])},
+        "/api/uploads/": {"options": _tus_op("Capacités tus", "204"),
+                          "post": _tus_op("Créer un téléversement", "201")},
+        "/api/uploads/{upload_id}": {
+            "parameters": [_path_param("upload_id", "Identifiant du téléversement")],
+            "options": _tus_op("Capacités tus", "204"),
+            "head": _tus_op("Position du téléversement", "200"),
+            "patch": _tus_op("Envoyer un morceau", "204"),
+            "delete": _tus_op("Abandonner le téléversement", "204"),
+        },
+    }
+
+
+def _stage() -> JSONObj:
+    return {"type": "object", "required": ["status", "progress"], "properties": {
+        "status": {"type": "string", "description": "pending, queued, running, done, failed, "
+                                                    "cancelled, unpublished, requested"},
+        "progress": {"type": "number"}, "eta": {"type": ["number", "null"]},
+        "error": {"type": ["string", "null"]}, "job": {"type": ["integer", "null"]}}}
+
+
+def _schemas() -> JSONObj:
+    string, number = {"type": "string"}, {"type": "number"}
+    guids = {"type": "array", "items": string}
+    event = {"type": "object", "required": ["slug", "title"], "properties": {
+        "slug": string, "title": string, "start": {"type": "string", "format": "date"},
+        "end": {"type": "string", "format": "date"}, "timezone": string,
+        "rooms": guids, "session_count": {"type": "integer"}}}
+    recording = {"type": "object", "required": ["id", "event", "room", "sha256"],
+                 "properties": {"id": {"type": "integer"}, "event": string, "room": string,
+                                "sha256": string, "source_name": string,
+                                "started_at": {"type": "string", "format": "date-time"},
+                                "duration": {"type": ["number", "null"]}}}
+    cut = {"type": "object", "properties": {
+        "guid": string, "title": string, "scheduled_start": number, "scheduled_end": number,
+        "start": number, "end": number, "start_snapped": {"type": "boolean"},
+        "end_snapped": {"type": "boolean"}}}
+    return {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
+        "Event": event,
+        "EventDetail": {"allOf": [event, {"type": "object", "properties": {
+            "sessions": {"type": "array", "items": {"type": "object"}}}}]},
+        "EventList": {"type": "object", "properties": {
+            "events": {"type": "array", "items": _ref("Event")}}},
+        "ImportSummary": {"type": "object", "required": ["added", "changed", "removed"],
+                          "properties": {"added": guids, "changed": guids, "removed": guids,
+                                         "applied": {"type": "boolean"}}},
+        "Recording": recording,
+        "RecordingList": {"type": "object", "properties": {
+            "recordings": {"type": "array", "items": _ref("Recording")}}},
+        "Uploaded": {"type": "object", "properties": {"recording": _ref("Recording"),
+                                                      "job": {"type": "integer"}}},
+        "Cut": cut,
+        "Plan": {"type": "object", "properties": {
+            "recording": {"type": "integer"}, "duration": {"type": ["number", "null"]},
+            "confirmed": {"type": "boolean"}, "cuts": {"type": "array", "items": _ref("Cut")},
+            "speech": {"type": "array", "items": {"type": "array", "items": number}},
+            "jobs": {"type": "array", "items": {"type": "integer"}}}},
+        "Stage": _stage(),
+        "SessionList": {"type": "object", "properties": {
+            "event": string, "recordings": {"type": "array", "items": {"type": "object"}},
+            "publish": _ref("Stage"),
+            "sessions": {"type": "array", "items": {"type": "object", "properties": {
+                "guid": string, "title": string, "room": string,
+                "recording": {"type": ["integer", "null"]}, "published": {"type": "boolean"},
+                "stages": {"type": "object", "additionalProperties": _ref("Stage")}}}}}},
+    }
+
+
+def openapi_document() -> JSONObj:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "replay", "version": "1",
+                 "description": "Enregistrements d’événements, découpe par session, "
+                                "sous-titres et publication des replays."},
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "replay_session"},
+            },
+        },
+    }

@@ -1,0 +1,470 @@
+"""The JSON API through the real factory (workers off), with real ffprobe on a tiny
+generated recording, tuspy for resumable uploads, and the role checks of every route."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import hashlib
+import io
+import json
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from openapi_spec_validator import validate
+from tusclient.client import TusClient
+from tusclient.exceptions import TusCommunicationError
+
+from replay.domain.cutplan import Cut
+from replay.jobs.queue import Job, JobQueue, JobSpec, JobStatus
+from replay.settings import Settings
+from replay.store.db import Store
+from replay.store.users import Role
+from replay.web.app import create_app
+from replay.web.auth import USERS
+from replay.web.keys import QUEUE, STORE
+from replay.web.openapi import openapi_document
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "programmes"
+PROGRAMME = FIXTURES / "mission-villes-2026.schedule.json"
+SLUG = "mission-villes-2026"
+ROOM = "Plénière"
+STARTED = "2026-03-03T09:00:00+01:00"
+LIMIT = 1 << 20  # upload_max_bytes for these tests
+
+Client = TestClient[web.Request, web.Application]
+
+
+@dataclass
+class Api:
+    client: Client
+    app: web.Application
+    tokens: dict[str, str]
+    data_dir: Path
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"} if who in self.tokens else {}
+
+    @property
+    def store(self) -> Store:
+        return self.app[STORE]
+
+    @property
+    def queue(self) -> JobQueue:
+        return self.app[QUEUE]
+
+    def url(self, path: str) -> str:
+        return str(self.client.make_url(path))
+
+
+def build_app(settings: Settings) -> web.Application:
+    """The real factory: auth, API and uploads are wired by create_app."""
+    return create_app(dataclasses.replace(settings, upload_max_bytes=LIMIT), run_workers=False)
+
+
+@pytest_asyncio.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir, cpu_threads=1)
+    app = build_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        users = app[USERS]
+        tokens = {}
+        for role in Role:
+            user = users.add(f"{role}@example.org", str(role), role, "un mot de passe solide")
+            tokens[str(role)] = users.create_token(user.id, "tests")
+        yield Api(client, app, tokens, data_dir)
+
+
+@dataclass(frozen=True)
+class Media:
+    path: Path
+    data: bytes
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    path = tmp_path_factory.mktemp("media") / "plenary.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10:duration=5",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=5", "-c:v", "libx264",
+         "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path)],
+        check=True, timeout=60)
+    assert path.stat().st_size < LIMIT
+    return Media(path, path.read_bytes())
+
+
+def programme(transform: Any = None) -> bytes:
+    data = json.loads(PROGRAMME.read_text(encoding="utf-8"))
+    if transform is not None:
+        transform(data["schedule"]["conference"]["days"][0]["rooms"][ROOM])
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def form(field: str, data: bytes, filename: str, **fields: str) -> aiohttp.FormData:
+    body = aiohttp.FormData(quote_fields=False)  # file names as browsers send them
+    for name, value in fields.items():
+        body.add_field(name, value)
+    body.add_field(field, io.BytesIO(data), filename=filename,
+                   content_type="application/octet-stream")
+    return body
+
+
+async def create_event(api: Api, data: bytes | None = None) -> dict[str, Any]:
+    response = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                     data=form("programme", data or programme(), "p.json"))
+    assert response.status == 201, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def upload(api: Api, data: bytes, filename: str = "plenary.mp4",
+                 **fields: str) -> aiohttp.ClientResponse:
+    values = {"room": ROOM, "started_at": STARTED, **fields}
+    return await api.client.post(f"/api/events/{SLUG}/recordings", headers=api.auth("organiser"),
+                                 data=form("file", data, filename, **values))
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def kept_media(api: Api) -> list[Path]:
+    """Recording bytes the server holds: originals and uploads (tus state files aside)."""
+    return [p for p in files_under(api.data_dir / "originals")
+            + files_under(api.data_dir / "uploads") if p.suffix != ".json"]
+
+
+async def jobs(api: Api, task: str | None = None) -> list[Job]:
+    return [job for job in await api.queue.list() if task is None or job.task == task]
+
+
+# -- events and programmes ---------------------------------------------------------------
+
+
+async def test_an_event_is_created_listed_and_shown(api: Api) -> None:
+    created = await create_event(api)
+    assert created["slug"] == SLUG
+    assert created["rooms"] == ["Plénière", "Salle Seine", "Salle Marne"]
+    assert len(created["sessions"]) == 20
+    listed = await (await api.client.get("/api/events", headers=api.auth("organiser"))).json()
+    assert [e["slug"] for e in listed["events"]] == [SLUG]
+    shown = await api.client.get(f"/api/events/{SLUG}", headers=api.auth("editor"))
+    assert shown.status == 200
+    assert (await shown.json())["title"] == created["title"]
+    again = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                  data=form("programme", programme(), "p.json"))
+    assert again.status == 409
+    assert "/programme" in (await again.json())["error"]
+    missing = await api.client.get("/api/events/nope", headers=api.auth("organiser"))
+    assert missing.status == 404
+    assert "introuvable" in (await missing.json())["error"]
+
+
+async def test_a_reimport_previews_the_changes_before_applying_them(api: Api) -> None:
+    sessions = json.loads(PROGRAMME.read_text())["schedule"]["conference"]["days"][0]["rooms"][ROOM]
+    added, changed, removed = sessions[1]["guid"], sessions[3]["guid"], sessions[-1]["guid"]
+    await create_event(api, programme(lambda room: room.pop(1)))
+
+    def edit(room: list[dict[str, Any]]) -> None:
+        room[3]["title"] = "Témoignages (nouveau titre)"
+        room.pop()
+
+    async def reimport(preview: str) -> dict[str, Any]:
+        response = await api.client.post(
+            f"/api/events/{SLUG}/programme?preview={preview}", headers=api.auth("organiser"),
+            data=form("programme", programme(edit), "p.json"))
+        assert response.status == 200, await response.text()
+        body: dict[str, Any] = await response.json()
+        return body
+
+    expected = {"added": [added], "changed": [changed], "removed": [removed]}
+    assert await reimport("true") == {**expected, "applied": False}
+    event = api.store.load_event(SLUG)
+    assert event is not None
+    assert removed in {s.guid for s in event.sessions}
+    assert added not in {s.guid for s in event.sessions}
+    assert await reimport("false") == {**expected, "applied": True}
+    assert await reimport("true") == {"added": [], "changed": [], "removed": [],
+                                      "applied": False}
+
+
+async def test_a_bad_programme_is_refused_with_the_parsers_message(api: Api) -> None:
+    response = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                     data=form("programme", b"", "p.json"))
+    assert response.status == 400
+    assert (await response.json())["error"].startswith("Programme illisible")
+    assert api.store.event_slugs() == []
+
+
+async def test_a_programme_is_fetched_from_its_url(api: Api) -> None:
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=programme(), content_type="application/json")
+
+    source = web.Application()
+    source.router.add_get("/schedule.json", serve)
+    async with TestServer(source) as server:
+        url = str(server.make_url("/schedule.json"))
+        response = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                         json={"url": url})
+        assert response.status == 201, await response.text()
+        missing = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                        json={"url": str(server.make_url("/none.json"))})
+        assert missing.status == 502
+    refused = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                    json={"url": "file:///etc/passwd"})
+    assert refused.status == 400
+    assert "http" in (await refused.json())["error"]
+
+
+# -- recordings --------------------------------------------------------------------------
+
+
+async def test_a_multipart_upload_becomes_a_recording_and_queues_its_analysis(
+        api: Api, media: Media) -> None:
+    await create_event(api)
+    data = media.data
+    response = await upload(api, data, "../../x.mp4", sha256=hashlib.sha256(data).hexdigest())
+    assert response.status == 201, await response.text()
+    body = await response.json()
+    recording = body["recording"]
+    assert recording["sha256"] == hashlib.sha256(data).hexdigest()
+    assert recording["source_name"] == "x.mp4"
+    assert recording["room"] == ROOM
+    assert recording["duration"] == pytest.approx(5, abs=0.2)
+    (analysis,) = await jobs(api, "analyse_recording")
+    assert (analysis.id, analysis.args) == (body["job"], {"recording": recording["id"]})
+    original = api.data_dir / "originals" / f"{recording['sha256']}.mp4"
+    assert kept_media(api) == [original]
+    assert original.read_bytes() == data
+    assert not (api.data_dir.parent / "x.mp4").exists()
+    assert not (api.data_dir / "x.mp4").exists()
+    listed = await api.client.get(f"/api/events/{SLUG}/recordings",
+                                  headers=api.auth("organiser"))
+    assert [r["id"] for r in (await listed.json())["recordings"]] == [recording["id"]]
+
+
+async def test_bad_media_is_refused_in_french_and_nothing_is_kept(api: Api) -> None:
+    await create_event(api)
+    response = await upload(api, b"ceci n'est pas une video" * 100, "faux.mp4")
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error.startswith("Fichier refusé")
+    assert "faux.mp4" in error
+    assert kept_media(api) == []
+    assert api.store.recordings_of(SLUG) == []
+    assert await jobs(api) == []
+
+
+@pytest.mark.parametrize(("fields", "status", "words"), [
+    ({"room": "Salle inconnue"}, 422, "Salle « Salle inconnue » inconnue"),
+    ({"started_at": "2026-03-03T09:00:00"}, 422, "fuseau"),
+    ({"started_at": "2026-06-01T09:00:00+02:00"}, 422, "hors du programme"),
+    ({"sha256": "0" * 64}, 422, "SHA-256"),
+])
+async def test_uploads_that_do_not_fit_are_refused(api: Api, media: Media,
+                                                   fields: dict[str, str], status: int,
+                                                   words: str) -> None:
+    await create_event(api)
+    response = await upload(api, media.data, **fields)
+    assert response.status == status
+    assert words in (await response.json())["error"]
+    assert kept_media(api) == []
+
+
+async def test_an_oversize_upload_is_refused_and_nothing_is_kept(api: Api) -> None:
+    await create_event(api)
+    for size in (LIMIT + 1, 3 * LIMIT):  # found while streaming, then by Content-Length
+        response = await upload(api, bytes(size))
+        assert response.status == 413
+        assert "trop volumineux" in (await response.json())["error"]
+        assert kept_media(api) == []
+
+
+def tus_upload(api: Api, media: Media, **metadata: str) -> None:
+    data = media.data
+    client = TusClient(api.url("/api/uploads/"), headers=api.auth("organiser"))
+    with media.path.open("rb") as stream:
+        uploader = client.uploader(file_stream=stream, chunk_size=64 << 10, metadata={
+            "event": SLUG, "room": ROOM, "started_at": STARTED,
+            "filename": "../../plénière.mp4", "sha256": hashlib.sha256(data).hexdigest(),
+            **metadata})
+        uploader.upload()
+
+
+async def test_a_tus_upload_becomes_a_recording_and_queues_its_analysis(
+        api: Api, media: Media) -> None:
+    await create_event(api)
+    await asyncio.to_thread(tus_upload, api, media)
+    (recording,) = api.store.recordings_of(SLUG)
+    assert recording.source_name == "plénière.mp4"
+    assert recording.started_at.isoformat() == STARTED
+    (analysis,) = await jobs(api, "analyse_recording")
+    assert analysis.args == {"recording": recording.id}
+    assert kept_media(api) == [recording.original]
+    assert recording.original.read_bytes() == media.data
+
+
+async def test_tus_refuses_bad_media_and_unknown_rooms(api: Api, tmp_path: Path) -> None:
+    await create_event(api)
+    bad = Media(tmp_path / "faux.mp4", b"pas une video" * 1000)
+    bad.path.write_bytes(bad.data)
+    with pytest.raises(TusCommunicationError) as refused:
+        await asyncio.to_thread(tus_upload, api, bad)
+    assert refused.value.status_code == 422
+    with pytest.raises(TusCommunicationError) as unknown:
+        await asyncio.to_thread(tus_upload, api, bad, room="Salle inconnue")
+    assert unknown.value.status_code == 422
+    assert kept_media(api) == []
+    assert api.store.recordings_of(SLUG) == []
+
+
+# -- cut plan and sessions ---------------------------------------------------------------
+
+
+def two_cuts() -> list[Cut]:
+    return [Cut("first", "Première", 0.0, 2.5, 0.0, 2.5, True, True),
+            Cut("second", "Seconde", 2.5, 5.0, 2.5, 5.0, True, True)]
+
+
+async def planned_recording(api: Api, media: Media) -> int:
+    await create_event(api)
+    response = await upload(api, media.data)
+    recording_id: int = (await response.json())["recording"]["id"]
+    api.store.save_cuts(recording_id, two_cuts())
+    return recording_id
+
+
+async def test_moving_a_boundary_reruns_only_that_session(api: Api, media: Media) -> None:
+    recording = await planned_recording(api, media)
+    headers = api.auth("organiser")
+    shown = await (await api.client.get(f"/api/recordings/{recording}/plan",
+                                        headers=headers)).json()
+    assert [c["guid"] for c in shown["cuts"]] == ["first", "second"]
+    assert shown["confirmed"] is False
+    moved = await api.client.patch(f"/api/recordings/{recording}/plan/first",
+                                   headers=headers, json={"end": 2.0})
+    assert moved.status == 200, await moved.text()
+    body = await moved.json()
+    assert [(c["guid"], c["end"]) for c in body["cuts"]] == [("first", 2.0), ("second", 5.0)]
+    session_jobs = [j for j in await jobs(api) if j.task != "analyse_recording"]
+    assert sorted((j.task, j.args["guid"]) for j in session_jobs) == [
+        ("media_session", "first"), ("speech_session", "first")]
+    assert sorted(body["jobs"]) == sorted(j.id for j in session_jobs)
+    overlap = await api.client.patch(f"/api/recordings/{recording}/plan/first",
+                                     headers=headers, json={"end": 3.0})
+    assert overlap.status == 422
+    assert "Limite refusée" in (await overlap.json())["error"]
+    unknown = await api.client.patch(f"/api/recordings/{recording}/plan/nope",
+                                     headers=headers, json={"end": 1.0})
+    assert unknown.status == 404
+    confirmed = await api.client.post(f"/api/recordings/{recording}/plan/confirm",
+                                      headers=headers)
+    assert (await confirmed.json())["confirmed"] is True
+
+
+async def test_sessions_show_their_stages_and_a_failed_one_is_retried(
+        api: Api, media: Media) -> None:
+    recording = await planned_recording(api, media)
+    job_id = await api.queue.enqueue(JobSpec("media_session",
+                                             {"recording": recording, "guid": "first"},
+                                             queue="media"))
+    await api.queue.enqueue(JobSpec("analyse_recording", {}, queue="other"))
+    job = await api.queue.fetch(["media"], "w", 30)
+    while job is not None and job.id != job_id:
+        await api.queue.succeed(job.id, job.attempt)
+        job = await api.queue.fetch(["media"], "w", 30)
+    assert job is not None
+    await api.queue.fail(job.id, job.attempt, "ffmpeg a échoué", retry_at=None, permanent=True)
+    response = await api.client.get(f"/api/events/{SLUG}/sessions", headers=api.auth("editor"))
+    assert response.status == 200
+    rows = {row["guid"]: row for row in (await response.json())["sessions"]}
+    assert rows["first"]["stages"]["media"]["status"] == "failed"
+    assert rows["first"]["stages"]["media"]["error"] == "ffmpeg a échoué"
+    assert rows["second"]["stages"]["media"]["status"] == "pending"
+    assert rows["first"]["published"] is False
+    retry = await api.client.post(f"/api/sessions/{recording}/first/retry",
+                                  headers=api.auth("organiser"))
+    assert retry.status == 202
+    assert (await retry.json())["retried"] == [job_id]
+    again = await api.queue.get(job_id)
+    assert again is not None
+    assert again.status is JobStatus.TODO
+    nothing = await api.client.post(f"/api/sessions/{recording}/second/retry",
+                                    headers=api.auth("organiser"))
+    assert nothing.status == 409
+    early = await api.client.post(f"/api/sessions/{recording}/first/publish",
+                                  headers=api.auth("organiser"))
+    assert early.status == 409
+    assert "pas prête" in (await early.json())["error"]
+    for stage in ("media", "speech"):
+        api.store.set_stage(recording, "second", stage, input_key="k", status="done")
+    ready = await api.client.post(f"/api/sessions/{recording}/second/publish",
+                                  headers=api.auth("organiser"))
+    assert ready.status == 202
+    (publish,) = await jobs(api, "publish_event")
+    assert (publish.id, publish.args) == ((await ready.json())["job"], {"event": SLUG})
+
+
+# -- roles and the OpenAPI document ------------------------------------------------------
+
+ORGANISER_ONLY = [
+    ("POST", "/api/events"),
+    ("POST", f"/api/events/{SLUG}/programme"),
+    ("POST", f"/api/events/{SLUG}/recordings"),
+    ("GET", f"/api/events/{SLUG}/recordings"),
+    ("GET", "/api/recordings/1/plan"),
+    ("PATCH", "/api/recordings/1/plan/first"),
+    ("POST", "/api/recordings/1/plan/confirm"),
+    ("POST", "/api/sessions/1/first/retry"),
+    ("POST", "/api/sessions/1/first/publish"),
+    ("POST", "/api/sessions/1/first/unpublish"),
+    ("POST", "/api/uploads/"),
+]
+READERS = [
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/events"),
+    ("GET", f"/api/events/{SLUG}"),
+    ("GET", f"/api/events/{SLUG}/sessions"),
+]
+TUS = {"Tus-Resumable": "1.0.0", "Upload-Length": "10"}
+
+
+async def test_every_endpoint_checks_the_role(api: Api) -> None:
+    await create_event(api)
+    for method, path in ORGANISER_ONLY + READERS:
+        for who, refused in (("anonymous", 401), ("editor", 403)):
+            if who == "editor" and (method, path) in READERS:
+                continue
+            response = await api.client.request(method, path, headers={**TUS, **api.auth(who)})
+            assert response.status == refused, (who, method, path)
+            assert "error" in await response.json()
+    for method, path in READERS:
+        response = await api.client.request(method, path, headers=api.auth("editor"))
+        assert response.status == 200, (method, path)
+
+
+def api_routes(app: web.Application) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if path.startswith("/api/") and route.method not in {"HEAD", "*"}:
+            found.add((route.method.lower(), path))
+    return found
+
+
+def test_the_openapi_document_lists_every_route_and_is_valid(tmp_path: Path) -> None:
+    document = openapi_document()
+    validate(copy.deepcopy(document))
+    documented = {(method, path) for path, item in document["paths"].items()
+                  for method in item if method not in {"parameters", "head"}}
+    assert api_routes(build_app(Settings(data_dir=tmp_path))) == documented  # tus included
