@@ -474,8 +474,7 @@ def spoken_word(site: Path) -> tuple[str, str, int]:
 
 
 async def axe_violations(page: Page) -> list[str]:
-    if not AXE.is_file():
-        pytest.skip("axe-core is not installed (npm ci, see scripts/setup.sh)")
+    assert AXE.is_file(), "axe-core is missing: run scripts/setup.sh (npm ci)"
     await page.add_script_tag(path=str(AXE))
     result = await page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
     return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
@@ -531,8 +530,8 @@ NO_NATIVE_HLS = """(() => { const original = HTMLMediaElement.prototype.canPlayT
 @pytest.mark.browser
 async def test_session_page_loads_hls_js_where_hls_is_not_native(site_server: str) -> None:
     # Chromium plays HLS natively since version 14x; browsers without it get hls.js.
-    if not (ROOT / "src" / "replay" / "site" / "static" / "vendor" / "hls.light.min.js").is_file():
-        pytest.skip("hls.js is not installed (scripts/setup.sh)")
+    vendored = ROOT / "src" / "replay" / "site" / "static" / "vendor" / "hls.light.min.js"
+    assert vendored.is_file(), "hls.js is missing: run scripts/setup.sh"
     async with chromium() as page:
         await page.add_init_script(NO_NATIVE_HLS)
         weights = await code_weights(page, f"{site_server}/{EVENT}/demo-0/index.html")

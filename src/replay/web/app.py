@@ -30,6 +30,7 @@ from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
 from replay.web.api import setup_api
 from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
+from replay.web.dashboard import setup_dashboard
 from replay.web.keys import (
     DURATIONS,
     OBJECTS,
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.router.add_get("/site/{tail:.*}", site_file)
     setup_auth(app, AuthConfig.from_settings(settings))
     setup_api(app)
+    setup_dashboard(app)
     return app
 
 

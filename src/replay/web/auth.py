@@ -53,6 +53,8 @@ CSRF_HEADER: Final = "X-CSRF-Token"
 LOGIN_PATH: Final = "/connexion"
 LOGOUT_PATH: Final = "/deconnexion"
 NEXT_PARAM: Final = "suivant"
+#: Where a login leads when no page asked for it: the organisers' pages.
+HOME: Final = "/organisateur/"
 UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -246,7 +248,7 @@ def wants_html(request: web.Request) -> bool:
 
 def _unauthenticated(request: web.Request) -> web.HTTPException:
     if wants_html(request):
-        target = request.path_qs if request.method in {"GET", "HEAD"} else "/"
+        target = request.path_qs if request.method in {"GET", "HEAD"} else HOME
         return web.HTTPSeeOther(location=str(URL(LOGIN_PATH).with_query({NEXT_PARAM: target})))
     error = _http_error(request, web.HTTPUnauthorized, LOGIN_REQUIRED)
     error.headers["WWW-Authenticate"] = 'Bearer realm="replay"'
@@ -274,7 +276,7 @@ def _refusal(request: web.Request, status: int, message: str) -> web.Response:
 
 
 async def login_page(request: web.Request) -> web.Response:
-    suivant = safe_next(request.query.get(NEXT_PARAM, "/"))
+    suivant = safe_next(request.query.get(NEXT_PARAM, HOME))
     return _login_form(request, 200, suivant=suivant)
 
 

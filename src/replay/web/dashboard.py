@@ -1,0 +1,249 @@
+"""The organisers' pages, in French: the events, one event's dashboard, the upload page.
+
+`setup_dashboard(app)` adds, for organisers only (`require(Role.ORGANISER)`; anonymous
+visitors are sent to the login page, other roles get 403):
+
+- ``GET /organisateur/``: the events the organiser may work on, with links;
+- ``GET /organisateur/evenements/{slug}``: recordings (received, and tus uploads still
+  arriving), every session's pipeline stages (``dashboard.js`` polls
+  ``GET /api/events/{slug}/sessions`` every 2 s and updates the page in place), the cut
+  plan of each recording on a timeline with its speech map, and the publish buttons;
+- ``GET /organisateur/evenements/{slug}/envoi``: a resumable tus upload (``upload.js``
+  with tus-js-client against ``/api/uploads/``).
+
+The pages are server-rendered from the store; their scripts call the JSON API of
+`replay.web.api` (which `setup_api` must have added) with the session's CSRF token, which
+every page carries in ``<meta name="csrf-token">``. Static files are served under
+``/organisateur/static/``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+from aiohttp import web
+
+from replay.domain.model import Event, Session
+from replay.site.pages import clock, french_date
+from replay.store.db import Recording, Store
+from replay.web.auth import NBSP, Role, csrf_token, current_user, require
+from replay.web.keys import SETTINGS, STORE
+from replay.web.uploads_store import Upload, UploadStore
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
+STATIC_URL: Final = "/organisateur/static/"
+HOME: Final = "/organisateur/"
+#: Time zones offered for the recording's start on the upload page (the event's first).
+TIMEZONES: Final = ("Europe/Paris", "UTC", "Europe/London", "Europe/Brussels",
+                    "America/Cayenne", "America/Guadeloupe", "America/Martinique",
+                    "Indian/Reunion", "Indian/Mayotte", "Pacific/Noumea", "Pacific/Tahiti")
+HTML_HEADERS: Final = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                       "Referrer-Policy": "same-origin"}
+
+_organiser: Final = require(Role.ORGANISER)
+
+
+def setup_dashboard(app: web.Application) -> None:
+    """Add the organisers' pages and their static files to `app` (after `setup_auth`)."""
+    app.router.add_get("/organisateur", _to_home)
+    app.router.add_get(HOME, events_page, name="organisateur")
+    app.router.add_get("/organisateur/evenements/{slug}", event_page,
+                       name="organisateur-evenement")
+    app.router.add_get("/organisateur/evenements/{slug}/envoi", upload_page,
+                       name="organisateur-envoi")
+    app.router.add_static(STATIC_URL, STATIC_DIR, name="organisateur-static")
+
+
+# -- view models ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingView:
+    id: int
+    room: str
+    name: str
+    started: str
+    started_iso: str
+    duration: str
+    state: str
+    sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadView:
+    name: str
+    room: str
+    percent: int
+    received: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    guid: str
+    title: str
+    room: str
+    day: str
+    start: str
+    end: str
+    start_iso: str
+    recorded: bool
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Europe/Paris")
+
+
+def local_time(moment: datetime, tz: ZoneInfo) -> str:
+    """« mardi 3 mars 2026 à 09:28 », in the event's time zone."""
+    here = moment.astimezone(tz)
+    return f"{french_date(here.date())} à {here:%H:%M}"
+
+
+def french_size(size: int) -> str:
+    """« 1,5 Go », « 820 Mo »: sizes for people, with a non-breaking space."""
+    value, unit = float(size), "octets"
+    for unit in ("octets", "ko", "Mo", "Go", "To"):
+        if value < 1000 or unit == "To":
+            break
+        value /= 1000
+    text = f"{value:.0f}" if unit == "octets" or value >= 100 else f"{value:.1f}"
+    return text.replace(".", ",") + NBSP + unit
+
+
+def recording_view(store: Store, recording: Recording, tz: ZoneInfo) -> RecordingView:
+    cuts = store.load_cuts(recording.id)
+    if cuts:
+        state = f"découpé en {len(cuts)}{NBSP}séance{'s' if len(cuts) > 1 else ''}"
+    elif recording.duration is None:
+        state = "reçu, analyse en attente"
+    else:
+        state = "reçu, analyse en cours ou en attente"
+    duration = "durée inconnue" if recording.duration is None else clock(recording.duration)
+    return RecordingView(recording.id, recording.room, recording.source_name,
+                         local_time(recording.started_at, tz),
+                         recording.started_at.isoformat(), duration, state, len(cuts))
+
+
+def upload_view(upload: Upload) -> UploadView:
+    percent = int(100 * upload.offset / upload.length) if upload.length else 0
+    received = f"{french_size(upload.offset)} sur {french_size(upload.length)}"
+    return UploadView(upload.filename or "fichier", upload.room or "", percent, received)
+
+
+def session_view(session: Session, tz: ZoneInfo, recorded: set[str]) -> SessionView:
+    start, end = session.start.astimezone(tz), session.end.astimezone(tz)
+    return SessionView(session.guid, session.title, session.room, french_date(start.date()),
+                       f"{start:%H:%M}", f"{end:%H:%M}", session.start.isoformat(),
+                       session.guid in recorded)
+
+
+async def pending_uploads(app: web.Application, slug: str) -> list[UploadView]:
+    """tus uploads of this event still arriving (not complete, not expired)."""
+    root = app[SETTINGS].data_dir / "uploads" / "tus"
+    if not root.is_dir():
+        return []
+    now = time.time()
+    uploads = await UploadStore(root).all()
+    return [upload_view(u) for u in uploads
+            if u.event == slug and not u.complete and u.expires > now]
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+async def _to_home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently(HOME)
+
+
+@_organiser
+async def events_page(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    user = current_user(request)
+    events = [store.load_event(slug) for slug in store.event_slugs()
+              if user is not None and user.may_access_event(slug)]
+    found = [e for e in events if e is not None]
+    views = [{"event": e, "dates": _dates(e), "recordings": len(store.recordings_of(e.slug))}
+             for e in found]
+    return render(request, "events.html", title="Vos évènements", events=views)
+
+
+@_organiser
+async def event_page(request: web.Request) -> web.Response:
+    event = _event(request)
+    store = request.app[STORE]
+    tz = zone(event.timezone)
+    recordings = [recording_view(store, r, tz) for r in store.recordings_of(event.slug)]
+    recorded = {cut.guid for r in recordings for cut in store.load_cuts(r.id)}
+    sessions = [session_view(s, tz, recorded) for s in event.sessions if s.publishable]
+    return render(request, "event.html", title=event.title, event=event, dates=_dates(event),
+                  recordings=recordings, sessions=sessions,
+                  uploads=await pending_uploads(request.app, event.slug))
+
+
+@_organiser
+async def upload_page(request: web.Request) -> web.Response:
+    event = _event(request)
+    zones = [event.timezone] + [z for z in TIMEZONES if z != event.timezone]
+    return render(request, "upload.html", title=f"Envoyer un enregistrement – {event.title}",
+                  event=event, dates=_dates(event), timezones=zones)
+
+
+def _event(request: web.Request) -> Event:
+    slug = request.match_info["slug"]
+    user = current_user(request)
+    if user is None or not user.may_access_event(slug):
+        raise _page_error(request, web.HTTPForbidden,
+                          f"Vous n’avez pas accès à cet évènement{NBSP}: demandez-le à un "
+                          "organisateur qui y a accès.")
+    event = request.app[STORE].load_event(slug)
+    if event is None:
+        raise _page_error(request, web.HTTPNotFound,
+                          f"Évènement introuvable{NBSP}: il a peut-être été renommé. "
+                          "Revenez à la liste de vos évènements.")
+    return event
+
+
+def _dates(event: Event) -> str:
+    if event.start == event.end:
+        return french_date(event.start)
+    return f"du {french_date(event.start)} au {french_date(event.end)}"
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("replay.web", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(nbsp=NBSP, static=STATIC_URL, home=HOME)
+    return env
+
+
+def render_text(name: str, **values: Any) -> str:
+    return environment().get_template(name).render(**values)
+
+
+def render(request: web.Request, name: str, *, status: int = 200, **values: Any) -> web.Response:
+    user = current_user(request)
+    html = render_text(name, csrf=csrf_token(request), user=user, **values)
+    return web.Response(status=status, text=html, content_type="text/html", charset="utf-8",
+                        headers=HTML_HEADERS)
+
+
+def _page_error(request: web.Request, kind: type[web.HTTPException],
+                message: str) -> web.HTTPException:
+    html = render_text("message.html", title=message, message=message,
+                       csrf=csrf_token(request), user=current_user(request))
+    return kind(text=html, content_type="text/html", headers=HTML_HEADERS)
