@@ -107,6 +107,13 @@ def _add_process(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Import the programme, ingest the recording, cut it into one replay per "
                     "session of the room, transcode, transcribe, subtitle and publish to "
                     "DATA_DIR/site/. Running it again redoes only what changed.")
+    _add_recording_arguments(sub)
+    sub.add_argument("--review", action="store_true",
+                     help="stop before publishing, so editors can review the captions")
+    sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def _add_recording_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("recording", type=Path, help="the room's recording (video or audio file)")
     sub.add_argument("--schedule", type=Path, required=True,
                      help="the programme: schedule.json (c3voc/pretalx), frab schedule.xml or "
@@ -115,9 +122,6 @@ def _add_process(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sub.add_argument("--started-at", type=_started_at,
                      help="wall-clock start of the recording with its offset, e.g. "
                           "2026-03-03T09:28:00+01:00 (default: the file's creation_time)")
-    sub.add_argument("--review", action="store_true",
-                     help="stop before publishing, so editors can review the captions")
-    sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -179,13 +183,7 @@ def _add_ingest(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Import the programme, check and ingest the recording (copied and "
                     "checksummed into the data directory), and queue its processing. A "
                     "`replay serve` on the same data directory does the rest.")
-    sub.add_argument("recording", type=Path, help="the room's recording (video or audio file)")
-    sub.add_argument("--schedule", type=Path, required=True,
-                     help="the programme: schedule.json, frab schedule.xml or iCal .ics")
-    sub.add_argument("--room", required=True, help="the programme's room this recording is from")
-    sub.add_argument("--started-at", type=_started_at,
-                     help="wall-clock start of the recording with its offset (default: the "
-                          "file's creation_time)")
+    _add_recording_arguments(sub)
     sub.set_defaults(review=False)
 
 
