@@ -26,7 +26,7 @@ from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, TaskDeps, enqueue_recording, ingest_recording, task_table
 from replay.jobs.worker import JobContext, Worker
 from replay.media.probe import probe
-from replay.sample import SampleSession, SampleTruth, build_sample
+from replay.sample import SampleTruth
 from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber, Task
 from replay.storage.local import LocalDirectoryStore
@@ -35,20 +35,10 @@ from replay.store.db import Store
 pytestmark = pytest.mark.slow
 
 EVENT = "demo-mission-villes"
-SESSIONS = (
-    SampleSession("Premier atelier", 30, 60, late_by=10, paragraphs=2),
-    SampleSession("Second atelier", 90, 60, late_by=15, paragraphs=2),
-)
 SCRIPT: dict[Task, Sequence[Segment]] = {
     "transcribe": [Segment(0.5, 2.0, "Bonjour à tous.")],
     "translate": [Segment(0.5, 2.0, "Hello everyone.")],
 }
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleTruth:
-    return build_sample(tmp_path_factory.mktemp("small"), sessions=SESSIONS, duration=150,
-                        size=(320, 180), fps=10)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from replay.domain.programme import parse_programme
 from replay.domain.transcript import Segment, Word
 from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import ProcessRequest, process
-from replay.sample import SampleSession, SampleTruth, build_sample
+from replay.sample import SampleTruth
 from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber, Task
 from replay.storage.local import LocalDirectoryStore
@@ -25,22 +25,12 @@ from replay.store.db import Store
 
 pytestmark = pytest.mark.slow
 
-SESSIONS = (
-    SampleSession("Premier atelier", 30, 60, late_by=10, paragraphs=2),
-    SampleSession("Second atelier", 90, 60, late_by=15, paragraphs=2),
-)
 SCRIPT: dict[Task, Sequence[Segment]] = {
     "transcribe": [Segment(0.5, 2.0, "Bonjour à tous.", (
         Word(0.5, 1.0, " Bonjour", 0.9), Word(1.0, 1.4, " à", 0.8), Word(1.4, 2.0, " tous.", 0.4),
     ))],
     "translate": [Segment(0.5, 2.0, "Hello everyone.")],
 }
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleTruth:
-    return build_sample(tmp_path_factory.mktemp("small"), sessions=SESSIONS, duration=150,
-                        size=(320, 180), fps=10)
 
 
 @dataclass
