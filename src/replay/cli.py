@@ -21,10 +21,9 @@ from replay.domain.programme import parse_programme
 from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.sqlite_queue import SQLiteQueue
-from replay.jobs.tasks import QUEUES, ingest_recording
+from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
 from replay.settings import Settings, load_settings
-from replay.speech.models import resolve_model
-from replay.speech.transcriber import Task, WhisperConfig, WhisperTranscriber
+from replay.speech.transcriber import Task
 from replay.storage.factory import object_store_for
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
@@ -270,14 +269,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def _run_process(settings: Settings, request: ProcessRequest) -> JobSummary:
     store = Store.open(settings.database_path)
-    speech_threads = Lanes.for_threads(settings.cpu_threads).speech_threads
-    transcriber = WhisperTranscriber(WhisperConfig(
-        transcribe_model=resolve_model(settings.whisper_model, settings.models_dir),
-        translate_model=resolve_model(settings.effective_translate_model, settings.models_dir),
-        device=settings.whisper_device, compute_type=settings.whisper_compute_type,
-        cpu_threads=speech_threads, beam_size=settings.whisper_beam_size))
     ctx = Context(settings=settings, store=store,
-                  objects=LocalDirectoryStore(settings.site_dir), transcriber=transcriber,
+                  objects=LocalDirectoryStore(settings.site_dir),
+                  transcriber=whisper_for(settings),
                   lanes=Lanes.for_threads(settings.cpu_threads),
                   progress=TerminalProgress(sys.stderr))
     try:
