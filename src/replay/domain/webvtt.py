@@ -134,16 +134,17 @@ def _fail(number: int, reason: str) -> SubtitleError:
     return SubtitleError(f"ligne {number}{_NBSP}: {reason}")
 
 
-def parse_webvtt(text: str) -> list[Cue]:
+def parse_webvtt(text: str, *, strict_markup: bool = False) -> list[Cue]:
     """The cues of a WebVTT file; NOTE, STYLE and REGION blocks are dropped.
 
-    Raises SubtitleError("ligne N : raison") for anything malformed."""
+    Raises SubtitleError("ligne N : raison") for anything malformed. Tags other than
+    the kept WebVTT ones are dropped, or refused with `strict_markup` (uploads)."""
     lines = [_Line(number, line) for number, line in enumerate(_split_lines(text), start=1)]
     blocks = _blocks(lines)
     _check_header(blocks[0] if blocks else [], lines)
     cues: list[Cue] = []
     for block in blocks[1:]:
-        cue = _parse_block(block)
+        cue = _parse_block(block, strict_markup)
         if cue is None:
             continue
         if cues and cue.start < cues[-1].start:
@@ -182,7 +183,7 @@ def _check_header(header: list[_Line], lines: list[_Line]) -> None:
             raise _fail(line.number, "il manque une ligne vide entre l’en-tête et ce repère")
 
 
-def _parse_block(block: list[_Line]) -> Cue | None:
+def _parse_block(block: list[_Line], strict_markup: bool = False) -> Cue | None:
     head = block[0].text
     if any(head == word or head.startswith((word + " ", word + "\t")) for word in _SKIPPED_BLOCKS):
         _check_no_arrow(block[1:])
@@ -201,6 +202,8 @@ def _parse_block(block: list[_Line]) -> Cue | None:
         raise
     payload = block[timing_index + 1 :]
     _check_no_arrow(payload)
+    if strict_markup:
+        _check_markup(payload)
     lines = tuple(line for line in (_clean(item.text) for item in payload) if line.strip())
     if not any(_visible(line).strip() for line in lines):
         raise _fail(timing.number, "repère sans texte")
@@ -211,6 +214,31 @@ def _check_no_arrow(lines: list[_Line]) -> None:
     for line in lines:
         if _ARROW in line.text:
             raise _fail(line.number, "il manque une ligne vide avant ce repère")
+
+
+def _check_markup(lines: list[_Line]) -> None:
+    for line in lines:
+        tag = forbidden_tag(line.text)
+        if tag is not None:
+            raise _fail(line.number, f"balise non autorisée {_quoted(tag)}, seules "
+                                     "<i> <b> <u> <c> <v> <lang> sont admises")
+
+
+def forbidden_tag(line: str) -> str | None:
+    """The first tag of `line` that is not a kept WebVTT tag, if any."""
+    return next((tag.group() for tag in _TAG.finditer(line)
+                 if not _ALLOWED_TAG.fullmatch(tag.group())), None)
+
+
+def sanitise_line(line: str) -> str:
+    """`line` without the tags that are not kept WebVTT tags (text left as it is)."""
+    return _TAG.sub(lambda tag: tag.group() if _ALLOWED_TAG.fullmatch(tag.group()) else "",
+                    line)
+
+
+def visible_text(line: str) -> str:
+    """The text a viewer sees: the line without its kept tags."""
+    return _visible(line)
 
 
 def _parse_timing(line: _Line) -> tuple[float, float]:

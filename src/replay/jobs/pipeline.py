@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from replay.domain.captions import with_glossary
 from replay.domain.cues import format_cues, rules_for
 from replay.domain.cutplan import (
     Cut,
@@ -30,9 +31,10 @@ from replay.domain.cutplan import (
 from replay.domain.errors import PlanError, ReplayError
 from replay.domain.ladder import Rung, choose_ladder
 from replay.domain.model import Event, Session
-from replay.domain.programme import programme_hotwords
+from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
+from replay.jobs.captions import captions_allow, default_options, write_corrections
 from replay.jobs.context import Context, StaleAttempt, discard
 from replay.media import commands
 from replay.media.probe import MediaInfo, probe
@@ -41,6 +43,7 @@ from replay.media.timestamps import segment_start
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
 from replay.speech.transcriber import Task
+from replay.store.captions import Captions
 from replay.store.db import Recording
 
 log = logging.getLogger(__name__)
@@ -286,7 +289,9 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
                              cut: Cut) -> None:
     out = session_dir(ctx, recording, cut) / "speech"
     sessions = [s for s in event.sessions if s.guid == cut.guid]
-    hotwords = programme_hotwords(event, sessions or None)
+    glossary = Captions(ctx.store.db).options(event.slug, default_options(ctx.settings)).glossary
+    hotwords = with_glossary(glossary, programme_hotwords(event, sessions or None),
+                             HOTWORDS_LIMIT)
     settings = ctx.settings
     key = _key(recording.sha256, cut.start, cut.end, hotwords, settings.whisper_model,
                settings.effective_translate_model, settings.whisper_beam_size)
@@ -461,8 +466,10 @@ async def publish(ctx: Context, event: Event, *, republish: Collection[str] = ()
     """Publish every processed session of the event, then its index.
 
     Sessions taken down with `unpublish` stay down, unless their guid or slug is in
-    `republish`.
+    `republish`. Where the event waits for validated captions, sessions without them
+    wait too; human caption corrections are written over the speech stage's files first.
     """
+    captions = Captions(ctx.store.db)
     ready = [
         (recording, cut)
         for recording in ctx.store.recordings_of(event.slug)
@@ -470,7 +477,10 @@ async def publish(ctx: Context, event: Event, *, republish: Collection[str] = ()
         if _processed(ctx, recording, cut)
         and (not _unpublished(ctx, recording, cut)
              or {cut.guid, _session_for(event, cut, recording).slug} & set(republish))
+        and (_released(ctx, recording, cut)
+             or captions_allow(captions, ctx.settings, event.slug, recording, cut.guid))
     ]
+    await write_corrections(captions, ctx.settings, [(r, cut.guid) for r, cut in ready])
     outputs = [
         SessionOutputs(cut=cut, room=recording.room,
                        session=_session_for(event, cut, recording),
@@ -514,6 +524,12 @@ async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
 def _unpublished(ctx: Context, recording: Recording, cut: Cut) -> bool:
     state = ctx.store.stage(recording.id, cut.guid, "publish")
     return state is not None and state.status == UNPUBLISHED
+
+
+def _released(ctx: Context, recording: Recording, cut: Cut) -> bool:
+    """Already out: a correction in review does not take it back down."""
+    state = ctx.store.stage(recording.id, cut.guid, "publish")
+    return state is not None and state.status == "done"
 
 
 def _processed(ctx: Context, recording: Recording, cut: Cut) -> bool:

@@ -91,6 +91,40 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    # 3: caption review (replay.store.captions): versions, per-language state, event options.
+    """
+    CREATE TABLE caption_versions (
+        recording_id INTEGER NOT NULL REFERENCES recordings(id),
+        guid TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        cues TEXT NOT NULL,
+        author TEXT NOT NULL,
+        author_id INTEGER,
+        created_at REAL NOT NULL,
+        status TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (recording_id, guid, lang, version)
+    );
+    CREATE TABLE caption_state (
+        recording_id INTEGER NOT NULL REFERENCES recordings(id),
+        guid TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        current_version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        claimed_by INTEGER,
+        claimed_at REAL,
+        reviewed_until REAL,
+        source_sha256 TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (recording_id, guid, lang)
+    );
+    CREATE TABLE event_options (
+        event_slug TEXT PRIMARY KEY REFERENCES events(slug),
+        captions_policy TEXT NOT NULL CHECK (captions_policy IN ('brouillons', 'valides')),
+        editors_may_publish INTEGER NOT NULL DEFAULT 0,
+        glossary TEXT NOT NULL DEFAULT '[]'
+    );
+    """,
 )
 
 

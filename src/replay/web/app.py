@@ -29,6 +29,7 @@ from replay.speech.transcriber import Transcriber
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
 from replay.web.api import setup_api
+from replay.web.api_captions import setup_captions
 from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
 from replay.web.dashboard import setup_dashboard
 from replay.web.keys import (
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     setup_auth(app, AuthConfig.from_settings(settings))
     setup_api(app)
     setup_dashboard(app)
+    setup_captions(app)
     return app
 
 

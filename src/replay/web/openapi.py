@@ -14,7 +14,9 @@ _ERRORS: Final = {
     "404": "Introuvable",
     "409": "Conflit avec l’état actuel",
     "413": "Fichier trop volumineux",
-    "422": "Refusé (média illisible, salle inconnue, limite de découpe invalide)",
+    "422": "Refusé (média illisible, salle inconnue, limite de découpe invalide, "
+           "sous-titres invalides : la ligne ou le repère et la raison)",
+    "428": "En-tête If-Match requis (l’ETag des sous-titres lus)",
 }
 
 
@@ -135,6 +137,7 @@ def _paths() -> JSONObj:
         "/api/sessions/{id}/{guid}/unpublish": {"post": _op(
             "Retirer la session du site", org, ("200", {"type": "object"}, "Retirée"), "404",
             "409", params=[_RECORDING, _GUID])},
+        **_caption_paths(),
         "/api/uploads/": {"options": _tus_op("Capacités tus", "204"),
                           "post": _tus_op("Créer un téléversement", "201")},
         "/api/uploads/{upload_id}": {
@@ -144,6 +147,120 @@ def _paths() -> JSONObj:
             "patch": _tus_op("Envoyer un morceau", "204"),
             "delete": _tus_op("Abandonner le téléversement", "204"),
         },
+    }
+
+
+_LANG: Final = _path_param("lang", "Langue des sous-titres : fr ou en")
+_CAPTION_PARAMS: Final = [_RECORDING, _GUID, _LANG]
+
+
+def _body(properties: JSONObj, *required: str) -> JSONObj:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": list(required), "properties": properties}}}}
+
+
+def _caption_paths() -> JSONObj:
+    editor, org = "éditeur ou organisateur", "organisateur"
+    caps = ("200", _ref("Captions"), "Les sous-titres (en-tête ETag \"v<version>\")")
+    obj = {"type": "object"}
+    base = "/api/captions/{id}/{guid}/{lang}"
+    params = _CAPTION_PARAMS
+    cues = {"cues": {"type": "array", "items": _ref("Cue")},
+            "reviewed_until": {"type": ["number", "null"]}, "note": {"type": "string"}}
+    return {
+        base: {
+            "get": _op("Les sous-titres actuels", editor, caps, "404", "409", params=params),
+            "put": _op("Enregistrer une nouvelle version (If-Match requis)", editor, caps,
+                       "400", "404", "409", "422", "428", body=_body(cues, "cues"),
+                       params=params)},
+        f"{base}/history": {"get": _op("L’historique des versions", editor,
+                                       ("200", obj, "Versions"), "404", "409", params=params)},
+        f"{base}/versions/{{n}}": {"get": _op(
+            "Une version", editor, ("200", obj, "Version"), "404", "409",
+            params=[*params, _path_param("n", "Numéro de version", integer=True)])},
+        f"{base}/diff": {"get": _op(
+            "Les changements entre deux versions (from, to)", editor,
+            ("200", obj, "Changements"), "404", "409", params=[*params, *(
+                {"name": n, "in": "query", "required": False, "schema": {"type": "integer"}}
+                for n in ("from", "to"))])},
+        f"{base}/revert": {"post": _op(
+            "Rétablir une version (crée une nouvelle version ; If-Match requis)", editor,
+            caps, "400", "404", "409", "428",
+            body=_body({"version": {"type": "integer"}}, "version"), params=params)},
+        f"{base}/status": {"post": _op(
+            "Changer l’étape : en_relecture, valide, publie (publier : organisateur, ou "
+            "éditeur si l’événement le permet)", editor, ("200", obj, "Nouvelle étape"),
+            "400", "404", "409",
+            body=_body({"status": {"type": "string", "enum": [
+                "brouillon_automatique", "en_relecture", "valide", "publie"]}}, "status"),
+            params=params)},
+        f"{base}/claim": {
+            "post": _op("Prendre la session en charge", editor, ("200", obj, "Prise"), "404",
+                        "409", params=params),
+            "delete": _op("Libérer la session", editor, ("200", obj, "Libérée"), "404",
+                          "409", params=params)},
+        f"{base}/export.vtt": {"get": _op("Télécharger en WebVTT", editor,
+                                          ("200", {"type": "string"}, "text/vtt"), "404",
+                                          "409", params=params)},
+        f"{base}/export.srt": {"get": _op("Télécharger en SRT", editor,
+                                          ("200", {"type": "string"}, "SubRip"), "404",
+                                          "409", params=params)},
+        f"{base}/import": {"post": _op(
+            "Importer un fichier .vtt ou .srt (strict ; If-Match requis)", editor, caps, "400",
+            "404", "409", "413", "422", "428", params=params, body={
+                "required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}}}}}})},
+        "/api/events/{slug}/replace": {"post": _op(
+            "Chercher et remplacer dans une session ou tout l’événement (aperçu, puis "
+            "apply avec les versions de l’aperçu)", editor, ("200", obj, "Changements"),
+            "400", "404", "409", "422", "428", params=[_SLUG], body=_body({
+                "find": {"type": "string"}, "replace": {"type": "string"},
+                "scope": {"type": "string", "enum": ["session", "event"]},
+                "recording_id": {"type": "integer"}, "guid": {"type": "string"},
+                "lang": {"type": "string"}, "apply": {"type": "boolean"},
+                "whole_word": {"type": "boolean"}, "case_sensitive": {"type": "boolean"},
+                "versions": {"type": "object",
+                             "additionalProperties": {"type": "integer"}}},
+                "find", "replace"))},
+        "/api/events/{slug}/options": {
+            "get": _op("Options des sous-titres de l’événement", org,
+                       ("200", _ref("CaptionOptions"), "Options"), "404", params=[_SLUG]),
+            "put": _op("Changer les options des sous-titres", org,
+                       ("200", _ref("CaptionOptions"), "Options"), "400", "404",
+                       params=[_SLUG], body={"required": True, "content": {
+                           "application/json": {"schema": _ref("CaptionOptions")}}})},
+        "/api/events/{slug}/glossary": {
+            "get": _op("Le glossaire de l’événement", editor, ("200", _ref("Glossary"),
+                                                                "Termes"), "404",
+                       params=[_SLUG]),
+            "put": _op("Remplacer le glossaire (aussi donné à Whisper)", editor,
+                       ("200", _ref("Glossary"), "Termes"), "400", "404", params=[_SLUG],
+                       body={"required": True, "content": {
+                           "application/json": {"schema": _ref("Glossary")}}})},
+    }
+
+
+def _caption_schemas() -> JSONObj:
+    number = {"type": "number"}
+    cue = {"type": "object", "required": ["start", "end", "text"],
+           "properties": {"start": number, "end": number, "text": {"type": "string"}}}
+    return {
+        "Cue": cue,
+        "Captions": {"type": "object", "properties": {
+            "version": {"type": "integer"}, "status": {"type": "string"},
+            "author": {"type": "string"}, "cues": {"type": "array", "items": _ref("Cue")},
+            "warnings": {"type": "array", "items": {"type": "array",
+                                                    "items": {"type": "string"}}},
+            "low_confidence": {"type": "array", "items": {"type": "object"}},
+            "claimed_by": {"type": ["object", "null"]},
+            "reviewed_until": {"type": ["number", "null"]},
+            "machine_pending": {"type": "boolean"}}},
+        "CaptionOptions": {"type": "object", "properties": {
+            "captions_policy": {"type": "string", "enum": ["brouillons", "valides"]},
+            "editors_may_publish": {"type": "boolean"}}},
+        "Glossary": {"type": "object", "required": ["terms"], "properties": {
+            "terms": {"type": "array", "items": {"type": "string"}}}},
     }
 
 
@@ -193,6 +310,7 @@ def _schemas() -> JSONObj:
             "speech": {"type": "array", "items": {"type": "array", "items": number}},
             "jobs": {"type": "array", "items": {"type": "integer"}}}},
         "Stage": _stage(),
+        **_caption_schemas(),
         "SessionList": {"type": "object", "properties": {
             "event": string, "recordings": {"type": "array", "items": {"type": "object"}},
             "publish": _ref("Stage"),

@@ -1,0 +1,120 @@
+"""SubRip (SRT) parsed strictly. Pure logic, no I/O.
+
+A block is a cue number, a timing line ``HH:MM:SS,mmm --> HH:MM:SS,mmm`` and at least
+one line of text; blocks are separated by blank lines. Only <i> <b> <u> are kept
+(``<font …>`` and ``{\\an8}``-style overrides are dropped, as players do); any other
+tag is refused. A malformed file raises SubtitleError("ligne N : raison"), in French,
+and nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from replay.domain.errors import SubtitleError
+from replay.domain.transcript import Cue
+
+_NBSP = "\u00a0"
+_ARROW = "-->"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_TIMING = re.compile(r"(\S+)[ \t]+-->[ \t]+(\S+)(?:[ \t]+X1:.*)?")
+_TIMESTAMP = re.compile(r"(\d{2,}):(\d{2}):(\d{2}),(\d{3})")
+_TAG = re.compile(r"<[^<>\n]*>")
+_KEPT_TAG = re.compile(r"</?[ibu]>")
+_DROPPED_TAG = re.compile(r"</?font(?:[ \t][^<>\n]*)?>", re.IGNORECASE)
+_OVERRIDE = re.compile(r"\{\\[^{}\n]*\}")
+_MAX_HOURS = 99
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    text: str
+
+
+def _fail(number: int, reason: str) -> SubtitleError:
+    return SubtitleError(f"ligne {number}{_NBSP}: {reason}")
+
+
+def parse_srt(text: str) -> list[Cue]:
+    """The cues of an SRT file, in order; raises SubtitleError naming the line."""
+    blocks = _blocks(text)
+    if not blocks:
+        raise _fail(1, "fichier vide, aucun repère")
+    cues: list[Cue] = []
+    for block in blocks:
+        cue = _parse_block(block)
+        if cues and cue.start < cues[-1].start:
+            raise _fail(block[0].number, "ce repère commence avant le précédent")
+        cues.append(cue)
+    return cues
+
+
+def _blocks(text: str) -> list[list[_Line]]:
+    raw = _LINE_BREAK.split(text.removeprefix("\ufeff").replace("\0", "\ufffd"))
+    blocks: list[list[_Line]] = []
+    current: list[_Line] = []
+    for number, line in enumerate(raw, start=1):
+        if line.strip():
+            current.append(_Line(number, line))
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _parse_block(block: list[_Line]) -> Cue:
+    head = block[0]
+    if _ARROW in head.text:
+        raise _fail(head.number, "numéro de repère manquant avant la ligne de temps")
+    if not head.text.strip().isdigit():
+        raise _fail(head.number, f"numéro de repère attendu, trouvé «{_NBSP}"
+                                 f"{head.text.strip()[:40]}{_NBSP}»")
+    if len(block) < 2:
+        raise _fail(head.number, "ligne de temps manquante après le numéro")
+    start, end = _parse_timing(block[1])
+    lines = tuple(_text_line(line) for line in block[2:])
+    if not any(line.strip() for line in lines):
+        raise _fail(block[1].number, "repère sans texte")
+    return Cue(start, end, lines)
+
+
+def _text_line(line: _Line) -> str:
+    if _ARROW in line.text:
+        raise _fail(line.number, "il manque une ligne vide avant ce repère")
+    text = _OVERRIDE.sub("", _DROPPED_TAG.sub("", line.text))
+    for tag in _TAG.finditer(text):
+        if not _KEPT_TAG.fullmatch(tag.group()):
+            raise _fail(line.number, f"balise non autorisée «{_NBSP}{tag.group()[:40]}"
+                                     f"{_NBSP}», seules <i> <b> <u> sont admises")
+    return text.strip()
+
+
+def _parse_timing(line: _Line) -> tuple[float, float]:
+    match = _TIMING.fullmatch(line.text.strip())
+    if match is None:
+        raise _fail(line.number, f"ligne de temps illisible, attendu «{_NBSP}HH:MM:SS,mmm "
+                                 f"--> HH:MM:SS,mmm{_NBSP}»")
+    start = _timestamp(match.group(1), line.number)
+    end = _timestamp(match.group(2), line.number)
+    if end <= start:
+        raise _fail(line.number, "la fin du repère doit venir après son début")
+    return start, end
+
+
+def _timestamp(text: str, number: int) -> float:
+    match = _TIMESTAMP.fullmatch(text)
+    if match is None:
+        raise _fail(number, f"horodatage invalide «{_NBSP}{text[:40]}{_NBSP}», attendu "
+                            "HH:MM:SS,mmm")
+    hours, minutes, seconds, millis = (int(group) for group in match.groups())
+    if hours > _MAX_HOURS:
+        raise _fail(number, f"horodatage démesuré «{_NBSP}{text[:40]}{_NBSP}» (plus de "
+                            f"{_MAX_HOURS} heures)")
+    if minutes > 59 or seconds > 59:
+        raise _fail(number, f"horodatage invalide «{_NBSP}{text}{_NBSP}», minutes et "
+                            "secondes < 60")
+    return (hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis) / 1000

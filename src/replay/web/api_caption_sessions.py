@@ -1,0 +1,514 @@
+"""The caption API of one session in one language: versions with ETag/If-Match,
+history, diff and revert, the workflow, claims, WebVTT/SRT export and strict import
+(`api_captions.setup_captions` adds these routes and the event-wide ones).
+
+``/api/captions/{id}/{guid}/{lang}`` is one session's captions in one language (``id``:
+the recording, ``guid``: the session in its cut plan). Version 1 is imported from the
+speech stage's WebVTT on first read (author « Whisper »). Every save needs the ETag it
+started from in ``If-Match`` (428 without; 409 showing both versions when another save
+came first).
+
+Roles: editors (and organisers) read, edit, claim, approve and replace; publishing is
+for organisers unless the event lets editors publish; the options are the organisers';
+the glossary may be edited by editors too (they meet the names while correcting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import web
+
+from replay.domain.captions import (
+    CaptionError,
+    CaptionStatus,
+    Change,
+    check_transition,
+    diff_cues,
+    status_after_save,
+    validate_cues,
+    warnings_for,
+)
+from replay.domain.errors import SubtitleError
+from replay.domain.srt import parse_srt
+from replay.domain.transcript import Cue
+from replay.domain.webvtt import parse_webvtt, render_srt, render_webvtt
+from replay.jobs.captions import (
+    LANGUAGES,
+    default_options,
+    digest,
+    machine_pending,
+    read_source,
+    speech_dir,
+    sync_from_file,
+    vtt_path,
+    write_current_file,
+)
+from replay.jobs.queue import JobSpec
+from replay.jobs.tasks import MAX_ATTEMPTS, PUBLISH
+from replay.store.captions import (
+    Author,
+    Captions,
+    CaptionState,
+    CaptionVersion,
+    EventOptions,
+    Key,
+    VersionConflict,
+)
+from replay.store.db import Recording
+from replay.store.users import Role, User
+from replay.web.api_common import json_body, load_recording
+from replay.web.auth import USERS, check_role, current_user, require
+from replay.web.errors import NBSP, api_error, json_response
+from replay.web.keys import QUEUE, SETTINGS, STORE
+from replay.web.multipart import receive
+
+CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
+IMPORT_MAX_BYTES: Final = 4 << 20
+LOW_CONFIDENCE: Final = 0.5
+_ETAG: Final = re.compile(r'\s*(?:W/)?"v(\d+)"\s*')
+
+_editor: Final = require(Role.EDITOR)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get(CAPTIONS, show)
+    router.add_put(CAPTIONS, save)
+    router.add_get(CAPTIONS + "/history", history)
+    router.add_get(CAPTIONS + "/versions/{n}", show_version)
+    router.add_get(CAPTIONS + "/diff", diff)
+    router.add_post(CAPTIONS + "/revert", revert)
+    router.add_post(CAPTIONS + "/status", change_status)
+    router.add_post(CAPTIONS + "/claim", claim)
+    router.add_delete(CAPTIONS + "/claim", release)
+    router.add_get(CAPTIONS + "/export.vtt", export_vtt)
+    router.add_get(CAPTIONS + "/export.srt", export_srt)
+    router.add_post(CAPTIONS + "/import", import_file)
+
+
+# -- the captions of one session ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    recording: Recording
+    guid: str
+    lang: str
+
+    @property
+    def key(self) -> Key:
+        return self.recording.id, self.guid, self.lang
+
+
+def captions_of(request: web.Request) -> Captions:
+    return Captions(request.config_dict[STORE].db)
+
+
+def target(request: web.Request) -> Target:
+    recording, guid = load_recording(request), request.match_info["guid"]
+    if guid not in {cut.guid for cut in request.config_dict[STORE].load_cuts(recording.id)}:
+        raise api_error(404, f"La session « {guid} » n’est pas dans le plan de "
+                             f"l’enregistrement {recording.id}.")
+    lang = request.match_info["lang"]
+    if lang not in LANGUAGES:
+        raise api_error(404, f"Langue « {lang} » inconnue{NBSP}: fr ou en.")
+    return Target(recording, guid, lang)
+
+
+async def loaded(request: web.Request, where: Target) -> tuple[CaptionState, str | None]:
+    """The state, after importing the speech stage's file when it is new."""
+    path = vtt_path(request.config_dict[SETTINGS], where.recording, where.guid, where.lang)
+    source = await asyncio.to_thread(read_source, path)
+    state = sync_from_file(captions_of(request), where.key, source)
+    if state is None:
+        raise api_error(409, f"Pas encore de sous-titres pour cette session{NBSP}: attendez "
+                             "la fin de sa transcription.")
+    return state, source
+
+
+def current_version(request: web.Request, where: Target) -> CaptionVersion:
+    current = captions_of(request).current(where.key)
+    assert current is not None  # loaded() imported it
+    return current
+
+
+def cue_json(cue: Cue) -> dict[str, Any]:
+    return {"start": cue.start, "end": cue.end, "text": cue.text}
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def with_etag(response: web.Response, version: int) -> web.Response:
+    response.headers["ETag"] = etag(version)
+    return response
+
+
+def user_json(request: web.Request, user_id: int | None, since: float | None) -> Any:
+    if user_id is None:
+        return None
+    user = request.config_dict[USERS].get(user_id)
+    return {"id": user_id, "name": user.name if user else "?", "since": since}
+
+
+async def low_confidence(request: web.Request, where: Target) -> list[dict[str, Any]]:
+    """Whisper's words under `LOW_CONFIDENCE` (French only: the English is a translation)."""
+    if where.lang != "fr":
+        return []
+    path = speech_dir(request.config_dict[SETTINGS], where.recording, where.guid)
+    text = await asyncio.to_thread(read_source, path / "transcript.fr.json")
+    try:
+        segments = json.loads(text or "{}").get("segments", [])
+    except ValueError:
+        return []
+    return [{"start": w["start"], "end": w["end"], "word": w["word"],
+             "probability": w["probability"]}
+            for s in segments for w in s.get("words", [])
+            if w.get("probability", 1.0) < LOW_CONFIDENCE]
+
+
+async def captions_json(request: web.Request, where: Target, state: CaptionState,
+                        source: str | None) -> dict[str, Any]:
+    current = current_version(request, where)
+    return {"recording": where.recording.id, "guid": where.guid, "lang": where.lang,
+            "version": current.version, "status": str(state.status),
+            "author": current.author, "created_at": current.created_at,
+            "cues": [cue_json(c) for c in current.cues],
+            "warnings": warnings_for(current.cues, where.lang),
+            "low_confidence": await low_confidence(request, where),
+            "claimed_by": user_json(request, state.claimed_by, state.claimed_at),
+            "reviewed_until": state.reviewed_until,
+            "machine_pending": machine_pending(state, source)}
+
+
+async def respond(request: web.Request, where: Target, status: int = 200) -> web.Response:
+    state, source = await loaded(request, where)
+    body = await captions_json(request, where, state, source)
+    return with_etag(json_response(body, status=status), body["version"])
+
+
+@_editor
+async def show(request: web.Request) -> web.Response:
+    return await respond(request, target(request))
+
+
+# -- saving ------------------------------------------------------------------------------
+
+
+def expected_version(request: web.Request) -> int:
+    value = request.headers.get("If-Match")
+    if value is None:
+        raise api_error(428, f"En-tête If-Match manquant{NBSP}: renvoyez l’ETag reçu avec "
+                             "les sous-titres, pour ne pas écraser le travail d’un autre.")
+    match = _ETAG.fullmatch(value)
+    if match is None:
+        raise api_error(400, f"If-Match illisible{NBSP}: renvoyez l’ETag tel quel "
+                             "(par exemple \"v3\").")
+    return int(match.group(1))
+
+
+def parse_cues(value: object) -> list[Cue]:
+    if not isinstance(value, list) or not all(_is_cue(item) for item in value):
+        raise api_error(400, f"« cues » invalide{NBSP}: une liste de "
+                             "{\"start\": secondes, \"end\": secondes, \"text\": texte}.")
+    return [Cue(float(item["start"]), float(item["end"]), (item["text"],)) for item in value]
+
+
+def _is_cue(item: object) -> bool:
+    return (isinstance(item, dict) and isinstance(item.get("text"), str)
+            and all(isinstance(item.get(k), int | float) and not isinstance(item.get(k), bool)
+                    for k in ("start", "end")))
+
+
+def validated(cues: list[Cue], what: str = "Sous-titres refusés") -> list[Cue]:
+    try:
+        return validate_cues(cues)
+    except CaptionError as exc:
+        raise _refused(exc, what, cue=exc.cue) from None
+
+
+def _refused(exc: SubtitleError, what: str, **detail: Any) -> web.HTTPException:
+    body = {"error": f"{what}{NBSP}: {exc}. Rien n’a été enregistré.", **detail}
+    return web.HTTPUnprocessableEntity(text=json.dumps(body, ensure_ascii=False),
+                                       content_type="application/json")
+
+
+def conflict(exc: VersionConflict, yours: list[Cue]) -> web.HTTPException:
+    current = exc.current
+    body = {"error": f"Conflit{NBSP}: {current.author} a enregistré la version "
+                     f"{current.version} entre-temps. Comparez les deux versions, puis "
+                     "enregistrez à partir de la sienne.",
+            "current": {"version": current.version, "author": current.author,
+                        "created_at": current.created_at,
+                        "cues": [cue_json(c) for c in current.cues]},
+            "yours": {"cues": [cue_json(c) for c in yours]}}
+    response = web.HTTPConflict(text=json.dumps(body, ensure_ascii=False),
+                                content_type="application/json")
+    response.headers["ETag"] = etag(current.version)
+    return response
+
+
+def author(request: web.Request) -> Author:
+    user = current_user(request)
+    assert user is not None  # the role check came first
+    return Author(user.name, user.id)
+
+
+async def store_version(request: web.Request, where: Target, cues: list[Cue], *,
+                        expected: int, note: str,
+                        reviewed_until: float | None = None) -> web.Response:
+    state, _ = await loaded(request, where)
+    try:
+        captions_of(request).save(where.key, cues, author(request), expected=expected,
+                                  status=status_after_save(state.status), note=note,
+                                  reviewed_until=reviewed_until)
+    except VersionConflict as exc:
+        raise conflict(exc, cues) from None
+    return await respond(request, where)
+
+
+def _reviewed_until(body: dict[str, Any]) -> float | None:
+    value = body.get("reviewed_until")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise api_error(400, f"« reviewed_until » invalide{NBSP}: des secondes depuis le "
+                             "début de la session.")
+    return float(value)
+
+
+def _note(body: dict[str, Any]) -> str:
+    note = body.get("note", "")
+    return note[:200] if isinstance(note, str) else ""
+
+
+@_editor
+async def save(request: web.Request) -> web.Response:
+    where = target(request)
+    expected = expected_version(request)
+    body = await json_body(request)
+    cues = validated(parse_cues(body.get("cues")))
+    return await store_version(request, where, cues, expected=expected, note=_note(body),
+                               reviewed_until=_reviewed_until(body))
+
+
+# -- history, diff, revert ---------------------------------------------------------------
+
+
+def version_json(version: CaptionVersion, *, with_cues: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {"version": version.version, "author": version.author,
+                            "created_at": version.created_at, "status": str(version.status),
+                            "note": version.note, "cue_count": len(version.cues)}
+    if with_cues:
+        data["cues"] = [cue_json(c) for c in version.cues]
+    return data
+
+
+@_editor
+async def history(request: web.Request) -> web.Response:
+    where = target(request)
+    state, _ = await loaded(request, where)
+    versions = captions_of(request).history(where.key)
+    return json_response({"current": state.current_version,
+                          "versions": [version_json(v, with_cues=False) for v in versions]})
+
+
+def version_number(request: web.Request, text: str | None, default: int) -> CaptionVersion:
+    where = target(request)
+    number = default if text is None else (int(text) if text.isdigit() else -1)
+    found = captions_of(request).version(where.key, number)
+    if found is None:
+        raise api_error(404, f"Version « {text} » introuvable{NBSP}: voir l’historique.")
+    return found
+
+
+@_editor
+async def show_version(request: web.Request) -> web.Response:
+    await loaded(request, target(request))
+    found = version_number(request, request.match_info["n"], 0)
+    return json_response(version_json(found, with_cues=True))
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    return {"kind": change.kind, "index": change.index, "text": change.describe(),
+            "old": None if change.old is None else cue_json(change.old),
+            "new": None if change.new is None else cue_json(change.new)}
+
+
+@_editor
+async def diff(request: web.Request) -> web.Response:
+    state, _ = await loaded(request, target(request))
+    latest = state.current_version
+    old = version_number(request, request.query.get("from"), max(latest - 1, 1))
+    new = version_number(request, request.query.get("to"), latest)
+    changes = diff_cues(old.cues, new.cues)
+    return json_response({"from": old.version, "to": new.version,
+                          "changes": [change_json(c) for c in changes]})
+
+
+@_editor
+async def revert(request: web.Request) -> web.Response:
+    where = target(request)
+    expected = expected_version(request)
+    body = await json_body(request)
+    number = body.get("version")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise api_error(400, f"« version » manquante{NBSP}: le numéro de la version à "
+                             "rétablir.")
+    await loaded(request, where)
+    old = version_number(request, str(number), number)
+    return await store_version(request, where, list(old.cues), expected=expected,
+                               note=f"retour à la version {old.version}")
+
+
+# -- workflow and claims -------------------------------------------------------------------
+
+
+def event_options(request: web.Request, slug: str) -> EventOptions:
+    return captions_of(request).options(slug, default_options(request.config_dict[SETTINGS]))
+
+
+def check_may_publish(request: web.Request, options: EventOptions, state: CaptionState) -> None:
+    if not options.editors_may_publish:
+        check_role(request, Role.ORGANISER)
+    if options.captions_policy == "valides" and state.status is CaptionStatus.BROUILLON:
+        raise api_error(409, f"Cet événement attend des sous-titres validés{NBSP}: relisez "
+                             "et validez-les avant de les publier.")
+
+
+def _status(body: dict[str, Any]) -> CaptionStatus:
+    try:
+        return CaptionStatus(str(body.get("status")))
+    except ValueError:
+        names = ", ".join(s.value for s in CaptionStatus)
+        raise api_error(400, f"« status » invalide{NBSP}: l’un de {names}.") from None
+
+
+@_editor
+async def change_status(request: web.Request) -> web.Response:
+    where = target(request)
+    wanted = _status(await json_body(request))
+    state, _ = await loaded(request, where)
+    try:
+        check_transition(state.status, wanted)
+    except CaptionError as exc:
+        raise api_error(409, f"Changement refusé{NBSP}: {exc}.") from None
+    job = None
+    if wanted is CaptionStatus.PUBLIE:
+        check_may_publish(request, event_options(request, where.recording.event_slug), state)
+        job = await publish_captions(request, where)
+    captions_of(request).set_status(where.key, wanted)
+    return json_response({"status": str(wanted), "job": job})
+
+
+async def publish_captions(request: web.Request, where: Target) -> int:
+    """Write the current version as the session's file, then queue the event's publish
+    (which uploads only the objects that changed)."""
+    text = render_webvtt(list(current_version(request, where).cues))
+    path = vtt_path(request.config_dict[SETTINGS], where.recording, where.guid, where.lang)
+    await asyncio.to_thread(write_current_file, path, text)
+    captions_of(request).set_source(where.key, digest(text))
+    slug = where.recording.event_slug
+    return await request.config_dict[QUEUE].enqueue(JobSpec(
+        "publish_event", {"event": slug}, queue=PUBLISH, lock=f"publish:{slug}",
+        max_attempts=MAX_ATTEMPTS))
+
+
+def claimed_by_other(request: web.Request, state: CaptionState, user: User) -> web.HTTPException:
+    holder = user_json(request, state.claimed_by, state.claimed_at)
+    body = {"error": f"Session déjà prise par {holder['name']}{NBSP}: voyez avec cette "
+                     "personne avant de corriger.", "claimed_by": holder}
+    return web.HTTPConflict(text=json.dumps(body, ensure_ascii=False),
+                            content_type="application/json")
+
+
+@_editor
+async def claim(request: web.Request) -> web.Response:
+    where = target(request)
+    state, _ = await loaded(request, where)
+    user = current_user(request)
+    assert user is not None
+    if state.claimed_by not in (None, user.id):
+        raise claimed_by_other(request, state, user)
+    claimed = captions_of(request).claim(where.key, user.id)
+    return json_response({"claimed_by": user_json(request, claimed.claimed_by,
+                                                  claimed.claimed_at)})
+
+
+@_editor
+async def release(request: web.Request) -> web.Response:
+    """Give a claim up; someone else's only for organisers."""
+    where = target(request)
+    state, _ = await loaded(request, where)
+    user = current_user(request)
+    assert user is not None
+    if state.claimed_by not in (None, user.id) and user.role is not Role.ORGANISER:
+        raise claimed_by_other(request, state, user)
+    captions_of(request).release(where.key)
+    return json_response({"claimed_by": None})
+
+
+# -- export and import ---------------------------------------------------------------------
+
+
+async def export(request: web.Request, suffix: str) -> web.Response:
+    where = target(request)
+    await loaded(request, where)
+    current = current_version(request, where)
+    cues = list(current.cues)
+    text = render_webvtt(cues) if suffix == "vtt" else render_srt(cues)
+    name = f"sous-titres-{where.recording.id}-{where.lang}.{suffix}"
+    content_type = "text/vtt" if suffix == "vtt" else "application/x-subrip"
+    response = web.Response(text=text, content_type=content_type, charset="utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return with_etag(response, current.version)
+
+
+@_editor
+async def export_vtt(request: web.Request) -> web.Response:
+    return await export(request, "vtt")
+
+
+@_editor
+async def export_srt(request: web.Request) -> web.Response:
+    return await export(request, "srt")
+
+
+def parse_upload(data: bytes, filename: str) -> list[Cue]:
+    """The file's cues, by its extension (or its WEBVTT header); SubtitleError if bad."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SubtitleError(f"ligne {line}{NBSP}: le fichier doit être en UTF-8") from None
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".srt":
+        return parse_srt(text)
+    if suffix == ".vtt" or text.removeprefix("\ufeff").startswith("WEBVTT"):
+        return parse_webvtt(text, strict_markup=True)
+    raise SubtitleError(f"ligne 1{NBSP}: format inconnu, envoyez un fichier .vtt ou .srt")
+
+
+@_editor
+async def import_file(request: web.Request) -> web.Response:
+    where = target(request)
+    expected = expected_version(request)
+    received = await receive(request, file_field="file", limit=IMPORT_MAX_BYTES,
+                             directory=None)
+    if received.data is None:
+        raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
+    try:
+        cues = parse_upload(received.data, received.filename)
+    except SubtitleError as exc:
+        line = re.match(r"ligne (\d+)", str(exc))
+        raise _refused(exc, "Fichier refusé",
+                       line=int(line.group(1)) if line else None) from None
+    cues = validated(cues, "Fichier refusé")
+    return await store_version(request, where, cues, expected=expected,
+                               note=f"import de {received.filename or 'fichier'}"[:200])

@@ -1,0 +1,251 @@
+"""The caption review API. `setup_captions(app)` adds the routes of one session's
+captions (`api_caption_sessions`) and the event-wide ones here: find and replace across
+a session or the whole event (a preview of every change, then applied with the versions
+the preview showed), the event's caption options, and its glossary.
+
+Roles: editors (and organisers) replace and edit the glossary (editors meet the names
+while correcting); the options (captions policy, whether editors may publish) are the
+organisers'. The glossary is offered for replace by the editor page and given to
+Whisper, before the programme's names, as hotwords for later transcriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from aiohttp import web
+
+from replay.domain.captions import CaptionStatus, Change, find_replace
+from replay.domain.cutplan import Cut
+from replay.domain.model import Event
+from replay.jobs.captions import LANGUAGES, read_source, sync_from_file, vtt_path
+from replay.store.captions import Captions, VersionConflict
+from replay.store.db import Recording, transaction
+from replay.store.users import Role
+from replay.web import api_caption_sessions
+from replay.web.api_caption_sessions import (
+    Target,
+    author,
+    captions_of,
+    change_json,
+    event_options,
+    validated,
+)
+from replay.web.api_common import json_body, load_event
+from replay.web.auth import require
+from replay.web.errors import NBSP, api_error, json_response
+from replay.web.keys import SETTINGS, STORE
+
+MAX_TERMS: Final = 300
+MAX_TERM_CHARS: Final = 100
+
+_editor: Final = require(Role.EDITOR)
+_organiser: Final = require(Role.ORGANISER)
+
+
+def setup_captions(app: web.Application) -> None:
+    """Add the caption routes (needs `setup_auth` and `setup_api` on the same app)."""
+    router = app.router
+    api_caption_sessions.add_routes(router)
+    router.add_post("/api/events/{slug}/replace", replace_text)
+    router.add_get("/api/events/{slug}/options", show_options)
+    router.add_put("/api/events/{slug}/options", save_options)
+    router.add_get("/api/events/{slug}/glossary", show_glossary)
+    router.add_put("/api/events/{slug}/glossary", save_glossary)
+
+
+# -- find and replace --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    where: Target
+    title: str
+    version: int
+    cues: list[Any]
+    changes: list[Change]
+
+    @property
+    def session(self) -> str:
+        return f"{self.where.recording.id}/{self.where.guid}"
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    find: str
+    replace: str
+    lang: str
+    whole_word: bool
+    case_sensitive: bool
+
+
+def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise api_error(400, f"« {name} » doit valoir true ou false.")
+    return value
+
+
+def _search(body: dict[str, Any]) -> Search:
+    find, new, lang = body.get("find"), body.get("replace"), body.get("lang", "fr")
+    if not isinstance(find, str) or not isinstance(new, str) or not find.strip():
+        raise api_error(400, f"« find » et « replace » sont requis{NBSP}: le texte à chercher "
+                             "et son remplacement.")
+    if lang not in LANGUAGES:
+        raise api_error(400, f"« lang » invalide{NBSP}: fr ou en.")
+    return Search(find, new, lang, _flag(body, "whole_word", True),
+                  _flag(body, "case_sensitive", False))
+
+
+def _scope(request: web.Request, event: Event, body: dict[str, Any]) -> list[tuple[Recording,
+                                                                                  Cut]]:
+    store = request.config_dict[STORE]
+    pairs = [(r, c) for r in store.recordings_of(event.slug) for c in store.load_cuts(r.id)]
+    scope = body.get("scope", "session")
+    if scope == "event":
+        return pairs
+    if scope != "session":
+        raise api_error(400, f"« scope » invalide{NBSP}: session ou event.")
+    chosen = [(r, c) for r, c in pairs
+              if r.id == body.get("recording_id") and c.guid == body.get("guid")]
+    if not chosen:
+        raise api_error(404, f"Session introuvable dans cet événement{NBSP}: donnez "
+                             "« recording_id » et « guid ».")
+    return chosen
+
+
+async def _proposal(request: web.Request, recording: Recording, cut: Cut,
+                    search: Search) -> Proposal | None:
+    """What replacing would change in this session (an empty proposal when nothing)."""
+    where = Target(recording, cut.guid, search.lang)
+    path = vtt_path(request.config_dict[SETTINGS], recording, cut.guid, search.lang)
+    source = await asyncio.to_thread(read_source, path)
+    captions = captions_of(request)
+    if sync_from_file(captions, where.key, source) is None:
+        return None  # not transcribed yet
+    current = captions.current(where.key)
+    assert current is not None
+    cues, changes = find_replace(current.cues, search.find, search.replace,
+                                 whole_word=search.whole_word,
+                                 case_sensitive=search.case_sensitive)
+    return Proposal(where, cut.title, current.version, cues, changes)
+
+
+def proposal_json(proposal: Proposal) -> dict[str, Any]:
+    return {"session": proposal.session, "recording": proposal.where.recording.id,
+            "guid": proposal.where.guid, "title": proposal.title,
+            "version": proposal.version,
+            "changes": [change_json(c) for c in proposal.changes]}
+
+
+@_editor
+async def replace_text(request: web.Request) -> web.Response:
+    """Preview every change (``apply`` false), or apply them with ``versions``, the
+    ``{"<recording>/<guid>": version}`` the preview showed: all or nothing."""
+    event = load_event(request, request.match_info["slug"])
+    body = await json_body(request)
+    search = _search(body)
+    apply = _flag(body, "apply", False)
+    scanned = []
+    for recording, cut in _scope(request, event, body):
+        found = await _proposal(request, recording, cut, search)
+        if found is not None:
+            scanned.append(found)
+    proposals = [p for p in scanned if p.changes]
+    if apply:
+        _checked_versions(scanned, body.get("versions"))
+        proposals = _apply(request, proposals, search)
+    return json_response({"find": search.find, "replace": search.replace,
+                          "lang": search.lang, "applied": apply,
+                          "sessions": [proposal_json(p) for p in proposals],
+                          "total": sum(len(p.changes) for p in proposals)})
+
+
+def _checked_versions(scanned: list[Proposal], versions: object) -> None:
+    """Every session the preview showed, and every one with changes now, must still be at
+    the version the preview showed."""
+    if not isinstance(versions, dict):
+        raise api_error(428, f"« versions » manquant{NBSP}: renvoyez les versions de "
+                             "l’aperçu, pour ne pas écraser une correction faite depuis.")
+    stale = [p for p in scanned if (p.changes or p.session in versions)
+             and versions.get(p.session) != p.version]
+    if stale:
+        raise api_error(409, f"Conflit{NBSP}: ces sessions ont changé depuis l’aperçu "
+                             f"({', '.join(p.title for p in stale)}). Refaites l’aperçu.")
+
+
+def _apply(request: web.Request, proposals: list[Proposal], search: Search) -> list[Proposal]:
+    cues = [validated(p.cues, f"Remplacement refusé dans « {p.title} »") for p in proposals]
+    captions: Captions = captions_of(request)
+    note = f"remplacer « {search.find} » par « {search.replace} »"[:200]
+    try:
+        with transaction(request.config_dict[STORE].db):
+            saved = [captions.save(p.where.key, new, author(request), expected=p.version,
+                                   status=CaptionStatus.RELECTURE, note=note)
+                     for p, new in zip(proposals, cues, strict=True)]
+    except VersionConflict:
+        raise api_error(409, f"Conflit{NBSP}: une session a changé pendant le "
+                             "remplacement. Refaites l’aperçu.") from None
+    return [replace(p, version=s.version) for p, s in zip(proposals, saved, strict=True)]
+
+
+# -- options and glossary ------------------------------------------------------------------
+
+
+def options_json(request: web.Request, slug: str) -> dict[str, Any]:
+    options = event_options(request, slug)
+    return {"captions_policy": options.captions_policy,
+            "editors_may_publish": options.editors_may_publish}
+
+
+@_organiser
+async def show_options(request: web.Request) -> web.Response:
+    slug = load_event(request, request.match_info["slug"]).slug
+    return json_response(options_json(request, slug))
+
+
+@_organiser
+async def save_options(request: web.Request) -> web.Response:
+    slug = load_event(request, request.match_info["slug"]).slug
+    body = await json_body(request)
+    options = event_options(request, slug)
+    policy = body.get("captions_policy", options.captions_policy)
+    if policy not in ("brouillons", "valides"):
+        raise api_error(400, f"« captions_policy » invalide{NBSP}: brouillons (les replays "
+                             "sortent avec les brouillons automatiques, signalés) ou valides "
+                             "(ils attendent des sous-titres validés).")
+    may_publish = _flag(body, "editors_may_publish", options.editors_may_publish)
+    captions_of(request).save_options(slug, replace(
+        options, captions_policy=policy, editors_may_publish=may_publish))
+    return json_response(options_json(request, slug))
+
+
+def glossary_terms(value: object) -> tuple[str, ...]:
+    """Distinct, trimmed terms; 400 for anything but a list of short strings."""
+    if not isinstance(value, list) or len(value) > MAX_TERMS or not all(
+            isinstance(term, str) and 0 < len(term.strip()) <= MAX_TERM_CHARS
+            for term in value):
+        raise api_error(400, f"« terms » invalide{NBSP}: une liste d’au plus {MAX_TERMS} "
+                             f"noms, chacun de 1 à {MAX_TERM_CHARS} caractères.")
+    seen: dict[str, str] = {}
+    for term in value:
+        text = " ".join(term.split())
+        seen.setdefault(text.casefold(), text)
+    return tuple(seen.values())
+
+
+@_editor
+async def show_glossary(request: web.Request) -> web.Response:
+    slug = load_event(request, request.match_info["slug"]).slug
+    return json_response({"terms": list(event_options(request, slug).glossary)})
+
+
+@_editor
+async def save_glossary(request: web.Request) -> web.Response:
+    slug = load_event(request, request.match_info["slug"]).slug
+    terms = glossary_terms((await json_body(request)).get("terms"))
+    options = event_options(request, slug)
+    captions_of(request).save_options(slug, replace(options, glossary=terms))
+    return json_response({"terms": list(terms)})
