@@ -12,15 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from replay.domain.captions import CaptionStatus
 from replay.domain.errors import ReplayError
 from replay.domain.programme import parse_programme
-from replay.domain.transcript import Segment, Word
+from replay.domain.transcript import Cue, Segment, Word
+from replay.jobs.captions import sync_from_file
 from replay.jobs.context import Context, Lanes
-from replay.jobs.pipeline import ProcessRequest, process
+from replay.jobs.pipeline import ProcessRequest, process, publish
 from replay.sample import SampleTruth
 from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber, Task
 from replay.storage.local import LocalDirectoryStore
+from replay.store.captions import Author, Captions
 from replay.store.db import Store
 
 pytestmark = pytest.mark.slow
@@ -104,3 +107,31 @@ async def test_breaks_are_never_transcribed_and_hotwords_come_from_the_programme
     words = json.loads((site / "demo-0" / "transcript.fr.json").read_text())["segments"][0]
     assert [w["word"] for w in words["words"]] == ["Bonjour", "à", "tous."]
     assert words["words"][2]["probability"] == 0.4
+
+
+async def test_a_corrected_and_validated_session_is_published_without_the_draft_label(
+    sample: SampleTruth, tmp_path: Path
+) -> None:
+    ctx = context(tmp_path, FakeTranscriber(script=SCRIPT))
+    summary = await process(ctx, request(sample))
+    first, second = (r.guid for r in summary.sessions)
+    captions = Captions(ctx.store.db)
+    key = (1, first, "fr")
+    vtt = tmp_path / "work"
+    source = next(vtt.rglob(f"sessions/{first}/speech/subtitles.fr.vtt")).read_text("utf-8")
+    sync_from_file(captions, key, source)
+    current = captions.current(key)
+    assert current is not None
+    corrected = [Cue(0.5, 2.0, ("Bonjour à toutes et à tous.",))]
+    captions.save(key, corrected, Author("Édith", 7), expected=current.version,
+                  status=CaptionStatus.VALIDE)
+    await publish(ctx, request(sample).event)
+
+    site = tmp_path / "site" / "demo-mission-villes"
+    pages = {slug: (site / slug / "index.html").read_text("utf-8")
+             for slug in ("demo-0", "demo-1")}
+    assert "Sous-titres générés automatiquement" not in pages["demo-0"]
+    assert "Sous-titres générés automatiquement" in pages["demo-1"]
+    assert "Bonjour à toutes et à tous." in (site / "demo-0" / "subtitles.fr.vtt").read_text()
+    entries = {e["guid"]: e for e in json.loads((site / "replays.json").read_text())["replays"]}
+    assert (entries[first]["captions"], entries[second]["captions"]) == ("reviewed", "automatic")

@@ -106,6 +106,19 @@ def captions_allow(captions: Captions, settings: Settings, event_slug: str,
     return state is not None and state.status in PUBLISHABLE
 
 
+def captions_reviewed(captions: Captions, recording: Recording, guid: str) -> bool:
+    """Whether the session's French captions are an editor's work: validated, or published
+    after human corrections. Otherwise the page keeps the « sous-titres générés
+    automatiquement » label (a draft validated untouched is still machine text)."""
+    key = (recording.id, guid, "fr")
+    state = captions.state(key)
+    if state is None:
+        return False
+    if state.status == CaptionStatus.PUBLIE:
+        return human_edited(captions, key)  # drafts may be published as they are
+    return state.status == CaptionStatus.VALIDE
+
+
 def cues_of(captions: Captions, key: Key) -> list[Cue]:
     current = captions.current(key)
     return [] if current is None else list(current.cues)

@@ -34,7 +34,12 @@ from replay.domain.model import Event, Session
 from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.captions import captions_allow, default_options, write_corrections
+from replay.jobs.captions import (
+    captions_allow,
+    captions_reviewed,
+    default_options,
+    write_corrections,
+)
 from replay.jobs.context import Context, StaleAttempt, discard
 from replay.media import commands
 from replay.media.probe import MediaInfo, probe
@@ -485,7 +490,8 @@ async def publish(ctx: Context, event: Event, *, republish: Collection[str] = ()
         SessionOutputs(cut=cut, room=recording.room,
                        session=_session_for(event, cut, recording),
                        media_dir=session_dir(ctx, recording, cut) / "media",
-                       speech_dir=session_dir(ctx, recording, cut) / "speech")
+                       speech_dir=session_dir(ctx, recording, cut) / "speech",
+                       automatic_captions=not captions_reviewed(captions, recording, cut.guid))
         for recording, cut in ready
     ]
     tracker = ctx.tracker("publish", event.slug)

@@ -38,6 +38,9 @@ class SessionOutputs:
     session: Session
     media_dir: Path
     speech_dir: Path
+    #: Whether the captions are unreviewed machine output (labelled as such on the page);
+    #: None leaves it to `publish_event`'s `drafts`.
+    automatic_captions: bool | None = None
 
 
 @dataclass
@@ -149,7 +152,7 @@ def _page(event: Event, item: SessionOutputs, drafts: bool) -> SessionPage:
         cut=item.cut,
         room=item.room,
         has_poster=(item.media_dir / "poster.jpg").exists(),
-        drafts=drafts,
+        drafts=drafts if item.automatic_captions is None else item.automatic_captions,
         segments=tuple((s["start"], s["text"]) for s in transcript["segments"]),
         has_audio=(item.media_dir / "audio.m4a").exists(),
     )
