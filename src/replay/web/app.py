@@ -32,6 +32,7 @@ from replay.web.api import setup_api
 from replay.web.api_captions import setup_captions
 from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
 from replay.web.dashboard import setup_dashboard
+from replay.web.editor import setup_editor
 from replay.web.keys import (
     DURATIONS,
     OBJECTS,
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     setup_api(app)
     setup_dashboard(app)
     setup_captions(app)
+    setup_editor(app)
     return app
 
 

@@ -136,6 +136,10 @@
     button(row, "retry").hidden = failed.length === 0;
     button(row, "publish").hidden = !(ready && !session.published);
     button(row, "unpublish").hidden = !session.published;
+    const edit = row.querySelector("a.edit-captions");
+    const speechDone = stages.speech && stages.speech.status === "done";
+    if (edit && session.recording != null) edit.href = "/edition/" + session.recording + "/" + encodeURIComponent(row.dataset.guid);
+    if (edit) edit.hidden = !(speechDone && session.recording != null);
   }
 
   function button(row, action) { return row.querySelector('button[data-action="' + action + '"]'); }

@@ -1,0 +1,279 @@
+"""The caption editor in headless Chromium against a real server (workers off).
+
+A session is prepared as the speech stage leaves it (WebVTT in French and English, a
+transcript with a word Whisper was unsure of, a tiny real MP4). An editor logs in through
+the form, edits, splits and merges cues, sees autosave, history and diffs, approves; a
+second editor's save makes the page show the conflict dialog; an organiser publishes.
+Workers are off: publishing is checked on the session's WebVTT, which the status change
+writes before it queues the event's publish job (not run here).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from replay.domain.cutplan import Cut
+from replay.domain.programme import parse_programme
+from replay.domain.transcript import Cue
+from replay.domain.webvtt import render_webvtt
+from replay.jobs.captions import speech_dir, vtt_path
+from replay.settings import Settings
+from replay.store.db import Recording
+from replay.store.users import Role
+from replay.web.app import create_app
+from replay.web.auth import USERS
+from replay.web.keys import STORE
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--autoplay-policy=no-user-gesture-required"]
+PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
+             / "mission-villes-2026.schedule.json")
+SLUG = "mission-villes-2026"
+PASSWORD = "mot de passe de test"
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+CUES = [Cue(1.0, 3.0, ("Bonjour à tous.",)), Cue(3.5, 6.0, ("Bienvenue à netzerocities.",)),
+        Cue(6.5, 8.0, ("Merci beaucoup.",)), Cue(8.2, 9.6, ("Commençons.",))]
+WORDS = {"language": "fr", "segments": [{"start": 3.5, "end": 6.0,
+                                         "text": "Bienvenue à netzerocities.", "words": [
+    {"start": 3.5, "end": 4.2, "word": " Bienvenue", "probability": 0.95},
+    {"start": 4.3, "end": 6.0, "word": " netzerocities.", "probability": 0.2}]}]}
+
+
+@dataclass
+class Server:
+    url: str
+    app: web.Application
+    recording: Recording
+    settings: Settings
+    tokens: dict[str, str]
+
+    @property
+    def page(self) -> str:
+        return f"{self.url}/edition/{self.recording.id}/first"
+
+    def api(self, lang: str = "fr", tail: str = "") -> str:
+        return f"{self.url}/api/captions/{self.recording.id}/first/{lang}{tail}"
+
+
+@pytest.fixture(scope="module")
+def mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("media") / "replay.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+         "-movflags", "+faststart", str(target)], check=True, timeout=120)
+    return target
+
+
+def prepare_session(settings: Settings, recording: Recording, mp4: Path) -> None:
+    speech = speech_dir(settings, recording, "first")
+    speech.mkdir(parents=True)
+    for lang in ("fr", "en"):
+        (speech / f"subtitles.{lang}.vtt").write_text(render_webvtt(CUES), encoding="utf-8")
+    (speech / "transcript.fr.json").write_text(json.dumps(WORDS), encoding="utf-8")
+    media = speech.parent / "media"
+    media.mkdir()
+    (media / "replay.mp4").write_bytes(mp4.read_bytes())
+
+
+@pytest_asyncio.fixture
+async def server(tmp_path: Path, mp4: Path) -> AsyncIterator[Server]:
+    settings = Settings(data_dir=tmp_path, cpu_threads=1)
+    app = create_app(settings, run_workers=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    try:
+        await site.start()
+        store, users = app[STORE], app[USERS]
+        store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
+        recording = store.add_recording(
+            event_slug=SLUG, room="Plénière", sha256="ef" * 32, original=tmp_path / "o.mp4",
+            source_name="o.mp4", started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
+        store.save_cuts(recording.id, [Cut("first", "Ouverture", 0.0, 10.0, 0.0, 10.0,
+                                           False, False)])
+        prepare_session(settings, recording, mp4)
+        tokens = {}
+        for name, role in (("edith", Role.EDITOR), ("ed2", Role.EDITOR),
+                           ("orga", Role.ORGANISER)):
+            user = users.add(f"{name}@example.org", name.capitalize(), role, PASSWORD)
+            tokens[name] = users.create_token(user.id, "tests")
+        port = runner.addresses[0][1]
+        yield Server(f"http://127.0.0.1:{port}", app, recording, settings, tokens)
+    finally:
+        await runner.cleanup()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                    args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest_asyncio.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(locale="fr-FR")
+    page = await context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    await context.close()
+
+
+async def open_editor(page: Page, server: Server, who: str = "edith") -> None:
+    await page.goto(server.page)
+    assert "/connexion" in page.url
+    await page.fill("#email", f"{who}@example.org")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(server.page)
+    await page.wait_for_selector("#editeur[data-ready=oui]")
+
+
+async def api_get(page: Page, server: Server, who: str = "edith") -> tuple[Any, str]:
+    response = await page.request.get(
+        server.api(), headers={"Authorization": f"Bearer {server.tokens[who]}"})
+    assert response.ok
+    return await response.json(), response.headers["etag"]
+
+
+async def saved(page: Page) -> None:
+    await page.wait_for_function(
+        "document.getElementById('etat-enregistrement').textContent.startsWith('Enregistré')")
+
+
+def cue(n: int, part: str = "textarea") -> str:
+    return f"#reperes-fr > li:nth-child({n}) {part}"
+
+
+async def texts(page: Page) -> list[str]:
+    values = await page.eval_on_selector_all("#reperes-fr textarea",
+                                              "as => as.map(a => a.value)")
+    return [str(value) for value in values]
+
+
+async def test_edit_split_merge_autosave_history_and_approve(page: Page,
+                                                             server: Server) -> None:
+    await open_editor(page, server)
+    assert await page.text_content(cue(2, "mark.unsure")) == "netzerocities."
+    await page.wait_for_function("document.getElementById('video').readyState >= 1")
+    await page.click(cue(3, "button.seek"))
+    await page.wait_for_selector("#reperes-fr > li:nth-child(3).current")
+    await page.keyboard.press("Control+Space")  # pause
+    await page.fill(cue(1), "Bonjour à toutes et à tous.")
+    await saved(page)
+    body, _ = await api_get(page, server)
+    assert body["version"] == 2
+    assert body["cues"][0]["text"] == "Bonjour à toutes et à tous."
+
+    await page.focus(cue(2))
+    await page.eval_on_selector(cue(2), "a => a.setSelectionRange(10, 10)")
+    await page.keyboard.press("Alt+KeyS")
+    assert await texts(page) == ["Bonjour à toutes et à tous.", "Bienvenue", "à netzerocities.",
+                                 "Merci beaucoup.", "Commençons."]
+    await page.focus(cue(2))
+    await page.keyboard.press("Alt+KeyM")
+    assert len(await texts(page)) == 4
+    await saved(page)
+    body, _ = await api_get(page, server)
+    assert body["version"] >= 3
+    assert body["cues"][1]["text"] == "Bienvenue\nà netzerocities."
+
+    await page.reload()
+    await page.wait_for_selector("#editeur[data-ready=oui]")
+    assert (await texts(page))[0] == "Bonjour à toutes et à tous."
+
+    await page.click("#voir-historique")
+    await page.wait_for_selector("#historique li:nth-child(3)")
+    assert "Edith" in (await page.text_content("#historique") or "")
+    await page.click("#historique li:nth-last-child(2) >> text=Voir les différences")
+    await page.wait_for_selector("#differences li.change")
+    assert "Bonjour à toutes et à tous." in (await page.text_content("#differences") or "")
+
+    await page.click("#valider")
+    await page.wait_for_function(
+        "document.getElementById('etat-flux').textContent.includes('validé')")
+    body, _ = await api_get(page, server)
+    assert body["status"] == "valide"
+
+
+async def test_a_long_line_is_warned_while_typing(page: Page, server: Server) -> None:
+    await open_editor(page, server)
+    await page.fill(cue(3), "Merci beaucoup à toutes les personnes présentes dans cette salle")
+    warning = await page.text_content(cue(3, ".cue-warnings"))
+    assert warning is not None
+    assert "trop long" in warning
+    assert "lecture trop rapide" in warning
+
+
+async def test_a_second_editors_save_shows_the_conflict(page: Page, server: Server) -> None:
+    await open_editor(page, server)
+    body, etag = await api_get(page, server, "ed2")
+    theirs = [dict(c) for c in body["cues"]]
+    theirs[2]["text"] = "Merci à vous."
+    response = await page.request.put(
+        server.api(), data=json.dumps({"cues": theirs}),
+        headers={"Authorization": f"Bearer {server.tokens['ed2']}", "If-Match": etag,
+                 "Content-Type": "application/json"})
+    assert response.ok
+    await page.fill(cue(3), "Merci infiniment.")
+    await page.wait_for_selector("#conflit[open]")
+    table = await page.text_content("#conflit-reperes") or ""
+    assert "Merci à vous." in table
+    assert "Merci infiniment." in table
+    assert "Ed2" in (await page.text_content("#conflit") or "")
+    await page.click("#garder")
+    await saved(page)
+    body, _ = await api_get(page, server)
+    assert body["version"] == 3
+    assert body["cues"][2]["text"] == "Merci infiniment."
+
+
+async def test_an_organiser_publishes_the_corrected_captions(page: Page,
+                                                             server: Server) -> None:
+    await open_editor(page, server, "orga")
+    await page.fill(cue(4), "Commençons maintenant.")
+    await saved(page)
+    await page.click("#publier")
+    await page.wait_for_function(
+        "document.getElementById('etat-flux').textContent.includes('publié')")
+    body, _ = await api_get(page, server)
+    assert body["status"] == "publie"
+    published = vtt_path(server.settings, server.recording, "first", "fr")
+    assert "Commençons maintenant." in published.read_text(encoding="utf-8")
+
+
+async def test_the_editor_pages_pass_axe(page: Page, server: Server) -> None:
+    assert AXE.is_file(), "axe-core is missing: run scripts/setup.sh (npm ci)"
+    await open_editor(page, server)
+    await page.click("#voir-historique")
+    await page.wait_for_selector("#historique li")
+    for path in ("", "/edition/"):
+        if path:
+            await page.goto(server.url + path)
+        await page.add_script_tag(path=str(AXE))
+        violations = await page.evaluate(
+            "async () => (await axe.run()).violations.map(v => v.id + ': ' + v.help)")
+        assert violations == [], path or server.page
