@@ -26,20 +26,16 @@ from replay.domain.model import Event, Session
 from replay.jobs.queue import JobSpec
 from replay.settings import Settings
 from replay.store.db import Store
-from replay.web.api import UPLOAD_LIMIT, setup_api
 from replay.web.api_sessions import speech_map_path
 from replay.web.app import create_app
-from replay.web.auth import AUTH_CONFIG, USERS, AuthConfig, setup_auth
-from replay.web.dashboard import setup_dashboard
+from replay.web.auth import USERS
 from replay.web.keys import QUEUE, SETTINGS, STORE
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page, Route
+    from playwright.async_api import Page, Route
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SLUG = "villes-2026"
 EMAIL, PASSWORD = "orga@example.org", "mot de passe de l’organisatrice"
 PARIS_9H = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
@@ -87,14 +83,7 @@ class Server:
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = create_app(settings, run_workers=False)
-    if AUTH_CONFIG not in app:
-        setup_auth(app, AuthConfig.from_settings(settings))
-    if UPLOAD_LIMIT not in app:
-        setup_api(app)
-    if "organisateur" not in app.router.named_resources():
-        setup_dashboard(app)
-    return app
+    return create_app(settings, run_workers=False)
 
 
 @pytest_asyncio.fixture
@@ -112,26 +101,6 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         yield Server(f"http://127.0.0.1:{port}", app)
     finally:
         await runner.cleanup()
-
-
-@pytest_asyncio.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                    args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest_asyncio.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="fr-FR")
-    page = await context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    await context.close()
 
 
 async def log_in(page: Page, server: Server, path: str) -> None:

@@ -35,13 +35,10 @@ from replay.web.auth import USERS
 from replay.web.keys import STORE
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page
+    from playwright.async_api import Page
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--autoplay-policy=no-user-gesture-required"]
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
              / "mission-villes-2026.schedule.json")
 SLUG = "mission-villes-2026"
@@ -120,26 +117,6 @@ async def server(tmp_path: Path, mp4: Path) -> AsyncIterator[Server]:
         yield Server(f"http://127.0.0.1:{port}", app, recording, settings, tokens)
     finally:
         await runner.cleanup()
-
-
-@pytest_asyncio.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                    args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest_asyncio.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="fr-FR")
-    page = await context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    await context.close()
 
 
 async def open_editor(page: Page, server: Server, who: str = "edith") -> None:

@@ -26,6 +26,7 @@ import pytest
 
 from replay.domain.webvtt import parse_webvtt
 from replay.sample import SampleTruth, build_sample
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Response
@@ -371,10 +372,6 @@ class QuietHandler(SimpleHTTPRequestHandler):
         return None
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--autoplay-policy=no-user-gesture-required"]
-
 
 @pytest.mark.browser
 async def test_session_page_plays_in_chromium(site_server: str) -> None:
@@ -382,7 +379,7 @@ async def test_session_page_plays_in_chromium(site_server: str) -> None:
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
             errors: list[str] = []
@@ -449,7 +446,7 @@ async def chromium(*, javascript: bool = True) -> AsyncIterator[Page]:
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = await browser.new_context(java_script_enabled=javascript)
             yield await context.new_page()

@@ -27,7 +27,7 @@ from replay.media.probe import MediaInfo, probe
 from replay.media.runner import FfmpegFailed, FfmpegTimeout, run_capture, run_ffmpeg
 
 if TYPE_CHECKING:
-    from conftest import Media
+    from tests.integration.conftest import Media
 
 pytestmark = pytest.mark.slow
 

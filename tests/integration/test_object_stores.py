@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MotoS3
 
 from replay.domain.errors import ReplayError
 from replay.site.publish import Uploader
@@ -24,6 +23,7 @@ from replay.storage.local import LocalDirectoryStore
 from replay.storage.memory import MemoryStore
 from replay.storage.port import ObjectStore
 from replay.storage.s3 import MiB, S3IntegrityError, S3Store
+from tests.integration.conftest import MotoS3
 
 BAD_KEYS = [
     pytest.param("", id="empty"),

@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from conftest import MotoS3
 
 from replay.cli import main
 from replay.domain.cutplan import Cut
@@ -24,6 +23,7 @@ from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.storage.factory import object_store_for
 from replay.storage.s3 import S3Store
 from replay.store.db import Store
+from tests.integration.conftest import MotoS3
 
 EVENT = "villes-2026"
 T0 = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)

@@ -18,18 +18,14 @@ from yarl import URL
 from replay.domain.model import Event, Session
 from replay.settings import Settings
 from replay.store.db import Store
-from replay.web.api import UPLOAD_LIMIT, setup_api
 from replay.web.app import create_app
 from replay.web.auth import (
-    AUTH_CONFIG,
     NBSP,
     SESSION_COOKIE,
     USERS,
-    AuthConfig,
-    setup_auth,
     users_for,
 )
-from replay.web.dashboard import french_size, setup_dashboard
+from replay.web.dashboard import french_size
 
 Client = TestClient[web.Request, web.Application]
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -49,16 +45,7 @@ def sample_event(slug: str = SLUG, title: str = TITLE) -> Event:
 
 
 def build_app(settings: Settings) -> web.Application:
-    """The factory's app with auth, the API and the dashboard, as `replay serve` has it
-    (whichever of them the factory does not add itself yet)."""
-    app = create_app(settings, run_workers=False)
-    if AUTH_CONFIG not in app:
-        setup_auth(app, AuthConfig.from_settings(settings))
-    if UPLOAD_LIMIT not in app:
-        setup_api(app)
-    if "organisateur" not in app.router.named_resources():
-        setup_dashboard(app)
-    return app
+    return create_app(settings, run_workers=False)
 
 
 @dataclass
