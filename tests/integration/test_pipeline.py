@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from replay.domain.captions import CaptionStatus
+from replay.domain.cutplan import move_boundary
 from replay.domain.errors import ReplayError
 from replay.domain.programme import parse_programme
 from replay.domain.transcript import Cue, Segment, Word
@@ -135,3 +136,17 @@ async def test_a_corrected_and_validated_session_is_published_without_the_draft_
     assert "Bonjour à toutes et à tous." in (site / "demo-0" / "subtitles.fr.vtt").read_text()
     entries = {e["guid"]: e for e in json.loads((site / "replays.json").read_text())["replays"]}
     assert (entries[first]["captions"], entries[second]["captions"]) == ("reviewed", "automatic")
+
+
+async def test_planning_again_keeps_a_boundary_the_organiser_moved(
+    sample: SampleTruth, tmp_path: Path
+) -> None:
+    ctx = context(tmp_path, FakeTranscriber(script=SCRIPT))
+    summary = await process(ctx, request(sample))
+    planned = ctx.store.load_cuts(1)
+    first = summary.sessions[0]
+    moved = move_boundary(planned, first.guid, start=first.start + 3.0, end=None,
+                          duration=summary.duration)
+    ctx.store.save_cuts(1, moved)
+    await process(ctx, request(sample))  # a retry or re-run plans the recording again
+    assert ctx.store.load_cuts(1) == moved

@@ -17,6 +17,7 @@ from replay.domain.cutplan import (
     Interval,
     check_plan,
     covered_sessions,
+    keep_organiser_moves,
     move_boundary,
     plan_cuts,
     silences,
@@ -330,6 +331,31 @@ def test_move_boundary() -> None:
     assert (moved[0].start, moved[0].end) == (10, 60)
     assert moved[0].start_snapped
     assert not moved[0].end_snapped
+    assert moved[0].moved_by_organiser
+    assert not moved[1].moved_by_organiser
+
+
+NEW_PLAN = [cut("a", 12, 48), cut("b", 62, 88)]
+
+
+@pytest.mark.parametrize(("previous", "expected"), [
+    ([], NEW_PLAN),
+    ([cut("a", 10, 50), cut("b", 60, 90)], NEW_PLAN),  # nothing moved by hand: replanned
+    (move_boundary([cut("a", 10, 50), cut("b", 60, 90)], "b", start=55, end=None,
+                   duration=100),
+     [NEW_PLAN[0], move_boundary([cut("a", 10, 50), cut("b", 60, 90)], "b", start=55,
+                                 end=None, duration=100)[1]]),
+])
+def test_replanning_keeps_the_organisers_moves(previous: list[Cut],
+                                               expected: list[Cut]) -> None:
+    assert keep_organiser_moves(NEW_PLAN, previous, 100) == expected
+
+
+def test_replanning_keeps_the_whole_previous_plan_when_a_move_no_longer_fits() -> None:
+    previous = move_boundary([cut("a", 10, 50), cut("b", 60, 90)], "a", start=None, end=59,
+                             duration=100)
+    replanned = [cut("a", 12, 48), cut("b", 52, 88)]  # b now starts before a's kept end
+    assert keep_organiser_moves(replanned, previous, 100) == previous
 
 
 @pytest.mark.parametrize(

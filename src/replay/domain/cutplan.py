@@ -8,7 +8,7 @@ is the last speech before a long silence near the scheduled end.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 
@@ -50,6 +50,8 @@ class Cut:
     end: float
     start_snapped: bool
     end_snapped: bool
+    #: An organiser set this cut by hand: planning again must not move it.
+    moved_by_organiser: bool = False
 
     @property
     def duration(self) -> float:
@@ -218,13 +220,32 @@ def move_boundary(cuts: Sequence[Cut], guid: str, *, start: float | None, end: f
     updated = []
     for cut in cuts:
         if cut.guid == guid:
-            cut = Cut(cut.guid, cut.title, cut.scheduled_start, cut.scheduled_end,
-                      cut.start if start is None else start, cut.end if end is None else end,
-                      cut.start_snapped if start is None else False,
-                      cut.end_snapped if end is None else False)
+            cut = replace(cut, start=cut.start if start is None else start,
+                          end=cut.end if end is None else end,
+                          start_snapped=cut.start_snapped and start is None,
+                          end_snapped=cut.end_snapped and end is None,
+                          moved_by_organiser=True)
         updated.append(cut)
     check_plan(updated, duration)
     return updated
+
+
+def keep_organiser_moves(planned: Sequence[Cut], previous: Sequence[Cut],
+                         duration: float) -> list[Cut]:
+    """A new plan that keeps every cut an organiser moved by hand in the previous one.
+
+    When the kept cuts no longer fit the new plan (the programme changed under them), the
+    previous plan stands as it was: an organiser's edit is never silently undone.
+    """
+    moved = {cut.guid: cut for cut in previous if cut.moved_by_organiser}
+    if not moved:
+        return list(planned)
+    merged = [moved.get(cut.guid, cut) for cut in planned]
+    try:
+        check_plan(merged, duration)
+    except PlanError:
+        return list(previous)
+    return merged
 
 
 def check_plan(cuts: Sequence[Cut], duration: float) -> None:

@@ -25,6 +25,7 @@ from replay.domain.cutplan import (
     CutRules,
     Interval,
     covered_sessions,
+    keep_organiser_moves,
     plan_cuts,
     whole_recording_cut,
 )
@@ -231,6 +232,7 @@ def plan(ctx: Context, event: Event, recording: Recording, duration: float,
         title = f"{recording.room} — {recording.started_at:%d/%m/%Y %H:%M}"
         cuts = [whole_recording_cut(f"{WHOLE_RECORDING}-{recording.sha256[:12]}", title,
                                     speech, duration, cut_rules(ctx))]
+    cuts = keep_organiser_moves(cuts, ctx.store.load_cuts(recording.id), duration)
     ctx.store.save_cuts(recording.id, cuts)
     return cuts
 
