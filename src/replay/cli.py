@@ -47,7 +47,7 @@ class TerminalProgress:
 
     def report(self, stage: str, label: str, fraction: float, eta: float | None) -> None:
         percent = int(fraction * 100)
-        line = f"{stage:<14} {label[:40]:<40} {percent:3d} %"
+        line = f"{stage:<14} {label[:40]:<40} {percent:3d}\u00a0%"
         if eta is not None:
             line += f"  reste {_eta(eta)}"
         if self.live:
@@ -58,7 +58,7 @@ class TerminalProgress:
         self.stream.flush()
 
     def finished(self, stage: str, label: str, seconds: float, skipped: bool) -> None:
-        status = "déjà fait" if skipped else f"terminé en {seconds:.1f} s"
+        status = "déjà fait" if skipped else f"terminé en {seconds:.1f}\u00a0s"
         prefix = "\r\x1b[2K" if self.live else ""
         self.stream.write(f"{prefix}{stage:<14} {label[:40]:<40} {status}\n")
         self.stream.flush()
@@ -66,7 +66,7 @@ class TerminalProgress:
 
 def _eta(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+    return f"{minutes}\u00a0min {secs:02d}\u00a0s" if minutes else f"{secs}\u00a0s"
 
 
 def _started_at(text: str) -> datetime:
@@ -253,9 +253,9 @@ async def _run_publishing(settings: Settings, args: argparse.Namespace) -> str:
         index = f"{(args.to or str(settings.site_dir)).rstrip('/')}/{event.slug}/index.html"
         if args.command == "publish":
             await publish(ctx, event, republish=args.session)
-            return f"Publié : {index}"
+            return f"Publié\u00a0: {index}"
         slugs = await unpublish(ctx, event, args.session)
-        return f"Retiré : {', '.join(slugs)} ; index mis à jour : {index}"
+        return f"Retiré\u00a0: {', '.join(slugs)}\u00a0; index mis à jour\u00a0: {index}"
     finally:
         store.close()
         close = getattr(objects, "close", None)
@@ -296,12 +296,12 @@ def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
         print(summary.as_json())
         return
     for result in summary.sessions:
-        print(f"« {result.title} » : {result.start:.1f}–{result.end:.1f} s")
+        print(f"«\u00a0{result.title}\u00a0»\u00a0: {result.start:.1f}–{result.end:.1f}\u00a0s")
     if summary.site:
         index = (settings.site_dir / summary.site / "index.html").resolve()
-        print(f"Publié : {index}")
+        print(f"Publié\u00a0: {index}")
     else:
-        print("Traitement terminé ; rien n'est publié (--review).")
+        print("Traitement terminé\u00a0; rien n’est publié (--review).")
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -231,7 +231,7 @@ def test_progress_is_shown_per_stage(run: Run) -> None:
     for stage in ("audio", "speech map", "transcode", "transcribe fr", "translate en",
                   "publish"):
         assert re.search(rf"^{stage}\s.*terminé en", run.stderr, re.MULTILINE), stage
-    assert " %" in run.stderr
+    assert "\u00a0%" in run.stderr
 
 
 def test_running_again_redoes_nothing_and_publishes_the_same(run: Run) -> None:

@@ -271,7 +271,7 @@ def test_cli_publish_unpublish_republish(moto_s3: MotoS3, tmp_path: Path,
         return [r["guid"] for r in json.loads(body)["replays"]]
 
     assert main(["--data-dir", str(data), "publish", EVENT, "--to", target]) == 0
-    assert f"Publié : {target}/{EVENT}/index.html" in capsys.readouterr().out
+    assert f"Publié\u00a0: {target}/{EVENT}/index.html" in capsys.readouterr().out
     assert replays() == ["g1", "g2"]
     assert {u: s for u, s in crawl(index).items() if s != 200} == {}
 
