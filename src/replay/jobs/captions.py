@@ -24,6 +24,7 @@ from replay.domain.captions import CaptionStatus
 from replay.domain.errors import SubtitleError
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_webvtt
+from replay.jobs.workdirs import session_work_dir
 from replay.settings import Settings
 from replay.store.captions import Captions, CaptionState, EventOptions, Key
 from replay.store.db import Recording
@@ -35,8 +36,8 @@ PUBLISHABLE = frozenset({CaptionStatus.VALIDE, CaptionStatus.PUBLIE})
 
 
 def speech_dir(settings: Settings, recording: Recording, guid: str) -> Path:
-    """The session's speech outputs (the same place as `pipeline.session_dir`/speech)."""
-    return settings.work_dir / recording.sha256[:16] / "sessions" / guid / "speech"
+    """The session's speech outputs: subtitles and transcripts."""
+    return session_work_dir(settings, recording, guid) / "speech"
 
 
 def vtt_path(settings: Settings, recording: Recording, guid: str, lang: str) -> Path:

@@ -42,6 +42,7 @@ from replay.jobs.captions import (
     write_corrections,
 )
 from replay.jobs.context import Context, StaleAttempt, discard
+from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_dir
 from replay.media import commands
 from replay.media.probe import MediaInfo, probe
 from replay.media.runner import run_ffmpeg
@@ -171,7 +172,7 @@ async def _mark(ctx: Context, recording: Recording, guid: str, stage: str, key: 
 
 
 def recording_dir(ctx: Context, recording: Recording) -> Path:
-    return ctx.settings.work_dir / recording.sha256[:16]
+    return recording_work_dir(ctx.settings, recording)
 
 
 async def extract_audio(ctx: Context, recording: Recording, info: MediaInfo) -> Path:
@@ -196,7 +197,7 @@ async def extract_audio(ctx: Context, recording: Recording, info: MediaInfo) -> 
 
 
 async def speech_map(ctx: Context, recording: Recording, wav: Path) -> list[Interval]:
-    target = recording_dir(ctx, recording) / "speech.json"
+    target = recording_dir(ctx, recording) / SPEECH_MAP
 
     async def work() -> None:
         tracker = ctx.tracker("speech map", "VAD").bind_loop()
@@ -241,7 +242,7 @@ def plan(ctx: Context, event: Event, recording: Recording, duration: float,
 
 
 def session_dir(ctx: Context, recording: Recording, cut: Cut) -> Path:
-    return recording_dir(ctx, recording) / "sessions" / cut.guid
+    return session_work_dir(ctx.settings, recording, cut.guid)
 
 
 async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,

@@ -147,8 +147,8 @@ async def analyse_recording(deps: TaskDeps, job: JobContext) -> None:
     cuts = await analyse(ctx, event, recording, info)
     await ctx.ensure_current()
     for cut in cuts:
-        await deps.queue.enqueue(_session_job("media_session", MEDIA, recording, cut))
-        await deps.queue.enqueue(_session_job("speech_session", SPEECH, recording, cut))
+        for spec in session_jobs(recording.id, cut.guid):
+            await deps.queue.enqueue(spec)
 
 
 async def media_session(deps: TaskDeps, job: JobContext) -> None:
@@ -177,9 +177,17 @@ async def publish_event(deps: TaskDeps, job: JobContext) -> None:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _session_job(task: str, queue: str, recording: Recording, cut: Cut) -> JobSpec:
-    return JobSpec(task, {"recording": recording.id, "guid": cut.guid}, queue=queue,
-                   lock=f"{queue}:{recording.id}:{cut.guid}", max_attempts=MAX_ATTEMPTS)
+def session_jobs(recording_id: int, guid: str) -> list[JobSpec]:
+    """A session's media and speech jobs; their locks keep each stage single."""
+    return [JobSpec(task, {"recording": recording_id, "guid": guid}, queue=queue,
+                    lock=f"{queue}:{recording_id}:{guid}", max_attempts=MAX_ATTEMPTS)
+            for task, queue in (("media_session", MEDIA), ("speech_session", SPEECH))]
+
+
+def publish_job(event_slug: str) -> JobSpec:
+    """The event's publication; one at a time per event."""
+    return JobSpec("publish_event", {"event": event_slug}, queue=PUBLISH,
+                   lock=f"publish:{event_slug}", max_attempts=MAX_ATTEMPTS)
 
 
 async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording,
@@ -189,9 +197,7 @@ async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording
     stages = [ctx.store.stage(recording.id, cut.guid, name) for name in ("media", "speech")]
     if all(state is not None and state.status == "done" for state in stages):
         await ctx.ensure_current()
-        await deps.queue.enqueue(JobSpec(
-            "publish_event", {"event": recording.event_slug}, queue=PUBLISH,
-            lock=f"publish:{recording.event_slug}", max_attempts=MAX_ATTEMPTS))
+        await deps.queue.enqueue(publish_job(recording.event_slug))
 
 
 async def _probe(recording: Recording) -> MediaInfo:

@@ -49,8 +49,7 @@ from replay.jobs.captions import (
     vtt_path,
     write_current_file,
 )
-from replay.jobs.queue import JobSpec
-from replay.jobs.tasks import MAX_ATTEMPTS, PUBLISH
+from replay.jobs.tasks import publish_job
 from replay.store.captions import (
     Author,
     Captions,
@@ -415,9 +414,7 @@ async def publish_captions(request: web.Request, where: Target) -> int:
     await asyncio.to_thread(write_current_file, path, text)
     captions_of(request).set_source(where.key, digest(text))
     slug = where.recording.event_slug
-    return await request.config_dict[QUEUE].enqueue(JobSpec(
-        "publish_event", {"event": slug}, queue=PUBLISH, lock=f"publish:{slug}",
-        max_attempts=MAX_ATTEMPTS))
+    return await request.config_dict[QUEUE].enqueue(publish_job(slug))
 
 
 def claimed_by_other(request: web.Request, state: CaptionState, user: User) -> web.HTTPException:

@@ -21,8 +21,9 @@ from replay.domain.errors import PlanError, ReplayError
 from replay.domain.model import Event
 from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import unpublish
-from replay.jobs.queue import Job, JobQueue, JobSpec, JobStatus
-from replay.jobs.tasks import MAX_ATTEMPTS, MEDIA, PUBLISH, SPEECH
+from replay.jobs.queue import Job, JobQueue, JobStatus
+from replay.jobs.tasks import MEDIA, SPEECH, publish_job, session_jobs
+from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir
 from replay.settings import Settings
 from replay.speech.transcriber import Task
 from replay.store.db import Recording, StageState, Store
@@ -56,7 +57,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 def speech_map_path(settings: Settings, recording: Recording) -> Path:
     """Where `pipeline.speech_map` keeps the recording's speech intervals."""
-    return settings.work_dir / recording.sha256[:16] / "speech.json"
+    return recording_work_dir(settings, recording) / SPEECH_MAP
 
 
 async def plan_json(request: web.Request, recording: Recording) -> dict[str, Any]:
@@ -119,10 +120,7 @@ async def move_cut(request: web.Request) -> web.Response:
 
 async def enqueue_session(queue: JobQueue, recording: Recording, guid: str) -> list[int]:
     """The session's media and speech jobs, with the locks `jobs.tasks` gives them."""
-    return [await queue.enqueue(JobSpec(
-        task, {"recording": recording.id, "guid": guid}, queue=name,
-        lock=f"{name}:{recording.id}:{guid}", max_attempts=MAX_ATTEMPTS))
-        for task, name in SESSION_TASKS]
+    return [await queue.enqueue(spec) for spec in session_jobs(recording.id, guid)]
 
 
 @_organiser
@@ -248,9 +246,7 @@ async def publish_session(request: web.Request) -> web.Response:
         raise api_error(409, f"La session n’est pas prête{NBSP}: attendez la fin de son "
                              "traitement (vidéo et sous-titres), puis publiez-la.")
     store.set_stage(recording.id, guid, "publish", input_key="", status="requested")
-    job = await request.config_dict[QUEUE].enqueue(JobSpec(
-        "publish_event", {"event": recording.event_slug}, queue=PUBLISH,
-        lock=f"publish:{recording.event_slug}", max_attempts=MAX_ATTEMPTS))
+    job = await request.config_dict[QUEUE].enqueue(publish_job(recording.event_slug))
     return json_response({"job": job}, status=202)
 
 
