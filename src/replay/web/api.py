@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from aiohttp import web
 from replay.domain.errors import ProgrammeError
 from replay.domain.model import Event, Session
 from replay.domain.programme import parse_programme
+from replay.settings import Settings
 from replay.store.db import ImportSummary, Recording
 from replay.web import api_sessions
 from replay.web.api_common import check_event_access, json_body, load_event, recording_json
@@ -40,6 +42,11 @@ _organiser: Final = require(Role.ORGANISER)
 _reader: Final = require(Role.EDITOR)  # editors and organisers
 
 
+def tus_dir(settings: Settings) -> Path:
+    """Where unfinished tus uploads are kept (the dashboard lists them)."""
+    return settings.uploads_dir / "tus"
+
+
 def setup_api(app: web.Application, *, upload_max_bytes: int | None = None) -> None:
     """Add the API's routes, the tus sub-app and the JSON error middleware to `app`."""
     settings = app[SETTINGS]
@@ -57,7 +64,7 @@ def setup_api(app: web.Application, *, upload_max_bytes: int | None = None) -> N
     router.add_post("/api/events/{slug}/recordings", upload_recording)
     router.add_get("/api/events/{slug}/recordings", list_recordings)
     api_sessions.add_routes(router)
-    tus_store = UploadStore(settings.uploads_dir / "tus")
+    tus_store = UploadStore(tus_dir(settings))
     app.add_subapp(TUS_PATH, create_tus_app(
         tus_store, max_size=limit, authorize=_authorize_tus,
         on_complete=_tus_handover(app, tus_store)))

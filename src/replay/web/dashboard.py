@@ -33,6 +33,7 @@ from aiohttp import web
 from replay.domain.model import Event, Session
 from replay.site.pages import clock, french_date
 from replay.store.db import Recording, Store
+from replay.web.api import tus_dir
 from replay.web.auth import NBSP, Role, csrf_token, current_user, require
 from replay.web.keys import SETTINGS, STORE
 from replay.web.uploads_store import Upload, UploadStore
@@ -149,7 +150,7 @@ def session_view(session: Session, tz: ZoneInfo, recorded: set[str]) -> SessionV
 
 async def pending_uploads(app: web.Application, slug: str) -> list[UploadView]:
     """tus uploads of this event still arriving (not complete, not expired)."""
-    root = app[SETTINGS].data_dir / "uploads" / "tus"
+    root = tus_dir(app[SETTINGS])
     if not root.is_dir():
         return []
     now = time.time()
