@@ -86,18 +86,19 @@ async def publish_event(
     for name, data in static_assets():
         await uploader.data(f"{event.slug}/assets/{name}", data)
     ordered = sorted(outputs, key=lambda o: (o.session.start, o.room))
-    for done, item in enumerate(ordered, start=1):
-        await publish_session(uploader, event, item, drafts=drafts)
+    pages = [_page(event, item, drafts) for item in ordered]
+    for done, (item, page) in enumerate(zip(ordered, pages, strict=True), start=1):
+        await publish_session(uploader, event, item, page)
         if on_progress is not None:
             on_progress(done / (len(ordered) + 1))
-    await _publish_index(uploader, event, ordered, drafts=drafts, base_url=base_url)
+    await _publish_index(uploader, event, ordered, pages, base_url=base_url)
     if on_progress is not None:
         on_progress(1.0)
     return uploader
 
 
 async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs,
-                          *, drafts: bool) -> None:
+                          page: SessionPage) -> None:
     prefix = f"{event.slug}/{item.session.slug}"
     hls = item.media_dir / "hls"
     for segment in sorted(hls.rglob("*.ts")):
@@ -108,7 +109,6 @@ async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs
     for name in SPEECH_FILES:
         await uploader.file(f"{prefix}/{name}", item.speech_dir / name)
     await _publish_playlists(uploader, prefix, item)
-    page = _page(event, item, drafts)
     await uploader.data(f"{prefix}/index.html", render_session_page(event, page).encode())
 
 
@@ -159,9 +159,8 @@ def _page(event: Event, item: SessionOutputs, drafts: bool) -> SessionPage:
 
 
 async def _publish_index(uploader: Uploader, event: Event, ordered: Sequence[SessionOutputs],
-                         *, drafts: bool, base_url: str) -> None:
+                         pages: Sequence[SessionPage], *, base_url: str) -> None:
     """The event's lists, search index and feeds, then its page (which links to them)."""
-    pages = [_page(event, item, drafts) for item in ordered]
     items = [_feed_item(item, page) for item, page in zip(ordered, pages, strict=True)]
     prefix = event.slug
     await uploader.data(f"{prefix}/replays.json", replays_json(pages).encode())
