@@ -22,6 +22,10 @@ def _default_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _default_model_cache() -> Path:
+    return Path.home() / ".cache" / "replay" / "models"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting is documented in config/replay.toml (a test checks it)."""
@@ -33,6 +37,7 @@ class Settings:
     whisper_compute_type: str = "int8"
     whisper_beam_size: int = 1
     cpu_threads: int = field(default_factory=_default_threads)
+    model_cache_dir: Path = field(default_factory=_default_model_cache)
     segment_seconds: float = 6.0
     snap_window_before: float = 90.0
     snap_window_after: float = 300.0
@@ -70,10 +75,6 @@ class Settings:
     @property
     def site_dir(self) -> Path:
         return self.data_dir / "site"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
 
     @property
     def effective_translate_model(self) -> str:

@@ -110,8 +110,8 @@ def _bind(fn: Callable[[TaskDeps, JobContext], Awaitable[None]], deps: TaskDeps)
 def whisper_for(settings: Settings) -> WhisperTranscriber:
     """The Whisper transcriber the settings describe (models load on first use)."""
     return WhisperTranscriber(WhisperConfig(
-        transcribe_model=resolve_model(settings.whisper_model, settings.models_dir),
-        translate_model=resolve_model(settings.effective_translate_model, settings.models_dir),
+        transcribe_model=resolve_model(settings.whisper_model, settings.model_cache_dir),
+        translate_model=resolve_model(settings.effective_translate_model, settings.model_cache_dir),
         device=settings.whisper_device, compute_type=settings.whisper_compute_type,
         cpu_threads=Lanes.for_threads(settings.cpu_threads).speech_threads,
         beam_size=settings.whisper_beam_size))
