@@ -185,6 +185,9 @@ async def test_a_reimport_previews_the_changes_before_applying_them(api: Api) ->
             data=form("programme", programme(edit), "p.json"))
         assert response.status == 200, await response.text()
         body: dict[str, Any] = await response.json()
+        titles = body.pop("titles")  # for the preview: every guid's title, old or new
+        assert titles[changed] == "Témoignages (nouveau titre)"
+        assert {*body["added"], *body["changed"], *body["removed"]} <= set(titles)
         return body
 
     expected = {"added": [added], "changed": [changed], "removed": [removed]}
@@ -351,8 +354,13 @@ async def test_moving_a_boundary_reruns_only_that_session(api: Api, media: Media
                                         headers=headers)).json()
     assert [c["guid"] for c in shown["cuts"]] == ["first", "second"]
     assert shown["confirmed"] is False
+    doubtful = await api.client.patch(f"/api/recordings/{recording}/plan/first",
+                                      headers=headers, json={"end": 2.0})
+    assert doubtful.status == 409  # a two-second session: most likely a slip
+    assert (await doubtful.json())["confirm"] == ["la séance ne durerait plus que 2\u00a0s"]
+    assert await jobs(api, "media_session") == [], "nothing moves before the confirmation"
     moved = await api.client.patch(f"/api/recordings/{recording}/plan/first",
-                                   headers=headers, json={"end": 2.0})
+                                   headers=headers, json={"end": 2.0, "confirm": True})
     assert moved.status == 200, await moved.text()
     body = await moved.json()
     assert [(c["guid"], c["end"]) for c in body["cuts"]] == [("first", 2.0), ("second", 5.0)]
@@ -361,7 +369,7 @@ async def test_moving_a_boundary_reruns_only_that_session(api: Api, media: Media
         ("media_session", "first"), ("speech_session", "first")]
     assert sorted(body["jobs"]) == sorted(j.id for j in session_jobs)
     overlap = await api.client.patch(f"/api/recordings/{recording}/plan/first",
-                                     headers=headers, json={"end": 3.0})
+                                     headers=headers, json={"end": 3.0, "confirm": True})
     assert overlap.status == 422
     assert "Limite refusée" in (await overlap.json())["error"]
     unknown = await api.client.patch(f"/api/recordings/{recording}/plan/nope",

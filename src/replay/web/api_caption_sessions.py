@@ -423,7 +423,10 @@ async def change_status(request: web.Request) -> web.Response:
         return await _request_publication(request, where, state)
     user = current_user(request)
     captions_of(request).set_status(where.key, wanted, by=None if user is None else user.id)
-    return json_response({"status": str(wanted), "job": None, "unchanged": False,
+    job = None
+    if wanted is CaptionStatus.VALIDE:  # where the rule waits for validated captions
+        job = await request.config_dict[QUEUE].enqueue(publish_job(where.recording.event_slug))
+    return json_response({"status": str(wanted), "job": job, "unchanged": False,
                           "message": ""})
 
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 from aiohttp import web
 
+from replay.domain.boundaries import implausible
 from replay.domain.cutplan import Cut, move_boundary
 from replay.domain.errors import PlanError, ReplayError
 from replay.domain.model import Event
@@ -39,9 +40,10 @@ from replay.settings import Settings
 from replay.speech.transcriber import Task
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
+from replay.web import api_boundaries
 from replay.web.api_common import json_body, load_event, load_recording
 from replay.web.auth import Role, require
-from replay.web.errors import NBSP, api_error, json_response
+from replay.web.errors import NBSP, APIError, api_error, json_response
 from replay.web.keys import OBJECTS, QUEUE, SETTINGS, STORE
 
 SESSION_TASKS: Final = (("media_session", MEDIA), ("speech_session", SPEECH))
@@ -52,6 +54,7 @@ _reader: Final = require(Role.EDITOR)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
+    api_boundaries.add_routes(router)
     router.add_delete("/api/recordings/{id}", delete_recording)
     router.add_get("/api/recordings/{id}/plan", show_plan)
     router.add_post("/api/recordings/{id}/plan/confirm", confirm_plan)
@@ -122,6 +125,11 @@ async def move_cut(request: web.Request) -> web.Response:
         raise api_error(422, f"Limite refusée ({exc}){NBSP}: choisissez un début et une fin "
                              "dans l’enregistrement, sans chevaucher les sessions "
                              "voisines.") from None
+    doubts = implausible(next(c for c in cuts if c.guid == guid),
+                         next(c for c in moved if c.guid == guid))
+    if doubts and body.get("confirm") is not True:
+        raise APIError(409, f"Déplacement inhabituel{NBSP}: {f'{NBSP}; '.join(doubts)}. "
+                            "Confirmez-le si c’est bien voulu.", confirm=doubts)
     store.save_cuts(recording.id, moved)
     store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_EDITED)
     jobs = await enqueue_session(request.config_dict[QUEUE], recording, guid)
