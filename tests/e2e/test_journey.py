@@ -39,6 +39,7 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 EMAIL, PASSWORD = "orga@example.org", "mot de passe de l’organisatrice"
 EDITOR_EMAIL = "edith@example.org"
 WORD = "Tournesol"  # the editor's correction, never in the machine's text
+PUBLISHED = re.compile(r"^publiée$")  # not « non publiée »
 PROCESSING = 300_000  # ms: analysis, transcoding and Whisper on two one-minute sessions
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' {login_style}; "
        "img-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; "
@@ -234,11 +235,13 @@ async def test_the_organiser_journey(watch: Watch, server: Server,
 
     # -- published by the rule; the second session by the organiser's decision ---------
     await page.goto(dashboard)
-    await first.locator("td[data-stage='publish'] .stage-status", has_text="publiée"
+    await first.locator("td[data-stage='publish'] .stage-status", has_text=PUBLISHED
                         ).wait_for(timeout=60_000)
     second = page.locator("#lignes-seances tr[data-guid]").nth(1)
+    await second.locator(".publication-reason", has_text="sous-titres français et anglais"
+                         ).wait_for(timeout=PROCESSING)  # its Whisper may still be running
     await second.get_by_role("button", name="Publier maintenant").click()
-    await second.locator("td[data-stage='publish'] .stage-status", has_text="publiée"
+    await second.locator("td[data-stage='publish'] .stage-status", has_text=PUBLISHED
                          ).wait_for(timeout=60_000)
 
     # -- the public site: transcript, downloads and search come from the corrections ---
