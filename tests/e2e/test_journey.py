@@ -197,7 +197,16 @@ async def test_the_organiser_journey(watch: Watch, server: Server,
     before = await start_input.input_value()
     await zoom.get_by_role("slider").focus()
     await page.keyboard.press("ArrowRight")
-    assert await start_input.input_value() != before  # the handle moves the boundary
+    nudged = await start_input.input_value()
+    assert nudged != before  # the handle moves the boundary, by keyboard
+    box = await zoom.locator("svg.waveform").bounding_box()
+    assert box is not None
+    middle = box["y"] + box["height"] / 2
+    await page.mouse.move(box["x"] + box["width"] * 0.5, middle)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + box["width"] * 0.75, middle, steps=5)
+    await page.mouse.up()
+    assert await start_input.input_value() not in {before, nudged}  # and by dragging
     await watch.axe("découpage, zoom")
     minutes, seconds = (await start_input.input_value()).replace(",", ".").split(":")
     slip = int(minutes) * 60 + float(seconds) + 5  # a session of five seconds: a slip
