@@ -407,15 +407,21 @@ async def test_the_publication_rule_is_chosen_on_the_dashboard(page: Page,
     assert await page.get_by_label("Automatique").is_checked()
 
 
-async def test_the_start_is_read_from_the_file_or_asked_before_any_byte(
-        page: Page, server: Server, media: dict[str, Path]) -> None:
+async def methods_sent(page: Page, pattern: str) -> list[str]:
+    """The methods of the requests the page sends to `pattern`, as they go."""
     sent: list[str] = []
 
     async def count(route: Route) -> None:
         sent.append(route.request.method)
         await route.continue_()
 
-    await page.route("**/api/uploads/**", count)
+    await page.route(pattern, count)
+    return sent
+
+
+async def test_the_start_is_read_from_the_file_or_asked_before_any_byte(
+        page: Page, server: Server, media: dict[str, Path]) -> None:
+    sent = await methods_sent(page, "**/api/uploads/**")
     await log_in(page, server, f"/organisateur/evenements/{SLUG}/envoi")
     await page.set_input_files("#fichier", str(media["dated_mkv"]))
     await page.locator("#lecture-fichier", has_text="Heure lue dans le fichier").wait_for()
@@ -434,13 +440,7 @@ async def test_the_start_is_read_from_the_file_or_asked_before_any_byte(
 
 async def test_a_refused_upload_is_admitted_without_sending_it_again(
         page: Page, server: Server, media: dict[str, Path]) -> None:
-    sent: list[str] = []
-
-    async def count(route: Route) -> None:
-        sent.append(route.request.method)
-        await route.continue_()
-
-    await page.route("**/api/**", count)
+    sent = await methods_sent(page, "**/api/**")
     await log_in(page, server, f"/organisateur/evenements/{SLUG}/envoi")
     await page.select_option("#salle", "Salle A")
     await page.fill("#debut", "2026-03-03T06:00:00")  # hours before the programme

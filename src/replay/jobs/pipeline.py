@@ -448,7 +448,8 @@ async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
         site = await publish(ctx, request.event, decided=[cut.guid for cut in cuts])
     if failures:
         raise ReplayError(
-            f"{len(failures)} séance(s) sur {len(cuts)} en échec ({f'{NBSP}; '.join(failures)})"
+            f"{len(failures)} séance{'s' if len(failures) > 1 else ''} sur {len(cuts)} en "
+            f"échec ({f'{NBSP}; '.join(failures)})"
             f"{NBSP}; les autres sont traitées. Corrigez la cause et relancez la même "
             f"commande{NBSP}: le travail fini est gardé.")
     return _summary(request, recording, info, cuts, published=not request.review, site=site)
