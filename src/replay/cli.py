@@ -1,17 +1,23 @@
-"""The `replay` command; the only place argv and the environment are read."""
+"""The `replay` command; the only place argv and the environment are read.
+
+What people read (help, progress, results, errors) is French; ``--json`` gives scripts a
+stable shape instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
@@ -30,11 +36,74 @@ from replay.store.db import Store
 
 log = logging.getLogger("replay")
 
+NBSP = "\u00a0"
 DESCRIPTION = """\
-replay turns a room's recording of an event into published replays: one per programme
-session, each with HLS streaming, an MP4 download, a French transcript, French and
-English subtitles, and pages for the audience.
+replay fait d’un enregistrement de salle des replays publiés : un par séance du programme,
+chacun avec sa vidéo en streaming HLS et en MP4, sa transcription, ses sous-titres français
+et anglais, et ses pages pour le public.
 """
+
+#: What people read of each pipeline stage's progress (the stage ids are the code's).
+STAGE_NAMES = {
+    "ingest": "copie", "audio": "audio", "speech map": "parole", "speech_map": "parole",
+    "transcode": "vidéo", "media": "vidéo", "transcribe fr": "transcription",
+    "translate en": "traduction", "speech": "sous-titres", "publish": "publication",
+}
+
+#: argparse's own messages, in French (the patterns are argparse's English wording).
+ARGPARSE_MESSAGES = (
+    (r"the following arguments are required: (.*)", "arguments obligatoires manquants : {0}"),
+    (r"unrecognized arguments: (.*)", "arguments inconnus : {0}"),
+    (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)",
+     "argument {0} : choix invalide {1} (possibles : {2})"),
+    (r"argument (\S+): expected one argument", "argument {0} : une valeur est attendue"),
+    (r"argument (\S+): invalid (\w+) value: (.*)", "argument {0} : valeur invalide {2}"),
+    (r"argument (\S+): (.*)", "argument {0} : {1}"),
+)
+
+
+def french_argparse_message(message: str) -> str:
+    for pattern, french in ARGPARSE_MESSAGES:
+        match = re.fullmatch(pattern, message)
+        if match:
+            return typography(french.format(*match.groups()))
+    return message
+
+
+def typography(text: str) -> str:
+    """No-break spaces before « : ; ? ! » and inside « » (help texts are typed plainly)."""
+    text = re.sub(r" ([:;?!»])", NBSP + r"\1", text)
+    return text.replace("« ", "«" + NBSP)
+
+
+class FrenchHelp(argparse.HelpFormatter):
+    def add_usage(self, usage: str | None, actions: Any, groups: Any,
+                  prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups,
+                          f"utilisation{NBSP}: " if prefix is None else prefix)
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return typography(super()._expand_help(action))
+
+    def _format_text(self, text: str) -> str:
+        return typography(super()._format_text(text))
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse in French: usage, section titles, -h and errors."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", FrenchHelp)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = f"arguments{NBSP}"  # argparse adds the colon
+        self._optionals.title = f"options{NBSP}"
+        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                          help="afficher cette aide et quitter")
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"replay{NBSP}: erreur{NBSP}: {french_argparse_message(message)}\n")
 
 
 class TerminalProgress:
@@ -47,7 +116,7 @@ class TerminalProgress:
 
     def report(self, stage: str, label: str, fraction: float, eta: float | None) -> None:
         percent = int(fraction * 100)
-        line = f"{stage:<14} {label[:40]:<40} {percent:3d}\u00a0%"
+        line = f"{STAGE_NAMES.get(stage, stage):<14} {label[:40]:<40} {percent:3d}\u00a0%"
         if eta is not None:
             line += f"  reste {_eta(eta)}"
         if self.live:
@@ -60,7 +129,8 @@ class TerminalProgress:
     def finished(self, stage: str, label: str, seconds: float, skipped: bool) -> None:
         status = "déjà fait" if skipped else f"terminé en {seconds:.1f}\u00a0s"
         prefix = "\r\x1b[2K" if self.live else ""
-        self.stream.write(f"{prefix}{stage:<14} {label[:40]:<40} {status}\n")
+        name = STAGE_NAMES.get(stage, stage)
+        self.stream.write(f"{prefix}{name:<14} {label[:40]:<40} {status}\n")
         self.stream.flush()
 
 
@@ -74,22 +144,31 @@ def _started_at(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 date and time, e.g. 2026-03-03T09:28:00+01:00") from exc
+            f"« {text} » n’est pas une date et une heure ISO 8601{NBSP}: écrivez par exemple "
+            "2026-03-03T09:28:00+01:00") from exc
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(
-            f"{text!r} has no time zone offset; write e.g. 2026-03-03T09:28:00+01:00")
+            f"« {text} » est sans fuseau horaire{NBSP}: écrivez par exemple "
+            "2026-03-03T09:28:00+01:00")
     return value
 
 
+Commands = argparse._SubParsersAction  # type of `add_subparsers()`' result
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="replay", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"replay {__version__}")
-    parser.add_argument("--config", type=Path, help="a TOML settings file (see config/replay.toml)")
-    parser.add_argument("--data-dir", type=Path,
-                        help="where state, originals and the site live (default ./replay-data, "
-                             "or REPLAY_DATA_DIR)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = Parser(prog="replay", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"replay {__version__}",
+                        help="afficher la version et quitter")
+    parser.add_argument("--config", type=Path, metavar="FICHIER",
+                        help="un fichier de réglages TOML (voir config/replay.toml)")
+    parser.add_argument("--data-dir", type=Path, metavar="DOSSIER",
+                        help="où vivent l’état, les originaux et le site (par défaut "
+                             "./replay-data, ou REPLAY_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="journaliser chaque commande lancée")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE",
+                                     title=f"commandes{NBSP}", parser_class=Parser)
     _add_process(commands)
     _add_demo(commands)
     _add_publish(commands)
@@ -100,89 +179,102 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_process(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+JSON_HELP = "écrire le résultat en JSON sur la sortie standard (pour les scripts)"
+
+
+def _add_process(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "process", help="process one room's recording into published replays",
-        description="Import the programme, ingest the recording, cut it into one replay per "
-                    "session of the room, transcode, transcribe, subtitle and publish to "
-                    "DATA_DIR/site/. Running it again redoes only what changed.")
+        "process", help="traiter l’enregistrement d’une salle jusqu’aux replays publiés",
+        description="Importer le programme, recevoir l’enregistrement, le découper en un "
+                    "replay par séance de la salle, encoder, transcrire, sous-titrer et "
+                    "publier dans DATA_DIR/site/. Relancée, la commande ne refait que ce qui "
+                    "a changé. La lancer est la décision de publier, sauf avec --review.")
     _add_recording_arguments(sub)
     sub.add_argument("--review", action="store_true",
-                     help="stop before publishing, so editors can review the captions")
-    sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+                     help="s’arrêter avant de publier, pour que les sous-titres soient relus")
+    sub.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def _add_recording_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("recording", type=Path, help="the room's recording (video or audio file)")
-    sub.add_argument("--schedule", type=Path, required=True,
-                     help="the programme: schedule.json (c3voc/pretalx), frab schedule.xml or "
-                          "iCal .ics")
-    sub.add_argument("--room", required=True, help="the programme's room this recording is from")
-    sub.add_argument("--started-at", type=_started_at,
-                     help="wall-clock start of the recording with its offset, e.g. "
-                          "2026-03-03T09:28:00+01:00 (default: the file's creation_time)")
+    sub.add_argument("recording", type=Path, metavar="ENREGISTREMENT",
+                     help="l’enregistrement de la salle (fichier vidéo ou audio)")
+    sub.add_argument("--schedule", type=Path, required=True, metavar="PROGRAMME",
+                     help="le programme : schedule.json (c3voc/pretalx), schedule.xml (frab) "
+                          "ou iCal .ics")
+    sub.add_argument("--room", required=True, metavar="SALLE",
+                     help="la salle du programme d’où vient cet enregistrement")
+    sub.add_argument("--started-at", type=_started_at, metavar="DEBUT",
+                     help="début de l’enregistrement à l’horloge, avec son fuseau, par exemple "
+                          "2026-03-03T09:28:00+01:00 (par défaut : le creation_time du fichier)")
 
 
-def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_demo(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "demo", help="generate a sample event (French speech, test video) and process it",
-        description="Generate a 3.5-minute recording of a room with two sessions in French, a "
-                    "late start and a silent break, with its programme, then run `replay "
-                    "process` on it.")
-    sub.add_argument("--out", type=Path, default=Path("replay-sample"),
-                     help="where to write the sample recording and programme")
-    sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+        "demo", help="créer un évènement d’exemple (parole française, vidéo de test) et le "
+                     "traiter",
+        description="Créer l’enregistrement de 3 min 30 d’une salle avec deux séances en "
+                    "français, un début en retard et une pause silencieuse, avec son "
+                    "programme, puis lancer `replay process` dessus.")
+    sub.add_argument("--out", type=Path, default=Path("replay-sample"), metavar="DOSSIER",
+                     help="où écrire l’enregistrement et le programme d’exemple")
+    sub.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
-TO_HELP = ("where to publish: s3://BUCKET/PREFIX (endpoint and region from the settings "
-           "s3_endpoint_url and s3_region, credentials from AWS_ACCESS_KEY_ID and "
-           "AWS_SECRET_ACCESS_KEY or AWS_PROFILE) or a directory (default: DATA_DIR/site)")
+TO_HELP = ("où publier : s3://BUCKET/PREFIXE (point d’accès et région : réglages "
+           "s3_endpoint_url et s3_region ; identifiants : AWS_ACCESS_KEY_ID et "
+           "AWS_SECRET_ACCESS_KEY, ou AWS_PROFILE) ou un dossier (par défaut : DATA_DIR/site)")
 
 
-def _add_publish(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_publish(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "publish", help="publish an event's processed sessions and its index",
-        description="Upload the processed sessions of an event (media, then playlists, then "
-                    "pages, the event index last) to a directory or an S3 bucket. Only "
-                    "objects whose content changed are uploaded. Sessions taken down with "
-                    "`replay unpublish` stay down unless named with --session.")
-    sub.add_argument("event", help="the event's slug")
-    sub.add_argument("--to", metavar="TARGET", help=TO_HELP)
-    sub.add_argument("--session", action="append", default=[], metavar="GUID_OR_SLUG",
-                     help="publish this session again after `replay unpublish` (repeatable)")
+        "publish", help="publier les séances traitées d’un évènement et son index",
+        description="Envoyer les séances traitées d’un évènement (médias, puis listes de "
+                    "lecture, puis pages, l’index en dernier) vers un dossier ou un bucket S3. "
+                    "Seuls les objets qui ont changé sont envoyés. La lancer est la décision "
+                    "de publier toutes les séances traitées ; celles retirées avec `replay "
+                    "unpublish` restent retirées, sauf si --session les nomme.")
+    sub.add_argument("event", metavar="EVENEMENT", help="l’identifiant (slug) de l’évènement")
+    sub.add_argument("--to", metavar="CIBLE", help=TO_HELP)
+    sub.add_argument("--session", action="append", default=[], metavar="GUID_OU_SLUG",
+                     help="republier cette séance après un `replay unpublish` (répétable)")
+    sub.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
-def _add_unpublish(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_unpublish(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "unpublish", help="take a session down and update the event index",
-        description="Publish the event index without the session, then delete the session's "
-                    "objects. `replay publish EVENT --session GUID` puts it back.")
-    sub.add_argument("event", help="the event's slug")
-    sub.add_argument("session", metavar="GUID_OR_SLUG", help="the session's guid or slug")
-    sub.add_argument("--to", metavar="TARGET", help=TO_HELP)
+        "unpublish", help="retirer une séance du site et mettre l’index à jour",
+        description="Publier l’index de l’évènement sans la séance, puis supprimer ses "
+                    "objets. `replay publish EVENEMENT --session GUID` la remet en ligne.")
+    sub.add_argument("event", metavar="EVENEMENT", help="l’identifiant (slug) de l’évènement")
+    sub.add_argument("session", metavar="GUID_OU_SLUG", help="le guid ou le slug de la séance")
+    sub.add_argument("--to", metavar="CIBLE", help=TO_HELP)
+    sub.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
-def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_serve(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "serve", help="run the service: HTTP API, pages, published site and workers",
-        description="Serve the health and metrics endpoints and the published site (under "
-                    "/site/) and run the pipeline's jobs, on the data directory's SQLite "
-                    "state. SIGTERM or Ctrl-C stops it gracefully: no new job is taken and "
-                    "running ones finish or are handed back.")
-    sub.add_argument("--host", help="address to listen on (default: the setting host)")
-    sub.add_argument("--port", type=int, help="port to listen on (default: the setting port)")
-    sub.add_argument("--workers", default=",".join(QUEUES), metavar="QUEUES",
-                     help="comma-separated queues to run jobs from (default: "
-                          f"{','.join(QUEUES)}; empty: serve only)")
+        "serve", help="lancer le service : API HTTP, pages, site publié et traitements",
+        description="Servir les points de santé et de métriques, les pages et le site publié "
+                    "(sous /site/), et exécuter les travaux du traitement, sur l’état SQLite "
+                    "du dossier de données. SIGTERM ou Ctrl-C l’arrête proprement : aucun "
+                    "nouveau travail n’est pris et ceux en cours finissent ou sont rendus.")
+    sub.add_argument("--host", metavar="ADRESSE",
+                     help="adresse d’écoute (par défaut : le réglage host)")
+    sub.add_argument("--port", type=int, help="port d’écoute (par défaut : le réglage port)")
+    sub.add_argument("--workers", default=",".join(QUEUES), metavar="FILES",
+                     help="files de travaux à exécuter, séparées par des virgules (par "
+                          f"défaut : {','.join(QUEUES)} ; vide : servir seulement)")
 
 
-def _add_ingest(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_ingest(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "ingest", help="add a room's recording for a running `replay serve` to process",
-        description="Import the programme, check and ingest the recording (copied and "
-                    "checksummed into the data directory), and queue its processing. A "
-                    "`replay serve` on the same data directory does the rest.")
+        "ingest", help="confier l’enregistrement d’une salle à un `replay serve` en marche",
+        description="Importer le programme, vérifier et recevoir l’enregistrement (copié et "
+                    "vérifié dans le dossier de données), puis mettre son traitement en file. "
+                    "Un `replay serve` sur le même dossier de données fait le reste ; la "
+                    "règle de publication de l’évènement s’applique.")
     _add_recording_arguments(sub)
+    sub.add_argument("--json", action="store_true", help=JSON_HELP)
     sub.set_defaults(review=False)
 
 
@@ -196,10 +288,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     queues = [name.strip() for name in args.workers.split(",") if name.strip()]
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
-        raise ReplayError(f"unknown queue(s) {', '.join(unknown)}; give some of "
-                          f"{','.join(QUEUES)}")
+        raise ReplayError(f"file(s) de travaux inconnue(s){NBSP}: {', '.join(unknown)}{NBSP}; "
+                          f"choisissez parmi {','.join(QUEUES)}")
     logging.getLogger("replay").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    print(f"replay serve: http://{settings.host}:{settings.port}/site/ ; data in "
+    print(f"replay serve{NBSP}: http://{settings.host}:{settings.port}/ {NBSP}; données dans "
           f"{settings.data_dir}", file=sys.stderr, flush=True)
     web.run_app(create_app(settings, worker_queues=queues), host=settings.host,
                 port=settings.port, print=None, access_log=None)
@@ -223,9 +315,16 @@ async def _run_ingest(settings: Settings, request: ProcessRequest) -> tuple[int,
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     recording, job = asyncio.run(_run_ingest(settings, _request(args)))
-    print(f"Enregistrement {recording} ajouté ; analyse en file (job {job}). "
-          "`replay serve` le traite.")
+    if args.json:
+        _print_json({"recording": recording, "job": job})
+    else:
+        print(f"Enregistrement {recording} ajouté{NBSP}; analyse en file (travail {job}). "
+              "`replay serve` le traite.")
     return 0
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 class _NoTranscriber:
@@ -233,29 +332,32 @@ class _NoTranscriber:
 
     def transcribe(self, audio: np.ndarray, *, task: Task, language: str,
                    hotwords: str | None = None, on_progress: Any = None) -> list[Any]:
-        raise RuntimeError("publishing does not transcribe")
+        raise RuntimeError("publishing does not transcribe")  # never shown: a bug guard
 
 
-async def _run_publishing(settings: Settings, args: argparse.Namespace) -> str:
+async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     objects = object_store_for(args.to, settings)
     if not settings.database_path.is_file():
-        raise ReplayError(f"no replay data in {settings.data_dir}: process a recording first "
-                          "(replay process), or pass --data-dir")
+        raise ReplayError(f"aucune donnée replay dans {settings.data_dir}{NBSP}: traitez "
+                          "d’abord un enregistrement (replay process), ou donnez --data-dir")
     store = Store.open(settings.database_path)
     try:
         event = store.load_event(args.event)
         if event is None:
-            known = ", ".join(store.event_slugs()) or "none yet"
-            raise ReplayError(f"unknown event {args.event!r}; known events: {known}")
+            known = ", ".join(store.event_slugs()) or "aucun pour l’instant"
+            raise ReplayError(f"évènement «{NBSP}{args.event}{NBSP}» inconnu{NBSP}; évènements "
+                              f"connus{NBSP}: {known}")
         ctx = Context(settings=settings, store=store, objects=objects,
                       transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
                       progress=TerminalProgress(sys.stderr))
         index = f"{(args.to or str(settings.site_dir)).rstrip('/')}/{event.slug}/index.html"
-        if args.command == "publish":
-            await publish(ctx, event, republish=args.session)
-            return f"Publié\u00a0: {index}"
+        if args.command == "publish":  # the organiser's command is the decision to publish
+            every = [cut.guid for r in store.recordings_of(event.slug)
+                     for cut in store.load_cuts(r.id)]
+            await publish(ctx, event, decided=every, republish=args.session)
+            return {"event": event.slug, "index": index}
         slugs = await unpublish(ctx, event, args.session)
-        return f"Retiré\u00a0: {', '.join(slugs)}\u00a0; index mis à jour\u00a0: {index}"
+        return {"event": event.slug, "index": index, "withdrawn": slugs}
     finally:
         store.close()
         close = getattr(objects, "close", None)
@@ -284,11 +386,18 @@ def _request(args: argparse.Namespace) -> ProcessRequest:
     try:
         programme = args.schedule.read_bytes()
     except OSError as exc:
-        raise ReplayError(f"cannot read the programme {args.schedule}: {exc.strerror}") from exc
+        raise ReplayError(f"programme {args.schedule} illisible{NBSP}: {exc.strerror}") from exc
     if not args.recording.is_file():
-        raise ReplayError(f"{args.recording} does not exist or is not a file")
+        raise ReplayError(f"{args.recording} n’existe pas ou n’est pas un fichier")
     event = parse_programme(programme, filename=args.schedule.name)
     return ProcessRequest(args.recording, event, args.room, args.started_at, args.review)
+
+
+def _published_text(args: argparse.Namespace, result: dict[str, Any]) -> str:
+    if args.command == "publish":
+        return f"Publié{NBSP}: {result['index']}"
+    return (f"Retiré{NBSP}: {', '.join(result['withdrawn'])}{NBSP}; index mis à "
+            f"jour{NBSP}: {result['index']}")
 
 
 def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
@@ -296,18 +405,18 @@ def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
         print(summary.as_json())
         return
     for result in summary.sessions:
-        print(f"«\u00a0{result.title}\u00a0»\u00a0: {result.start:.1f}–{result.end:.1f}\u00a0s")
+        print(f"«{NBSP}{result.title}{NBSP}»{NBSP}: {result.start:.1f}–{result.end:.1f}{NBSP}s")
     if summary.site:
         index = (settings.site_dir / summary.site / "index.html").resolve()
-        print(f"Publié\u00a0: {index}")
+        print(f"Publié{NBSP}: {index}")
     else:
-        print("Traitement terminé\u00a0; rien n’est publié (--review).")
+        print(f"Traitement terminé{NBSP}; rien n’est publié (--review).")
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from replay.sample import build_sample
 
-    print(f"Génération de l'évènement d'exemple dans {args.out} ...", file=sys.stderr)
+    print(f"Création de l’évènement d’exemple dans {args.out}…", file=sys.stderr)
     truth = build_sample(args.out)
     request = ProcessRequest(truth.recording, parse_programme(truth.schedule.read_bytes()),
                              truth.room, truth.started_at)
@@ -316,27 +425,34 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _add_user(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_user(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "user", help="manage accounts (organisers, editors) and API tokens",
-        description="Create accounts for the browser login and API tokens for scripts. The "
-                    "password is asked twice on the terminal, or read from the environment "
-                    "variable REPLAY_NEW_PASSWORD (for scripts); it is never an argument.")
-    actions = sub.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="create an account",
-                             description="Create an account. Organisers may do everything on "
-                                         "their events; editors correct subtitles.")
-    add.add_argument("email", help="the address the user signs in with")
-    add.add_argument("--name", required=True, help="the name shown in the pages")
-    add.add_argument("--role", required=True, choices=["organiser", "editor"])
+        "user", help="gérer les comptes (organisateurs, éditeurs) et les jetons d’API",
+        description="Créer les comptes de connexion et les jetons d’API des scripts. Le mot "
+                    "de passe est demandé deux fois dans le terminal, ou lu dans la variable "
+                    "d’environnement REPLAY_NEW_PASSWORD (pour les scripts) ; jamais en "
+                    "argument.")
+    actions = sub.add_subparsers(dest="user_command", required=True, metavar="ACTION",
+                                 title=f"actions{NBSP}", parser_class=Parser)
+    add = actions.add_parser("add", help="créer un compte",
+                             description="Créer un compte. Les organisateurs font tout sur "
+                                         "leurs évènements ; les éditeurs corrigent les "
+                                         "sous-titres.")
+    add.add_argument("email", metavar="ADRESSE", help="l’adresse de connexion")
+    add.add_argument("--name", required=True, metavar="NOM", help="le nom affiché dans les pages")
+    add.add_argument("--role", required=True, choices=["organiser", "editor"],
+                     help="organiser (organisateur) ou editor (éditeur)")
     add.add_argument("--event", action="append", default=[], metavar="SLUG",
-                     help="limit the account to this event (repeatable; default: every event)")
-    token = actions.add_parser("token", help="print a new API token for the account, once",
-                               description="Print a new API token; send it as "
-                                           "`Authorization: Bearer TOKEN`. Only its hash "
-                                           "is kept: it cannot be shown again.")
-    token.add_argument("email", help="the account's address")
-    token.add_argument("--label", required=True, help="what the token is for, e.g. a script")
+                     help="limiter le compte à cet évènement (répétable ; par défaut : tous)")
+    add.add_argument("--json", action="store_true", help=JSON_HELP)
+    token = actions.add_parser("token", help="afficher une seule fois un nouveau jeton d’API",
+                               description="Afficher un nouveau jeton d’API, à envoyer en "
+                                           "`Authorization: Bearer JETON`. Seule son empreinte "
+                                           "est gardée : il ne peut pas être réaffiché.")
+    token.add_argument("email", metavar="ADRESSE", help="l’adresse du compte")
+    token.add_argument("--label", required=True, metavar="LIBELLE",
+                       help="à quoi sert le jeton, par exemple un script")
+    token.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def _user(args: argparse.Namespace, settings: Settings) -> int:
@@ -348,13 +464,20 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
         if args.user_command == "add":
             user = users.add(args.email, args.name, args.role, _new_password(),
                              event_slugs=args.event)
-            print(f"Compte créé\u00a0: {user.email} ({user.role})")
+            if args.json:
+                _print_json({"email": user.email, "role": str(user.role), "id": user.id})
+            else:
+                print(f"Compte créé{NBSP}: {user.email} ({user.role})")
             return 0
         found = users.by_email(args.email)
         if found is None:
             raise ReplayError(f"aucun compte pour l’adresse {args.email} (replay user add)")
-        print(users.create_token(found.id, args.label))
-        print("Conservez ce jeton\u00a0: il ne sera plus affiché.", file=sys.stderr)
+        token = users.create_token(found.id, args.label)
+        if args.json:
+            _print_json({"email": found.email, "label": args.label, "token": token})
+        else:
+            print(token)
+        print(f"Conservez ce jeton{NBSP}: il ne sera plus affiché.", file=sys.stderr)
         return 0
     finally:
         store.close()
@@ -393,14 +516,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in SERVICE_COMMANDS:
             return SERVICE_COMMANDS[args.command](args, settings)
         if args.command in {"publish", "unpublish"}:
-            print(asyncio.run(_run_publishing(settings, args)))
+            result = asyncio.run(_run_publishing(settings, args))
+            if args.json:
+                _print_json(result)
+            else:
+                print(_published_text(args, result))
             return 0
         summary = asyncio.run(_run_process(settings, _request(args)))
     except ReplayError as exc:
-        print(f"replay: error: {exc}", file=sys.stderr)
+        print(f"replay{NBSP}: erreur{NBSP}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("replay: interrupted; run the same command again to resume", file=sys.stderr)
+        print(f"replay{NBSP}: interrompu{NBSP}; relancez la même commande pour reprendre",
+              file=sys.stderr)
         return 130
     _report(summary, settings, args.json)
     log.info("done in %.1f s", time.monotonic() - started)

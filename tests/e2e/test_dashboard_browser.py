@@ -32,7 +32,7 @@ from replay.web.auth import USERS
 from replay.web.keys import QUEUE, SETTINGS, STORE
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Route
+    from playwright.async_api import Browser, Page, Route
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,8 @@ PARIS_9H = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 def event() -> Event:
     sessions = tuple(
         Session(guid=f"g{i}", title=f"Table ronde {i}", room="Salle A",
-                start=PARIS_9H + timedelta(hours=i), duration=timedelta(minutes=50))
+                start=PARIS_9H + timedelta(hours=i), duration=timedelta(minutes=50),
+                slug=f"table-ronde-{i}")
         for i in range(2))
     return Event(slug=SLUG, title="Villes & climat", start=date(2026, 3, 3),
                  end=date(2026, 3, 3), timezone="Europe/Paris", rooms=("Salle A", "Salle B"),
@@ -69,7 +70,15 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # raw video: ~21 MB in a second of encoding, three tus chunks of 8 MiB
     large = ffmpeg(folder / "grand.mkv", 10, "320x180", ["-c:v", "rawvideo",
                                                          "-pix_fmt", "yuv420p"])
-    return {"small": small, "large": large}
+    dated_mkv = ffmpeg(folder / "date.mkv", 2, "160x90", [
+        "-c:v", "libx264", "-preset", "ultrafast", "-metadata",
+        "creation_time=2026-03-03T08:00:00Z"])
+    dated_mp4 = folder / "date.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(dated_mkv),
+                    "-c:v", "copy", "-c:a", "aac", "-metadata",
+                    "creation_time=2026-03-03T09:15:30Z", str(dated_mp4)],
+                   check=True, timeout=120)
+    return {"small": small, "large": large, "dated_mkv": dated_mkv, "dated_mp4": dated_mp4}
 
 
 @dataclass
@@ -273,3 +282,199 @@ async def test_the_pages_pass_axe(page: Page, server: Server) -> None:
         violations = await page.evaluate(
             "async () => (await axe.run()).violations.map(v => v.id + ': ' + v.help)")
         assert violations == [], path
+
+
+# -- defects of issue 8, one test each ----------------------------------------------------
+
+
+def add_clip_outside_the_programme(server: Server) -> int:
+    """An upload that matched no session: one clip of the whole recording, processed."""
+    store = server.store
+    recording = store.add_recording(event_slug=SLUG, room="Salle B", sha256="cd" * 32,
+                                    original=Path("/nonexistent.mkv"), source_name="erreur.mkv",
+                                    started_at=PARIS_9H + timedelta(hours=5))
+    store.set_probe(recording.id, 8.0, {})
+    store.save_cuts(recording.id, [Cut("recording-cdcdcdcdcdcd", "Salle B — 03/03/2026 14:00",
+                                       0.0, 8.0, 0.0, 8.0, False, False)])
+    for stage in ("media", "speech"):
+        store.set_stage(recording.id, "recording-cdcdcdcdcdcd", stage, input_key="",
+                        status="done", progress=1.0)
+    return recording.id
+
+
+async def test_a_clip_outside_the_programme_does_not_freeze_the_dashboard(
+        page: Page, server: Server) -> None:
+    add_planned_recording(server)
+    add_clip_outside_the_programme(server)
+    await log_in(page, server, f"/organisateur/evenements/{SLUG}")
+    clip = page.locator("#lignes-seances tr[data-guid='recording-cdcdcdcdcdcd']")
+    await clip.locator(".tag", has_text="hors programme").wait_for()
+    await clip.locator(".publication-reason", has_text="validez le découpage").wait_for()
+    assert await clip.get_by_role("button", name="Publier maintenant").is_visible()
+    assert await clip.get_by_role("link", name="Corriger les sous-titres").is_visible()
+    for guid in ("g0", "g1"):
+        status = page.locator(f"#lignes-seances tr[data-guid='{guid}'] .stage-status").first
+        await status.filter(has_not_text="chargement").wait_for()
+    await page.wait_for_timeout(2500)  # a second poll
+    assert "perdue" not in (await page.text_content("#etat") or "")
+    assert await page.locator("#erreur-page").is_hidden()
+
+
+async def test_a_script_error_is_not_reported_as_a_network_loss(page: Page,
+                                                                server: Server) -> None:
+    answers = {"mode": "broken"}
+
+    async def sessions(route: Route) -> None:
+        if answers["mode"] == "offline":
+            await route.abort("internetdisconnected")
+        else:  # a shape the page cannot render: its script fails
+            await route.fulfill(status=200, content_type="application/json",
+                                body=json.dumps({"sessions": "pas une liste"}))
+
+    await page.route("**/api/events/*/sessions", sessions)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    await log_in(page, server, f"/organisateur/evenements/{SLUG}")
+    error = page.locator("#erreur-page")
+    await error.filter(has_text="erreur d’affichage").wait_for()
+    assert "perdue" not in (await page.text_content("#etat") or "")
+    assert any(text.startswith("dashboard:") for text in console), console
+    answers["mode"] = "offline"
+    await page.locator("#etat", has_text="Connexion au serveur perdue").wait_for()
+
+
+async def test_a_wrong_recording_is_deleted_from_the_page_and_withdrawn(
+        page: Page, server: Server) -> None:
+    kept = add_planned_recording(server)
+    wrong = add_clip_outside_the_programme(server)
+    clip = "recording-cdcdcdcdcdcd"
+    server.store.set_stage(wrong, clip, "publish", input_key="", status="done", progress=1.0)
+    published = server.app[SETTINGS].site_dir / SLUG / clip
+    published.mkdir(parents=True)
+    (published / "index.html").write_text("<p>erreur</p>", encoding="utf-8")
+    await log_in(page, server, f"/organisateur/evenements/{SLUG}")
+    await page.locator(f"#lignes-seances tr[data-guid='{clip}']").wait_for()
+    row = page.locator(f"table.recordings tr[data-recording='{wrong}']")
+    await row.get_by_role("button", name="Supprimer").click()
+    dialog = page.locator("dialog#confirmation")
+    await dialog.locator("#confirmation-texte", has_text="erreur.mkv").wait_for()
+    await dialog.get_by_role("button", name="Annuler").click()
+    assert [r.id for r in server.store.recordings_of(SLUG)] == [kept, wrong], \
+        "cancelling deletes nothing"
+    await row.get_by_role("button", name="Supprimer").click()
+    await dialog.get_by_role("button", name="Supprimer").click()
+    await page.locator("#etat", has_text="1 séance retirée du site").wait_for()
+    assert await page.locator(f"#lignes-seances tr[data-guid='{clip}']").count() == 0
+    assert await page.locator(f"article.plan[data-recording='{wrong}']").count() == 0
+    assert [r.id for r in server.store.recordings_of(SLUG)] == [kept]
+    assert [c.guid for c in server.store.load_cuts(kept)] == ["g0", "g1"]
+    assert not (published / "index.html").exists()
+    index = (server.app[SETTINGS].site_dir / SLUG / "index.html").read_text(encoding="utf-8")
+    assert "Salle B" not in index
+
+
+async def test_the_dashboard_fits_a_phone(browser: Browser, server: Server) -> None:
+    add_planned_recording(server)
+    add_clip_outside_the_programme(server)
+    context = await browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844},
+                                        device_scale_factor=3, is_mobile=True, has_touch=True)
+    page = await context.new_page()
+    try:
+        await log_in(page, server, f"/organisateur/evenements/{SLUG}")
+        await page.wait_for_selector("svg.timeline")
+        await page.locator("#lignes-seances tr[data-guid='recording-cdcdcdcdcdcd']").wait_for()
+        for path in (f"/organisateur/evenements/{SLUG}", f"/organisateur/evenements/{SLUG}/envoi",
+                     "/organisateur/", "/organisateur/nouvel-evenement"):
+            await page.goto(server.url + path)
+            if path.endswith(SLUG):
+                await page.wait_for_selector("svg.timeline")
+            width = await page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390, (path, width)
+    finally:
+        await context.close()
+
+
+async def test_the_publication_rule_is_chosen_on_the_dashboard(page: Page,
+                                                               server: Server) -> None:
+    await log_in(page, server, f"/organisateur/evenements/{SLUG}")
+    assert await page.get_by_label("Après validation du découpage").is_checked()
+    await page.get_by_label("Automatique").check()
+    await page.get_by_role("button", name="Enregistrer la règle").click()
+    await page.locator("#regle-etat", has_text="«\u00a0automatique\u00a0»").wait_for()
+    response = await page.request.get(f"{server.url}/api/events/{SLUG}/options")
+    assert (await response.json())["publication_rule"] == "automatique"
+    await page.reload()
+    assert await page.get_by_label("Automatique").is_checked()
+
+
+async def methods_sent(page: Page, pattern: str) -> list[str]:
+    """The methods of the requests the page sends to `pattern`, as they go."""
+    sent: list[str] = []
+
+    async def count(route: Route) -> None:
+        sent.append(route.request.method)
+        await route.continue_()
+
+    await page.route(pattern, count)
+    return sent
+
+
+async def test_the_start_is_read_from_the_file_or_asked_before_any_byte(
+        page: Page, server: Server, media: dict[str, Path]) -> None:
+    sent = await methods_sent(page, "**/api/uploads/**")
+    await log_in(page, server, f"/organisateur/evenements/{SLUG}/envoi")
+    await page.set_input_files("#fichier", str(media["dated_mkv"]))
+    await page.locator("#lecture-fichier", has_text="Heure lue dans le fichier").wait_for()
+    assert await page.input_value("#debut") == "2026-03-03T09:00"  # 08:00 UTC in Paris
+    await page.set_input_files("#fichier", str(media["dated_mp4"]))
+    await page.wait_for_function(
+        "document.getElementById('debut').value === '2026-03-03T10:15:30'")
+    await page.fill("#debut", "")
+    await page.set_input_files("#fichier", str(media["small"]))
+    await page.locator("#lecture-fichier", has_text="ne dit pas quand").wait_for()
+    await page.click("#envoyer")
+    await page.locator("#erreur", has_text="Indiquez l’heure de début").wait_for()
+    assert sent == [], "nothing is sent before the start is known"
+    assert server.store.recordings_of(SLUG) == []
+
+
+async def test_a_refused_upload_is_admitted_without_sending_it_again(
+        page: Page, server: Server, media: dict[str, Path]) -> None:
+    sent = await methods_sent(page, "**/api/**")
+    await log_in(page, server, f"/organisateur/evenements/{SLUG}/envoi")
+    await page.select_option("#salle", "Salle A")
+    await page.fill("#debut", "2026-03-03T06:00:00")  # hours before the programme
+    await page.set_input_files("#fichier", str(media["small"]))
+    await page.click("#envoyer")
+    correction = page.locator("#correction")
+    await correction.locator("#correction-raison", has_text="hors du programme").wait_for()
+    assert server.store.recordings_of(SLUG) == []
+    patches = sent.count("PATCH")
+    assert patches >= 1
+    await page.fill("#correction-debut", "2026-03-03T09:00:00")
+    await correction.get_by_role("button", name="Admettre l’enregistrement").click()
+    await page.locator("#message", has_text="admis sans renvoi").wait_for()
+    [recording] = server.store.recordings_of(SLUG)
+    assert recording.started_at == PARIS_9H
+    assert recording.sha256 == sha256(media["small"])
+    assert sent.count("PATCH") == patches, "not a byte sent again"
+
+
+async def test_the_pause_message_goes_when_the_upload_resumes(
+        page: Page, server: Server, media: dict[str, Path]) -> None:
+    async def slow(route: Route) -> None:
+        if route.request.method == "PATCH":
+            await asyncio.sleep(0.5)
+        await route.continue_()
+
+    await page.route("**/api/uploads/**", slow)
+    await log_in(page, server, f"/organisateur/evenements/{SLUG}/envoi")
+    await page.fill("#debut", "2026-03-03T09:00:00")
+    await page.set_input_files("#fichier", str(media["large"]))
+    await page.click("#envoyer")
+    await page.locator("#pause").wait_for()
+    await page.click("#pause")
+    await page.locator("#message", has_text="en pause").wait_for()
+    await page.click("#reprendre")
+    await page.locator("#message", has_not_text="pause").wait_for()
+    await page.locator("#message", has_text="Envoi terminé").wait_for(timeout=60_000)

@@ -228,8 +228,7 @@ def test_original_is_kept_checksummed_and_read_only(run: Run) -> None:
 
 
 def test_progress_is_shown_per_stage(run: Run) -> None:
-    for stage in ("audio", "speech map", "transcode", "transcribe fr", "translate en",
-                  "publish"):
+    for stage in ("audio", "parole", "vidéo", "transcription", "traduction", "publication"):
         assert re.search(rf"^{stage}\s.*terminé en", run.stderr, re.MULTILINE), stage
     assert "\u00a0%" in run.stderr
 
@@ -239,7 +238,7 @@ def test_running_again_redoes_nothing_and_publishes_the_same(run: Run) -> None:
     mtimes = {p: p.stat().st_mtime_ns for p in run.site.rglob("*") if p.is_file()}
     result = replay(*process_args(run.truth), data_dir=run.data_dir)
     assert result.returncode == 0, result.stderr
-    for stage in ("audio", "speech_map", "media", "speech"):
+    for stage in ("audio", "parole", "vidéo", "sous-titres"):
         assert re.search(rf"^{stage}\s.*déjà fait", result.stderr, re.MULTILINE), stage
     assert tree_digest(run.site) == before
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
@@ -272,7 +271,7 @@ def test_bad_recordings_are_refused_and_lose_nothing(run: Run, tmp_path: Path,
                     "--room", run.truth.room, "--started-at", "2026-03-03T09:29:30+01:00",
                     data_dir=run.data_dir)
     assert result.returncode == 2
-    assert result.stderr.startswith("replay: error:")
+    assert result.stderr.startswith("replay\u00a0: erreur\u00a0:")
     assert expected in result.stderr.casefold(), result.stderr
     assert tree_digest(run.data_dir) == before
 
@@ -310,9 +309,9 @@ def test_broken_programmes_are_refused_and_lose_nothing(run: Run, tmp_path: Path
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["--room", "Salle Seine"], "« plénière »"),
-    (["--started-at", "2026-05-01T09:00:00+02:00"], "outside the programme"),
-    (["--started-at", "2026-03-03T09:29:30"], "time zone"),
+    (["--room", "Salle Seine"], "«\u00a0plénière\u00a0»"),
+    (["--started-at", "2026-05-01T09:00:00+02:00"], "hors du programme"),
+    (["--started-at", "2026-03-03T09:29:30"], "sans fuseau horaire"),
 ])
 def test_wrong_room_or_time_is_refused(run: Run, args: list[str], expected: str) -> None:
     before = tree_digest(run.data_dir)
@@ -341,7 +340,7 @@ def test_review_stops_before_publication(run: Run) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["site"] is None
-    assert not re.search(r"^publish\s", result.stderr, re.MULTILINE)
+    assert not re.search(r"^publication\s", result.stderr, re.MULTILINE)
     assert index.stat().st_mtime_ns == published_at
 
 
@@ -349,7 +348,7 @@ def test_help_explains_every_command() -> None:
     for args in (["--help"], ["process", "--help"], ["demo", "--help"]):
         result = subprocess.run([sys.executable, "-m", "replay", *args], capture_output=True,
                                 text=True, check=True, timeout=60)
-        assert "usage: replay" in result.stdout
+        assert "utilisation\u00a0: replay" in result.stdout
     result = subprocess.run([sys.executable, "-m", "replay", "process", "--help"],
                             capture_output=True, text=True, check=True, timeout=60)
     for option in ("--schedule", "--room", "--started-at", "--review", "--json"):

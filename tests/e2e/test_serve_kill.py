@@ -21,7 +21,10 @@ from typing import IO
 
 import pytest
 
+from replay.domain.publication import PublicationRule
 from replay.sample import SampleSession, SampleTruth, build_sample
+from replay.store.captions import Captions, EventOptions
+from replay.store.db import Store
 
 pytestmark = pytest.mark.slow
 
@@ -107,6 +110,16 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleTruth:
                         duration=150, size=(320, 180), fps=10)
 
 
+def publish_automatically(database: Path) -> None:
+    """This test is about crash recovery, not the publication rule: no review needed."""
+    store = Store.open(database)
+    try:
+        Captions(store.db).save_options(EVENT, EventOptions(PublicationRule.AUTOMATIQUE,
+                                                            editors_may_publish=False))
+    finally:
+        store.close()
+
+
 def test_a_killed_server_loses_nothing(sample: SampleTruth, tmp_path: Path) -> None:
     data = tmp_path / "data"
     database, work = data / "replay.sqlite3", data / "work"
@@ -118,6 +131,7 @@ def test_a_killed_server_loses_nothing(sample: SampleTruth, tmp_path: Path) -> N
                  sample.room], cwd=ROOT, capture_output=True, text=True, timeout=120,
                 check=False)
             assert ingest.returncode == 0, ingest.stderr
+            publish_automatically(database)
             found: list[Row] = []
 
             def caught() -> bool:

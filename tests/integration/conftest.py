@@ -15,7 +15,6 @@ import pytest
 import pytest_asyncio
 
 from replay.media.runner import run_ffmpeg
-from replay.sample import SampleSession, SampleTruth, build_sample
 from replay.storage.s3 import S3Store, client_config
 
 #: The good recording: 12 s of 640x360 at 25 fps with a tone, AAC, in MP4.
@@ -132,16 +131,3 @@ def s3_store(moto_s3: MotoS3) -> S3Store:
     """An S3 store under a prefix of its own, so that every test starts empty."""
     return S3Store(moto_s3.bucket, f"t/{uuid.uuid4().hex}", endpoint_url=moto_s3.endpoint,
                    client=moto_s3.client)
-
-
-#: A small room recording shared by the pipeline tests: two sessions starting late.
-SMALL_SESSIONS = (
-    SampleSession("Premier atelier", 30, 60, late_by=10, paragraphs=2),
-    SampleSession("Second atelier", 90, 60, late_by=15, paragraphs=2),
-)
-
-
-@pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleTruth:
-    return build_sample(tmp_path_factory.mktemp("small"), sessions=SMALL_SESSIONS,
-                        duration=150, size=(320, 180), fps=10)

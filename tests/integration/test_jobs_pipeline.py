@@ -17,19 +17,28 @@ import pytest_asyncio
 
 from replay.domain.errors import MediaError
 from replay.domain.programme import parse_programme
+from replay.domain.publication import PublicationRule
 from replay.domain.retry import RetryPolicy
 from replay.domain.transcript import Segment
 from replay.jobs.context import Context, Lanes, StaleAttempt
-from replay.jobs.pipeline import ProcessRequest
+from replay.jobs.pipeline import PLAN_CONFIRMED, PLAN_REVIEW, ProcessRequest
 from replay.jobs.queue import Job, JobStatus
 from replay.jobs.sqlite_queue import SQLiteQueue
-from replay.jobs.tasks import QUEUES, TaskDeps, enqueue_recording, ingest_recording, task_table
+from replay.jobs.tasks import (
+    QUEUES,
+    TaskDeps,
+    enqueue_recording,
+    ingest_recording,
+    publish_job,
+    task_table,
+)
 from replay.jobs.worker import JobContext, Worker
 from replay.media.probe import probe
 from replay.sample import SampleTruth
 from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber, Task
 from replay.storage.local import LocalDirectoryStore
+from replay.store.captions import Captions, EventOptions
 from replay.store.db import Store
 
 pytestmark = pytest.mark.slow
@@ -70,14 +79,21 @@ class Rig:
                         objects=LocalDirectoryStore(self.settings.site_dir),
                         transcriber=self.transcriber, lanes=Lanes.for_threads(2))
 
-    async def ingest(self, sample: SampleTruth) -> int:
+    async def ingest(self, sample: SampleTruth, *, automatic: bool = True) -> int:
         ctx = Context(settings=self.settings, store=self.store,
                       objects=LocalDirectoryStore(self.settings.site_dir),
                       transcriber=self.transcriber, lanes=Lanes.for_threads(1))
         request = ProcessRequest(sample.recording, parse_programme(sample.schedule.read_bytes()),
                                  sample.room, None)
         _, job_id = await ingest_recording(ctx, self.queue, request)
+        if automatic:
+            self.publish_automatically(request.event.slug)
         return job_id
+
+    def publish_automatically(self, slug: str) -> None:
+        """These tests are about the jobs, not the publication rule: no review needed."""
+        Captions(self.store.db).save_options(
+            slug, EventOptions(PublicationRule.AUTOMATIQUE, editors_may_publish=False))
 
     async def drain(self, seconds: float = 120) -> None:
         """Run a worker on every queue until no job is waiting or running."""
@@ -136,8 +152,14 @@ def tree(root: Path) -> dict[str, int]:
             if p.is_file()}
 
 
-async def test_every_session_is_published_once(sample: SampleTruth, rig: Rig) -> None:
-    await rig.ingest(sample)
+async def test_sessions_wait_for_the_cut_plan_then_are_published_once(
+        sample: SampleTruth, rig: Rig) -> None:
+    await rig.ingest(sample, automatic=False)  # a new event: « après validation du découpage »
+    await rig.drain()
+    assert not (rig.settings.site_dir / EVENT / "replays.json").exists() or \
+        rig.published() == [], "nothing goes out before an organiser validated the cut plan"
+    rig.store.set_stage(1, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED)
+    await rig.queue.enqueue(publish_job(EVENT))  # what confirming the plan does
     await rig.drain()
     assert sorted(rig.published()) == sorted(s.guid for s in sample.sessions)
     jobs = await rig.queue.list()
@@ -145,7 +167,7 @@ async def test_every_session_is_published_once(sample: SampleTruth, rig: Rig) ->
     by_task = {task: len(await rig.jobs(task)) for task in
                ("analyse_recording", "media_session", "speech_session")}
     assert by_task == {"analyse_recording": 1, "media_session": 2, "speech_session": 2}
-    assert 1 <= len(await rig.jobs("publish_event")) <= 2
+    assert 2 <= len(await rig.jobs("publish_event")) <= 3
     assert all(job.attempt == 1 and job.progress == 1.0 for job in jobs)
     assert len(rig.transcriber.calls) == 4  # transcribe and translate, once per session
     assert len(list((rig.settings.site_dir / EVENT).glob("*/subtitles.fr.vtt"))) == 2
@@ -214,6 +236,7 @@ def sample_sha(rig: Rig) -> str:
 async def test_bad_media_fails_at_once_with_its_reason(sample: SampleTruth, rig: Rig) -> None:
     event = parse_programme(sample.schedule.read_bytes())
     rig.store.save_event(event)
+    rig.publish_automatically(event.slug)
     broken = rig.settings.data_dir / "broken.mp4"
     broken.write_text("Table ronde : villes neutres pour le climat\n")
     recording = rig.store.add_recording(

@@ -77,7 +77,7 @@ async def test_a_failing_session_does_not_stop_the_others(sample: SampleTruth,
     first_guid, second_guid = (s.guid for s in sample.sessions)
     failing = FailingOnce(script=SCRIPT, fail_when=lambda n: True)
     ctx = context(tmp_path, failing)
-    with pytest.raises(ReplayError, match=r"1 of 2 sessions failed.*speech model crashed"):
+    with pytest.raises(ReplayError, match=r"1 séance sur 2 en échec.*speech model crashed"):
         await process(ctx, request(sample))
     assert len(published_guids(tmp_path)) == 1
     failed = [s for s in ctx.store.stages_of(1) if s.status == "failed"]

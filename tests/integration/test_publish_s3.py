@@ -292,9 +292,10 @@ def test_cli_publish_unpublish_republish(moto_s3: MotoS3, tmp_path: Path,
 
 @pytest.mark.usefixtures("s3_environment")
 @pytest.mark.parametrize(("argv", "message"), [
-    (["publish", "nope"], "unknown event 'nope'; known events: villes-2026"),
-    (["unpublish", EVENT, "absent"], "has no recorded session 'absent'; give a guid or one "
-                                     "of: ouverture"),
+    (["publish", "nope"], "évènement «\u00a0nope\u00a0» inconnu\u00a0; évènements connus\u00a0: "
+                          "villes-2026"),
+    (["unpublish", EVENT, "absent"], "n’a pas de séance enregistrée «\u00a0absent\u00a0»\u00a0: "
+                                     "donnez un guid ou l’un de ces noms\u00a0: ouverture"),
     (["publish", EVENT, "--to", "s3://no-such-bucket/x"], "bucket 'no-such-bucket' does "
                                                           "not exist"),
 ])
@@ -305,7 +306,7 @@ def test_cli_errors_with_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         argv = [*argv, "--to", f"s3://{moto_s3.bucket}/errors"]
     assert main(["--data-dir", str(tmp_path / "data"), *argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("replay: error: ")
+    assert err.startswith("replay\u00a0: erreur\u00a0: ")
     assert message in err
     assert err.count("\n") == 1
 

@@ -185,6 +185,9 @@ async def test_a_reimport_previews_the_changes_before_applying_them(api: Api) ->
             data=form("programme", programme(edit), "p.json"))
         assert response.status == 200, await response.text()
         body: dict[str, Any] = await response.json()
+        titles = body.pop("titles")  # for the preview: every guid's title, old or new
+        assert titles[changed] == "Témoignages (nouveau titre)"
+        assert {*body["added"], *body["changed"], *body["removed"]} <= set(titles)
         return body
 
     expected = {"added": [added], "changed": [changed], "removed": [removed]}
@@ -351,8 +354,13 @@ async def test_moving_a_boundary_reruns_only_that_session(api: Api, media: Media
                                         headers=headers)).json()
     assert [c["guid"] for c in shown["cuts"]] == ["first", "second"]
     assert shown["confirmed"] is False
+    doubtful = await api.client.patch(f"/api/recordings/{recording}/plan/first",
+                                      headers=headers, json={"end": 2.0})
+    assert doubtful.status == 409  # a two-second session: most likely a slip
+    assert (await doubtful.json())["confirm"] == ["la séance ne durerait plus que 2\u00a0s"]
+    assert await jobs(api, "media_session") == [], "nothing moves before the confirmation"
     moved = await api.client.patch(f"/api/recordings/{recording}/plan/first",
-                                   headers=headers, json={"end": 2.0})
+                                   headers=headers, json={"end": 2.0, "confirm": True})
     assert moved.status == 200, await moved.text()
     body = await moved.json()
     assert [(c["guid"], c["end"]) for c in body["cuts"]] == [("first", 2.0), ("second", 5.0)]
@@ -361,7 +369,7 @@ async def test_moving_a_boundary_reruns_only_that_session(api: Api, media: Media
         ("media_session", "first"), ("speech_session", "first")]
     assert sorted(body["jobs"]) == sorted(j.id for j in session_jobs)
     overlap = await api.client.patch(f"/api/recordings/{recording}/plan/first",
-                                     headers=headers, json={"end": 3.0})
+                                     headers=headers, json={"end": 3.0, "confirm": True})
     assert overlap.status == 422
     assert "Limite refusée" in (await overlap.json())["error"]
     unknown = await api.client.patch(f"/api/recordings/{recording}/plan/nope",
@@ -468,3 +476,128 @@ def test_the_openapi_document_lists_every_route_and_is_valid(tmp_path: Path) -> 
     documented = {(method, path) for path, item in document["paths"].items()
                   for method in item if method not in {"parameters", "head"}}
     assert api_routes(build_app(Settings(data_dir=tmp_path))) == documented  # tus included
+
+
+# -- issue 8: creating events from the page, uploads kept for correction, deletion -------
+
+
+async def test_an_event_is_created_from_its_description_then_its_programme(api: Api) -> None:
+    headers = api.auth("organiser")
+    description = {"title": "Mission Villes 2026", "start": "2026-03-03", "end": "2026-03-04",
+                   "timezone": "Europe/Paris", "rooms": "Plénière\nSalle Seine\n",
+                   "publication_rule": "apres_sous_titres"}
+    preview = await api.client.post("/api/events?preview=true", headers=headers,
+                                    json=description)
+    assert preview.status == 200
+    shown = await preview.json()
+    assert (shown["slug"], shown["rooms"], shown["exists"]) == (
+        "mission-villes-2026", ["Plénière", "Salle Seine"], False)
+    assert api.store.load_event(SLUG) is None, "a preview creates nothing"
+    created = await api.client.post("/api/events", headers=headers, json=description)
+    assert created.status == 201, await created.text()
+    options = await (await api.client.get(f"/api/events/{SLUG}/options",
+                                          headers=headers)).json()
+    assert options["publication_rule"] == "apres_sous_titres"
+    applied = await api.client.post(f"/api/events/{SLUG}/programme?preview=false",
+                                    headers=headers, data=form("programme", programme(), "p.json"))
+    assert applied.status == 200
+    assert len((await applied.json())["added"]) == 20
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"title": "", "start": "2026-03-03"}, "title", "Nom manquant"),
+    ({"title": "X", "start": "3 mars", "end": "2026-03-03"}, "start", "illisible"),
+    ({"title": "X", "start": "2026-03-04", "end": "2026-03-03"}, "end", "précède"),
+    ({"title": "X", "start": "2026-03-03", "end": "2026-03-03", "timezone": "Mars/Olympus"},
+     "timezone", "inconnu"),
+    ({"title": "X", "start": "2026-03-03", "end": "2026-03-03", "timezone": "UTC",
+      "rooms": " \n "}, "rooms", "Aucune salle"),
+    ({"title": "X", "start": "2026-03-03", "end": "2026-03-03", "timezone": "UTC",
+      "rooms": "A", "publication_rule": "jamais"}, "publication_rule", "invalide"),
+])
+async def test_a_wrong_event_description_names_the_field(api: Api, fields: dict[str, str],
+                                                          field: str, message: str) -> None:
+    response = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                     json=fields)
+    assert response.status == 400
+    body = await response.json()
+    assert body["field"] == field
+    assert message in body["error"]
+    assert api.store.event_slugs() == []
+
+
+async def test_a_start_after_the_programme_is_refused_before_any_byte(
+        api: Api, media: Media) -> None:
+    await create_event(api)
+    with pytest.raises(TusCommunicationError) as refused:
+        await asyncio.to_thread(tus_upload, api, media, started_at="2026-03-05T09:00:00+01:00")
+    assert refused.value.status_code == 422
+    assert not (api.data_dir / "uploads" / "tus").exists() or \
+        list((api.data_dir / "uploads" / "tus").iterdir()) == [], "no upload was even created"
+
+
+async def test_a_refused_start_is_corrected_without_sending_the_file_again(
+        api: Api, media: Media) -> None:
+    await create_event(api)
+    with pytest.raises(TusCommunicationError) as refused:  # 05:00: before the programme
+        await asyncio.to_thread(tus_upload, api, media, started_at="2026-03-03T05:00:00+01:00")
+    assert refused.value.status_code == 422
+    held_id = json.loads(refused.value.response_content or b"{}")["held"]
+    assert api.store.recordings_of(SLUG) == []
+    listed = await (await api.client.get(f"/api/events/{SLUG}/held-uploads",
+                                         headers=api.auth("organiser"))).json()
+    assert [u["id"] for u in listed["uploads"]] == [held_id]
+    assert "hors du programme" in listed["uploads"][0]["reason"]
+    still_wrong = await api.client.post(f"/api/held-uploads/{held_id}",
+                                        headers=api.auth("organiser"),
+                                        json={"started_at": "2026-03-03T05:30:00+01:00"})
+    assert still_wrong.status == 422
+    assert (await still_wrong.json())["held"] == held_id, "still kept for a correction"
+    admitted = await api.client.post(f"/api/held-uploads/{held_id}",
+                                     headers=api.auth("organiser"),
+                                     json={"started_at": STARTED})
+    assert admitted.status == 201, await admitted.text()
+    (recording,) = api.store.recordings_of(SLUG)
+    assert recording.started_at.isoformat() == STARTED
+    assert recording.original.read_bytes() == media.data
+    assert kept_media(api) == [recording.original]
+    again = await api.client.post(f"/api/held-uploads/{held_id}",
+                                  headers=api.auth("organiser"), json={})
+    assert again.status == 404
+
+
+async def test_bad_media_is_not_kept_for_a_correction(api: Api, tmp_path: Path) -> None:
+    await create_event(api)
+    bad = Media(tmp_path / "faux.mp4", b"pas une video" * 1000)
+    bad.path.write_bytes(bad.data)
+    with pytest.raises(TusCommunicationError) as refused:
+        await asyncio.to_thread(tus_upload, api, bad)
+    assert json.loads(refused.value.response_content or b"{}")["held"] is None
+    assert kept_media(api) == []
+
+
+async def test_deleting_a_recording_cancels_its_jobs_and_keeps_the_others(
+        api: Api, media: Media) -> None:
+    wrong = await planned_recording(api, media)
+    other = await upload(api, media.data, filename="autre.mp4", room="Salle Seine")
+    kept: int = (await other.json())["recording"]["id"]  # the same file, another room
+    await api.client.patch(f"/api/recordings/{wrong}/plan/first", headers=api.auth("organiser"),
+                           json={"end": 2.0, "confirm": True})
+    queued = [j for j in await jobs(api) if j.args.get("recording") == wrong]
+    assert queued
+    response = await api.client.delete(f"/api/recordings/{wrong}",
+                                       headers=api.auth("organiser"))
+    assert response.status == 200, await response.text()
+    assert (await response.json())["sessions"] == ["first", "second"]
+    assert [r.id for r in api.store.recordings_of(SLUG)] == [kept]
+    assert api.store.load_cuts(wrong) == []
+    for job in queued:
+        cancelled = await api.queue.get(job.id)
+        assert cancelled is not None
+        assert cancelled.status == JobStatus.CANCELLED
+    (survivor,) = api.store.recordings_of(SLUG)
+    assert survivor.original.is_file(), "the other recording's original is the same file"
+    kept_jobs = [j for j in await jobs(api) if j.args.get("recording") == kept]
+    assert {j.status for j in kept_jobs} == {JobStatus.TODO}
+    editor = await api.client.delete(f"/api/recordings/{kept}", headers=api.auth("editor"))
+    assert editor.status == 403

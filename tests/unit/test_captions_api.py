@@ -20,9 +20,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
+from replay.domain.publication import PublicationRule, decide
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_webvtt
-from replay.jobs.captions import captions_allow, vtt_path, write_corrections
+from replay.jobs.captions import vtt_path, write_corrections
+from replay.jobs.pipeline import PLAN_CONFIRMED, PLAN_REVIEW, session_facts
 from replay.jobs.queue import JobStatus
 from replay.settings import Settings
 from replay.store.captions import Captions
@@ -236,8 +238,12 @@ async def test_editor_edits_and_approves_but_publishes_only_when_allowed(api: Ap
     assert [(j.id, j.task, j.args) for j in jobs] == [(job, "publish_event", {"event": SLUG})]
     written = vtt_path(api.settings, api.recording, "first", "fr").read_text(encoding="utf-8")
     assert [c.text for c in parse_webvtt(written)] == ["Bonjour.", "Bienvenue.", "Merci bien."]
+    answer = await published.json()
+    assert answer["publish"] is False  # no video yet in this test
+    assert "pas encore publiée" in answer["message"]
     body, _ = await get(api)
-    assert (body["status"], body["version"], body["machine_pending"]) == ("publie", 2, False)
+    # « publié » once the publish job has put it out (workers are off here)
+    assert (body["status"], body["version"], body["machine_pending"]) == ("valide", 2, False)
 
 
 async def test_organiser_publishes_and_policy_waits_for_validation(api: Api) -> None:
@@ -405,7 +411,9 @@ async def test_glossary_and_options(api: Api) -> None:
     assert bad.status == 400
     options = await api.client.get(f"/api/events/{SLUG}/options",
                                    headers=api.auth("organiser"))
-    assert await options.json() == {"captions_policy": "brouillons",
+    assert await options.json() == {"publication_rule": "apres_decoupage",
+                                    "publication_rule_label": "après validation du découpage",
+                                    "captions_policy": "brouillons",
                                     "editors_may_publish": False}
     wrong = await api.client.put(f"/api/events/{SLUG}/options",
                                  json={"captions_policy": "jamais"},
@@ -452,9 +460,27 @@ async def test_publish_step_uses_corrections_and_the_policy(api: Api) -> None:
     assert await write_corrections(captions, api.settings, sessions) == 1
     assert parse_webvtt(path.read_text(encoding="utf-8"))[0].text == "Corrigé."
     assert await write_corrections(captions, api.settings, sessions) == 0
-    assert captions_allow(captions, api.settings, SLUG, api.recording, "first")
-    await api.client.put(f"/api/events/{SLUG}/options", json={"captions_policy": "valides"},
-                         headers=api.auth("organiser"))
-    assert not captions_allow(captions, api.settings, SLUG, api.recording, "first")
+    for name in ("media", "speech"):
+        api.store.set_stage(api.recording.id, "first", name, input_key="", status="done")
+    api.store.set_stage(api.recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED)
+
+    def goes_out() -> bool:
+        rule = PublicationRule(options_now["publication_rule"])
+        facts = session_facts(api.store, captions, api.recording, "first")
+        return decide(rule, facts).publish
+
+    options_now = {"publication_rule": "apres_decoupage"}
+    assert goes_out()
+    saved = await api.client.put(f"/api/events/{SLUG}/options",
+                                 json={"captions_policy": "valides"},
+                                 headers=api.auth("organiser"))
+    options_now = await saved.json()
+    assert options_now["publication_rule"] == "apres_sous_titres"
+    assert not goes_out()
     assert (await set_status(api, "valide")).status == 200
-    assert captions_allow(captions, api.settings, SLUG, api.recording, "first")
+    assert not goes_out(), "the English captions are not validated yet"
+    await get(api, lang="en")
+    assert (await api.client.post(api.path(lang="en", tail="/status"),
+                                  json={"status": "valide"},
+                                  headers=api.auth("editor"))).status == 200
+    assert goes_out()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from replay.domain.captions import (
     CaptionError,
     CaptionStatus,
+    Passage,
     can_transition,
     check_transition,
     clean_lines,
@@ -22,6 +23,7 @@ from replay.domain.captions import (
     merge_with_next,
     nudge_cue,
     split_cue,
+    transcript_passages,
     validate_cues,
     warnings_for,
     with_glossary,
@@ -241,3 +243,22 @@ def test_any_sequence_of_edits_renders_valid_webvtt(
         assert cues == candidate or operation[0] == "replace"
         assert parse_webvtt(render_webvtt(cues)) == cues
     assert parse_webvtt(render_webvtt(cues)) == cues
+
+
+# -- the transcript made from the captions (issue 8: corrections reach the transcript) ---
+
+
+@pytest.mark.parametrize(("cues", "passages"), [
+    ([], []),
+    ([Cue(1.0, 2.0, ("Bonjour à toutes",)), Cue(2.1, 3.0, ("et à tous.",)),
+      Cue(3.2, 5.0, ("Nous commençons", "par la Mission."))],
+     [Passage(1.0, 3.0, "Bonjour à toutes et à tous."),
+      Passage(3.2, 5.0, "Nous commençons par la Mission.")]),
+    ([Cue(1.0, 2.0, ("Une phrase sans fin",)), Cue(6.0, 7.0, ("reprise après un silence",))],
+     [Passage(1.0, 2.0, "Une phrase sans fin"), Passage(6.0, 7.0, "reprise après un silence")]),
+    ([Cue(0.0, 1.0, ("<i>Vraiment\u00a0?</i>",)), Cue(1.2, 2.0, ("« Oui\u00a0»",))],
+     [Passage(0.0, 1.0, "Vraiment\u00a0?"), Passage(1.2, 2.0, "« Oui\u00a0»")]),
+])
+def test_transcript_passages_join_cues_into_sentences(cues: list[Cue],
+                                                      passages: list[Passage]) -> None:
+    assert transcript_passages(cues) == passages

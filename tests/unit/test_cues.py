@@ -391,3 +391,117 @@ def test_format_cues_properties(rules: ReadingRules, talk: list[Segment]) -> Non
             text = " ".join(cue.lines)
             assert len(text) <= rules.max_chars(cue.duration)
             assert cue.duration >= rules.min_duration_for(text) - 1e-9
+
+
+# --- Whisper's word pieces: elisions, hyphens, numbers, French punctuation ---------
+
+
+def whisper_segment(pieces: list[str], per_piece: float = 0.2) -> Segment:
+    """A segment of Whisper words as faster-whisper splits them: a new word starts with
+    a space, a piece without one (« 'ont », « -il ») continues the word before it."""
+    words = tuple(Word(round(i * per_piece, 3), round((i + 0.8) * per_piece, 3), piece)
+                  for i, piece in enumerate(pieces))
+    return Segment(words[0].start, words[-1].end, "".join(pieces).strip(), words)
+
+
+def joined(cues: list[Cue]) -> str:
+    return " ".join(line for cue in cues for line in cue.lines)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "french", "english"),
+    [
+        ([" Ils", " m", "'ont", " dit", " oui."], "Ils m'ont dit oui.", "Ils m'ont dit oui."),
+        ([" Où", " va", "-t", "-il", " ?"], f"Où va-t-il{NBSP}?", "Où va-t-il?"),
+        ([" C", "'est", " peut", "-être", " vrai!"], f"C'est peut-être vrai{NBSP}!",
+         "C'est peut-être vrai!"),
+        ([" Il", " dit", " «Bonjour»", " :", " 1", " 000", " personnes."],
+         f"Il dit «{NBSP}Bonjour{NBSP}»{NBSP}: 1{NBSP}000 personnes.",
+         "Il dit «Bonjour»: 1 000 personnes."),
+        ([" À", " 10:30", " ;", " 70%", " des", " villes?!"],
+         f"À 10:30{NBSP}; 70{NBSP}% des villes{NBSP}?!", "À 10:30; 70% des villes?!"),
+    ],
+)
+def test_whisper_pieces_are_rejoined_as_written(pieces: list[str], french: str,
+                                                english: str) -> None:
+    segment = whisper_segment(pieces)
+    assert joined(format_cues([segment], FRENCH_ARCOM)) == french
+    assert joined(format_cues([segment], ENGLISH_NETFLIX)) == english
+
+
+LETTERS = "abcdefghijklmnopqrstuvwxyzéèàçœ"
+STEM = st.text(alphabet=LETTERS, min_size=1, max_size=9)
+
+
+@st.composite
+def french_unit(draw: st.DrawFn) -> tuple[list[str], str]:
+    """One written unit: Whisper's pieces for it, and how French writes it."""
+    kind = draw(st.sampled_from(["word", "elision", "inversion", "compound", "number",
+                                 "percent", "mark", "quote"]))
+    a, b = draw(STEM), draw(STEM)
+    if kind == "elision":
+        return [" " + a[:1], "'" + b], a[:1] + "'" + b
+    if kind == "inversion":
+        return [" " + a, "-t", "-" + b], f"{a}-t-{b}"
+    if kind == "compound":
+        return [" " + a, "-" + b], f"{a}-{b}"
+    if kind == "number":
+        value = draw(st.integers(1000, 999_999))
+        head, tail = divmod(value, 1000)
+        return [f" {head}", f" {tail:03d}"], f"{head}{NBSP}{tail:03d}"
+    if kind == "percent":
+        value = draw(st.integers(0, 100))
+        attached = draw(st.booleans())
+        return ([f" {value}%"] if attached else [f" {value}", " %"]), f"{value}{NBSP}%"
+    if kind == "mark":
+        mark = draw(st.sampled_from(";:!?"))
+        attached = draw(st.booleans())
+        return ([f" {a}{mark}"] if attached else [" " + a, " " + mark]), f"{a}{NBSP}{mark}"
+    if kind == "quote":
+        shape = draw(st.sampled_from(["spaced", "attached", "half"]))
+        pieces = {"spaced": [" «", " " + a, " »"], "attached": [f" «{a}»"],
+                  "half": [f" «{a}", "»"]}[shape]
+        return pieces, f"«{NBSP}{a}{NBSP}»"
+    return [" " + a], a
+
+
+@st.composite
+def french_talk(draw: st.DrawFn) -> tuple[list[str], str]:
+    units = draw(st.lists(french_unit(), min_size=1, max_size=40))
+    pieces: list[str] = []
+    written: list[str] = []
+    for unit_pieces, text in units:
+        if written and written[-1][-1].isdigit() and unit_pieces[0][1:2].isdigit():
+            pieces.append(" et")  # two numbers in a row would read as one
+            written.append("et")
+        pieces += unit_pieces
+        written.append(text)
+    return pieces, " ".join(written)
+
+
+@settings(max_examples=200, deadline=None)
+@given(talk=french_talk())
+def test_french_cues_keep_words_whole_and_space_punctuation(talk: tuple[list[str],
+                                                                        str]) -> None:
+    pieces, written = talk
+    cues = format_cues([whisper_segment(pieces)], FRENCH_ARCOM)
+    assert joined(cues) == written
+    for cue in cues:
+        for line in cue.lines:
+            assert not re.match(r"[-'’;:!?»%]", line), line  # a word or a number split
+            assert not line.endswith("«"), line
+            assert not re.search(r"\s['’-]|['’-]\s", line), line
+            assert not re.search(r"[^\u00a0;:!?][;!?»%]", line), line
+            assert not re.search(r"«[^\u00a0]", line), line
+
+
+@settings(max_examples=100, deadline=None)
+@given(talk=french_talk())
+def test_english_cues_join_the_same_pieces_without_french_spaces(
+        talk: tuple[list[str], str]) -> None:
+    pieces, _ = talk
+    cues = format_cues([whisper_segment(pieces)], ENGLISH_NETFLIX)
+    text = joined(cues)
+    assert NBSP not in text
+    assert not re.search(r"\s['’-]", text)
+    assert text.replace(" ", "") == "".join(pieces).replace(" ", "")

@@ -222,3 +222,64 @@ async def test_static_files_are_served(site: Site) -> None:
 ])
 def test_sizes_read_as_french(size: int, text: str) -> None:
     assert french_size(size) == text
+
+
+# -- issue 8: each role lands on its own home; every error page is French with a way back
+
+
+@pytest.mark.parametrize(("who", "home"), [(None, "/connexion"),
+                                           ("orga@example.org", "/organisateur/"),
+                                           ("edit@example.org", "/edition/")])
+async def test_each_role_lands_on_its_own_home(site: Site, who: str | None,
+                                               home: str) -> None:
+    if who is not None:
+        as_user(site, who)
+    response = await site.client.get("/", headers=HTML, allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == home
+    if who is not None:
+        landed = await site.client.get(home, headers=HTML)
+        assert landed.status == 200
+
+
+async def test_an_editor_logging_in_lands_on_the_sessions_to_correct(site: Site) -> None:
+    page = await site.client.get("/connexion", headers=HTML)
+    form = parse(await page.text()).find(f".//{NS}form")
+    assert form is not None
+    fields = {i.get("name"): i.get("value", "") for i in form.iter(f"{NS}input")}
+    fields.update(email="edit@example.org", password="mot de passe edit")
+    response = await site.client.post("/connexion", data=fields, headers=HTML)
+    assert response.status == 200
+    assert response.url.path == "/edition/"
+    assert "Séances à corriger" in texts(parse(await response.text()))
+
+
+@pytest.mark.parametrize(("who", "path", "status", "back"), [
+    ("orga@example.org", "/organisateur/nulle-part", 404, "/organisateur/"),
+    ("edit@example.org", "/nulle-part", 404, "/edition/"),
+    (None, "/nulle-part", 404, "/connexion"),
+    (None, f"/site/{SLUG}/absente/", 404, "/site/"),
+    (None, "/organisateur/", 405, "/connexion"),
+])
+async def test_every_error_page_is_french_with_a_way_back(site: Site, who: str | None,
+                                                          path: str, status: int,
+                                                          back: str) -> None:
+    if who is not None:
+        as_user(site, who)
+    method = "DELETE" if status == 405 else "GET"
+    response = await site.client.request(method, path, headers=HTML)
+    assert response.status == status
+    assert response.content_type == "text/html"
+    document = parse(await response.text())
+    assert (document.tag, document.get("lang")) == (f"{NS}html", "fr")
+    assert "Not Found" not in texts(document)
+    links = [a.get("href") for a in document.iter(f"{NS}a")]
+    assert back in links
+
+
+async def test_an_unknown_event_page_links_back_to_the_events(site: Site) -> None:
+    as_user(site, "orga@example.org")
+    response = await site.client.get("/organisateur/evenements/inconnu", headers=HTML)
+    assert response.status == 404
+    links = [a.get("href") for a in parse(await response.text()).iter(f"{NS}a")]
+    assert "/organisateur/" in links

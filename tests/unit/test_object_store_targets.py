@@ -73,14 +73,14 @@ def test_s3_settings_from_the_environment(tmp_path: Path) -> None:
     (["publish", "villes", "--to", "s3://"], "is not a valid bucket name"),
     (["publish", "villes", "--to", "gs://bucket/x"], "cannot publish to 'gs://bucket/x'"),
     (["unpublish", "villes", "g1", "--to", "s3://b/x"], "is not a valid bucket name"),
-    (["publish", "villes"], "no replay data in"),
+    (["publish", "villes"], "aucune donnée replay dans"),
 ])
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                  argv: list[str], message: str) -> None:
     assert main(["--data-dir", str(tmp_path / "data"), *argv]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("replay: error: ")
+    assert captured.err.startswith("replay\u00a0: erreur\u00a0: ")
     assert message in captured.err
     assert captured.err.count("\n") == 1
     assert not (tmp_path / "data").exists(), "a failed command creates nothing"

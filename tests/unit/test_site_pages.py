@@ -615,3 +615,54 @@ async def test_a_base_url_changes_only_the_feeds(published: Published) -> None:
     assert {e.get("url") for e in rss.iter("enclosure")} == {
         f"https://replays.example.org/villes-2026/{slug}/audio.m4a"
         for slug in ("ouverture", "table-ronde")}
+
+
+# -- issue 8: corrections reach the transcript and search; labels per language -----------
+
+
+async def test_corrected_captions_make_the_transcript_its_downloads_and_the_search(
+        published: Published) -> None:
+    outputs = [replace(o, captions_edited=o.session.slug == "ouverture")
+               for o in published.outputs]
+    [edited] = [o for o in outputs if o.captions_edited]
+    (edited.speech_dir / "subtitles.fr.vtt").write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nBonjour Tournesol,\n\n"
+        "00:00:03.100 --> 00:00:05.000\nbienvenue à tous.\n\n"
+        "00:00:09.000 --> 00:00:10.000\nSuite\n", encoding="utf-8")
+    await publish_event(published.store, published.event, outputs, drafts=True)
+    objects = published.store.objects
+    text = objects["villes-2026/ouverture/transcript.fr.txt"].decode()
+    assert text == "Bonjour Tournesol, bienvenue à tous.\nSuite\n"
+    data = json.loads(objects["villes-2026/ouverture/transcript.fr.json"])
+    assert [(s["start"], s["text"]) for s in data["segments"]] == [
+        (1.0, "Bonjour Tournesol, bienvenue à tous."), (9.0, "Suite")]
+    page = parse(objects["villes-2026/ouverture/index.html"].decode())
+    spans = page.findall(".//ol[@id='transcript']/li/span")
+    assert [s.text for s in spans] == ["Bonjour Tournesol, bienvenue à tous.", "Suite"]
+    search = {s["slug"]: s["segments"] for s in json.loads(objects["villes-2026/search.json"])
+              ["sessions"]}
+    assert search["ouverture"] == [[1, "Bonjour Tournesol, bienvenue à tous."], [9, "Suite"]]
+    assert search["table-ronde"] == [[1, f"Bonjour {EVIL}"]], "Whisper's, not corrected"
+    untouched = json.loads(objects["villes-2026/table-ronde/transcript.fr.json"])
+    assert untouched["segments"][0]["words"], "an uncorrected transcript keeps its words"
+
+
+async def test_each_language_keeps_its_automatic_label_until_reviewed(
+        published: Published) -> None:
+    labels = {"ouverture": frozenset({"en"}), "table-ronde": frozenset({"fr", "en"})}
+    outputs = [replace(o, automatic_languages=labels[o.session.slug])
+               for o in published.outputs]
+    await publish_event(published.store, published.event, outputs, drafts=True)
+    objects = published.store.objects
+    reviewed_fr = parse(objects["villes-2026/ouverture/index.html"].decode())
+    notes = [text_of(p) for p in by_class(reviewed_fr, "p", "draft")]
+    assert notes == ["Les sous-titres anglais sont une traduction automatique, non relue\u00a0: "
+                     "ils peuvent contenir des erreurs."]
+    tracks = {t.get("srclang"): t.get("label") for t in reviewed_fr.iter("track")}
+    assert tracks == {"fr": "Français", "en": "English (automatic)"}
+    drafts = parse(objects["villes-2026/table-ronde/index.html"].decode())
+    assert [text_of(p) for p in by_class(drafts, "p", "draft")] == [
+        f"{DRAFT_LABEL}\u00a0: ils peuvent contenir des erreurs."]
+    entries = {e["guid"]: e for e in json.loads(objects["villes-2026/replays.json"])["replays"]}
+    assert entries["g1"]["captions_by_language"] == {"fr": "reviewed", "en": "automatic"}
+    assert entries["g2"]["captions_by_language"] == {"fr": "automatic", "en": "automatic"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Person, Session
-from replay.store.db import Store
+from replay.domain.publication import PublicationRule
+from replay.store.captions import Captions, EventOptions
+from replay.store.db import MIGRATIONS, Store
 
 START = datetime.fromisoformat("2026-03-03T09:30:00+01:00")
 
@@ -85,3 +88,33 @@ def test_reopening_keeps_everything(tmp_path: Path) -> None:
     loaded = second.load_event("mv")
     assert loaded is not None
     assert [s.title for s in loaded.sessions] == ["Ouverture"]
+
+
+def test_migration_4_keeps_the_captions_policy_and_earlier_validations(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:3], start=1):
+        old.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    old.execute("INSERT INTO events VALUES ('e', 'E', '2026-03-03', '2026-03-03', 'UTC', '[]')")
+    old.execute("INSERT INTO events VALUES ('f', 'F', '2026-03-03', '2026-03-03', 'UTC', '[]')")
+    old.execute("INSERT INTO event_options VALUES ('e', 'valides', 0, '[]')")
+    old.execute("INSERT INTO event_options VALUES ('f', 'brouillons', 0, '[]')")
+    old.execute("INSERT INTO recordings VALUES (1, 'e', 'A', 'ab', '/o', 'o', "
+                "'2026-03-03T09:00:00+00:00', 60, NULL, 0)")
+    for lang, status, author in (("fr", "valide", None), ("en", "publie", None),
+                                 ("de", "publie", 7)):
+        old.execute("INSERT INTO caption_versions VALUES (1, 'g', ?, 1, '[]', 'x', ?, 0, ?, '')",
+                    (lang, author, status))
+        old.execute("INSERT INTO caption_state (recording_id, guid, lang, current_version, "
+                    "status) VALUES (1, 'g', ?, 1, ?)", (lang, status))
+    old.close()
+    store = Store.open(path)
+    captions = Captions(store.db)
+    default = EventOptions(PublicationRule.DECOUPAGE, False)
+    assert captions.options("e", default).publication_rule is PublicationRule.SOUS_TITRES
+    assert captions.options("f", default).publication_rule is PublicationRule.DECOUPAGE
+    reviewed = {lang: state.reviewed for lang in ("fr", "en", "de")
+                if (state := captions.state((1, "g", lang))) is not None}
+    # validated by a person, or published after a person's correction; not a draft put out
+    assert reviewed == {"fr": True, "en": False, "de": True}
+    store.close()

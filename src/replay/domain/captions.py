@@ -282,3 +282,41 @@ def with_glossary(glossary: Sequence[str], hotwords: str, limit: int) -> str:
             joined = candidate
             seen.add(text.casefold())
     return joined
+
+
+# -- transcript --------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.?!…][»\"”’)\]\u00a0]*$")
+PARAGRAPH_GAP = 2.0  # seconds of silence that end a passage of the transcript
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A stretch of the transcript: whole sentences, as the captions spell them."""
+
+    start: float
+    end: float
+    text: str
+
+
+def transcript_passages(cues: Sequence[Cue]) -> list[Passage]:
+    """The captions as a transcript: cues joined into sentences (a cue ending a sentence,
+    or a silence of `PARAGRAPH_GAP`, ends a passage), their lines joined by spaces."""
+    passages: list[Passage] = []
+    pending: list[Cue] = []
+    for cue in cues:
+        if pending and cue.start - pending[-1].end >= PARAGRAPH_GAP:
+            passages.append(_passage(pending))
+            pending = []
+        pending.append(cue)
+        if _SENTENCE_END.search(visible_text(" ".join(cue.lines)).rstrip()):
+            passages.append(_passage(pending))
+            pending = []
+    if pending:
+        passages.append(_passage(pending))
+    return passages
+
+
+def _passage(cues: Sequence[Cue]) -> Passage:
+    text = " ".join(visible_text(line).strip() for cue in cues for line in cue.lines)
+    return Passage(cues[0].start, max(cue.end for cue in cues), re.sub(" {2,}", " ", text))

@@ -208,15 +208,22 @@ def _text_tokens(text: str, start: int, end: int) -> list[_Token]:
 
 def _segment_tokens(segments: Sequence[Segment]) -> Iterator[_Token]:
     for segment in segments:
-        tokens = [
-            token
-            for word in segment.words
-            for token in _text_tokens(word.text, _ms(word.start), _ms(word.end))
-        ]
+        tokens: list[_Token] = []
+        for word in segment.words:
+            pieces = _text_tokens(word.text, _ms(word.start), _ms(word.end))
+            if pieces and tokens and _continues(word.text):
+                tokens[-1] = _merge(tokens[-1], pieces.pop(0), "")
+            tokens.extend(pieces)
         if not tokens:
             start = _ms(segment.start)
             tokens = _text_tokens(segment.text, start, max(start, _ms(segment.end)))
         yield from tokens
+
+
+def _continues(word: str) -> bool:
+    """Whisper starts every new word with a space: a piece without one (« 'ont » after
+    « m », « -il » after « -t ») belongs to the word before it."""
+    return bool(word) and not word[0].isspace()
 
 
 def _is_closing(text: str) -> bool:
@@ -233,18 +240,43 @@ def _merge(first: _Token, second: _Token, separator: str) -> _Token:
 
 
 def _glue(tokens: list[_Token], french: bool) -> list[_Token]:
-    """Attach lone punctuation to its word, with a non-breaking space in French."""
+    """Attach lone punctuation to its word, with a non-breaking space in French, where
+    French typography also wants one inside a word (« tous? », « «Oui ») and between
+    the digit groups of a number (« 1 000 »)."""
     out: list[_Token] = []
     for token in tokens:
+        if french:
+            token = _Token(french_spacing(token.text), token.start, token.end)
         if out and _is_closing(token.text):
             spaced = french and token.text[0] in _FRENCH_SPACED_CLOSING
             out[-1] = _merge(out[-1], token, NBSP if spaced else "")
         elif out and _is_opening(out[-1].text):
             spaced = french and out[-1].text.endswith("«")
             out[-1] = _merge(out[-1], token, NBSP if spaced else "")
+        elif out and french and _digit_group(out[-1].text, token.text):
+            out[-1] = _merge(out[-1], token, NBSP)
         else:
             out.append(token)
     return out
+
+
+_SPACE_BEFORE = re.compile(r"(?<=[^\s\u00a0«(\[{“;:!?%])([;!?»%]|:(?![\d/]))")
+_SPACE_AFTER = re.compile(r"«(?=[^\s\u00a0])")
+_GROUP_HEAD = re.compile(r"[-+−]?\d{1,3}(?:\u00a0\d{3})*")
+_GROUP_TAIL = re.compile(r"\d{3}(?!\d)\D*")
+
+
+def french_spacing(text: str) -> str:
+    """A no-break space before « ; : ! ? % » and inside « », where the word has none
+    (« tous? » becomes « tous ? »); a colon between digits (« 10:30 ») stays as it is,
+    and a run of marks (« ?! ») takes one space, before the first."""
+    text = _SPACE_BEFORE.sub(lambda m: NBSP + m.group(1), text)
+    return _SPACE_AFTER.sub("«" + NBSP, text)
+
+
+def _digit_group(previous: str, current: str) -> bool:
+    """« 1 » then « 000 »: the groups of one number, which must stay on one line."""
+    return bool(_GROUP_HEAD.fullmatch(previous) and _GROUP_TAIL.fullmatch(current))
 
 
 def _monotonic(tokens: list[_Token]) -> list[_Token]:

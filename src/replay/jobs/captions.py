@@ -20,8 +20,8 @@ import logging
 import os
 from pathlib import Path
 
-from replay.domain.captions import CaptionStatus
 from replay.domain.errors import SubtitleError
+from replay.domain.publication import DEFAULT_RULE, PublicationRule, Track, text_goes_out
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_webvtt
 from replay.jobs.workdirs import session_work_dir
@@ -32,7 +32,6 @@ from replay.store.db import Recording
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("fr", "en")
-PUBLISHABLE = frozenset({CaptionStatus.VALIDE, CaptionStatus.PUBLIE})
 
 
 def speech_dir(settings: Settings, recording: Recording, guid: str) -> Path:
@@ -45,7 +44,10 @@ def vtt_path(settings: Settings, recording: Recording, guid: str, lang: str) -> 
 
 
 def default_options(settings: Settings) -> EventOptions:
-    return EventOptions("brouillons" if settings.publish_drafts else "valides", False)
+    """An event's options until its organisers choose: the cut plan must be validated, and
+    where the settings do not publish drafts (``publish_drafts``), the captions too."""
+    rule = DEFAULT_RULE if settings.publish_drafts else PublicationRule.SOUS_TITRES
+    return EventOptions(rule, False)
 
 
 def digest(text: str) -> str:
@@ -96,28 +98,15 @@ def human_edited(captions: Captions, key: Key) -> bool:
     return current is not None and current.author_id is not None
 
 
-def captions_allow(captions: Captions, settings: Settings, event_slug: str,
-                   recording: Recording, guid: str) -> bool:
-    """Whether the event's policy lets this session go out: always with drafts, only with
-    validated (or already published) French captions otherwise."""
-    options = captions.options(event_slug, default_options(settings))
-    if options.captions_policy == "brouillons":
-        return True
-    state = captions.state((recording.id, guid, "fr"))
-    return state is not None and state.status in PUBLISHABLE
-
-
-def captions_reviewed(captions: Captions, recording: Recording, guid: str) -> bool:
-    """Whether the session's French captions are an editor's work: validated, or published
-    after human corrections. Otherwise the page keeps the « sous-titres générés
-    automatiquement » label (a draft validated untouched is still machine text)."""
-    key = (recording.id, guid, "fr")
-    state = captions.state(key)
-    if state is None:
-        return False
-    if state.status == CaptionStatus.PUBLIE:
-        return human_edited(captions, key)  # drafts may be published as they are
-    return state.status == CaptionStatus.VALIDE
+def tracks_of(captions: Captions, recording: Recording, guid: str) -> tuple[Track, ...]:
+    """The session's caption tracks as the publication rule sees them (a track no editor
+    opened yet is the machine's draft)."""
+    tracks = []
+    for lang in LANGUAGES:
+        state = captions.state((recording.id, guid, lang))
+        tracks.append(Track(lang) if state is None else
+                      Track(lang, state.status, state.reviewed))
+    return tuple(tracks)
 
 
 def cues_of(captions: Captions, key: Key) -> list[Cue]:
@@ -126,16 +115,19 @@ def cues_of(captions: Captions, key: Key) -> list[Cue]:
 
 
 async def write_corrections(captions: Captions, settings: Settings,
-                            sessions: list[tuple[Recording, str]]) -> int:
-    """Before a publish: write every human-corrected current version over the speech
-    stage's file where they differ (after a re-transcription, say). Returns how many
-    files were written."""
+                            sessions: list[tuple[Recording, str]], *,
+                            rule: PublicationRule = DEFAULT_RULE) -> int:
+    """Before a publish: write every human-corrected current version the rule lets out
+    (`publication.text_goes_out`) over the speech stage's file where they differ (after a
+    re-transcription, say). Returns how many files were written."""
     written = 0
     for recording, guid in sessions:
-        for lang in LANGUAGES:
-            key = (recording.id, guid, lang)
-            text = rendered_current(captions, key) if human_edited(captions, key) else None
-            path = vtt_path(settings, recording, guid, lang)
+        for track in tracks_of(captions, recording, guid):
+            key = (recording.id, guid, track.lang)
+            if not human_edited(captions, key) or not text_goes_out(rule, track):
+                continue
+            text = rendered_current(captions, key)
+            path = vtt_path(settings, recording, guid, track.lang)
             if text is not None and await asyncio.to_thread(read_source, path) != text:
                 await asyncio.to_thread(write_current_file, path, text)
                 captions.set_source(key, digest(text))

@@ -11,14 +11,14 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from replay.domain.captions import with_glossary
+from replay.domain.captions import CaptionStatus, with_glossary
 from replay.domain.cues import format_cues, rules_for
 from replay.domain.cutplan import (
     Cut,
@@ -33,28 +33,33 @@ from replay.domain.errors import PlanError, ReplayError
 from replay.domain.ladder import Rung, choose_ladder
 from replay.domain.model import Event, Session
 from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
+from replay.domain.publication import (
+    Decision,
+    PublicationRule,
+    Release,
+    SessionFacts,
+    automatic_languages,
+    decide,
+)
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.captions import (
-    captions_allow,
-    captions_reviewed,
-    default_options,
-    write_corrections,
-)
+from replay.jobs.captions import default_options, human_edited, tracks_of, write_corrections
 from replay.jobs.context import Context, StaleAttempt, discard
 from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_dir
 from replay.media import commands
 from replay.media.probe import MediaInfo, probe
 from replay.media.runner import run_ffmpeg
 from replay.media.timestamps import segment_start
+from replay.settings import Settings
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
 from replay.speech.transcriber import Task
 from replay.store.captions import Captions
-from replay.store.db import Recording
+from replay.store.db import Recording, Store
 
 log = logging.getLogger(__name__)
 
+NBSP = "\u00a0"
 LANGUAGES = {"fr": "Français", "en": "English"}
 WHOLE_RECORDING = "recording"
 AUDIO = "audio16k.wav"
@@ -374,33 +379,35 @@ class ProcessRequest:
 
 def check_room(event: Event, room: str) -> None:
     if room not in event.rooms:
-        known = ", ".join(f"« {r} »" for r in event.rooms)
-        raise PlanError(f"unknown room « {room} »; the programme's rooms are: {known}")
+        known = ", ".join(f"«{NBSP}{r}{NBSP}»" for r in event.rooms)
+        raise PlanError(f"salle «{NBSP}{room}{NBSP}» inconnue{NBSP}; les salles du programme "
+                        f"sont{NBSP}: {known}")
 
 
 def resolve_start(request: ProcessRequest, info: MediaInfo) -> datetime:
     started = request.started_at or info.creation_time
     if started is None:
         raise PlanError(
-            f"{request.source.name} does not say when it was recorded (no creation_time): "
-            "give its wall-clock start with --started-at, e.g. --started-at "
-            "2026-03-03T09:28:00+01:00")
+            f"{request.source.name} ne dit pas quand il a été enregistré (pas de "
+            f"creation_time){NBSP}: donnez son début à l’horloge avec --started-at, par "
+            "exemple --started-at 2026-03-03T09:28:00+01:00")
     if started.tzinfo is None:
-        raise PlanError("--started-at needs a time zone offset, e.g. 2026-03-03T09:28:00+01:00")
+        raise PlanError(f"--started-at demande un fuseau horaire{NBSP}: par exemple "
+                        "2026-03-03T09:28:00+01:00")
     return started
 
 
 def check_within_programme(event: Event, started: datetime, duration: float) -> None:
     end = started + timedelta(seconds=duration)
     if not event.sessions:
-        raise PlanError("the programme has no sessions")
+        raise PlanError(f"le programme n’a aucune séance{NBSP}: importez-le d’abord")
     first = min(s.start for s in event.sessions)
     last = max(s.end for s in event.sessions)
     if end <= first or started >= last:
         raise PlanError(
-            f"the recording ({started:%Y-%m-%d %H:%M}–{end:%H:%M}) lies entirely outside the "
-            f"programme ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}); check --started-at "
-            "or the recording's clock")
+            f"l’enregistrement ({started:%d/%m/%Y %H:%M}–{end:%H:%M}) tombe entièrement hors "
+            f"du programme (du {first:%d/%m/%Y %H:%M} au {last:%d/%m/%Y %H:%M}){NBSP}; "
+            "vérifiez --started-at ou l’horloge de l’appareil")
 
 
 async def admit(ctx: Context, request: ProcessRequest) -> tuple[Recording, MediaInfo]:
@@ -437,13 +444,14 @@ async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
         return_exceptions=True)
     failures = _failures(cuts, outcomes)
     site = None
-    if not request.review:
-        site = await publish(ctx, request.event)
+    if not request.review:  # the organiser's command is the decision to publish
+        site = await publish(ctx, request.event, decided=[cut.guid for cut in cuts])
     if failures:
         raise ReplayError(
-            f"{len(failures)} of {len(cuts)} sessions failed ({'; '.join(failures)}); the "
-            "others are processed. Fix the cause and run the same command again: finished "
-            "work is kept.")
+            f"{len(failures)} séance{'s' if len(failures) > 1 else ''} sur {len(cuts)} en "
+            f"échec ({f'{NBSP}; '.join(failures)})"
+            f"{NBSP}; les autres sont traitées. Corrigez la cause et relancez la même "
+            f"commande{NBSP}: le travail fini est gardé.")
     return _summary(request, recording, info, cuts, published=not request.review, site=site)
 
 
@@ -455,7 +463,7 @@ def _failures(cuts: list[Cut], outcomes: list[BaseException | None]) -> list[str
                 raise outcome
             log.error("session %s failed", cut.guid, exc_info=outcome)
             reason = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
-            failures.append(f"« {cut.title} »: {reason}")
+            failures.append(f"«{NBSP}{cut.title}{NBSP}»{NBSP}: {reason}")
     return failures
 
 
@@ -467,45 +475,108 @@ async def _session_work(ctx: Context, event: Event, recording: Recording, info: 
     )
 
 
-UNPUBLISHED = "unpublished"
+#: The stage row (guid "") that records the organiser's review of a recording's plan.
+PLAN_REVIEW = "plan_review"
+PLAN_CONFIRMED, PLAN_EDITED = "confirmed", "edited"
+UNPUBLISHED = Release.WITHDRAWN.value
 
 
-async def publish(ctx: Context, event: Event, *, republish: Collection[str] = ()) -> str:
-    """Publish every processed session of the event, then its index.
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A session of the event's cut plans, with what `publication.decide` made of it."""
 
-    Sessions taken down with `unpublish` stay down, unless their guid or slug is in
-    `republish`. Where the event waits for validated captions, sessions without them
-    wait too; human caption corrections are written over the speech stage's files first.
+    recording: Recording
+    cut: Cut
+    session: Session
+    facts: SessionFacts
+    decision: Decision
+
+
+def publication_rule(captions: Captions, settings: Settings, event_slug: str) -> PublicationRule:
+    return captions.options(event_slug, default_options(settings)).publication_rule
+
+
+def session_facts(store: Store, captions: Captions, recording: Recording,
+                  guid: str) -> SessionFacts:
+    """What the publication rule looks at, from the store."""
+    made = [store.stage(recording.id, guid, name) for name in ("media", "speech")]
+    review = store.stage(recording.id, "", PLAN_REVIEW)
+    published = store.stage(recording.id, guid, "publish")
+    try:
+        release = Release(published.status) if published is not None else Release.UNDECIDED
+    except ValueError:
+        release = Release.UNDECIDED
+    return SessionFacts(
+        processed=all(state is not None and state.status == "done" for state in made),
+        plan_confirmed=review is not None and review.status == PLAN_CONFIRMED,
+        release=release, tracks=tracks_of(captions, recording, guid))
+
+
+def candidates(store: Store, captions: Captions, event: Event,
+               rule: PublicationRule) -> list[Candidate]:
+    found = []
+    for recording in store.recordings_of(event.slug):
+        for cut in store.load_cuts(recording.id):
+            facts = session_facts(store, captions, recording, cut.guid)
+            found.append(Candidate(recording, cut, _session_for(event, cut, recording), facts,
+                                   decide(rule, facts)))
+    return found
+
+
+def request_publication(store: Store, recording: Recording, guid: str) -> None:
+    """An organiser's decision to publish the session: the rule no longer holds it."""
+    state = store.stage(recording.id, guid, "publish")
+    if state is None or state.status != Release.RELEASED:
+        store.set_stage(recording.id, guid, "publish", input_key="",
+                        status=Release.REQUESTED.value)
+
+
+async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
+                  republish: Collection[str] = ()) -> str:
+    """Publish the event's sessions that `publication.decide` lets out, then its index.
+
+    `decided` names (by guid or slug) sessions an organiser decided to publish now, as
+    `replay process` does for its recording's: the rule no longer holds them, but one
+    withdrawn with `unpublish` stays down unless it is also in `republish`. Human caption
+    corrections the rule lets out are written over the speech stage's files first.
     """
     captions = Captions(ctx.store.db)
-    ready = [
-        (recording, cut)
-        for recording in ctx.store.recordings_of(event.slug)
-        for cut in ctx.store.load_cuts(recording.id)
-        if _processed(ctx, recording, cut)
-        and (not _unpublished(ctx, recording, cut)
-             or {cut.guid, _session_for(event, cut, recording).slug} & set(republish))
-        and (_released(ctx, recording, cut)
-             or captions_allow(captions, ctx.settings, event.slug, recording, cut.guid))
-    ]
-    await write_corrections(captions, ctx.settings, [(r, cut.guid) for r, cut in ready])
+    rule = publication_rule(captions, ctx.settings, event.slug)
+    for item in candidates(ctx.store, captions, event, rule):
+        names = {item.cut.guid, item.session.slug}
+        withdrawn = item.facts.release is Release.WITHDRAWN
+        if names & set(republish) or (names & set(decided) and not withdrawn):
+            request_publication(ctx.store, item.recording, item.cut.guid)
+    ready = [item for item in candidates(ctx.store, captions, event, rule)
+             if item.decision.publish]
+    await write_corrections(captions, ctx.settings, [(c.recording, c.cut.guid) for c in ready],
+                            rule=rule)
     outputs = [
-        SessionOutputs(cut=cut, room=recording.room,
-                       session=_session_for(event, cut, recording),
-                       media_dir=session_dir(ctx, recording, cut) / "media",
-                       speech_dir=session_dir(ctx, recording, cut) / "speech",
-                       automatic_captions=not captions_reviewed(captions, recording, cut.guid))
-        for recording, cut in ready
+        SessionOutputs(cut=item.cut, room=item.recording.room, session=item.session,
+                       media_dir=session_dir(ctx, item.recording, item.cut) / "media",
+                       speech_dir=session_dir(ctx, item.recording, item.cut) / "speech",
+                       automatic_languages=automatic_languages(item.facts.tracks),
+                       captions_edited=human_edited(captions, (item.recording.id,
+                                                               item.cut.guid, "fr")))
+        for item in ready
     ]
     tracker = ctx.tracker("publish", event.slug)
     await ctx.ensure_current()
     await publish_event(ctx.objects, event, outputs, drafts=ctx.settings.publish_drafts,
                         on_progress=tracker, base_url=ctx.settings.public_url)
-    for recording, cut in ready:
-        ctx.store.set_stage(recording.id, cut.guid, "publish", input_key="", status="done",
-                            progress=1.0)
+    for item in ready:
+        _released(ctx.store, captions, item)
     tracker.done()
     return event.slug
+
+
+def _released(store: Store, captions: Captions, item: Candidate) -> None:
+    store.set_stage(item.recording.id, item.cut.guid, "publish", input_key="",
+                    status=Release.RELEASED.value, progress=1.0)
+    for track in item.facts.tracks:
+        if track.status is CaptionStatus.VALIDE:
+            captions.set_status((item.recording.id, item.cut.guid, track.lang),
+                                CaptionStatus.PUBLIE)
 
 
 async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
@@ -518,8 +589,14 @@ async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
         known = sorted({_session_for(event, cut, recording).slug
                         for recording in ctx.store.recordings_of(event.slug)
                         for cut in ctx.store.load_cuts(recording.id)})
-        raise ReplayError(f"event {event.slug!r} has no recorded session {guid_or_slug!r}; "
-                          f"give a guid or one of: {', '.join(known) or '(none)'}")
+        raise ReplayError(f"l’évènement «{NBSP}{event.slug}{NBSP}» n’a pas de séance "
+                          f"enregistrée «{NBSP}{guid_or_slug}{NBSP}»{NBSP}: donnez un guid ou "
+                          f"l’un de ces noms{NBSP}: {', '.join(known) or '(aucun)'}")
+    return await withdraw(ctx, event, found)
+
+
+async def withdraw(ctx: Context, event: Event, found: Sequence[tuple[Recording, Cut]]) -> list[str]:
+    """Mark these sessions withdrawn, publish the index without them, delete their objects."""
     for recording, cut in found:
         ctx.store.set_stage(recording.id, cut.guid, "publish", input_key="",
                             status=UNPUBLISHED, progress=1.0)
@@ -528,22 +605,6 @@ async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
     for slug in slugs:
         await unpublish_session(ctx.objects, event, slug)
     return slugs
-
-
-def _unpublished(ctx: Context, recording: Recording, cut: Cut) -> bool:
-    state = ctx.store.stage(recording.id, cut.guid, "publish")
-    return state is not None and state.status == UNPUBLISHED
-
-
-def _released(ctx: Context, recording: Recording, cut: Cut) -> bool:
-    """Already out: a correction in review does not take it back down."""
-    state = ctx.store.stage(recording.id, cut.guid, "publish")
-    return state is not None and state.status == "done"
-
-
-def _processed(ctx: Context, recording: Recording, cut: Cut) -> bool:
-    states = [ctx.store.stage(recording.id, cut.guid, s) for s in ("media", "speech")]
-    return all(state is not None and state.status == "done" for state in states)
 
 
 def _session_for(event: Event, cut: Cut, recording: Recording) -> Session:

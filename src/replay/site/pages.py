@@ -33,6 +33,7 @@ class SessionPage:
     drafts: bool
     segments: tuple[tuple[float, str], ...]
     has_audio: bool = False
+    automatic_languages: frozenset[str] = frozenset()  # captions no person validated
 
     @property
     def speakers(self) -> str:

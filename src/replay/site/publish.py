@@ -11,8 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from replay.domain.captions import transcript_passages
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.domain.webvtt import parse_webvtt
 from replay.media.commands import MASTER_PLAYLIST, add_subtitle_renditions
 from replay.media.timestamps import timestamp_map
 from replay.site.feeds import FeedItem, atom_feed, podcast_feed
@@ -27,8 +29,8 @@ from replay.site.search import search_index
 from replay.storage.port import ObjectStore, sha256_of_file
 
 SUBTITLE_NAMES = {"fr": "Français", "en": "English"}
-SPEECH_FILES = ("subtitles.fr.vtt", "subtitles.en.vtt", "transcript.fr.txt",
-                "transcript.fr.json")
+SUBTITLE_FILES = ("subtitles.fr.vtt", "subtitles.en.vtt")
+TRANSCRIPT_FILES = ("transcript.fr.txt", "transcript.fr.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +40,12 @@ class SessionOutputs:
     session: Session
     media_dir: Path
     speech_dir: Path
-    #: Whether the captions are unreviewed machine output (labelled as such on the page);
-    #: None leaves it to `publish_event`'s `drafts`.
-    automatic_captions: bool | None = None
+    #: The languages whose captions are unreviewed machine output (labelled as such on
+    #: the page); None leaves it to `publish_event`'s `drafts` (all of them, or none).
+    automatic_languages: frozenset[str] | None = None
+    #: Whether people corrected the French captions: the transcript, its downloads and the
+    #: search index then come from them (``subtitles.fr.vtt``), not from Whisper's run.
+    captions_edited: bool = False
 
 
 @dataclass
@@ -106,8 +111,10 @@ async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs
     for name in ("replay.mp4", "audio.m4a", "poster.jpg"):
         if (item.media_dir / name).exists():
             await uploader.file(f"{prefix}/{name}", item.media_dir / name)
-    for name in SPEECH_FILES:
+    for name in SUBTITLE_FILES:
         await uploader.file(f"{prefix}/{name}", item.speech_dir / name)
+    for name, data in transcript_files(item).items():
+        await uploader.data(f"{prefix}/{name}", data)
     await _publish_playlists(uploader, prefix, item)
     await uploader.data(f"{prefix}/index.html", render_session_page(event, page).encode())
 
@@ -146,16 +153,35 @@ def subtitle_playlist(uri: str, duration: float) -> str:
 
 
 def _page(event: Event, item: SessionOutputs, drafts: bool) -> SessionPage:
-    transcript = json.loads((item.speech_dir / "transcript.fr.json").read_text("utf-8"))
+    transcript = json.loads(transcript_files(item)["transcript.fr.json"])
+    automatic = item.automatic_languages
+    if automatic is None:
+        automatic = frozenset(SUBTITLE_NAMES) if drafts else frozenset()
     return SessionPage(
         session=item.session,
         cut=item.cut,
         room=item.room,
         has_poster=(item.media_dir / "poster.jpg").exists(),
-        drafts=drafts if item.automatic_captions is None else item.automatic_captions,
+        drafts="fr" in automatic,
         segments=tuple((s["start"], s["text"]) for s in transcript["segments"]),
         has_audio=(item.media_dir / "audio.m4a").exists(),
+        automatic_languages=automatic,
     )
+
+
+def transcript_files(item: SessionOutputs) -> dict[str, bytes]:
+    """The transcript as text and JSON: Whisper's own files while nobody corrected the
+    French captions, otherwise made from those captions (so the page, the downloads and
+    the search find what the editors wrote)."""
+    if not item.captions_edited:
+        return {name: (item.speech_dir / name).read_bytes() for name in TRANSCRIPT_FILES}
+    vtt = (item.speech_dir / "subtitles.fr.vtt").read_text(encoding="utf-8")
+    passages = transcript_passages(parse_webvtt(vtt))
+    text = "\n".join(p.text for p in passages) + "\n"
+    data = {"language": "fr", "source": "subtitles.fr.vtt",
+            "segments": [{"start": p.start, "end": p.end, "text": p.text} for p in passages]}
+    return {"transcript.fr.txt": text.encode("utf-8"),
+            "transcript.fr.json": json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")}
 
 
 async def _publish_index(uploader: Uploader, event: Event, ordered: Sequence[SessionOutputs],
@@ -193,7 +219,9 @@ def replays_json(pages: Sequence[SessionPage]) -> str:
             "subtitles": {lang: f"{slug}/subtitles.{lang}.vtt" for lang in SUBTITLE_NAMES},
             "transcript": f"{slug}/transcript.fr.txt",
             "transcript_json": f"{slug}/transcript.fr.json",
-            "captions": "automatic" if page.drafts else "reviewed",
+            "captions": "automatic" if page.drafts else "reviewed",  # the French track
+            "captions_by_language": {lang: "automatic" if lang in page.automatic_languages
+                                     else "reviewed" for lang in SUBTITLE_NAMES},
         })
     return json.dumps({"replays": entries}, ensure_ascii=False, indent=1)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from replay.domain.captions import CaptionStatus
+from replay.domain.publication import PublicationRule, parse_rule
 from replay.domain.transcript import Cue
 from replay.store.db import transaction
 
@@ -43,13 +44,26 @@ class CaptionState:
     claimed_at: float | None
     reviewed_until: float | None
     source_sha256: str
+    validated_version: int | None = None  # the version a person last validated
+    validated_by: int | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        """A person has validated this track (its automatic label goes)."""
+        return self.validated_version is not None
 
 
 @dataclass(frozen=True, slots=True)
 class EventOptions:
-    captions_policy: Policy
+    publication_rule: PublicationRule
     editors_may_publish: bool
     glossary: tuple[str, ...] = ()
+
+    @property
+    def captions_policy(self) -> Policy:
+        """The older name of the caption half of the rule: drafts may go out, or not."""
+        return "valides" if self.publication_rule is PublicationRule.SOUS_TITRES else \
+            "brouillons"
 
 
 class VersionConflict(Exception):
@@ -98,7 +112,8 @@ class Captions:
             return None
         return CaptionState(row["current_version"], CaptionStatus(row["status"]),
                             row["claimed_by"], row["claimed_at"], row["reviewed_until"],
-                            row["source_sha256"])
+                            row["source_sha256"], row["validated_version"],
+                            row["validated_by"])
 
     def version(self, key: Key, number: int) -> CaptionVersion | None:
         row = self.db.execute("SELECT * FROM caption_versions WHERE recording_id = ? AND "
@@ -131,14 +146,16 @@ class Captions:
                 "INSERT INTO caption_state (recording_id, guid, lang, current_version, status,"
                 " source_sha256) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(recording_id, guid, "
                 "lang) DO UPDATE SET current_version = excluded.current_version, status = "
-                "excluded.status, source_sha256 = excluded.source_sha256",
+                "excluded.status, source_sha256 = excluded.source_sha256, "
+                "validated_version = NULL, validated_by = NULL",
                 (*key, number, CaptionStatus.BROUILLON, source_sha256))
             return True
 
     def save(self, key: Key, cues: Sequence[Cue], author: Author, *, expected: int,
              status: CaptionStatus, note: str = "",
              reviewed_until: float | None = None) -> CaptionVersion:
-        """A new version from `expected`; raises VersionConflict if another came first."""
+        """A new version from `expected`; raises VersionConflict if another came first.
+        Saved as validated by a person, it counts as their review of the track."""
         with transaction(self.db):
             current = self.current(key)
             assert current is not None, "import the machine version first"
@@ -150,13 +167,26 @@ class Captions:
                 "UPDATE caption_state SET current_version = ?, status = ?, reviewed_until = "
                 "COALESCE(?, reviewed_until) WHERE recording_id = ? AND guid = ? AND lang = ?",
                 (number, status, reviewed_until, *key))
+            if status is CaptionStatus.VALIDE and author.id is not None:
+                self._validated(key, number, author.id)
         saved = self.version(key, number)
         assert saved is not None
         return saved
 
-    def set_status(self, key: Key, status: CaptionStatus) -> None:
-        self.db.execute("UPDATE caption_state SET status = ? WHERE recording_id = ? AND "
-                        "guid = ? AND lang = ?", (status, *key))
+    def set_status(self, key: Key, status: CaptionStatus, *, by: int | None = None) -> None:
+        """Move the track to `status`; validated by user `by`, it counts as their review
+        of the current version."""
+        with transaction(self.db):
+            self.db.execute("UPDATE caption_state SET status = ? WHERE recording_id = ? AND "
+                            "guid = ? AND lang = ?", (status, *key))
+            state = self.state(key)
+            if status is CaptionStatus.VALIDE and by is not None and state is not None:
+                self._validated(key, state.current_version, by)
+
+    def _validated(self, key: Key, version: int, user_id: int) -> None:
+        self.db.execute("UPDATE caption_state SET validated_version = ?, validated_by = ? "
+                        "WHERE recording_id = ? AND guid = ? AND lang = ?",
+                        (version, user_id, *key))
 
     def set_source(self, key: Key, source_sha256: str) -> None:
         self.db.execute("UPDATE caption_state SET source_sha256 = ? WHERE recording_id = ? "
@@ -193,16 +223,20 @@ class Captions:
                               (event_slug,)).fetchone()
         if row is None:
             return default
-        return EventOptions(row["captions_policy"], bool(row["editors_may_publish"]),
+        rule = parse_rule(row["publication_rule"]) or default.publication_rule
+        return EventOptions(rule, bool(row["editors_may_publish"]),
                             tuple(json.loads(row["glossary"])))
 
     def save_options(self, event_slug: str, options: EventOptions) -> None:
         self.db.execute(
-            "INSERT INTO event_options VALUES (?, ?, ?, ?) ON CONFLICT(event_slug) DO UPDATE "
-            "SET captions_policy = excluded.captions_policy, editors_may_publish = "
-            "excluded.editors_may_publish, glossary = excluded.glossary",
+            "INSERT INTO event_options (event_slug, captions_policy, editors_may_publish, "
+            "glossary, publication_rule) VALUES (?, ?, ?, ?, ?) ON CONFLICT(event_slug) DO "
+            "UPDATE SET captions_policy = excluded.captions_policy, editors_may_publish = "
+            "excluded.editors_may_publish, glossary = excluded.glossary, publication_rule = "
+            "excluded.publication_rule",
             (event_slug, options.captions_policy, int(options.editors_may_publish),
-             json.dumps(list(options.glossary), ensure_ascii=False)))
+             json.dumps(list(options.glossary), ensure_ascii=False),
+             str(options.publication_rule)))
 
 
 def _version(row: sqlite3.Row) -> CaptionVersion:

@@ -125,6 +125,20 @@ MIGRATIONS: tuple[str, ...] = (
         glossary TEXT NOT NULL DEFAULT '[]'
     );
     """,
+    # 4: the publication rule per event (replay.domain.publication; NULL: the default), and
+    # which version of a caption track a person validated, and who (per language).
+    """
+    ALTER TABLE event_options ADD COLUMN publication_rule TEXT;
+    UPDATE event_options SET publication_rule = 'apres_sous_titres'
+        WHERE captions_policy = 'valides';
+    ALTER TABLE caption_state ADD COLUMN validated_version INTEGER;
+    ALTER TABLE caption_state ADD COLUMN validated_by INTEGER;
+    UPDATE caption_state SET validated_version = current_version
+        WHERE status = 'valide' OR (status = 'publie' AND EXISTS (
+            SELECT 1 FROM caption_versions v WHERE v.recording_id = caption_state.recording_id
+            AND v.guid = caption_state.guid AND v.lang = caption_state.lang
+            AND v.version = caption_state.current_version AND v.author_id IS NOT NULL));
+    """,
 )
 
 
@@ -282,6 +296,18 @@ class Store:
     def recordings_of(self, event_slug: str) -> list[Recording]:
         return [_recording(r) for r in self.db.execute(
             "SELECT * FROM recordings WHERE event_slug = ? ORDER BY id", (event_slug,))]
+
+    def recordings_with_sha256(self, sha256: str) -> list[Recording]:
+        return [_recording(r) for r in self.db.execute(
+            "SELECT * FROM recordings WHERE sha256 = ? ORDER BY id", (sha256,))]
+
+    def delete_recording(self, recording_id: int) -> None:
+        """Forget the recording: its cut plan, stages and caption versions with it."""
+        with transaction(self.db):
+            for table in ("caption_state", "caption_versions", "stages", "cuts"):
+                self.db.execute(f"DELETE FROM {table} WHERE recording_id = ?",
+                                (recording_id,))
+            self.db.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
 
     def set_probe(self, recording_id: int, duration: float, probe: dict[str, Any]) -> None:
         self.db.execute("UPDATE recordings SET duration = ?, probe = ? WHERE id = ?",

@@ -12,28 +12,35 @@ anonymous callers get 401 everywhere under ``/api/``.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
 
 from replay.domain.errors import ProgrammeError
+from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
 from replay.domain.programme import parse_programme
+from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
 from replay.settings import Settings
+from replay.store.captions import Captions
 from replay.store.db import ImportSummary, Recording
 from replay.web import api_sessions
+from replay.web.api_caption_sessions import event_options
 from replay.web.api_common import check_event_access, json_body, load_event, recording_json
 from replay.web.auth import Role, authorizer, current_user, require
-from replay.web.errors import NBSP, api_error, json_errors, json_response
+from replay.web.errors import NBSP, APIError, api_error, json_errors, json_response
 from replay.web.fetch import PROGRAMME_MAX_BYTES, FetchError, fetch_programme
-from replay.web.ingest import Incoming, Refused, admit_upload, check_room
+from replay.web.ingest import Incoming, Refused, admit_upload, check_room, parse_started_at
 from replay.web.keys import QUEUE, SETTINGS, STORE
 from replay.web.multipart import Received, receive
 from replay.web.openapi import openapi_document
 from replay.web.tus import OnComplete, create_tus_app, parse_metadata
-from replay.web.uploads_store import Upload, UploadStore
+from replay.web.uploads_store import Upload, UploadNotFound, UploadStore
 
 UPLOAD_LIMIT: Final = web.AppKey("replay_upload_max_bytes", int)
 TUS_PATH: Final = "/api/uploads/"
@@ -63,6 +70,8 @@ def setup_api(app: web.Application, *, upload_max_bytes: int | None = None) -> N
     router.add_post("/api/events/{slug}/programme", import_programme)
     router.add_post("/api/events/{slug}/recordings", upload_recording)
     router.add_get("/api/events/{slug}/recordings", list_recordings)
+    router.add_get("/api/events/{slug}/held-uploads", list_held)
+    router.add_post("/api/held-uploads/{upload_id}", admit_held)
     api_sessions.add_routes(router)
     tus_store = UploadStore(tus_dir(settings))
     app.add_subapp(TUS_PATH, create_tus_app(
@@ -103,40 +112,99 @@ async def openapi(request: web.Request) -> web.Response:
     return json_response(openapi_document())
 
 
-async def _programme(request: web.Request) -> Event:
-    """The programme in the request: a multipart ``programme`` file or JSON ``{"url"}``."""
+@dataclass(frozen=True, slots=True)
+class EventRequest:
+    """What a request describes: form fields (see `event_form`) and a programme, if any."""
+
+    fields: dict[str, str]
+    programme: Event | None
+
+
+async def _event_request(request: web.Request) -> EventRequest:
+    """JSON: the fields and an optional programme ``url``; multipart: the fields and an
+    optional ``programme`` file."""
     if request.content_type == "application/json":
-        url = (await json_body(request)).get("url")
+        body = await json_body(request)
+        fields = {name: _field_text(body.get(name)) for name in FIELDS if name in body}
+        fields["publication_rule"] = _field_text(body.get("publication_rule"))
+        url = body.get("url")
+        if url is None or url == "":
+            return EventRequest(fields, None)
         if not isinstance(url, str):
-            raise api_error(400, f"Champ « url » manquant{NBSP}: donnez l’adresse du "
-                                 "programme, ou envoyez le fichier (champ « programme »).")
+            raise api_error(400, f"« url » invalide{NBSP}: donnez l’adresse du programme.")
         try:
             data, filename = await fetch_programme(url)
         except FetchError as exc:
             raise api_error(exc.status, str(exc)) from None
-    else:
-        received = await receive(request, file_field="programme", limit=PROGRAMME_MAX_BYTES,
-                                 directory=None)
-        if received.data is None:
-            raise api_error(400, f"Fichier manquant{NBSP}: envoyez le programme dans le "
-                                 "champ « programme », ou son adresse en JSON {\"url\": ...}.")
-        data, filename = received.data, received.filename
+        return EventRequest(fields, _parsed(data, filename))
+    received = await receive(request, file_field="programme", limit=PROGRAMME_MAX_BYTES,
+                             directory=None)
+    programme = None if received.data is None else _parsed(received.data, received.filename)
+    return EventRequest(dict(received.fields), programme)
+
+
+def _field_text(value: object) -> str:
+    if isinstance(value, list):
+        return "\n".join(str(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def _parsed(data: bytes, filename: str) -> Event:
     try:
         return parse_programme(data, filename=filename)
     except ProgrammeError as exc:
         raise api_error(400, f"Programme illisible{NBSP}: {exc}") from None
 
 
+async def _programme(request: web.Request) -> Event:
+    """The programme in the request: a multipart ``programme`` file or JSON ``{"url"}``."""
+    found = (await _event_request(request)).programme
+    if found is None:
+        raise api_error(400, f"Programme manquant{NBSP}: envoyez le fichier dans le champ "
+                             "« programme », ou son adresse en JSON {\"url\": ...}.")
+    return found
+
+
+def _new_event(found: EventRequest) -> Event:
+    if found.programme is None and not any(found.fields.get(name) for name in FIELDS):
+        raise api_error(400, f"Programme manquant{NBSP}: envoyez le fichier dans le champ "
+                             "« programme », son adresse en JSON {\"url\": ...}, ou décrivez "
+                             "l’évènement (title, start, end, timezone, rooms).")
+    try:
+        return event_from_form(found.fields, found.programme)
+    except EventFormError as exc:
+        raise APIError(400, str(exc), field=exc.field) from None
+
+
+def _rule_field(found: EventRequest) -> PublicationRule:
+    text = found.fields.get("publication_rule", "")
+    rule = parse_rule(text) if text else DEFAULT_RULE
+    if rule is None:
+        names = ", ".join(str(r) for r in PublicationRule)
+        raise APIError(400, f"« publication_rule » invalide{NBSP}: l’une de {names}.",
+                       field="publication_rule")
+    return rule
+
+
 @_organiser
 async def create_event(request: web.Request) -> web.Response:
-    event = await _programme(request)
+    """Create an event from its description, its programme, or both; with
+    ``preview=true``, only say what would be created."""
+    found = await _event_request(request)
+    event, rule = _new_event(found), _rule_field(found)
     check_event_access(request, event.slug)
     store = request.config_dict[STORE]
-    if store.load_event(event.slug) is not None:
-        raise api_error(409, f"L’événement « {event.slug} » existe déjà{NBSP}: pour mettre "
+    exists = store.load_event(event.slug) is not None
+    if _preview(request, default="false"):
+        return json_response({**event_json(event, with_sessions=True), "exists": exists,
+                              "publication_rule": str(rule)})
+    if exists:
+        raise api_error(409, f"L’évènement « {event.slug} » existe déjà{NBSP}: pour mettre "
                              f"son programme à jour, utilisez POST /api/events/{event.slug}"
                              "/programme.")
     store.save_event(event)
+    Captions(store.db).save_options(event.slug, replace(
+        event_options(request, event.slug), publication_rule=rule))
     response = json_response(event_json(event, with_sessions=True), status=201)
     response.headers["Location"] = f"/api/events/{event.slug}"
     return response
@@ -157,8 +225,8 @@ async def show_event(request: web.Request) -> web.Response:
                                     with_sessions=True))
 
 
-def _preview(request: web.Request) -> bool:
-    value = request.query.get("preview", "true").strip().lower()
+def _preview(request: web.Request, default: str = "true") -> bool:
+    value = request.query.get("preview", default).strip().lower()
     if value not in {"true", "false", "1", "0"}:
         raise api_error(400, f"Paramètre « preview » invalide{NBSP}: true ou false.")
     return value in {"true", "1"}
@@ -168,12 +236,13 @@ def _preview(request: web.Request) -> bool:
 async def import_programme(request: web.Request) -> web.Response:
     """Re-import: the changes by guid; applied only with ``preview=false``."""
     slug = request.match_info["slug"]
-    load_event(request, slug)
+    before = load_event(request, slug)
     preview = _preview(request)
     event = dataclasses.replace(await _programme(request), slug=slug)
     store = request.config_dict[STORE]
     summary = store.diff_event(event) if preview else store.save_event(event)
-    return json_response({**summary_json(summary), "applied": not preview})
+    titles = {s.guid: s.title for s in (*before.sessions, *event.sessions)}
+    return json_response({**summary_json(summary), "applied": not preview, "titles": titles})
 
 
 # -- recordings --------------------------------------------------------------------------
@@ -226,8 +295,8 @@ _tus_role: Final = authorizer(Role.ORGANISER)
 
 
 async def _authorize_tus(request: web.Request) -> None:
-    """Organisers only; a new upload must name an event they may use and one of its rooms
-    (refused before any byte is sent)."""
+    """Organisers only; a new upload must name an event they may use, one of its rooms, and
+    a start that can fall within its programme (refused before any byte is sent)."""
     await _tus_role(request)
     if request.method != "POST":
         return
@@ -238,21 +307,117 @@ async def _authorize_tus(request: web.Request) -> None:
     slug, room = metadata.get("event", ""), metadata.get("room", "")
     if slug:
         event = load_event(request, slug)
-        if room:
-            try:
+        try:
+            if room:
                 check_room(event, room)
-            except Refused as refusal:
-                raise api_error(refusal.status, refusal.message) from None
+            check_start(event, parse_started_at(metadata.get("started_at")))
+        except Refused as refusal:
+            raise api_error(refusal.status, refusal.message) from None
+
+
+def check_start(event: Event, started: datetime | None) -> None:
+    """A recording starting after the programme's last session lies outside it, however
+    long it is; anything else waits for the file's duration (`ingest.admit_upload`)."""
+    if started is None or not event.sessions:
+        return
+    last = max(session.end for session in event.sessions)
+    if started >= last:
+        raise Refused(422, f"Début {started.isoformat()} après la fin du programme "
+                           f"({last.isoformat()}){NBSP}: vérifiez la date et l’heure du début "
+                           "de l’enregistrement.", correctable=True)
+
+
+#: How long a complete upload refused for what was said about it waits for a correction.
+HELD_SECONDS: Final = 7 * 24 * 3600.0
 
 
 def _tus_handover(app: web.Application, tus_store: UploadStore) -> OnComplete:
     async def on_complete(upload: Upload) -> None:
-        incoming = Incoming(upload.path, upload.sha256 or "", upload.event or "",
-                            upload.room or "", upload.started_at, upload.filename or "fichier")
         try:
-            await admit_upload(app[SETTINGS], app[STORE], app[QUEUE], incoming)
+            await admit_upload(app[SETTINGS], app[STORE], app[QUEUE], incoming_of(upload))
         except Refused as refusal:
-            await tus_store.remove(upload.id)
-            raise api_error(refusal.status, refusal.message) from None
+            await _hold_or_drop(tus_store, upload, refusal)
+            raise APIError(refusal.status, refusal.message,
+                           held=upload.id if refusal.correctable else None) from None
 
     return on_complete
+
+
+def incoming_of(upload: Upload) -> Incoming:
+    return Incoming(upload.path, upload.sha256 or "", upload.event or "", upload.room or "",
+                    upload.started_at, upload.filename or "fichier")
+
+
+async def _hold_or_drop(tus_store: UploadStore, upload: Upload, refusal: Refused) -> None:
+    """Keep a whole file refused for its room or start, so that correcting them admits it
+    without sending it again; drop one that is not usable media."""
+    if not refusal.correctable:
+        await tus_store.remove(upload.id)
+        return
+    metadata = {**upload.metadata, HELD_KEY: refusal.message}
+    await tus_store.save(replace(upload, complete=True, metadata=metadata,
+                                 expires=time.time() + HELD_SECONDS))
+
+
+# -- uploads held for a correction ---------------------------------------------------------
+
+HELD_KEY: Final = "refused"
+
+
+def held_json(upload: Upload) -> dict[str, Any]:
+    return {"id": upload.id, "event": upload.event, "room": upload.room,
+            "started_at": upload.started_at, "filename": upload.filename,
+            "size": upload.length, "reason": upload.metadata.get(HELD_KEY, ""),
+            "expires": upload.expires}
+
+
+async def held_uploads(settings: Settings, slug: str) -> list[Upload]:
+    root = tus_dir(settings)
+    if not root.is_dir():
+        return []
+    now = time.time()
+    return [u for u in await UploadStore(root).all()
+            if u.complete and HELD_KEY in u.metadata and u.event == slug and u.expires > now]
+
+
+@_organiser
+async def list_held(request: web.Request) -> web.Response:
+    slug = request.match_info["slug"]
+    load_event(request, slug)
+    found = await held_uploads(request.config_dict[SETTINGS], slug)
+    return json_response({"uploads": [held_json(u) for u in found]})
+
+
+async def _held(request: web.Request, store: UploadStore) -> Upload:
+    upload_id = request.match_info["upload_id"]
+    try:
+        upload = await store.get(upload_id)
+    except UploadNotFound:
+        upload = None
+    if upload is None or not upload.complete or HELD_KEY not in upload.metadata:
+        raise api_error(404, f"Envoi « {upload_id} » introuvable{NBSP}: il a peut-être déjà "
+                             "été admis, ou a expiré.")
+    load_event(request, upload.event or "")
+    return upload
+
+
+@_organiser
+async def admit_held(request: web.Request) -> web.Response:
+    """Correct the room or the start of a held upload and admit it: nothing is sent again."""
+    settings = request.config_dict[SETTINGS]
+    store = UploadStore(tus_dir(settings))
+    upload = await _held(request, store)
+    body = await json_body(request)
+    changes = {key: body[key].strip() for key in ("room", "started_at")
+               if isinstance(body.get(key), str) and body[key].strip()}
+    upload = replace(upload, metadata={**upload.metadata, **changes})
+    app = request.config_dict
+    try:
+        recording, job = await admit_upload(settings, app[STORE], app[QUEUE],
+                                            incoming_of(upload))
+    except Refused as refusal:
+        await _hold_or_drop(store, upload, refusal)
+        raise APIError(refusal.status, refusal.message,
+                       held=upload.id if refusal.correctable else None) from None
+    await store.remove(upload.id)
+    return json_response({"recording": recording_json(recording), "job": job}, status=201)

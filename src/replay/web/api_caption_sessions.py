@@ -35,6 +35,13 @@ from replay.domain.captions import (
     warnings_for,
 )
 from replay.domain.errors import SubtitleError
+from replay.domain.publication import (
+    VALIDATED,
+    PublicationRule,
+    Track,
+    decide,
+    text_goes_out,
+)
 from replay.domain.srt import parse_srt
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_srt, render_webvtt
@@ -49,6 +56,7 @@ from replay.jobs.captions import (
     vtt_path,
     write_current_file,
 )
+from replay.jobs.pipeline import session_facts
 from replay.jobs.tasks import publish_job
 from replay.store.captions import (
     Author,
@@ -376,8 +384,9 @@ def event_options(request: web.Request, slug: str) -> EventOptions:
 def check_may_publish(request: web.Request, options: EventOptions, state: CaptionState) -> None:
     if not options.editors_may_publish:
         check_role(request, Role.ORGANISER)
-    if options.captions_policy == "valides" and state.status is CaptionStatus.BROUILLON:
-        raise api_error(409, f"Cet événement attend des sous-titres validés{NBSP}: relisez "
+    if options.publication_rule is PublicationRule.SOUS_TITRES and \
+            state.status not in VALIDATED:
+        raise api_error(409, f"Cet évènement attend des sous-titres validés{NBSP}: relisez "
                              "et validez-les avant de les publier.")
 
 
@@ -389,30 +398,67 @@ def _status(body: dict[str, Any]) -> CaptionStatus:
         raise api_error(400, f"« status » invalide{NBSP}: l’un de {names}.") from None
 
 
+ALREADY: Final = {
+    CaptionStatus.RELECTURE: f"Déjà en relecture{NBSP}: chaque modification enregistrée "
+                             "envoie les sous-titres en relecture.",
+    CaptionStatus.VALIDE: "Ces sous-titres sont déjà validés.",
+}
+
+
 @_editor
 async def change_status(request: web.Request) -> web.Response:
+    """Move one language's captions along the workflow (each language on its own).
+    Asking for the status they already have is no error: the answer says so."""
     where = target(request)
     wanted = _status(await json_body(request))
     state, _ = await loaded(request, where)
+    if wanted is state.status and wanted in ALREADY:
+        return json_response({"status": str(wanted), "job": None, "unchanged": True,
+                              "message": ALREADY[wanted]})
     try:
         check_transition(state.status, wanted)
     except CaptionError as exc:
         raise api_error(409, f"Changement refusé{NBSP}: {exc}.") from None
-    job = None
     if wanted is CaptionStatus.PUBLIE:
-        check_may_publish(request, event_options(request, where.recording.event_slug), state)
-        job = await publish_captions(request, where)
-    captions_of(request).set_status(where.key, wanted)
-    return json_response({"status": str(wanted), "job": job})
+        return await _request_publication(request, where, state)
+    user = current_user(request)
+    captions_of(request).set_status(where.key, wanted, by=None if user is None else user.id)
+    job = None
+    if wanted is CaptionStatus.VALIDE:  # where the rule waits for validated captions
+        job = await request.config_dict[QUEUE].enqueue(publish_job(where.recording.event_slug))
+    return json_response({"status": str(wanted), "job": job, "unchanged": False,
+                          "message": ""})
 
 
-async def publish_captions(request: web.Request, where: Target) -> int:
-    """Write the current version as the session's file, then queue the event's publish
-    (which uploads only the objects that changed)."""
-    text = render_webvtt(list(current_version(request, where).cues))
-    path = vtt_path(request.config_dict[SETTINGS], where.recording, where.guid, where.lang)
-    await asyncio.to_thread(write_current_file, path, text)
-    captions_of(request).set_source(where.key, digest(text))
+async def _request_publication(request: web.Request, where: Target,
+                               state: CaptionState) -> web.Response:
+    """Queue the event's publication; the track becomes « publié » once it is out. The
+    answer says whether the session goes out, or what holds it back."""
+    options = event_options(request, where.recording.event_slug)
+    check_may_publish(request, options, state)
+    job = await publish_captions(request, where, options.publication_rule)
+    store, captions = request.config_dict[STORE], captions_of(request)
+    decision = decide(options.publication_rule,
+                      session_facts(store, captions, where.recording, where.guid))
+    message = (f"Publication demandée{NBSP}: la séance sera en ligne dans un instant."
+               if decision.publish else f"La séance n’est pas encore publiée{NBSP}: "
+                                        f"{decision.reason}")
+    return json_response({"status": str(state.status), "job": job, "unchanged": False,
+                          "message": message, "publish": decision.publish,
+                          "reason": decision.reason})
+
+
+async def publish_captions(request: web.Request, where: Target, rule: PublicationRule) -> int:
+    """Write the current version as the session's file where the rule lets it out, then
+    queue the event's publish (which uploads only the objects that changed)."""
+    state = captions_of(request).state(where.key)
+    track = Track(where.lang) if state is None else Track(where.lang, state.status,
+                                                           state.reviewed)
+    if text_goes_out(rule, track):
+        text = render_webvtt(list(current_version(request, where).cues))
+        path = vtt_path(request.config_dict[SETTINGS], where.recording, where.guid, where.lang)
+        await asyncio.to_thread(write_current_file, path, text)
+        captions_of(request).set_source(where.key, digest(text))
     slug = where.recording.event_slug
     return await request.config_dict[QUEUE].enqueue(publish_job(slug))
 

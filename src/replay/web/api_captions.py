@@ -20,8 +20,10 @@ from aiohttp import web
 from replay.domain.captions import CaptionStatus, Change, find_replace
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
+from replay.domain.publication import RULE_LABELS, PublicationRule, parse_rule
 from replay.jobs.captions import LANGUAGES, read_source, sync_from_file, vtt_path
-from replay.store.captions import Captions, VersionConflict
+from replay.jobs.tasks import publish_job
+from replay.store.captions import Captions, EventOptions, VersionConflict
 from replay.store.db import Recording, transaction
 from replay.store.users import Role
 from replay.web import api_caption_sessions
@@ -36,7 +38,7 @@ from replay.web.api_caption_sessions import (
 from replay.web.api_common import json_body, load_event
 from replay.web.auth import require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import SETTINGS, STORE
+from replay.web.keys import QUEUE, SETTINGS, STORE
 
 MAX_TERMS: Final = 300
 MAX_TERM_CHARS: Final = 100
@@ -196,7 +198,9 @@ def _apply(request: web.Request, proposals: list[Proposal], search: Search) -> l
 
 def options_json(request: web.Request, slug: str) -> dict[str, Any]:
     options = event_options(request, slug)
-    return {"captions_policy": options.captions_policy,
+    return {"publication_rule": str(options.publication_rule),
+            "publication_rule_label": RULE_LABELS[options.publication_rule],
+            "captions_policy": options.captions_policy,
             "editors_may_publish": options.editors_may_publish}
 
 
@@ -206,19 +210,40 @@ async def show_options(request: web.Request) -> web.Response:
     return json_response(options_json(request, slug))
 
 
-@_organiser
-async def save_options(request: web.Request) -> web.Response:
-    slug = load_event(request, request.match_info["slug"]).slug
-    body = await json_body(request)
-    options = event_options(request, slug)
+def _rule(body: dict[str, Any], options: EventOptions) -> PublicationRule:
+    """The rule asked for: ``publication_rule``, or the older ``captions_policy`` (drafts
+    allowed or not, the cut-plan half unchanged)."""
+    if "publication_rule" in body:
+        rule = parse_rule(body["publication_rule"])
+        if rule is None:
+            names = ", ".join(f"{r.value} ({RULE_LABELS[r]})" for r in PublicationRule)
+            raise api_error(400, f"« publication_rule » invalide{NBSP}: l’une de {names}.")
+        return rule
     policy = body.get("captions_policy", options.captions_policy)
     if policy not in ("brouillons", "valides"):
         raise api_error(400, f"« captions_policy » invalide{NBSP}: brouillons (les replays "
                              "sortent avec les brouillons automatiques, signalés) ou valides "
                              "(ils attendent des sous-titres validés).")
+    if policy == "valides":
+        return PublicationRule.SOUS_TITRES
+    if options.publication_rule is PublicationRule.SOUS_TITRES:
+        return PublicationRule.DECOUPAGE
+    return options.publication_rule
+
+
+@_organiser
+async def save_options(request: web.Request) -> web.Response:
+    """Change the event's publication rule and whether editors may publish; sessions the
+    new rule lets out are published at once."""
+    slug = load_event(request, request.match_info["slug"]).slug
+    body = await json_body(request)
+    options = event_options(request, slug)
+    rule = _rule(body, options)
     may_publish = _flag(body, "editors_may_publish", options.editors_may_publish)
     captions_of(request).save_options(slug, replace(
-        options, captions_policy=policy, editors_may_publish=may_publish))
+        options, publication_rule=rule, editors_may_publish=may_publish))
+    if rule is not options.publication_rule:
+        await request.config_dict[QUEUE].enqueue(publish_job(slug))
     return json_response(options_json(request, slug))
 
 

@@ -16,25 +16,36 @@ from typing import Any, Final
 import numpy as np
 from aiohttp import web
 
+from replay.domain.boundaries import implausible
 from replay.domain.cutplan import Cut, move_boundary
 from replay.domain.errors import PlanError, ReplayError
 from replay.domain.model import Event
+from replay.domain.publication import RULE_LABELS, PublicationRule, Release
 from replay.jobs.context import Context, Lanes
-from replay.jobs.pipeline import unpublish
+from replay.jobs.pipeline import (
+    PLAN_CONFIRMED,
+    PLAN_EDITED,
+    PLAN_REVIEW,
+    Candidate,
+    candidates,
+    publication_rule,
+    request_publication,
+    unpublish,
+)
 from replay.jobs.queue import Job, JobQueue, JobStatus
+from replay.jobs.removal import remove_recording
 from replay.jobs.tasks import MEDIA, SPEECH, publish_job, session_jobs
 from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir
 from replay.settings import Settings
 from replay.speech.transcriber import Task
+from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
+from replay.web import api_boundaries
 from replay.web.api_common import json_body, load_event, load_recording
 from replay.web.auth import Role, require
-from replay.web.errors import NBSP, api_error, json_response
+from replay.web.errors import NBSP, APIError, api_error, json_response
 from replay.web.keys import OBJECTS, QUEUE, SETTINGS, STORE
 
-#: The stage row (guid "") that records the organiser's review of a recording's plan.
-PLAN_REVIEW: Final = "plan_review"
-CONFIRMED, EDITED = "confirmed", "edited"
 SESSION_TASKS: Final = (("media_session", MEDIA), ("speech_session", SPEECH))
 RETRYABLE: Final = (JobStatus.FAILED, JobStatus.CANCELLED)
 
@@ -43,6 +54,8 @@ _reader: Final = require(Role.EDITOR)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
+    api_boundaries.add_routes(router)
+    router.add_delete("/api/recordings/{id}", delete_recording)
     router.add_get("/api/recordings/{id}/plan", show_plan)
     router.add_post("/api/recordings/{id}/plan/confirm", confirm_plan)
     router.add_patch("/api/recordings/{id}/plan/{guid}", move_cut)
@@ -66,7 +79,7 @@ async def plan_json(request: web.Request, recording: Recording) -> dict[str, Any
     path = speech_map_path(request.config_dict[SETTINGS], recording)
     speech = json.loads(await asyncio.to_thread(path.read_text)) if path.is_file() else []
     return {"recording": recording.id, "duration": recording.duration,
-            "confirmed": review is not None and review.status == CONFIRMED,
+            "confirmed": review is not None and review.status == PLAN_CONFIRMED,
             "cuts": [asdict(cut) for cut in store.load_cuts(recording.id)],
             "speech": speech}
 
@@ -112,8 +125,13 @@ async def move_cut(request: web.Request) -> web.Response:
         raise api_error(422, f"Limite refusée ({exc}){NBSP}: choisissez un début et une fin "
                              "dans l’enregistrement, sans chevaucher les sessions "
                              "voisines.") from None
+    doubts = implausible(next(c for c in cuts if c.guid == guid),
+                         next(c for c in moved if c.guid == guid))
+    if doubts and body.get("confirm") is not True:
+        raise APIError(409, f"Déplacement inhabituel{NBSP}: {f'{NBSP}; '.join(doubts)}. "
+                            "Confirmez-le si c’est bien voulu.", confirm=doubts)
     store.save_cuts(recording.id, moved)
-    store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=EDITED)
+    store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_EDITED)
     jobs = await enqueue_session(request.config_dict[QUEUE], recording, guid)
     return json_response({**await plan_json(request, recording), "jobs": jobs})
 
@@ -128,8 +146,9 @@ async def confirm_plan(request: web.Request) -> web.Response:
     recording = load_recording(request)
     store = request.config_dict[STORE]
     _cuts(store, recording)
-    store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=CONFIRMED,
+    store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED,
                     progress=1.0)
+    await request.config_dict[QUEUE].enqueue(publish_job(recording.event_slug))
     return json_response(await plan_json(request, recording))
 
 
@@ -164,33 +183,39 @@ def _analysis(store: Store, recording: Recording, jobs: list[Job]) -> dict[str, 
     return stage_json(state, latest_job(jobs, "analyse_recording", recording=recording.id))
 
 
-def _cut_row(store: Store, event: Event, recording: Recording, cut: Cut, jobs: list[Job],
+def _cut_row(store: Store, event: Event, item: Candidate, jobs: list[Job],
              analysis: dict[str, Any]) -> dict[str, Any]:
+    recording, cut = item.recording, item.cut
     session = next((s for s in event.sessions if s.guid == cut.guid), None)
     stages = {"analyse": analysis}
     for task, name in SESSION_TASKS:
         stages[name] = stage_json(store.stage(recording.id, cut.guid, name),
                                   latest_job(jobs, task, recording=recording.id, guid=cut.guid))
-    published = store.stage(recording.id, cut.guid, "publish")
-    stages["publish"] = stage_json(published, None)
+    stages["publish"] = stage_json(store.stage(recording.id, cut.guid, "publish"), None)
     return {"guid": cut.guid, "title": cut.title, "room": recording.room,
             "start": None if session is None else session.start.isoformat(),
+            "in_programme": session is not None,
             "recording": recording.id, "cut": {"start": cut.start, "end": cut.end},
-            "stages": stages, "published": published is not None and published.status == "done"}
+            "stages": stages, "published": item.facts.release is Release.RELEASED,
+            "publication": {"publish": item.decision.publish, "reason": item.decision.reason,
+                            "held_by_rule": item.decision.held_by_rule},
+            "captions": {t.lang: {"status": str(t.status), "reviewed": t.reviewed}
+                         for t in item.facts.tracks}}
 
 
-def session_rows(store: Store, event: Event, jobs: list[Job]) -> list[dict[str, Any]]:
+def session_rows(store: Store, event: Event, jobs: list[Job],
+                 rule: PublicationRule) -> list[dict[str, Any]]:
     rows, covered = [], set()
-    for recording in store.recordings_of(event.slug):
-        analysis = _analysis(store, recording, jobs)
-        for cut in store.load_cuts(recording.id):
-            covered.add(cut.guid)
-            rows.append(_cut_row(store, event, recording, cut, jobs, analysis))
+    analyses = {r.id: _analysis(store, r, jobs) for r in store.recordings_of(event.slug)}
+    for item in candidates(store, Captions(store.db), event, rule):
+        covered.add(item.cut.guid)
+        rows.append(_cut_row(store, event, item, jobs, analyses[item.recording.id]))
     for session in event.sessions:
         if session.guid not in covered:
             rows.append({"guid": session.guid, "title": session.title, "room": session.room,
-                         "start": session.start.isoformat(), "recording": None, "cut": None,
-                         "stages": {}, "published": False})
+                         "start": session.start.isoformat(), "in_programme": True,
+                         "recording": None, "cut": None, "stages": {}, "published": False,
+                         "publication": None, "captions": {}})
     return rows
 
 
@@ -200,11 +225,13 @@ async def list_sessions(request: web.Request) -> web.Response:
     event = load_event(request, request.match_info["slug"])
     jobs = await request.config_dict[QUEUE].list()
     store = request.config_dict[STORE]
+    rule = publication_rule(Captions(store.db), request.config_dict[SETTINGS], event.slug)
     recordings = [{"id": r.id, "room": r.room, "source_name": r.source_name,
                    "analyse": _analysis(store, r, jobs)} for r in store.recordings_of(event.slug)]
     return json_response({
         "event": event.slug, "recordings": recordings,
-        "sessions": session_rows(store, event, jobs),
+        "rule": {"value": str(rule), "label": RULE_LABELS[rule]},
+        "sessions": session_rows(store, event, jobs, rule),
         "publish": stage_json(None, latest_job(jobs, "publish_event", event=event.slug)),
     })
 
@@ -238,14 +265,15 @@ async def retry_session(request: web.Request) -> web.Response:
 
 @_organiser
 async def publish_session(request: web.Request) -> web.Response:
-    """Queue the event's publication with this session (taken down before or not)."""
+    """An organiser's decision to publish this session now, whatever the event's rule
+    (taken down before or not): queue the event's publication."""
     recording, guid = _session_cut(request)
     store = request.config_dict[STORE]
     states = [store.stage(recording.id, guid, name) for _, name in SESSION_TASKS]
     if not all(state is not None and state.status == "done" for state in states):
         raise api_error(409, f"La session n’est pas prête{NBSP}: attendez la fin de son "
                              "traitement (vidéo et sous-titres), puis publiez-la.")
-    store.set_stage(recording.id, guid, "publish", input_key="", status="requested")
+    request_publication(store, recording, guid)
     job = await request.config_dict[QUEUE].enqueue(publish_job(recording.event_slug))
     return json_response({"job": job}, status=202)
 
@@ -258,16 +286,32 @@ class _NoTranscriber:
         raise RuntimeError("unpublishing does not transcribe")
 
 
+def _context(request: web.Request) -> Context:
+    app = request.config_dict
+    return Context(settings=app[SETTINGS], store=app[STORE], objects=app[OBJECTS],
+                   transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
+
+
 @_organiser
 async def unpublish_session(request: web.Request) -> web.Response:
     """Take the session down now: the index without it, then its objects deleted."""
     recording, guid = _session_cut(request)
-    app = request.config_dict
     event = load_event(request, recording.event_slug)
-    ctx = Context(settings=app[SETTINGS], store=app[STORE], objects=app[OBJECTS],
-                  transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
+    ctx = _context(request)
     try:
         slugs = await unpublish(ctx, event, guid)
     except ReplayError as exc:
         raise api_error(409, f"Retrait impossible{NBSP}: {exc}") from None
     return json_response({"unpublished": slugs})
+
+
+@_organiser
+async def delete_recording(request: web.Request) -> web.Response:
+    """Remove a wrong recording: its sessions are withdrawn from the public site, its jobs
+    cancelled, its cut plan and captions forgotten; nothing else changes."""
+    recording = load_recording(request)
+    event = load_event(request, recording.event_slug)
+    removed = await remove_recording(_context(request), request.config_dict[QUEUE], event,
+                                     recording)
+    return json_response({"removed": removed.recording, "sessions": list(removed.sessions),
+                          "withdrawn": list(removed.withdrawn)})

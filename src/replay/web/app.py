@@ -33,6 +33,7 @@ from replay.web.api_captions import setup_captions
 from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
 from replay.web.dashboard import setup_dashboard
 from replay.web.editor import setup_editor
+from replay.web.error_pages import error_pages
 from replay.web.keys import (
     DURATIONS,
     OBJECTS,
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/site", _to_site)
     app.router.add_get("/site/{tail:.*}", site_file)
+    app.middlewares.append(error_pages)  # outermost: French error pages outside /api/
     setup_auth(app, AuthConfig.from_settings(settings))
     setup_api(app)
     setup_dashboard(app)

@@ -53,8 +53,9 @@ CSRF_HEADER: Final = "X-CSRF-Token"
 LOGIN_PATH: Final = "/connexion"
 LOGOUT_PATH: Final = "/deconnexion"
 NEXT_PARAM: Final = "suivant"
-#: Where a login leads when no page asked for it: the organisers' pages.
-HOME: Final = "/organisateur/"
+#: Where a login leads when no page asked for it: the landing page, which sends each role
+#: to its own home (organisers to their events, editors to the sessions to correct).
+HOME: Final = "/"
 UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -31,16 +31,21 @@ import jinja2
 from aiohttp import web
 
 from replay.domain.model import Event, Session
+from replay.domain.publication import DEFAULT_RULE, RULE_LABELS, PublicationRule
+from replay.jobs.captions import default_options
 from replay.site.pages import clock, french_date
+from replay.store.captions import Captions
 from replay.store.db import Recording, Store
-from replay.web.api import tus_dir
-from replay.web.auth import NBSP, Role, csrf_token, current_user, require
+from replay.web.api import HELD_KEY, held_uploads, tus_dir
+from replay.web.auth import LOGIN_PATH, NBSP, Role, csrf_token, current_user, require
+from replay.web.error_pages import ROLE_HOMES, home_of, way_back
 from replay.web.keys import SETTINGS, STORE
 from replay.web.uploads_store import Upload, UploadStore
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
 STATIC_URL: Final = "/organisateur/static/"
 HOME: Final = "/organisateur/"
+NEW_EVENT: Final = "/organisateur/nouvel-evenement"
 #: Time zones offered for the recording's start on the upload page (the event's first).
 TIMEZONES: Final = ("Europe/Paris", "UTC", "Europe/London", "Europe/Brussels",
                     "America/Cayenne", "America/Guadeloupe", "America/Martinique",
@@ -52,9 +57,12 @@ _organiser: Final = require(Role.ORGANISER)
 
 
 def setup_dashboard(app: web.Application) -> None:
-    """Add the organisers' pages and their static files to `app` (after `setup_auth`)."""
+    """Add the organisers' pages and their static files to `app` (after `setup_auth`), and
+    the landing page ``/`` that sends each role to its own home."""
+    app.router.add_get("/", landing)
     app.router.add_get("/organisateur", _to_home)
     app.router.add_get(HOME, events_page, name="organisateur")
+    app.router.add_get(NEW_EVENT, new_event_page, name="organisateur-nouvel-evenement")
     app.router.add_get("/organisateur/evenements/{slug}", event_page,
                        name="organisateur-evenement")
     app.router.add_get("/organisateur/evenements/{slug}/envoi", upload_page,
@@ -79,10 +87,12 @@ class RecordingView:
 
 @dataclass(frozen=True, slots=True)
 class UploadView:
+    id: str
     name: str
     room: str
     percent: int
     received: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +148,8 @@ def recording_view(store: Store, recording: Recording, tz: ZoneInfo) -> Recordin
 def upload_view(upload: Upload) -> UploadView:
     percent = int(100 * upload.offset / upload.length) if upload.length else 0
     received = f"{french_size(upload.offset)} sur {french_size(upload.length)}"
-    return UploadView(upload.filename or "fichier", upload.room or "", percent, received)
+    return UploadView(upload.id, upload.filename or "fichier", upload.room or "", percent,
+                      received, upload.metadata.get(HELD_KEY, ""))
 
 
 def session_view(session: Session, tz: ZoneInfo, recorded: set[str]) -> SessionView:
@@ -166,6 +177,23 @@ async def _to_home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPMovedPermanently(HOME)
 
 
+async def landing(request: web.Request) -> web.StreamResponse:
+    """Each role to its own home; anonymous visitors to the login page."""
+    user = current_user(request)
+    if user is None:
+        raise web.HTTPSeeOther(LOGIN_PATH)
+    raise web.HTTPSeeOther(home_of(user)[0])
+
+
+@_organiser
+async def new_event_page(request: web.Request) -> web.Response:
+    """Create an event: name, dates, time zone, rooms, its programme (a file or an address,
+    previewed before anything is created) and its publication rule (``event_new.js``)."""
+    today = date.today().isoformat()
+    return render(request, "event_new.html", title="Créer un évènement", today=today,
+                  timezones=TIMEZONES, rules=_rules(DEFAULT_RULE))
+
+
 @_organiser
 async def events_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
@@ -186,17 +214,45 @@ async def event_page(request: web.Request) -> web.Response:
     recordings = [recording_view(store, r, tz) for r in store.recordings_of(event.slug)]
     recorded = {cut.guid for r in recordings for cut in store.load_cuts(r.id)}
     sessions = [session_view(s, tz, recorded) for s in event.sessions if s.publishable]
+    rule = Captions(store.db).options(event.slug, default_options(request.app[SETTINGS])
+                                      ).publication_rule
+    held = [upload_view(u) for u in await held_uploads(request.app[SETTINGS], event.slug)]
     return render(request, "event.html", title=event.title, event=event, dates=_dates(event),
-                  recordings=recordings, sessions=sessions,
-                  uploads=await pending_uploads(request.app, event.slug))
+                  recordings=recordings, sessions=sessions, rules=_rules(rule),
+                  uploads=await pending_uploads(request.app, event.slug), held=held)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    value: str
+    label: str
+    help: str
+    chosen: bool
+
+
+RULE_HELP: Final = {
+    PublicationRule.AUTOMATIQUE: "chaque séance sort dès que sa vidéo et ses sous-titres "
+                                 "sont prêts (sous-titres signalés comme automatiques).",
+    PublicationRule.DECOUPAGE: "chaque séance attend qu’un organisateur ait validé le "
+                               "découpage de son enregistrement.",
+    PublicationRule.SOUS_TITRES: "chaque séance attend, en plus, que ses sous-titres "
+                                 "français et anglais aient été validés par une personne.",
+}
+
+
+def _rules(chosen: PublicationRule) -> list[RuleView]:
+    return [RuleView(str(rule), RULE_LABELS[rule].capitalize(), RULE_HELP[rule],
+                     rule is chosen) for rule in PublicationRule]
 
 
 @_organiser
 async def upload_page(request: web.Request) -> web.Response:
     event = _event(request)
     zones = [event.timezone] + [z for z in TIMEZONES if z != event.timezone]
+    held = {u.id: u for u in await held_uploads(request.app[SETTINGS], event.slug)}
     return render(request, "upload.html", title=f"Envoyer un enregistrement – {event.title}",
-                  event=event, dates=_dates(event), timezones=zones)
+                  event=event, dates=_dates(event), timezones=zones,
+                  held=held.get(request.query.get("retenu", "")))
 
 
 def _event(request: web.Request) -> Event:
@@ -228,7 +284,8 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("replay.web", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(nbsp=NBSP, static=STATIC_URL, home=HOME)
+    env.globals.update(nbsp=NBSP, static=STATIC_URL, home=HOME, new_event=NEW_EVENT,
+                       homes=ROLE_HOMES)
     return env
 
 
@@ -245,6 +302,14 @@ def render(request: web.Request, name: str, *, status: int = 200, **values: Any)
 
 def _page_error(request: web.Request, kind: type[web.HTTPException],
                 message: str) -> web.HTTPException:
+    return page_error(request, kind, message)
+
+
+def page_error(request: web.Request, kind: type[web.HTTPException],
+               message: str) -> web.HTTPException:
+    """A French error page in the pages' layout, with a link back (`error_pages.way_back`)."""
+    href, label = way_back(request)
     html = render_text("message.html", title=message, message=message,
-                       csrf=csrf_token(request), user=current_user(request))
+                       csrf=csrf_token(request), user=current_user(request),
+                       back_href=href, back_label=label)
     return kind(text=html, content_type="text/html", headers=HTML_HEADERS)

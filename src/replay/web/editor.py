@@ -27,8 +27,8 @@ from replay.jobs.captions import speech_dir
 from replay.site.pages import clock
 from replay.store.db import Recording
 from replay.web.api_caption_sessions import event_options
-from replay.web.auth import NBSP, Role, csrf_token, current_user, require
-from replay.web.dashboard import HTML_HEADERS, render, render_text
+from replay.web.auth import NBSP, Role, current_user, require
+from replay.web.dashboard import page_error, render
 from replay.web.keys import SETTINGS, STORE
 
 EDITOR_HOME: Final = "/edition/"
@@ -168,6 +168,4 @@ def _video_url(request: web.Request, recording: Recording, cut: Cut, event: Even
 
 def _page_error(request: web.Request, kind: type[web.HTTPException],
                 message: str) -> web.HTTPException:
-    html = render_text("message.html", title=message, message=message,
-                       csrf=csrf_token(request), user=current_user(request))
-    return kind(text=html, content_type="text/html", headers=HTML_HEADERS)
+    return page_error(request, kind, message)

@@ -30,9 +30,9 @@ _DEFAULTS: Final = {
 class APIError(web.HTTPException):
     """An HTTP error of any status with a JSON body; aiohttp's classes fix the status."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, **detail: object) -> None:
         self.status_code = status
-        super().__init__(text=json.dumps({"error": message}, ensure_ascii=False),
+        super().__init__(text=json.dumps({"error": message, **detail}, ensure_ascii=False),
                          content_type="application/json")
 
 

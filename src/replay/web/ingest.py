@@ -34,11 +34,12 @@ _SUFFIX: Final = re.compile(r"\.[a-z0-9]{1,8}")
 
 
 class Refused(Exception):
-    """The upload cannot be admitted; `message` is French and says what to do."""
+    """The upload cannot be admitted; `message` is French and says what to do.
+    `correctable`: the file is fine, what was said about it (room, start) is not."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, correctable: bool = False) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.correctable = status, message, correctable
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ def check_room(event: Event, room: str) -> None:
     if room not in event.rooms:
         known = ", ".join(f"« {r} »" for r in event.rooms)
         raise Refused(422, f"Salle « {room} » inconnue{NBSP}: les salles du programme sont "
-                           f"{known}.")
+                           f"{known}.", correctable=True)
 
 
 def parse_started_at(text: str | None) -> datetime | None:
@@ -78,7 +79,8 @@ def parse_started_at(text: str | None) -> datetime | None:
         started = None
     if started is None or started.tzinfo is None:
         raise Refused(422, f"Heure de début « {text} » invalide{NBSP}: donnez une date ISO "
-                           "8601 avec son fuseau, par exemple 2026-03-03T09:28:00+01:00.")
+                           "8601 avec son fuseau, par exemple 2026-03-03T09:28:00+01:00.",
+                      correctable=True)
     return started
 
 
@@ -115,9 +117,8 @@ async def _probe(incoming: Incoming) -> MediaInfo:
 def _start(given: datetime | None, info: MediaInfo) -> datetime:
     started = given or info.creation_time
     if started is None:
-        raise Refused(422, f"Le fichier ne dit pas quand il a été enregistré{NBSP}: donnez "
-                           "son heure de début (started_at), par exemple "
-                           "2026-03-03T09:28:00+01:00.")
+        raise Refused(422, f"Le fichier ne dit pas quand il a été enregistré{NBSP}: indiquez "
+                           "l’heure de début de l’enregistrement.", correctable=True)
     return started
 
 
@@ -126,9 +127,9 @@ def _check_within(event: Event, started: datetime, duration: float) -> None:
         check_within_programme(event, started, duration)
     except PlanError as exc:
         raise Refused(422, f"L’enregistrement (début {started.isoformat()}, {duration:.0f}{NBSP}s)"
-                           f" tombe entièrement hors du programme de l’événement{NBSP}: "
-                           "vérifiez l’heure de début (started_at) ou l’horloge de "
-                           "l’appareil.") from exc
+                           f" tombe entièrement hors du programme de l’évènement{NBSP}: "
+                           "vérifiez l’heure de début ou l’horloge de l’appareil.",
+                      correctable=True) from exc
 
 
 def _suffix(display_name: str) -> str:

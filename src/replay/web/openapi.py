@@ -76,8 +76,32 @@ _UPLOAD_BODY: Final = {"required": True, "content": {"multipart/form-data": {"sc
 
 _MOVE_BODY: Final = {"required": True, "content": {"application/json": {"schema": {
     "type": "object",
-    "properties": {"start": {"type": ["number", "null"]}, "end": {"type": ["number", "null"]}},
+    "properties": {"start": {"type": ["number", "null"]}, "end": {"type": ["number", "null"]},
+                   "confirm": {"type": "boolean", "description": "Confirme un déplacement "
+                               "inhabituel (séance de moins de 30 s, limite déplacée de plus "
+                               "de 10 min) : sans lui, 409 avec la liste « confirm »"}},
 }}}}
+
+_EVENT_FIELDS: Final = {
+    "title": {"type": "string"}, "start": {"type": "string", "format": "date"},
+    "end": {"type": "string", "format": "date"}, "timezone": {"type": "string"},
+    "rooms": {"type": "string", "description": "Une salle par ligne"},
+    "publication_rule": {"type": "string",
+                         "enum": ["automatique", "apres_decoupage", "apres_sous_titres"]},
+}
+
+_EVENT_BODY: Final = {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        **_EVENT_FIELDS, "programme": {"type": "string", "format": "binary",
+                                       "description": "schedule.json, schedule.xml ou iCal "
+                                                      "(facultatif)"}}}},
+    "application/json": {"schema": {"type": "object", "properties": {
+        **_EVENT_FIELDS, "url": {"type": "string", "format": "uri",
+                                 "description": "Adresse http(s) du programme (facultatif)"}}}},
+}}
+
+_AT: Final = [{"name": n, "in": "query", "required": True, "schema": {"type": "number"}}
+              for n in ("start", "end")]
 
 _TUS: Final = ("Téléversement reprenable, protocole tus 1.0.0 (extensions creation, checksum, "
                "termination, expiration). Métadonnées : event, room, started_at, filename, "
@@ -100,9 +124,12 @@ def _paths() -> JSONObj:
                                          ("200", {"type": "object"}, "OpenAPI"))},
         "/api/events": {
             "get": _op("Les événements", any_role, ("200", _ref("EventList"), "Événements")),
-            "post": _op("Créer un événement depuis son programme", org,
+            "post": _op("Créer un évènement : sa description, son programme, ou les deux "
+                        "(preview=true : seulement dire ce qui serait créé)", org,
                         ("201", _ref("EventDetail"), "Créé"), "400", "409", "413",
-                        body=_PROGRAMME_BODY),
+                        body=_EVENT_BODY, params=[{
+                            "name": "preview", "in": "query", "required": False,
+                            "schema": {"type": "boolean", "default": False}}]),
         },
         "/api/events/{slug}": {"get": _op("Un événement et ses sessions", any_role,
                                           ("200", _ref("EventDetail"), "Événement"), "404",
@@ -120,6 +147,28 @@ def _paths() -> JSONObj:
                         ("201", _ref("Uploaded"), "Enregistré, analyse en file"), "400",
                         "404", "413", "422", body=_UPLOAD_BODY, params=[_SLUG]),
         },
+        "/api/events/{slug}/held-uploads": {"get": _op(
+            "Les envois reçus en entier mais refusés pour leur salle ou leur début", org,
+            ("200", {"type": "object"}, "Envois à compléter"), "404", params=[_SLUG])},
+        "/api/held-uploads/{upload_id}": {"post": _op(
+            "Corriger la salle ou le début d’un envoi gardé, et l’admettre sans renvoi", org,
+            ("201", _ref("Uploaded"), "Admis, analyse en file"), "400", "404", "422",
+            params=[_path_param("upload_id", "Identifiant du téléversement")],
+            body=_body({"room": {"type": "string"},
+                        "started_at": {"type": "string", "format": "date-time"}}))},
+        "/api/recordings/{id}": {"delete": _op(
+            "Supprimer un enregistrement erroné : ses séances sont retirées du site, rien "
+            "d’autre ne change", org, ("200", {"type": "object"}, "Supprimé"), "404",
+            params=[_RECORDING])},
+        "/api/recordings/{id}/audio": {"get": _op(
+            "Un extrait audio (WAV, une minute au plus) de start à end secondes", org,
+            ("200", {"type": "string"}, "audio/wav"), "400", "404", "409",
+            params=[_RECORDING, *_AT])},
+        "/api/recordings/{id}/waveform": {"get": _op(
+            "La forme d’onde et la parole détectée autour de « at » secondes", org,
+            ("200", {"type": "object"}, "Forme d’onde"), "400", "404", "409",
+            params=[_RECORDING, {"name": "at", "in": "query", "required": True,
+                                 "schema": {"type": "number"}}])},
         "/api/events/{slug}/sessions": {"get": _op(
             "L’état de chaque session", any_role, ("200", _ref("SessionList"), "Sessions"),
             "404", params=[_SLUG])},
@@ -224,7 +273,7 @@ def _caption_paths() -> JSONObj:
                              "additionalProperties": {"type": "integer"}}},
                 "find", "replace"))},
         "/api/events/{slug}/options": {
-            "get": _op("Options des sous-titres de l’événement", org,
+            "get": _op("Règle de publication et options des sous-titres de l’évènement", org,
                        ("200", _ref("CaptionOptions"), "Options"), "404", params=[_SLUG]),
             "put": _op("Changer les options des sous-titres", org,
                        ("200", _ref("CaptionOptions"), "Options"), "400", "404",
@@ -257,7 +306,11 @@ def _caption_schemas() -> JSONObj:
             "reviewed_until": {"type": ["number", "null"]},
             "machine_pending": {"type": "boolean"}}},
         "CaptionOptions": {"type": "object", "properties": {
-            "captions_policy": {"type": "string", "enum": ["brouillons", "valides"]},
+            "publication_rule": {"type": "string", "enum": [
+                "automatique", "apres_decoupage", "apres_sous_titres"]},
+            "publication_rule_label": {"type": "string"},
+            "captions_policy": {"type": "string", "enum": ["brouillons", "valides"],
+                                "description": "Ancien nom : valides = apres_sous_titres"},
             "editors_may_publish": {"type": "boolean"}}},
         "Glossary": {"type": "object", "required": ["terms"], "properties": {
             "terms": {"type": "array", "items": {"type": "string"}}}},
@@ -317,6 +370,11 @@ def _schemas() -> JSONObj:
             "sessions": {"type": "array", "items": {"type": "object", "properties": {
                 "guid": string, "title": string, "room": string,
                 "recording": {"type": ["integer", "null"]}, "published": {"type": "boolean"},
+                "in_programme": {"type": "boolean"},
+                "publication": {"type": ["object", "null"], "properties": {
+                    "publish": {"type": "boolean"}, "reason": string,
+                    "held_by_rule": {"type": "boolean"}}},
+                "captions": {"type": "object"},
                 "stages": {"type": "object", "additionalProperties": _ref("Stage")}}}}}},
     }
 

@@ -231,6 +231,9 @@
   function refreshSummary() {
     const parts = LANGS.filter((l) => state[l]).map((l) => (l === "fr" ? "français" : "anglais") + NBSP + ": " + (STATUS_LABELS[state[l].status] || state[l].status) + " (version " + state[l].version + ")");
     byId("etat-flux").textContent = parts.join(" · ");
+    LANGS.filter((l) => state[l]).forEach((l) => {
+      byId("etat-" + l).textContent = (STATUS_LABELS[state[l].status] || state[l].status) + " (version " + state[l].version + ")";
+    });
     const s = state[active.lang] || state.fr;
     if (!s) return;
     byId("corrige").textContent = s.reviewedUntil == null ? "rien n’est encore marqué corrigé"
@@ -455,15 +458,18 @@
 
   // -- workflow, claim, progress ---------------------------------------------------------------
 
-  async function changeStatus(wanted, label) {
+  const DONE = { en_relecture: "Envoyés en relecture.", valide: "Validés.", publie: "Publication demandée." };
+
+  // One language's captions along the workflow; the other language is left as it is.
+  async function changeStatus(lang, wanted) {
     if (!(await flush())) return;
-    for (const lang of LANGS) {
-      const { ok, data } = await api("POST", base + lang + "/status", { status: wanted });
-      if (!ok) { say(data.error || "Changement refusé."); return; }
-      state[lang].status = data.status;
-    }
+    const { ok, data } = await api("POST", base + lang + "/status", { status: wanted });
+    const line = byId("message-" + lang);
+    if (!ok) { line.textContent = data.error || "Changement refusé."; say(line.textContent); return; }
+    state[lang].status = data.status;
     refreshSummary();
-    say(label);
+    line.textContent = data.message || DONE[wanted] || "C’est fait.";
+    say((lang === "fr" ? "Français" : "Anglais") + NBSP + ": " + line.textContent);
   }
 
   async function claim(take) {
@@ -672,7 +678,7 @@
   }
 
   document.querySelectorAll('input[name="affichage"]').forEach((r) => r.addEventListener("change", () => showLanguages(r.value)));
-  document.querySelectorAll("button[data-status]").forEach((b) => b.addEventListener("click", () => changeStatus(b.dataset.status, b.textContent + NBSP + ": c’est fait.")));
+  document.querySelectorAll("button[data-status]").forEach((b) => b.addEventListener("click", () => changeStatus(b.dataset.lang, b.dataset.status)));
   byId("prendre").addEventListener("click", () => claim(true));
   byId("liberer").addEventListener("click", () => claim(false));
   byId("marquer-corrige").addEventListener("click", markReviewed);

@@ -1,10 +1,14 @@
 // The upload page: a resumable tus upload (tus-js-client) to /api/uploads/ with the event,
-// the room and the recording's start as metadata. It resumes an earlier upload of the same
-// file (tus fingerprint in localStorage), retries on network errors, waits for the network
-// to come back when the browser goes offline, and shows progress, speed and time left.
-// The file's SHA-256 is computed in the browser only for files up to 64 MB (reading a
-// multi-gigabyte recording into memory is not worth it: the server hashes every upload
-// as it arrives anyway).
+// the room and the recording's start as metadata. The start is asked before anything is
+// sent: read from the file on this computer when it holds one (MP4/MOV `mvhd`, Matroska
+// `DateUTC`), typed otherwise; the server checks room and start when the upload is
+// created, so a refusal comes before the first byte. A whole file refused at the end for
+// its room or start is kept by the server: the correction form admits it without sending
+// it again. It resumes an earlier upload of the same file (tus fingerprint in
+// localStorage), retries on network errors, waits for the network to come back when the
+// browser goes offline, and shows progress, speed and time left. The file's SHA-256 is
+// computed in the browser only for files up to 64 MB (reading a multi-gigabyte recording
+// into memory is not worth it: the server hashes every upload as it arrives anyway).
 "use strict";
 (function () {
   const NBSP = "\u00a0";
@@ -67,6 +71,99 @@
       two(Math.floor(minutes / 60)) + ":" + two(minutes % 60);
   }
 
+  function wallTime(ms, timeZone) {  // "2026-03-03T09:28:00", the instant in that zone
+    const parts = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+      minute: "2-digit", second: "2-digit" }).formatToParts(new Date(ms));
+    const get = (type) => parts.find((p) => p.type === type).value;
+    return get("year") + "-" + get("month") + "-" + get("day") + "T" + get("hour") + ":" + get("minute") + ":" + get("second");
+  }
+
+  function frenchMoment(local) {
+    const [day, time] = local.split("T");
+    const [y, mo, d] = day.split("-").map(Number);
+    const date = new Date(Date.UTC(y, mo - 1, d, 12));
+    return date.toLocaleDateString("fr-FR", { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }) + " à " + time.slice(0, 5);
+  }
+
+  // -- the recording's start, read from the file here (nothing is sent) ------------------
+
+  async function bytes(file, start, length) {
+    return new DataView(await file.slice(start, Math.min(file.size, start + length)).arrayBuffer());
+  }
+
+  function type(view, at) {
+    return String.fromCharCode(view.getUint8(at), view.getUint8(at + 1), view.getUint8(at + 2), view.getUint8(at + 3));
+  }
+
+  // MP4 and QuickTime: the `mvhd` box of `moov` counts seconds since 1904-01-01 UTC.
+  async function mp4CreationTime(file) {
+    let offset = 0;
+    for (let boxes = 0; offset + 8 <= file.size && boxes < 10000; boxes++) {
+      const head = await bytes(file, offset, 16);
+      let size = head.getUint32(0), header = 8;
+      const name = type(head, 4);
+      if (size === 1 && head.byteLength >= 16) { size = Number(head.getBigUint64(8)); header = 16; }
+      else if (size === 0) size = file.size - offset;
+      if (size < header) return null;
+      if (name === "moov") return mvhd(file, offset + header, offset + size);
+      offset += size;
+    }
+    return null;
+  }
+
+  async function mvhd(file, start, end) {
+    let offset = start;
+    while (offset + 8 <= end) {
+      const head = await bytes(file, offset, 24);
+      const size = head.getUint32(0);
+      if (size < 8) return null;
+      if (type(head, 4) === "mvhd") {
+        const seconds = head.getUint8(8) === 1 ? Number(head.getBigUint64(12)) : head.getUint32(12);
+        return seconds > 0 ? Date.UTC(1904, 0, 1) + seconds * 1000 : null;
+      }
+      offset += size;
+    }
+    return null;
+  }
+
+  // Matroska and WebM: DateUTC (id 0x4461, 8 bytes) counts nanoseconds since 2001-01-01 UTC.
+  async function matroskaCreationTime(file) {
+    const view = await bytes(file, 0, 1 << 20);
+    if (view.byteLength < 4 || view.getUint32(0) !== 0x1A45DFA3) return null;
+    for (let i = 0; i + 11 <= view.byteLength; i++) {
+      if (view.getUint8(i) === 0x44 && view.getUint8(i + 1) === 0x61 && view.getUint8(i + 2) === 0x88) {
+        const nanoseconds = view.getBigInt64(i + 3);
+        return Date.UTC(2001, 0, 1) + Number(nanoseconds / 1000000n);
+      }
+    }
+    return null;
+  }
+
+  async function creationTime(file) {
+    try {
+      return (await mp4CreationTime(file)) || (await matroskaCreationTime(file));
+    } catch (error) {
+      console.warn("creation time not read:", error);
+      return null;
+    }
+  }
+
+  async function fileChosen() {
+    const file = $("fichier").files[0];
+    const line = $("lecture-fichier");
+    if (!file) { line.textContent = ""; return; }
+    line.textContent = "Lecture de l’heure d’enregistrement dans le fichier…";
+    const found = await creationTime(file);
+    if (found === null) {
+      line.textContent = "Le fichier ne dit pas quand il a été enregistré" + NBSP + ": saisissez l’heure de début ci-dessous.";
+      return;
+    }
+    const local = wallTime(found, $("fuseau").value);
+    $("debut").value = local;
+    line.textContent = "Heure lue dans le fichier" + NBSP + ": " + frenchMoment(local) + " (" + $("fuseau").value + "). Vérifiez-la avant d’envoyer.";
+  }
+
   async function sha256(file) {
     if (file.size > HASH_LIMIT || !(window.crypto && crypto.subtle)) return null;
     const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
@@ -96,14 +193,18 @@
 
   // -- errors -----------------------------------------------------------------------------
 
+  function serverAnswer(error) {
+    const response = error.originalResponse;
+    if (!response) return {};
+    try { return JSON.parse(response.getBody() || "") || {}; } catch (e) { return {}; }
+  }
+
   function serverMessage(error) {
     const response = error.originalResponse;
     if (!response) return null;
     const body = response.getBody() || "";
-    try {
-      const data = JSON.parse(body);
-      if (data && typeof data.error === "string") return data.error;
-    } catch (e) { /* tus answers in plain text */ }
+    const data = serverAnswer(error);
+    if (typeof data.error === "string") return data.error;
     if (body.trim()) return body.trim();
     return "Le serveur a refusé l’envoi (erreur " + response.getStatus() + ")" + NBSP + ": réessayez, ou prévenez l’administrateur.";
   }
@@ -111,9 +212,17 @@
   function onError(error) {
     const refused = serverMessage(error);
     if (refused && error.originalResponse.getStatus() < 500) {
-      showError(refused);
-      say("Envoi interrompu.");
+      const held = serverAnswer(error).held;
       buttons("idle");
+      upload = null;
+      if (held) {
+        showError("");
+        say("Fichier reçu en entier, mais pas encore admis.");
+        openCorrection(held, refused, $("salle").value, $("debut").value, $("fichier").files[0].name);
+        return;
+      }
+      showError(refused);
+      say("Envoi refusé" + NBSP + ": rien n’a été gardé.");
       return;
     }
     if (!navigator.onLine) {
@@ -164,6 +273,7 @@
     showError("");
     samples = [];
     buttons("sending");
+    say("Envoi repris" + NBSP + ": il continue là où il s’était arrêté…");
     upload.start();
   }
 
@@ -171,9 +281,8 @@
 
   async function metadata(file) {
     const data = { filename: file.name, filetype: file.type || "application/octet-stream",
-                   event: form.dataset.event, room: $("salle").value };
-    const local = $("debut").value;
-    if (local) data.started_at = zonedIso(local, $("fuseau").value);
+                   event: form.dataset.event, room: $("salle").value,
+                   started_at: zonedIso($("debut").value, $("fuseau").value) };
     say("Préparation de l’envoi…");
     const digest = await sha256(file);
     if (digest) data.sha256 = digest;
@@ -187,6 +296,11 @@
     if (!file) {
       showError("Choisissez d’abord le fichier de l’enregistrement.");
       $("fichier").focus();
+      return;
+    }
+    if (!$("debut").value) {
+      showError("Indiquez l’heure de début de l’enregistrement" + NBSP + ": le fichier ne la contient pas, et sans elle ses séances ne peuvent pas être retrouvées. Rien n’a été envoyé.");
+      $("debut").focus();
       return;
     }
     if (typeof tus === "undefined") {
@@ -225,6 +339,55 @@
     upload.start();
   }
 
+  // -- completing an upload the server kept -------------------------------------------
+
+  const correction = $("correction");
+
+  function openCorrection(id, reason, room, local, name) {
+    correction.dataset.held = id;
+    $("correction-raison").textContent = (name ? "«" + NBSP + name + NBSP + "»" + NBSP + ": " : "") + reason;
+    if (room) $("correction-salle").value = room;
+    $("correction-debut").value = local || "";
+    correction.hidden = false;
+    $("correction-debut").focus();
+  }
+
+  correction.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const line = $("correction-etat");
+    if (!$("correction-debut").value) { line.textContent = "Indiquez l’heure de début."; $("correction-debut").focus(); return; }
+    const body = { room: $("correction-salle").value, started_at: zonedIso($("correction-debut").value, $("fuseau").value) };
+    let response;
+    try {
+      response = await fetch("/api/held-uploads/" + encodeURIComponent(correction.dataset.held), {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body) });
+    } catch (error) {
+      line.textContent = "Le serveur ne répond pas" + NBSP + ": réessayez dans un instant" + NBSP + "; le fichier reste gardé.";
+      return;
+    }
+    let data = {};
+    try { data = await response.json(); } catch (error) { data = {}; }
+    if (!response.ok) {
+      $("correction-raison").textContent = data.error || "Admission refusée.";
+      line.textContent = data.held ? "Le fichier reste gardé" + NBSP + ": corrigez, puis réessayez." : "";
+      if (!data.held) correction.hidden = true;
+      return;
+    }
+    correction.hidden = true;
+    say("Enregistrement admis sans renvoi" + NBSP + ": son analyse va commencer.");
+    $("suite").hidden = false;
+  });
+
+  if (correction.dataset.held) {
+    const started = correction.dataset.started;
+    openCorrection(correction.dataset.held, correction.dataset.reason, correction.dataset.room,
+                   started ? wallTime(Date.parse(started), $("fuseau").value) : "", correction.dataset.name);
+  }
+
+  $("fichier").addEventListener("change", fileChosen);
+  $("fuseau").addEventListener("change", () => { if ($("fichier").files[0] && $("lecture-fichier").textContent.startsWith("Heure lue")) fileChosen(); });
   form.addEventListener("submit", begin);
   pauseButton.addEventListener("click", () => {
     if (!upload) return;

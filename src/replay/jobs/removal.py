@@ -1,0 +1,60 @@
+"""Removing a wrong recording: withdraw what came from it, then forget it, and nothing
+else. The other recordings, their sessions and what is published of them stay as they
+are; the index is published again without the removed sessions before their objects go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+
+from replay.domain.model import Event
+from replay.domain.publication import Release
+from replay.jobs.context import Context
+from replay.jobs.pipeline import candidates, publication_rule, publish
+from replay.jobs.queue import JobQueue, JobStatus
+from replay.jobs.workdirs import recording_work_dir
+from replay.site.publish import unpublish_session
+from replay.store.captions import Captions
+from replay.store.db import Recording
+
+RECORDING_TASKS = ("analyse_recording", "media_session", "speech_session")
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    recording: int
+    sessions: tuple[str, ...]  # the guids of its cut plan
+    withdrawn: tuple[str, ...]  # the slugs taken off the public site
+
+
+async def remove_recording(ctx: Context, queue: JobQueue, event: Event,
+                           recording: Recording) -> Removed:
+    """Cancel its jobs, forget it, publish the event without it, then delete the objects
+    of the sessions no other recording publishes, and its files no other recording uses."""
+    for job in await queue.list():
+        if job.task in RECORDING_TASKS and job.args.get("recording") == recording.id and \
+                job.status in (JobStatus.TODO, JobStatus.DOING):
+            await queue.cancel(job.id)
+    captions = Captions(ctx.store.db)
+    rule = publication_rule(captions, ctx.settings, event.slug)
+    mine = [item for item in candidates(ctx.store, captions, event, rule)
+            if item.recording.id == recording.id]
+    guids = tuple(item.cut.guid for item in mine)
+    ctx.store.delete_recording(recording.id)
+    await publish(ctx, event)
+    still = {item.session.slug for item in candidates(ctx.store, captions, event, rule)
+             if item.facts.release is Release.RELEASED}
+    gone = sorted({item.session.slug for item in mine} - still)
+    for slug in gone:
+        await unpublish_session(ctx.objects, event, slug)
+    if not ctx.store.recordings_with_sha256(recording.sha256):
+        await asyncio.to_thread(_delete_files, ctx, recording)
+    return Removed(recording.id, guids, tuple(gone))
+
+
+def _delete_files(ctx: Context, recording: Recording) -> None:
+    shutil.rmtree(recording_work_dir(ctx.settings, recording), ignore_errors=True)
+    if recording.original.is_relative_to(ctx.settings.originals_dir):
+        recording.original.unlink(missing_ok=True)
