@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 
-packages=(ffmpeg espeak-ng)
+# nginx-light + libnginx-mod-rtmp: the RTMP ingest of the live (run unprivileged by replay serve).
+packages=(ffmpeg espeak-ng nginx-light libnginx-mod-rtmp)
 [ "$with_tests" = 1 ] && packages+=(chromium)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

@@ -56,6 +56,9 @@ from replay.store.db import Recording
 log = logging.getLogger(__name__)
 
 LANGUAGES = {"fr": "Français", "en": "English"}
+#: Stage input keys of an instant replay made from the live (`replay.live`): its media
+#: and draft captions come from the live, and the full pass replaces them.
+LIVE_STAGE_KEY = "live:"
 WHOLE_RECORDING = "recording"
 AUDIO = "audio16k.wav"
 
@@ -494,7 +497,8 @@ async def publish(ctx: Context, event: Event, *, republish: Collection[str] = ()
                        session=_session_for(event, cut, recording),
                        media_dir=session_dir(ctx, recording, cut) / "media",
                        speech_dir=session_dir(ctx, recording, cut) / "speech",
-                       automatic_captions=not captions_reviewed(captions, recording, cut.guid))
+                       automatic_captions=not captions_reviewed(captions, recording, cut.guid),
+                       live_replay=_from_live(ctx, recording, cut))
         for recording, cut in ready
     ]
     tracker = ctx.tracker("publish", event.slug)
@@ -539,6 +543,11 @@ def _released(ctx: Context, recording: Recording, cut: Cut) -> bool:
     """Already out: a correction in review does not take it back down."""
     state = ctx.store.stage(recording.id, cut.guid, "publish")
     return state is not None and state.status == "done"
+
+
+def _from_live(ctx: Context, recording: Recording, cut: Cut) -> bool:
+    state = ctx.store.stage(recording.id, cut.guid, "media")
+    return state is not None and state.input_key.startswith(LIVE_STAGE_KEY)
 
 
 def _processed(ctx: Context, recording: Recording, cut: Cut) -> bool:

@@ -41,6 +41,9 @@ class SessionOutputs:
     #: Whether the captions are unreviewed machine output (labelled as such on the page);
     #: None leaves it to `publish_event`'s `drafts`.
     automatic_captions: bool | None = None
+    #: An instant replay made from the live's segments (labelled « Rediffusion du direct »
+    #: until the full pass replaces it).
+    live_replay: bool = False
 
 
 @dataclass
@@ -155,6 +158,7 @@ def _page(event: Event, item: SessionOutputs, drafts: bool) -> SessionPage:
         drafts=drafts if item.automatic_captions is None else item.automatic_captions,
         segments=tuple((s["start"], s["text"]) for s in transcript["segments"]),
         has_audio=(item.media_dir / "audio.m4a").exists(),
+        live_replay=item.live_replay,
     )
 
 
@@ -194,6 +198,7 @@ def replays_json(pages: Sequence[SessionPage]) -> str:
             "transcript": f"{slug}/transcript.fr.txt",
             "transcript_json": f"{slug}/transcript.fr.json",
             "captions": "automatic" if page.drafts else "reviewed",
+            "live_replay": page.live_replay,
         })
     return json.dumps({"replays": entries}, ensure_ascii=False, indent=1)
 

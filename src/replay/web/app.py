@@ -24,6 +24,7 @@ from replay.jobs.queue import JobStatus
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker
+from replay.live.web import live_context, setup_live
 from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.local import LocalDirectoryStore
@@ -69,6 +70,8 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.cleanup_ctx.append(_queue)
     if run_workers and worker_queues:
         app.cleanup_ctx.append(_workers)
+    if settings.live_enabled:
+        app.cleanup_ctx.append(live_context)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/site", _to_site)
@@ -78,6 +81,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     setup_dashboard(app)
     setup_captions(app)
     setup_editor(app)
+    setup_live(app)
     return app
 
 
