@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_ingest(commands)
     _add_user(commands)
+    _add_live(commands)
     return parser
 
 
@@ -132,6 +133,10 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     sub.add_argument("--out", type=Path, default=Path("replay-sample"),
                      help="where to write the sample recording and programme")
     sub.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    sub.add_argument("--live", action="store_true",
+                     help="make a room go live instead: a generated publisher streams a test "
+                          "pattern and French speech for two minutes over RTMP against a "
+                          "programme timed around now; prints the live page's address")
 
 
 TO_HELP = ("where to publish: s3://BUCKET/PREFIX (endpoint and region from the settings "
@@ -307,6 +312,12 @@ def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from replay.sample import build_sample
 
+    if args.live:
+        from replay.live.demo import run_demo
+
+        logging.getLogger("replay").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+        return asyncio.run(run_demo(settings, args.out))
+
     print(f"Génération de l'évènement d'exemple dans {args.out} ...", file=sys.stderr)
     truth = build_sample(args.out)
     request = ProcessRequest(truth.recording, parse_programme(truth.schedule.read_bytes()),
@@ -376,9 +387,35 @@ def _new_password() -> str:
     return first
 
 
+def _add_live(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = commands.add_parser(
+        "live", help="stream keys of the live: list, regenerate, revoke",
+        description="Each room of an event gets an RTMP URL with a stream key and an SRT URL "
+                    "with its passphrase, for OBS, vMix or a hardware encoder. A running "
+                    "`replay serve` takes changes into account within seconds.")
+    actions = sub.add_subparsers(dest="live_command", required=True, metavar="ACTION")
+    keys = actions.add_parser("keys", help="print every room's URLs and keys (creating the "
+                                           "missing ones)")
+    keys.add_argument("event", help="the event's slug")
+    for name, what in (("regenerate", "replace a room's key and passphrase (the old ones "
+                                      "stop working)"),
+                       ("revoke", "revoke a room's key: no encoder may publish there")):
+        action = actions.add_parser(name, help=what, description=what)
+        action.add_argument("event", help="the event's slug")
+        action.add_argument("room", help="the room's name as in the programme")
+
+
+def _live(args: argparse.Namespace, settings: Settings) -> int:
+    from replay.live.cli import live_command
+
+    print(live_command(settings, args.live_command, args.event, getattr(args, "room", None)))
+    return 0
+
+
 SERVICE_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": _serve, "ingest": _ingest}
 SERVICE_COMMANDS["user"] = _user
+SERVICE_COMMANDS["live"] = _live
 
 
 def main(argv: Sequence[str] | None = None) -> int:

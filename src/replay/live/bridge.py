@@ -50,7 +50,9 @@ async def admit_archive(store: Store, event: Event, room: str, *, sha256: str,
         event_slug=event.slug, room=room, sha256=sha256, original=original,
         source_name=f"direct-{started_at:%Y%m%d-%H%M%S}.ts", started_at=started_at)
     store.set_probe(recording.id, info.duration, asdict(info))
-    return recording
+    probed = store.recording(recording.id)
+    assert probed is not None
+    return probed
 
 
 def session_dirs(settings: Settings, recording: Recording, guid: str) -> tuple[Path, Path]:

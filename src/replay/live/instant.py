@@ -100,22 +100,22 @@ async def instant_replay(deps: LiveDeps, event: Event, room: str, session: Sessi
     takes = {t.id: t for t in deps.live.takes_of(event.slug, room)}
     clocks = {take_id: take_clock(take) for take_id, take in takes.items()}
     if not chunks:
-        return "skipped"
+        return "skipped: nothing of it was received"
     origin = clocks[chunks[0].take_id].wall(chunks[0].start)
     cut = plan_session(session, bridge.room_sessions(event, room), origin=origin, now=now,
                        clocks=list(clocks.values()), rules=cut_rules(deps.settings))
     if cut is None:
-        return "skipped"
+        return "skipped: too little of it was received"
     start, end = (datetime.fromtimestamp(origin.timestamp() + s, UTC) for s in (cut.start,
                                                                                 cut.end))
     kept = chunks_before(chunks, clocks, end)
     recording = await close_stretch(deps, event, room, kept, clocks)
     if recording is None or recording.duration is None:
-        return "skipped"
+        return "skipped: no archive"
     media_dir, speech_dir = bridge.session_dirs(deps.settings, recording, session.guid)
     source = _replay_source(deps, takes, plan, clocks, start, end)
     if not source.segments.get(plan.rungs[0].name):
-        return "skipped"
+        return "skipped: no live segment"
     await build_media(source, media_dir, timeout=deps.settings.job_timeout)
     top = source.segments[plan.rungs[0].name]
     write_speech(speech_dir, await deps.drafts(take_spans(top)))

@@ -169,6 +169,13 @@ class LiveStore:
         rows = self.db.execute("SELECT * FROM live_takes WHERE status = 'live' ORDER BY id")
         return [_take(row) for row in rows]
 
+    def move_start(self, take: Take, wall_start: datetime) -> Take:
+        self.db.execute("UPDATE live_takes SET wall_start = ? WHERE id = ?",
+                        (wall_start.isoformat(), take.id))
+        moved = self.take(take.id)
+        assert moved is not None
+        return moved
+
     def set_origin(self, take_id: int, mpegts_origin: int) -> None:
         self.db.execute("UPDATE live_takes SET mpegts_origin = ? WHERE id = ?",
                         (mpegts_origin, take_id))

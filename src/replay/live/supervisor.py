@@ -36,7 +36,7 @@ from replay.live.nginx import NginxConfig, nginx_argv, nginx_config, pull_url
 from replay.live.publisher import RoomDay, RoomPublisher
 from replay.live.replay import audio_rung, download_rung
 from replay.live.speech import LiveSpeechMap
-from replay.live.status import publish_room_status
+from replay.live.status import publish_live_page, publish_room_status, publish_rooms
 from replay.live.store import StreamKey, Take
 from replay.live.take import PCM_FILE, SPEECH_FILE, Finished, TakeListener, TakeRun, mpegts_origin
 from replay.live.timeline import EndRules, last_speech_end, session_over
@@ -64,7 +64,6 @@ class Room:
     publisher: RoomPublisher | None = None
     relay: asyncio.Task[None] | None = None
     busy: bool = False
-    protocol: str = "rtmp"
 
 
 def _save_plan(folder: Path, plan: LivePlan) -> None:
@@ -164,7 +163,8 @@ class LiveSupervisor:
         key = room.key
         listen = srt_listen_url(self.settings.live_listen_host, key.srt_port,
                                 key.srt_passphrase)
-        argv = srt_relay_argv(listen, pull_url(self.settings.live_rtmp_port, key.stream_key))
+        relay = f"{pull_url(self.settings.live_rtmp_port, key.stream_key)}?via=srt"
+        argv = srt_relay_argv(listen, relay)
 
         def said(line: str) -> None:
             if any(word in line for word in SRT_REFUSALS):
@@ -172,14 +172,11 @@ class LiveSupervisor:
                             "peer address: not reported by libsrt", key.event_slug, key.room)
 
         while True:
-            room.protocol = "srt"
             try:
                 await run_ffmpeg_streaming(argv, on_output=_ignore, on_stderr=said,
                                            timeout=FOREVER)
             except FfmpegFailed as failure:
                 log.debug("live: SRT listener of %s ended: %s", key.room, failure.summary)
-            finally:
-                room.protocol = "rtmp"
             await asyncio.sleep(RESTART_DELAY)
 
     # -- publish hooks (nginx) -----------------------------------------------------------
@@ -201,9 +198,8 @@ class LiveSupervisor:
             return None
         return key
 
-    def publish_started(self, key: StreamKey, peer: str) -> None:
+    def publish_started(self, key: StreamKey, peer: str, protocol: str) -> None:
         room = self.rooms.setdefault((key.event_slug, key.room), Room(key))
-        protocol = "srt" if room.protocol == "srt" and peer == "127.0.0.1" else "rtmp"
         log.info("live: %s, room %s on air (%s from %s)", key.event_slug, key.room,
                  protocol, peer)
         room.take_task = asyncio.create_task(self._take(room, protocol, peer),
@@ -258,7 +254,7 @@ class LiveSupervisor:
             on_segment=lambda take, rung, path, row: self._segment(
                 room, publisher, sessions, take, rung, path, row),
             on_chunk=lambda take, path, row: self._chunk(sessions, take, path, row),
-            listeners=self.listeners)
+            move_start=self._moved, listeners=self.listeners)
         try:
             await run.run()
         except FfmpegFailed as failure:
@@ -280,6 +276,13 @@ class LiveSupervisor:
                                               protocol=protocol, peer=peer, wall_start=wall,
                                               folder=str(folder))
         return room.take
+
+    def _moved(self, take: Take, wall_start: datetime) -> Take:
+        moved = self.deps.live.move_start(take, wall_start)
+        room = self.rooms.get((take.event_slug, take.room))
+        if room is not None:
+            room.take = moved
+        return moved
 
     async def _segment(self, room: Room, publisher: RoomPublisher, sessions: Sequence[Session],
                        take: Take, rung: str, path: Path, row: Finished) -> None:
@@ -348,13 +351,44 @@ class LiveSupervisor:
     # -- the programme ----------------------------------------------------------------------
 
     async def _watch(self) -> None:
+        await self._publish_pages()
         while True:
             await asyncio.sleep(WATCH_EVERY)
+            self._reload_keys()
+            on_air: dict[str, dict[str, bool]] = {}
             for room in list(self.rooms.values()):
+                on_air.setdefault(room.key.event_slug, {})[room.key.room] = room.take is not None
                 try:
                     await self._look_at(room)
                 except Exception:
                     log.exception("live: watching room %s failed", room.key.room)
+            for slug, rooms in on_air.items():
+                event = bridge.load_event(self.deps.store, slug)
+                if event is not None:
+                    await publish_rooms(self.deps.objects, event, rooms, self.deps.written)
+
+    def _reload_keys(self) -> None:
+        """Keys changed by `replay live` (another process) reach the running live."""
+        for key in self.deps.live.all_keys():
+            room = self.rooms.get((key.event_slug, key.room))
+            if room is None or room.key != key:
+                self.key_changed(key)
+
+    async def _publish_pages(self) -> None:
+        """Each keyed room's live page, and the event's index where none is published."""
+        for slug in sorted({key.event_slug for key, *_ in
+                            ((r.key,) for r in self.rooms.values())}):
+            event = bridge.load_event(self.deps.store, slug)
+            if event is None:
+                continue
+            for room in self.rooms.values():
+                if room.key.event_slug == slug:
+                    await publish_live_page(self.deps.objects, event, room.key.room,
+                                            player_delay=self.settings.live_player_delay,
+                                            written=self.deps.written)
+            if await self.deps.objects.get_bytes(f"{slug}/index.html") is None:
+                await bridge.publish_event(self.settings, self.deps.store, self.deps.objects,
+                                           event)
 
     async def _look_at(self, room: Room) -> None:
         event = bridge.load_event(self.deps.store, room.key.event_slug)

@@ -16,7 +16,7 @@ import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +33,10 @@ SPEECH_FILE = "speech.json"
 WATCH_EVERY = 0.25
 #: Chunks of PCM a listener may fall behind before chunks are dropped for it.
 LISTENER_BACKLOG = 256
+#: 16 kHz mono s16le.
+PCM_BYTES_PER_SECOND = 32000
+#: Seconds of sound during which the take's wall-clock start is still refined.
+SETTLE_SECONDS = 20.0
 #: Longest a take may last (a safety net: a day is never longer).
 MAX_TAKE_SECONDS = 36 * 3600.0
 
@@ -112,9 +116,11 @@ class TakeRun:
     start_take: Callable[[datetime], Take]
     on_segment: SegmentSink
     on_chunk: ChunkSink
+    move_start: Callable[[Take, datetime], Take] = lambda take, _: take
     listeners: list[TakeListener] = field(default_factory=list)
     input_format: str = "flv"
     take: Take | None = None
+    received: int = 0
     seen: dict[str, int] = field(default_factory=dict)
     fanout: PcmFanout = field(default_factory=PcmFanout)
 
@@ -142,10 +148,17 @@ class TakeRun:
         return self.take
 
     async def _pcm(self, handle: io.BufferedWriter, chunk: bytes) -> None:
+        self.received += len(chunk)
+        # ffmpeg hands over what it buffered while probing its input all at once: the
+        # take's t = 0 is as long before now as the sound received so far, at most.
+        start = datetime.now(UTC) - timedelta(seconds=self.received / PCM_BYTES_PER_SECOND)
         if self.take is None:
-            self.take = self.start_take(datetime.now(UTC))
+            self.take = self.start_take(start)
             for listener in self.listeners:
                 await listener.take_started(self.take, self.fanout.subscribe())
+        elif self.received < SETTLE_SECONDS * PCM_BYTES_PER_SECOND and \
+                start < self.take.wall_start - timedelta(seconds=0.02):
+            self.take = self.move_start(self.take, start)
         handle.write(chunk)
         handle.flush()
         self.fanout.publish(chunk)

@@ -79,7 +79,9 @@ async def nginx_hook(request: web.Request) -> web.Response:
         key = supervisor.check_publish(name, peer)
         if key is None:
             raise web.HTTPForbidden()
-        supervisor.publish_started(key, peer)
+        # Our own SRT listener relays into nginx from this machine, saying so.
+        via_srt = form.get("via") == "srt" and peer == "127.0.0.1"
+        supervisor.publish_started(key, peer, "srt" if via_srt else "rtmp")
     elif call == "publish_done":
         supervisor.publish_done(name)
     elif call == "update":
