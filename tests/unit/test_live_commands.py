@@ -50,7 +50,7 @@ def test_nginx_config_has(needle: str) -> None:
     NginxConfig("0.0.0.0", 1935, "http://x/hooks", Path("/p q"), Path("/m.so")),
 ])
 def test_nginx_config_refuses_what_would_break_it(bad: NginxConfig) -> None:
-    with pytest.raises(ValueError, match="must be|out of range"):
+    with pytest.raises(ValueError, match=r"must be|out of range"):
         nginx_config(bad)
 
 
@@ -82,12 +82,15 @@ def test_live_argv_decodes_once_copies_the_top_and_encodes_the_rest() -> None:
     assert _outputs(argv) == ["/w/720p/%06d.ts", "/w/480p/%06d.ts", "/w/360p/%06d.ts",
                               "/w/audio/%06d.ts", "/w/archive/%06d.ts", "pipe:1"]
     graph = argv[argv.index("-filter_complex") + 1]
-    assert "split=2" in graph and "scale=854:480" in graph and "scale=640:360" in graph
+    assert "split=2" in graph
+    assert "scale=854:480" in graph
+    assert "scale=640:360" in graph
     assert argv.count("copy") == 2  # the top rung's video, the archive
     assert argv.count("source") == 2  # lower rungs take the source's keyframes
     assert argv[argv.index("-segment_time") + 1] == "2"
     pcm = argv[-12:]
-    assert pcm[pcm.index("-ar") + 1] == "16000" and pcm[pcm.index("-f") + 1] == "s16le"
+    assert pcm[pcm.index("-ar") + 1] == "16000"
+    assert pcm[pcm.index("-f") + 1] == "s16le"
 
 
 def test_live_argv_encodes_every_rung_on_a_fixed_grid_without_a_copy() -> None:
@@ -122,7 +125,9 @@ def test_concat_lists_segments_and_remuxes_without_encoding() -> None:
         "ffconcat version 1.0", "file '/a/1.ts'", "file '/a/2.ts'"]
     argv = concat_argv(Path("/l.ffconcat"), Path("/o.m4a"), audio_only=True,
                        output_format="ipod")
-    assert "-c:a" in argv and argv[argv.index("-c:a") + 1] == "copy"
-    assert "libx264" not in argv and "aac" not in argv
+    assert "-c:a" in argv
+    assert argv[argv.index("-c:a") + 1] == "copy"
+    assert "libx264" not in argv
+    assert "aac" not in argv
     with pytest.raises(ValueError, match="unsupported"):
         ffconcat([Path("/it's.ts")])

@@ -20,7 +20,8 @@ DAY = [seg(0, 1), seg(1, 1), seg(2, 1), seg(3, 1), seg(4, 2, first_of_take=True)
 
 
 def lines(text: str) -> list[str]:
-    assert text.startswith("#EXTM3U\n") and text.endswith("\n")
+    assert text.startswith("#EXTM3U\n")
+    assert text.endswith("\n")
     return text.splitlines()
 
 
@@ -42,7 +43,7 @@ def test_live_window_slides_and_counts_discontinuities(
     assert len(uris(text)) == min(window, len(DAY))
     assert "#EXT-X-ENDLIST" not in text
     shown_tags = lines(text).count("#EXT-X-DISCONTINUITY")
-    assert shown_tags == (1 if 4 > len(DAY) - window else 0)
+    assert shown_tags == (1 if len(DAY) - window < 4 else 0)
 
 
 def test_the_discontinuity_precedes_the_first_segment_of_a_reconnection() -> None:

@@ -76,7 +76,7 @@ def probe_stream_argv(url: str, *, ffprobe: str = "ffprobe") -> list[str]:
     return [
         ffprobe, "-v", "error", "-hide_banner",
         "-protocol_whitelist", PROTOCOLS,
-        "-analyzeduration", "1000000", "-probesize", "1000000",
+        "-analyzeduration", "3000000", "-probesize", "5000000",
         "-print_format", "json", "-show_streams",
         url,
     ]  # fmt: skip
@@ -138,9 +138,10 @@ def live_argv(url: str, plan: LivePlan, out_dir: Path, *, segment_seconds: float
               threads: int, input_format: str = "flv", ffmpeg: str = "ffmpeg") -> list[str]:
     """The take's one ffmpeg: `out_dir/<rung>/` and `out_dir/archive/` segment folders,
     PCM on stdout."""
-    argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "warning",
+    # « info » for the input's start time (the take's clock against the publisher's).
+    argv = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "info",
             "-threads", str(threads), "-f", input_format, "-protocol_whitelist", PROTOCOLS,
-            "-analyzeduration", "1000000", "-probesize", "1000000",
+            "-analyzeduration", "3000000", "-probesize", "5000000",
             "-max_pixels", str(MAX_PIXELS), "-i", url]
     video = plan.video
     encoded = video[1:] if plan.copy_top else video

@@ -86,6 +86,7 @@ class LiveSupervisor:
     rooms: dict[tuple[str, str], Room] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     hook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    nginx: asyncio.Task[None] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -98,10 +99,16 @@ class LiveSupervisor:
         await self.recover()
         for key in self.deps.live.all_keys():
             self.rooms[(key.event_slug, key.room)] = Room(key)
-        self.tasks.append(asyncio.create_task(self._nginx(), name="live-nginx"))
         self.tasks.append(asyncio.create_task(self._watch(), name="live-watch"))
         for room in self.rooms.values():
             self._start_relay(room)
+
+    def _ensure_nginx(self) -> None:
+        """nginx starts with the first stream key: a service without a live binds no
+        RTMP port."""
+        if self.nginx is None:
+            self.nginx = asyncio.create_task(self._nginx(), name="live-nginx")
+            self.tasks.append(self.nginx)
 
     async def stop(self) -> None:
         running = [*self.tasks, *(r.take_task for r in self.rooms.values() if r.take_task),
@@ -157,6 +164,7 @@ class LiveSupervisor:
     def _start_relay(self, room: Room) -> None:
         if room.key.revoked or room.relay is not None:
             return
+        self._ensure_nginx()
         room.relay = asyncio.create_task(self._relay(room), name=f"live-srt-{room.key.room}")
 
     async def _relay(self, room: Room) -> None:
@@ -218,6 +226,7 @@ class LiveSupervisor:
     # -- a take ---------------------------------------------------------------------------
 
     async def _take(self, room: Room, protocol: str, peer: str) -> None:
+        published_at = datetime.now(UTC)
         key = room.key
         event = bridge.load_event(self.deps.store, key.event_slug)
         if event is None:
@@ -232,10 +241,11 @@ class LiveSupervisor:
         except (FfmpegFailed, ReplayError, ValueError) as failure:
             log.error("live: cannot read the stream of room %s: %s", key.room, failure)
             return
-        await self._run_take(room, event, protocol, peer, url, plan_ladder(source))
+        await self._run_take(room, event, protocol, peer, url, plan_ladder(source),
+                             published_at)
 
     async def _run_take(self, room: Room, event: Event, protocol: str, peer: str, url: str,
-                        plan: LivePlan) -> None:
+                        plan: LivePlan, published_at: datetime) -> None:
         key = room.key
         now = datetime.now(UTC)
         day = now.astimezone(ZoneInfo(event.timezone)).date().isoformat()
@@ -254,7 +264,7 @@ class LiveSupervisor:
             on_segment=lambda take, rung, path, row: self._segment(
                 room, publisher, sessions, take, rung, path, row),
             on_chunk=lambda take, path, row: self._chunk(sessions, take, path, row),
-            move_start=self._moved, listeners=self.listeners)
+            move_start=self._moved, listeners=self.listeners, published_at=published_at)
         try:
             await run.run()
         except FfmpegFailed as failure:

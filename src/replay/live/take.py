@@ -14,6 +14,7 @@ import contextlib
 import csv
 import io
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,10 @@ LISTENER_BACKLOG = 256
 PCM_BYTES_PER_SECOND = 32000
 #: Seconds of sound during which the take's wall-clock start is still refined.
 SETTLE_SECONDS = 20.0
+#: ffmpeg's description of its input: « Duration: N/A, start: 4.713000, bitrate: N/A ».
+INPUT_START = re.compile(r"Duration: .*, start: (-?\d+(?:\.\d+)?)")
+#: A stream clock further on than this at the join does not count from the publish.
+MAX_INPUT_START = 120.0
 #: Longest a take may last (a safety net: a day is never longer).
 MAX_TAKE_SECONDS = 36 * 3600.0
 
@@ -121,6 +126,10 @@ class TakeRun:
     input_format: str = "flv"
     take: Take | None = None
     received: int = 0
+    #: When nginx accepted the publisher, and where the stream's clock stood when this
+    #: take joined it (ffmpeg's « start: » of its input).
+    published_at: datetime | None = None
+    input_start: float | None = None
     seen: dict[str, int] = field(default_factory=dict)
     fanout: PcmFanout = field(default_factory=PcmFanout)
 
@@ -137,7 +146,7 @@ class TakeRun:
         pcm = (self.folder / PCM_FILE).open("ab")
         try:
             await run_ffmpeg_streaming(argv, on_output=lambda chunk: self._pcm(pcm, chunk),
-                                       timeout=MAX_TAKE_SECONDS)
+                                       on_stderr=self._said, timeout=MAX_TAKE_SECONDS)
         finally:
             pcm.close()
             watcher.cancel()
@@ -147,16 +156,31 @@ class TakeRun:
             await asyncio.shield(self.collect())
         return self.take
 
+    def _said(self, line: str) -> None:
+        found = INPUT_START.search(line)
+        if found and self.input_start is None:
+            self.input_start = float(found.group(1))
+
+    def _anchored_start(self) -> datetime | None:
+        """RTMP timestamps count from the publisher's first packet, which nginx announced
+        (`published_at`): the take's t = 0 is that long after it."""
+        if self.published_at is None or self.input_start is None or \
+                not 0 <= self.input_start <= MAX_INPUT_START:
+            return None
+        return self.published_at + timedelta(seconds=self.input_start)
+
     async def _pcm(self, handle: io.BufferedWriter, chunk: bytes) -> None:
         self.received += len(chunk)
-        # ffmpeg hands over what it buffered while probing its input all at once: the
-        # take's t = 0 is as long before now as the sound received so far, at most.
-        start = datetime.now(UTC) - timedelta(seconds=self.received / PCM_BYTES_PER_SECOND)
+        anchored = self._anchored_start()
+        # Otherwise: ffmpeg hands over what it buffered while probing its input at once,
+        # so t = 0 is at most as long before now as the sound received so far.
+        start = anchored or datetime.now(UTC) - timedelta(
+            seconds=self.received / PCM_BYTES_PER_SECOND)
         if self.take is None:
             self.take = self.start_take(start)
             for listener in self.listeners:
                 await listener.take_started(self.take, self.fanout.subscribe())
-        elif self.received < SETTLE_SECONDS * PCM_BYTES_PER_SECOND and \
+        elif anchored is None and self.received < SETTLE_SECONDS * PCM_BYTES_PER_SECOND and \
                 start < self.take.wall_start - timedelta(seconds=0.02):
             self.take = self.move_start(self.take, start)
         handle.write(chunk)

@@ -56,7 +56,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
                worker_queues: Sequence[str] = QUEUES) -> web.Application:
     """The application for `settings`. ``transcriber`` defaults to Whisper as the settings
     describe it (built when the workers start); ``run_workers=False`` serves without
-    running jobs (tests, or web-only nodes)."""
+    running jobs (tests, or web-only nodes), and without the live ingest."""
     unknown = sorted(set(worker_queues) - set(QUEUES))
     if unknown:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
@@ -70,7 +70,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.cleanup_ctx.append(_queue)
     if run_workers and worker_queues:
         app.cleanup_ctx.append(_workers)
-    if settings.live_enabled:
+    if settings.live_enabled and run_workers:
         app.cleanup_ctx.append(live_context)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
