@@ -171,7 +171,7 @@ def srt_relay_argv(listen: str, rtmp_url: str, *, ffmpeg: str = "ffmpeg") -> lis
     refused in the handshake (BADSECRET) and the listener keeps listening."""
     return [
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "warning",
-        "-protocol_whitelist", PROTOCOLS,
+        "-protocol_whitelist", PROTOCOLS, "-analyzeduration", "2500000",
         "-f", "mpegts", "-i", listen,
         "-map", "0:v:0?", "-map", "0:a:0", "-c", "copy",
         "-f", "flv", rtmp_url,

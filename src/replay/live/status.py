@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from replay.live.instant import LiveDeps
 
 STATUS = "status.json"
+#: hls.js with subtitles (the site's light build has none): the live's captions need it.
+FULL_HLS_JS = "hls.min.js"
 ROOMS = "rooms.json"
 
 
@@ -104,6 +107,11 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def _full_hls_js() -> list[tuple[str, bytes]]:
+    vendored = resources.files("replay.site").joinpath("static", "vendor", FULL_HLS_JS)
+    return [(FULL_HLS_JS, vendored.read_bytes())] if vendored.is_file() else []
+
+
 def render_live_page(event: Event, room: str, *, player_delay: float, has_hls_js: bool) -> str:
     return _environment().get_template("live.html").render(
         event=event, room=room, player_delay=f"{player_delay:g}", has_hls_js=has_hls_js)
@@ -112,10 +120,10 @@ def render_live_page(event: Event, room: str, *, player_delay: float, has_hls_js
 async def publish_live_page(objects: ObjectStore, event: Event, room: str, *,
                             player_delay: float, written: dict[str, bytes]) -> None:
     """The room's live page and the site's assets it uses."""
-    assets = static_assets()
+    assets = [*static_assets(), *_full_hls_js()]
     for name, data in assets:
         await _write(objects, f"{event.slug}/assets/{name}", data, written)
-    has_hls_js = any(name == "hls.light.min.js" for name, _ in assets)
+    has_hls_js = any(name == FULL_HLS_JS for name, _ in assets)
     page = render_live_page(event, room, player_delay=player_delay, has_hls_js=has_hls_js)
     await _write(objects, f"{room_prefix(event.slug, room)}/index.html", page.encode(),
                  written)

@@ -50,8 +50,11 @@ PLAN_FILE = "plan.json"
 WATCH_EVERY = 2.0
 PROBE_TIMEOUT = 20.0
 RESTART_DELAY = 1.0
-SRT_REFUSALS = ("BADSECRET", "Incorrect passphrase")
+#: libsrt's one line per refused handshake (others repeat it).
+SRT_REFUSAL = "rsp(REJECT)"
 FOREVER = 10 * 365 * 86400.0
+#: Seconds a take goes on after its publisher left, to finish what ffmpeg had buffered.
+DRAIN_SECONDS = 4.0
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Room:
     publisher: RoomPublisher | None = None
     relay: asyncio.Task[None] | None = None
     busy: bool = False
+    draining: asyncio.Task[None] | None = None
 
 
 def _save_plan(folder: Path, plan: LivePlan) -> None:
@@ -175,7 +179,7 @@ class LiveSupervisor:
         argv = srt_relay_argv(listen, relay)
 
         def said(line: str) -> None:
-            if any(word in line for word in SRT_REFUSALS):
+            if SRT_REFUSAL in line:
                 log.warning("live: SRT publisher refused for %s, room %s (wrong passphrase); "
                             "peer address: not reported by libsrt", key.event_slug, key.room)
 
@@ -200,7 +204,12 @@ class LiveSupervisor:
                         key.event_slug, key.room, peer)
             return None
         room = self.rooms.get((key.event_slug, key.room))
-        if room is not None and room.take_task is not None and not room.take_task.done():
+        draining = room.draining if room is not None else None
+        if room is not None and draining is not None:
+            draining.cancel()  # the publisher is back before the last take drained
+            room.draining = None
+        if room is not None and room.take_task is not None and not room.take_task.done() \
+                and room.take_task is not draining:
             log.warning("live: publisher refused for %s, room %s, from %s: the room is "
                         "already on air", key.event_slug, key.room, peer)
             return None
@@ -214,10 +223,14 @@ class LiveSupervisor:
                                              name=f"live-take-{key.room}")
 
     def publish_done(self, name: str) -> None:
+        """The publisher left. nginx keeps our reader waiting on the idle stream, so the
+        take is stopped, once ffmpeg has had the time to finish what it had buffered."""
         key = self.deps.live.find_key(name)
         room = self.rooms.get((key.event_slug, key.room)) if key else None
         if room is not None and room.take_task is not None:
-            room.take_task.cancel()
+            task = room.take_task
+            room.draining = task
+            asyncio.get_running_loop().call_later(DRAIN_SECONDS, task.cancel)
 
     def still_valid(self, name: str) -> bool:
         key = self.deps.live.find_key(name)
@@ -318,12 +331,18 @@ class LiveSupervisor:
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
     async def _ended(self, room: Room, take: Take | None) -> None:
-        room.take_task = None
-        room.off_air_since = datetime.now(UTC)
+        if room.take_task is asyncio.current_task():
+            room.take_task = None
+        if room.draining is asyncio.current_task():
+            room.draining = None
+        ended = datetime.now(UTC)
+        if room.take_task is None:
+            room.off_air_since = ended
         if take is None:
             return
-        self.deps.live.end_take(take.id, room.off_air_since)
-        room.take = None
+        self.deps.live.end_take(take.id, ended)
+        if room.take is not None and room.take.id == take.id:
+            room.take = None
         for listener in self.listeners:
             await listener.take_ended(take)
         log.info("live: %s, room %s off air", take.event_slug, take.room)

@@ -180,7 +180,10 @@ class TakeRun:
             self.take = self.start_take(start)
             for listener in self.listeners:
                 await listener.take_started(self.take, self.fanout.subscribe())
-        elif anchored is None and self.received < SETTLE_SECONDS * PCM_BYTES_PER_SECOND and \
+        elif anchored is not None:
+            if self.take.wall_start != anchored:  # ffmpeg's stderr came after its stdout
+                self.take = self.move_start(self.take, anchored)
+        elif self.received < SETTLE_SECONDS * PCM_BYTES_PER_SECOND and \
                 start < self.take.wall_start - timedelta(seconds=0.02):
             self.take = self.move_start(self.take, start)
         handle.write(chunk)

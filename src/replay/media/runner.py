@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import shlex
+import signal
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +49,17 @@ class FfmpegFailed(MediaError):
 
 class FfmpegTimeout(FfmpegFailed):
     """The program ran past its time limit and was killed."""
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when the service dies, even by SIGKILL (no
+    orphan ffmpeg or nginx keeps a port or a file after a crash). Linux only."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _program(argv: Sequence[str]) -> str:
@@ -134,6 +148,7 @@ async def _run(argv: Sequence[str], *, limit: float, consume: _Consumer,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
     )
     try:
         async with asyncio.timeout(limit):

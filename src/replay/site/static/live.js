@@ -58,9 +58,11 @@
     if (started && started.catch) { started.catch(function () { return null; }); }
   }
 
+  // hls.js where Media Source Extensions exist (its live delay and captions are ours to
+  // set); the browser's own HLS otherwise (Safari on iPhone).
   function attach(url) {
     source = url;
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    if (!(window.Hls && window.Hls.isSupported()) && video.canPlayType("application/vnd.apple.mpegurl")) {
       video.src = url;
       play();
     } else if (window.Hls && window.Hls.isSupported()) {
@@ -85,10 +87,11 @@
   }
 
   function needLibrary(then) {
-    if (window.Hls || !library || video.canPlayType("application/vnd.apple.mpegurl")) { then(); return; }
+    if (window.Hls || !library || !(window.MediaSource || window.ManagedMediaSource)) { then(); return; }
     var script = document.createElement("script");
     script.src = library;
     script.onload = then;
+    script.onerror = then;
     document.head.appendChild(script);
   }
 
