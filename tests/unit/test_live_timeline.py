@@ -14,6 +14,7 @@ from replay.live.timeline import (
     EndRules,
     TakeClock,
     chunks_before,
+    contiguous,
     last_speech_end,
     offset_in,
     on_now,
@@ -117,3 +118,14 @@ def test_segments_and_chunks_of_a_span_on_two_takes() -> None:
     assert offset_in(before, clocks, at(10)) == pytest.approx(10)
     assert offset_in(before, clocks, at(50)) == pytest.approx(20)  # in the gap: its end
     assert offset_in(before, clocks, at(106)) == pytest.approx(26)
+
+
+def test_chunks_split_into_recordings_at_long_gaps_only() -> None:
+    clocks = {1: TakeClock(1, at(0)), 2: TakeClock(2, at(50)), 3: TakeClock(3, at(200))}
+    chunks = [Chunk(1, n, 2.0 * n, 2.0, "", "pending") for n in (0, 1, 2, 5, 6)] + \
+             [Chunk(2, 0, 0.0, 2.0, "", "pending"), Chunk(3, 0, 0.0, 2.0, "", "pending")]
+    groups = contiguous(chunks, clocks, 30.0)
+    # 6 s of dropped chunks and a 36 s reconnection... the latter is too long.
+    assert [[(c.take_id, c.number) for c in g] for g in groups] == [
+        [(1, 0), (1, 1), (1, 2), (1, 5), (1, 6)], [(2, 0)], [(3, 0)]]
+    assert contiguous([], clocks, 30.0) == []

@@ -9,6 +9,7 @@ machine stays free for the live), and ffmpeg publishes a test pattern with Frenc
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ DEMO_SESSIONS = (
                   paragraphs=4),
 )
 DEMO_SECONDS = 130.0
+DEMO_EVENT = "demo-direct"
 #: Seconds after the publisher stops during which the last replay may still appear.
 WAIT_AFTER = 90.0
 
@@ -52,6 +54,7 @@ def prepare(settings: Settings, out: Path, *, lead: float = 8.0,
     started = (datetime.now(UTC) + timedelta(seconds=lead)).replace(microsecond=0)
     truth = build_sample(out, sessions=sessions, duration=duration, started_at=started,
                          size=(640, 360), fps=25)
+    _own_event(truth.schedule)
     event = parse_programme(truth.schedule.read_bytes())
     store = Store.open(settings.database_path)
     try:
@@ -60,6 +63,15 @@ def prepare(settings: Settings, out: Path, *, lead: float = 8.0,
     finally:
         store.close()
     return LiveDemo(truth, event.slug, key.stream_key)
+
+
+def _own_event(schedule: Path) -> None:
+    """The live demo is an event of its own, beside the recorded demo's."""
+    data = json.loads(schedule.read_text(encoding="utf-8"))
+    conference = data["schedule"]["conference"]
+    conference["acronym"] = DEMO_EVENT
+    conference["title"] = "Démo : le direct de la Mission Villes"
+    schedule.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def publisher_argv(recording: Path, url: str) -> list[str]:

@@ -34,7 +34,14 @@ from replay.live.replay import (
 from replay.live.speech import LiveSpeechMap
 from replay.live.store import Chunk, LiveStore, Take
 from replay.live.take import PCM_FILE, SPEECH_FILE
-from replay.live.timeline import TakeClock, chunks_before, offset_in, plan_session, segments_between
+from replay.live.timeline import (
+    TakeClock,
+    chunks_before,
+    contiguous,
+    offset_in,
+    plan_session,
+    segments_between,
+)
 from replay.settings import Settings
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
@@ -108,7 +115,12 @@ async def instant_replay(deps: LiveDeps, event: Event, room: str, session: Sessi
         return "skipped: too little of it was received"
     start, end = (datetime.fromtimestamp(origin.timestamp() + s, UTC) for s in (cut.start,
                                                                                 cut.end))
-    kept = chunks_before(chunks, clocks, end)
+    *before, kept = contiguous(chunks_before(chunks, clocks, end), clocks,
+                               deps.settings.live_reconnect_grace)
+    for group in before:  # what came before a long gap is a recording of its own
+        earlier = await close_stretch(deps, event, room, group, clocks)
+        if earlier is not None:
+            await bridge.queue_full_pass(deps.queue, earlier)
     recording = await close_stretch(deps, event, room, kept, clocks)
     if recording is None or recording.duration is None:
         return "skipped: no archive"

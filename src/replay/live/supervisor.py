@@ -14,7 +14,7 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,12 +34,12 @@ from replay.live.commands import (
 from replay.live.instant import LiveDeps, close_stretch, instant_replay, take_clock
 from replay.live.nginx import NginxConfig, nginx_argv, nginx_config, pull_url
 from replay.live.publisher import RoomDay, RoomPublisher
-from replay.live.replay import audio_rung, download_rung
+from replay.live.replay import DraftCaptions, audio_rung, download_rung
 from replay.live.speech import LiveSpeechMap
 from replay.live.status import publish_live_page, publish_room_status, publish_rooms
 from replay.live.store import StreamKey, Take
 from replay.live.take import PCM_FILE, SPEECH_FILE, Finished, TakeListener, TakeRun, mpegts_origin
-from replay.live.timeline import EndRules, last_speech_end, session_over
+from replay.live.timeline import EndRules, contiguous, last_speech_end, session_over
 from replay.media.runner import FfmpegFailed, run_capture, run_ffmpeg_streaming
 from replay.settings import Settings
 
@@ -95,6 +95,15 @@ class LiveSupervisor:
     @property
     def settings(self) -> Settings:
         return self.deps.settings
+
+    def attach(self, *, listener: TakeListener | None = None,
+               drafts: DraftCaptions | None = None) -> None:
+        """Where the live captions plug in: a listener of every take (its PCM, its
+        segments) and the function giving an instant replay its draft captions."""
+        if listener is not None:
+            self.listeners.append(listener)
+        if drafts is not None:
+            self.deps = replace(self.deps, drafts=drafts)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -477,9 +486,10 @@ class LiveSupervisor:
             return
         takes = self.deps.live.takes_of(event.slug, room.key.room)
         clocks = {t.id: take_clock(t) for t in takes}
-        recording = await close_stretch(self.deps, event, room.key.room, chunks, clocks)
-        if recording is not None:
-            await bridge.queue_full_pass(self.deps.queue, recording)
+        for group in contiguous(chunks, clocks, self.settings.live_reconnect_grace):
+            recording = await close_stretch(self.deps, event, room.key.room, group, clocks)
+            if recording is not None:
+                await bridge.queue_full_pass(self.deps.queue, recording)
 
 
 def _recorded(sessions: Sequence[Session], moment: datetime) -> bool:

@@ -160,6 +160,8 @@ class TakeRun:
         found = INPUT_START.search(line)
         if found and self.input_start is None:
             self.input_start = float(found.group(1))
+            log.info("live: the take joined the stream at %.3f s (published at %s)",
+                     self.input_start, self.published_at)
 
     def _anchored_start(self) -> datetime | None:
         """RTMP timestamps count from the publisher's first packet, which nginx announced

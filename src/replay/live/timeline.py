@@ -129,3 +129,20 @@ def offset_in(chunks: Sequence[Chunk], clocks: Mapping[int, TakeClock],
             return elapsed + max(0.0, into)
         elapsed += chunk.duration
     return elapsed
+
+
+def contiguous(chunks: Sequence[Chunk], clocks: Mapping[int, TakeClock],
+               max_gap: float) -> list[list[Chunk]]:
+    """`chunks` split where the wall clock jumps by more than `max_gap` seconds between
+    one and the next (a session that must not be recorded, the room off air): each
+    group can be one recording whose offsets are wall-clock seconds from its start
+    (shorter gaps, a publisher reconnecting, are closed up)."""
+    groups: list[list[Chunk]] = []
+    previous_end: datetime | None = None
+    for chunk in chunks:
+        start = clocks[chunk.take_id].wall(chunk.start)
+        if previous_end is None or (start - previous_end).total_seconds() > max_gap:
+            groups.append([])
+        groups[-1].append(chunk)
+        previous_end = clocks[chunk.take_id].wall(chunk.start + chunk.duration)
+    return groups

@@ -80,6 +80,7 @@
       });
       hls.loadSource(url);
       hls.attachMedia(video);
+      window.replayLive = { hls: hls };  // for the curious (and the tests): hls.latency
       hls.on(window.Hls.Events.MANIFEST_PARSED, play);
     } else {
       state("Votre navigateur ne sait pas lire le direct\u00a0: essayez un navigateur récent.");
