@@ -79,8 +79,11 @@ class RoomPublisher:
                               subtitles: tuple[tuple[str, str, str], ...] = ()) -> None:
         await self.objects.put_bytes(f"{self.day.prefix}/{MASTER_LIVE}",
                                      master_playlist(rungs, LIVE_PLAYLIST, subtitles).encode())
+        # The subtitle renditions follow the same pattern: live window, day's playlist.
+        day_subtitles = tuple((language, name, uri.replace(LIVE_PLAYLIST, DAY_PLAYLIST))
+                              for language, name, uri in subtitles)
         await self.objects.put_bytes(f"{self.day.prefix}/{MASTER_DAY}",
-                                     master_playlist(rungs, DAY_PLAYLIST, subtitles).encode())
+                                     master_playlist(rungs, DAY_PLAYLIST, day_subtitles).encode())
 
     async def segment(self, take: Take, rung: str, path: Path, *, start: float,
                       duration: float, keep: bool) -> LiveSegment:

@@ -91,19 +91,27 @@ class LiveSupervisor:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     hook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     nginx: asyncio.Task[None] | None = None
+    subtitles: tuple[tuple[str, str, str], ...] = ()
+    #: The live pages must be published again (a key was issued).
+    pages_due: bool = False
 
     @property
     def settings(self) -> Settings:
         return self.deps.settings
 
     def attach(self, *, listener: TakeListener | None = None,
-               drafts: DraftCaptions | None = None) -> None:
+               drafts: DraftCaptions | None = None,
+               subtitles: tuple[tuple[str, str, str], ...] = ()) -> None:
         """Where the live captions plug in: a listener of every take (its PCM, its
-        segments) and the function giving an instant replay its draft captions."""
+        segments), the function giving an instant replay its draft captions, and the
+        subtitle renditions of the master playlists, (language, name, URI relative to
+        the day's folder, e.g. "subtitles/fr/live.m3u8"), the first one the default."""
         if listener is not None:
             self.listeners.append(listener)
         if drafts is not None:
             self.deps = replace(self.deps, drafts=drafts)
+        if subtitles:
+            self.subtitles = subtitles
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -167,6 +175,7 @@ class LiveSupervisor:
         if room is None:
             room = self.rooms[(key.event_slug, key.room)] = Room(key)
         room.key = key
+        self.pages_due = True
         if room.relay is not None:
             room.relay.cancel()
             room.relay = None
@@ -277,7 +286,7 @@ class LiveSupervisor:
         _save_plan(folder, plan)
         room.plan, room.off_air_since = plan, None
         publisher = self._publisher(room, RoomDay(key.event_slug, key.room, day), plan)
-        await publisher.publish_masters(plan.rungs)
+        await publisher.publish_masters(plan.rungs, self.subtitles)
         sessions = bridge.room_sessions(event, key.room)
         run = TakeRun(
             url, plan, folder, self.settings.live_segment_seconds,
@@ -392,7 +401,9 @@ class LiveSupervisor:
         await self._publish_pages()
         while True:
             await asyncio.sleep(WATCH_EVERY)
-            self._reload_keys()
+            if self._reload_keys() or self.pages_due:
+                self.pages_due = False
+                await self._publish_pages()
             on_air: dict[str, dict[str, bool]] = {}
             for room in list(self.rooms.values()):
                 on_air.setdefault(room.key.event_slug, {})[room.key.room] = room.take is not None
@@ -405,12 +416,15 @@ class LiveSupervisor:
                 if event is not None:
                     await publish_rooms(self.deps.objects, event, rooms, self.deps.written)
 
-    def _reload_keys(self) -> None:
+    def _reload_keys(self) -> bool:
         """Keys changed by `replay live` (another process) reach the running live."""
+        changed = False
         for key in self.deps.live.all_keys():
             room = self.rooms.get((key.event_slug, key.room))
             if room is None or room.key != key:
                 self.key_changed(key)
+                changed = True
+        return changed
 
     async def _publish_pages(self) -> None:
         """Each keyed room's live page, and the event's index where none is published."""
