@@ -7,6 +7,7 @@ import pytest
 from replay.domain.ladder import Rung
 from replay.live.playlists import day_playlist, live_window, master_playlist, replay_playlist
 from replay.live.store import LiveSegment
+from replay.storage.port import cache_control_for
 
 
 def seg(sequence: int, take: int, *, first_of_take: bool = False,
@@ -89,3 +90,15 @@ def test_master_lists_video_then_audio_with_subtitles() -> None:
     assert any(line.startswith("#EXT-X-MEDIA:TYPE=SUBTITLES") and "DEFAULT=YES" in line
                for line in body)
     assert "SUBTITLES" not in master_playlist(rungs, "live.m3u8")
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("ev/direct/salle/2026-03-03/720p/live.m3u8", "public, max-age=1"),
+    ("ev/direct/salle/status.json", "public, max-age=1"),
+    ("ev/direct/rooms.json", "public, max-age=1"),
+    ("ev/direct/salle/2026-03-03/720p/000001.ts", "public, max-age=31536000, immutable"),
+    ("ev/session/hls/720p/index.m3u8", "public, max-age=60"),
+    ("ev/direct/salle/index.html", "public, max-age=60"),
+])
+def test_a_cdn_keeps_the_live_playlists_a_second_only(key: str, expected: str) -> None:
+    assert cache_control_for(key) == expected
