@@ -32,16 +32,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
-
 from replay.domain.programme import parse_programme
 from replay.live.nginx import APPLICATION
 from replay.live.store import LiveStore
-from replay.live.web import LIVE
 from replay.sample import SampleSession, build_sample
 from replay.settings import Settings
-from replay.web.app import create_app
 from replay.web.keys import STORE
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from live_rig import live_app
 
 SOURCE_SECONDS = 60
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -114,20 +114,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(data_dir=args.out / "live-data", cpu_threads=args.threads,
                         port=args.port, live_listen_host="127.0.0.1",
                         live_rtmp_port=args.rtmp_port, live_srt_port=args.srt_port)
-    app = create_app(settings, worker_queues=())
-    server = TestServer(app, host="127.0.0.1", port=settings.port)
-    await server.start_server()
-    try:
-        event = parse_programme(schedule.read_bytes())
-        app[STORE].save_event(event)
+    listener = None
+    if args.captions:
+        module, _, factory = args.captions.partition(":")
+        listener = getattr(importlib.import_module(module), factory)(settings)
+    event = parse_programme(schedule.read_bytes())
+    async with live_app(settings, event, listener=listener) as (app, key):
         room = event.rooms[0]
         live = LiveStore(app[STORE].db)
-        key = live.issue_key(event.slug, room, settings.live_srt_port)
-        if args.captions:
-            module, _, factory = args.captions.partition(":")
-            app[LIVE].attach(listener=getattr(importlib.import_module(module), factory)(settings))
-        app[LIVE].key_changed(key)
-        await asyncio.sleep(3)
         seconds = args.minutes * 60
         publisher = await asyncio.create_subprocess_exec(
             "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
@@ -148,8 +142,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"{elapsed:7.0f} s  CPU {cpu / elapsed:5.2f} s/s  lag {behind:5.1f} s",
                       flush=True)
         return summary(samples, args)
-    finally:
-        await server.close()
 
 
 def summary(samples: list[dict[str, float]], args: argparse.Namespace) -> dict[str, Any]:

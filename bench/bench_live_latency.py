@@ -27,17 +27,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
-
 from replay.domain.programme import parse_programme
 from replay.live.nginx import APPLICATION
 from replay.live.publisher import room_prefix
-from replay.live.store import LiveStore
-from replay.live.web import LIVE
 from replay.sample import SampleSession, build_sample
 from replay.settings import Settings
-from replay.web.app import create_app
-from replay.web.keys import STORE
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from live_rig import live_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -92,15 +90,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(data_dir=args.out / "latency-data", cpu_threads=2, port=args.port,
                         live_listen_host="127.0.0.1", live_rtmp_port=args.rtmp_port,
                         live_srt_port=args.srt_port)
-    app = create_app(settings, worker_queues=())
-    server = TestServer(app, host="127.0.0.1", port=settings.port)
-    await server.start_server()
-    try:
-        event = parse_programme(truth.schedule.read_bytes())
-        app[STORE].save_event(event)
-        key = LiveStore(app[STORE].db).issue_key(event.slug, truth.room, settings.live_srt_port)
-        app[LIVE].key_changed(key)
-        await asyncio.sleep(3)
+    event = parse_programme(truth.schedule.read_bytes())
+    async with live_app(settings, event) as (_, key):
         url = f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/{key.stream_key}"
         sender = await asyncio.create_subprocess_exec(*publisher(url, args.seconds))
         sent_origin = time.time()  # -re: the frame at T leaves at about origin + T
@@ -125,8 +116,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "p95_ms": round(sorted(settled)[int(0.95 * (len(settled) - 1))]),
                 "player_delay_s": settings.live_player_delay,
                 "segment_seconds": settings.live_segment_seconds}
-    finally:
-        await server.close()
 
 
 def main() -> None:

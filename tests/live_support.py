@@ -7,14 +7,24 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from replay.domain.programme import parse_programme
+from replay.live.replay import DraftCaptions
+from replay.live.store import LiveStore, StreamKey
+from replay.live.take import TakeListener
+from replay.live.web import LIVE
 from replay.sample import SampleSession, SampleTruth, build_sample
 from replay.settings import Settings
+from replay.web.app import create_app
+from replay.web.keys import STORE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,3 +119,26 @@ def playlist_uris(path: Path) -> list[str]:
 def read_json(path: Path) -> dict[str, object]:
     data: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+@asynccontextmanager
+async def live_app(settings: Settings, truth: SampleTruth, *,
+                   listener: TakeListener | None = None,
+                   drafts: DraftCaptions | None = None) -> AsyncIterator[tuple[web.Application,
+                                                                              StreamKey]]:
+    """The real app with its live (no pipeline workers) on `settings.port`, the sample's
+    programme imported and a key for its room, nginx up."""
+    app = create_app(settings, worker_queues=())
+    server = TestServer(app, host="127.0.0.1", port=settings.port)
+    await server.start_server()
+    try:
+        event = parse_programme(truth.schedule.read_bytes())
+        app[STORE].save_event(event)
+        key = LiveStore(app[STORE].db).issue_key(event.slug, truth.room, settings.live_srt_port)
+        app[LIVE].attach(listener=listener, drafts=drafts)
+        app[LIVE].key_changed(key)
+        await wait_for(lambda: (settings.live_dir / "nginx" / "nginx.pid").exists(), 30,
+                       "nginx runs")
+        yield app, key
+    finally:
+        await server.close()

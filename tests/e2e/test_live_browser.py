@@ -11,20 +11,21 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
-from replay.domain.programme import parse_programme
 from replay.live.nginx import APPLICATION
 from replay.live.publisher import room_prefix
-from replay.live.store import LiveStore
-from replay.live.web import LIVE
 from replay.sample import SampleSession
 from replay.settings import Settings
-from replay.web.app import create_app
-from replay.web.keys import STORE
 from tests.e2e.test_process import axe_violations
-from tests.live_support import Publisher, live_settings, rtmp_publisher, sample_around_now, wait_for
+from tests.live_support import (
+    Publisher,
+    live_app,
+    live_settings,
+    rtmp_publisher,
+    sample_around_now,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser,
               pytest.mark.skipif(shutil.which("nginx") is None,
@@ -45,23 +46,12 @@ class OnAir:
 async def on_air(tmp_path: Path) -> AsyncIterator[OnAir]:
     truth = sample_around_now(tmp_path / "sample", SESSIONS, 110.0, lead=0.0)
     settings = live_settings(tmp_path / "data", live_player_delay=4.0)
-    app = create_app(settings, worker_queues=())
-    server = TestServer(app, host="127.0.0.1", port=settings.port)
-    await server.start_server()
-    try:
-        event = parse_programme(truth.schedule.read_bytes())
-        app[STORE].save_event(event)
-        key = LiveStore(app[STORE].db).issue_key(event.slug, truth.room, settings.live_srt_port)
-        app[LIVE].key_changed(key)
-        await wait_for(lambda: (settings.live_dir / "nginx" / "nginx.pid").exists(), 30,
-                       "nginx runs")
+    async with live_app(settings, truth) as (_, key):
         yield OnAir(settings,
                     f"http://127.0.0.1:{settings.port}/site/"
-                    f"{room_prefix(event.slug, truth.room)}/index.html",
+                    f"{room_prefix(key.event_slug, truth.room)}/index.html",
                     f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/"
                     f"{key.stream_key}", truth.recording)
-    finally:
-        await server.close()
 
 
 async def playing_time(page: Page) -> float:

@@ -17,18 +17,15 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from replay.domain.programme import parse_programme
 from replay.live.nginx import APPLICATION
 from replay.live.publisher import room_prefix
 from replay.live.store import LiveSegment, LiveStore, StreamKey, Take
-from replay.live.web import LIVE
 from replay.sample import SampleSession, SampleTruth
 from replay.settings import Settings
-from replay.web.app import create_app
 from replay.web.keys import STORE
 from tests.live_support import (
+    live_app,
     live_settings,
     playlist_uris,
     publish,
@@ -99,28 +96,15 @@ class Running:
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
     truth = sample_around_now(tmp_path / "sample", SESSIONS, 40.0, lead=0.0)
     settings = live_settings(tmp_path / "data")
-    app = create_app(settings, worker_queues=())
     recorder = Recorder()
-    server = TestServer(app, host="127.0.0.1", port=settings.port)
-    await server.start_server()
-    try:
-        event = parse_programme(truth.schedule.read_bytes())
-        app[STORE].save_event(event)
-        key = LiveStore(app[STORE].db).issue_key(event.slug, truth.room, settings.live_srt_port)
-        app[LIVE].listeners.append(recorder)
-        app[LIVE].key_changed(key)
+    async with live_app(settings, truth, listener=recorder) as (app, key):
         yield Running(settings, app, key, truth, recorder)
-    finally:
-        await server.close()
 
 
 async def test_wrong_keys_are_refused_right_ones_go_live_over_rtmp_then_srt(
         running: Running, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="replay.live")
     source = running.truth.recording
-    # nginx must be up before anything can be refused: wait for its port.
-    await wait_for(lambda: (running.settings.live_dir / "nginx" / "nginx.pid").exists(), 30,
-                   "nginx runs")
     assert await publish(rtmp_publisher(source, running.rtmp("not-the-key"), seconds=3),
                          timeout=30) != 0
     assert running.live.takes_of(running.key.event_slug, running.key.room) == []

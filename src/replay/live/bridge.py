@@ -33,6 +33,10 @@ def load_event(store: Store, slug: str) -> Event | None:
     return store.load_event(slug)
 
 
+def import_programme(store: Store, event: Event) -> None:
+    store.save_event(event)
+
+
 def event_slugs(store: Store) -> list[str]:
     return store.event_slugs()
 

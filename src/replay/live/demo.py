@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from replay.domain.programme import parse_programme
+from replay.live import bridge
 from replay.live.nginx import APPLICATION
 from replay.live.publisher import room_prefix
 from replay.live.store import LiveStore
@@ -58,7 +59,7 @@ def prepare(settings: Settings, out: Path, *, lead: float = 8.0,
     event = parse_programme(truth.schedule.read_bytes())
     store = Store.open(settings.database_path)
     try:
-        store.save_event(event)
+        bridge.import_programme(store, event)
         key = LiveStore(store.db).issue_key(event.slug, truth.room, settings.live_srt_port)
     finally:
         store.close()
