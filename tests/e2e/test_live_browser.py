@@ -84,6 +84,11 @@ async def test_the_live_page_plays_near_the_edge_and_survives_a_reconnection(
         assert await page.is_visible("#on-air")
         assert "Atelier diffusé en direct" in (await page.text_content("#now-title") or "")
         assert await axe_violations(page) == []
+        index = await context.new_page()  # the event's index says which rooms are live
+        await index.goto(on_air.page_url.split("/direct/")[0] + "/index.html")
+        await index.wait_for_selector("#direct:not([hidden])")
+        assert "en direct" in (await index.text_content("#direct-rooms") or "")
+        await index.close()
 
         await publisher.kill()  # the hotel's Wi-Fi drops
         await page.wait_for_timeout(6000)

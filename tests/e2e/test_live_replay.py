@@ -22,12 +22,23 @@ import pytest_asyncio
 from aiohttp import web
 
 from replay.domain.transcript import Cue
+from replay.jobs import pipeline
+from replay.jobs.context import Context, Lanes
+from replay.jobs.pipeline import (
+    analyse,
+    extract_audio,
+    transcode_session,
+    transcribe_session,
+)
 from replay.jobs.queue import JobStatus
+from replay.jobs.tasks import whisper_for
 from replay.live.nginx import APPLICATION
 from replay.live.replay import TakeSpan
 from replay.live.store import LiveStore
+from replay.media.probe import probe
 from replay.sample import SampleSession, SampleTruth
 from replay.settings import Settings
+from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
 from replay.web.keys import QUEUE, STORE
 from tests.live_support import (
@@ -163,3 +174,37 @@ async def test_the_archive_is_recordings_queued_for_the_pipeline_without_the_bre
             if chunk.status == "dropped":
                 assert not await asyncio.to_thread(Path(chunk.path).exists), "never kept"
     assert dropped * 2.0 >= pause.scheduled_duration - 6, "the break was not kept"
+
+
+async def test_the_full_pass_replaces_the_live_replay_at_the_same_url(
+        live_run: LiveRun) -> None:
+    """The archive's analysis, transcode and transcription (real Whisper) for the first
+    session, then publication: the same page, no longer a replay of the live."""
+    store, settings = live_run.store, live_run.settings
+    first = live_run.truth.sessions[0]
+    [recording] = [r for r in store.recordings_of(live_run.event)
+                   if any(c.guid == first.guid for c in store.load_cuts(r.id))]
+    site = settings.site_dir / live_run.event
+    before = json.loads((site / "replays.json").read_text(encoding="utf-8"))["replays"]
+    url = next(e["hls"] for e in before if e["guid"] == first.guid).split("/")[0]
+    ctx = Context(settings=settings, store=store, objects=LocalDirectoryStore(settings.site_dir),
+                  transcriber=whisper_for(settings), lanes=Lanes.for_threads(2))
+    event = store.load_event(live_run.event)
+    assert event is not None
+    info = await probe(recording.original)
+    cuts = await analyse(ctx, event, recording, info)
+    wav = await extract_audio(ctx, recording, info)
+    for cut in cuts:
+        await transcode_session(ctx, recording, info, cut)
+        await transcribe_session(ctx, event, recording, wav, cut)
+    await pipeline.publish(ctx, event)
+
+    after = json.loads((site / "replays.json").read_text(encoding="utf-8"))["replays"]
+    entry = next(e for e in after if e["guid"] == first.guid)
+    assert entry["hls"].split("/")[0] == url, "the same URL"
+    assert entry["live_replay"] is False
+    page = (site / url / "index.html").read_text(encoding="utf-8")
+    assert "Rediffusion du direct" not in page
+    assert DRAFT not in (site / url / "subtitles.fr.vtt").read_text(encoding="utf-8")
+    assert all("/direct/" not in uri for uri in playlist_uris(
+        site / url / "hls" / playlist_uris(site / url / "hls" / "master.m3u8")[0]))
