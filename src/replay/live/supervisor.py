@@ -38,7 +38,15 @@ from replay.live.replay import DraftCaptions, audio_rung, download_rung
 from replay.live.speech import LiveSpeechMap
 from replay.live.status import publish_live_page, publish_room_status, publish_rooms
 from replay.live.store import StreamKey, Take
-from replay.live.take import PCM_FILE, SPEECH_FILE, Finished, TakeListener, TakeRun, mpegts_origin
+from replay.live.take import (
+    PCM_FILE,
+    SPEECH_FILE,
+    Finished,
+    TakeListener,
+    TakeRun,
+    heard,
+    mpegts_origin,
+)
 from replay.live.timeline import EndRules, contiguous, last_speech_end, session_over
 from replay.media.runner import FfmpegFailed, run_capture, run_ffmpeg_streaming
 from replay.settings import Settings
@@ -336,7 +344,7 @@ class LiveSupervisor:
         segment = await publisher.segment(take, rung, path, start=row.start,
                                           duration=row.end - row.start, keep=keep)
         for listener in self.listeners:
-            await listener.segment_published(take, rung, segment, take.mpegts_origin or 0)
+            await heard(listener.segment_published(take, rung, segment, take.mpegts_origin or 0))
 
     async def _chunk(self, sessions: Sequence[Session], take: Take, path: Path,
                      row: Finished) -> None:
@@ -362,7 +370,7 @@ class LiveSupervisor:
         if room.take is not None and room.take.id == take.id:
             room.take = None
         for listener in self.listeners:
-            await listener.take_ended(take)
+            await heard(listener.take_ended(take))
         log.info("live: %s, room %s off air", take.event_slug, take.room)
 
     # -- recovery after a crash ------------------------------------------------------------

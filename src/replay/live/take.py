@@ -100,9 +100,20 @@ class PcmFanout:
                 log.warning("a live listener fell behind: PCM dropped for it")
 
     def close(self) -> None:
+        """The end of the take, for every listener (one behind loses its oldest chunk
+        so that the end still reaches it)."""
         for queue in self.queues:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(None)
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
+
+async def heard(call: Awaitable[None]) -> None:
+    """Await a listener; its failure is logged, never the end of the live."""
+    try:
+        await call
+    except Exception:
+        log.exception("live: a take listener failed")
 
 
 SegmentSink = Callable[[Take, str, Path, Finished], Awaitable[None]]
@@ -181,7 +192,7 @@ class TakeRun:
         if self.take is None:
             self.take = self.start_take(start)
             for listener in self.listeners:
-                await listener.take_started(self.take, self.fanout.subscribe())
+                await heard(listener.take_started(self.take, self.fanout.subscribe()))
         elif anchored is not None:
             if self.take.wall_start != anchored:  # ffmpeg's stderr came after its stdout
                 self.take = self.move_start(self.take, anchored)
