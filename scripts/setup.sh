@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 
-packages=(ffmpeg espeak-ng)
+# nginx-light + libnginx-mod-rtmp: the RTMP ingest of the live (run unprivileged by replay serve).
+packages=(ffmpeg espeak-ng nginx-light libnginx-mod-rtmp)
 [ "$with_tests" = 1 ] && packages+=(chromium)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
@@ -34,5 +35,7 @@ extras="model-base,s3"
 npm ci --no-audit --no-fund --silent
 mkdir -p src/replay/site/static/vendor
 cp node_modules/hls.js/dist/hls.light.min.js src/replay/site/static/vendor/
+# The full build plays the live's WebVTT subtitle rendition (the light one has no subtitles).
+cp node_modules/hls.js/dist/hls.min.js src/replay/site/static/vendor/
 mkdir -p src/replay/web/static/vendor && cp node_modules/tus-js-client/dist/tus.min.js src/replay/web/static/vendor/
 echo "setup: ready (.venv/bin/replay)"

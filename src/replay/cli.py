@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_ingest(commands)
     _add_user(commands)
+    _add_live(commands)
     return parser
 
 
@@ -218,6 +219,11 @@ def _add_demo(commands: Commands[Parser]) -> None:
     sub.add_argument("--out", type=Path, default=Path("replay-sample"), metavar="DOSSIER",
                      help="où écrire l’enregistrement et le programme d’exemple")
     sub.add_argument("--json", action="store_true", help=JSON_HELP)
+    sub.add_argument("--live", action="store_true",
+                     help="mettre une salle en direct à la place : un diffuseur généré envoie "
+                          "une mire et de la parole française pendant deux minutes en RTMP, "
+                          "avec un programme calé sur l’heure actuelle ; affiche l’adresse de "
+                          "la page du direct")
 
 
 TO_HELP = ("où publier : s3://BUCKET/PREFIXE (point d’accès et région : réglages "
@@ -416,6 +422,12 @@ def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from replay.sample import build_sample
 
+    if args.live:
+        from replay.live.demo import run_demo
+
+        logging.getLogger("replay").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+        return asyncio.run(run_demo(settings, args.out))
+
     print(f"Création de l’évènement d’exemple dans {args.out}…", file=sys.stderr)
     truth = build_sample(args.out)
     request = ProcessRequest(truth.recording, parse_programme(truth.schedule.read_bytes()),
@@ -499,9 +511,38 @@ def _new_password() -> str:
     return first
 
 
+def _add_live(commands: Commands[Parser]) -> None:
+    sub = commands.add_parser(
+        "live", help="clés de diffusion du direct : lister, régénérer, révoquer",
+        description="Chaque salle d’un évènement reçoit une URL RTMP avec sa clé de stream et "
+                    "une URL SRT avec sa phrase secrète, pour OBS, vMix ou un encodeur "
+                    "matériel. Un `replay serve` en marche prend les changements en compte en "
+                    "quelques secondes.")
+    actions = sub.add_subparsers(dest="live_command", required=True, metavar="ACTION")
+    keys = actions.add_parser("keys", help="afficher les URL et les clés de chaque salle (en "
+                                           "créant celles qui manquent)")
+    keys.add_argument("event", metavar="EVENEMENT", help="l’identifiant (slug) de l’évènement")
+    for name, what in (("regenerate", "remplacer la clé et la phrase secrète d’une salle (les "
+                                      "anciennes cessent de fonctionner)"),
+                       ("revoke", "révoquer la clé d’une salle : plus aucun encodeur ne peut y "
+                                  "diffuser")):
+        action = actions.add_parser(name, help=what, description=what)
+        action.add_argument("event", metavar="EVENEMENT",
+                            help="l’identifiant (slug) de l’évènement")
+        action.add_argument("room", metavar="SALLE", help="le nom de la salle dans le programme")
+
+
+def _live(args: argparse.Namespace, settings: Settings) -> int:
+    from replay.live.cli import live_command
+
+    print(live_command(settings, args.live_command, args.event, getattr(args, "room", None)))
+    return 0
+
+
 SERVICE_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": _serve, "ingest": _ingest}
 SERVICE_COMMANDS["user"] = _user
+SERVICE_COMMANDS["live"] = _live
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,6 +55,18 @@ class Settings:
     heartbeat_seconds: float = 10.0
     cookie_secure: bool = False
     session_hours: float = 12.0
+    live_enabled: bool = True
+    live_public_host: str = ""
+    live_listen_host: str = "0.0.0.0"
+    live_rtmp_port: int = 1935
+    live_srt_port: int = 9000
+    live_segment_seconds: float = 2.0
+    live_window_segments: int = 6
+    live_end_silence: float = 8.0
+    live_reconnect_grace: float = 30.0
+    live_player_delay: float = 6.0
+    nginx_binary: str = "nginx"
+    nginx_rtmp_module: Path = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
     @property
     def database_path(self) -> Path:
@@ -75,6 +87,10 @@ class Settings:
     @property
     def site_dir(self) -> Path:
         return self.data_dir / "site"
+
+    @property
+    def live_dir(self) -> Path:
+        return self.data_dir / "live"
 
     @property
     def effective_translate_model(self) -> str:
@@ -135,6 +151,9 @@ def _build(values: Mapping[str, Any]) -> Settings:
     if not 0 < settings.heartbeat_seconds < settings.lease_seconds:
         raise ReplayError("setting heartbeat_seconds must be above 0 and below lease_seconds "
                           f"(got {settings.heartbeat_seconds:g} and {settings.lease_seconds:g})")
+    if settings.live_segment_seconds <= 0 or settings.live_window_segments < 3:
+        raise ReplayError("settings live_segment_seconds must be above 0 and "
+                          "live_window_segments at least 3")
     return settings
 
 

@@ -31,7 +31,7 @@ from replay.site.publish import SessionOutputs, Uploader, publish_event, replays
 from replay.storage.memory import MemoryStore
 
 EVIL = "<script>alert(1)</script> « l’“énergie” & 'co' »"
-SITE_SCRIPTS = {"../assets/player.js", "assets/search.js"}
+SITE_SCRIPTS = {"../assets/player.js", "assets/search.js", "assets/live.js"}
 DRAFT_LABEL = "Sous-titres générés automatiquement"
 T0 = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
 HTML_SPACE = re.compile(r"[ \t\n\r\f]+")

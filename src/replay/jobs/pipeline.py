@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 
 NBSP = "\u00a0"
 LANGUAGES = {"fr": "Français", "en": "English"}
+#: Stage input keys of an instant replay made from the live (`replay.live`): its media
+#: and draft captions come from the live, and the full pass replaces them.
+LIVE_STAGE_KEY = "live:"
 WHOLE_RECORDING = "recording"
 AUDIO = "audio16k.wav"
 
@@ -557,7 +560,8 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
                        speech_dir=session_dir(ctx, item.recording, item.cut) / "speech",
                        automatic_languages=automatic_languages(item.facts.tracks),
                        captions_edited=human_edited(captions, (item.recording.id,
-                                                               item.cut.guid, "fr")))
+                                                               item.cut.guid, "fr")),
+                       live_replay=_from_live(ctx, item.recording, item.cut))
         for item in ready
     ]
     tracker = ctx.tracker("publish", event.slug)
@@ -605,6 +609,11 @@ async def withdraw(ctx: Context, event: Event, found: Sequence[tuple[Recording, 
     for slug in slugs:
         await unpublish_session(ctx.objects, event, slug)
     return slugs
+
+
+def _from_live(ctx: Context, recording: Recording, cut: Cut) -> bool:
+    state = ctx.store.stage(recording.id, cut.guid, "media")
+    return state is not None and state.input_key.startswith(LIVE_STAGE_KEY)
 
 
 def _session_for(event: Event, cut: Cut, recording: Recording) -> Session:

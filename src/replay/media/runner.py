@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import shlex
+import signal
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +49,17 @@ class FfmpegFailed(MediaError):
 
 class FfmpegTimeout(FfmpegFailed):
     """The program ran past its time limit and was killed."""
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when the service dies, even by SIGKILL (no
+    orphan ffmpeg or nginx keeps a port or a file after a crash). Linux only."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _program(argv: Sequence[str]) -> str:
@@ -90,10 +104,13 @@ async def _lines(stream: asyncio.StreamReader | None) -> AsyncIterator[str]:
         yield pending.decode("utf-8", "replace")
 
 
-async def _collect_tail(stream: asyncio.StreamReader | None, tail: deque[str]) -> None:
+async def _collect_tail(stream: asyncio.StreamReader | None, tail: deque[str],
+                        on_line: Callable[[str], None] | None = None) -> None:
     async for line in _lines(stream):
         if line.strip():
             tail.append(line.rstrip())
+            if on_line is not None:
+                on_line(line.rstrip())
 
 
 async def _reap(proc: asyncio.subprocess.Process) -> None:
@@ -107,8 +124,9 @@ async def _reap(proc: asyncio.subprocess.Process) -> None:
 _Consumer = Callable[[asyncio.StreamReader | None], Awaitable[None]]
 
 
-async def _supervise(proc: asyncio.subprocess.Process, consume: _Consumer, tail: deque[str]) -> int:
-    stderr_task = asyncio.create_task(_collect_tail(proc.stderr, tail))
+async def _supervise(proc: asyncio.subprocess.Process, consume: _Consumer, tail: deque[str],
+                    on_stderr: Callable[[str], None] | None = None) -> int:
+    stderr_task = asyncio.create_task(_collect_tail(proc.stderr, tail, on_stderr))
     try:
         await consume(proc.stdout)
         await stderr_task
@@ -119,7 +137,8 @@ async def _supervise(proc: asyncio.subprocess.Process, consume: _Consumer, tail:
             await stderr_task
 
 
-async def _run(argv: Sequence[str], *, limit: float, consume: _Consumer) -> None:
+async def _run(argv: Sequence[str], *, limit: float, consume: _Consumer,
+               on_stderr: Callable[[str], None] | None = None) -> None:
     if not argv:
         raise ValueError("empty argv")
     log.debug("run: %s", shlex.join(argv))
@@ -129,10 +148,11 @@ async def _run(argv: Sequence[str], *, limit: float, consume: _Consumer) -> None
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
     )
     try:
         async with asyncio.timeout(limit):
-            returncode = await _supervise(proc, consume, tail)
+            returncode = await _supervise(proc, consume, tail, on_stderr)
     except TimeoutError:
         summary = f"{_program(argv)} did not finish within {limit:g} s and was stopped"
         raise FfmpegTimeout(summary, argv, tail) from None
@@ -178,3 +198,23 @@ async def run_capture(argv: Sequence[str], *, timeout: float) -> bytes:  # noqa:
 
     await _run(argv, limit=timeout, consume=consume)
     return bytes(sink)
+
+
+async def run_ffmpeg_streaming(
+    argv: Sequence[str],
+    *,
+    on_output: Callable[[bytes], Awaitable[None]],
+    on_stderr: Callable[[str], None] | None = None,
+    timeout: float,  # noqa: ASYNC109 - as run_ffmpeg
+) -> None:
+    """Run a long ffmpeg (a live take) that writes data on stdout: each chunk read is
+    awaited through `on_output` (so a slow consumer slows the reading, never memory),
+    each stderr line goes to `on_stderr`. Errors, timeout and cancellation as in
+    :func:`run_ffmpeg`."""
+
+    async def consume(stream: asyncio.StreamReader | None) -> None:
+        if stream is not None:
+            while chunk := await stream.read(_CHUNK):
+                await on_output(chunk)
+
+    await _run(argv, limit=timeout, consume=consume, on_stderr=on_stderr)

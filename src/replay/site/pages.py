@@ -17,7 +17,7 @@ from replay.domain.model import Event, Session
 
 log = logging.getLogger(__name__)
 
-STATIC_FILES = ("style.css", "player.js", "search.js")
+STATIC_FILES = ("style.css", "player.js", "search.js", "live.js")
 VENDOR_FILES = ("hls.light.min.js",)
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
@@ -34,6 +34,7 @@ class SessionPage:
     segments: tuple[tuple[float, str], ...]
     has_audio: bool = False
     automatic_languages: frozenset[str] = frozenset()  # captions no person validated
+    live_replay: bool = False
 
     @property
     def speakers(self) -> str:

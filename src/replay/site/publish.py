@@ -46,6 +46,9 @@ class SessionOutputs:
     #: Whether people corrected the French captions: the transcript, its downloads and the
     #: search index then come from them (``subtitles.fr.vtt``), not from Whisper's run.
     captions_edited: bool = False
+    #: An instant replay made from the live's segments (labelled « Rediffusion du direct »
+    #: until the full pass replaces it).
+    live_replay: bool = False
 
 
 @dataclass
@@ -166,6 +169,7 @@ def _page(event: Event, item: SessionOutputs, drafts: bool) -> SessionPage:
         segments=tuple((s["start"], s["text"]) for s in transcript["segments"]),
         has_audio=(item.media_dir / "audio.m4a").exists(),
         automatic_languages=automatic,
+        live_replay=item.live_replay,
     )
 
 
@@ -222,6 +226,7 @@ def replays_json(pages: Sequence[SessionPage]) -> str:
             "captions": "automatic" if page.drafts else "reviewed",  # the French track
             "captions_by_language": {lang: "automatic" if lang in page.automatic_languages
                                      else "reviewed" for lang in SUBTITLE_NAMES},
+            "live_replay": page.live_replay,
         })
     return json.dumps({"replays": entries}, ensure_ascii=False, indent=1)
 

@@ -32,9 +32,21 @@ def content_type_for(key: str) -> str:
     return CONTENT_TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
 
 
+#: The live's playlists and status change every segment (`replay.live`): a CDN must not
+#: keep them longer than that.
+LIVE = "public, max-age=1"
+LIVE_FOLDER = "/direct/"
+
+
 def cache_control_for(key: str) -> str:
-    """Segments never change once written; playlists, pages and indexes do."""
-    return IMMUTABLE if Path(key).suffix.lower() in {".ts", ".m4s"} else SHORT
+    """Segments never change once written; playlists, pages and indexes do; the live's
+    playlists and status, every couple of seconds."""
+    suffix = Path(key).suffix.lower()
+    if suffix in {".ts", ".m4s"}:
+        return IMMUTABLE
+    if LIVE_FOLDER in f"/{key}" and suffix in {".m3u8", ".json"}:
+        return LIVE
+    return SHORT
 
 
 def sha256_of_file(path: Path) -> str:

@@ -139,6 +139,65 @@ MIGRATIONS: tuple[str, ...] = (
             AND v.guid = caption_state.guid AND v.lang = caption_state.lang
             AND v.version = caption_state.current_version AND v.author_id IS NOT NULL));
     """,
+    # 5: the live (replay.live.store): stream keys per room, takes, published segments,
+    # archive chunks and the sessions already given an instant replay.
+    """
+    CREATE TABLE live_keys (
+        event_slug TEXT NOT NULL REFERENCES events(slug),
+        room TEXT NOT NULL,
+        stream_key TEXT NOT NULL UNIQUE,
+        srt_passphrase TEXT NOT NULL,
+        srt_port INTEGER NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        PRIMARY KEY (event_slug, room)
+    );
+    CREATE TABLE live_takes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_slug TEXT NOT NULL,
+        room TEXT NOT NULL,
+        day TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        wall_start TEXT NOT NULL,
+        mpegts_origin INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('live', 'ended')),
+        ended_at TEXT,
+        folder TEXT NOT NULL
+    );
+    CREATE TABLE live_segments (
+        event_slug TEXT NOT NULL,
+        room TEXT NOT NULL,
+        day TEXT NOT NULL,
+        rung TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        take_id INTEGER NOT NULL REFERENCES live_takes(id),
+        start REAL NOT NULL,
+        duration REAL NOT NULL,
+        discontinuity INTEGER NOT NULL,
+        keep INTEGER NOT NULL,
+        PRIMARY KEY (event_slug, room, day, rung, sequence)
+    );
+    CREATE TABLE live_chunks (
+        take_id INTEGER NOT NULL REFERENCES live_takes(id),
+        number INTEGER NOT NULL,
+        start REAL NOT NULL,
+        duration REAL NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'archived', 'dropped')),
+        recording_id INTEGER,
+        PRIMARY KEY (take_id, number)
+    );
+    CREATE TABLE live_replays (
+        event_slug TEXT NOT NULL,
+        guid TEXT NOT NULL,
+        status TEXT NOT NULL,
+        recording_id INTEGER,
+        ended_at TEXT NOT NULL,
+        published_at TEXT,
+        PRIMARY KEY (event_slug, guid)
+    );
+    """,
 )
 
 

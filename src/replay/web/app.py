@@ -24,6 +24,7 @@ from replay.jobs.queue import JobStatus
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker
+from replay.live.web import live_context, setup_live
 from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.local import LocalDirectoryStore
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
                worker_queues: Sequence[str] = QUEUES) -> web.Application:
     """The application for `settings`. ``transcriber`` defaults to Whisper as the settings
     describe it (built when the workers start); ``run_workers=False`` serves without
-    running jobs (tests, or web-only nodes)."""
+    running jobs (tests, or web-only nodes), and without the live ingest."""
     unknown = sorted(set(worker_queues) - set(QUEUES))
     if unknown:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
@@ -70,6 +71,8 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.cleanup_ctx.append(_queue)
     if run_workers and worker_queues:
         app.cleanup_ctx.append(_workers)
+    if settings.live_enabled and run_workers:
+        app.cleanup_ctx.append(live_context)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/site", _to_site)
@@ -80,6 +83,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     setup_dashboard(app)
     setup_captions(app)
     setup_editor(app)
+    setup_live(app)
     return app
 
 

@@ -187,6 +187,7 @@ def _paths() -> JSONObj:
             "Retirer la session du site", org, ("200", {"type": "object"}, "Retirée"), "404",
             "409", params=[_RECORDING, _GUID])},
         **_caption_paths(),
+        **_live_paths(),
         "/api/uploads/": {"options": _tus_op("Capacités tus", "204"),
                           "post": _tus_op("Créer un téléversement", "201")},
         "/api/uploads/{upload_id}": {
@@ -323,6 +324,33 @@ def _stage() -> JSONObj:
                                                     "cancelled, unpublished, requested"},
         "progress": {"type": "number"}, "eta": {"type": ["number", "null"]},
         "error": {"type": ["string", "null"]}, "job": {"type": ["integer", "null"]}}}
+
+
+def _live_paths() -> JSONObj:
+    """The live's stream keys (`replay.live.web`)."""
+    org = "organisateur"
+    room = _path_param("room", "Salle (son nom ou son identifiant, ex. « pleniere »)")
+    key = {"type": "object", "required": ["room", "slug", "live_page", "key"], "properties": {
+        "room": {"type": "string"}, "slug": {"type": "string"},
+        "live_page": {"type": "string"},
+        "key": {"type": ["object", "null"], "properties": {
+            "revoked": {"type": "boolean"}, "rtmp_url": {"type": "string"},
+            "stream_key": {"type": "string"}, "srt_url": {"type": "string"},
+            "srt_passphrase": {"type": "string"}}}}}
+    listing = {"type": "object", "properties": {"event": {"type": "string"},
+                                                "rooms": {"type": "array", "items": key}}}
+    return {
+        "/api/events/{slug}/live": {"get": _op(
+            "Les URL et clés de diffusion (RTMP, SRT) de chaque salle", org,
+            ("200", listing, "Salles"), "404", params=[_SLUG])},
+        "/api/events/{slug}/live/{room}/key": {
+            "post": _op("Créer ou régénérer la clé d’une salle (l’ancienne cesse de "
+                        "fonctionner)", org, ("201", key, "Nouvelle clé"), "404",
+                        params=[_SLUG, room]),
+            "delete": _op("Révoquer la clé d’une salle", org, ("200", key, "Clé révoquée"),
+                          "404", params=[_SLUG, room]),
+        },
+    }
 
 
 def _schemas() -> JSONObj:

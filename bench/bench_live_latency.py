@@ -1,0 +1,139 @@
+"""Glass-to-glass latency of the live in Chromium with hls.js: from the moment a frame
+leaves the publisher to the moment the live page shows it.
+
+    python bench/bench_live_latency.py --seconds 90 --out bench/out
+
+The publisher (ffmpeg, `-re`, an encoder in the room) draws the frame's own time on the
+picture as a 16-box barcode (hundredths of a second since it started, modulo 655.36 s,
+each box white or black), sends it over RTMP to the app's live ingest, and the live page
+plays it in headless Chromium (hls.js, the page's own settings). Every half second the
+page's frame is copied to a canvas, the barcode read back, and the latency is « now »
+minus the moment that frame was sent (one clock: one machine). The camera's and the
+encoder's own delay are not in it. Prints the median and 95th percentile; writes
+``--out/live-latency.json``.
+
+Never run by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from replay.domain.programme import parse_programme
+from replay.live.nginx import APPLICATION
+from replay.live.publisher import room_prefix
+from replay.sample import SampleSession, build_sample
+from replay.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from live_rig import live_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--autoplay-policy=no-user-gesture-required"]
+BITS = 16
+WRAP = 2 ** BITS / 100.0
+#: Box i (of 16 across the top quarter) is white when bit i of the centiseconds is set.
+BARCODE = ("geq=lum='if(lt(Y,H/4),255*mod(floor(floor(T*100)/pow(2,floor(X*16/W))),2),"
+           "96)':cb=128:cr=128")
+READ_BARCODE = """() => {
+  const video = document.getElementById('live-player');
+  if (!video || video.readyState < 2) { return null; }
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  const context = canvas.getContext('2d');
+  context.drawImage(video, 0, 0);
+  const y = Math.floor(canvas.height / 8);
+  let value = 0;
+  for (let i = 0; i < 16; i++) {
+    const x = Math.floor((i + 0.5) * canvas.width / 16);
+    const pixel = context.getImageData(x, y, 1, 1).data;
+    if ((pixel[0] + pixel[1] + pixel[2]) / 3 > 128) { value += 2 ** i; }
+  }
+  return [value, Date.now()];
+}"""
+
+
+def publisher(url: str, seconds: float) -> list[str]:
+    return ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
+            "-f", "lavfi", "-i", f"color=c=gray:size=640x360:rate=25,format=yuv420p,{BARCODE}",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-tune",
+            "zerolatency", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+            "-b:v", "1500k", "-c:a", "aac", "-f", "flv", url]
+
+
+def latency_ms(value: int, shown_ms: int, sent_origin: float) -> float:
+    """The frame's send time is the publisher's start plus its barcode (modulo WRAP)."""
+    elapsed = shown_ms / 1000.0 - sent_origin
+    sent = value / 100.0 + WRAP * round((elapsed - value / 100.0) / WRAP)
+    return (elapsed - sent) * 1000.0
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    truth = build_sample(args.out / "latency-sample", duration=30,
+                         sessions=(SampleSession("Mesure", 0, 60, paragraphs=1),),
+                         started_at=(datetime.now(UTC) - timedelta(seconds=5)).replace(
+                             microsecond=0), size=(320, 180), fps=25)
+    settings = Settings(data_dir=args.out / "latency-data", cpu_threads=2, port=args.port,
+                        live_listen_host="127.0.0.1", live_rtmp_port=args.rtmp_port,
+                        live_srt_port=args.srt_port)
+    event = parse_programme(truth.schedule.read_bytes())
+    async with live_app(settings, event) as (_, key):
+        url = f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/{key.stream_key}"
+        sender = await asyncio.create_subprocess_exec(*publisher(url, args.seconds))
+        sent_origin = time.time()  # -re: the frame at T leaves at about origin + T
+        page_url = (f"http://127.0.0.1:{settings.port}/site/"
+                    f"{room_prefix(event.slug, truth.room)}/index.html")
+        found: list[float] = []
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                       args=CHROMIUM_ARGS)
+            page = await browser.new_page()
+            await asyncio.sleep(8)
+            await page.goto(page_url)
+            while sender.returncode is None:
+                reading = await page.evaluate(READ_BARCODE)
+                if reading is not None:
+                    found.append(latency_ms(int(reading[0]), int(reading[1]), sent_origin))
+                await asyncio.sleep(0.5)
+            await browser.close()
+        settled = found[len(found) // 4:]  # after the player has settled on the live edge
+        return {"samples": len(settled),
+                "median_ms": round(statistics.median(settled)),
+                "p95_ms": round(sorted(settled)[int(0.95 * (len(settled) - 1))]),
+                "player_delay_s": settings.live_player_delay,
+                "segment_seconds": settings.live_segment_seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=90.0)
+    parser.add_argument("--out", type=Path, default=Path("bench/out"))
+    parser.add_argument("--port", type=int, default=18181)
+    parser.add_argument("--rtmp-port", type=int, default=11986)
+    parser.add_argument("--srt-port", type=int, default=19986)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(args))
+    (args.out / "live-latency.json").write_text(json.dumps(result, indent=1))
+    print(f"glass-to-glass: median {result['median_ms'] / 1000:.1f} s, 95th percentile "
+          f"{result['p95_ms'] / 1000:.1f} s over {result['samples']} frames "
+          f"(player delay {result['player_delay_s']:g} s, segments "
+          f"{result['segment_seconds']:g} s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Every call from the live into the rest of the project, in one place.
+
+The live produces recordings; the pipeline does the rest. Here: reading the programme,
+admitting an archive stretch as a recording, recording an instant replay as that
+recording's session (media and draft captions from the live, marked so the full pass
+replaces them), publishing through the pipeline's publication, queueing the recording's
+analysis, and listing the published replays. When the application layer (`services/`)
+arrives, these functions are re-pointed at it and nothing else in `live/` changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from replay.domain.cutplan import Cut
+from replay.domain.model import Event, Session
+from replay.jobs.context import Context, Lanes
+from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
+from replay.jobs.queue import JobQueue
+from replay.jobs.tasks import enqueue_recording
+from replay.jobs.workdirs import session_work_dir
+from replay.media.probe import probe
+from replay.settings import Settings
+from replay.speech.transcriber import Task
+from replay.storage.port import ObjectStore
+from replay.store.db import Recording, Store
+
+
+def load_event(store: Store, slug: str) -> Event | None:
+    return store.load_event(slug)
+
+
+def import_programme(store: Store, event: Event) -> None:
+    store.save_event(event)
+
+
+def event_slugs(store: Store) -> list[str]:
+    return store.event_slugs()
+
+
+def room_sessions(event: Event, room: str) -> list[Session]:
+    return event.sessions_in_room(room)
+
+
+async def admit_archive(store: Store, event: Event, room: str, *, sha256: str,
+                        original: Path, started_at: datetime) -> Recording:
+    """An archive stretch becomes a recording like an upload: checksummed, probed, with
+    its wall-clock start."""
+    info = await probe(original)
+    recording = store.add_recording(
+        event_slug=event.slug, room=room, sha256=sha256, original=original,
+        source_name=f"direct-{started_at:%Y%m%d-%H%M%S}.ts", started_at=started_at)
+    store.set_probe(recording.id, info.duration, asdict(info))
+    probed = store.recording(recording.id)
+    assert probed is not None
+    return probed
+
+
+def session_dirs(settings: Settings, recording: Recording, guid: str) -> tuple[Path, Path]:
+    """Where the session's media and speech outputs go (the pipeline's layout)."""
+    folder = session_work_dir(settings, recording, guid)
+    return folder / "media", folder / "speech"
+
+
+def record_instant_replay(store: Store, recording: Recording, cut: Cut) -> None:
+    """The recording's plan is this session, its media and drafts are done from the live:
+    publishing takes it as any processed session; the full pass (whose input keys
+    differ) does both stages again."""
+    store.save_cuts(recording.id, [cut])
+    for stage in ("media", "speech"):
+        store.set_stage(recording.id, cut.guid, stage, input_key=f"{LIVE_STAGE_KEY}{cut.guid}",
+                        status="done", progress=1.0)
+
+
+class _NoTranscriber:
+    """Publishing never transcribes; the context still needs a transcriber."""
+
+    def transcribe(self, audio: Any, *, task: Task, language: str,
+                   hotwords: str | None = None, on_progress: Any = None) -> list[Any]:
+        raise RuntimeError("publishing does not transcribe")
+
+
+async def publish_event(settings: Settings, store: Store, objects: ObjectStore,
+                        event: Event) -> None:
+    ctx = Context(settings=settings, store=store, objects=objects,
+                  transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
+    await publish(ctx, event)
+
+
+async def queue_full_pass(queue: JobQueue, recording: Recording) -> int:
+    """The archive enters the existing pipeline: analysis, cut plan, transcription,
+    translation, then the editors' workflow."""
+    return await enqueue_recording(queue, recording.id)
+
+
+def published_sessions(store: Store, event: Event, room: str) -> list[tuple[Session, bool]]:
+    """The room's published replays (session, made from the live), in programme order."""
+    by_guid = {s.guid: s for s in event.sessions}
+    found: dict[str, tuple[Session, bool]] = {}
+    for recording, cut in store.published_cuts(event.slug):
+        session = by_guid.get(cut.guid)
+        if recording.room != room or session is None:
+            continue
+        media = store.stage(recording.id, cut.guid, "media")
+        live = media is not None and media.input_key.startswith(LIVE_STAGE_KEY)
+        found[cut.guid] = (session, live)
+    return sorted(found.values(), key=lambda pair: pair[0].start)

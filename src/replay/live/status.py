@@ -1,0 +1,129 @@
+"""What the audience's pages poll, written through the object store (the public site is
+static files, a CDN in production): each room's `status.json` (on air, current and next
+session, the day's replays), the event's `direct/rooms.json` (which rooms are live), and
+the live page itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from replay.domain.model import Event, Session
+from replay.live import bridge
+from replay.live.playlists import DAY_PLAYLIST, MASTER_LIVE
+from replay.live.publisher import LIVE_FOLDER, room_prefix, room_slug
+from replay.live.timeline import on_now
+from replay.site.pages import french_date, static_assets
+from replay.storage.port import ObjectStore
+
+if TYPE_CHECKING:
+    from replay.live.instant import LiveDeps
+
+STATUS = "status.json"
+#: hls.js with subtitles (the site's light build has none): the live's captions need it.
+FULL_HLS_JS = "hls.min.js"
+ROOMS = "rooms.json"
+
+
+def _clock(moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local.hour}\u00a0h\u00a0{local.minute:02d}"
+
+
+def session_json(session: Session | None, zone: ZoneInfo) -> dict[str, Any] | None:
+    if session is None:
+        return None
+    return {"guid": session.guid, "title": session.title,
+            "start": session.start.isoformat(), "end": session.end.isoformat(),
+            "start_label": _clock(session.start, zone), "end_label": _clock(session.end, zone),
+            "day_label": french_date(session.start.astimezone(zone).date()),
+            "speakers": ", ".join(p.name for p in session.persons),
+            "recorded": not session.do_not_record}
+
+
+def room_status(event: Event, room: str, *, on_air: bool, day: str | None, now: datetime,
+                replays: Sequence[tuple[Session, bool]]) -> dict[str, Any]:
+    """The room's status for the live page (URLs relative to the room's folder)."""
+    zone = ZoneInfo(event.timezone)
+    sessions = bridge.room_sessions(event, room)
+    current, upcoming = on_now([s for s in sessions if not s.is_break], now)
+    return {
+        "room": room,
+        "on_air": on_air,
+        "live": f"{day}/{MASTER_LIVE}" if on_air and day else None,
+        "day": f"{day}/{DAY_PLAYLIST}" if day else None,
+        "current": session_json(current, zone),
+        "next": session_json(upcoming, zone),
+        "replays": [{"title": s.title, "url": f"../../{s.slug}/index.html",
+                     "start_label": _clock(s.start, zone), "live_replay": live}
+                    for s, live in replays],
+        "updated": now.isoformat(),
+    }
+
+
+async def _write(objects: ObjectStore, key: str, data: bytes,
+                 written: dict[str, bytes]) -> None:
+    """Write unless this process already wrote exactly this (polled files change rarely)."""
+    if written.get(key) != data:
+        await objects.put_bytes(key, data)
+        written[key] = data
+
+
+async def publish_room_status(deps: LiveDeps, event: Event, room: str, *, on_air: bool,
+                              now: datetime) -> dict[str, Any]:
+    takes = deps.live.takes_of(event.slug, room)
+    day = takes[-1].day if takes else None
+    status = room_status(event, room, on_air=on_air, day=day, now=now,
+                         replays=bridge.published_sessions(deps.store, event, room))
+    data = json.dumps({**status, "updated": None}, ensure_ascii=False, indent=1)
+    await _write(deps.objects, f"{room_prefix(event.slug, room)}/{STATUS}", data.encode(),
+                 deps.written)
+    return status
+
+
+async def publish_rooms(objects: ObjectStore, event: Event, on_air: dict[str, bool],
+                        written: dict[str, bytes]) -> None:
+    rooms = [{"room": room, "on_air": on_air[room],
+              "url": f"{LIVE_FOLDER}/{room_slug(room)}/index.html"}
+             for room in event.rooms if room in on_air]
+    data = json.dumps({"rooms": rooms}, ensure_ascii=False, indent=1).encode()
+    await _write(objects, f"{event.slug}/{LIVE_FOLDER}/{ROOMS}", data, written)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("replay.site", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["french_date"] = french_date
+    return env
+
+
+def _full_hls_js() -> list[tuple[str, bytes]]:
+    vendored = resources.files("replay.site").joinpath("static", "vendor", FULL_HLS_JS)
+    return [(FULL_HLS_JS, vendored.read_bytes())] if vendored.is_file() else []
+
+
+def render_live_page(event: Event, room: str, *, player_delay: float, has_hls_js: bool) -> str:
+    return _environment().get_template("live.html").render(
+        event=event, room=room, player_delay=f"{player_delay:g}", has_hls_js=has_hls_js)
+
+
+async def publish_live_page(objects: ObjectStore, event: Event, room: str, *,
+                            player_delay: float, written: dict[str, bytes]) -> None:
+    """The room's live page and the site's assets it uses."""
+    assets = [*static_assets(), *_full_hls_js()]
+    for name, data in assets:
+        await _write(objects, f"{event.slug}/assets/{name}", data, written)
+    has_hls_js = any(name == FULL_HLS_JS for name, _ in assets)
+    page = render_live_page(event, room, player_delay=player_delay, has_hls_js=has_hls_js)
+    await _write(objects, f"{room_prefix(event.slug, room)}/index.html", page.encode(),
+                 written)

@@ -1,0 +1,232 @@
+"""The live in the web application: nginx's publish hooks, the stream keys in the API and
+on the organisers' pages, and the supervisor's `cleanup_ctx`.
+
+- ``POST /live/hooks/{secret}/publish`` (``publish_done``, ``update``): nginx's
+  `on_publish` family. The secret, made at each start, keeps anyone else from calling
+  them; a wrong or revoked key gets 403, which nginx turns into a refusal at once.
+- ``GET /api/events/{slug}/live``: each room's RTMP URL and key, SRT URL and passphrase;
+  ``POST .../live/{room}/key`` issues or regenerates a room's key, ``DELETE`` revokes it.
+- ``GET /organisateur/evenements/{slug}/direct``: the same for organisers, with buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+from aiohttp import web
+
+from replay.domain.model import Event
+from replay.domain.programme import slugify
+from replay.live.instant import LiveDeps
+from replay.live.nginx import APPLICATION
+from replay.live.publisher import LIVE_FOLDER, room_slug
+from replay.live.replay import no_drafts
+from replay.live.status import publish_live_page
+from replay.live.store import LiveStore, StreamKey
+from replay.live.supervisor import LiveSupervisor
+from replay.settings import Settings
+from replay.web.api_common import load_event
+from replay.web.auth import Role, require
+from replay.web.dashboard import HOME, render
+from replay.web.errors import NBSP, api_error
+from replay.web.keys import OBJECTS, QUEUE, SETTINGS, STORE
+
+log = logging.getLogger(__name__)
+
+LIVE: Final = web.AppKey("replay_live", LiveSupervisor)
+_organiser: Final = require(Role.ORGANISER)
+PAGE = "/organisateur/evenements/{slug}/direct"
+
+
+def setup_live(app: web.Application) -> None:
+    """Routes of the live; the supervisor itself runs only when the setting
+    live_enabled is on (`live_context`, added by the factory)."""
+    router = app.router
+    router.add_post("/live/hooks/{secret}/{call}", nginx_hook)
+    router.add_get("/api/events/{slug}/live", keys_api)
+    router.add_post("/api/events/{slug}/live/{room}/key", issue_api)
+    router.add_delete("/api/events/{slug}/live/{room}/key", revoke_api)
+    router.add_get(PAGE, keys_page, name="organisateur-direct")
+    router.add_post(PAGE + "/{room}/cle", issue_form)
+    router.add_post(PAGE + "/{room}/revocation", revoke_form)
+
+
+async def live_context(app: web.Application) -> AsyncIterator[None]:
+    deps = LiveDeps(settings=app[SETTINGS], store=app[STORE], live=LiveStore(app[STORE].db),
+                    objects=app[OBJECTS], queue=app[QUEUE], drafts=no_drafts)
+    supervisor = LiveSupervisor(deps)
+    app[LIVE] = supervisor
+    await supervisor.start()
+    yield
+    await supervisor.stop()
+
+
+# -- nginx's hooks ---------------------------------------------------------------------------
+
+
+async def nginx_hook(request: web.Request) -> web.Response:
+    supervisor = request.app.get(LIVE)
+    if supervisor is None or request.match_info["secret"] != supervisor.hook_secret:
+        raise web.HTTPNotFound()
+    form = await request.post()
+    name, peer = str(form.get("name", "")), str(form.get("addr", "?"))
+    call = request.match_info["call"]
+    if str(form.get("app", "")) != APPLICATION:
+        raise web.HTTPForbidden()
+    if call == "publish":
+        key = supervisor.check_publish(name, peer)
+        if key is None:
+            raise web.HTTPForbidden()
+        # Our own SRT listener relays into nginx from this machine, saying so.
+        via_srt = form.get("via") == "srt" and peer == "127.0.0.1"
+        supervisor.publish_started(key, peer, "srt" if via_srt else "rtmp")
+    elif call == "publish_done":
+        supervisor.publish_done(name)
+    elif call == "update":
+        if form.get("call") == "update_publish" and not supervisor.still_valid(name):
+            log.warning("live: publisher cut from %s: its key was revoked", peer)
+            raise web.HTTPForbidden()
+    else:
+        raise web.HTTPNotFound()
+    return web.Response(text="ok")
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+
+def public_host(settings: Settings, fallback: str) -> str:
+    if settings.live_public_host:
+        return settings.live_public_host
+    if settings.host not in ("0.0.0.0", "::", "127.0.0.1", ""):
+        return settings.host
+    return fallback or "localhost"
+
+
+def key_json(settings: Settings, event: Event, room: str, key: StreamKey | None,
+             host: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "room": room, "slug": room_slug(room),
+        "live_page": f"/site/{event.slug}/{LIVE_FOLDER}/{room_slug(room)}/index.html",
+        "key": None}
+    if key is not None:
+        entry["key"] = {
+            "revoked": key.revoked,
+            "rtmp_url": f"rtmp://{host}:{settings.live_rtmp_port}/{APPLICATION}",
+            "stream_key": key.stream_key,
+            "srt_url": (f"srt://{host}:{key.srt_port}?passphrase={key.srt_passphrase}"
+                        "&pbkeylen=16&latency=200000"),
+            "srt_passphrase": key.srt_passphrase,
+        }
+    return entry
+
+
+def rooms_json(settings: Settings, store: LiveStore, event: Event,
+               host: str) -> list[dict[str, Any]]:
+    keys = {key.room: key for key in store.keys_of(event.slug)}
+    return [key_json(settings, event, room, keys.get(room), host) for room in event.rooms]
+
+
+def _room(event: Event, given: str) -> str | None:
+    return next((room for room in event.rooms if given in (room, room_slug(room),
+                                                           slugify(room))), None)
+
+
+async def change_key(app: web.Application, event: Event, room: str, *,
+                     revoke: bool) -> StreamKey | None:
+    """Issue (or regenerate) or revoke a room's key and tell the running live."""
+    live = LiveStore(app[STORE].db)
+    settings = app[SETTINGS]
+    if revoke:
+        live.revoke_key(event.slug, room)
+    else:
+        live.issue_key(event.slug, room, settings.live_srt_port)
+    key = live.key_for_room(event.slug, room)
+    supervisor = app.get(LIVE)
+    if key is not None and supervisor is not None:
+        supervisor.key_changed(key)
+        await publish_live_page(app[OBJECTS], event, room,
+                                player_delay=settings.live_player_delay,
+                                written=supervisor.deps.written)
+    return key
+
+
+def _api_room(request: web.Request, event: Event) -> str:
+    room = _room(event, request.match_info["room"])
+    if room is None:
+        raise api_error(404, f"Salle « {request.match_info['room']} » inconnue{NBSP}: les "
+                             f"salles de l’évènement sont {', '.join(event.rooms)}.")
+    return room
+
+
+@_organiser
+async def keys_api(request: web.Request) -> web.Response:
+    event = load_event(request, request.match_info["slug"])
+    settings = request.app[SETTINGS]
+    rooms = rooms_json(settings, LiveStore(request.app[STORE].db), event,
+                       public_host(settings, request.url.host or ""))
+    return web.json_response({"event": event.slug, "rooms": rooms})
+
+
+@_organiser
+async def issue_api(request: web.Request) -> web.Response:
+    event = load_event(request, request.match_info["slug"])
+    room = _api_room(request, event)
+    key = await change_key(request.app, event, room, revoke=False)
+    settings = request.app[SETTINGS]
+    return web.json_response(key_json(settings, event, room, key,
+                                      public_host(settings, request.url.host or "")),
+                             status=201)
+
+
+@_organiser
+async def revoke_api(request: web.Request) -> web.Response:
+    event = load_event(request, request.match_info["slug"])
+    room = _api_room(request, event)
+    if LiveStore(request.app[STORE].db).key_for_room(event.slug, room) is None:
+        raise api_error(404, f"La salle « {room} » n’a pas de clé de diffusion{NBSP}: "
+                             "rien à révoquer.")
+    key = await change_key(request.app, event, room, revoke=True)
+    settings = request.app[SETTINGS]
+    return web.json_response(key_json(settings, event, room, key,
+                                      public_host(settings, request.url.host or "")))
+
+
+# -- the organisers' page -------------------------------------------------------------------------
+
+
+def _page_event(request: web.Request) -> Event:
+    try:
+        return load_event(request, request.match_info["slug"])
+    except web.HTTPException:
+        raise web.HTTPNotFound(text="Évènement introuvable ou inaccessible.") from None
+
+
+@_organiser
+async def keys_page(request: web.Request) -> web.Response:
+    event = _page_event(request)
+    settings = request.app[SETTINGS]
+    rooms = rooms_json(settings, LiveStore(request.app[STORE].db), event,
+                       public_host(settings, request.url.host or ""))
+    return render(request, "live_keys.html", title=f"Direct — {event.title}", event=event,
+                  rooms=rooms, home=HOME, live_on=request.app.get(LIVE) is not None)
+
+
+async def _form_change(request: web.Request, *, revoke: bool) -> web.Response:
+    event = _page_event(request)
+    room = _room(event, request.match_info["room"])
+    if room is None:
+        raise web.HTTPNotFound(text="Salle inconnue.")
+    await change_key(request.app, event, room, revoke=revoke)
+    raise web.HTTPSeeOther(PAGE.format(slug=event.slug) + f"#salle-{room_slug(room)}")
+
+
+@_organiser
+async def issue_form(request: web.Request) -> web.Response:
+    return await _form_change(request, revoke=False)
+
+
+@_organiser
+async def revoke_form(request: web.Request) -> web.Response:
+    return await _form_change(request, revoke=True)
