@@ -10,6 +10,7 @@ arrives, these functions are re-pointed at it and nothing else in `live/` change
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -84,10 +85,12 @@ class _NoTranscriber:
 
 
 async def publish_event(settings: Settings, store: Store, objects: ObjectStore,
-                        event: Event) -> None:
+                        event: Event, *, decided: Sequence[str] = ()) -> None:
+    """Publish the event; `decided` names the instant replays to put out whatever the
+    event's publication rule: they are the replay of what was just shown live."""
     ctx = Context(settings=settings, store=store, objects=objects,
                   transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
-    await publish(ctx, event)
+    await publish(ctx, event, decided=decided)
 
 
 async def queue_full_pass(queue: JobQueue, recording: Recording) -> int:

@@ -133,7 +133,8 @@ async def instant_replay(deps: LiveDeps, event: Event, room: str, session: Sessi
     write_speech(speech_dir, await deps.drafts(take_spans(top)))
     bridge.record_instant_replay(deps.store, recording,
                                  _recording_cut(cut, origin, kept, clocks, recording.duration))
-    await bridge.publish_event(deps.settings, deps.store, deps.objects, event)
+    await bridge.publish_event(deps.settings, deps.store, deps.objects, event,
+                               decided=[session.guid])
     await bridge.queue_full_pass(deps.queue, recording)
     return "published"
 
