@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.domain.errors import ProgrammeError
 from replay.domain.model import Event, Session
 from replay.domain.programme import parse_programme
@@ -27,7 +28,7 @@ from replay.web import api_sessions
 from replay.web.api_common import check_event_access, json_body, load_event, recording_json
 from replay.web.auth import Role, authorizer, current_user, require
 from replay.web.errors import NBSP, api_error, json_errors, json_response
-from replay.web.fetch import PROGRAMME_MAX_BYTES, FetchError, fetch_programme
+from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
 from replay.web.ingest import Incoming, Refused, admit_upload, check_room
 from replay.web.keys import QUEUE, SETTINGS, STORE
 from replay.web.multipart import Received, receive
@@ -47,13 +48,17 @@ def tus_dir(settings: Settings) -> Path:
     return settings.uploads_dir / "tus"
 
 
-def setup_api(app: web.Application, *, upload_max_bytes: int | None = None) -> None:
-    """Add the API's routes, the tus sub-app and the JSON error middleware to `app`."""
+def setup_api(app: web.Application, *, upload_max_bytes: int | None = None,
+              fetch_policy: AddressPolicy = is_public_address) -> None:
+    """Add the API's routes, the tus sub-app and the JSON error middleware to `app`.
+    `fetch_policy` decides which addresses a programme URL may lead to (tests only
+    widen it, to reach a listener on 127.0.0.1)."""
     settings = app[SETTINGS]
     limit = upload_max_bytes
     if limit is None:
         limit = settings.upload_max_bytes
     app[UPLOAD_LIMIT] = limit
+    app[FETCH_POLICY] = fetch_policy
     app.middlewares.append(json_errors)
     router = app.router
     router.add_get("/api/openapi.json", openapi)
@@ -111,7 +116,8 @@ async def _programme(request: web.Request) -> Event:
             raise api_error(400, f"Champ « url » manquant{NBSP}: donnez l’adresse du "
                                  "programme, ou envoyez le fichier (champ « programme »).")
         try:
-            data, filename = await fetch_programme(url)
+            data, filename = await fetch_programme(url,
+                                                   policy=request.config_dict[FETCH_POLICY])
         except FetchError as exc:
             raise api_error(exc.status, str(exc)) from None
     else:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
+from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.jobs.context import Lanes
 from replay.jobs.metrics import StageDurations
 from replay.jobs.queue import JobStatus
@@ -52,10 +53,12 @@ SHUTDOWN_GRACE = 20.0
 
 def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
                run_workers: bool = True,
-               worker_queues: Sequence[str] = QUEUES) -> web.Application:
+               worker_queues: Sequence[str] = QUEUES,
+               fetch_policy: AddressPolicy = is_public_address) -> web.Application:
     """The application for `settings`. ``transcriber`` defaults to Whisper as the settings
     describe it (built when the workers start); ``run_workers=False`` serves without
-    running jobs (tests, or web-only nodes)."""
+    running jobs (tests, or web-only nodes). ``fetch_policy``: the addresses a programme
+    URL may lead to (public ones; tests widen it to reach a local listener)."""
     unknown = sorted(set(worker_queues) - set(QUEUES))
     if unknown:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
@@ -74,7 +77,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.router.add_get("/site", _to_site)
     app.router.add_get("/site/{tail:.*}", site_file)
     setup_auth(app, AuthConfig.from_settings(settings))
-    setup_api(app)
+    setup_api(app, fetch_policy=fetch_policy)
     setup_dashboard(app)
     setup_captions(app)
     setup_editor(app)
