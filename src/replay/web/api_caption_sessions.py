@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,7 @@ from replay.store.captions import (
 )
 from replay.store.db import Recording
 from replay.store.users import Role, User
-from replay.web.api_common import json_body, load_recording
+from replay.web.api_common import json_body, load_recording, parse_id, seconds
 from replay.web.auth import USERS, check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import QUEUE, SETTINGS, STORE
@@ -70,7 +71,7 @@ from replay.web.multipart import receive
 CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
 IMPORT_MAX_BYTES: Final = 4 << 20
 LOW_CONFIDENCE: Final = 0.5
-_ETAG: Final = re.compile(r'\s*(?:W/)?"v(\d+)"\s*')
+_ETAG: Final = re.compile(r'\s*(?:W/)?"v([0-9]{1,18})"\s*')
 
 _editor: Final = require(Role.EDITOR)
 
@@ -216,7 +217,16 @@ def parse_cues(value: object) -> list[Cue]:
     if not isinstance(value, list) or not all(_is_cue(item) for item in value):
         raise api_error(400, f"« cues » invalide{NBSP}: une liste de "
                              "{\"start\": secondes, \"end\": secondes, \"text\": texte}.")
-    return [Cue(float(item["start"]), float(item["end"]), (item["text"],)) for item in value]
+    return [Cue(_as_float(item["start"]), _as_float(item["end"]), (item["text"],))
+            for item in value]
+
+
+def _as_float(number: float) -> float:
+    """An integer too large for a float is infinite: validation then refuses it (422)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
 
 
 def _is_cue(item: object) -> bool:
@@ -276,10 +286,11 @@ def _reviewed_until(body: dict[str, Any]) -> float | None:
     value = body.get("reviewed_until")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    found = seconds(value)
+    if found is None:
         raise api_error(400, f"« reviewed_until » invalide{NBSP}: des secondes depuis le "
                              "début de la session.")
-    return float(value)
+    return found
 
 
 def _note(body: dict[str, Any]) -> str:
@@ -292,7 +303,7 @@ async def save(request: web.Request) -> web.Response:
     where = target(request)
     expected = expected_version(request)
     body = await json_body(request)
-    cues = validated(parse_cues(body.get("cues")))
+    cues = await asyncio.to_thread(validated, parse_cues(body.get("cues")))
     return await store_version(request, where, cues, expected=expected, note=_note(body),
                                reviewed_until=_reviewed_until(body))
 
@@ -320,8 +331,8 @@ async def history(request: web.Request) -> web.Response:
 
 def version_number(request: web.Request, text: str | None, default: int) -> CaptionVersion:
     where = target(request)
-    number = default if text is None else (int(text) if text.isdigit() else -1)
-    found = captions_of(request).version(where.key, number)
+    number = default if text is None else parse_id(text)
+    found = None if number is None else captions_of(request).version(where.key, number)
     if found is None:
         raise api_error(404, f"Version « {text} » introuvable{NBSP}: voir l’historique.")
     return found
@@ -492,6 +503,17 @@ def parse_upload(data: bytes, filename: str) -> list[Cue]:
     raise SubtitleError(f"ligne 1{NBSP}: format inconnu, envoyez un fichier .vtt ou .srt")
 
 
+def _imported_cues(data: bytes, filename: str) -> list[Cue]:
+    """Parse and validate an imported file (in a thread: a big file takes a while)."""
+    try:
+        cues = parse_upload(data, filename)
+    except SubtitleError as exc:
+        line = re.match(r"ligne ([0-9]+)", str(exc))
+        raise _refused(exc, "Fichier refusé",
+                       line=int(line.group(1)) if line else None) from None
+    return validated(cues, "Fichier refusé")
+
+
 @_editor
 async def import_file(request: web.Request) -> web.Response:
     where = target(request)
@@ -500,12 +522,6 @@ async def import_file(request: web.Request) -> web.Response:
                              directory=None)
     if received.data is None:
         raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
-    try:
-        cues = parse_upload(received.data, received.filename)
-    except SubtitleError as exc:
-        line = re.match(r"ligne (\d+)", str(exc))
-        raise _refused(exc, "Fichier refusé",
-                       line=int(line.group(1)) if line else None) from None
-    cues = validated(cues, "Fichier refusé")
+    cues = await asyncio.to_thread(_imported_cues, received.data, received.filename)
     return await store_version(request, where, cues, expected=expected,
                                note=f"import de {received.filename or 'fichier'}"[:200])

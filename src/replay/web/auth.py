@@ -36,6 +36,7 @@ from yarl import URL
 from replay.domain.passwords import verify_password
 from replay.settings import Settings
 from replay.store.users import Role, User, Users, decoy_hash
+from replay.web.errors import MALFORMED_BODY
 
 __all__ = [
     "AUTH_CONFIG", "IDENTITY", "LOGIN_LIMITER", "USERS", "AuthConfig", "Identity",
@@ -176,7 +177,10 @@ def _identify(request: web.Request) -> Identity:
 async def _csrf_ok(request: web.Request, expected: str) -> bool:
     supplied: object = request.headers.get(CSRF_HEADER)
     if supplied is None and request.content_type in FORM_TYPES:
-        supplied = (await request.post()).get(CSRF_FIELD)
+        try:
+            supplied = (await request.post()).get(CSRF_FIELD)
+        except MALFORMED_BODY:
+            return False
     return isinstance(supplied, str) and _same(supplied, expected)
 
 

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 
 NBSP: Final = "\u00a0"
 API_PREFIX: Final = "/api/"
@@ -18,6 +20,11 @@ API_PREFIX: Final = "/api/"
 TUS_PREFIX: Final = "/api/uploads/"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: What aiohttp raises reading a malformed form (boundary, part headers, encoding); its
+#: two warnings are raised, not only warned, where warnings are errors.
+MALFORMED_BODY: Final = (ValueError, RuntimeError, HttpProcessingError,
+                         BadContentDispositionHeader, BadContentDispositionParam)
 
 _DEFAULTS: Final = {
     400: f"Requête invalide{NBSP}: vérifiez les champs envoyés.",
