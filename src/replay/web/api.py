@@ -33,10 +33,12 @@ from replay.web.ingest import Incoming, Refused, admit_upload, check_room
 from replay.web.keys import QUEUE, SETTINGS, STORE
 from replay.web.multipart import Received, receive
 from replay.web.openapi import openapi_document
-from replay.web.tus import OnComplete, create_tus_app, parse_metadata
+from replay.web.quotas import QuotaRefused, Quotas, UploadLimits
+from replay.web.tus import Admit, OnComplete, create_tus_app, parse_metadata
 from replay.web.uploads_store import Upload, UploadStore
 
 UPLOAD_LIMIT: Final = web.AppKey("replay_upload_max_bytes", int)
+QUOTAS: Final = web.AppKey("replay_upload_quotas", Quotas)
 TUS_PATH: Final = "/api/uploads/"
 
 _organiser: Final = require(Role.ORGANISER)
@@ -70,9 +72,12 @@ def setup_api(app: web.Application, *, upload_max_bytes: int | None = None,
     router.add_get("/api/events/{slug}/recordings", list_recordings)
     api_sessions.add_routes(router)
     tus_store = UploadStore(tus_dir(settings))
+    quotas = Quotas(UploadLimits.from_settings(settings), tus_store, settings.data_dir)
+    app[QUOTAS] = quotas
     app.add_subapp(TUS_PATH, create_tus_app(
         tus_store, max_size=limit, authorize=_authorize_tus,
-        on_complete=_tus_handover(app, tus_store)))
+        on_complete=_tus_handover(app, tus_store), identify=owner_of,
+        admit=_tus_admission(quotas)))
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -191,8 +196,15 @@ async def upload_recording(request: web.Request) -> web.Response:
     optional, checked when given)."""
     slug = request.match_info["slug"]
     load_event(request, slug)
-    received = await receive(request, file_field="file", limit=request.config_dict[UPLOAD_LIMIT],
-                             directory=request.config_dict[SETTINGS].uploads_dir / "incoming")
+    limit = request.config_dict[UPLOAD_LIMIT]
+    try:
+        async with request.config_dict[QUOTAS].receiving(owner_of(request),
+                                                         request.content_length or limit):
+            received = await receive(request, file_field="file", limit=limit,
+                                     directory=request.config_dict[SETTINGS].uploads_dir
+                                     / "incoming")
+    except QuotaRefused as refusal:
+        raise api_error(refusal.status, refusal.message) from None
     try:
         recording, job = await _admit_received(request, slug, received)
     finally:
@@ -229,6 +241,22 @@ async def list_recordings(request: web.Request) -> web.Response:
 # -- tus ---------------------------------------------------------------------------------
 
 _tus_role: Final = authorizer(Role.ORGANISER)
+
+
+def owner_of(request: web.Request) -> str:
+    """Uploads belong to the user who started them (checked before: never anonymous)."""
+    user = current_user(request)
+    return "" if user is None else str(user.id)
+
+
+def _tus_admission(quotas: Quotas) -> Admit:
+    async def admit(request: web.Request, length: int) -> None:
+        try:
+            await quotas.admit(owner_of(request), length)
+        except QuotaRefused as refusal:
+            raise api_error(refusal.status, refusal.message) from None
+
+    return admit
 
 
 async def _authorize_tus(request: web.Request) -> None:
