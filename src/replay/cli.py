@@ -27,6 +27,7 @@ from replay.speech.transcriber import Task
 from replay.storage.factory import object_store_for
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
+from replay.store.users import User, Users
 
 log = logging.getLogger("replay")
 
@@ -337,27 +338,100 @@ def _add_user(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                                            "is kept: it cannot be shown again.")
     token.add_argument("email", help="the account's address")
     token.add_argument("--label", required=True, help="what the token is for, e.g. a script")
+    token.add_argument("--days", type=float, help="days the token works (default: the setting "
+                                                  "token_days)")
+    tokens = actions.add_parser("tokens", help="list an account's API tokens",
+                                description="List the account's tokens: number, label, dates "
+                                            "and state (actif, révoqué, expiré).")
+    tokens.add_argument("email", help="the account's address")
+    revoke = actions.add_parser("revoke", help="revoke an API token for good",
+                                description="Revoke a token by its number (see `replay user "
+                                            "tokens`); scripts using it are refused at once.")
+    revoke.add_argument("token_id", type=int, metavar="NUMBER", help="the token's number")
+    disable = actions.add_parser("disable", help="disable an account (or enable it again)",
+                                 description="A disabled account cannot sign in, its open "
+                                             "sessions end and its tokens stop working.")
+    disable.add_argument("email", help="the account's address")
+    disable.add_argument("--undo", action="store_true", help="enable the account again")
 
 
 def _user(args: argparse.Namespace, settings: Settings) -> int:
-    from replay.store.users import Users
+    from replay.web.auth import users_for
 
     store = Store.open(settings.database_path)
     try:
-        users = Users(store.db)
+        users = users_for(store.db, settings)
         if args.user_command == "add":
             user = users.add(args.email, args.name, args.role, _new_password(),
                              event_slugs=args.event)
             print(f"Compte créé\u00a0: {user.email} ({user.role})")
             return 0
-        found = users.by_email(args.email)
-        if found is None:
-            raise ReplayError(f"aucun compte pour l’adresse {args.email} (replay user add)")
-        print(users.create_token(found.id, args.label))
-        print("Conservez ce jeton\u00a0: il ne sera plus affiché.", file=sys.stderr)
+        USER_ACTIONS[args.user_command](users, args)
         return 0
     finally:
         store.close()
+
+
+def _account(users: Users, email: str) -> User:
+    from replay.store.users import AccountError
+
+    found = next((u for u in users.all() if u.email.casefold() == email.strip().casefold()),
+                 None)
+    if found is None:
+        raise AccountError(f"Aucun compte pour l’adresse {email}\u00a0: vérifiez-la, ou "
+                           "créez-le (replay user add).")
+    return found
+
+
+def _user_token(users: Users, args: argparse.Namespace) -> None:
+    found = _account(users, args.email)
+    seconds = None if args.days is None else args.days * 86400.0
+    print(users.create_token(found.id, args.label, seconds=seconds))
+    print("Conservez ce jeton\u00a0: il ne sera plus affiché.", file=sys.stderr)
+
+
+def _user_tokens(users: Users, args: argparse.Namespace) -> None:
+    found = _account(users, args.email)
+    listed = users.tokens_of(found.id)
+    if not listed:
+        print(f"Aucun jeton pour {found.email}.")
+    now = time.time()
+    for token in listed:
+        print(f"n°\u00a0{token.id}\t«\u00a0{token.label}\u00a0»\tcréé le "
+              f"{_day(token.created_at)}\texpire le {_day(token.expires_at)}\t"
+              f"{token.state(now)}")
+
+
+def _day(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().strftime("%d/%m/%Y %H:%M")
+
+
+def _user_revoke(users: Users, args: argparse.Namespace) -> None:
+    from replay.store.users import AccountError
+
+    token = users.token(args.token_id)
+    if token is None:
+        raise AccountError(f"Aucun jeton n°\u00a0{args.token_id}\u00a0: voyez la liste "
+                           "(replay user tokens ADRESSE).")
+    if not users.revoke_token(token.id):
+        print(f"Le jeton n°\u00a0{token.id} était déjà révoqué.")
+        return
+    print(f"Jeton n°\u00a0{token.id} («\u00a0{token.label}\u00a0») révoqué.")
+
+
+def _user_disable(users: Users, args: argparse.Namespace) -> None:
+    found = _account(users, args.email)
+    users.set_disabled(found.id, not args.undo)
+    if args.undo:
+        print(f"Compte réactivé\u00a0: {found.email}")
+    else:
+        print(f"Compte désactivé\u00a0: {found.email}\u00a0; ses sessions sont fermées et "
+              "ses jetons refusés.")
+
+
+USER_ACTIONS: dict[str, Callable[[Users, argparse.Namespace], None]] = {
+    "token": _user_token, "tokens": _user_tokens, "revoke": _user_revoke,
+    "disable": _user_disable}
 
 
 def _new_password() -> str:

@@ -125,6 +125,26 @@ MIGRATIONS: tuple[str, ...] = (
         glossary TEXT NOT NULL DEFAULT '[]'
     );
     """,
+    # 4: API tokens get an id (to list and revoke them), an expiry and a revocation time;
+    # accounts can be disabled. Tokens made before expire 90 days after this migration.
+    """
+    CREATE TABLE api_tokens_v4 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    INSERT INTO api_tokens_v4 (token_sha256, user_id, label, created_at, expires_at)
+        SELECT token_sha256, user_id, label, created_at,
+               CAST(strftime('%s', 'now') AS REAL) + 90 * 86400 FROM api_tokens;
+    DROP TABLE api_tokens;
+    ALTER TABLE api_tokens_v4 RENAME TO api_tokens;
+    CREATE INDEX api_tokens_user ON api_tokens (user_id);
+    ALTER TABLE users ADD COLUMN disabled_at REAL;
+    """,
 )
 
 

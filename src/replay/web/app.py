@@ -29,6 +29,7 @@ from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
+from replay.web.accounts import setup_accounts
 from replay.web.api import setup_api
 from replay.web.api_captions import setup_captions
 from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     setup_dashboard(app)
     setup_captions(app)
     setup_editor(app)
+    setup_accounts(app)
     return app
 
 
