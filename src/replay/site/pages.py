@@ -22,6 +22,14 @@ VENDOR_FILES = ("hls.light.min.js",)
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+#: The pages' Content-Security-Policy, in a <meta> element (an object store or a CDN may
+#: send no header): everything from the site's origin, no inline script or style; the
+#: player plays media through blob: URLs and may run hls.js in a worker made from a blob.
+#: `replay serve` sends it as a header too, with frame-ancestors, which a <meta> cannot.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; font-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,7 @@ def _environment() -> jinja2.Environment:
     env.filters["french_date"] = french_date
     env.filters["clock"] = clock
     env.filters["duration"] = french_duration
+    env.globals["content_security_policy"] = CONTENT_SECURITY_POLICY
     return env
 
 

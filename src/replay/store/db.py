@@ -6,6 +6,7 @@ Calls are short and local; the pipeline makes a handful per stage.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -148,8 +149,16 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def private_database(path: Path) -> None:
+    """Make the database's folder (when new: 0700) and the file itself (0600) private to
+    the server's user; SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_database(path)
     connection = sqlite3.connect(path, isolation_level=None, timeout=30)
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA journal_mode=WAL")

@@ -6,6 +6,12 @@ each resource (the state database, the job queue, the worker pool) is opened and
 by its own `cleanup_ctx` generator. Stopping the application (SIGTERM or SIGINT under
 `web.run_app`) stops the workers gracefully: no new job is taken, running ones get
 their grace period, then are handed back to the queue.
+
+Every response carries a strict Content-Security-Policy (scripts, styles and the rest
+from this origin only: no inline script, style or event attribute anywhere), and
+``X-Content-Type-Options``, ``Referrer-Policy`` and ``X-Frame-Options``. A full disk is
+a French 507 (`errors.disk_full_errors`); ``/health`` says ``degraded`` when free space
+runs below ``min_free_bytes`` or a job's outcome could not be recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from typing import Final
 
 from aiohttp import web
 
@@ -26,6 +33,7 @@ from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker
 from replay.settings import Settings
+from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.speech.transcriber import Transcriber
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
@@ -35,6 +43,7 @@ from replay.web.api_captions import setup_captions
 from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
 from replay.web.dashboard import setup_dashboard
 from replay.web.editor import setup_editor
+from replay.web.errors import disk_full_errors
 from replay.web.keys import (
     DURATIONS,
     OBJECTS,
@@ -44,12 +53,24 @@ from replay.web.keys import (
     TRANSCRIBER,
     WORKER_QUEUES,
 )
+from replay.web.quotas import free_bytes
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds running jobs get to finish when the server stops, before being handed back.
 SHUTDOWN_GRACE = 20.0
+#: The organisers' pages, the editor and the published site: the site's policy (see
+#: `replay.site.pages`), and no framing by other sites.
+CONTENT_SECURITY_POLICY: Final = f"{SITE_POLICY}; frame-ancestors 'none'"
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+WORKERS: Final[web.AppKey[list[Worker]]] = web.AppKey("replay_workers")
 
 
 def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
@@ -63,8 +84,9 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     unknown = sorted(set(worker_queues) - set(QUEUES))
     if unknown:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
-    app = web.Application()
+    app = web.Application(middlewares=[security_headers, disk_full_errors])
     app[SETTINGS] = settings
+    app[WORKERS] = []
     app[OBJECTS] = LocalDirectoryStore(settings.site_dir)
     app[TRANSCRIBER] = transcriber
     app[DURATIONS] = StageDurations()
@@ -121,6 +143,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
                job_timeout=settings.job_timeout, shutdown_grace=SHUTDOWN_GRACE)
         for queue in queues
     ]
+    app[WORKERS].extend(workers)
     stop = asyncio.Event()
     running = [asyncio.create_task(worker.run(stop), name=worker.worker_id)
                for worker in workers]
@@ -135,8 +158,26 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 # -- routes ----------------------------------------------------------------------------
 
 
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        _secure(error.headers)
+        raise
+    if not response.prepared:
+        _secure(response.headers)
+    return response
+
+
+def _secure(headers: MutableMapping[str, str]) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+
+
 async def health(request: web.Request) -> web.Response:
-    """200 with the queue's counts when the database answers, 503 otherwise."""
+    """200 with the queue's counts when the database answers (``degraded`` when the disk
+    is nearly full or a job's outcome could not be recorded), 503 otherwise."""
     try:
         request.app[STORE].db.execute("SELECT 1").fetchone()
         counts = await request.app[QUEUE].counts()
@@ -144,7 +185,13 @@ async def health(request: web.Request) -> web.Response:
         log.exception("health check failed")
         return web.json_response({"status": "error", "database": False, "error": str(exc)},
                                  status=503)
-    return web.json_response({"status": "ok", "database": True,
+    settings = request.app[SETTINGS]
+    free = await asyncio.to_thread(free_bytes, settings.data_dir)
+    failing = sorted(job for worker in request.app[WORKERS] for job in worker.failing)
+    degraded = free < settings.min_free_bytes or bool(failing)
+    return web.json_response({"status": "degraded" if degraded else "ok", "database": True,
+                              "free_bytes": free, "min_free_bytes": settings.min_free_bytes,
+                              "failing_jobs": failing,
                               "jobs": {str(status): n for status, n in counts.items()}})
 
 

@@ -439,13 +439,7 @@ _TEMPLATES: Final[Mapping[str, str]] = {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>{{ title }} – replay</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto;
-       padding: 0 1rem; line-height: 1.5; }
-label { display: block; font-weight: 600; }
-input { width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }
-.erreur { color: #a00; border-left: 4px solid #a00; padding-left: .75rem; }
-</style>
+<link rel="stylesheet" href="{{ stylesheet }}">
 </head>
 <body>
 <main>
@@ -480,8 +474,12 @@ _ENV: Final = jinja2.Environment(loader=jinja2.DictLoader(dict(_TEMPLATES)), aut
                                  undefined=jinja2.StrictUndefined)
 
 
+#: The login page's look, a file: the CSP refuses inline styles.
+STYLESHEET: Final = "/organisateur/static/login.css"
+
+
 def _render(name: str, **values: Any) -> str:
-    return _ENV.get_template(name).render(nbsp=NBSP, **values)
+    return _ENV.get_template(name).render(nbsp=NBSP, stylesheet=STYLESHEET, **values)
 
 
 def users_for(connection: sqlite3.Connection, settings: Settings) -> Users:

@@ -310,7 +310,7 @@
     const list = el("ul", { "class": "legend" });
     plan.cuts.forEach((cut, i) => {
       const item = el("li");
-      item.append(el("span", { "class": "swatch", style: "background:" + COLOURS[i % COLOURS.length] }));
+      item.append(el("span", { "class": "swatch colour-" + (i % COLOURS.length) })); // no style=: the CSP
       item.append(document.createTextNode(cut.title + NBSP + ": " + clock(cut.start) + " – " + clock(cut.end)));
       list.append(item);
     });
