@@ -211,6 +211,19 @@ class StageState:
 
 
 @dataclass(frozen=True, slots=True)
+class EventSummary:
+    """An event without its sessions, only their number: what lists need."""
+
+    slug: str
+    title: str
+    start: date
+    end: date
+    timezone: str
+    rooms: tuple[str, ...]
+    session_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ImportSummary:
     added: tuple[str, ...]
     changed: tuple[str, ...]
@@ -263,6 +276,18 @@ class Store:
                    if s.guid in before and before[s.guid] != _session_json(s)]
         removed = sorted(set(before) - {s.guid for s in event.sessions})
         return ImportSummary(tuple(added), tuple(changed), tuple(removed))
+
+    def event_summaries(self) -> list[EventSummary]:
+        """Every event with its number of sessions, counted by SQLite: one light query
+        whatever the size of the programmes."""
+        rows = self.db.execute(
+            "SELECT e.*, (SELECT count(*) FROM sessions s WHERE s.event_slug = e.slug) "
+            "AS session_count FROM events e ORDER BY e.slug")
+        return [EventSummary(slug=r["slug"], title=r["title"],
+                             start=date.fromisoformat(r["start_date"]),
+                             end=date.fromisoformat(r["end_date"]), timezone=r["timezone"],
+                             rooms=tuple(json.loads(r["rooms"])),
+                             session_count=r["session_count"]) for r in rows]
 
     def event_slugs(self) -> list[str]:
         return [row["slug"] for row in self.db.execute("SELECT slug FROM events ORDER BY slug")]

@@ -23,7 +23,7 @@ from replay.domain.errors import ProgrammeError
 from replay.domain.model import Event, Session
 from replay.domain.programme import parse_programme
 from replay.settings import Settings
-from replay.store.db import ImportSummary, Recording
+from replay.store.db import EventSummary, ImportSummary, Recording
 from replay.web import api_sessions
 from replay.web.api_common import check_event_access, json_body, load_event, recording_json
 from replay.web.auth import Role, authorizer, current_user, require
@@ -94,6 +94,13 @@ def event_json(event: Event, *, with_sessions: bool = False) -> dict[str, Any]:
     return data
 
 
+def summary_event_json(event: EventSummary) -> dict[str, Any]:
+    """The same shape as `event_json` without sessions."""
+    return {"slug": event.slug, "title": event.title, "start": event.start.isoformat(),
+            "end": event.end.isoformat(), "timezone": event.timezone, "rooms": list(event.rooms),
+            "session_count": event.session_count}
+
+
 def session_json(session: Session) -> dict[str, Any]:
     return {"guid": session.guid, "title": session.title, "slug": session.slug,
             "room": session.room, "start": session.start.isoformat(),
@@ -155,11 +162,11 @@ async def create_event(request: web.Request) -> web.Response:
 
 @_reader
 async def list_events(request: web.Request) -> web.Response:
+    """The events the user may work on, without their sessions (one light query)."""
     user = current_user(request)
-    store = request.config_dict[STORE]
-    events = [store.load_event(slug) for slug in store.event_slugs()
-              if user is not None and user.may_access_event(slug)]
-    return json_response({"events": [event_json(e) for e in events if e is not None]})
+    summaries = request.config_dict[STORE].event_summaries()
+    return json_response({"events": [summary_event_json(e) for e in summaries
+                                     if user is not None and user.may_access_event(e.slug)]})
 
 
 @_reader
