@@ -4,9 +4,11 @@ programme is loaded whole), subtitle imports are parsed and checked in a thread.
 from __future__ import annotations
 
 import io
-import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,9 +16,8 @@ import pytest
 
 from replay.domain.programme import parse_programme
 from replay.store.db import Store
-from replay.web import api_caption_sessions
 from replay.web.api import event_json
-from replay.web.keys import STORE
+from replay.web.keys import CPU_POOL, STORE
 from tests.unit.test_bad_input import PROGRAMME, SLUG, Api
 from tests.unit.test_bad_input import api as bad_input_api
 
@@ -45,21 +46,44 @@ async def test_the_events_list_loads_no_programme(
     assert listed["grand"]["session_count"] == 3000
 
 
-async def test_a_subtitle_import_is_parsed_off_the_loop(
+async def test_subtitles_are_parsed_and_checked_in_the_worker_process(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    threads: list[int] = []
-    real = api_caption_sessions.parse_upload
+    """The work goes to the app's process pool: neither this process's event loop nor a
+    thread of it (which would hold the interpreter lock against the loop)."""
+    pool = api.app[CPU_POOL]
+    sent: list[str] = []
+    submit = pool.submit
 
-    def parsing(data: bytes, filename: str) -> Any:
-        threads.append(threading.get_ident())
-        return real(data, filename)
+    def recording(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        sent.append(fn.__name__)
+        return submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(api_caption_sessions, "parse_upload", parsing)
+    monkeypatch.setattr(pool, "submit", recording)
     form = aiohttp.FormData()
     form.add_field("file", io.BytesIO(b"WEBVTT\n\n00:01.000 --> 00:02.000\nBonjour\n"),
                    filename="a.vtt")
     response = await api.client.post(api.captions("/import"), data=form, headers={
         **api.headers, "If-Match": await api.etag()})
     assert response.status == 200, await response.text()
-    assert threads
-    assert threading.get_ident() not in threads
+    saved = await api.client.put(api.captions(), json={"cues": [
+        {"start": 1, "end": 2, "text": "Bonjour"}]}, headers={
+        **api.headers, "If-Match": response.headers["ETag"]})
+    assert saved.status == 200, await saved.text()
+    assert sent == ["imported_cues", "validated_cues"]
+    assert isinstance(pool, ProcessPoolExecutor)
+
+
+def test_event_summaries_follow_changes_from_any_connection(tmp_path: Path) -> None:
+    here, there = (Store.open(tmp_path / "replay.sqlite3") for _ in range(2))
+    try:
+        event = parse_programme(PROGRAMME.read_bytes(), filename="p.json")
+        here.save_event(event)
+        assert [(s.slug, s.session_count) for s in here.event_summaries()] == [(SLUG, 20)]
+        there.save_event(replace(event, sessions=event.sessions[:3]))  # another process
+        assert [s.session_count for s in here.event_summaries()] == [3]
+        here.save_event(replace(event, slug="autre"))  # this connection
+        assert [(s.slug, s.session_count) for s in here.event_summaries()] == [
+            ("autre", 20), (SLUG, 3)]
+    finally:
+        here.close()
+        there.close()

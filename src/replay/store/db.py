@@ -235,6 +235,8 @@ class Store:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
+        #: `event_summaries` as of a `PRAGMA data_version` (see there).
+        self._summaries: tuple[int, list[EventSummary]] | None = None
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -247,6 +249,7 @@ class Store:
 
     def save_event(self, event: Event) -> ImportSummary:
         """Insert or update the event and its sessions, keyed by guid."""
+        self._summaries = None
         with transaction(self.db):
             self.db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
@@ -279,7 +282,14 @@ class Store:
 
     def event_summaries(self) -> list[EventSummary]:
         """Every event with its number of sessions, counted by SQLite: one light query
-        whatever the size of the programmes."""
+        whatever the size of the programmes, and kept until the programmes change (by
+        `save_event` here, or by another connection: SQLite's data_version tells)."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if self._summaries is None or self._summaries[0] != version:
+            self._summaries = (version, self._read_summaries())
+        return list(self._summaries[1])
+
+    def _read_summaries(self) -> list[EventSummary]:
         rows = self.db.execute(
             "SELECT e.*, (SELECT count(*) FROM sessions s WHERE s.event_slug = e.slug) "
             "AS session_count FROM events e ORDER BY e.slug")

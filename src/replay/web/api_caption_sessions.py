@@ -19,8 +19,8 @@ import asyncio
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
@@ -36,9 +36,9 @@ from replay.domain.captions import (
     warnings_for,
 )
 from replay.domain.errors import SubtitleError
-from replay.domain.srt import parse_srt
+from replay.domain.subtitle_files import Refusal, imported_cues, validated_cues
 from replay.domain.transcript import Cue
-from replay.domain.webvtt import parse_webvtt, render_srt, render_webvtt
+from replay.domain.webvtt import render_srt, render_webvtt
 from replay.jobs.captions import (
     LANGUAGES,
     default_options,
@@ -65,7 +65,7 @@ from replay.store.users import Role, User
 from replay.web.api_common import json_body, load_recording, parse_id, seconds
 from replay.web.auth import USERS, check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import QUEUE, SETTINGS, STORE
+from replay.web.keys import CPU_POOL, QUEUE, SETTINGS, STORE
 from replay.web.multipart import receive
 
 CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
@@ -303,7 +303,8 @@ async def save(request: web.Request) -> web.Response:
     where = target(request)
     expected = expected_version(request)
     body = await json_body(request)
-    cues = await asyncio.to_thread(validated, parse_cues(body.get("cues")))
+    cues = await off_the_loop(request, "Sous-titres refusés", validated_cues,
+                              parse_cues(body.get("cues")))
     return await store_version(request, where, cues, expected=expected, note=_note(body),
                                reviewed_until=_reviewed_until(body))
 
@@ -488,30 +489,18 @@ async def export_srt(request: web.Request) -> web.Response:
     return await export(request, "srt")
 
 
-def parse_upload(data: bytes, filename: str) -> list[Cue]:
-    """The file's cues, by its extension (or its WEBVTT header); SubtitleError if bad."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SubtitleError(f"ligne {line}{NBSP}: le fichier doit être en UTF-8") from None
-    suffix = Path(filename).suffix.lower()
-    if suffix == ".srt":
-        return parse_srt(text)
-    if suffix == ".vtt" or text.removeprefix("\ufeff").startswith("WEBVTT"):
-        return parse_webvtt(text, strict_markup=True)
-    raise SubtitleError(f"ligne 1{NBSP}: format inconnu, envoyez un fichier .vtt ou .srt")
-
-
-def _imported_cues(data: bytes, filename: str) -> list[Cue]:
-    """Parse and validate an imported file (in a thread: a big file takes a while)."""
-    try:
-        cues = parse_upload(data, filename)
-    except SubtitleError as exc:
-        line = re.match(r"ligne ([0-9]+)", str(exc))
-        raise _refused(exc, "Fichier refusé",
-                       line=int(line.group(1)) if line else None) from None
-    return validated(cues, "Fichier refusé")
+async def off_the_loop(request: web.Request, what: str,
+                       work: Callable[..., list[Cue] | Refusal], *args: Any) -> list[Cue]:
+    """Run pure cue work in the app's worker process (`CPU_POOL`): parsing or checking
+    thousands of cues in a thread would hold the interpreter lock against the event loop.
+    Its refusal becomes a 422 saying `what` was refused."""
+    pool = request.config_dict.get(CPU_POOL)  # None: a thread (apps not built by the factory)
+    found: list[Cue] | Refusal = await asyncio.get_running_loop().run_in_executor(
+        pool, work, *args)
+    if isinstance(found, Refusal):
+        detail = {"cue": found.cue} if found.cue is not None else {"line": found.line}
+        raise _refused(SubtitleError(found.reason), what, **detail)
+    return found
 
 
 @_editor
@@ -522,6 +511,7 @@ async def import_file(request: web.Request) -> web.Response:
                              directory=None)
     if received.data is None:
         raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
-    cues = await asyncio.to_thread(_imported_cues, received.data, received.filename)
+    cues = await off_the_loop(request, "Fichier refusé", imported_cues, received.data,
+                              received.filename)
     return await store_version(request, where, cues, expected=expected,
                                note=f"import de {received.filename or 'fichier'}"[:200])

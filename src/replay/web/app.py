@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Final
 
 from aiohttp import web
@@ -45,6 +47,7 @@ from replay.web.dashboard import setup_dashboard
 from replay.web.editor import setup_editor
 from replay.web.errors import disk_full_errors
 from replay.web.keys import (
+    CPU_POOL,
     DURATIONS,
     OBJECTS,
     QUEUE,
@@ -71,6 +74,8 @@ SECURITY_HEADERS: Final = {
     "X-Frame-Options": "DENY",
 }
 WORKERS: Final[web.AppKey[list[Worker]]] = web.AppKey("replay_workers")
+#: Worker processes for CPU-bound pure work: one keeps a core for the event loop.
+CPU_WORKERS: Final = 1
 
 
 def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
@@ -91,6 +96,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app[TRANSCRIBER] = transcriber
     app[DURATIONS] = StageDurations()
     app[WORKER_QUEUES] = tuple(worker_queues)
+    app.cleanup_ctx.append(_cpu_pool)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_queue)
     if run_workers and worker_queues:
@@ -116,6 +122,16 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[USERS] = users_for(app[STORE].db, app[SETTINGS])
     yield
     app[STORE].close()
+
+
+async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
+    """One worker process for pure CPU work (started on first use, by a fork server: never
+    a fork of this threaded process)."""
+    pool = ProcessPoolExecutor(max_workers=CPU_WORKERS,
+                               mp_context=multiprocessing.get_context("forkserver"))
+    app[CPU_POOL] = pool
+    yield
+    await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
 async def _queue(app: web.Application) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@ without importing the factory)."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Final
 
 from aiohttp import web
@@ -21,3 +22,5 @@ OBJECTS: Final[web.AppKey[ObjectStore]] = web.AppKey("objects")
 TRANSCRIBER: Final[web.AppKey[Transcriber | None]] = web.AppKey("transcriber")
 DURATIONS: Final = web.AppKey("stage_durations", StageDurations)
 WORKER_QUEUES: Final[web.AppKey[tuple[str, ...]]] = web.AppKey("worker_queues")
+#: A worker process for CPU-bound pure work (parsing subtitle files) off the event loop.
+CPU_POOL: Final[web.AppKey[Executor]] = web.AppKey("cpu_pool")
