@@ -3,7 +3,9 @@ programme is loaded whole), subtitle imports are parsed and checked in a thread.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
@@ -17,7 +19,8 @@ import pytest
 from replay.domain.programme import parse_programme
 from replay.store.db import Store
 from replay.web.api import event_json
-from replay.web.keys import CPU_POOL, STORE
+from replay.web.keys import OFFLOAD, STORE
+from replay.web.offload import Busy, Offload
 from tests.unit.test_bad_input import PROGRAMME, SLUG, Api
 from tests.unit.test_bad_input import api as bad_input_api
 
@@ -50,13 +53,14 @@ async def test_subtitles_are_parsed_and_checked_in_the_worker_process(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """The work goes to the app's process pool: neither this process's event loop nor a
     thread of it (which would hold the interpreter lock against the loop)."""
-    pool = api.app[CPU_POOL]
+    pool = api.app[OFFLOAD].executor
     sent: list[str] = []
     submit = pool.submit
 
     def recording(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         sent.append(fn.__name__)
-        return submit(fn, *args, **kwargs)
+        future: Future[Any] = submit(fn, *args, **kwargs)
+        return future
 
     monkeypatch.setattr(pool, "submit", recording)
     form = aiohttp.FormData()
@@ -87,3 +91,29 @@ def test_event_summaries_follow_changes_from_any_connection(tmp_path: Path) -> N
     finally:
         here.close()
         there.close()
+
+
+async def test_past_a_few_waiting_requests_the_worker_says_busy() -> None:
+    offload = Offload(workers=1, waiting=1)
+    try:
+        first = asyncio.create_task(offload.run(time.sleep, 0.5))
+        await asyncio.sleep(0)  # the first takes the only slot
+        with pytest.raises(Busy):
+            await offload.run(time.sleep, 0)
+        await first
+        assert await offload.run(divmod, 7, 2) == (3, 1)
+    finally:
+        offload.shutdown()
+
+
+async def test_a_busy_worker_is_a_429_to_try_again(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def busy(self: Offload, work: object, *args: object) -> object:
+        raise Busy
+
+    monkeypatch.setattr(Offload, "run", busy)
+    response = await api.client.put(api.captions(), json={"cues": []}, headers={
+        **api.headers, "If-Match": await api.etag()})
+    assert response.status == 429
+    assert response.headers["Retry-After"] == "5"
+    assert "réessayez dans un instant" in (await response.json())["error"]

@@ -65,12 +65,14 @@ from replay.store.users import Role, User
 from replay.web.api_common import json_body, load_recording, parse_id, seconds
 from replay.web.auth import USERS, check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import CPU_POOL, QUEUE, SETTINGS, STORE
+from replay.web.keys import OFFLOAD, QUEUE, SETTINGS, STORE
 from replay.web.multipart import receive
+from replay.web.offload import Busy
 
 CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
 IMPORT_MAX_BYTES: Final = 4 << 20
 LOW_CONFIDENCE: Final = 0.5
+BUSY_RETRY_SECONDS: Final = 5
 _ETAG: Final = re.compile(r'\s*(?:W/)?"v([0-9]{1,18})"\s*')
 
 _editor: Final = require(Role.EDITOR)
@@ -491,12 +493,16 @@ async def export_srt(request: web.Request) -> web.Response:
 
 async def off_the_loop(request: web.Request, what: str,
                        work: Callable[..., list[Cue] | Refusal], *args: Any) -> list[Cue]:
-    """Run pure cue work in the app's worker process (`CPU_POOL`): parsing or checking
+    """Run pure cue work in the app's worker processes (`OFFLOAD`): parsing or checking
     thousands of cues in a thread would hold the interpreter lock against the event loop.
-    Its refusal becomes a 422 saying `what` was refused."""
-    pool = request.config_dict.get(CPU_POOL)  # None: a thread (apps not built by the factory)
-    found: list[Cue] | Refusal = await asyncio.get_running_loop().run_in_executor(
-        pool, work, *args)
+    Its refusal becomes a 422 saying `what` was refused; too many at once, a 429."""
+    try:
+        found = await request.config_dict[OFFLOAD].run(work, *args)
+    except Busy:
+        error = api_error(429, f"Le serveur traite déjà plusieurs fichiers de sous-titres"
+                               f"{NBSP}: réessayez dans un instant.")
+        error.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        raise error from None
     if isinstance(found, Refusal):
         detail = {"cue": found.cue} if found.cue is not None else {"line": found.line}
         raise _refused(SubtitleError(found.reason), what, **detail)

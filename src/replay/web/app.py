@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Final
 
 from aiohttp import web
@@ -47,15 +45,16 @@ from replay.web.dashboard import setup_dashboard
 from replay.web.editor import setup_editor
 from replay.web.errors import disk_full_errors
 from replay.web.keys import (
-    CPU_POOL,
     DURATIONS,
     OBJECTS,
+    OFFLOAD,
     QUEUE,
     SETTINGS,
     STORE,
     TRANSCRIBER,
     WORKER_QUEUES,
 )
+from replay.web.offload import Offload
 from replay.web.quotas import free_bytes
 
 log = logging.getLogger(__name__)
@@ -74,8 +73,6 @@ SECURITY_HEADERS: Final = {
     "X-Frame-Options": "DENY",
 }
 WORKERS: Final[web.AppKey[list[Worker]]] = web.AppKey("replay_workers")
-#: Worker processes for CPU-bound pure work: one keeps a core for the event loop.
-CPU_WORKERS: Final = 1
 
 
 def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
@@ -96,7 +93,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app[TRANSCRIBER] = transcriber
     app[DURATIONS] = StageDurations()
     app[WORKER_QUEUES] = tuple(worker_queues)
-    app.cleanup_ctx.append(_cpu_pool)
+    app.cleanup_ctx.append(_offload)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_queue)
     if run_workers and worker_queues:
@@ -124,14 +121,11 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[STORE].close()
 
 
-async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
-    """One worker process for pure CPU work (started on first use, by a fork server: never
-    a fork of this threaded process)."""
-    pool = ProcessPoolExecutor(max_workers=CPU_WORKERS,
-                               mp_context=multiprocessing.get_context("forkserver"))
-    app[CPU_POOL] = pool
+async def _offload(app: web.Application) -> AsyncIterator[None]:
+    offload = Offload()
+    app[OFFLOAD] = offload
     yield
-    await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+    await asyncio.to_thread(offload.shutdown)
 
 
 async def _queue(app: web.Application) -> AsyncIterator[None]:

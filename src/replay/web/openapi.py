@@ -26,7 +26,8 @@ _ERRORS: Final = {
            "introuvable à l’adresse donnée, ou adresse non publique)",
     "423": "Un autre envoi écrit déjà dans ce téléversement",
     "428": "En-tête If-Match requis (l’ETag des sous-titres lus)",
-    "429": "Trop d’envois en cours pour cet organisateur",
+    "429": "Trop de demandes à la fois (envois en cours pour cet organisateur, fichiers de "
+           "sous-titres en traitement) : réessayez plus tard (Retry-After)",
     "460": "Somme de contrôle du morceau ou du fichier incorrecte (tus)",
     "507": "Espace insuffisant : le disque du serveur est plein, ou le quota d’envoi de "
            "l’organisateur est atteint",
@@ -191,7 +192,7 @@ def _caption_paths() -> JSONObj:
         base: {
             "get": _op("Les sous-titres actuels", editor, caps, "404", "409", params=params),
             "put": _op("Enregistrer une nouvelle version (If-Match requis)", editor, caps,
-                       "400", "404", "409", "422", "428", body=_body(cues, "cues"),
+                       "400", "404", "409", "422", "428", "429", body=_body(cues, "cues"),
                        params=params)},
         f"{base}/history": {"get": _op("L’historique des versions", editor,
                                        ("200", obj, "Versions"), "404", "409", params=params)},
@@ -227,7 +228,7 @@ def _caption_paths() -> JSONObj:
                                           "409", params=params)},
         f"{base}/import": {"post": _op(
             "Importer un fichier .vtt ou .srt (strict ; If-Match requis)", editor, caps, "400",
-            "404", "409", "413", "415", "422", "428", params=params, body={
+            "404", "409", "413", "415", "422", "428", "429", params=params, body={
                 "required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": ["file"],
                     "properties": {"file": {"type": "string", "format": "binary"}}}}}})},
