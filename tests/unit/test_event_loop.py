@@ -106,14 +106,20 @@ async def test_past_a_few_waiting_requests_the_worker_says_busy() -> None:
         offload.shutdown()
 
 
-async def test_a_busy_worker_is_a_429_to_try_again(
-        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def busy(self: Offload, work: object, *args: object) -> object:
-        raise Busy
-
-    monkeypatch.setattr(Offload, "run", busy)
-    response = await api.client.put(api.captions(), json={"cues": []}, headers={
-        **api.headers, "If-Match": await api.etag()})
-    assert response.status == 429
-    assert response.headers["Retry-After"] == "5"
-    assert "réessayez dans un instant" in (await response.json())["error"]
+async def test_a_busy_worker_is_a_429_to_try_again(api: Api) -> None:
+    offload = api.app[OFFLOAD]
+    etag = await api.etag()
+    async with offload.slot(), offload.slot(), offload.slot(), offload.slot():  # all taken
+        response = await api.client.put(api.captions(), json={"cues": []}, headers={
+            **api.headers, "If-Match": etag})
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "5"
+        assert "réessayez dans un instant" in (await response.json())["error"]
+        form = aiohttp.FormData()
+        form.add_field("file", io.BytesIO(b"WEBVTT\n"), filename="a.vtt")
+        imported = await api.client.post(api.captions("/import"), data=form, headers={
+            **api.headers, "If-Match": etag})
+        assert imported.status == 429
+    freed = await api.client.put(api.captions(), json={"cues": []}, headers={
+        **api.headers, "If-Match": etag})
+    assert freed.status == 200  # a slot is free again

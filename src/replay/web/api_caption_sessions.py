@@ -16,10 +16,11 @@ the glossary may be edited by editors too (they meet the names while correcting)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -67,7 +68,7 @@ from replay.web.auth import USERS, check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import OFFLOAD, QUEUE, SETTINGS, STORE
 from replay.web.multipart import receive
-from replay.web.offload import Busy
+from replay.web.offload import Busy, Offload
 
 CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
 IMPORT_MAX_BYTES: Final = 4 << 20
@@ -304,9 +305,10 @@ def _note(body: dict[str, Any]) -> str:
 async def save(request: web.Request) -> web.Response:
     where = target(request)
     expected = expected_version(request)
-    body = await json_body(request)
-    cues = await off_the_loop(request, "Sous-titres refusés", validated_cues,
-                              parse_cues(body.get("cues")))
+    async with offload_slot(request) as offload:
+        body = await json_body(request)
+        cues = await off_the_loop(offload, "Sous-titres refusés", validated_cues,
+                                  parse_cues(body.get("cues")))
     return await store_version(request, where, cues, expected=expected, note=_note(body),
                                reviewed_until=_reviewed_until(body))
 
@@ -491,18 +493,26 @@ async def export_srt(request: web.Request) -> web.Response:
     return await export(request, "srt")
 
 
-async def off_the_loop(request: web.Request, what: str,
-                       work: Callable[..., list[Cue] | Refusal], *args: Any) -> list[Cue]:
-    """Run pure cue work in the app's worker processes (`OFFLOAD`): parsing or checking
-    thousands of cues in a thread would hold the interpreter lock against the event loop.
-    Its refusal becomes a 422 saying `what` was refused; too many at once, a 429."""
+@contextlib.asynccontextmanager
+async def offload_slot(request: web.Request) -> AsyncIterator[Offload]:
+    """One of the app's worker slots (`OFFLOAD`), or a 429 to try again."""
+    offload = request.config_dict[OFFLOAD]
     try:
-        found = await request.config_dict[OFFLOAD].run(work, *args)
+        async with offload.slot():
+            yield offload
     except Busy:
         error = api_error(429, f"Le serveur traite déjà plusieurs fichiers de sous-titres"
                                f"{NBSP}: réessayez dans un instant.")
         error.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
         raise error from None
+
+
+async def off_the_loop(offload: Offload, what: str,
+                       work: Callable[..., list[Cue] | Refusal], *args: Any) -> list[Cue]:
+    """Run pure cue work in a worker process: parsing or checking thousands of cues in a
+    thread would hold the interpreter lock against the event loop. Its refusal becomes a
+    422 saying `what` was refused."""
+    found = await offload.call(work, *args)
     if isinstance(found, Refusal):
         detail = {"cue": found.cue} if found.cue is not None else {"line": found.line}
         raise _refused(SubtitleError(found.reason), what, **detail)
@@ -513,11 +523,12 @@ async def off_the_loop(request: web.Request, what: str,
 async def import_file(request: web.Request) -> web.Response:
     where = target(request)
     expected = expected_version(request)
-    received = await receive(request, file_field="file", limit=IMPORT_MAX_BYTES,
-                             directory=None)
-    if received.data is None:
-        raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
-    cues = await off_the_loop(request, "Fichier refusé", imported_cues, received.data,
-                              received.filename)
+    async with offload_slot(request) as offload:  # before the body: a refusal costs nothing
+        received = await receive(request, file_field="file", limit=IMPORT_MAX_BYTES,
+                                 directory=None)
+        if received.data is None:
+            raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
+        cues = await off_the_loop(offload, "Fichier refusé", imported_cues, received.data,
+                                  received.filename)
     return await store_version(request, where, cues, expected=expected,
                                note=f"import de {received.filename or 'fichier'}"[:200])

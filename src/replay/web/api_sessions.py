@@ -246,7 +246,9 @@ async def publish_session(request: web.Request) -> web.Response:
     if not all(state is not None and state.status == "done" for state in states):
         raise api_error(409, f"La session n’est pas prête{NBSP}: attendez la fin de son "
                              "traitement (vidéo et sous-titres), puis publiez-la.")
-    store.set_stage(recording.id, guid, "publish", input_key="", status="requested")
+    published = store.stage(recording.id, guid, "publish")
+    if published is None or published.status != "requested":  # no write (an fsync) for nothing
+        store.set_stage(recording.id, guid, "publish", input_key="", status="requested")
     job = await request.config_dict[QUEUE].enqueue(publish_job(recording.event_slug))
     return json_response({"job": job}, status=202)
 

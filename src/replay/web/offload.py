@@ -7,8 +7,9 @@ against the event loop. A few requests at a time: past that, `Busy` (the API ans
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Final, TypeVar
 
@@ -32,13 +33,23 @@ class Offload:
             max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
         self._slots = asyncio.Semaphore(waiting)
 
-    async def run(self, work: Callable[..., T], *args: object) -> T:
-        """`work(*args)` in a worker process; `Busy` when too many requests wait."""
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the slots (taken before reading a large body: a request that will
+        be refused need not be received); `Busy` when none is free."""
         if self._slots.locked():
             raise Busy
         async with self._slots:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, work,
-                                                                    *args)
+            yield
+
+    async def call(self, work: Callable[..., T], *args: object) -> T:
+        """`work(*args)` in a worker process, for a holder of a `slot`."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work, *args)
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        """`work(*args)` in a worker process; `Busy` when too many requests wait."""
+        async with self.slot():
+            return await self.call(work, *args)
 
     def shutdown(self) -> None:
         """Stop the workers; what waits is cancelled, what runs finishes."""
