@@ -3,8 +3,8 @@ they may announce, and how much free space must stay on the disk.
 
 Both ways in are counted: resumable (tus) uploads not yet complete nor expired, and plain
 multipart uploads while they are received (`Quotas.receiving`). Refusals are
-`QuotaRefused` with an HTTP status (429 for too many at once, 507 for bytes: the quota or
-the disk) and a French message saying what to do.
+`ingest.Refused` with an HTTP status (429 for too many at once, 507 for bytes: the quota
+or the disk) and a French message saying what to do.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from replay.settings import Settings
+from replay.web.ingest import Refused
 from replay.web.tus import format_size
 from replay.web.uploads_store import Upload, UploadStore
 
@@ -28,10 +29,7 @@ DISK_FULL: Final = (f"Espace disque insuffisant sur le serveur{NBSP}: le fichier
                     "l’administrateur pour qu’il libère de la place.")
 
 
-class QuotaRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+QuotaRefused = Refused
 
 
 @dataclass(frozen=True, slots=True)
