@@ -33,7 +33,7 @@ from replay.web.ingest import Incoming, Refused, admit_upload, check_room
 from replay.web.keys import QUEUE, SETTINGS, STORE
 from replay.web.multipart import Received, receive
 from replay.web.openapi import openapi_document
-from replay.web.quotas import QuotaRefused, Quotas, UploadLimits
+from replay.web.quotas import Quotas, UploadLimits
 from replay.web.tus import Admit, OnComplete, create_tus_app, parse_metadata
 from replay.web.uploads_store import Upload, UploadStore
 
@@ -210,7 +210,7 @@ async def upload_recording(request: web.Request) -> web.Response:
             received = await receive(request, file_field="file", limit=limit,
                                      directory=request.config_dict[SETTINGS].uploads_dir
                                      / "incoming")
-    except QuotaRefused as refusal:
+    except Refused as refusal:
         raise api_error(refusal.status, refusal.message) from None
     try:
         recording, job = await _admit_received(request, slug, received)
@@ -260,7 +260,7 @@ def _tus_admission(quotas: Quotas) -> Admit:
     async def admit(request: web.Request, length: int) -> None:
         try:
             await quotas.admit(owner_of(request), length)
-        except QuotaRefused as refusal:
+        except Refused as refusal:
             raise api_error(refusal.status, refusal.message) from None
 
     return admit

@@ -29,9 +29,6 @@ DISK_FULL: Final = (f"Espace disque insuffisant sur le serveur{NBSP}: le fichier
                     "l’administrateur pour qu’il libère de la place.")
 
 
-QuotaRefused = Refused
-
-
 @dataclass(frozen=True, slots=True)
 class UploadLimits:
     in_flight: int
@@ -72,12 +69,12 @@ class Quotas:
         mine = [u for u in active if u.owner == owner]
         receiving = self._receiving.get(owner, [])
         if len(mine) + len(receiving) >= self.limits.in_flight:
-            raise QuotaRefused(429, f"Déjà {self.limits.in_flight}{NBSP}envois en cours"
+            raise Refused(429, f"Déjà {self.limits.in_flight}{NBSP}envois en cours"
                                     f"{NBSP}: terminez-en ou annulez-en un avant d’en "
                                     "commencer un autre.")
         announced = sum(u.length for u in mine) + sum(receiving)
         if announced + length > self.limits.quota_bytes:
-            raise QuotaRefused(507, f"Quota d’envoi dépassé{NBSP}: vos envois en cours "
+            raise Refused(507, f"Quota d’envoi dépassé{NBSP}: vos envois en cours "
                                     f"annoncent {format_size(announced)} et le quota est de "
                                     f"{format_size(self.limits.quota_bytes)}. Terminez ou "
                                     "annulez un envoi, puis recommencez.")
@@ -88,7 +85,7 @@ class Quotas:
         pending += sum(size for sizes in self._receiving.values() for size in sizes)
         free = await asyncio.to_thread(self.free, self.disk)
         if free - pending - length < self.limits.min_free_bytes:
-            raise QuotaRefused(507, DISK_FULL)
+            raise Refused(507, DISK_FULL)
 
     @contextlib.asynccontextmanager
     async def receiving(self, owner: str, length: int) -> AsyncIterator[None]:
