@@ -62,7 +62,7 @@ class Quotas:
         self._lock = asyncio.Lock()
 
     async def admit(self, owner: str, length: int) -> None:
-        """Raise `QuotaRefused` unless `owner` may start an upload of `length` bytes.
+        """Raise `Refused` unless `owner` may start an upload of `length` bytes.
         Callers that create the upload right after hold their own lock (tus does)."""
         active = [u for u in await self.uploads.all()
                   if not u.complete and u.expires > self.clock()]
