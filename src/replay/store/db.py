@@ -151,10 +151,16 @@ MIGRATIONS: tuple[str, ...] = (
 
 def private_database(path: Path) -> None:
     """Make the database's folder (when new: 0700) and the file itself (0600) private to
-    the server's user; SQLite gives its -wal and -shm files the database file's mode."""
+    the server's user; SQLite gives its -wal and -shm files the database file's mode.
+
+    An existing file is only chmod'ed, never opened: closing any descriptor of it would
+    drop the POSIX locks of this process's SQLite connections to it (and another process
+    could then checkpoint and delete the WAL under them)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    os.chmod(path, 0o600)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        os.chmod(path, 0o600)
 
 
 def connect(path: Path) -> sqlite3.Connection:
