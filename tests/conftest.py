@@ -1,10 +1,24 @@
-"""Shared by every test folder: the small generated room recording, made once per run."""
+"""What every test folder shares: the small generated room recording, made once per run,
+and cheap password hashing.
+
+Password hashing: production hashes new passwords with scrypt N=2^17 (about 128 MiB and
+a second of CPU on a busy 2-core machine); the many accounts the tests create use a
+cheap cost instead, as test suites do for password hashers. The tests of the cost itself
+and of re-hashing on login put the production parameters back
+(`tests/unit/test_passwords.py`, `tests/unit/test_accounts.py`); programs the tests
+start as subprocesses hash at the production cost.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from replay.domain import passwords
 from replay.sample import SampleSession, SampleTruth, build_sample
+
+CHEAP = passwords.ScryptParams(n=1 << 10)
 
 #: A small room recording shared by the pipeline tests and the organiser journey: two
 #: sessions of French speech (espeak-ng) starting late, 2.5 minutes in all.
@@ -12,6 +26,13 @@ SMALL_SESSIONS = (
     SampleSession("Premier atelier", 30, 60, late_by=10, paragraphs=2),
     SampleSession("Second atelier", 90, 60, late_by=15, paragraphs=2),
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "DEFAULT_PARAMS", CHEAP)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ from replay.speech.transcriber import Task
 from replay.storage.factory import object_store_for
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
+from replay.store.users import User, Users
 
 log = logging.getLogger("replay")
 
@@ -464,15 +465,33 @@ def _add_user(commands: Commands[Parser]) -> None:
     token.add_argument("email", metavar="ADRESSE", help="l’adresse du compte")
     token.add_argument("--label", required=True, metavar="LIBELLE",
                        help="à quoi sert le jeton, par exemple un script")
+    token.add_argument("--days", type=float, metavar="JOURS",
+                       help="nombre de jours de validité du jeton (par défaut : le réglage "
+                            "token_days)")
     token.add_argument("--json", action="store_true", help=JSON_HELP)
+    tokens = actions.add_parser("tokens", help="lister les jetons d’API d’un compte",
+                                description="Lister les jetons du compte : numéro, libellé, "
+                                            "dates et état (actif, révoqué, expiré).")
+    tokens.add_argument("email", metavar="ADRESSE", help="l’adresse du compte")
+    revoke = actions.add_parser("revoke", help="révoquer définitivement un jeton d’API",
+                                description="Révoquer un jeton par son numéro (voir `replay "
+                                            "user tokens`) : les scripts qui l’utilisent sont "
+                                            "refusés aussitôt.")
+    revoke.add_argument("token_id", type=int, metavar="NUMERO", help="le numéro du jeton")
+    disable = actions.add_parser("disable", help="désactiver un compte (ou le réactiver)",
+                                 description="Un compte désactivé ne peut plus se connecter, "
+                                             "ses sessions ouvertes prennent fin et ses jetons "
+                                             "cessent de fonctionner.")
+    disable.add_argument("email", metavar="ADRESSE", help="l’adresse du compte")
+    disable.add_argument("--undo", action="store_true", help="réactiver le compte")
 
 
 def _user(args: argparse.Namespace, settings: Settings) -> int:
-    from replay.store.users import Users
+    from replay.web.auth import users_for
 
     store = Store.open(settings.database_path)
     try:
-        users = Users(store.db)
+        users = users_for(store.db, settings)
         if args.user_command == "add":
             user = users.add(args.email, args.name, args.role, _new_password(),
                              event_slugs=args.event)
@@ -481,18 +500,76 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 print(f"Compte créé{NBSP}: {user.email} ({user.role})")
             return 0
-        found = users.by_email(args.email)
-        if found is None:
-            raise ReplayError(f"aucun compte pour l’adresse {args.email} (replay user add)")
-        token = users.create_token(found.id, args.label)
-        if args.json:
-            _print_json({"email": found.email, "label": args.label, "token": token})
-        else:
-            print(token)
-        print(f"Conservez ce jeton{NBSP}: il ne sera plus affiché.", file=sys.stderr)
+        USER_ACTIONS[args.user_command](users, args)
         return 0
     finally:
         store.close()
+
+
+def _account(users: Users, email: str) -> User:
+    from replay.store.users import AccountError
+
+    found = next((u for u in users.all() if u.email.casefold() == email.strip().casefold()),
+                 None)
+    if found is None:
+        raise AccountError(f"Aucun compte pour l’adresse {email}\u00a0: vérifiez-la, ou "
+                           "créez-le (replay user add).")
+    return found
+
+
+def _user_token(users: Users, args: argparse.Namespace) -> None:
+    found = _account(users, args.email)
+    seconds = None if args.days is None else args.days * 86400.0
+    token = users.create_token(found.id, args.label, seconds=seconds)
+    if args.json:
+        _print_json({"email": found.email, "label": args.label, "token": token})
+    else:
+        print(token)
+    print(f"Conservez ce jeton{NBSP}: il ne sera plus affiché.", file=sys.stderr)
+
+
+def _user_tokens(users: Users, args: argparse.Namespace) -> None:
+    found = _account(users, args.email)
+    listed = users.tokens_of(found.id)
+    if not listed:
+        print(f"Aucun jeton pour {found.email}.")
+    now = time.time()
+    for token in listed:
+        print(f"n°\u00a0{token.id}\t«\u00a0{token.label}\u00a0»\tcréé le "
+              f"{_day(token.created_at)}\texpire le {_day(token.expires_at)}\t"
+              f"{token.state(now)}")
+
+
+def _day(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().strftime("%d/%m/%Y %H:%M")
+
+
+def _user_revoke(users: Users, args: argparse.Namespace) -> None:
+    from replay.store.users import AccountError
+
+    token = users.token(args.token_id)
+    if token is None:
+        raise AccountError(f"Aucun jeton n°\u00a0{args.token_id}\u00a0: voyez la liste "
+                           "(replay user tokens ADRESSE).")
+    if not users.revoke_token(token.id):
+        print(f"Le jeton n°\u00a0{token.id} était déjà révoqué.")
+        return
+    print(f"Jeton n°\u00a0{token.id} («\u00a0{token.label}\u00a0») révoqué.")
+
+
+def _user_disable(users: Users, args: argparse.Namespace) -> None:
+    found = _account(users, args.email)
+    users.set_disabled(found.id, not args.undo)
+    if args.undo:
+        print(f"Compte réactivé\u00a0: {found.email}")
+    else:
+        print(f"Compte désactivé\u00a0: {found.email}\u00a0; ses sessions sont fermées et "
+              "ses jetons refusés.")
+
+
+USER_ACTIONS: dict[str, Callable[[Users, argparse.Namespace], None]] = {
+    "token": _user_token, "tokens": _user_tokens, "revoke": _user_revoke,
+    "disable": _user_disable}
 
 
 def _new_password() -> str:
@@ -518,7 +595,8 @@ def _add_live(commands: Commands[Parser]) -> None:
                     "une URL SRT avec sa phrase secrète, pour OBS, vMix ou un encodeur "
                     "matériel. Un `replay serve` en marche prend les changements en compte en "
                     "quelques secondes.")
-    actions = sub.add_subparsers(dest="live_command", required=True, metavar="ACTION")
+    actions = sub.add_subparsers(dest="live_command", required=True, metavar="ACTION",
+                                 title=f"actions{NBSP}", parser_class=Parser)
     keys = actions.add_parser("keys", help="afficher les URL et les clés de chaque salle (en "
                                            "créant celles qui manquent)")
     keys.add_argument("event", metavar="EVENEMENT", help="l’identifiant (slug) de l’évènement")

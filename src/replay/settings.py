@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from replay.domain.addresses import parse_networks
 from replay.domain.errors import ReplayError
 
 ENV_PREFIX = "REPLAY_"
@@ -67,6 +68,12 @@ class Settings:
     live_player_delay: float = 6.0
     nginx_binary: str = "nginx"
     nginx_rtmp_module: Path = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+    token_days: float = 90.0
+    trusted_proxies: str = ""
+    login_failures_per_ip: int = 20
+    uploads_in_flight_max: int = 4
+    upload_quota_bytes: int = 80 * 2**30
+    min_free_bytes: int = 2 * 2**30
 
     @property
     def database_path(self) -> Path:
@@ -148,6 +155,7 @@ def _build(values: Mapping[str, Any]) -> Settings:
     settings = dataclasses.replace(defaults, **converted)
     if settings.cpu_threads < 1:
         raise ReplayError("setting cpu_threads must be at least 1")
+    _check_limits(settings)
     if not 0 < settings.heartbeat_seconds < settings.lease_seconds:
         raise ReplayError("setting heartbeat_seconds must be above 0 and below lease_seconds "
                           f"(got {settings.heartbeat_seconds:g} and {settings.lease_seconds:g})")
@@ -155,6 +163,20 @@ def _build(values: Mapping[str, Any]) -> Settings:
         raise ReplayError("settings live_segment_seconds must be above 0 and "
                           "live_window_segments at least 3")
     return settings
+
+
+def _check_limits(settings: Settings) -> None:
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ReplayError(f"setting trusted_proxies: {exc}; give IP addresses or networks "
+                          "separated by commas, e.g. \"10.0.0.1, 192.168.0.0/16\"") from exc
+    for name in ("token_days", "login_failures_per_ip", "uploads_in_flight_max",
+                 "upload_quota_bytes"):
+        if getattr(settings, name) <= 0:
+            raise ReplayError(f"setting {name} must be above 0")
+    if settings.min_free_bytes < 0:
+        raise ReplayError("setting min_free_bytes cannot be negative")
 
 
 def _convert(name: str, value: Any, kind: type) -> Any:

@@ -30,7 +30,10 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest_asyncio.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="fr-FR")
+    """A page for tests that drive the site. The CSP is bypassed so that Playwright's own
+    helpers (wait_for_function's predicates, axe injected as a script) can run; the CSP
+    itself is tested without bypass in test_csp_browser.py."""
+    context = await browser.new_context(locale="fr-FR", bypass_csp=True)
     page = await context.new_page()
     page.set_default_timeout(20_000)
     yield page

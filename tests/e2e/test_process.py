@@ -447,7 +447,10 @@ async def chromium(*, javascript: bool = True) -> AsyncIterator[Page]:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(java_script_enabled=javascript)
+            # The CSP is bypassed for axe, injected as a script (test_csp_browser.py
+            # checks the pages under their CSP).
+            context = await browser.new_context(java_script_enabled=javascript,
+                                                bypass_csp=True)
             yield await context.new_page()
         finally:
             await browser.close()

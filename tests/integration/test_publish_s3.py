@@ -5,6 +5,7 @@ Then `replay publish` and `replay unpublish` from the command line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.error
@@ -85,6 +86,16 @@ def outputs(root: Path, item: Session, text: str = "Bonjour") -> SessionOutputs:
     return SessionOutputs(cut(item), item.room, item, media, speech)
 
 
+def segment_name(item: SessionOutputs) -> str:
+    data = (item.media_dir / "hls" / "480p" / "seg_00000.ts").read_bytes()
+    return hashlib.sha256(data).hexdigest()[:32] + ".ts"
+
+
+def headers_of(url: str) -> dict[str, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return {name.lower(): value for name, value in response.headers.items()}
+
+
 def fetch(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -140,14 +151,16 @@ async def test_publish_to_s3(moto_s3: MotoS3, tmp_path: Path) -> None:
     keys = await store.list_keys(f"{EVENT}/")
     assert uploader.uploaded == len(keys)
     assert f"{EVENT}/index.html" in keys
-    assert f"{EVENT}/ouverture/hls/480p/seg_00000.ts" in keys
+    segment = f"{EVENT}/ouverture/hls/480p/{segment_name(items[0])}"
+    assert segment in keys  # named after its content, not its position
+    assert f"{EVENT}/ouverture/hls/480p/seg_00000.ts" not in keys
     for key in keys:
         status, body = fetch(moto_s3.url(f"publish/{key}"))
         assert status == 200, key
         assert body == await store.get_bytes(key)
     statuses = crawl(moto_s3.url(f"publish/{EVENT}/index.html"))
     assert {url: s for url, s in statuses.items() if s != 200} == {}
-    assert any(url.endswith("/seg_00000.ts") for url in statuses), "the crawl reached media"
+    assert moto_s3.url(f"publish/{segment}") in statuses, "the crawl reached media"
 
     again = await publish_event(store, event(first, second), items, drafts=True)
     assert (again.uploaded, again.unchanged) == (0, len(keys))
@@ -157,6 +170,37 @@ async def test_publish_to_s3(moto_s3: MotoS3, tmp_path: Path) -> None:
     assert await store.list_keys(f"{EVENT}/ouverture/") == []
     assert await store.list_keys(f"{EVENT}/table-ronde/") != []
     assert fetch(moto_s3.url(f"publish/{EVENT}/ouverture/index.html"))[0] in {403, 404}
+
+
+async def test_a_recut_publishes_new_segment_names_and_prunes_the_old(
+        moto_s3: MotoS3, tmp_path: Path) -> None:
+    first, second = session("g1", "ouverture", 0), session("g2", "table-ronde", 2)
+    store = s3_store(moto_s3, "recut")
+    v1 = [outputs(tmp_path / "v1", first), outputs(tmp_path / "v1", second)]
+    await store.put_bytes("autre-evenement/ouverture/hls/480p/seg_00000.ts", b"x")
+    await publish_event(store, event(first, second), v1, drafts=True)
+    old = f"{EVENT}/ouverture/hls/480p/{segment_name(v1[0])}"
+    assert "immutable" in headers_of(moto_s3.url(f"recut/{old}"))["cache-control"]
+    stale = f"{EVENT}/ouverture/hls/480p/seg_00000.ts"  # left by an older publication
+    await store.put_bytes(stale, b"\x47positional")
+
+    recut = outputs(tmp_path / "v2", first)
+    (recut.media_dir / "hls" / "480p" / "seg_00000.ts").write_bytes(b"\x47" + b"recut" * 100)
+    published = await publish_event(store, event(first, second), [recut, v1[1]], drafts=True)
+    new = f"{EVENT}/ouverture/hls/480p/{segment_name(recut)}"
+    assert new != old
+    keys = await store.list_keys("")
+    assert new in keys
+    assert old not in keys
+    assert stale not in keys
+    assert published.pruned == 2
+    assert "autre-evenement/ouverture/hls/480p/seg_00000.ts" in keys  # another event: kept
+    playlist = await store.get_bytes(f"{EVENT}/ouverture/hls/480p/index.m3u8")
+    assert playlist is not None
+    assert segment_name(recut) in playlist.decode()
+    statuses = crawl(moto_s3.url(f"recut/{EVENT}/index.html"))
+    assert {url: s for url, s in statuses.items() if s != 200} == {}
+    assert moto_s3.url(f"recut/{new}") in statuses
 
 
 class FailingStore:

@@ -215,14 +215,25 @@ async def test_a_programme_is_fetched_from_its_url(api: Api) -> None:
 
     source = web.Application()
     source.router.add_get("/schedule.json", serve)
-    async with TestServer(source) as server:
+    async with TestServer(source, host="127.0.0.1") as server:
         url = str(server.make_url("/schedule.json"))
-        response = await api.client.post("/api/events", headers=api.auth("organiser"),
-                                         json={"url": url})
-        assert response.status == 201, await response.text()
-        missing = await api.client.post("/api/events", headers=api.auth("organiser"),
+        local = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                      json={"url": url})
+        assert local.status == 422  # the default policy: public addresses only
+        assert "publique" in (await local.json())["error"]
+        assert api.store.event_slugs() == []
+        settings = Settings(data_dir=api.data_dir.parent / "other", cpu_threads=1)
+        wider = create_app(settings, run_workers=False,
+                           fetch_policy=lambda address: str(address) == "127.0.0.1")
+        async with TestClient(TestServer(wider)) as client:
+            user = wider[USERS].add("o@example.org", "O", Role.ORGANISER, "un mot de passe sûr")
+            headers = {"Authorization": f"Bearer {wider[USERS].create_token(user.id, 't')}"}
+            response = await client.post("/api/events", headers=headers, json={"url": url})
+            assert response.status == 201, await response.text()
+            missing = await client.post("/api/events", headers=headers,
                                         json={"url": str(server.make_url("/none.json"))})
-        assert missing.status == 502
+            assert missing.status == 422
+            assert await missing.json() == await local.json()
     refused = await api.client.post("/api/events", headers=api.auth("organiser"),
                                     json={"url": "file:///etc/passwd"})
     assert refused.status == 400

@@ -53,4 +53,4 @@ def test_user_commands_answer_in_json_for_scripts(tmp_path: Path,
     assert len(json.loads(captured.out)["token"]) >= 32
     assert captured.err == f"Conservez ce jeton{NBSP}: il ne sera plus affiché.\n"
     assert main([*data, "user", "token", "nobody@example.org", "--label", "x"]) == 2
-    assert capsys.readouterr().err.startswith(f"replay{NBSP}: erreur{NBSP}: aucun compte")
+    assert capsys.readouterr().err.startswith(f"replay{NBSP}: erreur{NBSP}: Aucun compte")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from replay.domain import passwords
 from replay.domain.passwords import (
     MIN_LENGTH,
     NBSP,
@@ -27,10 +28,11 @@ def test_hash_then_verify(password: str) -> None:
     assert verify_password(password, encoded)
 
 
-def test_default_parameters_and_format() -> None:
+def test_default_parameters_and_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "DEFAULT_PARAMS", ScryptParams())  # undo tests/conftest.py
     encoded = hash_password("correct horse battery")
     scheme, n, r, p, salt, digest = encoded.split("$")
-    assert (scheme, n, r, p) == ("scrypt", str(1 << 14), "8", "1")
+    assert (scheme, n, r, p) == ("scrypt", str(1 << 17), "8", "1")  # the OWASP minimum
     assert len(salt) == 22  # 16 bytes, unpadded base64
     assert len(digest) == 43  # 32 bytes
     assert verify_password("correct horse battery", encoded)

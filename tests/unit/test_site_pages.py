@@ -3,6 +3,7 @@ the order and economy of uploads to the object store."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, replace
@@ -471,9 +472,11 @@ async def test_publish_writes_everything_once(published: Published) -> None:
     assert published.uploader.unchanged == 0
     for slug in ("ouverture", "table-ronde"):
         prefix = f"villes-2026/{slug}/"
+        segment = b"\x47" + slug.encode() * 100  # named after its content when published
         assert {k for k in store.objects if k.startswith(prefix)} == {
             prefix + name for name in (
-                "hls/480p/seg_00000.ts", "hls/480p/index.m3u8", "hls/master.m3u8",
+                f"hls/480p/{hashlib.sha256(segment).hexdigest()[:32]}.ts",
+                "hls/480p/index.m3u8", "hls/master.m3u8",
                 "hls/subtitles.fr.vtt", "hls/subtitles.en.vtt",
                 "hls/subtitles.fr.m3u8", "hls/subtitles.en.m3u8",
                 "replay.mp4", "audio.m4a", "poster.jpg", "subtitles.fr.vtt", "subtitles.en.vtt",

@@ -23,7 +23,13 @@ from typing import Literal
 from replay.domain.cues import cue_warnings, rules_for
 from replay.domain.errors import SubtitleError
 from replay.domain.transcript import Cue
-from replay.domain.webvtt import format_timestamp, sanitise_line, visible_text
+from replay.domain.webvtt import (
+    MAX_CUE_CHARS,
+    MAX_CUES,
+    format_timestamp,
+    sanitise_line,
+    visible_text,
+)
 
 NBSP = "\u00a0"
 MAX_SECONDS = 100 * 3600.0  # WebVTT files here keep hours on two digits
@@ -111,6 +117,9 @@ def clean_cue(cue: Cue, index: int = 1) -> Cue:
         raise _fail(index, "la fin doit venir après le début")
     if end >= MAX_SECONDS:
         raise _fail(index, "horodatage au-delà de 99 heures")
+    if sum(len(line) for line in cue.lines) > MAX_CUE_CHARS:
+        raise _fail(index, f"plus de {MAX_CUE_CHARS}{NBSP}caractères, coupez-le en plusieurs "
+                           "repères")
     lines = clean_lines(cue.lines)
     if not lines:
         raise _fail(index, "repère sans texte")
@@ -119,6 +128,8 @@ def clean_cue(cue: Cue, index: int = 1) -> Cue:
 
 def validate_cues(cues: Sequence[Cue]) -> list[Cue]:
     """The list cleaned (see `clean_cue`); raises CaptionError naming the first bad cue."""
+    if len(cues) > MAX_CUES:
+        raise _fail(MAX_CUES + 1, f"plus de {MAX_CUES}{NBSP}repères, découpez la session")
     out: list[Cue] = []
     for index, cue in enumerate(cues, start=1):
         cleaned = clean_cue(cue, index)

@@ -3,6 +3,10 @@
 Salt and hash are unpadded URL-safe base64. Verification is constant-time and never
 raises: a malformed or tampered encoding simply does not match. Parameters read from an
 encoding are bounded, so a tampered row cannot make a login burn gigabytes of memory.
+
+New hashes use N=2^17, r=8, p=1 (the OWASP minimum for scrypt: about 128 MiB and a
+fraction of a second each). Hashes made with weaker parameters still verify, and
+`needs_rehash` tells the login to replace them.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class PasswordError(ReplayError):
 
 @dataclass(frozen=True, slots=True)
 class ScryptParams:
-    n: int = 1 << 14
+    n: int = 1 << 17
     r: int = 8
     p: int = 1
 
@@ -49,8 +53,15 @@ class ScryptParams:
     def maxmem(self) -> int:
         return 128 * self.r * (self.n + self.p + 2) + (1 << 20)
 
+    def weaker_than(self, other: ScryptParams) -> bool:
+        return self.n < other.n or self.r < other.r or self.p < other.p
 
-DEFAULT_PARAMS: Final = ScryptParams()
+
+#: What new hashes use. Read at each call (never bound as a default argument) so that a
+#: test suite may lower it, as test suites do for password hashers.
+DEFAULT_PARAMS = ScryptParams()
+#: The parameters of hashes made before N=2^17; they verify, and are re-hashed on login.
+LEGACY_PARAMS: Final = ScryptParams(n=1 << 14)
 
 
 def check_new_password(password: str) -> None:
@@ -64,10 +75,11 @@ def check_new_password(password: str) -> None:
             f"Le mot de passe ne doit pas dépasser {MAX_LENGTH}{NBSP}caractères.")
 
 
-def hash_password(password: str, *, params: ScryptParams = DEFAULT_PARAMS,
+def hash_password(password: str, *, params: ScryptParams | None = None,
                   salt: bytes | None = None) -> str:
     """Hash a new password (checked with `check_new_password` first)."""
     check_new_password(password)
+    params = DEFAULT_PARAMS if params is None else params
     salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
     digest = _scrypt(password, salt, params, HASH_BYTES)
     return "$".join((SCHEME, str(params.n), str(params.r), str(params.p),
@@ -82,6 +94,13 @@ def verify_password(password: str, encoded: str) -> bool:
     params, salt, expected = parsed
     actual = _scrypt(password, salt, params, len(expected))
     return hmac.compare_digest(actual, expected)
+
+
+def needs_rehash(encoded: str) -> bool:
+    """Whether a stored hash (that just verified) was made with weaker parameters than
+    new hashes get."""
+    parsed = _parse(encoded)
+    return parsed is not None and parsed[0].weaker_than(DEFAULT_PARAMS)
 
 
 def _scrypt(password: str, salt: bytes, params: ScryptParams, length: int) -> bytes:

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from replay.domain.errors import SubtitleError
 from replay.domain.transcript import Cue
+from replay.domain.webvtt import check_cue_limits
 
 _NBSP = "\u00a0"
 _ARROW = "-->"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TIMING = re.compile(r"(\S+)[ \t]+-->[ \t]+(\S+)(?:[ \t]+X1:.*)?")
-_TIMESTAMP = re.compile(r"(\d{2,}):(\d{2}):(\d{2}),(\d{3})")
+_TIMESTAMP = re.compile(r"([0-9]{2,}):([0-9]{2}):([0-9]{2}),([0-9]{3})")
+_NUMBER = re.compile(r"[0-9]+")
 _TAG = re.compile(r"<[^<>\n]*>")
 _KEPT_TAG = re.compile(r"</?[ibu]>")
 _DROPPED_TAG = re.compile(r"</?font(?:[ \t][^<>\n]*)?>", re.IGNORECASE)
@@ -47,6 +49,7 @@ def parse_srt(text: str) -> list[Cue]:
         cue = _parse_block(block)
         if cues and cue.start < cues[-1].start:
             raise _fail(block[0].number, "ce repère commence avant le précédent")
+        check_cue_limits(cue, len(cues) + 1, block[0].number)
         cues.append(cue)
     return cues
 
@@ -70,7 +73,7 @@ def _parse_block(block: list[_Line]) -> Cue:
     head = block[0]
     if _ARROW in head.text:
         raise _fail(head.number, "numéro de repère manquant avant la ligne de temps")
-    if not head.text.strip().isdigit():
+    if not _NUMBER.fullmatch(head.text.strip()):
         raise _fail(head.number, f"numéro de repère attendu, trouvé «{_NBSP}"
                                  f"{head.text.strip()[:40]}{_NBSP}»")
     if len(block) < 2:
@@ -110,11 +113,14 @@ def _timestamp(text: str, number: int) -> float:
     if match is None:
         raise _fail(number, f"horodatage invalide «{_NBSP}{text[:40]}{_NBSP}», attendu "
                             "HH:MM:SS,mmm")
+    if len(match.group(1).lstrip("0")) > len(str(_MAX_HOURS)):
+        raise _fail(number, f"horodatage démesuré «{_NBSP}{text[:40]}{_NBSP}» (plus de "
+                            f"{_MAX_HOURS} heures)")
     hours, minutes, seconds, millis = (int(group) for group in match.groups())
     if hours > _MAX_HOURS:
         raise _fail(number, f"horodatage démesuré «{_NBSP}{text[:40]}{_NBSP}» (plus de "
                             f"{_MAX_HOURS} heures)")
     if minutes > 59 or seconds > 59:
-        raise _fail(number, f"horodatage invalide «{_NBSP}{text}{_NBSP}», minutes et "
+        raise _fail(number, f"horodatage invalide «{_NBSP}{text[:40]}{_NBSP}», minutes et "
                             "secondes < 60")
     return (hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis) / 1000

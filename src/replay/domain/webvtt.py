@@ -21,14 +21,23 @@ _NBSP = "\u00a0"
 _ARROW = "-->"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TAG = re.compile(r"<[^<>\n]*>")
-_CLASSES = r"(?:\.[^\s.<>]+)*"
+#: Class names and annotations (the speaker of <v>, the language of <lang>) never hold a
+#: quote, an equals sign or an ampersand: nothing that could close or add an attribute
+#: where a player turns a tag into HTML.
+_CLASSES = r"(?:\.[A-Za-z0-9_-]+)*"
+_ANNOTATION = r"[^<>\n\"'`=&]*"
 _ALLOWED_TAG = re.compile(
-    rf"</(?:i|b|u|c|v|lang)>|<(?:i|b|u|c){_CLASSES}>|<(?:v|lang){_CLASSES}[ \t][^<>\n]*>"
+    rf"</(?:i|b|u|c|v|lang)>|<(?:i|b|u|c){_CLASSES}>|<(?:v|lang){_CLASSES}[ \t]{_ANNOTATION}>"
 )
-_TIMESTAMP = re.compile(r"(?:(\d{2,}):)?(\d{2}):(\d{2})\.(\d{3})")
+_TIMESTAMP = re.compile(r"(?:([0-9]{2,}):)?([0-9]{2}):([0-9]{2})\.([0-9]{3})")
 _TIMING = re.compile(r"(\S+?)[ \t]*-->[ \t]*(\S+)(?:[ \t].*)?")
 _SKIPPED_BLOCKS = ("NOTE", "STYLE", "REGION")
 _MAX_HOURS = 99
+#: An imported file holds at most this many cues (a ten-hour session at two seconds a
+#: cue), each of at most this many characters (the reading rules want two lines of about
+#: forty): what is beyond is an error, not a subtitle, and would only load the server.
+MAX_CUES = 20_000
+MAX_CUE_CHARS = 1_000
 
 
 def _quoted(text: str) -> str:
@@ -149,8 +158,20 @@ def parse_webvtt(text: str, *, strict_markup: bool = False) -> list[Cue]:
             continue
         if cues and cue.start < cues[-1].start:
             raise _fail(block[0].number, "ce repère commence avant le précédent")
+        check_cue_limits(cue, len(cues) + 1, block[0].number)
         cues.append(cue)
     return cues
+
+
+def check_cue_limits(cue: Cue, count: int, number: int) -> None:
+    """Refuse the `count`-th cue of a file (at line `number`) past `MAX_CUES`, or longer
+    than `MAX_CUE_CHARS`."""
+    if count > MAX_CUES:
+        raise _fail(number, f"plus de {MAX_CUES:,}".replace(",", "\u202f")
+                    + f"{_NBSP}repères, découpez le fichier")
+    if sum(len(line) for line in cue.lines) > MAX_CUE_CHARS:
+        raise _fail(number, f"repère de plus de {MAX_CUE_CHARS:,}".replace(",", "\u202f")
+                    + f"{_NBSP}caractères, coupez-le en plusieurs repères")
 
 
 def _split_lines(text: str) -> list[str]:
@@ -255,12 +276,15 @@ def _parse_timing(line: _Line) -> tuple[float, float]:
 def _parse_timestamp(text: str, number: int) -> float:
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
-        raise _fail(number, f"horodatage invalide {_quoted(text)}, attendu HH:MM:SS.mmm")
+        raise _fail(number, f"horodatage invalide {_quoted(text[:40])}, attendu HH:MM:SS.mmm")
+    if len((match.group(1) or "").lstrip("0")) > len(str(_MAX_HOURS)):
+        raise _fail(number, f"horodatage démesuré {_quoted(text[:40])} (plus de {_MAX_HOURS} "
+                            "heures)")
     hours, minutes, seconds, millis = (int(group or 0) for group in match.groups())
     if hours > _MAX_HOURS:
         raise _fail(number, f"horodatage démesuré {_quoted(text)} (plus de {_MAX_HOURS} heures)")
     if minutes > 59 or seconds > 59:
-        raise _fail(number, f"horodatage invalide {_quoted(text)}, minutes et secondes < 60")
+        raise _fail(number, f"horodatage invalide {_quoted(text[:40])}, minutes et secondes < 60")
     return (hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis) / 1000
 
 

@@ -529,7 +529,8 @@ def candidates(store: Store, captions: Captions, event: Event,
 def request_publication(store: Store, recording: Recording, guid: str) -> None:
     """An organiser's decision to publish the session: the rule no longer holds it."""
     state = store.stage(recording.id, guid, "publish")
-    if state is None or state.status != Release.RELEASED:
+    if state is None or state.status not in (Release.RELEASED, Release.REQUESTED):
+        # an already requested one is not written again (an fsync for nothing)
         store.set_stage(recording.id, guid, "publish", input_key="",
                         status=Release.REQUESTED.value)
 

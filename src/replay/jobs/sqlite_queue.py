@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 from replay.jobs.queue import Job, Jobs, JobSpec, JobStatus, lost_worker_error
-from replay.store.db import transaction
+from replay.store.db import private_database, transaction
 
 T = TypeVar("T")
 _Rows: TypeAlias = "list[sqlite3.Row]"
@@ -81,7 +81,7 @@ class SQLiteQueue:
     @classmethod
     def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> SQLiteQueue:
         """Open (creating or migrating the queue's tables) the queue in ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(path)
         connection = sqlite3.connect(path, isolation_level=None, timeout=30,
                                      check_same_thread=False)
         connection.row_factory = sqlite3.Row

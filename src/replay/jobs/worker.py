@@ -12,6 +12,10 @@ for ``lease_seconds`` to come.
 Graceful shutdown: once ``stop`` is set no job is taken; running ones get
 ``shutdown_grace`` seconds, then are cancelled and handed back to the queue at once
 (failing that, their lease runs out and another worker takes them).
+
+An outcome that cannot be written (the disk is full, the database is locked) leaves the
+job ``doing`` in the queue; the worker keeps it in ``failing`` (shown by ``/health``) and
+writes it again at each sweep until the queue takes it.
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ class Worker:
         self.permanent_errors = permanent_errors
         self.clock, self.rand = clock, rand
         self._bookkeeping: set[asyncio.Task[bool]] = set()
+        #: Jobs whose outcome could not be written yet: id -> (job, its error or None).
+        self.failing: dict[int, tuple[Job, Exception | None]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then shut down gracefully."""
@@ -146,12 +152,23 @@ class Worker:
 
     async def _sweep(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            await self._record_failing()
             try:
                 if recovered := await self.queue.requeue_expired():
                     log.warning("%d job(s) had lost their worker and were requeued", recovered)
             except Exception:
                 log.exception("worker %s: requeueing expired jobs failed", self.worker_id)
             await _sleep_unless(stop, self.requeue_every)
+
+    async def _record_failing(self) -> None:
+        """Write again the outcomes that could not be written."""
+        for job_id, (job, error) in list(self.failing.items()):
+            try:
+                await self._record(self._settle(job, error))
+            except Exception:
+                log.warning("job %d: its outcome still cannot be recorded", job_id)
+                continue
+            del self.failing[job_id]
 
     async def _execute(self, job: Job, asked: float) -> None:
         fn = self.tasks.get(job.task)
@@ -172,7 +189,12 @@ class Worker:
             return  # the heartbeat stopped it: the job is no longer ours to write
         finally:
             beat.cancel()
-        await self._record(self._settle(job, error))
+        try:
+            await self._record(self._settle(job, error))
+        except Exception:
+            log.exception("job %d attempt %d: its outcome could not be recorded; it is "
+                          "marked failing and will be recorded again", job.id, job.attempt)
+            self.failing[job.id] = (job, error)
 
     async def _run_task(self, fn: TaskFn, ctx: JobContext) -> Exception | None:
         deadline = asyncio.timeout(self.job_timeout)

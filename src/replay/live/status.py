@@ -9,19 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import jinja2
 
 from replay.domain.model import Event, Session
 from replay.live import bridge
 from replay.live.playlists import DAY_PLAYLIST, MASTER_LIVE
 from replay.live.publisher import LIVE_FOLDER, room_prefix, room_slug
 from replay.live.timeline import on_now
-from replay.site.pages import french_date, static_assets
+from replay.site.pages import french_date, site_environment, static_assets
 from replay.storage.port import ObjectStore
 
 if TYPE_CHECKING:
@@ -98,22 +95,13 @@ async def publish_rooms(objects: ObjectStore, event: Event, on_air: dict[str, bo
     await _write(objects, f"{event.slug}/{LIVE_FOLDER}/{ROOMS}", data, written)
 
 
-@cache
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("replay.site", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters["french_date"] = french_date
-    return env
-
-
 def _full_hls_js() -> list[tuple[str, bytes]]:
     vendored = resources.files("replay.site").joinpath("static", "vendor", FULL_HLS_JS)
     return [(FULL_HLS_JS, vendored.read_bytes())] if vendored.is_file() else []
 
 
 def render_live_page(event: Event, room: str, *, player_delay: float, has_hls_js: bool) -> str:
-    return _environment().get_template("live.html").render(
+    return site_environment().get_template("live.html").render(
         event=event, room=room, player_delay=f"{player_delay:g}", has_hls_js=has_hls_js)
 
 

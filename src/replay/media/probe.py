@@ -45,10 +45,17 @@ DEMUXERS: frozenset[str] = frozenset(
 MAX_SIDE = 8192
 MAX_PIXELS = 8192 * 4320
 
+#: What ffprobe may read and analyse to find the streams, and how many streams a
+#: recording may have (a camera, a mixer and a few language tracks, not thousands).
+PROBE_BYTES = 10_000_000
+ANALYZE_MICROSECONDS = 10_000_000
+MAX_STREAMS = 32
+
 #: Container creation times before this are unset fields (1904/1970 epochs).
 _EARLIEST_CREATION = datetime(1980, 1, 1, tzinfo=UTC)
 
 _NOT_WHITELISTED = re.compile(r"\[([\w,]+) @ [0-9a-fx]+\] Format not on whitelist")
+_TOO_MANY_STREAMS = "exceeds max_streams"
 _LOG_TAG = re.compile(r"^\[[^\]]+ @ [0-9a-fx]+\] ")
 
 
@@ -88,6 +95,9 @@ def probe_argv(path: Path, *, ffprobe: str = "ffprobe") -> list[str]:
         "-protocol_whitelist", "file",
         "-format_whitelist", ",".join(sorted(DEMUXERS)),
         "-max_pixels", str(MAX_PIXELS),
+        "-probesize", str(PROBE_BYTES),
+        "-analyzeduration", str(ANALYZE_MICROSECONDS),
+        "-max_streams", str(MAX_STREAMS),
         "-print_format", "json",
         "-show_format",
         "-show_streams",
@@ -218,6 +228,10 @@ def _load(raw: str | bytes, source: str) -> tuple[dict[str, Any], list[dict[str,
 def parse_probe(raw: str | bytes, *, source: str) -> MediaInfo:
     """MediaInfo from ffprobe's JSON, or :class:`MediaError` saying why replay refuses it."""
     fmt, streams = _load(raw, source)
+    if len(streams) > MAX_STREAMS:
+        raise MediaError(f"{source}: the file has more than {MAX_STREAMS} streams; a "
+                         "recording has a few (picture and sound). Upload the recording "
+                         "file itself.")
     format_name = _demuxer(fmt, source)
     audio = _first(streams, "audio")
     if audio is None:
@@ -244,7 +258,13 @@ def _ffprobe_says(tail: tuple[str, ...], path: Path) -> str:
 
 
 def _explain_failure(path: Path, error: FfmpegFailed) -> str:
-    refused = _NOT_WHITELISTED.search("\n".join(error.stderr_tail))
+    said = "\n".join(error.stderr_tail)
+    if _TOO_MANY_STREAMS in said:
+        return (
+            f"{path.name}: the file has more than {MAX_STREAMS} streams; a recording has a "
+            "few (picture and sound). Upload the recording file itself."
+        )
+    refused = _NOT_WHITELISTED.search(said)
     if refused:
         return (
             f"{path.name}: the {refused.group(1).split(',')[0]} format is not accepted; it is a "
@@ -295,6 +315,7 @@ def tail_packets_argv(path: Path, info: MediaInfo, *, ffprobe: str = "ffprobe") 
     return [
         ffprobe, "-v", "error", "-hide_banner",
         "-f", info.format_name, "-protocol_whitelist", "file",
+        "-max_streams", str(MAX_STREAMS),
         "-read_intervals", f"{near_end:.3f}%+#5",
         "-show_entries", "packet=pts_time", "-print_format", "csv=p=0",
         path_arg(path),

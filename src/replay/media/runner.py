@@ -8,6 +8,12 @@ The functions take a ``timeout`` (ruff's ASYNC109 is silenced for it on
 purpose): on expiry the child is killed and reaped and the error carries
 ffmpeg's last words, which a caller's ``asyncio.timeout`` could not give.
 Cancelling from outside is safe too: the child is killed and reaped.
+
+Children are confined (`_confine`, run in the child between fork and exec): the kernel
+kills them when the thread that started them dies (``PR_SET_PDEATHSIG``), so a server
+killed with SIGKILL leaves no ffmpeg behind; they get resource limits (address space,
+CPU seconds, no core dumps); and their environment holds only ``PATH`` and the locale,
+never the server's credentials (``AWS_*``, ``REPLAY_*``...).
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import ctypes.util
+import functools
 import logging
+import math
+import os
+import resource
 import shlex
 import signal
-import sys
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from replay.domain.errors import MediaError
@@ -30,6 +40,59 @@ log = logging.getLogger(__name__)
 #: How many stderr lines are kept for the error message.
 STDERR_TAIL_LINES = 40
 _CHUNK = 65536
+#: Most bytes a program may print on stdout for `run_capture` (ffprobe's JSON is small).
+CAPTURE_MAX_BYTES = 16 << 20
+#: Address space a child may map: several times what a 1080p ladder transcode maps (its
+#: threads' stacks and malloc arenas included), a third of the 24 GiB machine.
+MEMORY_LIMIT_BYTES = 8 << 30
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ChildLimits:
+    """What a child may use: address space, CPU seconds (None: no limit)."""
+
+    memory_bytes: int | None = MEMORY_LIMIT_BYTES
+    cpu_seconds: int | None = None
+
+    @classmethod
+    def for_timeout(cls, timeout: float) -> ChildLimits:
+        """CPU time that every core busy for the whole `timeout` could not exceed: the
+        wall-clock timeout stops a stuck child first, this one a runaway that escaped it."""
+        cores = os.cpu_count() or 1
+        return cls(cpu_seconds=math.ceil(timeout * cores) + 60)
+
+
+def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of ffmpeg and ffprobe: the search path and a fixed locale only."""
+    source = os.environ if environ is None else environ
+    return {"PATH": source.get("PATH", os.defpath), "LC_ALL": "C.UTF-8"}
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up in the parent: the child must not load anything."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        function: Callable[..., int] = ctypes.CDLL(name, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+def _confine(parent: int, limits: ChildLimits, prctl: Callable[..., int] | None) -> None:
+    """In the child, before exec: die with the parent's thread, then the limits."""
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: nobody would kill us
+            os._exit(1)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if limits.memory_bytes is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    if limits.cpu_seconds is not None:
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
 
 
 class FfmpegFailed(MediaError):
@@ -49,17 +112,6 @@ class FfmpegFailed(MediaError):
 
 class FfmpegTimeout(FfmpegFailed):
     """The program ran past its time limit and was killed."""
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: be killed when the service dies, even by SIGKILL (no
-    orphan ffmpeg or nginx keeps a port or a file after a crash). Linux only."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _program(argv: Sequence[str]) -> str:
@@ -143,12 +195,15 @@ async def _run(argv: Sequence[str], *, limit: float, consume: _Consumer,
         raise ValueError("empty argv")
     log.debug("run: %s", shlex.join(argv))
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    confine = functools.partial(_confine, os.getpid(), ChildLimits.for_timeout(limit),
+                                _prctl())
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_die_with_parent,
+        env=child_environment(),
+        preexec_fn=confine,
     )
     try:
         async with asyncio.timeout(limit):
@@ -195,6 +250,10 @@ async def run_capture(argv: Sequence[str], *, timeout: float) -> bytes:  # noqa:
         if stream is not None:
             while chunk := await stream.read(_CHUNK):
                 sink.extend(chunk)
+                if len(sink) > CAPTURE_MAX_BYTES:
+                    raise FfmpegFailed(f"{_program(argv)} printed more than "
+                                       f"{CAPTURE_MAX_BYTES >> 20} MiB and was stopped",
+                                       argv, ())
 
     await _run(argv, limit=timeout, consume=consume)
     return bytes(sink)

@@ -22,6 +22,14 @@ VENDOR_FILES = ("hls.light.min.js",)
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+#: The pages' Content-Security-Policy, in a <meta> element (an object store or a CDN may
+#: send no header): everything from the site's origin, no inline script or style; the
+#: player plays media through blob: URLs and may run hls.js in a worker made from a blob.
+#: `replay serve` sends it as a header too, with frame-ancestors, which a <meta> cannot.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; font-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +70,8 @@ def french_duration(seconds: float) -> str:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def site_environment() -> jinja2.Environment:
+    """The one Jinja environment of the public site's pages."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("replay.site", "templates"),
         autoescape=True,
@@ -73,11 +82,12 @@ def _environment() -> jinja2.Environment:
     env.filters["french_date"] = french_date
     env.filters["clock"] = clock
     env.filters["duration"] = french_duration
+    env.globals["content_security_policy"] = CONTENT_SECURITY_POLICY
     return env
 
 
 def render_session_page(event: Event, page: SessionPage) -> str:
-    template = _environment().get_template("session.html")
+    template = site_environment().get_template("session.html")
     return template.render(event=event, page=page, has_hls_js=_has_vendor("hls.light.min.js"))
 
 
@@ -91,13 +101,13 @@ def render_event_page(event: Event, pages: Sequence[SessionPage]) -> str:
             ordered, key=lambda p: p.session.start.date()))
     ]
     licences = sorted({p.session.recording_license for p in pages if p.session.recording_license})
-    return _environment().get_template("event.html").render(
+    return site_environment().get_template("event.html").render(
         event=event, days=days, licences=licences)
 
 
 def render_search_page(event: Event) -> str:
     """The event's search page: a form, and results that search.js fills in."""
-    return _environment().get_template("search.html").render(event=event)
+    return site_environment().get_template("search.html").render(event=event)
 
 
 def _room_rank(event: Event, room: str) -> int:

@@ -1,15 +1,24 @@
 """Publish processed sessions to the object store: media first, then playlists, then
 pages, and the event index last, so a reader never follows a link to something missing.
 Objects whose content did not change are not uploaded again.
+
+HLS segments are published under names made of their content's SHA-256, and the variant
+playlists are rewritten to name them so: segments are cached as immutable for a year,
+and a re-cut writes new names instead of new content under the old ones. Once the
+index is published, what it no longer reaches under each published session's folder
+(and the event's assets) is deleted. Files are hashed in threads, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
 from replay.domain.captions import transcript_passages
 from replay.domain.cutplan import Cut
@@ -31,6 +40,9 @@ from replay.storage.port import ObjectStore, sha256_of_file
 SUBTITLE_NAMES = {"fr": "Français", "en": "English"}
 SUBTITLE_FILES = ("subtitles.fr.vtt", "subtitles.en.vtt")
 TRANSCRIPT_FILES = ("transcript.fr.txt", "transcript.fr.json")
+#: Hex digits of a segment's SHA-256 in its published name (128 bits).
+SEGMENT_NAME_DIGITS = 32
+_URI_ATTRIBUTE = re.compile(r'URI="([^"]+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,27 +65,41 @@ class SessionOutputs:
 
 @dataclass
 class Uploader:
-    """Uploads only what changed, counting what it did."""
+    """Uploads only what changed, counting what it did and remembering every key it
+    wrote or found already there (what the publication reaches)."""
 
     objects: ObjectStore
     uploaded: int = 0
     unchanged: int = 0
+    pruned: int = 0
+    keys: set[str] = field(default_factory=set)
 
-    async def file(self, key: str, path: Path) -> None:
-        if await self.objects.digest(key) == sha256_of_file(path):
+    async def file(self, key: str, path: Path, sha256: str | None = None) -> None:
+        """Upload `path` under `key` unless it is there already (`sha256`: its digest,
+        when the caller has it)."""
+        self.keys.add(key)
+        digest = sha256 or await asyncio.to_thread(sha256_of_file, path)
+        if await self.objects.digest(key) == digest:
             self.unchanged += 1
             return
         await self.objects.put_file(key, path)
         self.uploaded += 1
 
     async def data(self, key: str, data: bytes) -> None:
-        import hashlib
-
+        self.keys.add(key)
         if await self.objects.digest(key) == hashlib.sha256(data).hexdigest():
             self.unchanged += 1
             return
         await self.objects.put_bytes(key, data)
         self.uploaded += 1
+
+    async def prune(self, prefixes: Iterable[str]) -> None:
+        """Delete what is under `prefixes` and was not part of this publication."""
+        for prefix in prefixes:
+            for key in await self.objects.list_keys(prefix):
+                if key not in self.keys:
+                    await self.objects.delete(key)
+                    self.pruned += 1
 
 
 async def publish_event(
@@ -100,6 +126,8 @@ async def publish_event(
         if on_progress is not None:
             on_progress(done / (len(ordered) + 1))
     await _publish_index(uploader, event, ordered, pages, base_url=base_url)
+    await uploader.prune([f"{event.slug}/assets/",
+                          *(f"{event.slug}/{item.session.slug}/" for item in ordered)])
     if on_progress is not None:
         on_progress(1.0)
     return uploader
@@ -108,9 +136,7 @@ async def publish_event(
 async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs,
                           page: SessionPage) -> None:
     prefix = f"{event.slug}/{item.session.slug}"
-    hls = item.media_dir / "hls"
-    for segment in sorted(hls.rglob("*.ts")):
-        await uploader.file(f"{prefix}/hls/{segment.relative_to(hls).as_posix()}", segment)
+    variants = await _publish_segments(uploader, prefix, item.media_dir / "hls")
     for name in ("replay.mp4", "audio.m4a", "poster.jpg"):
         if (item.media_dir / name).exists():
             await uploader.file(f"{prefix}/{name}", item.media_dir / name)
@@ -118,15 +144,65 @@ async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs
         await uploader.file(f"{prefix}/{name}", item.speech_dir / name)
     for name, data in transcript_files(item).items():
         await uploader.data(f"{prefix}/{name}", data)
-    await _publish_playlists(uploader, prefix, item)
+    await _publish_playlists(uploader, prefix, item, variants)
     await uploader.data(f"{prefix}/index.html", render_session_page(event, page).encode())
 
 
-async def _publish_playlists(uploader: Uploader, prefix: str, item: SessionOutputs) -> None:
+async def _publish_segments(uploader: Uploader, prefix: str, hls: Path) -> dict[str, str]:
+    """Upload the segments each variant playlist names, under content names; the
+    playlists rewritten to those names, by their path under ``hls/``."""
+    variants = {}
+    for variant in await asyncio.to_thread(lambda: sorted(hls.glob("*/index.m3u8"))):
+        text = await asyncio.to_thread(variant.read_text, encoding="utf-8")
+        names = {}
+        for uri in segment_uris(text):
+            source = variant.parent / uri
+            digest = await asyncio.to_thread(sha256_of_file, source)
+            names[uri] = content_name(uri, digest)
+            folder = variant.parent.relative_to(hls).as_posix()
+            await uploader.file(f"{prefix}/hls/{folder}/{names[uri]}", source, digest)
+        variants[variant.relative_to(hls).as_posix()] = rename_segments(text, names)
+    return variants
+
+
+def segment_uris(playlist: str) -> list[str]:
+    """The local files a media playlist names: segment lines and ``URI="..."``
+    attributes (an fMP4 init section), in order, once each."""
+    found: dict[str, None] = {}
+    for line in playlist.splitlines():
+        candidates = _URI_ATTRIBUTE.findall(line) if line.startswith("#") else [line.strip()]
+        for uri in candidates:
+            if uri and "://" not in uri and not uri.startswith("/") and ".." not in uri:
+                found[uri] = None
+    return list(found)
+
+
+def content_name(uri: str, sha256: str) -> str:
+    """``seg_00003.ts`` with SHA-256 ``ab12...`` becomes ``ab12...(32 digits).ts``."""
+    return sha256[:SEGMENT_NAME_DIGITS] + PurePosixPath(uri).suffix
+
+
+def rename_segments(playlist: str, names: dict[str, str]) -> str:
+    """`playlist` with each segment URI (line or attribute) replaced by its new name."""
+    def attribute(match: re.Match[str]) -> str:
+        return f'URI="{names.get(match.group(1), match.group(1))}"'
+
+    lines = []
+    for line in playlist.splitlines(keepends=True):
+        if line.startswith("#"):
+            lines.append(_URI_ATTRIBUTE.sub(attribute, line))
+        else:
+            body = line.rstrip("\r\n")
+            lines.append(names.get(body.strip(), body) + line[len(body):])
+    return "".join(lines)
+
+
+async def _publish_playlists(uploader: Uploader, prefix: str, item: SessionOutputs,
+                             variants: dict[str, str]) -> None:
     hls = item.media_dir / "hls"
     start = float((hls / "start_time.txt").read_text() or 0)
-    for variant in sorted(hls.glob("*/index.m3u8")):
-        await uploader.file(f"{prefix}/hls/{variant.relative_to(hls).as_posix()}", variant)
+    for name, text in variants.items():
+        await uploader.data(f"{prefix}/hls/{name}", text.encode())
     renditions = []
     for language, name in SUBTITLE_NAMES.items():
         vtt = (item.speech_dir / f"subtitles.{language}.vtt").read_text(encoding="utf-8")

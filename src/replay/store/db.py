@@ -6,6 +6,7 @@ Calls are short and local; the pipeline makes a handful per stage.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -198,11 +199,45 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (event_slug, guid)
     );
     """,
+    # 6: API tokens get an id (to list and revoke them), an expiry and a revocation time;
+    # accounts can be disabled. Tokens made before expire 90 days after this migration.
+    """
+    CREATE TABLE api_tokens_v4 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    INSERT INTO api_tokens_v4 (token_sha256, user_id, label, created_at, expires_at)
+        SELECT token_sha256, user_id, label, created_at,
+               CAST(strftime('%s', 'now') AS REAL) + 90 * 86400 FROM api_tokens;
+    DROP TABLE api_tokens;
+    ALTER TABLE api_tokens_v4 RENAME TO api_tokens;
+    CREATE INDEX api_tokens_user ON api_tokens (user_id);
+    ALTER TABLE users ADD COLUMN disabled_at REAL;
+    """,
 )
 
 
+def private_database(path: Path) -> None:
+    """Make the database's folder (when new: 0700) and the file itself (0600) private to
+    the server's user; SQLite gives its -wal and -shm files the database file's mode.
+
+    An existing file is only chmod'ed, never opened: closing any descriptor of it would
+    drop the POSIX locks of this process's SQLite connections to it (and another process
+    could then checkpoint and delete the WAL under them)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        os.chmod(path, 0o600)
+
+
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_database(path)
     connection = sqlite3.connect(path, isolation_level=None, timeout=30)
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA journal_mode=WAL")
@@ -255,6 +290,19 @@ class StageState:
 
 
 @dataclass(frozen=True, slots=True)
+class EventSummary:
+    """An event without its sessions, only their number: what lists need."""
+
+    slug: str
+    title: str
+    start: date
+    end: date
+    timezone: str
+    rooms: tuple[str, ...]
+    session_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class ImportSummary:
     added: tuple[str, ...]
     changed: tuple[str, ...]
@@ -266,6 +314,8 @@ class Store:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
+        #: `event_summaries` as of a `PRAGMA data_version` (see there).
+        self._summaries: tuple[int, list[EventSummary]] | None = None
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -278,6 +328,7 @@ class Store:
 
     def save_event(self, event: Event) -> ImportSummary:
         """Insert or update the event and its sessions, keyed by guid."""
+        self._summaries = None
         with transaction(self.db):
             self.db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
@@ -307,6 +358,25 @@ class Store:
                    if s.guid in before and before[s.guid] != _session_json(s)]
         removed = sorted(set(before) - {s.guid for s in event.sessions})
         return ImportSummary(tuple(added), tuple(changed), tuple(removed))
+
+    def event_summaries(self) -> list[EventSummary]:
+        """Every event with its number of sessions, counted by SQLite: one light query
+        whatever the size of the programmes, and kept until the programmes change (by
+        `save_event` here, or by another connection: SQLite's data_version tells)."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if self._summaries is None or self._summaries[0] != version:
+            self._summaries = (version, self._read_summaries())
+        return list(self._summaries[1])
+
+    def _read_summaries(self) -> list[EventSummary]:
+        rows = self.db.execute(
+            "SELECT e.*, (SELECT count(*) FROM sessions s WHERE s.event_slug = e.slug) "
+            "AS session_count FROM events e ORDER BY e.slug")
+        return [EventSummary(slug=r["slug"], title=r["title"],
+                             start=date.fromisoformat(r["start_date"]),
+                             end=date.fromisoformat(r["end_date"]), timezone=r["timezone"],
+                             rooms=tuple(json.loads(r["rooms"])),
+                             session_count=r["session_count"]) for r in rows]
 
     def event_slugs(self) -> list[str]:
         return [row["slug"] for row in self.db.execute("SELECT slug FROM events ORDER BY slug")]

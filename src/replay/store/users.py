@@ -1,7 +1,9 @@
 """Accounts, login sessions and API tokens over the SQLite connection of `Store`.
 
 Session ids and API tokens are random secrets handed out once; only their SHA-256 is
-stored, so a copy of the database does not let anyone sign in.
+stored, so a copy of the database does not let anyone sign in. Tokens expire
+(``token_seconds`` after their creation) and can be revoked; a disabled account can
+neither sign in nor use its tokens, and its login sessions are closed.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from typing import Final
 
 from replay.domain.errors import ReplayError
 from replay.domain.passwords import hash_password, verify_password
+from replay.store.db import transaction
 
 NBSP: Final = "\u00a0"
 SESSION_SECONDS: Final = 12 * 3600.0
+TOKEN_SECONDS: Final = 90 * 86400.0
 _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+")
 
 
@@ -44,9 +48,33 @@ class User:
     name: str
     role: Role
     event_slugs: tuple[str, ...] = ()  # empty: every event
+    disabled: bool = False
 
     def may_access_event(self, slug: str) -> bool:
         return not self.event_slugs or slug in self.event_slugs
+
+    @property
+    def manages_accounts(self) -> bool:
+        """Organisers of every event manage the accounts (disable, enable)."""
+        return self.role is Role.ORGANISER and not self.event_slugs
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An API token as listed: never its secret, which is not kept."""
+
+    id: int
+    user_id: int
+    label: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None
+
+    def state(self, now: float) -> str:
+        """« actif », « révoqué » or « expiré », for people."""
+        if self.revoked_at is not None:
+            return "révoqué"
+        return "actif" if self.expires_at > now else "expiré"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +98,11 @@ class Users:
     """Repository of accounts; `clock` is wall-clock seconds (sessions expire on it)."""
 
     def __init__(self, db: sqlite3.Connection, *, session_seconds: float = SESSION_SECONDS,
+                 token_seconds: float = TOKEN_SECONDS,
                  clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.session_seconds = session_seconds
+        self.token_seconds = token_seconds
         self.clock = clock
 
     # -- accounts ------------------------------------------------------------------
@@ -102,9 +132,27 @@ class Users:
         return None if found is None else found[0]
 
     def credentials(self, email: str) -> tuple[User, str] | None:
-        """The account and its password hash, for verifying off the event loop."""
-        row = self.db.execute("SELECT * FROM users WHERE email = ?", (email.strip(),)).fetchone()
+        """The account and its password hash, for verifying off the event loop; None for
+        an unknown or disabled account."""
+        row = self.db.execute("SELECT * FROM users WHERE email = ? AND disabled_at IS NULL",
+                              (email.strip(),)).fetchone()
         return None if row is None else (_user(row), row["password_hash"])
+
+    def set_password_hash(self, user_id: int, encoded: str) -> None:
+        """Replace a hash (re-hashing with stronger parameters after a login)."""
+        self.db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
+
+    def all(self) -> list[User]:
+        return [_user(row) for row in self.db.execute("SELECT * FROM users ORDER BY email")]
+
+    def set_disabled(self, user_id: int, disabled: bool) -> bool:
+        """Disable (closing its login sessions) or enable an account; False if none."""
+        with transaction(self.db):
+            changed = self.db.execute("UPDATE users SET disabled_at = ? WHERE id = ?",
+                                      (self.clock() if disabled else None, user_id)).rowcount
+            if disabled:
+                self.db.execute("DELETE FROM login_sessions WHERE user_id = ?", (user_id,))
+        return changed == 1
 
     def authenticate(self, email: str, password: str) -> User | None:
         found = self.credentials(email)
@@ -114,17 +162,37 @@ class Users:
 
     # -- API tokens ----------------------------------------------------------------
 
-    def create_token(self, user_id: int, label: str) -> str:
+    def create_token(self, user_id: int, label: str, *, seconds: float | None = None) -> str:
+        """A new token for the account, valid `seconds` (default `token_seconds`)."""
         token = secrets.token_urlsafe(32)
-        self.db.execute("INSERT INTO api_tokens VALUES (?, ?, ?, ?)",
-                        (_sha256(token), user_id, label.strip(), self.clock()))
+        now = self.clock()
+        lifetime = self.token_seconds if seconds is None else seconds
+        self.db.execute(
+            "INSERT INTO api_tokens (token_sha256, user_id, label, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)", (_sha256(token), user_id, label.strip(), now, now + lifetime))
         return token
 
     def user_for_token(self, token: str) -> User | None:
         row = self.db.execute(
             "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE t.token_sha256 = ?", (_sha256(token),)).fetchone()
+            "WHERE t.token_sha256 = ? AND t.revoked_at IS NULL AND t.expires_at > ? "
+            "AND u.disabled_at IS NULL", (_sha256(token), self.clock())).fetchone()
         return None if row is None else _user(row)
+
+    def tokens_of(self, user_id: int) -> list[TokenInfo]:
+        rows = self.db.execute("SELECT * FROM api_tokens WHERE user_id = ? ORDER BY id",
+                               (user_id,))
+        return [_token(row) for row in rows]
+
+    def token(self, token_id: int) -> TokenInfo | None:
+        row = self.db.execute("SELECT * FROM api_tokens WHERE id = ?", (token_id,)).fetchone()
+        return None if row is None else _token(row)
+
+    def revoke_token(self, token_id: int) -> bool:
+        """Revoke a token for good; False when there is none or it already was."""
+        return self.db.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (self.clock(), token_id)).rowcount == 1
 
     # -- login sessions --------------------------------------------------------------
 
@@ -140,8 +208,8 @@ class Users:
     def session(self, session_id: str) -> LoginSession | None:
         row = self.db.execute(
             "SELECT u.*, s.csrf_token, s.expires_at FROM login_sessions s "
-            "JOIN users u ON u.id = s.user_id WHERE s.id_sha256 = ? AND s.expires_at > ?",
-            (_sha256(session_id), self.clock())).fetchone()
+            "JOIN users u ON u.id = s.user_id WHERE s.id_sha256 = ? AND s.expires_at > ? "
+            "AND u.disabled_at IS NULL", (_sha256(session_id), self.clock())).fetchone()
         if row is None:
             return None
         return LoginSession(_user(row), row["csrf_token"], row["expires_at"])
@@ -163,4 +231,11 @@ def _checked_email(email: str) -> str:
 
 def _user(row: sqlite3.Row) -> User:
     return User(id=row["id"], email=row["email"], name=row["name"], role=Role(row["role"]),
-                event_slugs=tuple(json.loads(row["event_slugs"])))
+                event_slugs=tuple(json.loads(row["event_slugs"])),
+                disabled=row["disabled_at"] is not None)
+
+
+def _token(row: sqlite3.Row) -> TokenInfo:
+    return TokenInfo(id=row["id"], user_id=row["user_id"], label=row["label"],
+                     created_at=row["created_at"], expires_at=row["expires_at"],
+                     revoked_at=row["revoked_at"])

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.domain.errors import ProgrammeError
 from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
@@ -28,21 +29,23 @@ from replay.domain.programme import parse_programme
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
 from replay.settings import Settings
 from replay.store.captions import Captions
-from replay.store.db import ImportSummary, Recording
+from replay.store.db import EventSummary, ImportSummary, Recording
 from replay.web import api_sessions
 from replay.web.api_caption_sessions import event_options
 from replay.web.api_common import check_event_access, json_body, load_event, recording_json
 from replay.web.auth import Role, authorizer, current_user, require
 from replay.web.errors import NBSP, APIError, api_error, json_errors, json_response
-from replay.web.fetch import PROGRAMME_MAX_BYTES, FetchError, fetch_programme
+from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
 from replay.web.ingest import Incoming, Refused, admit_upload, check_room, parse_started_at
 from replay.web.keys import QUEUE, SETTINGS, STORE
 from replay.web.multipart import Received, receive
 from replay.web.openapi import openapi_document
-from replay.web.tus import OnComplete, create_tus_app, parse_metadata
+from replay.web.quotas import Quotas, UploadLimits
+from replay.web.tus import Admit, OnComplete, create_tus_app, parse_metadata
 from replay.web.uploads_store import Upload, UploadNotFound, UploadStore
 
 UPLOAD_LIMIT: Final = web.AppKey("replay_upload_max_bytes", int)
+QUOTAS: Final = web.AppKey("replay_upload_quotas", Quotas)
 TUS_PATH: Final = "/api/uploads/"
 
 _organiser: Final = require(Role.ORGANISER)
@@ -54,13 +57,17 @@ def tus_dir(settings: Settings) -> Path:
     return settings.uploads_dir / "tus"
 
 
-def setup_api(app: web.Application, *, upload_max_bytes: int | None = None) -> None:
-    """Add the API's routes, the tus sub-app and the JSON error middleware to `app`."""
+def setup_api(app: web.Application, *, upload_max_bytes: int | None = None,
+              fetch_policy: AddressPolicy = is_public_address) -> None:
+    """Add the API's routes, the tus sub-app and the JSON error middleware to `app`.
+    `fetch_policy` decides which addresses a programme URL may lead to (tests only
+    widen it, to reach a listener on 127.0.0.1)."""
     settings = app[SETTINGS]
     limit = upload_max_bytes
     if limit is None:
         limit = settings.upload_max_bytes
     app[UPLOAD_LIMIT] = limit
+    app[FETCH_POLICY] = fetch_policy
     app.middlewares.append(json_errors)
     router = app.router
     router.add_get("/api/openapi.json", openapi)
@@ -74,9 +81,12 @@ def setup_api(app: web.Application, *, upload_max_bytes: int | None = None) -> N
     router.add_post("/api/held-uploads/{upload_id}", admit_held)
     api_sessions.add_routes(router)
     tus_store = UploadStore(tus_dir(settings))
+    quotas = Quotas(UploadLimits.from_settings(settings), tus_store, settings.data_dir)
+    app[QUOTAS] = quotas
     app.add_subapp(TUS_PATH, create_tus_app(
         tus_store, max_size=limit, authorize=_authorize_tus,
-        on_complete=_tus_handover(app, tus_store)))
+        on_complete=_tus_handover(app, tus_store), identify=owner_of,
+        admit=_tus_admission(quotas)))
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -91,6 +101,13 @@ def event_json(event: Event, *, with_sessions: bool = False) -> dict[str, Any]:
     if with_sessions:
         data["sessions"] = [session_json(s) for s in event.sessions]
     return data
+
+
+def summary_event_json(event: EventSummary) -> dict[str, Any]:
+    """The same shape as `event_json` without sessions."""
+    return {"slug": event.slug, "title": event.title, "start": event.start.isoformat(),
+            "end": event.end.isoformat(), "timezone": event.timezone, "rooms": list(event.rooms),
+            "session_count": event.session_count}
 
 
 def session_json(session: Session) -> dict[str, Any]:
@@ -133,7 +150,8 @@ async def _event_request(request: web.Request) -> EventRequest:
         if not isinstance(url, str):
             raise api_error(400, f"« url » invalide{NBSP}: donnez l’adresse du programme.")
         try:
-            data, filename = await fetch_programme(url)
+            data, filename = await fetch_programme(url,
+                                                   policy=request.config_dict[FETCH_POLICY])
         except FetchError as exc:
             raise api_error(exc.status, str(exc)) from None
         return EventRequest(fields, _parsed(data, filename))
@@ -212,11 +230,11 @@ async def create_event(request: web.Request) -> web.Response:
 
 @_reader
 async def list_events(request: web.Request) -> web.Response:
+    """The events the user may work on, without their sessions (one light query)."""
     user = current_user(request)
-    store = request.config_dict[STORE]
-    events = [store.load_event(slug) for slug in store.event_slugs()
-              if user is not None and user.may_access_event(slug)]
-    return json_response({"events": [event_json(e) for e in events if e is not None]})
+    summaries = request.config_dict[STORE].event_summaries()
+    return json_response({"events": [summary_event_json(e) for e in summaries
+                                     if user is not None and user.may_access_event(e.slug)]})
 
 
 @_reader
@@ -254,8 +272,15 @@ async def upload_recording(request: web.Request) -> web.Response:
     optional, checked when given)."""
     slug = request.match_info["slug"]
     load_event(request, slug)
-    received = await receive(request, file_field="file", limit=request.config_dict[UPLOAD_LIMIT],
-                             directory=request.config_dict[SETTINGS].uploads_dir / "incoming")
+    limit = request.config_dict[UPLOAD_LIMIT]
+    try:
+        async with request.config_dict[QUOTAS].receiving(owner_of(request),
+                                                         request.content_length or limit):
+            received = await receive(request, file_field="file", limit=limit,
+                                     directory=request.config_dict[SETTINGS].uploads_dir
+                                     / "incoming")
+    except Refused as refusal:
+        raise api_error(refusal.status, refusal.message) from None
     try:
         recording, job = await _admit_received(request, slug, received)
     finally:
@@ -292,6 +317,22 @@ async def list_recordings(request: web.Request) -> web.Response:
 # -- tus ---------------------------------------------------------------------------------
 
 _tus_role: Final = authorizer(Role.ORGANISER)
+
+
+def owner_of(request: web.Request) -> str:
+    """Uploads belong to the user who started them (checked before: never anonymous)."""
+    user = current_user(request)
+    return "" if user is None else str(user.id)
+
+
+def _tus_admission(quotas: Quotas) -> Admit:
+    async def admit(request: web.Request, length: int) -> None:
+        try:
+            await quotas.admit(owner_of(request), length)
+        except Refused as refusal:
+            raise api_error(refusal.status, refusal.message) from None
+
+    return admit
 
 
 async def _authorize_tus(request: web.Request) -> None:

@@ -16,10 +16,12 @@ the glossary may be edited by editors too (they meet the names while correcting)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
@@ -42,9 +44,9 @@ from replay.domain.publication import (
     decide,
     text_goes_out,
 )
-from replay.domain.srt import parse_srt
+from replay.domain.subtitle_files import Refusal, imported_cues, validated_cues
 from replay.domain.transcript import Cue
-from replay.domain.webvtt import parse_webvtt, render_srt, render_webvtt
+from replay.domain.webvtt import render_srt, render_webvtt
 from replay.jobs.captions import (
     LANGUAGES,
     default_options,
@@ -69,16 +71,18 @@ from replay.store.captions import (
 )
 from replay.store.db import Recording
 from replay.store.users import Role, User
-from replay.web.api_common import json_body, load_recording
+from replay.web.api_common import json_body, load_recording, parse_id, seconds
 from replay.web.auth import USERS, check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import QUEUE, SETTINGS, STORE
+from replay.web.keys import OFFLOAD, QUEUE, SETTINGS, STORE
 from replay.web.multipart import receive
+from replay.web.offload import Busy, Offload
 
 CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
 IMPORT_MAX_BYTES: Final = 4 << 20
 LOW_CONFIDENCE: Final = 0.5
-_ETAG: Final = re.compile(r'\s*(?:W/)?"v(\d+)"\s*')
+BUSY_RETRY_SECONDS: Final = 5
+_ETAG: Final = re.compile(r'\s*(?:W/)?"v([0-9]{1,18})"\s*')
 
 _editor: Final = require(Role.EDITOR)
 
@@ -224,7 +228,16 @@ def parse_cues(value: object) -> list[Cue]:
     if not isinstance(value, list) or not all(_is_cue(item) for item in value):
         raise api_error(400, f"« cues » invalide{NBSP}: une liste de "
                              "{\"start\": secondes, \"end\": secondes, \"text\": texte}.")
-    return [Cue(float(item["start"]), float(item["end"]), (item["text"],)) for item in value]
+    return [Cue(_as_float(item["start"]), _as_float(item["end"]), (item["text"],))
+            for item in value]
+
+
+def _as_float(number: float) -> float:
+    """An integer too large for a float is infinite: validation then refuses it (422)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
 
 
 def _is_cue(item: object) -> bool:
@@ -284,10 +297,11 @@ def _reviewed_until(body: dict[str, Any]) -> float | None:
     value = body.get("reviewed_until")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    found = seconds(value)
+    if found is None:
         raise api_error(400, f"« reviewed_until » invalide{NBSP}: des secondes depuis le "
                              "début de la session.")
-    return float(value)
+    return found
 
 
 def _note(body: dict[str, Any]) -> str:
@@ -299,8 +313,10 @@ def _note(body: dict[str, Any]) -> str:
 async def save(request: web.Request) -> web.Response:
     where = target(request)
     expected = expected_version(request)
-    body = await json_body(request)
-    cues = validated(parse_cues(body.get("cues")))
+    async with offload_slot(request) as offload:
+        body = await json_body(request)
+        cues = await off_the_loop(offload, "Sous-titres refusés", validated_cues,
+                                  parse_cues(body.get("cues")))
     return await store_version(request, where, cues, expected=expected, note=_note(body),
                                reviewed_until=_reviewed_until(body))
 
@@ -328,8 +344,8 @@ async def history(request: web.Request) -> web.Response:
 
 def version_number(request: web.Request, text: str | None, default: int) -> CaptionVersion:
     where = target(request)
-    number = default if text is None else (int(text) if text.isdigit() else -1)
-    found = captions_of(request).version(where.key, number)
+    number = default if text is None else parse_id(text)
+    found = None if number is None else captions_of(request).version(where.key, number)
     if found is None:
         raise api_error(404, f"Version « {text} » introuvable{NBSP}: voir l’historique.")
     return found
@@ -523,35 +539,42 @@ async def export_srt(request: web.Request) -> web.Response:
     return await export(request, "srt")
 
 
-def parse_upload(data: bytes, filename: str) -> list[Cue]:
-    """The file's cues, by its extension (or its WEBVTT header); SubtitleError if bad."""
+@contextlib.asynccontextmanager
+async def offload_slot(request: web.Request) -> AsyncIterator[Offload]:
+    """One of the app's worker slots (`OFFLOAD`), or a 429 to try again."""
+    offload = request.config_dict[OFFLOAD]
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SubtitleError(f"ligne {line}{NBSP}: le fichier doit être en UTF-8") from None
-    suffix = Path(filename).suffix.lower()
-    if suffix == ".srt":
-        return parse_srt(text)
-    if suffix == ".vtt" or text.removeprefix("\ufeff").startswith("WEBVTT"):
-        return parse_webvtt(text, strict_markup=True)
-    raise SubtitleError(f"ligne 1{NBSP}: format inconnu, envoyez un fichier .vtt ou .srt")
+        async with offload.slot():
+            yield offload
+    except Busy:
+        error = api_error(429, f"Le serveur traite déjà plusieurs fichiers de sous-titres"
+                               f"{NBSP}: réessayez dans un instant.")
+        error.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        raise error from None
+
+
+async def off_the_loop(offload: Offload, what: str,
+                       work: Callable[..., list[Cue] | Refusal], *args: Any) -> list[Cue]:
+    """Run pure cue work in a worker process: parsing or checking thousands of cues in a
+    thread would hold the interpreter lock against the event loop. Its refusal becomes a
+    422 saying `what` was refused."""
+    found = await offload.call(work, *args)
+    if isinstance(found, Refusal):
+        detail = {"cue": found.cue} if found.cue is not None else {"line": found.line}
+        raise _refused(SubtitleError(found.reason), what, **detail)
+    return found
 
 
 @_editor
 async def import_file(request: web.Request) -> web.Response:
     where = target(request)
     expected = expected_version(request)
-    received = await receive(request, file_field="file", limit=IMPORT_MAX_BYTES,
-                             directory=None)
-    if received.data is None:
-        raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
-    try:
-        cues = parse_upload(received.data, received.filename)
-    except SubtitleError as exc:
-        line = re.match(r"ligne (\d+)", str(exc))
-        raise _refused(exc, "Fichier refusé",
-                       line=int(line.group(1)) if line else None) from None
-    cues = validated(cues, "Fichier refusé")
+    async with offload_slot(request) as offload:  # before the body: a refusal costs nothing
+        received = await receive(request, file_field="file", limit=IMPORT_MAX_BYTES,
+                                 directory=None)
+        if received.data is None:
+            raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
+        cues = await off_the_loop(offload, "Fichier refusé", imported_cues, received.data,
+                                  received.filename)
     return await store_version(request, where, cues, expected=expected,
                                note=f"import de {received.filename or 'fichier'}"[:200])

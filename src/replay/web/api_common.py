@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import re
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -12,6 +14,30 @@ from replay.web.auth import current_user
 from replay.web.errors import NBSP, api_error
 from replay.web.ingest import Refused, event_for
 from replay.web.keys import STORE
+
+#: An id in a path: ASCII digits only (``str.isdigit`` also takes « ² »), at most 18 of
+#: them, so that it fits SQLite's 64-bit integers.
+_ID: Final = re.compile(r"[0-9]{1,18}")
+
+
+def parse_id(text: str | None) -> int | None:
+    """The number `text` spells, when it can be a row id; None otherwise."""
+    return int(text) if text is not None and _ID.fullmatch(text) else None
+
+
+#: Seconds in a request body: a recording or a session is never longer than this.
+MAX_SECONDS: Final = 100 * 3600.0
+
+
+def seconds(value: object) -> float | None:
+    """A JSON number of seconds as a float: finite, from 0 to `MAX_SECONDS`; else None
+    (booleans, strings, 1e400, an integer of a thousand digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and abs(value) > MAX_SECONDS:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and 0 <= number <= MAX_SECONDS else None
 
 
 def check_event_access(request: web.Request, slug: str) -> None:
@@ -32,7 +58,8 @@ def load_event(request: web.Request, slug: str) -> Event:
 
 def load_recording(request: web.Request, key: str = "id") -> Recording:
     text = request.match_info[key]
-    recording = request.config_dict[STORE].recording(int(text)) if text.isdigit() else None
+    number = parse_id(text)
+    recording = None if number is None else request.config_dict[STORE].recording(number)
     if recording is None:
         raise api_error(404, f"Enregistrement « {text} » introuvable{NBSP}: vérifiez son "
                              "numéro (GET /api/events/{slug}/recordings).")

@@ -41,7 +41,7 @@ from replay.speech.transcriber import Task
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
 from replay.web import api_boundaries
-from replay.web.api_common import json_body, load_event, load_recording
+from replay.web.api_common import json_body, load_event, load_recording, seconds
 from replay.web.auth import Role, require
 from replay.web.errors import NBSP, APIError, api_error, json_response
 from replay.web.keys import OBJECTS, QUEUE, SETTINGS, STORE
@@ -101,10 +101,11 @@ def _bound(body: dict[str, Any], name: str) -> float | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    found = seconds(value)
+    if found is None:
         raise api_error(400, f"« {name} » doit être un nombre de secondes depuis le début de "
                              "l’enregistrement.")
-    return float(value)
+    return found
 
 
 @_organiser

@@ -6,6 +6,12 @@ each resource (the state database, the job queue, the worker pool) is opened and
 by its own `cleanup_ctx` generator. Stopping the application (SIGTERM or SIGINT under
 `web.run_app`) stops the workers gracefully: no new job is taken, running ones get
 their grace period, then are handed back to the queue.
+
+Every response carries a strict Content-Security-Policy (scripts, styles and the rest
+from this origin only: no inline script, style or event attribute anywhere), and
+``X-Content-Type-Options``, ``Referrer-Policy`` and ``X-Frame-Options``. A full disk is
+a French 507 (`errors.disk_full_errors`); ``/health`` says ``degraded`` when free space
+runs below ``min_free_bytes`` or a job's outcome could not be recorded.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from typing import Final
 
 from aiohttp import web
 
+from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.jobs.context import Lanes
 from replay.jobs.metrics import StageDurations
 from replay.jobs.queue import JobStatus
@@ -26,47 +34,71 @@ from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker
 from replay.live.web import live_context, setup_live
 from replay.settings import Settings
+from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.speech.transcriber import Transcriber
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
+from replay.web.accounts import setup_accounts
 from replay.web.api import setup_api
 from replay.web.api_captions import setup_captions
 from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
 from replay.web.dashboard import setup_dashboard
 from replay.web.editor import setup_editor
 from replay.web.error_pages import error_pages
+from replay.web.errors import disk_full_errors
 from replay.web.keys import (
     DURATIONS,
     OBJECTS,
+    OFFLOAD,
     QUEUE,
     SETTINGS,
     STORE,
     TRANSCRIBER,
     WORKER_QUEUES,
 )
+from replay.web.offload import Offload
+from replay.web.quotas import free_bytes
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds running jobs get to finish when the server stops, before being handed back.
 SHUTDOWN_GRACE = 20.0
+#: The organisers' pages, the editor and the published site: the site's policy (see
+#: `replay.site.pages`), and no framing by other sites.
+CONTENT_SECURITY_POLICY: Final = f"{SITE_POLICY}; frame-ancestors 'none'"
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+WORKERS: Final[web.AppKey[list[Worker]]] = web.AppKey("replay_workers")
 
 
 def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
                run_workers: bool = True,
-               worker_queues: Sequence[str] = QUEUES) -> web.Application:
+               worker_queues: Sequence[str] = QUEUES,
+               fetch_policy: AddressPolicy = is_public_address) -> web.Application:
     """The application for `settings`. ``transcriber`` defaults to Whisper as the settings
     describe it (built when the workers start); ``run_workers=False`` serves without
-    running jobs (tests, or web-only nodes), and without the live ingest."""
+    running jobs (tests, or web-only nodes), and without the live ingest. ``fetch_policy``:
+    the addresses a programme URL may lead to (public ones; tests widen it to reach a local
+    listener)."""
     unknown = sorted(set(worker_queues) - set(QUEUES))
     if unknown:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
-    app = web.Application()
+    # Outermost first: headers on every answer, then French error pages outside /api/,
+    # then a full disk turned into a French 507.
+    app = web.Application(middlewares=[security_headers, error_pages, disk_full_errors])
     app[SETTINGS] = settings
+    app[WORKERS] = []
     app[OBJECTS] = LocalDirectoryStore(settings.site_dir)
     app[TRANSCRIBER] = transcriber
     app[DURATIONS] = StageDurations()
     app[WORKER_QUEUES] = tuple(worker_queues)
+    app.cleanup_ctx.append(_offload)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_queue)
     if run_workers and worker_queues:
@@ -77,13 +109,13 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/site", _to_site)
     app.router.add_get("/site/{tail:.*}", site_file)
-    app.middlewares.append(error_pages)  # outermost: French error pages outside /api/
     setup_auth(app, AuthConfig.from_settings(settings))
-    setup_api(app)
+    setup_api(app, fetch_policy=fetch_policy)
     setup_dashboard(app)
     setup_captions(app)
     setup_editor(app)
     setup_live(app)
+    setup_accounts(app)
     return app
 
 
@@ -95,6 +127,13 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[USERS] = users_for(app[STORE].db, app[SETTINGS])
     yield
     app[STORE].close()
+
+
+async def _offload(app: web.Application) -> AsyncIterator[None]:
+    offload = Offload()
+    app[OFFLOAD] = offload
+    yield
+    await asyncio.to_thread(offload.shutdown)
 
 
 async def _queue(app: web.Application) -> AsyncIterator[None]:
@@ -122,6 +161,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
                job_timeout=settings.job_timeout, shutdown_grace=SHUTDOWN_GRACE)
         for queue in queues
     ]
+    app[WORKERS].extend(workers)
     stop = asyncio.Event()
     running = [asyncio.create_task(worker.run(stop), name=worker.worker_id)
                for worker in workers]
@@ -136,8 +176,26 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 # -- routes ----------------------------------------------------------------------------
 
 
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        _secure(error.headers)
+        raise
+    if not response.prepared:
+        _secure(response.headers)
+    return response
+
+
+def _secure(headers: MutableMapping[str, str]) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+
+
 async def health(request: web.Request) -> web.Response:
-    """200 with the queue's counts when the database answers, 503 otherwise."""
+    """200 with the queue's counts when the database answers (``degraded`` when the disk
+    is nearly full or a job's outcome could not be recorded), 503 otherwise."""
     try:
         request.app[STORE].db.execute("SELECT 1").fetchone()
         counts = await request.app[QUEUE].counts()
@@ -145,7 +203,13 @@ async def health(request: web.Request) -> web.Response:
         log.exception("health check failed")
         return web.json_response({"status": "error", "database": False, "error": str(exc)},
                                  status=503)
-    return web.json_response({"status": "ok", "database": True,
+    settings = request.app[SETTINGS]
+    free = await asyncio.to_thread(free_bytes, settings.data_dir)
+    failing = sorted(job for worker in request.app[WORKERS] for job in worker.failing)
+    degraded = free < settings.min_free_bytes or bool(failing)
+    return web.json_response({"status": "degraded" if degraded else "ok", "database": True,
+                              "free_bytes": free, "min_free_bytes": settings.min_free_bytes,
+                              "failing_jobs": failing,
                               "jobs": {str(status): n for status, n in counts.items()}})
 
 

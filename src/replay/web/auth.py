@@ -12,6 +12,11 @@
 - Handlers declare who may call them with `require(Role.EDITOR)` and the like; an
   organiser passes every role check. Anonymous visitors get 401 (API) or a redirect to
   the login page (HTML); a user whose role does not fit gets 403.
+- Logins are rate-limited per account and client address, and per client address alone;
+  each attempt is counted before its password is checked. The client address is the
+  connection's, or what ``X-Forwarded-For`` says when the connection comes from one of
+  the ``trusted_proxies``. Passwords are checked in threads, a few at a time (each scrypt
+  takes 128 MiB); a hash made with weaker parameters is replaced on a successful login.
 """
 
 from __future__ import annotations
@@ -26,21 +31,23 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
-from replay.domain.passwords import verify_password
+from replay.domain.addresses import IPNetwork, client_address, parse_networks
+from replay.domain.passwords import PasswordError, hash_password, needs_rehash, verify_password
 from replay.settings import Settings
 from replay.store.users import Role, User, Users, decoy_hash
+from replay.web.errors import MALFORMED_BODY
 
 __all__ = [
-    "AUTH_CONFIG", "IDENTITY", "LOGIN_LIMITER", "USERS", "AuthConfig", "Identity",
-    "LoginLimiter", "Role", "User", "Users", "auth_middleware", "authorizer", "csrf_token",
-    "current_user", "require", "setup_auth", "users_for",
+    "AUTH_CONFIG", "IDENTITY", "LOGIN_LIMITER", "PASSWORD_SLOTS", "USERS", "AuthConfig",
+    "Identity", "LoginLimiter", "Role", "User", "Users", "auth_middleware", "authorizer",
+    "client_ip", "csrf_token", "current_user", "require", "setup_auth", "users_for",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,15 +76,23 @@ LOGIN_REQUIRED: Final = "Connexion requise."
 ROLE_REFUSED: Final = "Votre rôle ne permet pas cette action."
 
 
+#: Passwords checked at once: each scrypt holds 128 MiB and a core.
+PASSWORD_CHECKS: Final = 2
+
+
 @dataclass(frozen=True, slots=True)
 class AuthConfig:
     cookie_secure: bool = False  # also Secure whenever the request itself is HTTPS
-    max_failures: int = 5
+    max_failures: int = 5  # per account and client address
     failure_window: float = 15 * 60.0
+    failures_per_ip: int = 20  # per client address, whatever the account
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthConfig:
-        return cls(cookie_secure=settings.cookie_secure)
+        return cls(cookie_secure=settings.cookie_secure,
+                   failures_per_ip=settings.login_failures_per_ip,
+                   trusted_proxies=parse_networks(settings.trusted_proxies))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,40 +106,63 @@ class Identity:
 ANONYMOUS: Final = Identity(None)
 
 
+_Key: TypeAlias = tuple[str, ...]
+
+
 class LoginLimiter:
-    """Failed logins per (email, IP) in a sliding window, in memory."""
+    """Login attempts in a sliding window, in memory: at most `max_failures` per (email,
+    client address) and `per_ip` per client address, whatever the email.
+
+    `attempt` counts an attempt before its password is checked, with no await in
+    between: concurrent attempts cannot all slip under the limit. A successful login
+    forgives its own attempt (and the account's earlier ones from that address).
+    """
 
     def __init__(self, max_failures: int, window: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, per_ip: int = 20) -> None:
         self.max_failures, self.window, self.clock = max_failures, window, clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self.per_ip = per_ip
+        self._attempts: dict[_Key, deque[float]] = {}
 
-    def retry_after(self, key: tuple[str, str]) -> float:
-        """Seconds until `key` may try again; 0 when it may now."""
+    def attempt(self, email: str, ip: str) -> float:
+        """Count an attempt and return 0, or return the seconds to wait (not counted)."""
+        limits = ((("account", email, ip), self.max_failures), (("ip", ip), self.per_ip))
+        wait = max(self._wait(key, limit) for key, limit in limits)
+        if wait:
+            return wait
+        for key, _ in limits:
+            self._recent(key).append(self.clock())
+        self._forget_stale()
+        return 0.0
+
+    def succeeded(self, email: str, ip: str) -> None:
+        self._attempts.pop(("account", email, ip), None)
+        per_ip = self._attempts.get(("ip", ip))
+        if per_ip:
+            per_ip.pop()
+
+    def _wait(self, key: _Key, limit: int) -> float:
         recent = self._recent(key)
-        if len(recent) < self.max_failures:
+        if len(recent) < limit:
             return 0.0
-        return max(1.0, recent[0] + self.window - self.clock())
+        return max(1.0, recent[-limit] + self.window - self.clock())
 
-    def failed(self, key: tuple[str, str]) -> None:
-        self._recent(key).append(self.clock())
-        if len(self._failures) > 10_000:
-            for stale in [k for k in self._failures if not self._recent(k)]:
-                del self._failures[stale]
-
-    def reset(self, key: tuple[str, str]) -> None:
-        self._failures.pop(key, None)
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
+    def _recent(self, key: _Key) -> deque[float]:
+        times = self._attempts.setdefault(key, deque())
         while times and times[0] <= self.clock() - self.window:
             times.popleft()
         return times
+
+    def _forget_stale(self) -> None:
+        if len(self._attempts) > 10_000:
+            for stale in [k for k in self._attempts if not self._recent(k)]:
+                del self._attempts[stale]
 
 
 USERS: Final = web.AppKey("replay_users", Users)
 AUTH_CONFIG: Final = web.AppKey("replay_auth_config", AuthConfig)
 LOGIN_LIMITER: Final = web.AppKey("replay_login_limiter", LoginLimiter)
+PASSWORD_SLOTS: Final = web.AppKey("replay_password_slots", asyncio.Semaphore)
 IDENTITY: Final = web.RequestKey("replay_identity", Identity)
 
 
@@ -134,7 +172,9 @@ def setup_auth(app: web.Application, config: AuthConfig | None = None, *,
     """Add the middleware and the login routes; `users` may also be set later."""
     config = config or AuthConfig()
     app[AUTH_CONFIG] = config
-    app[LOGIN_LIMITER] = LoginLimiter(config.max_failures, config.failure_window, clock)
+    app[LOGIN_LIMITER] = LoginLimiter(config.max_failures, config.failure_window, clock,
+                                      per_ip=config.failures_per_ip)
+    app[PASSWORD_SLOTS] = asyncio.Semaphore(PASSWORD_CHECKS)
     if users is not None:
         app[USERS] = users
     app.middlewares.append(auth_middleware)
@@ -177,7 +217,10 @@ def _identify(request: web.Request) -> Identity:
 async def _csrf_ok(request: web.Request, expected: str) -> bool:
     supplied: object = request.headers.get(CSRF_HEADER)
     if supplied is None and request.content_type in FORM_TYPES:
-        supplied = (await request.post()).get(CSRF_FIELD)
+        try:
+            supplied = (await request.post()).get(CSRF_FIELD)
+        except MALFORMED_BODY:
+            return False
     return isinstance(supplied, str) and _same(supplied, expected)
 
 
@@ -282,33 +325,53 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 async def login_submit(request: web.Request) -> web.Response:
-    form = await request.post()
+    try:
+        form = await request.post()
+    except MALFORMED_BODY:
+        return _login_form(request, 400, suivant=HOME, error=LOGIN_EXPIRED)
     email, password = _field(form, "email").strip(), _field(form, "password")
     suivant = safe_next(_field(form, NEXT_PARAM))
     if not _same(_field(form, CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
         return _login_form(request, 403, suivant=suivant, email=email, error=LOGIN_EXPIRED)
-    key = (email.casefold(), request.remote or "")
+    address = client_ip(request)
     limiter = request.config_dict[LOGIN_LIMITER]
-    wait = limiter.retry_after(key)
+    wait = limiter.attempt(email.casefold(), address)
     if wait:
         response = _login_form(request, 429, suivant=suivant, email=email,
                                error=TOO_MANY_ATTEMPTS.format(minutes=-int(-wait // 60)))
         response.headers["Retry-After"] = str(int(wait))
         return response
-    user = await _authenticate(request.config_dict[USERS], email, password)
+    async with request.config_dict[PASSWORD_SLOTS]:
+        user = await _authenticate(request.config_dict[USERS], email, password)
     if user is None:
-        limiter.failed(key)
         return _login_form(request, 200, suivant=suivant, email=email, error=WRONG_CREDENTIALS)
-    limiter.reset(key)
+    limiter.succeeded(email.casefold(), address)
     return _signed_in(request, user, suivant)
 
 
+def client_ip(request: web.Request) -> str:
+    """The client's address: the connection's, or the forwarded one behind a trusted
+    proxy (setting ``trusted_proxies``)."""
+    trusted = request.config_dict[AUTH_CONFIG].trusted_proxies
+    return client_address(request.remote or "", request.headers.getall("X-Forwarded-For", []),
+                          trusted)
+
+
 async def _authenticate(users: Users, email: str, password: str) -> User | None:
-    """The database on the loop (one quick query), scrypt in a thread."""
+    """The database on the loop (one quick query), scrypt in a thread; a hash made with
+    weaker parameters than today's is replaced by a new one."""
     found = users.credentials(email) if email else None
     encoded = decoy_hash() if found is None else found[1]
     matches = await asyncio.to_thread(verify_password, password, encoded)
-    return found[0] if matches and found is not None else None
+    if not matches or found is None:
+        return None
+    if needs_rehash(encoded):
+        try:
+            stronger = await asyncio.to_thread(hash_password, password)
+        except PasswordError:  # an old password the rules of today refuse: keep its hash
+            return found[0]
+        users.set_password_hash(found[0].id, stronger)
+    return found[0]
 
 
 def _signed_in(request: web.Request, user: User, suivant: str) -> web.Response:
@@ -377,13 +440,7 @@ _TEMPLATES: Final[Mapping[str, str]] = {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>{{ title }} – replay</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto;
-       padding: 0 1rem; line-height: 1.5; }
-label { display: block; font-weight: 600; }
-input { width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }
-.erreur { color: #a00; border-left: 4px solid #a00; padding-left: .75rem; }
-</style>
+<link rel="stylesheet" href="{{ stylesheet }}">
 </head>
 <body>
 <main>
@@ -418,10 +475,15 @@ _ENV: Final = jinja2.Environment(loader=jinja2.DictLoader(dict(_TEMPLATES)), aut
                                  undefined=jinja2.StrictUndefined)
 
 
+#: The login page's look, a file: the CSP refuses inline styles.
+STYLESHEET: Final = "/organisateur/static/login.css"
+
+
 def _render(name: str, **values: Any) -> str:
-    return _ENV.get_template(name).render(nbsp=NBSP, **values)
+    return _ENV.get_template(name).render(nbsp=NBSP, stylesheet=STYLESHEET, **values)
 
 
 def users_for(connection: sqlite3.Connection, settings: Settings) -> Users:
-    """The repository with the configured session lifetime (``session_hours``)."""
-    return Users(connection, session_seconds=settings.session_hours * 3600.0)
+    """The repository with the configured lifetimes (``session_hours``, ``token_days``)."""
+    return Users(connection, session_seconds=settings.session_hours * 3600.0,
+                 token_seconds=settings.token_days * 86400.0)

@@ -27,6 +27,7 @@ from replay.jobs.captions import speech_dir
 from replay.site.pages import clock
 from replay.store.db import Recording
 from replay.web.api_caption_sessions import event_options
+from replay.web.api_common import parse_id
 from replay.web.auth import NBSP, Role, current_user, require
 from replay.web.dashboard import page_error, render
 from replay.web.keys import SETTINGS, STORE
@@ -136,7 +137,8 @@ async def session_media(request: web.Request) -> web.StreamResponse:
 def _session(request: web.Request) -> tuple[Recording, Cut]:
     text, guid = request.match_info["id"], request.match_info["guid"]
     store = request.app[STORE]
-    recording = store.recording(int(text)) if text.isdigit() else None
+    number = parse_id(text)
+    recording = None if number is None else store.recording(number)
     if recording is None:
         raise _page_error(request, web.HTTPNotFound, f"Enregistrement introuvable{NBSP}: "
                           "revenez à la liste des séances.")

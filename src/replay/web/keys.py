@@ -13,6 +13,7 @@ from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.port import ObjectStore
 from replay.store.db import Store
+from replay.web.offload import Offload
 
 SETTINGS: Final = web.AppKey("settings", Settings)
 STORE: Final = web.AppKey("store", Store)
@@ -21,3 +22,5 @@ OBJECTS: Final[web.AppKey[ObjectStore]] = web.AppKey("objects")
 TRANSCRIBER: Final[web.AppKey[Transcriber | None]] = web.AppKey("transcriber")
 DURATIONS: Final = web.AppKey("stage_durations", StageDurations)
 WORKER_QUEUES: Final[web.AppKey[tuple[str, ...]]] = web.AppKey("worker_queues")
+#: Worker processes for CPU-bound pure work (parsing subtitle files) off the event loop.
+OFFLOAD: Final = web.AppKey("offload", Offload)

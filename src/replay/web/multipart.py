@@ -1,13 +1,16 @@
 """Plain multipart uploads: streamed to a server-named file, hashed on the way, limited.
 
 The client's file name is reduced to a display name (`tus.display_name`) and never
-becomes a path. Text fields are small; a file part is written in blocks off the loop.
+becomes a path. Text fields are few and small (`MAX_FIELDS`, `FIELD_MAX_BYTES`,
+`FIELDS_MAX_BYTES`); a file part is written in blocks off the loop, to a file only the
+server's user may read. A malformed body (boundary, part headers) is a French 400.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +18,13 @@ from typing import BinaryIO, Final
 
 from aiohttp import BodyPartReader, web
 
-from replay.web.errors import NBSP, api_error
+from replay.web.errors import MALFORMED_BODY, NBSP, api_error
 from replay.web.tus import display_filename, format_size
 
 FIELD_MAX_BYTES: Final = 64 << 10
+#: Text fields in one form, and their bytes together: the forms here have a handful.
+MAX_FIELDS: Final = 32
+FIELDS_MAX_BYTES: Final = 256 << 10
 _READ_SIZE: Final = 1 << 16
 _WRITE_SIZE: Final = 1 << 20
 #: Room for the multipart framing and the text fields around the file.
@@ -61,10 +67,18 @@ async def receive(request: web.Request, *, file_field: str, limit: int,
     received = Received()
     try:
         await _read_parts(request, received, file_field, limit, directory)
+    except MALFORMED_BODY:
+        received.discard()
+        raise malformed() from None
     except BaseException:
         received.discard()
         raise
     return received
+
+
+def malformed() -> web.HTTPException:
+    return api_error(400, f"Formulaire multipart illisible{NBSP}: renvoyez-le depuis la page "
+                          "ou un client HTTP qui respecte le format multipart/form-data.")
 
 
 async def _read_parts(request: web.Request, received: Received, file_field: str,
@@ -77,16 +91,29 @@ async def _read_parts(request: web.Request, received: Received, file_field: str,
             received.filename = display_filename(part.filename or "fichier")
             await _read_file(part, received, limit, directory)
         else:
-            received.fields[part.name or ""] = await _read_text(part)
+            _check_room_for_field(received)
+            received.fields[part.name or ""] = await _read_text(part, _text_left(received))
 
 
-async def _read_text(part: BodyPartReader) -> str:
+def _text_left(received: Received) -> int:
+    used = sum(len(value.encode()) for value in received.fields.values())
+    return min(FIELD_MAX_BYTES, FIELDS_MAX_BYTES - used)
+
+
+def _check_room_for_field(received: Received) -> None:
+    if len(received.fields) >= MAX_FIELDS or _text_left(received) <= 0:
+        raise api_error(413, f"Formulaire trop chargé{NBSP}: {MAX_FIELDS}{NBSP}champs et "
+                             f"{FIELDS_MAX_BYTES >> 10}{NBSP}Kio de texte au plus.")
+
+
+async def _read_text(part: BodyPartReader, room: int) -> str:
     data = bytearray()
     while chunk := await part.read_chunk(_READ_SIZE):
         data += chunk
-        if len(data) > FIELD_MAX_BYTES:
-            raise api_error(400, f"Champ « {part.name} » trop long{NBSP}: "
-                                 f"{FIELD_MAX_BYTES >> 10}{NBSP}Kio au plus.")
+        if len(data) > room:
+            raise api_error(413, f"Champ « {part.name} » trop long{NBSP}: "
+                                 f"{FIELD_MAX_BYTES >> 10}{NBSP}Kio au plus, "
+                                 f"{FIELDS_MAX_BYTES >> 10}{NBSP}Kio pour tout le formulaire.")
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError:
@@ -101,13 +128,18 @@ async def _read_file(part: BodyPartReader, received: Received, limit: int,
         received.size = len(received.data)
         received.sha256 = hashlib.sha256(received.data).hexdigest()
         return
-    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(directory.mkdir, mode=0o700, parents=True, exist_ok=True)
     received.path = directory / f"{secrets.token_hex(16)}.part"
-    out = await asyncio.to_thread(received.path.open, "xb")
+    out = await asyncio.to_thread(_create_private, received.path)
     try:
         received.size, received.sha256 = await _stream(part, out, limit)
     finally:
         await asyncio.to_thread(out.close)
+
+
+def _create_private(path: Path) -> BinaryIO:
+    """A new file only the server's user may read or write (0600)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
 async def _read_in_memory(part: BodyPartReader, limit: int) -> bytes:

@@ -1,5 +1,9 @@
 """The API's OpenAPI 3.1 document, written by hand (tests compare it with the routes and
-validate it)."""
+validate it, and schemathesis checks that the server answers only with the status codes
+declared here: `tests/integration/test_api_fuzz.py`).
+
+Every operation declares 401, 403 and 507 (the server's disk is full); one with a body
+also 400 (unreadable) and 413 (too large)."""
 
 from __future__ import annotations
 
@@ -13,10 +17,20 @@ _ERRORS: Final = {
     "403": "Rôle insuffisant, ou événement non autorisé",
     "404": "Introuvable",
     "409": "Conflit avec l’état actuel",
-    "413": "Fichier trop volumineux",
+    "410": "Téléversement expiré",
+    "412": "Version du protocole tus absente ou non prise en charge (Tus-Resumable: 1.0.0)",
+    "413": "Fichier, formulaire ou corps de requête trop volumineux",
+    "415": "Type de contenu non pris en charge",
     "422": "Refusé (média illisible, salle inconnue, limite de découpe invalide, "
-           "sous-titres invalides : la ligne ou le repère et la raison)",
+           "sous-titres invalides : la ligne ou le repère et la raison ; programme "
+           "introuvable à l’adresse donnée, ou adresse non publique)",
+    "423": "Un autre envoi écrit déjà dans ce téléversement",
     "428": "En-tête If-Match requis (l’ETag des sous-titres lus)",
+    "429": "Trop de demandes à la fois (envois en cours pour cet organisateur, fichiers de "
+           "sous-titres en traitement) : réessayez plus tard (Retry-After)",
+    "460": "Somme de contrôle du morceau ou du fichier incorrecte (tus)",
+    "507": "Espace insuffisant : le disque du serveur est plein, ou le quota d’envoi de "
+           "l’organisateur est atteint",
 }
 
 
@@ -37,7 +51,8 @@ def _op(summary: str, role: str, ok: tuple[str, JSONObj, str], *errors: str,
         body: JSONObj | None = None, params: list[JSONObj] | None = None) -> JSONObj:
     status, schema, description = ok
     responses: JSONObj = {status: _json(schema, description)}
-    for code in ("401", "403", *errors):
+    with_body = ("400", "413") if body is not None else ()
+    for code in sorted({"401", "403", "507", *with_body, *errors}):
         responses[code] = _json(_ref("Error"), _ERRORS[code])
     operation: JSONObj = {"summary": summary, "description": f"Rôle : {role}.",
                           "responses": responses}
@@ -108,11 +123,17 @@ _TUS: Final = ("Téléversement reprenable, protocole tus 1.0.0 (extensions crea
                "sha256 (vérifié à la fin). Rôle : organisateur.")
 
 
+#: What a tus request may be answered besides its success (errors as French text, or JSON
+#: for the refusals of the API around it: role, event, room, quotas).
+_TUS_ERRORS: Final = ("400", "401", "403", "404", "409", "410", "412", "413", "415", "422",
+                      "423", "429", "460", "507")
+
+
 def _tus_op(summary: str, status: str) -> JSONObj:
-    return {"summary": summary, "description": _TUS,
-            "responses": {status: {"description": "Réponse tus"},
-                          "401": _json(_ref("Error"), _ERRORS["401"]),
-                          "403": _json(_ref("Error"), _ERRORS["403"])}}
+    responses: JSONObj = {status: {"description": "Réponse tus"}}
+    for code in _TUS_ERRORS:
+        responses[code] = {"description": _ERRORS[code]}
+    return {"summary": summary, "description": _TUS, "responses": responses}
 
 
 def _paths() -> JSONObj:
@@ -126,7 +147,7 @@ def _paths() -> JSONObj:
             "get": _op("Les événements", any_role, ("200", _ref("EventList"), "Événements")),
             "post": _op("Créer un évènement : sa description, son programme, ou les deux "
                         "(preview=true : seulement dire ce qui serait créé)", org,
-                        ("201", _ref("EventDetail"), "Créé"), "400", "409", "413",
+                        ("201", _ref("EventDetail"), "Créé"), "400", "409", "413", "415", "422",
                         body=_EVENT_BODY, params=[{
                             "name": "preview", "in": "query", "required": False,
                             "schema": {"type": "boolean", "default": False}}]),
@@ -136,16 +157,16 @@ def _paths() -> JSONObj:
                                           params=[_SLUG])},
         "/api/events/{slug}/programme": {"post": _op(
             "Réimporter le programme (aperçu des changements par guid, appliqué avec "
-            "preview=false)", org, ("200", _ref("ImportSummary"), "Changements"), "400",
-            "404", "413", body=_PROGRAMME_BODY, params=[_SLUG, {
+            "preview=false)", org, ("200", _ref("ImportSummary"), "Changements"),
+            "404", "415", "422", body=_PROGRAMME_BODY, params=[_SLUG, {
                 "name": "preview", "in": "query", "required": False,
                 "schema": {"type": "boolean", "default": True}}])},
         "/api/events/{slug}/recordings": {
             "get": _op("Les enregistrements", org, ("200", _ref("RecordingList"), "Liste"),
                        "404", params=[_SLUG]),
             "post": _op("Téléverser un petit enregistrement (multipart)", org,
-                        ("201", _ref("Uploaded"), "Enregistré, analyse en file"), "400",
-                        "404", "413", "422", body=_UPLOAD_BODY, params=[_SLUG]),
+                        ("201", _ref("Uploaded"), "Enregistré, analyse en file"),
+                        "404", "415", "422", "429", body=_UPLOAD_BODY, params=[_SLUG]),
         },
         "/api/events/{slug}/held-uploads": {"get": _op(
             "Les envois reçus en entier mais refusés pour leur salle ou leur début", org,
@@ -221,7 +242,7 @@ def _caption_paths() -> JSONObj:
         base: {
             "get": _op("Les sous-titres actuels", editor, caps, "404", "409", params=params),
             "put": _op("Enregistrer une nouvelle version (If-Match requis)", editor, caps,
-                       "400", "404", "409", "422", "428", body=_body(cues, "cues"),
+                       "400", "404", "409", "422", "428", "429", body=_body(cues, "cues"),
                        params=params)},
         f"{base}/history": {"get": _op("L’historique des versions", editor,
                                        ("200", obj, "Versions"), "404", "409", params=params)},
@@ -257,7 +278,7 @@ def _caption_paths() -> JSONObj:
                                           "409", params=params)},
         f"{base}/import": {"post": _op(
             "Importer un fichier .vtt ou .srt (strict ; If-Match requis)", editor, caps, "400",
-            "404", "409", "413", "422", "428", params=params, body={
+            "404", "409", "413", "415", "422", "428", "429", params=params, body={
                 "required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": ["file"],
                     "properties": {"file": {"type": "string", "format": "binary"}}}}}})},

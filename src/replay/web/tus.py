@@ -57,6 +57,10 @@ _METADATA_KEY = re.compile(r"[!-~]+")  # printable ASCII, no space; commas are s
 
 Authorize = Callable[[web.Request], Awaitable[None]]
 OnComplete = Callable[[Upload], Awaitable[None]]
+#: Who is asking, as the owner recorded on the uploads they create ("" for anyone).
+Identify = Callable[[web.Request], str]
+#: May this request create an upload of this many bytes? Refuses by raising.
+Admit = Callable[[web.Request, int], Awaitable[None]]
 
 
 # --- Pure parts: headers in, values or a French message out ----------------------------
@@ -206,6 +210,8 @@ class TusConfig:
     on_complete: OnComplete | None
     required_metadata: tuple[str, ...]
     clock: Callable[[], float]
+    identify: Identify | None = None
+    admit: Admit | None = None
 
 
 TUS_STORE: Final = web.AppKey("tus_store", UploadStore)
@@ -213,6 +219,9 @@ TUS_CONFIG: Final = web.AppKey("tus_config", TusConfig)
 #: upload id -> (committed offset, SHA-256 of the bytes up to it), for uploads this process
 #: received from the start: the last PATCH then need not read the whole file back.
 _RUNNING: Final[web.AppKey[dict[str, tuple[int, _Hash]]]] = web.AppKey("tus_running_hashes")
+#: Held while an upload is admitted and created: two creations cannot both take the last
+#: room the admission allows.
+_CREATING: Final = web.AppKey("tus_creating", asyncio.Lock)
 
 
 def create_tus_app(
@@ -225,6 +234,8 @@ def create_tus_app(
     required_metadata: tuple[str, ...] = ("event", "room"),
     purge_interval: float | None = 600,
     clock: Callable[[], float] = time.time,
+    identify: Identify | None = None,
+    admit: Admit | None = None,
 ) -> web.Application:
     """The tus sub-application over `store`; see the module's documentation.
 
@@ -233,13 +244,18 @@ def create_tus_app(
     the last chunk hands the upload over again: it should be idempotent. `authorize` runs
     before every request but OPTIONS and refuses by raising (``web.HTTPUnauthorized``).
     Expired uploads are purged every `purge_interval` seconds while the app runs.
+    `identify` names who is asking: each upload records its creator, and anyone else gets
+    404 for it, as if it did not exist. `admit` may refuse a creation (quotas, free space)
+    by raising; it runs under a lock, so admissions never race.
     """
     app = web.Application(middlewares=[_tus_middleware])
     app[TUS_STORE] = store
     app[TUS_CONFIG] = TusConfig(
-        max_size, expiry_seconds, authorize, on_complete, required_metadata, clock
+        max_size, expiry_seconds, authorize, on_complete, required_metadata, clock,
+        identify, admit,
     )
     app[_RUNNING] = {}
+    app[_CREATING] = asyncio.Lock()
     app.router.add_route("OPTIONS", "/", _options)
     app.router.add_route("POST", "/", _create)
     upload = app.router.add_resource("/{upload_id}", name="tus-upload")
@@ -326,10 +342,14 @@ async def _create(request: web.Request) -> web.Response:
         )
     except ValueError as error:
         raise _fail(web.HTTPBadRequest, str(error)) from None
-    now = config.clock()
-    upload = await request.app[TUS_STORE].create(
-        length, metadata, now=now, expires=now + config.expiry_seconds
-    )
+    async with request.app[_CREATING]:
+        if config.admit is not None:
+            await config.admit(request, length)
+        now = config.clock()
+        upload = await request.app[TUS_STORE].create(
+            length, metadata, now=now, expires=now + config.expiry_seconds,
+            owner=_asker(request),
+        )
     location = request.app.router["tus-upload"].url_for(upload_id=upload.id)
     return web.Response(
         status=201,
@@ -376,7 +396,16 @@ async def _current(request: web.Request) -> Upload:
     return upload
 
 
+def _asker(request: web.Request) -> str:
+    identify = request.app[TUS_CONFIG].identify
+    return "" if identify is None else identify(request)
+
+
 def _check_alive(request: web.Request, upload: Upload) -> None:
+    """404 for anyone but the upload's owner (the same answer as for no upload at all);
+    410 once it expired."""
+    if upload.owner != _asker(request):
+        raise _fail(web.HTTPNotFound, NOT_FOUND)
     if upload.expires <= request.app[TUS_CONFIG].clock():
         raise _fail(web.HTTPGone, GONE)
 
@@ -391,6 +420,7 @@ async def _delete(request: web.Request) -> web.Response:
 
 @contextlib.asynccontextmanager
 async def _locked(request: web.Request) -> AsyncIterator[Upload]:
+    await _current(request)  # 404 to anyone but the owner, before telling it is busy
     try:
         async with request.app[TUS_STORE].locked(request.match_info["upload_id"]) as upload:
             _check_alive(request, upload)

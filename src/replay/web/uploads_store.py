@@ -6,6 +6,8 @@ file is written only after the data up to it has been fsync'ed, so after a crash
 committed offset is never ahead of the data; bytes past it are uncommitted and are cut
 off before the next write. Upload ids are opaque random tokens checked against a strict
 pattern before they come near a path: nothing a client sends ever becomes a file name.
+Each upload records its owner (whoever created it); only the owner may see or touch it.
+The directory is private to the server's user (0700), its files too (0600).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Upload:
     expires: float
     complete: bool = False
     sha256: str | None = None  # the whole file's, once complete and verified
+    owner: str = ""  # who created it (the app's user id); "" when the app has no users
     path: Path = field(default=Path(), compare=False)  # the data file; not persisted
 
     @property
@@ -100,6 +103,7 @@ def _upload_from_json(text: str, path: Path) -> Upload:
         expires=float(state["expires"]),
         complete=bool(state["complete"]),
         sha256=state["sha256"],
+        owner=str(state.get("owner", "")),
         path=path,
     )
 
@@ -158,18 +162,19 @@ class UploadStore:
         return self.root / f"{upload_id}.bin", self.root / f"{upload_id}.json"
 
     async def create(
-        self, length: int, metadata: Mapping[str, str], *, now: float, expires: float
+        self, length: int, metadata: Mapping[str, str], *, now: float, expires: float,
+        owner: str = "",
     ) -> Upload:
         upload_id = new_upload_id()
         data, _ = self._paths(upload_id)
-        upload = Upload(upload_id, length, 0, dict(metadata), now, expires, path=data)
+        upload = Upload(upload_id, length, 0, dict(metadata), now, expires, owner=owner,
+                        path=data)
         await asyncio.to_thread(self._create_files, upload)
         return upload
 
     def _create_files(self, upload: Upload) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with upload.path.open("xb"):
-            pass
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(upload.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._save_sync(upload)
 
     async def get(self, upload_id: str) -> Upload:
@@ -190,7 +195,8 @@ class UploadStore:
         """Replace the state file atomically and durably."""
         _, state = self._paths(upload.id)
         partial = state.with_name(f"{state.name}.tmp")
-        with partial.open("w", encoding="utf-8") as out:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as out:
             out.write(upload.to_json())
             out.flush()
             os.fsync(out.fileno())
@@ -245,13 +251,22 @@ class UploadStore:
                 yield self._load_sync(state.stem)
 
     async def purge_expired(self, now: float) -> list[str]:
-        """Remove the uploads that expired at `now` and are not being written to."""
+        """Remove the uploads that expired at `now` and are not being written to.
+
+        The expiry is read again once the upload's lock is held: a request that renewed
+        it since the listing (a chunk received) keeps it alive."""
         removed = []
-        for upload in await self.all():
-            lock = self._locks.setdefault(upload.id, asyncio.Lock())
-            if upload.expires > now or lock.locked():
+        for listed in await self.all():
+            lock = self._locks.setdefault(listed.id, asyncio.Lock())
+            if listed.expires > now or lock.locked():
                 continue
             async with lock:
+                try:
+                    upload = await self.get(listed.id)
+                except UploadNotFound:
+                    continue
+                if upload.expires > now:
+                    continue
                 await self.remove(upload.id)
             self._locks.pop(upload.id, None)
             removed.append(upload.id)

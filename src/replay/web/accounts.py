@@ -1,0 +1,126 @@
+"""The « Votre compte » page: one's own API tokens, with a button to revoke each; for the
+organisers of every event (`User.manages_accounts`), every account too, with a button to
+disable or enable it. Plain forms (POST, CSRF token, then back to the page): no script.
+
+`setup_accounts(app)` adds ``GET /compte`` and the two form actions, for editors and
+organisers (after `setup_auth` and `setup_dashboard`, whose templates and static files
+it uses).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from aiohttp import web
+
+from replay.store.users import TokenInfo, User
+from replay.web.api_common import parse_id
+from replay.web.auth import NBSP, USERS, Role, current_user, require
+from replay.web.dashboard import local_time, page_error, render, zone
+
+ACCOUNT_PAGE: Final = "/compte"
+#: Where the dates on the page are shown (accounts belong to no event).
+TIMEZONE: Final = "Europe/Paris"
+DONE: Final = {
+    "revoque": "Jeton révoqué{nbsp}: les scripts qui l’utilisaient sont refusés.",
+    "desactive": "Compte désactivé{nbsp}: ses sessions sont fermées et ses jetons refusés.",
+    "reactive": "Compte réactivé.",
+}
+
+_member: Final = require(Role.EDITOR)  # editors and organisers
+
+
+def setup_accounts(app: web.Application) -> None:
+    app.router.add_get(ACCOUNT_PAGE, account_page, name="compte")
+    app.router.add_post(ACCOUNT_PAGE + "/jetons/{id}/revoquer", revoke_token)
+    app.router.add_post(ACCOUNT_PAGE + "/comptes/{id}/{action:desactiver|reactiver}",
+                        set_disabled)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    id: int
+    label: str
+    created: str
+    expires: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    id: int
+    name: str
+    email: str
+    role: str
+    events: str
+    disabled: bool
+
+
+def _when(timestamp: float) -> str:
+    return local_time(datetime.fromtimestamp(timestamp).astimezone(), zone(TIMEZONE))
+
+
+def token_view(token: TokenInfo, now: float) -> TokenView:
+    return TokenView(token.id, token.label, _when(token.created_at), _when(token.expires_at),
+                     token.state(now))
+
+
+def account_view(user: User) -> AccountView:
+    role = "organisateur" if user.role is Role.ORGANISER else "éditeur"
+    events = ", ".join(user.event_slugs) or "tous"
+    return AccountView(user.id, user.name, user.email, role, events, user.disabled)
+
+
+@_member
+async def account_page(request: web.Request) -> web.Response:
+    user = _user(request)
+    users = request.config_dict[USERS]
+    now = time.time()
+    tokens = [token_view(t, now) for t in users.tokens_of(user.id)]
+    accounts = [account_view(u) for u in users.all()] if user.manages_accounts else []
+    done = DONE.get(request.query.get("fait", ""), "").format(nbsp=NBSP)
+    return render(request, "accounts.html", title="Votre compte", tokens=tokens,
+                  accounts=accounts, done=done)
+
+
+@_member
+async def revoke_token(request: web.Request) -> web.Response:
+    """One's own tokens; any token for those who manage the accounts."""
+    user = _user(request)
+    users = request.config_dict[USERS]
+    number = parse_id(request.match_info["id"])
+    token = None if number is None else users.token(number)
+    if token is None or (token.user_id != user.id and not user.manages_accounts):
+        raise _not_found(request)
+    users.revoke_token(token.id)
+    raise web.HTTPSeeOther(f"{ACCOUNT_PAGE}?fait=revoque")
+
+
+@_member
+async def set_disabled(request: web.Request) -> web.Response:
+    user = _user(request)
+    number = parse_id(request.match_info["id"])
+    if not user.manages_accounts:
+        raise page_error(request, web.HTTPForbidden,
+                         f"Votre rôle ne permet pas cette action{NBSP}: seuls les "
+                         "organisateurs de tous les évènements gèrent les comptes.")
+    if number is None or number == user.id:
+        raise _not_found(request)
+    disable = request.match_info["action"] == "desactiver"
+    if not request.config_dict[USERS].set_disabled(number, disable):
+        raise _not_found(request)
+    raise web.HTTPSeeOther(f"{ACCOUNT_PAGE}?fait={'desactive' if disable else 'reactive'}")
+
+
+def _user(request: web.Request) -> User:
+    user = current_user(request)
+    assert user is not None  # the role check came first
+    return user
+
+
+def _not_found(request: web.Request) -> web.HTTPException:
+    return page_error(request, web.HTTPNotFound,
+                      f"Introuvable{NBSP}: revenez à la page de votre compte.")

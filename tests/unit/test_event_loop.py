@@ -1,0 +1,125 @@
+"""What could stall the event loop does not: the events list is one light query (no
+programme is loaded whole), subtitle imports are parsed and checked in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from replay.domain.programme import parse_programme
+from replay.store.db import Store
+from replay.web.api import event_json
+from replay.web.keys import OFFLOAD, STORE
+from replay.web.offload import Busy, Offload
+from tests.unit.test_bad_input import PROGRAMME, SLUG, Api
+from tests.unit.test_bad_input import api as bad_input_api
+
+api = bad_input_api  # the same fixture: the real factory, an event, a session's captions
+
+
+async def test_the_events_list_loads_no_programme(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = api.app[STORE]
+    event = parse_programme(PROGRAMME.read_bytes(), filename="p.json")
+    first = event.sessions[0]
+    many = tuple(replace(first, guid=f"g{n}", slug=f"s{n}",
+                         start=first.start + timedelta(minutes=n)) for n in range(3000))
+    store.save_event(replace(event, slug="grand", sessions=many))
+    loaded = [store.load_event(slug) for slug in (SLUG, "grand")]
+    expected = {e.slug: event_json(e) for e in loaded if e is not None}
+
+    def whole(self: Store, slug: str) -> Any:
+        raise AssertionError("the list loaded a whole programme")
+
+    monkeypatch.setattr(Store, "load_event", whole)
+    response = await api.client.get("/api/events", headers=api.headers)
+    assert response.status == 200
+    listed = {e["slug"]: e for e in (await response.json())["events"]}
+    assert listed == expected
+    assert listed["grand"]["session_count"] == 3000
+
+
+async def test_subtitles_are_parsed_and_checked_in_the_worker_process(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The work goes to the app's process pool: neither this process's event loop nor a
+    thread of it (which would hold the interpreter lock against the loop)."""
+    pool = api.app[OFFLOAD].executor
+    sent: list[str] = []
+    submit = pool.submit
+
+    def recording(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        sent.append(fn.__name__)
+        future: Future[Any] = submit(fn, *args, **kwargs)
+        return future
+
+    monkeypatch.setattr(pool, "submit", recording)
+    form = aiohttp.FormData()
+    form.add_field("file", io.BytesIO(b"WEBVTT\n\n00:01.000 --> 00:02.000\nBonjour\n"),
+                   filename="a.vtt")
+    response = await api.client.post(api.captions("/import"), data=form, headers={
+        **api.headers, "If-Match": await api.etag()})
+    assert response.status == 200, await response.text()
+    saved = await api.client.put(api.captions(), json={"cues": [
+        {"start": 1, "end": 2, "text": "Bonjour"}]}, headers={
+        **api.headers, "If-Match": response.headers["ETag"]})
+    assert saved.status == 200, await saved.text()
+    assert sent == ["imported_cues", "validated_cues"]
+    assert isinstance(pool, ProcessPoolExecutor)
+
+
+def test_event_summaries_follow_changes_from_any_connection(tmp_path: Path) -> None:
+    here, there = (Store.open(tmp_path / "replay.sqlite3") for _ in range(2))
+    try:
+        event = parse_programme(PROGRAMME.read_bytes(), filename="p.json")
+        here.save_event(event)
+        assert [(s.slug, s.session_count) for s in here.event_summaries()] == [(SLUG, 20)]
+        there.save_event(replace(event, sessions=event.sessions[:3]))  # another process
+        assert [s.session_count for s in here.event_summaries()] == [3]
+        here.save_event(replace(event, slug="autre"))  # this connection
+        assert [(s.slug, s.session_count) for s in here.event_summaries()] == [
+            ("autre", 20), (SLUG, 3)]
+    finally:
+        here.close()
+        there.close()
+
+
+async def test_past_a_few_waiting_requests_the_worker_says_busy() -> None:
+    offload = Offload(workers=1, waiting=1)
+    try:
+        first = asyncio.create_task(offload.run(time.sleep, 0.5))
+        await asyncio.sleep(0)  # the first takes the only slot
+        with pytest.raises(Busy):
+            await offload.run(time.sleep, 0)
+        await first
+        assert await offload.run(divmod, 7, 2) == (3, 1)
+    finally:
+        offload.shutdown()
+
+
+async def test_a_busy_worker_is_a_429_to_try_again(api: Api) -> None:
+    offload = api.app[OFFLOAD]
+    etag = await api.etag()
+    async with offload.slot(), offload.slot(), offload.slot(), offload.slot():  # all taken
+        response = await api.client.put(api.captions(), json={"cues": []}, headers={
+            **api.headers, "If-Match": etag})
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "5"
+        assert "réessayez dans un instant" in (await response.json())["error"]
+        form = aiohttp.FormData()
+        form.add_field("file", io.BytesIO(b"WEBVTT\n"), filename="a.vtt")
+        imported = await api.client.post(api.captions("/import"), data=form, headers={
+            **api.headers, "If-Match": etag})
+        assert imported.status == 429
+    freed = await api.client.put(api.captions(), json={"cues": []}, headers={
+        **api.headers, "If-Match": etag})
+    assert freed.status == 200  # a slot is free again
