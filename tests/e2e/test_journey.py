@@ -10,8 +10,6 @@ session.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -41,7 +39,7 @@ EDITOR_EMAIL = "edith@example.org"
 WORD = "Tournesol"  # the editor's correction, never in the machine's text
 PUBLISHED = re.compile(r"^publiée$")  # not « non publiée »
 PROCESSING = 300_000  # ms: analysis, transcoding and Whisper on two one-minute sessions
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' {login_style}; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
        "form-action 'self'")
@@ -57,30 +55,21 @@ class Server:
         return self.app[STORE]
 
 
-def strict_csp(login_style_hash: str) -> Any:
-    """What the pages must live with: no inline script, no style attribute, nothing else
-    (the login page's one inline style block is allowed by its hash)."""
-    policy = CSP.format(login_style=f"'sha256-{login_style_hash}'")
+def strict_csp() -> Any:
+    """What the pages must live with: no inline script or style, no style attribute,
+    nothing else."""
 
     async def add(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers["Content-Security-Policy"] = policy
+        response.headers["Content-Security-Policy"] = CSP
 
     return add
-
-
-def login_style_hash() -> str:
-    from replay.web.auth import _TEMPLATES
-
-    style = re.search(r"<style>(.*?)</style>", _TEMPLATES["layout"], re.S)
-    assert style is not None
-    return base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
 
 
 @pytest_asyncio.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     settings = Settings(data_dir=tmp_path / "data", cpu_threads=2)
     app = create_app(settings)  # with its workers and Whisper as the settings say
-    app.on_response_prepare.append(strict_csp(login_style_hash()))
+    app.on_response_prepare.append(strict_csp())
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -95,11 +94,6 @@ async def publish_rooms(objects: ObjectStore, event: Event, on_air: dict[str, bo
     await _write(objects, f"{event.slug}/{LIVE_FOLDER}/{ROOMS}", data, written)
 
 
-def _full_hls_js() -> list[tuple[str, bytes]]:
-    vendored = resources.files("replay.site").joinpath("static", "vendor", FULL_HLS_JS)
-    return [(FULL_HLS_JS, vendored.read_bytes())] if vendored.is_file() else []
-
-
 def render_live_page(event: Event, room: str, *, player_delay: float, has_hls_js: bool) -> str:
     return site_environment().get_template("live.html").render(
         event=event, room=room, player_delay=f"{player_delay:g}", has_hls_js=has_hls_js)
@@ -108,7 +102,7 @@ def render_live_page(event: Event, room: str, *, player_delay: float, has_hls_js
 async def publish_live_page(objects: ObjectStore, event: Event, room: str, *,
                             player_delay: float, written: dict[str, bytes]) -> None:
     """The room's live page and the site's assets it uses."""
-    assets = [*static_assets(), *_full_hls_js()]
+    assets = static_assets()  # the full hls.js build among them
     for name, data in assets:
         await _write(objects, f"{event.slug}/assets/{name}", data, written)
     has_hls_js = any(name == FULL_HLS_JS for name, _ in assets)

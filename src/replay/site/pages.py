@@ -18,7 +18,8 @@ from replay.domain.model import Event, Session
 log = logging.getLogger(__name__)
 
 STATIC_FILES = ("style.css", "player.js", "search.js", "live.js")
-VENDOR_FILES = ("hls.light.min.js",)
+#: hls.js builds: the light one for replays, the full one (WebVTT in live HLS) for live pages.
+VENDOR_FILES = ("hls.light.min.js", "hls.min.js")
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
           "septembre", "octobre", "novembre", "décembre")
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
