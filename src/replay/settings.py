@@ -55,6 +55,16 @@ class Settings:
     heartbeat_seconds: float = 10.0
     cookie_secure: bool = False
     session_hours: float = 12.0
+    live_caption_model: str = "base"
+    live_caption_device: str = "cpu"
+    live_caption_compute_type: str = "int8"
+    live_caption_threads: int = 1
+    live_caption_beam_size: int = 1
+    live_captions_english: str = "auto"
+    live_caption_step: float = 1.0
+    live_caption_trim_after: float = 12.0
+    live_caption_max_buffer: float = 24.0
+    live_caption_max_lag: float = 12.0
 
     @property
     def database_path(self) -> Path:
@@ -135,7 +145,24 @@ def _build(values: Mapping[str, Any]) -> Settings:
     if not 0 < settings.heartbeat_seconds < settings.lease_seconds:
         raise ReplayError("setting heartbeat_seconds must be above 0 and below lease_seconds "
                           f"(got {settings.heartbeat_seconds:g} and {settings.lease_seconds:g})")
+    _check_live_captions(settings)
     return settings
+
+
+def _check_live_captions(settings: Settings) -> None:
+    if settings.live_captions_english not in {"auto", "on", "off"}:
+        raise ReplayError("setting live_captions_english must be \"auto\", \"on\" or \"off\" "
+                          f"(got {settings.live_captions_english!r})")
+    if settings.live_caption_threads < 1:
+        raise ReplayError("setting live_caption_threads must be at least 1")
+    step, trim, top = (settings.live_caption_step, settings.live_caption_trim_after,
+                       settings.live_caption_max_buffer)
+    if not (0 < step < trim <= top <= 30):
+        raise ReplayError("settings live_caption_step < live_caption_trim_after <= "
+                          f"live_caption_max_buffer <= 30 seconds (got {step:g}, {trim:g}, "
+                          f"{top:g})")
+    if settings.live_caption_max_lag <= 0:
+        raise ReplayError("setting live_caption_max_lag must be above 0")
 
 
 def _convert(name: str, value: Any, kind: type) -> Any:
