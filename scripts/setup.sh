@@ -34,5 +34,7 @@ extras="model-base,s3"
 npm ci --no-audit --no-fund --silent
 mkdir -p src/replay/site/static/vendor
 cp node_modules/hls.js/dist/hls.light.min.js src/replay/site/static/vendor/
+# The full build too: the live page needs its WebVTT support (the light build has none).
+cp node_modules/hls.js/dist/hls.min.js src/replay/site/static/vendor/
 mkdir -p src/replay/web/static/vendor && cp node_modules/tus-js-client/dist/tus.min.js src/replay/web/static/vendor/
 echo "setup: ready (.venv/bin/replay)"

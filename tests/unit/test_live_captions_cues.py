@@ -19,7 +19,6 @@ from replay.domain.livecues import (
     parse_media_playlist,
     segment_webvtt,
     spoken_text,
-    subtitle_media_tag,
     target_duration_for,
     timestamp_map,
 )
@@ -208,14 +207,6 @@ def test_the_day_playlist_is_an_event_playlist_that_ends() -> None:
 )
 def test_target_duration(durations: list[float], at_least: int, expected: int) -> None:
     assert target_duration_for(durations, at_least) == expected
-
-
-def test_subtitle_media_tag() -> None:
-    tag = subtitle_media_tag("sous-titres/fr/live.m3u8", language="fr",
-                             name="Français (sous-titres automatiques)")
-    assert tag == ('#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="sous-titres",LANGUAGE="fr",'
-                   'NAME="Français (sous-titres automatiques)",DEFAULT=YES,AUTOSELECT=YES,'
-                   'FORCED=NO,URI="sous-titres/fr/live.m3u8"')
 
 
 # --- draft captions of a span, running text ------------------------------------------------

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 
+import numpy as np
 import pytest
 import pytest_asyncio
 from aiohttp import ClientResponse, ClientSession, web
@@ -41,7 +44,7 @@ async def client(feeds: TranscriptFeeds) -> AsyncIterator[Client]:
 
 
 def test_entries_are_numbered_and_paragraphs_follow_pauses_and_takes() -> None:
-    feed = TranscriptFeed(paragraph_pause=2.0)
+    feed = TranscriptFeed(paragraph_pause=2.0, first_id=1)
     first = feed.publish(0, words("Bonjour à tous", 1.0))
     second = feed.publish(0, words("et bienvenue", 2.3))
     third = feed.publish(0, words("Commençons ?", 8.0))
@@ -55,8 +58,30 @@ def test_entries_are_numbered_and_paragraphs_follow_pauses_and_takes() -> None:
     assert [e.id for e in feed.after(2)] == [3, 4]
 
 
+def test_a_new_feed_numbers_its_entries_after_any_earlier_feed() -> None:
+    before = TranscriptFeed()
+    entry = before.publish(0, words("avant", 0.0))
+    time.sleep(0.002)
+    after = TranscriptFeed()
+    later = after.publish(0, words("après", 0.0))
+    assert entry is not None
+    assert later is not None
+    assert later.id > entry.id
+
+
+def test_entries_are_plain_json_whatever_number_types_the_words_carry() -> None:
+    feed = TranscriptFeed(first_id=1)
+    # numpy floats, as from faster-whisper
+    feed.publish(0, [Word(np.float64(1.0), np.float64(1.5), " Bonjour")])
+    entry = feed.publish(0, [Word(np.float64(9.0), np.float64(9.5), " Merci")])
+    assert entry is not None
+    assert json.loads(json.dumps(asdict(entry))) == {"id": 2, "take": 0, "start": 9.0,
+                                                     "end": 9.5, "text": "Merci",
+                                                     "paragraph": True}
+
+
 def test_the_feed_keeps_only_its_last_entries() -> None:
-    feed = TranscriptFeed(keep=3)
+    feed = TranscriptFeed(keep=3, first_id=1)
     for index in range(5):
         feed.publish(0, words(f"mot{index}", float(index)))
     assert [e.id for e in feed.after(0)] == [3, 4, 5]
@@ -66,14 +91,16 @@ def test_the_feed_keeps_only_its_last_entries() -> None:
 async def test_polling_returns_the_entries_after_a_number(feeds: TranscriptFeeds,
                                                           client: Client) -> None:
     feed = feeds.feed("salle-a")
-    feed.publish(0, words("Bonjour à tous", 1.0))
-    feed.publish(0, words("et bienvenue", 2.3))
-    response = await client.get("/live/salle-a/transcription", params={"after": "1"})
+    first = feed.publish(0, words("Bonjour à tous", 1.0))
+    second = feed.publish(0, words("et bienvenue", 2.3))
+    assert first is not None
+    assert second is not None
+    response = await client.get("/live/salle-a/transcription", params={"after": str(first.id)})
     assert response.status == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = await response.json()
     assert [e["text"] for e in body["entries"]] == ["et bienvenue"]
-    assert body["last_id"] == 2
+    assert body["last_id"] == second.id
     assert body["retry_ms"] > 0
     assert body["closed"] is False
 
@@ -111,27 +138,29 @@ async def read_event(response: ClientResponse) -> dict[str, str]:
 async def test_server_sent_events_replay_then_follow(feeds: TranscriptFeeds,
                                                      client: Client) -> None:
     feed = feeds.feed("salle-a")
-    feed.publish(0, words("Bonjour à tous", 1.0))
+    entry = feed.publish(0, words("Bonjour à tous", 1.0))
+    assert entry is not None
     response = await client.get("/live/salle-a/transcription/events")
     assert response.headers["Content-Type"].startswith("text/event-stream")
     first = await read_event(response)
-    assert first["id"] == "1"
+    assert first["id"] == str(entry.id)
     assert first["event"] == "mots"
     assert json.loads(first["data"])["text"] == "Bonjour à tous"
     feed.publish(0, words("et bienvenue", 2.3))
     second = await read_event(response)
-    assert (second["id"], json.loads(second["data"])["text"]) == ("2", "et bienvenue")
+    assert (second["id"], json.loads(second["data"])["text"]) == (str(entry.id + 1),
+                                                                  "et bienvenue")
     response.close()
 
 
 async def test_a_reconnecting_browser_gets_what_it_missed(feeds: TranscriptFeeds,
                                                           client: Client) -> None:
     feed = feeds.feed("salle-a")
-    for index in range(3):
-        feed.publish(0, words(f"phrase{index}", float(index)))
+    ids = [entry.id for index in range(3)
+           if (entry := feed.publish(0, words(f"phrase{index}", float(index))))]
     response = await client.get("/live/salle-a/transcription/events",
-                                headers={"Last-Event-ID": "2"})
-    assert (await read_event(response))["id"] == "3"
+                                headers={"Last-Event-ID": str(ids[1])})
+    assert (await read_event(response))["id"] == str(ids[2])
     response.close()
 
 

@@ -199,15 +199,6 @@ def target_duration_for(durations: Iterable[float], at_least: int) -> int:
     return max([at_least, *(math.floor(d + 0.5) for d in durations)])
 
 
-def subtitle_media_tag(uri: str, *, language: str, name: str, group: str = "sous-titres",
-                       default: bool = True) -> str:
-    """The master playlist's EXT-X-MEDIA line for a subtitle rendition (the variants then
-    carry SUBTITLES="<group>")."""
-    flag = "YES" if default else "NO"
-    return (f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{group}",LANGUAGE="{language}",'
-            f'NAME="{name}",DEFAULT={flag},AUTOSELECT={flag},FORCED=NO,URI="{uri}"')
-
-
 # --- the words of a span, and the words as text --------------------------------------------
 
 

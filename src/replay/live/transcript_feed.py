@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
@@ -43,13 +44,18 @@ class FeedEntry:
 
 
 class TranscriptFeed:
-    """One room's feed: the last `keep` entries, and a wake-up for followers."""
+    """One room's feed: the last `keep` entries, and a wake-up for followers.
 
-    def __init__(self, keep: int = 2000, paragraph_pause: float = 2.0) -> None:
+    Entries are numbered from `first_id`, by default the time of the feed's creation in
+    milliseconds: after a restart of the service, numbers go on rising, so a browser that
+    reconnects with the last number it saw gets the new entries, not nothing."""
+
+    def __init__(self, keep: int = 2000, paragraph_pause: float = 2.0,
+                 first_id: int | None = None) -> None:
         self.entries: deque[FeedEntry] = deque(maxlen=keep)
         self.closed = False
         self._paragraph_pause = paragraph_pause
-        self._next_id = 1
+        self._next_id = int(time.time() * 1000) if first_id is None else first_id
         self._changed = asyncio.Event()
 
     @property
@@ -63,8 +69,8 @@ class TranscriptFeed:
         previous = self.entries[-1] if self.entries else None
         paragraph = (previous is None or previous.take != take
                      or words[0].start - previous.end > self._paragraph_pause)
-        entry = FeedEntry(self._next_id, take, round(words[0].start, 3),
-                          round(words[-1].end, 3), text, paragraph)
+        entry = FeedEntry(self._next_id, take, round(float(words[0].start), 3),
+                          round(float(words[-1].end), 3), text, bool(paragraph))
         self._next_id += 1
         self.entries.append(entry)
         self._wake()

@@ -88,9 +88,9 @@ class WhisperStreamingRecognizer:
             vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 200},
             max_new_tokens=max(limit, 1),
         )
-        return [
-            Word(round(offset + w.start, 3), round(offset + w.end, 3), w.word,
-                 round(w.probability, 4))
+        return [  # plain floats: faster-whisper's are numpy's, which JSON refuses
+            Word(round(offset + float(w.start), 3), round(offset + float(w.end), 3), w.word,
+                 round(float(w.probability), 4))
             for segment in segments if segment.compression_ratio <= _LOOP_RATIO
             for w in (segment.words or ())
         ]
