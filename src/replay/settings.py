@@ -64,6 +64,7 @@ class Settings:
     live_caption_step: float = 1.0
     live_caption_trim_after: float = 12.0
     live_caption_max_buffer: float = 24.0
+    live_caption_commit_after: float = 5.0
     live_caption_max_lag: float = 12.0
 
     @property
@@ -161,6 +162,8 @@ def _check_live_captions(settings: Settings) -> None:
         raise ReplayError("settings live_caption_step < live_caption_trim_after <= "
                           f"live_caption_max_buffer <= 30 seconds (got {step:g}, {trim:g}, "
                           f"{top:g})")
+    if settings.live_caption_commit_after <= step:
+        raise ReplayError("setting live_caption_commit_after must be above live_caption_step")
     if settings.live_caption_max_lag <= 0:
         raise ReplayError("setting live_caption_max_lag must be above 0")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from replay.domain.errors import ReplayError
 from replay.domain.model import Event, Person, Session
 from replay.domain.streaming import StreamingParams
 from replay.domain.transcript import Word
@@ -21,8 +22,9 @@ from replay.live.captions import (
     fan_out,
     live_hotwords,
     recognizer_for,
+    streaming_params,
 )
-from replay.settings import Settings
+from replay.settings import Settings, load_settings
 from replay.speech.streaming import ScriptedRecognizer
 
 RATE = 16000
@@ -241,3 +243,29 @@ def test_live_hotwords_put_the_glossary_first_then_the_sessions_names() -> None:
     hotwords = live_hotwords(event, [session], ["NetZeroCities"])
     assert hotwords.split(", ")[:3] == ["NetZeroCities", "Anne Dupont",
                                         "Métropole Aix-Marseille-Provence"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"REPLAY_LIVE_CAPTIONS_ENGLISH": "yes"}, "live_captions_english"),
+        ({"REPLAY_LIVE_CAPTION_THREADS": "0"}, "live_caption_threads"),
+        ({"REPLAY_LIVE_CAPTION_STEP": "13"}, "live_caption_step"),
+        ({"REPLAY_LIVE_CAPTION_MAX_BUFFER": "31", "REPLAY_LIVE_CAPTION_TRIM_AFTER": "12"},
+         "30 seconds"),
+        ({"REPLAY_LIVE_CAPTION_COMMIT_AFTER": "1"}, "live_caption_commit_after"),
+        ({"REPLAY_LIVE_CAPTION_MAX_LAG": "0"}, "live_caption_max_lag"),
+    ],
+)
+def test_live_caption_settings_refuse_what_cannot_work(environ: dict[str, str],
+                                                       message: str) -> None:
+    with pytest.raises(ReplayError, match=message):
+        load_settings(environ=environ)
+
+
+def test_live_caption_settings_from_the_environment() -> None:
+    settings = load_settings(environ={"REPLAY_LIVE_CAPTIONS_ENGLISH": "on",
+                                      "REPLAY_LIVE_CAPTION_STEP": "2",
+                                      "REPLAY_LIVE_CAPTION_COMMIT_AFTER": "4"})
+    assert english_enabled(settings)
+    assert streaming_params(settings) == StreamingParams(step=2.0, commit_after=4.0)

@@ -62,7 +62,8 @@ def english_enabled(settings: Settings) -> bool:
 def streaming_params(settings: Settings) -> StreamingParams:
     return StreamingParams(step=settings.live_caption_step,
                            trim_after=settings.live_caption_trim_after,
-                           max_buffer=settings.live_caption_max_buffer)
+                           max_buffer=settings.live_caption_max_buffer,
+                           commit_after=settings.live_caption_commit_after)
 
 
 def recognizer_for(settings: Settings, task: Task = "transcribe") -> WhisperStreamingRecognizer:
