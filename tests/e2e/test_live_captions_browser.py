@@ -31,9 +31,9 @@ from replay.domain.livecues import LiveSegment, parse_media_playlist
 from replay.domain.streaming import StreamingParams
 from replay.domain.transcript import Cue, Word
 from replay.domain.webvtt import parse_webvtt
-from replay.live.captions import LiveCaptioner, LiveWord, TakeTranscript
+from replay.live.captions import LiveCaptioner, TakeTranscript, caption_take
 from replay.live.subtitles import RenditionConfig, SubtitleRendition, TakeSubtitles
-from replay.live.transcript_feed import TranscriptFeeds, setup_transcript_feeds
+from replay.live.transcript_feed import TranscriptFeed, TranscriptFeeds, setup_transcript_feeds
 from replay.media.commands import add_subtitle_renditions
 from replay.media.runner import run_capture, run_ffmpeg
 from replay.sample_words import TimedSpeech, programme_speech
@@ -68,7 +68,7 @@ class LiveRun:
     speech: TimedSpeech
     hls: Path
     watcher: SegmentWatcher
-    words: list[LiveWord]
+    words: list[Word]
     transcript: TakeTranscript
     feed_texts: list[str]
     rendition: SubtitleRendition
@@ -206,23 +206,10 @@ async def serve(hls: Path, feeds: TranscriptFeeds) -> AsyncIterator[str]:
 
 async def caption(captioner: LiveCaptioner, pcm: AsyncIterator[bytes],
                   watcher: SegmentWatcher, transcript: TakeTranscript,
-                  feeds: TranscriptFeeds) -> list[LiveWord]:
-    """The captioner's run, wired to the rendition, the feed and the take's transcript."""
-    words: list[LiveWord] = []
-    feed = feeds.feed(ROOM)
+                  feed: TranscriptFeed) -> None:
     await watcher.began.wait()  # the take begins with its first segment
-    take = watcher.take
-    assert take is not None
-
-    async def sink(batch: Any) -> None:
-        words.extend(batch)
-        await take.add_words(batch)
-        await transcript.add(batch)
-        feed.publish(0, batch)
-
-    await captioner.run(pcm, sink, take.settle)
-    await take.finish()
-    return words
+    await caption_take(captioner, pcm, 0, subtitles=watcher.take, feed=feed,
+                       transcript=transcript)
 
 
 async def watch_page(browser: Browser, url: str, run: LiveRun, live_done: asyncio.Event,
@@ -271,7 +258,7 @@ async def live(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Li
         assert proc.stdout is not None
         following = asyncio.create_task(watcher.follow(ffmpeg_done))
         captioning = asyncio.create_task(caption(captioner, pcm_of(proc.stdout), watcher,
-                                                 transcript, feeds))
+                                                 transcript, feeds.feed(ROOM)))
         watching = asyncio.create_task(watch_page(browser, url, run, live_done, started))
         try:
             await asyncio.wait_for(proc.wait(), speech.duration + 60)
@@ -279,7 +266,8 @@ async def live(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Li
             assert proc.returncode == 0, (folder / "ffmpeg.log").read_text()
             ffmpeg_done.set()
             await asyncio.wait_for(following, 30)
-            run.words = await asyncio.wait_for(captioning, 120)
+            await asyncio.wait_for(captioning, 120)
+            run.words = list(transcript.words)
             await rendition.end()
             live_done.set()
             run.feed_texts = [e.text for e in feeds.feed(ROOM).after(0)]

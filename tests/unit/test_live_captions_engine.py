@@ -11,21 +11,27 @@ from pathlib import Path
 import pytest
 
 from replay.domain.errors import ReplayError
+from replay.domain.livecues import LiveSegment, parse_media_playlist
 from replay.domain.model import Event, Person, Session
 from replay.domain.streaming import StreamingParams
 from replay.domain.transcript import Word
+from replay.domain.webvtt import parse_webvtt
 from replay.live.captions import (
     LiveCaptioner,
     LiveWord,
     TakeTranscript,
+    caption_take,
     english_enabled,
     fan_out,
     live_hotwords,
     recognizer_for,
     streaming_params,
 )
+from replay.live.subtitles import RenditionConfig, SubtitleRendition
+from replay.live.transcript_feed import TranscriptFeed
 from replay.settings import Settings, load_settings
 from replay.speech.streaming import ScriptedRecognizer
+from replay.storage.memory import MemoryStore
 
 RATE = 16000
 PARAMS = StreamingParams(step=1.0, trim_after=6.0, max_buffer=12.0, commit_after=4.0)
@@ -269,3 +275,28 @@ def test_live_caption_settings_from_the_environment() -> None:
                                       "REPLAY_LIVE_CAPTION_COMMIT_AFTER": "4"})
     assert english_enabled(settings)
     assert streaming_params(settings) == StreamingParams(step=2.0, commit_after=4.0)
+
+
+async def test_caption_take_feeds_the_rendition_the_feed_and_the_transcript() -> None:
+    spoken = script(20)
+    duration = spoken[-1].end + 1.0
+    store = MemoryStore()
+    rendition = SubtitleRendition(store, RenditionConfig(prefix="live/a/fr"))
+    subtitles = rendition.begin_take(2, mpegts_origin=0)
+    for sequence in range(int(duration // 2)):
+        await rendition.add_segment(LiveSegment(sequence, 2, 2.0 * sequence, 2.0))
+    feed, transcript = TranscriptFeed(first_id=1), TakeTranscript(2)
+    captioner = LiveCaptioner(ScriptedRecognizer(spoken), params=PARAMS)
+    await caption_take(captioner, silence(duration), 2, subtitles=subtitles, feed=feed,
+                       transcript=transcript)
+    expected = [w.text.strip() for w in spoken]
+    assert [w.text.strip() for w in transcript.words] == expected
+    assert " ".join(e.text for e in feed.after(0)).split() == expected
+    assert {e.take for e in feed.after(0)} == {2}
+    listed = parse_media_playlist((await store.get_bytes("live/a/fr/day.m3u8") or b"").decode())
+    assert len(listed[1]) == int(duration // 2), "the take's end publishes every segment"
+    cues = {cue for entry in listed[1]
+            for cue in parse_webvtt((await store.get_bytes(f"live/a/fr/{entry.uri}")
+                                     or b"").decode())}
+    shown = " ".join(cue.text for cue in sorted(cues, key=lambda cue: cue.start)).split()
+    assert shown == expected

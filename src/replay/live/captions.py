@@ -27,6 +27,8 @@ from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
 from replay.domain.streaming import LocalAgreement, StreamingParams
 from replay.domain.transcript import Cue, Word
 from replay.domain.webvtt import render_webvtt
+from replay.live.subtitles import TakeSubtitles
+from replay.live.transcript_feed import TranscriptFeed
 from replay.settings import Settings
 from replay.speech.models import resolve_model
 from replay.speech.streaming import (
@@ -194,6 +196,33 @@ class LiveCaptioner:
         self.passes += 1
         self.pass_seconds += time.monotonic() - began
         return policy.insert(hypothesis, end)
+
+
+async def caption_take(captioner: LiveCaptioner, pcm: AsyncIterator[bytes], take: int, *,
+                       subtitles: TakeSubtitles | None = None,
+                       feed: TranscriptFeed | None = None,
+                       transcript: TakeTranscript | None = None) -> None:
+    """Caption one take: its committed words go to the subtitle rendition, the room's
+    « transcription en direct » feed and the take's transcript (the drafts of its
+    instant replays); when the PCM ends, the take's last subtitle segments go out."""
+
+    async def sink(words: Sequence[LiveWord]) -> None:
+        if subtitles is not None:
+            await subtitles.add_words(words)
+        if transcript is not None:
+            await transcript.add(words)
+        if feed is not None:
+            feed.publish(take, words)
+
+    async def settled(until: float) -> None:
+        if subtitles is not None:
+            await subtitles.settle(until)
+
+    try:
+        await captioner.run(pcm, sink, settled)
+    finally:
+        if subtitles is not None:
+            await asyncio.shield(subtitles.finish())
 
 
 async def fan_out(pcm: AsyncIterator[bytes], copies: int,
