@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
 from replay.domain.livecues import LiveSegment, parse_media_playlist
 from replay.domain.streaming import StreamingParams
@@ -32,22 +31,20 @@ from replay.domain.transcript import Cue, Word
 from replay.domain.webvtt import parse_webvtt
 from replay.live.captions import LiveCaptioner, TakeTranscript, caption_take
 from replay.live.subtitles import RenditionConfig, SubtitleRendition, TakeSubtitles
-from replay.live.transcript_feed import TranscriptFeed, TranscriptFeeds, setup_transcript_feeds
+from replay.live.transcript_feed import TranscriptFeed, TranscriptFeeds
 from replay.media.commands import add_subtitle_renditions
 from replay.media.runner import run_capture, run_ffmpeg
 from replay.sample_words import TimedSpeech, programme_speech
 from replay.speech.models import resolve_model
 from replay.speech.streaming import LiveWhisperConfig, WhisperStreamingRecognizer
 from replay.storage.local import LocalDirectoryStore
+from tests.e2e.live_pages import serve_live_pages
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE_DIR = ROOT / "tests" / "fixtures" / "live_captions"
-ASSETS = ROOT / "src" / "replay" / "site" / "static"
 ROOM = "salle-test"
 SEGMENT = 2.0
 #: Long enough for a loaded machine's captions to make it into their segments: this test
@@ -179,31 +176,6 @@ def write_master(hls: Path) -> None:
     (hls / "master.m3u8").write_text(master, encoding="utf-8")
 
 
-@web.middleware
-async def no_cache(request: web.Request, handler: Any) -> web.StreamResponse:
-    response: web.StreamResponse = await handler(request)
-    response.headers["Cache-Control"] = "no-cache"
-    return response
-
-
-@contextlib.asynccontextmanager
-async def serve(hls: Path, feeds: TranscriptFeeds) -> AsyncIterator[str]:
-    """The test page, the site's static assets and the live folder, over HTTP on loopback."""
-    app = web.Application(middlewares=[no_cache])
-    setup_transcript_feeds(app, feeds)
-    app.router.add_static("/page/", PAGE_DIR)
-    app.router.add_static("/assets/", ASSETS)
-    app.router.add_static("/hls/", hls)
-    runner = web.AppRunner(app, shutdown_timeout=5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
 async def caption(captioner: LiveCaptioner, pcm: AsyncIterator[bytes],
                   watcher: SegmentWatcher, transcript: TakeTranscript,
                   feed: TranscriptFeed) -> None:
@@ -260,7 +232,7 @@ async def live(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Li
     feeds, transcript = TranscriptFeeds(), TakeTranscript(0, folder / "words.jsonl")
     run = LiveRun(speech, hls, watcher, [], transcript, [], rendition)
     live_done, ffmpeg_done = asyncio.Event(), asyncio.Event()
-    async with serve(hls, feeds) as url:
+    async with serve_live_pages(feeds, hls) as url:
         errors = (folder / "ffmpeg.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             *live_argv(source, hls / "video"), stdin=asyncio.subprocess.DEVNULL,

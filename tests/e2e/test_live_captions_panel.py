@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from aiohttp import web
 
 from replay.domain.transcript import Word
 from replay.live.transcript_feed import (
     NBSP,
     TranscriptFeed,
     TranscriptFeeds,
-    setup_transcript_feeds,
 )
+from tests.e2e.live_pages import ROOT, serve_live_pages
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE_DIR = ROOT / "tests" / "fixtures" / "live_captions"
-ASSETS = ROOT / "src" / "replay" / "site" / "static"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PANEL = "[data-live-transcript]"
 
@@ -37,18 +32,8 @@ def words(text: str, start: float) -> list[Word]:
 
 @contextlib.asynccontextmanager
 async def serve(feeds: TranscriptFeeds) -> AsyncIterator[str]:
-    app = web.Application()
-    setup_transcript_feeds(app, feeds)
-    app.router.add_static("/page/", PAGE_DIR)
-    app.router.add_static("/assets/", ASSETS)
-    runner = web.AppRunner(app, shutdown_timeout=5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/page/panel.html"
-    finally:
-        await runner.cleanup()
+    async with serve_live_pages(feeds) as root:
+        yield f"{root}/page/panel.html"
 
 
 async def shown(page: Page, text: str) -> None:

@@ -98,9 +98,9 @@ class _Audio:
         self.samples = np.concatenate((self.samples, pcm))
         self.arrived.set()
 
-    def window(self, start: float) -> np.ndarray:
-        first = max(0, round((start - self.start) * SAMPLE_RATE))
-        return self.samples[first:].copy()
+    def until(self, end: float) -> np.ndarray:
+        """A copy of the samples from the buffer's start to `end` (for a worker thread)."""
+        return self.samples[: round((end - self.start) * SAMPLE_RATE)].copy()
 
     def cut(self, at: float) -> None:
         drop = min(len(self.samples), max(0, round((at - self.start) * SAMPLE_RATE)))
@@ -188,7 +188,7 @@ class LiveCaptioner:
                         start - audio.start)
             audio.cut(start)
             policy.forget_before(audio.start)
-        window = audio.window(audio.start)[: round((end - audio.start) * SAMPLE_RATE)]
+        window = audio.until(end)
         began = time.monotonic()
         hypothesis = await asyncio.to_thread(self.recognizer.recognise, window,
                                              offset=audio.start, prompt=policy.prompt(),
