@@ -284,10 +284,15 @@ def shown_at(word: Word, listed: Listed) -> float | None:
     return min(times) if times else None
 
 
-def latency(speech: TimedSpeech, track: Track, t0: float) -> dict[str, Any]:
+def latency(speech: TimedSpeech, track: Track, t0: float, *,
+            spoken_times: bool) -> dict[str, Any]:
+    """The track's latencies. With `spoken_times` (French), from the true end of each
+    spoken word the captions got right; otherwise (English: a translation has no spoken
+    word to match) from each caption word's own end on the take's clock."""
     live_words = [word for word, _ in track.committed]
     committed_at = {id(word): at for word, at in track.committed}
-    pairs = align(speech.words, live_words)
+    pairs = (align(speech.words, live_words) if spoken_times
+             else [(word, word) for word in live_words])
     caption, engine, missing = [], [], 0
     for said, heard in pairs:
         spoken_end = t0 + said.end
@@ -298,8 +303,9 @@ def latency(speech: TimedSpeech, track: Track, t0: float) -> dict[str, Any]:
         else:
             caption.append(shown - spoken_end)
     lag = [at - (t0 + (sequence + 1) * SEGMENT) for sequence, at in track.listed.at.items()]
-    return {"words_spoken": len(speech.words), "words_matched": len(pairs),
-            "matched_but_not_in_playlist": missing,
+    return {"latency_from": "spoken word's end" if spoken_times else "caption word's end",
+            "words_spoken": len(speech.words), "words_committed": len(live_words),
+            "words_measured": len(pairs), "measured_but_not_in_playlist": missing,
             "caption_latency": percentiles(caption), "commit_latency": percentiles(engine),
             "playlist_lag_behind_video": percentiles(lag),
             "late_segments": track.rendition.late_segments,
@@ -307,7 +313,7 @@ def latency(speech: TimedSpeech, track: Track, t0: float) -> dict[str, Any]:
             "mean_pass_seconds": round(track.captioner.pass_seconds
                                        / max(1, track.captioner.passes), 3),
             "dropped_audio_seconds": round(track.captioner.dropped_seconds, 1),
-            "cues": sum(len(c) for c in track.listed.cues.values())}
+            "cues": len({cue for cues in track.listed.cues.values() for cue in cues})}
 
 
 def live_sync_duration(lag_p95: float | None) -> float | None:
@@ -379,7 +385,8 @@ async def main(argv: Sequence[str]) -> None:
                 "live_vs_spoken": round(word_error_rate(speech.text, live_text), 3),
                 "live_vs_offline": round(word_error_rate(offline_text, live_text), 3)},
         "offline_seconds": round(offline_seconds, 1),
-        "tracks": {track.name: latency(speech, track, run["t0"]) for track in tracks},
+        "tracks": {track.name: latency(speech, track, run["t0"], spoken_times=track.name == "fr")
+                   for track in tracks},
     }
     results["wer"]["live_minus_offline"] = round(results["wer"]["live_vs_spoken"]
                                                  - results["wer"]["offline_vs_spoken"], 3)

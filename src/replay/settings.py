@@ -64,7 +64,7 @@ class Settings:
     live_caption_step: float = 1.0
     live_caption_trim_after: float = 12.0
     live_caption_max_buffer: float = 24.0
-    live_caption_commit_after: float = 5.0
+    live_caption_commit_after: float = 4.0
     live_caption_max_lag: float = 12.0
 
     @property

@@ -46,7 +46,7 @@ class StreamingParams:
     step: float = 1.0
     trim_after: float = 12.0
     max_buffer: float = 24.0
-    commit_after: float = 5.0
+    commit_after: float = 4.0
     settle_margin: float = 1.0
 
     def __post_init__(self) -> None:
