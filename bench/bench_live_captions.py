@@ -46,7 +46,6 @@ import time
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -266,13 +265,23 @@ def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
             "p95": round(float(np.percentile(values, 95)), 2), "max": round(max(values), 2)}
 
 
-def align(truth: Sequence[Word], live: Sequence[Word]) -> list[tuple[Word, Word]]:
-    """Pairs of (spoken word, live word) that the live captions got right, in order."""
-    said = [" ".join(tokens(w.text)) for w in truth]
-    heard = [" ".join(tokens(w.text)) for w in live]
-    matcher = SequenceMatcher(a=said, b=heard, autojunk=False)
-    return [(truth[block.a + k], live[block.b + k])
-            for block in matcher.get_matching_blocks() for k in range(block.size)]
+def align(truth: Sequence[Word], live: Sequence[Word],
+          within: float = 3.0) -> list[tuple[Word, Word]]:
+    """Pairs of (spoken word, live word) that the live captions got right: the same word
+    (case and punctuation aside) starting within `within` seconds, each spoken word used
+    once. By time, not by sequence alignment: the sample text repeats after a minute."""
+    free: dict[str, list[int]] = {}
+    for index, word in enumerate(truth):
+        free.setdefault(" ".join(tokens(word.text)), []).append(index)
+    pairs = []
+    for heard in live:
+        candidates = free.get(" ".join(tokens(heard.text)), [])
+        near = [i for i in candidates if abs(truth[i].start - heard.start) <= within]
+        if near:
+            best = min(near, key=lambda i: abs(truth[i].start - heard.start))
+            candidates.remove(best)
+            pairs.append((truth[best], heard))
+    return pairs
 
 
 def shown_at(word: Word, listed: Listed) -> float | None:
@@ -393,9 +402,11 @@ async def main(argv: Sequence[str]) -> None:
     lag = results["tracks"]["fr"]["playlist_lag_behind_video"]["p95"]
     results["recommended_live_sync_duration"] = live_sync_duration(lag)
     results["texts"] = {"spoken": speech.text, "offline": offline_text, "live": live_text}
+    results["committed"] = {track.name: [[w.start, w.end, w.text, round(at - run["t0"], 2)]
+                                         for w, at in track.committed] for track in tracks}
     path = args.out / "live_captions.json"
     path.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str))
-    summary = {k: v for k, v in results.items() if k != "texts"}
+    summary = {k: v for k, v in results.items() if k not in {"texts", "committed"}}
     print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     print(f"written: {path}")
 
