@@ -74,6 +74,17 @@ class Settings:
     uploads_in_flight_max: int = 4
     upload_quota_bytes: int = 80 * 2**30
     min_free_bytes: int = 2 * 2**30
+    live_caption_model: str = "base"
+    live_caption_device: str = "cpu"
+    live_caption_compute_type: str = "int8"
+    live_caption_threads: int = 1
+    live_caption_beam_size: int = 1
+    live_captions_english: str = "auto"
+    live_caption_step: float = 1.0
+    live_caption_trim_after: float = 12.0
+    live_caption_max_buffer: float = 24.0
+    live_caption_commit_after: float = 4.0
+    live_caption_max_lag: float = 12.0
 
     @property
     def database_path(self) -> Path:
@@ -162,6 +173,7 @@ def _build(values: Mapping[str, Any]) -> Settings:
     if settings.live_segment_seconds <= 0 or settings.live_window_segments < 3:
         raise ReplayError("settings live_segment_seconds must be above 0 and "
                           "live_window_segments at least 3")
+    _check_live_captions(settings)
     return settings
 
 
@@ -177,6 +189,24 @@ def _check_limits(settings: Settings) -> None:
             raise ReplayError(f"setting {name} must be above 0")
     if settings.min_free_bytes < 0:
         raise ReplayError("setting min_free_bytes cannot be negative")
+
+
+def _check_live_captions(settings: Settings) -> None:
+    if settings.live_captions_english not in {"auto", "on", "off"}:
+        raise ReplayError("setting live_captions_english must be \"auto\", \"on\" or \"off\" "
+                          f"(got {settings.live_captions_english!r})")
+    if settings.live_caption_threads < 1:
+        raise ReplayError("setting live_caption_threads must be at least 1")
+    step, trim, top = (settings.live_caption_step, settings.live_caption_trim_after,
+                       settings.live_caption_max_buffer)
+    if not (0 < step < trim <= top <= 30):
+        raise ReplayError("settings live_caption_step < live_caption_trim_after <= "
+                          f"live_caption_max_buffer <= 30 seconds (got {step:g}, {trim:g}, "
+                          f"{top:g})")
+    if settings.live_caption_commit_after <= step:
+        raise ReplayError("setting live_caption_commit_after must be above live_caption_step")
+    if settings.live_caption_max_lag <= 0:
+        raise ReplayError("setting live_caption_max_lag must be above 0")
 
 
 def _convert(name: str, value: Any, kind: type) -> Any:

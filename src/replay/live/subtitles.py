@@ -1,0 +1,176 @@
+"""The live WebVTT subtitle rendition, written through the object store port.
+
+For each video segment the live ingest publishes (`add_segment`), one WebVTT segment with
+the same sequence number and duration is written once the captions of its time span are
+settled, and the subtitle playlists (a live window and the day's) are rewritten: they lag
+the video playlists by the caption latency. A segment never waits more than `max_lag`
+seconds: past that it goes out with the cues known, so that a slow or stalled captioner
+never holds the rendition back.
+
+Per take, `begin_take` gives a `TakeSubtitles`, the sink of that take's `LiveCaptioner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from replay.domain.cues import rules_for
+from replay.domain.livecues import (
+    LiveCues,
+    LiveSegment,
+    PlaylistEntry,
+    media_playlist,
+    parse_media_playlist,
+    segment_webvtt,
+    target_duration_for,
+)
+from replay.domain.transcript import Word
+from replay.storage.port import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenditionConfig:
+    """Where and how one language's rendition is written. `prefix` is the folder of its
+    segments and playlists in the object store; `window`: segments in the live playlist
+    (the video's live window); `max_lag`: seconds a segment may wait for its captions."""
+
+    prefix: str
+    language: str = "fr"
+    window: int = 10
+    target_duration: int = 2
+    max_lag: float = 12.0
+    live_playlist: str = "live.m3u8"
+    day_playlist: str = "day.m3u8"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix.rstrip('/')}/{name}"
+
+    @staticmethod
+    def segment_name(sequence: int) -> str:
+        return f"{sequence}.vtt"
+
+
+class TakeSubtitles:
+    """One take's captions in the rendition: feed it committed words and settled times."""
+
+    def __init__(self, rendition: SubtitleRendition, take: int, mpegts_origin: int) -> None:
+        self.take = take
+        self.mpegts_origin = mpegts_origin
+        self.cues = LiveCues(rules_for(rendition.config.language))
+        self.finished = False
+        self._rendition = rendition
+
+    async def add_words(self, words: Sequence[Word]) -> None:
+        self.cues.add(words)
+
+    async def settle(self, until: float) -> None:
+        self.cues.settle(until)
+        await self._rendition.publish_ready()
+
+    async def finish(self) -> None:
+        """The take is over: all its words are in."""
+        self.finished = True
+        self.cues.settle(float("inf"))
+        await self._rendition.publish_ready()
+
+    def settled_through(self, time: float) -> bool:
+        return self.finished or self.cues.settled >= time
+
+
+class SubtitleRendition:
+    def __init__(self, store: ObjectStore, config: RenditionConfig,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.config = config
+        self.published: list[PlaylistEntry] = []
+        self.first_sequence: int | None = None
+        self.late_segments = 0
+        self._clock = clock
+        self._takes: dict[int, TakeSubtitles] = {}
+        self._waiting: deque[tuple[LiveSegment, float]] = deque()
+        self._lock = asyncio.Lock()
+        self._ended = False
+
+    async def resume(self) -> None:
+        """Carry on the day's playlist already in the store (after a restart)."""
+        data = await self.store.get_bytes(self.config.key(self.config.day_playlist))
+        if data is not None:
+            self.first_sequence, entries = parse_media_playlist(data.decode("utf-8"))
+            self.published = list(entries)
+
+    def begin_take(self, take: int, mpegts_origin: int) -> TakeSubtitles:
+        subtitles = TakeSubtitles(self, take, mpegts_origin)
+        self._takes[take] = subtitles
+        return subtitles
+
+    async def add_segment(self, segment: LiveSegment) -> None:
+        """A video segment is out: its subtitle segment follows when its captions are."""
+        self._waiting.append((segment, self._clock()))
+        await self.publish_ready()
+
+    async def end(self) -> None:
+        """The day is over: every waiting segment goes out and the playlists end."""
+        self._ended = True
+        await self.publish_ready(force=True)
+
+    async def publish_ready(self, *, force: bool = False) -> None:
+        async with self._lock:
+            count = 0
+            while self._waiting and (force or self._ready(*self._waiting[0])):
+                segment, _ = self._waiting[0]
+                try:
+                    await self._write_segment(segment)
+                except Exception:  # the live must go on: try again at the next call
+                    log.exception("subtitle segment %s not written", segment.sequence)
+                    break
+                self._waiting.popleft()
+                count += 1
+            if count or (force and self._ended):
+                await self._write_playlists()
+
+    def _ready(self, segment: LiveSegment, added_at: float) -> bool:
+        take = self._takes.get(segment.take)
+        if take is not None and take.settled_through(segment.end):
+            return True
+        if self._clock() - added_at >= self.config.max_lag:
+            self.late_segments += 1
+            log.warning("live captions late: subtitle segment %s published with the cues "
+                        "known after %.0f s", segment.sequence, self.config.max_lag)
+            return True
+        return False
+
+    async def _write_segment(self, segment: LiveSegment) -> None:
+        take = self._takes.get(segment.take)
+        cues, origin = [], 0
+        if take is not None:
+            take.cues.close_before(segment.end)
+            cues, origin = take.cues.cues_between(segment.start, segment.end), take.mpegts_origin
+        name = self.config.segment_name(segment.sequence)
+        await self.store.put_bytes(self.config.key(name),
+                                   segment_webvtt(cues, origin).encode("utf-8"))
+        if take is not None:
+            take.cues.forget_before(segment.start)
+        if self.first_sequence is None:
+            self.first_sequence = segment.sequence
+        self.published.append(PlaylistEntry(name, segment.duration, segment.discontinuity))
+
+    async def _write_playlists(self) -> None:
+        first = self.first_sequence or 0
+        entries = self.published
+        target = target_duration_for((e.duration for e in entries), self.config.target_duration)
+        day = media_playlist(entries, first_sequence=first, target_duration=target,
+                             event=True, ended=self._ended)
+        skipped = max(0, len(entries) - self.config.window)
+        live = media_playlist(entries[skipped:], first_sequence=first + skipped,
+                              target_duration=target, ended=self._ended,
+                              discontinuity_sequence=sum(e.discontinuity
+                                                         for e in entries[:skipped]))
+        await self.store.put_bytes(self.config.key(self.config.day_playlist), day.encode())
+        await self.store.put_bytes(self.config.key(self.config.live_playlist), live.encode())

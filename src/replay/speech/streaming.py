@@ -1,0 +1,133 @@
+"""One pass of the live captions over an audio window: the port, faster-whisper, a fake.
+
+A pass is blocking (the live captioner runs it in a worker thread). faster-whisper's
+`transcribe()` returns a lazy generator, so it is consumed here, inside that thread.
+Words come back on the take's clock: `offset` is the take time of the window's first
+sample.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from replay.domain.transcript import Word
+from replay.speech.transcriber import SAMPLE_RATE, Task
+
+log = logging.getLogger(__name__)
+
+#: Whisper's own threshold for a repetition loop (gzip compression ratio of the text).
+_LOOP_RATIO = 2.4
+#: Tokens a pass may produce per second of audio (fast French is under 6) and above.
+_TOKENS_PER_SECOND, _TOKENS_EXTRA = 6, 16
+#: Whisper's context: prompt and output together; each part of the prompt is cut to half.
+_CONTEXT, _HALF = 448, 223
+
+
+class StreamingRecognizer(Protocol):
+    def recognise(self, audio: np.ndarray, *, offset: float, prompt: str,
+                  hotwords: str) -> list[Word]:
+        """The words heard in `audio` (float32, 16 kHz mono), times plus `offset`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveWhisperConfig:
+    model: str
+    task: Task = "transcribe"
+    language: str = "fr"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 1
+    beam_size: int = 1
+
+
+class WhisperStreamingRecognizer:
+    """faster-whisper, the model loaded on the first pass (in the calling thread)."""
+
+    def __init__(self, config: LiveWhisperConfig) -> None:
+        self.config = config
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is None:
+                from faster_whisper import WhisperModel
+
+                log.info("loading Whisper model %s for live %s", self.config.model,
+                         self.config.task)
+                self._model = WhisperModel(self.config.model, device=self.config.device,
+                                           compute_type=self.config.compute_type,
+                                           cpu_threads=self.config.cpu_threads, num_workers=1)
+
+    def recognise(self, audio: np.ndarray, *, offset: float, prompt: str,
+                  hotwords: str) -> list[Word]:
+        self.load()
+        # One window, no temperature fallback: a pass that goes wrong is simply not
+        # agreed with by the next one, and a fallback would triple the pass's time. A
+        # repetition loop is cut short by the token limit and left out.
+        limit = int(len(audio) / SAMPLE_RATE * _TOKENS_PER_SECOND) + _TOKENS_EXTRA
+        limit = min(limit, _CONTEXT - self._prompt_tokens(prompt, hotwords))
+        segments, _info = self._model.transcribe(
+            audio,
+            language=self.config.language,
+            task=self.config.task,
+            beam_size=self.config.beam_size,
+            temperature=0.0,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            initial_prompt=prompt or None,
+            hotwords=hotwords or None,
+            vad_filter=True,
+            vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 200},
+            max_new_tokens=max(limit, 1),
+        )
+        return [  # plain floats: faster-whisper's are numpy's, which JSON refuses
+            Word(round(offset + float(w.start), 3), round(offset + float(w.end), 3), w.word,
+                 round(float(w.probability), 4))
+            for segment in segments if segment.compression_ratio <= _LOOP_RATIO
+            for w in (segment.words or ())
+        ]
+
+
+    def _prompt_tokens(self, prompt: str, hotwords: str) -> int:
+        """Tokens faster-whisper puts before the output (hotwords, prompt, start marks)."""
+        encode = self._model.hf_tokenizer.encode
+        used = 8  # start-of-previous, start-of-transcript, language, task, timestamps
+        for text in (hotwords, prompt):
+            if text:
+                used += min(len(encode(" " + text.strip(), add_special_tokens=False).ids), _HALF)
+        return used
+
+
+@dataclass
+class ScriptedRecognizer:
+    """A fake: hears the words of a known script that lie within the window.
+
+    A word cut by the window's end is heard as a guess (`unsure` and the pass's number,
+    so two passes never agree on it), the way a real pass hears a word it has only half
+    of. Records each pass's window, prompt and hotwords.
+    """
+
+    script: Sequence[Word]
+    unsure: str = " euh"
+    passes: list[tuple[float, float, str, str]] = field(default_factory=list)
+
+    def recognise(self, audio: np.ndarray, *, offset: float, prompt: str,
+                  hotwords: str) -> list[Word]:
+        end = offset + len(audio) / SAMPLE_RATE
+        self.passes.append((offset, end, prompt, hotwords))
+        heard: list[Word] = []
+        for word in self.script:
+            if word.start >= offset and word.end <= end:
+                heard.append(word)
+            elif word.start >= offset and word.start < end:
+                heard.append(Word(word.start, end, f"{self.unsure}{len(self.passes)}", 0.3))
+                break
+        return heard
