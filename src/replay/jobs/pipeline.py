@@ -30,7 +30,15 @@ from replay.domain.cutplan import (
     whole_recording_cut,
 )
 from replay.domain.errors import PlanError, ReplayError
-from replay.domain.ladder import Rung, choose_ladder
+from replay.domain.keyframes import snap_to_keyframes
+from replay.domain.ladder import (
+    PassthroughRules,
+    Rung,
+    choose_ladder,
+    is_keyframe,
+    passthrough_refusal,
+    with_passthrough,
+)
 from replay.domain.model import Event, Session
 from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
 from replay.domain.transcript import Segment
@@ -46,6 +54,7 @@ from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_di
 from replay.media import commands
 from replay.media.probe import MediaInfo, probe
 from replay.media.runner import run_ffmpeg
+from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
@@ -223,8 +232,9 @@ def cut_rules(ctx: Context) -> CutRules:
     return CutRules(s.snap_window_before, s.snap_window_after, s.min_speech_gap, s.cut_padding)
 
 
-def plan(ctx: Context, event: Event, recording: Recording, duration: float,
-         speech: list[Interval]) -> list[Cut]:
+async def plan(ctx: Context, event: Event, recording: Recording, info: MediaInfo,
+               speech: list[Interval]) -> list[Cut]:
+    duration = info.duration
     sessions = event.sessions_in_room(recording.room)
     if covered_sessions(sessions, recording.started_at, duration):
         cuts = plan_cuts(sessions, recording_start=recording.started_at, duration=duration,
@@ -233,9 +243,29 @@ def plan(ctx: Context, event: Event, recording: Recording, duration: float,
         title = f"{recording.room} — {recording.started_at:%d/%m/%Y %H:%M}"
         cuts = [whole_recording_cut(f"{WHOLE_RECORDING}-{recording.sha256[:12]}", title,
                                     speech, duration, cut_rules(ctx))]
+    cuts = await _on_keyframes(ctx, recording, info, cuts, speech)
     cuts = keep_organiser_moves(cuts, ctx.store.load_cuts(recording.id), duration)
     ctx.store.save_cuts(recording.id, cuts)
     return cuts
+
+
+async def _on_keyframes(ctx: Context, recording: Recording, info: MediaInfo, cuts: list[Cut],
+                        speech: list[Interval]) -> list[Cut]:
+    """The cuts moved onto source keyframes when the source's video can be copied as the
+    top rung (a copied stream starts on a keyframe); unchanged otherwise."""
+    if not (info.has_video and ctx.settings.ladder_passthrough):
+        return cuts
+    source = await probe_source_video(recording.original, info, [c.start for c in cuts])
+    top = choose_ladder(*info.display_size)[0]
+    refusal = passthrough_refusal(source, top, passthrough_rules(ctx))
+    if refusal is not None:
+        log.info("%s: the top rung is encoded, not copied: %s", recording.source_name, refusal)
+        return cuts
+    return snap_to_keyframes(cuts, source.keyframes, speech)
+
+
+def passthrough_rules(ctx: Context) -> PassthroughRules:
+    return PassthroughRules(max_bitrate_ratio=ctx.settings.passthrough_max_bitrate_ratio)
 
 
 # -- per-session stages ---------------------------------------------------------------
@@ -249,13 +279,16 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
                             cut: Cut) -> None:
     out = session_dir(ctx, recording, cut) / "media"
     rungs = choose_ladder(*info.display_size) if info.has_video else choose_ladder(0, 0)
-    key = _key(recording.sha256, cut.start, cut.end, rungs, ctx.settings.segment_seconds)
+    settings = ctx.settings
+    key = _key(recording.sha256, cut.start, cut.end, rungs, settings.segment_seconds,
+               settings.ladder_passthrough, passthrough_rules(ctx), commands.X264_PRESET)
 
     async def work() -> None:
         scratch = ctx.scratch(out)
         try:
+            ladder = await _session_ladder(ctx, recording, info, cut, rungs)
             async with ctx.lanes.media:
-                await _transcode(ctx, recording, info, cut, rungs, scratch)
+                await _transcode(ctx, recording, info, cut, ladder, scratch)
             await ctx.commit(scratch, out)
         finally:
             discard(scratch)
@@ -263,6 +296,18 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
     await run_stage(ctx, recording, cut.guid, "media", key,
                     [out / "hls" / commands.MASTER_PLAYLIST, out / "replay.mp4",
                      out / "audio.m4a"], work)
+
+
+async def _session_ladder(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
+                          rungs: list[Rung]) -> list[Rung]:
+    """``rungs`` with the top one copied from the source when the source fits it and the
+    session starts on one of its keyframes (see `_on_keyframes`)."""
+    if not (info.has_video and ctx.settings.ladder_passthrough):
+        return rungs
+    source = await probe_source_video(recording.original, info, [cut.start])
+    if not is_keyframe(cut.start, source.keyframes):
+        return rungs
+    return with_passthrough(rungs, source, passthrough_rules(ctx))
 
 
 async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
@@ -424,7 +469,7 @@ async def analyse(ctx: Context, event: Event, recording: Recording,
     """The recording-level stages: audio, speech map, then the cut plan."""
     wav = await extract_audio(ctx, recording, info)
     speech = await speech_map(ctx, recording, wav)
-    return plan(ctx, event, recording, info.duration, speech)
+    return await plan(ctx, event, recording, info, speech)
 
 
 async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
@@ -461,10 +506,16 @@ def _failures(cuts: list[Cut], outcomes: list[BaseException | None]) -> list[str
 
 async def _session_work(ctx: Context, event: Event, recording: Recording, info: MediaInfo,
                         wav: Path, cut: Cut) -> None:
-    await asyncio.gather(
+    """Media and speech side by side; when one fails, the other still finishes (a re-run
+    redoes only what failed, and no orphan keeps writing into a later run's scratch)."""
+    outcomes = await asyncio.gather(
         transcode_session(ctx, recording, info, cut),
         transcribe_session(ctx, event, recording, wav, cut),
+        return_exceptions=True,
     )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 UNPUBLISHED = "unpublished"
