@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -91,3 +92,47 @@ def test_translate_task_produces_english(
 def test_silence_gives_no_segments(transcriber: WhisperTranscriber) -> None:
     silence = np.zeros(16000 * 5, dtype=np.float32)
     assert transcriber.transcribe(silence, task="transcribe", language="fr") == []
+
+
+@pytest.fixture
+def encoder_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the Whisper encoder's runs (each call encodes one 30-second window)."""
+    from faster_whisper import WhisperModel
+
+    calls: list[int] = []
+    encode = WhisperModel.encode
+
+    def counting(self: Any, features: np.ndarray) -> Any:
+        calls.append(features.shape[-1])
+        return encode(self, features)
+
+    monkeypatch.setattr(WhisperModel, "encode", counting)
+    return calls
+
+
+def test_transcription_and_translation_share_the_encoder(
+    speech_wav: Path, transcriber: WhisperTranscriber, encoder_calls: list[int]
+) -> None:
+    audio = read_wav_span(speech_wav)
+    separately = [transcriber.transcribe(audio, task=task, language="fr")
+                  for task in ("transcribe", "translate")]
+    alone = len(encoder_calls)
+    encoder_calls.clear()
+
+    both = transcriber.transcribe_and_translate(audio, language="fr")
+
+    assert alone >= 2
+    assert len(encoder_calls) == alone // 2
+    assert both.spoken == separately[0]
+    assert both.english == separately[1]
+
+
+def test_the_same_audio_gives_the_same_text(
+    speech_wav: Path, transcriber: WhisperTranscriber
+) -> None:
+    audio = read_wav_span(speech_wav)
+    runs = [transcriber.transcribe_and_translate(audio, language="fr", hotwords="Mission Villes")
+            for _ in range(2)]
+
+    assert runs[0] == runs[1]
+    assert runs[0].spoken

@@ -58,7 +58,7 @@ from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
-from replay.speech.transcriber import Task
+from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording
 
@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 LANGUAGES = {"fr": "Français", "en": "English"}
 WHOLE_RECORDING = "recording"
 AUDIO = "audio16k.wav"
+#: Changes when the speech stage's way of decoding does, so that sessions are redone.
+SPEECH_ENGINE = "windows-shared-encoder-1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,18 +349,20 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
                              HOTWORDS_LIMIT)
     settings = ctx.settings
     key = _key(recording.sha256, cut.start, cut.end, hotwords, settings.whisper_model,
-               settings.effective_translate_model, settings.whisper_beam_size)
+               settings.effective_translate_model, settings.whisper_beam_size,
+               settings.whisper_temperature_fallback, settings.whisper_previous_text,
+               SPEECH_ENGINE)
     outputs = [out / name for name in ("subtitles.fr.vtt", "subtitles.en.vtt",
                                         "transcript.fr.txt", "transcript.fr.json")]
 
     async def work() -> None:
         async with ctx.lanes.speech:
             audio = await asyncio.to_thread(read_wav_span, wav, cut.start, cut.end)
-            french = await _whisper(ctx, audio, "transcribe", hotwords, cut.title)
-            english = await _whisper(ctx, audio, "translate", None, cut.title)
+            speech = await _whisper(ctx, audio, hotwords, cut.title)
         scratch = ctx.scratch(out)
         try:
-            await asyncio.to_thread(_write_speech_outputs, scratch, french, english)
+            await asyncio.to_thread(_write_speech_outputs, scratch, speech.spoken,
+                                    speech.english)
             await ctx.commit(scratch, out)
         finally:
             discard(scratch)
@@ -366,15 +370,22 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
     await run_stage(ctx, recording, cut.guid, "speech", key, outputs, work)
 
 
-async def _whisper(ctx: Context, audio: np.ndarray, task: Task, hotwords: str | None,
-                   label: str) -> list[Segment]:
-    stage = "transcribe fr" if task == "transcribe" else "translate en"
-    tracker = ctx.tracker(stage, label).bind_loop()
-    segments = await asyncio.to_thread(
-        ctx.transcriber.transcribe, audio, task=task, language="fr", hotwords=hotwords,
-        on_progress=tracker)
-    tracker.done()
-    return segments
+async def _whisper(ctx: Context, audio: np.ndarray, hotwords: str | None,
+                   label: str) -> Transcription:
+    """French and its English translation, window by window (one encoder pass each)."""
+    trackers = [ctx.tracker(stage, label).bind_loop()
+                for stage in ("transcribe fr", "translate en")]
+
+    def on_progress(fraction: float) -> None:
+        for tracker in trackers:
+            tracker(fraction)
+
+    speech = await asyncio.to_thread(
+        ctx.transcriber.transcribe_and_translate, audio, language="fr", hotwords=hotwords,
+        on_progress=on_progress)
+    for tracker in trackers:
+        tracker.done()
+    return speech
 
 
 def _write_speech_outputs(scratch: Path, french: list[Segment],

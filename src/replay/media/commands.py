@@ -147,7 +147,8 @@ def _keyframe_options(video: Sequence[Rung], fps: float, seconds: float) -> dict
             "keyint_min:v": gop, "sc_threshold:v": "0"}
 
 
-def _video_options(video: Sequence[Rung], fps: float, seconds: float) -> dict[str, str]:
+def _video_options(video: Sequence[Rung], fps: float, seconds: float,
+                   preset: str) -> dict[str, str]:
     """Per video stream: copied as it is (parameter sets in Annex B for the HLS muxer's
     CODECS), or H.264 at the rung's bitrate."""
     options: dict[str, str] = {}
@@ -157,7 +158,7 @@ def _video_options(video: Sequence[Rung], fps: float, seconds: float) -> dict[st
             continue
         options |= {
             f"c:v:{i}": "libx264",
-            f"preset:v:{i}": X264_PRESET,
+            f"preset:v:{i}": preset,
             f"profile:v:{i}": "high" if min(rung.width, rung.height) > 480 else "main",
             f"b:v:{i}": f"{rung.video_kbps}k",
             f"maxrate:v:{i}": f"{rung.video_kbps * 11 // 10}k",
@@ -206,6 +207,7 @@ def ladder_argv(
     out_dir: Path,
     segment_seconds: float = 6.0,
     threads: int,
+    preset: str = X264_PRESET,
     ffmpeg: str = "ffmpeg",
 ) -> list[str]:
     """One ffmpeg process: decode ``[start, start+duration)`` once, encode every rung to HLS.
@@ -227,7 +229,7 @@ def ladder_argv(
     streams = [*_video_streams(source, video)] if video else []
     streams += [source["a:0"]] * len(ordered)
     options = {
-        **_video_options(video, info.fps, segment_seconds),
+        **_video_options(video, info.fps, segment_seconds, preset),
         **_audio_options(ordered),
         **_hls_options(out_dir, segment_seconds, _var_stream_map(video, audio)),
         "threads": str(threads), "map_metadata": "-1", "map_chapters": "-1",
