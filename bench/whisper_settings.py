@@ -151,14 +151,13 @@ def settings(model_dir: str) -> list[tuple[str, WhisperConfig]]:
         return WhisperConfig(model_dir, model_dir, cpu_threads=THREADS, **changes)
 
     return [
-        ("ours: beam 5, T=0, VAD 500 ms, retries (chosen)", config()),
-        ("ours: beam 5, T=0, previous window's text as prompt",
-         config(previous_text_as_prompt=True)),
-        ("ours: beam 3", config(beam_size=3)),
+        ("ours: beam 3, T=0, VAD 500 ms, repetition retries (chosen)", config()),
+        ("ours: beam 5", config(beam_size=5)),
         ("ours: beam 1", config(beam_size=1)),
-        ("ours: beam 5, no repetition retries", config(repetition_retries=False)),
-        ("ours: beam 5, VAD 1000 ms", config(vad_min_silence_ms=1000)),
-        ("ours: beam 5, temperature fallback", config(temperatures=FALLBACK_TEMPERATURES)),
+        ("ours: beam 3, previous window's text as prompt", config(previous_text_as_prompt=True)),
+        ("ours: beam 3, no repetition retries", config(repetition_retries=False)),
+        ("ours: beam 3, VAD 1000 ms", config(vad_min_silence_ms=1000)),
+        ("ours: beam 3, temperature fallback", config(temperatures=FALLBACK_TEMPERATURES)),
     ]
 
 

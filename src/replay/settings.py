@@ -35,7 +35,7 @@ class Settings:
     translate_model: str = ""
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
-    whisper_beam_size: int = 5
+    whisper_beam_size: int = 3
     whisper_temperature_fallback: bool = False
     whisper_previous_text: bool = False
     cpu_threads: int = field(default_factory=_default_threads)

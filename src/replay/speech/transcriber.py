@@ -66,7 +66,7 @@ class WhisperConfig:
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 1
-    beam_size: int = 5
+    beam_size: int = 3
     #: Temperatures tried in turn when a window's text looks wrong (too repetitive or
     #: improbable); anything above 0 samples at random, so the default is 0 only.
     temperatures: tuple[float, ...] = (0.0,)
