@@ -366,7 +366,7 @@ async def test_source_video_details_and_keyframes(media: Media) -> None:
         "h264", "yuv420p", media.width, media.height)
     assert source.kbps > 0
     assert {4.0, 6.0} <= set(source.keyframes)
-    assert source.longest_gop == pytest.approx(2.0)
+    assert source.gop == pytest.approx(2.0)
 
 
 async def test_every_rung_of_a_copied_ladder_reads_back(copied_ladder: LadderRun) -> None:

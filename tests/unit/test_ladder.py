@@ -17,6 +17,7 @@ from replay.domain.ladder import (
     bandwidth,
     choose_ladder,
     is_keyframe,
+    longest_gop,
     passthrough_refusal,
     with_passthrough,
 )
@@ -140,7 +141,7 @@ def test_rungs_are_even_never_upscaled_and_keep_the_aspect(width: int, height: i
 
 TOP = Rung("1080p", 1920, 1080, 5000, 128)
 FITS = SourceVideo("h264", "High", "yuv420p", "progressive", 1920, 1080, True, 25.0, 6000,
-                   (10.0, 12.0, 14.0))
+                   (10.0, 12.0, 14.0), gop=2.0)
 
 
 @pytest.mark.parametrize(
@@ -155,8 +156,8 @@ FITS = SourceVideo("h264", "High", "yuv420p", "progressive", 1920, 1080, True, 2
         ({"displayed_as_stored": False}, "is not the 1920x1080"),
         ({"kbps": 8001}, "bitrate 8001 kb/s"),
         ({"kbps": 0}, "bitrate unknown"),
-        ({"keyframes": (10.0, 15.0)}, "more than 4 s apart"),
-        ({"keyframes": (10.0,)}, "more than 4 s apart"),
+        ({"gop": 5.0}, "more than 4 s apart"),
+        ({"gop": 0.0}, "more than 4 s apart"),
     ],
 )
 def test_passthrough_refused_with_a_reason(changes: dict[str, Any], reason: str) -> None:
@@ -169,7 +170,7 @@ def test_passthrough_refused_with_a_reason(changes: dict[str, Any], reason: str)
 @pytest.mark.parametrize(
     "changes",
     [{}, {"profile": "Main"}, {"profile": "Constrained Baseline"}, {"field_order": "unknown"},
-     {"pix_fmt": "yuvj420p"}, {"kbps": 8000}, {"keyframes": (10.0, 14.0)}],
+     {"pix_fmt": "yuvj420p"}, {"kbps": 8000}, {"gop": 4.0}],
 )
 def test_passthrough_accepted(changes: dict[str, Any]) -> None:
     assert passthrough_refusal(replace(FITS, **changes), TOP, PassthroughRules()) is None
@@ -201,9 +202,13 @@ def test_with_passthrough_of_a_source_below_the_ladder() -> None:
     assert audio.is_audio_only
 
 
-def test_longest_gop() -> None:
-    assert replace(FITS, keyframes=(0.0, 2.0, 5.5, 7.0)).longest_gop == 3.5
-    assert replace(FITS, keyframes=()).longest_gop == 0.0
+def test_longest_gop_counts_neighbours_near_the_same_time_only() -> None:
+    keyframes = (0.0, 2.0, 5.5, 7.0, 50.0, 52.0)
+
+    assert longest_gop(keyframes, [3.0, 51.0], 10.0) == 3.5
+    assert longest_gop(keyframes, [3.0], 2.5) == 3.5
+    assert longest_gop(keyframes, [51.0, 100.0], 10.0) == 2.0
+    assert longest_gop((5.0,), [5.0], 10.0) == 0.0
 
 
 @pytest.mark.parametrize(("at", "expected"), [(12.0, True), (12.0004, True), (12.01, False)])

@@ -509,7 +509,7 @@ def test_subtitle_names_cannot_break_the_playlist(bad: str) -> None:
 # -- ladder with the top rung copied --------------------------------------------------------
 
 SOURCE = SourceVideo("h264", "High", "yuv420p", "progressive", 1920, 1080, True, 25.0, 6000,
-                     (118.5, 120.5, 122.5))
+                     (118.5, 120.5, 122.5), gop=2.0)
 
 
 def passthrough_ladder(**kwargs: Any) -> list[str]:
@@ -602,12 +602,14 @@ H264_HIGH = {"codec_name": "h264", "profile": "High", "pix_fmt": "yuv420p",
 def test_parse_source_video() -> None:
     packets = [packet(1.08 + 0.04 * i, key=i % 50 == 0) for i in range(120)]
 
-    source = parse_source_video(source_json(H264_HIGH, packets, start="0.080000"), INFO)
+    source = parse_source_video(source_json(H264_HIGH, packets, start="0.080000"), INFO,
+                                around=[3.0])
 
     assert (source.codec, source.profile, source.pix_fmt, source.field_order) == (
         "h264", "High", "yuv420p", "progressive")
     assert (source.width, source.height, source.fps, source.kbps) == (1920, 1080, 25.0, 6000)
     assert source.keyframes == (1.0, 3.0, 5.0)  # from the recording's start, not the file's
+    assert source.gop == pytest.approx(2.0)
     assert source.displayed_as_stored
 
 

@@ -125,7 +125,8 @@ class SourceVideo:
     ``width``/``height`` are the stored size; ``displayed_as_stored`` is False when a
     sample aspect ratio or a rotation changes what players would show. ``kbps`` is 0
     when unknown; ``keyframes`` are the times (seconds from the recording's start) of
-    the keyframes found near the times asked for, sorted.
+    the keyframes found near the times asked for, sorted; ``gop`` is the longest interval
+    seen between two consecutive ones (0 when fewer than two were seen together).
     """
 
     codec: str
@@ -138,12 +139,17 @@ class SourceVideo:
     fps: float
     kbps: int
     keyframes: tuple[float, ...] = ()
+    gop: float = 0.0
 
-    @property
-    def longest_gop(self) -> float:
-        """The longest interval between two keyframes found (0 with fewer than two)."""
-        gaps = [b - a for a, b in pairwise(self.keyframes)]
-        return max(gaps, default=0.0)
+
+def longest_gop(keyframes: Sequence[float], around: Sequence[float], window: float) -> float:
+    """The longest interval between consecutive keyframes within ``window`` seconds of
+    one of ``around`` (keyframes near different times are not neighbours); 0 when no
+    such pair exists."""
+    gaps = [b - a
+            for t in around
+            for a, b in pairwise(sorted(k for k in keyframes if abs(k - t) <= window))]
+    return max(gaps, default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +185,7 @@ def passthrough_refusal(source: SourceVideo, top: Rung, rules: PassthroughRules)
     if not 0 < source.kbps <= top.video_kbps * rules.max_bitrate_ratio:
         return (f"bitrate {source.kbps or 'unknown'} kb/s is above {rules.max_bitrate_ratio:g} "
                 f"x {top.video_kbps} kb/s")
-    if len(source.keyframes) < 2 or source.longest_gop > rules.max_gop_seconds:
+    if not 0 < source.gop <= rules.max_gop_seconds:
         return f"keyframes are more than {rules.max_gop_seconds:g} s apart"
     return None
 

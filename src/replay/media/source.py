@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from replay.domain.ladder import SourceVideo
+from replay.domain.ladder import SourceVideo, longest_gop
 from replay.media.probe import MediaInfo, path_arg
 from replay.media.runner import run_capture
 
@@ -25,7 +25,7 @@ def _intervals(around: Sequence[float], window: float) -> str:
     return ",".join(f"{max(0.0, t - window):.3f}%{t + window:.3f}" for t in sorted(around))
 
 
-def source_video_argv(src: Path, info: MediaInfo, around: Sequence[float], *,
+def source_video_argv(src: Path, info: MediaInfo, around: Sequence[float] = (0.0,), *,
                       window: float = KEYFRAME_WINDOW, ffprobe: str = "ffprobe") -> list[str]:
     """ffprobe's argv: the first video stream's details, and its packets near ``around``."""
     return [
@@ -59,8 +59,10 @@ def _kbps(stream: dict[str, Any], packets: list[dict[str, Any]]) -> int:
     return round(sum(size for size, _ in sized) * 8 / seconds / 1000) if seconds > 0 else 0
 
 
-def parse_source_video(raw: str | bytes, info: MediaInfo) -> SourceVideo:
-    """A :class:`SourceVideo` from the JSON of :func:`source_video_argv`."""
+def parse_source_video(raw: str | bytes, info: MediaInfo, around: Sequence[float] = (0.0,),
+                       window: float = KEYFRAME_WINDOW) -> SourceVideo:
+    """A :class:`SourceVideo` from the JSON of :func:`source_video_argv` (same ``around``
+    and ``window``)."""
     data = json.loads(raw or b"{}")
     stream = (data.get("streams") or [{}])[0]
     packets = [p for p in data.get("packets") or [] if _float(p.get("pts_time")) is not None]
@@ -78,6 +80,7 @@ def parse_source_video(raw: str | bytes, info: MediaInfo) -> SourceVideo:
         fps=info.fps,
         kbps=_kbps(stream, packets),
         keyframes=tuple(keyframes),
+        gop=longest_gop(keyframes, around, window),
     )
 
 
@@ -85,4 +88,4 @@ async def probe_source_video(src: Path, info: MediaInfo, around: Sequence[float]
                              timeout: float = 60) -> SourceVideo:  # noqa: ASYNC109
     """The source's video details and its keyframes within a window of each of ``around``."""
     raw = await run_capture(source_video_argv(src, info, around), timeout=timeout)
-    return parse_source_video(raw, info)
+    return parse_source_video(raw, info, around)
