@@ -46,7 +46,7 @@ from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.sample import SampleTruth
 from replay.speech.models import resolve_model
-from roundtables import ten_minutes
+from roundtables import four_roundtables, ten_minutes
 from wer import wer_counts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,11 +96,13 @@ def _rss(pids: Sequence[int]) -> int:
 Usage = tuple[float, float, float]
 
 
-def run_child(argv: Sequence[str], env: dict[str, str] | None = None) -> Usage:
-    """Run ``argv``; (wall seconds, CPU seconds, peak RSS of its tree in bytes)."""
+def run_child(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Usage:
+    """Run ``argv`` (output to ``log``); (wall seconds, CPU seconds, peak RSS of its tree
+    in bytes)."""
     began = time.perf_counter()
-    child = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL)
+    with log.open("wb") as sink:
+        child = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=sink, stderr=subprocess.STDOUT)
     peak, done = 0, threading.Event()
 
     def sample() -> None:
@@ -115,7 +117,7 @@ def run_child(argv: Sequence[str], env: dict[str, str] | None = None) -> Usage:
     done.set()
     sampler.join()
     if child.returncode != 0:
-        raise SystemExit(f"{argv[:4]} failed with exit status {child.returncode}")
+        raise SystemExit(f"{argv[:4]} failed with exit status {child.returncode}, see {log}")
     return time.perf_counter() - began, usage.ru_utime + usage.ru_stime, peak
 
 
@@ -136,7 +138,8 @@ def ours(truth: SampleTruth, scratch: Path, models: Path) -> tuple[Callable[[], 
 
     def work() -> Usage:
         shutil.rmtree(data, ignore_errors=True)
-        return run_child(argv, env)
+        data.mkdir(parents=True)
+        return run_child(argv, scratch / "ours.log", env)
 
     return work, transcripts
 
@@ -144,13 +147,16 @@ def ours(truth: SampleTruth, scratch: Path, models: Path) -> tuple[Callable[[], 
 def baseline(truth: SampleTruth, scratch: Path, model: str) -> tuple[Callable[[], Usage],
                                                                     list[Path]]:
     out = scratch / "baseline"
+    info = asyncio.run(probe(truth.recording))
+    width, height = info.display_size
     argv = [sys.executable, str(ROOT / "bench" / "baseline.py"), str(truth.recording),
-            str(truth.schedule), str(out), "--model", model]
+            str(truth.schedule), str(out), "--model", model, "--size", f"{width}x{height}",
+            "--fps", str(round(info.fps))]
 
     def work() -> Usage:
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        return run_child(argv)
+        return run_child(argv, scratch / "baseline.log")
 
     return work, [out / "transcript.fr.txt"]
 
@@ -224,16 +230,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument("--skip-baseline", action="store_true",
                         help="ours only (a quick check of the script)")
+    parser.add_argument("--recording", choices=("ten-minutes", "four-roundtables"),
+                        default="ten-minutes",
+                        help="four-roundtables: a small 320x180 event, to check the script")
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
-    truth = ten_minutes(out)
+    truth = (ten_minutes if args.recording == "ten-minutes" else four_roundtables)(out)
     models = out / "models"
     model = resolve_model("base", models)
-    scratch = out / "e2e-scratch"
+    scratch = out / f"e2e-scratch-{args.recording}"
     about = machine()
     print(f"uptime before: {about['uptime']}", flush=True)
     ours_work, ours_texts = ours(truth, scratch, models)
     base_work, base_texts = baseline(truth, scratch, model)
+    name = "e2e" if args.recording == "ten-minutes" else f"e2e-{args.recording}"
     measures: list[Measure] = []
     ladders: list[dict[str, float]] = []
     results: dict[str, Any] = {"command": " ".join(sys.argv), "machine": about}
@@ -244,12 +254,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ladders.append(asyncio.run(ladder_alone(truth, scratch)))
         print(f"run {run} ladder alone: {ladders[-1]['real_time']:.2f}× real time", flush=True)
         results |= {"measures": [asdict(m) for m in measures], "ladder": ladders}
-        (out / "e2e.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+        (out / f"{name}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     results["uptime_after"] = machine()["uptime"]
-    (out / "e2e.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     if not args.skip_baseline:
         table = summary(measures, ladders)
-        (out / "e2e.md").write_text(table + "\n", encoding="utf-8")
+        (out / f"{name}.md").write_text(table + "\n", encoding="utf-8")
         print(table)
     return 0
 

@@ -94,10 +94,10 @@ FOUR = (
 
 #: Two roundtables back to back, speech from start to end of each (about 80 %).
 TWO = (
-    _session("Gouvernance et financement de la neutralité climatique", 30, 270, 8, 34,
+    _session("Gouvernance et financement de la neutralité climatique", 30, 270, 8, 43,
              GOUVERNANCE + FINANCEMENT,
              ("Camille Martin", "Jean-Baptiste Lefèvre", "Sophie Nguyen", "Karim Benali")),
-    _session("Mobilités et participation citoyenne", 300, 270, 4, 34,
+    _session("Mobilités et participation citoyenne", 300, 270, 4, 43,
              MOBILITES + PARTICIPATION,
              ("Élodie Rousseau", "Thomas Girard", "Nadia Haddad", "Pierre Dubois")),
 )

@@ -45,10 +45,15 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def transcriber(tmp_path_factory: pytest.TempPathFactory) -> WhisperTranscriber:
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     model = resolve_model("base", tmp_path_factory.mktemp("models"))
     assert Path(model, "model.bin").is_file(), "the offline base model is not installed"
-    return WhisperTranscriber(WhisperConfig(model, model, cpu_threads=2))
+    return model
+
+
+@pytest.fixture(scope="module")
+def transcriber(model_dir: str) -> WhisperTranscriber:
+    return WhisperTranscriber(WhisperConfig(model_dir, model_dir, cpu_threads=2))
 
 
 def test_speech_map_finds_the_three_sentences(speech_wav: Path) -> None:
@@ -136,3 +141,21 @@ def test_the_same_audio_gives_the_same_text(
 
     assert runs[0] == runs[1]
     assert runs[0].spoken
+
+
+def test_a_separate_translation_model_encodes_the_window_itself(
+    speech_wav: Path, transcriber: WhisperTranscriber, encoder_calls: list[int],
+    model_dir: str,
+) -> None:
+    """large-v3-turbo cannot translate: with another model for English, each model runs
+    its own encoder (here the same files under a second name, loaded twice)."""
+    two_models = WhisperTranscriber(WhisperConfig(model_dir, f"{model_dir}/", cpu_threads=2))
+    audio = read_wav_span(speech_wav)
+    shared = transcriber.transcribe_and_translate(audio, language="fr")
+    once = len(encoder_calls)
+    encoder_calls.clear()
+
+    separate = two_models.transcribe_and_translate(audio, language="fr")
+
+    assert len(encoder_calls) == 2 * once
+    assert separate == shared
