@@ -97,7 +97,7 @@ TWO = (
     _session("Gouvernance et financement de la neutralité climatique", 30, 270, 8, 43,
              GOUVERNANCE + FINANCEMENT,
              ("Camille Martin", "Jean-Baptiste Lefèvre", "Sophie Nguyen", "Karim Benali")),
-    _session("Mobilités et participation citoyenne", 300, 270, 4, 43,
+    _session("Mobilités et participation citoyenne", 300, 270, 4, 49,
              MOBILITES + PARTICIPATION,
              ("Élodie Rousseau", "Thomas Girard", "Nadia Haddad", "Pierre Dubois")),
 )

@@ -29,11 +29,12 @@ from replay.domain.cutplan import (
     plan_cuts,
     whole_recording_cut,
 )
-from replay.domain.errors import PlanError, ReplayError
+from replay.domain.errors import MediaError, PlanError, ReplayError
 from replay.domain.keyframes import snap_to_keyframes
 from replay.domain.ladder import (
     PassthroughRules,
     Rung,
+    SourceVideo,
     choose_ladder,
     is_keyframe,
     passthrough_refusal,
@@ -255,15 +256,29 @@ async def _on_keyframes(ctx: Context, recording: Recording, info: MediaInfo, cut
                         speech: list[Interval]) -> list[Cut]:
     """The cuts moved onto source keyframes when the source's video can be copied as the
     top rung (a copied stream starts on a keyframe); unchanged otherwise."""
-    if not (info.has_video and ctx.settings.ladder_passthrough):
+    source = await _source_video(ctx, recording, info, [c.start for c in cuts])
+    if source is None:
         return cuts
-    source = await probe_source_video(recording.original, info, [c.start for c in cuts])
     top = choose_ladder(*info.display_size)[0]
     refusal = passthrough_refusal(source, top, passthrough_rules(ctx))
     if refusal is not None:
         log.info("%s: the top rung is encoded, not copied: %s", recording.source_name, refusal)
         return cuts
     return snap_to_keyframes(cuts, source.keyframes, speech)
+
+
+async def _source_video(ctx: Context, recording: Recording, info: MediaInfo,
+                        around: list[float]) -> SourceVideo | None:
+    """The source's video details near ``around``; None when passthrough is off, or the
+    source cannot tell (then every rung is encoded, as before passthrough)."""
+    if not (info.has_video and ctx.settings.ladder_passthrough):
+        return None
+    try:
+        return await probe_source_video(recording.original, info, around)
+    except (MediaError, ValueError) as error:
+        log.warning("%s: keyframes not read, every rung is encoded: %s",
+                    recording.source_name, error)
+        return None
 
 
 def passthrough_rules(ctx: Context) -> PassthroughRules:
@@ -304,10 +319,8 @@ async def _session_ladder(ctx: Context, recording: Recording, info: MediaInfo, c
                           rungs: list[Rung]) -> list[Rung]:
     """``rungs`` with the top one copied from the source when the source fits it and the
     session starts on one of its keyframes (see `_on_keyframes`)."""
-    if not (info.has_video and ctx.settings.ladder_passthrough):
-        return rungs
-    source = await probe_source_video(recording.original, info, [cut.start])
-    if not is_keyframe(cut.start, source.keyframes):
+    source = await _source_video(ctx, recording, info, [cut.start])
+    if source is None or not is_keyframe(cut.start, source.keyframes):
         return rungs
     return with_passthrough(rungs, source, passthrough_rules(ctx))
 

@@ -96,7 +96,7 @@ def speech_windows(chunks: Sequence[tuple[int, int]], max_samples: int) -> list[
 
 
 #: Decoding again, still at temperature 0, a window whose text loops (too repetitive):
-#: first with a mild repetition penalty, then also forbidding repeated 3-word runs. The
+#: first with a mild repetition penalty, then also forbidding repeated 3-token runs. The
 #: previous window's text is left out of these retries (a prompt can start a loop).
 REPETITION_RETRIES: tuple[dict[str, float], ...] = (
     {"repetition_penalty": 1.1},
