@@ -329,7 +329,10 @@ async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: C
                      ladder: list[Rung], scratch: Path) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "hls").mkdir(parents=True)
-    threads = ctx.lanes.media_threads
+    # Every core, not the media lane's share: ffmpeg 5.1 runs a ladder's encoders one after
+    # the other in one thread, so with one thread it could never use a core that speech
+    # leaves idle, and the ladder (the longer lane) set the pace (bench/RESULTS.md).
+    threads = ctx.settings.cpu_threads
     tracker = ctx.tracker("transcode", cut.title)
     await run_ffmpeg(
         commands.ladder_argv(recording.original, info, start=cut.start, duration=cut.duration,
