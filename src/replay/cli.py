@@ -29,7 +29,7 @@ from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, u
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
 from replay.settings import Settings, load_settings
-from replay.speech.transcriber import Task
+from replay.speech.transcriber import Transcription
 from replay.storage.factory import object_store_for
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
@@ -337,8 +337,9 @@ def _print_json(data: object) -> None:
 class _NoTranscriber:
     """Publishing never transcribes; the context still needs a transcriber."""
 
-    def transcribe(self, audio: np.ndarray, *, task: Task, language: str,
-                   hotwords: str | None = None, on_progress: Any = None) -> list[Any]:
+    def transcribe_and_translate(self, audio: np.ndarray, *, language: str,
+                                 hotwords: str | None = None,
+                                 on_progress: Any = None) -> Transcription:
         raise RuntimeError("publishing does not transcribe")  # never shown: a bug guard
 
 

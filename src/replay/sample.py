@@ -49,6 +49,9 @@ class SampleSession:
     late_by: float = 0.0
     paragraphs: int = 4
     is_break: bool = False
+    #: What is said, paragraph by paragraph, in turn (default: the demo's paragraphs).
+    script: tuple[str, ...] = ()
+    persons: tuple[str, ...] = ("Camille Martin",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ class SessionTruth:
     title: str
     speech_start: float
     speech_end: float
+    #: The words spoken, paragraph after paragraph (for word error rates).
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +93,12 @@ def build_sample(
     room: str = "Plénière",
     size: tuple[int, int] = (854, 480),
     fps: int = 25,
+    video_kbps: int | None = None,
 ) -> SampleTruth:
-    """Write `recording.mp4`, `schedule.json` and `truth.json` into `out_dir`."""
+    """Write `recording.mp4`, `schedule.json` and `truth.json` into `out_dir`.
+
+    The video is x264 with a keyframe every 2 s, at constant quality, or at about
+    `video_kbps` when given (like a camera or OBS)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     started_at = started_at or datetime.fromisoformat(DEMO_STARTED_AT)
     timeline = np.zeros(int(duration * SAMPLE_RATE), dtype=np.float32)
@@ -99,11 +108,11 @@ def build_sample(
             if session.is_break:
                 continue
             start = session.scheduled_offset + session.late_by
-            end = _lay_speech(timeline, start, index, session.paragraphs, Path(scratch))
-            truths.append(SessionTruth(_guid(index), session.title, start, end))
+            end, said = _lay_speech(timeline, start, index, session, Path(scratch))
+            truths.append(SessionTruth(_guid(index), session.title, start, end, said))
     _add_room_noise(timeline)
     recording = out_dir / "recording.mp4"
-    _mux(timeline, recording, started_at, size, fps, duration)
+    _mux(timeline, recording, started_at, (size, fps, video_kbps), duration)
     schedule = out_dir / "schedule.json"
     schedule.write_text(
         json.dumps(_schedule(sessions, started_at, room), ensure_ascii=False, indent=1),
@@ -120,13 +129,22 @@ def _guid(index: int) -> str:
     return f"00000000-0000-4000-8000-{index:012d}"
 
 
+def _paragraph(session: SampleSession, session_index: int, n: int) -> str:
+    if session.script:
+        return session.script[n % len(session.script)]
+    return PARAGRAPHS[(session_index * 3 + n) % len(PARAGRAPHS)]
+
+
 def _lay_speech(
-    timeline: np.ndarray, start: float, session_index: int, count: int, scratch: Path
-) -> float:
-    """Write `count` spoken paragraphs from `start`; return the end of the last one."""
+    timeline: np.ndarray, start: float, session_index: int, session: SampleSession,
+    scratch: Path,
+) -> tuple[float, str]:
+    """Write the session's spoken paragraphs from `start`; return the end of the last one
+    and what was said."""
     cursor = start
-    for n in range(count):
-        paragraph = PARAGRAPHS[(session_index * 3 + n) % len(PARAGRAPHS)]
+    said: list[str] = []
+    for n in range(session.paragraphs):
+        paragraph = _paragraph(session, session_index, n)
         voice = VOICES[(session_index + n) % len(VOICES)]
         samples = _speak(paragraph, voice, scratch / f"{session_index}-{n}.wav")
         at = int(cursor * SAMPLE_RATE)
@@ -134,10 +152,11 @@ def _lay_speech(
         if room <= 0:
             break
         timeline[at : at + min(room, len(samples))] += samples[:room]
+        said.append(paragraph)
         cursor += len(samples) / SAMPLE_RATE
         end = cursor
         cursor += 0.6 + 0.3 * (n % 3)
-    return min(end, len(timeline) / SAMPLE_RATE)
+    return min(end, len(timeline) / SAMPLE_RATE), " ".join(said)
 
 
 def _speak(text: str, voice: str, wav: Path) -> np.ndarray:
@@ -168,12 +187,15 @@ def _add_room_noise(timeline: np.ndarray) -> None:
     timeline += rng.normal(0.0, 0.002, size=len(timeline)).astype(np.float32)
 
 
+#: Picture size, frame rate, and video bitrate (None: constant quality).
+_Video = tuple[tuple[int, int], int, int | None]
+
+
 def _mux(
     timeline: np.ndarray,
     recording: Path,
     started_at: datetime,
-    size: tuple[int, int],
-    fps: int,
+    video: _Video,
     duration: float,
 ) -> None:
     pcm = (np.clip(timeline, -1.0, 1.0) * 32767).astype(np.int16)
@@ -184,23 +206,28 @@ def _mux(
             handle.setsampwidth(2)
             handle.setframerate(SAMPLE_RATE)
             handle.writeframes(pcm.tobytes())
-        subprocess.run(_mux_argv(wav, recording, started_at, size, fps, duration),
+        subprocess.run(_mux_argv(wav, recording, started_at, video, duration),
                        check=True, capture_output=True)
 
 
+def _rate_control(kbps: int | None) -> list[str]:
+    if kbps is None:
+        return ["-crf", "30"]
+    return ["-b:v", f"{kbps}k", "-maxrate", f"{kbps * 3 // 2}k", "-bufsize", f"{kbps * 2}k"]
+
+
 def _mux_argv(
-    wav: Path, recording: Path, started_at: datetime, size: tuple[int, int], fps: int,
-    duration: float,
+    wav: Path, recording: Path, started_at: datetime, video: _Video, duration: float,
 ) -> list[str]:
-    width, height = size
+    (width, height), fps, kbps = video
     creation = started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
     return [
         "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={duration}",
         "-i", str(wav),
         "-map", "0:v", "-map", "1:a",
-        "-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-pix_fmt", "yuv420p",
-        "-g", str(fps * 2),
+        "-c:v", "libx264", "-preset", "ultrafast", *_rate_control(kbps), "-pix_fmt", "yuv420p",
+        "-g", str(fps * 2), "-keyint_min", str(fps * 2), "-sc_threshold", "0",
         "-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-ac", "2",
         "-metadata", f"creation_time={creation}",
         "-t", str(duration), "-movflags", "+faststart",
@@ -249,7 +276,7 @@ def _schedule_event(
         "description": "",
         "recording_license": "CC BY 4.0",
         "do_not_record": session.is_break,
-        "persons": [] if session.is_break else [{"public_name": "Camille Martin"}],
+        "persons": [] if session.is_break else [{"public_name": p} for p in session.persons],
         "links": [],
         "attachments": [],
     }

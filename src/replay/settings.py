@@ -36,10 +36,14 @@ class Settings:
     translate_model: str = ""
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
-    whisper_beam_size: int = 1
+    whisper_beam_size: int = 3
+    whisper_temperature_fallback: bool = False
+    whisper_previous_text: bool = False
     cpu_threads: int = field(default_factory=_default_threads)
     model_cache_dir: Path = field(default_factory=_default_model_cache)
     segment_seconds: float = 6.0
+    ladder_passthrough: bool = True
+    passthrough_max_bitrate_ratio: float = 1.6
     snap_window_before: float = 90.0
     snap_window_after: float = 300.0
     min_speech_gap: float = 2.5

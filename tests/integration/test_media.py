@@ -15,7 +15,14 @@ import pytest
 import pytest_asyncio
 
 from replay.domain.errors import MediaError
-from replay.domain.ladder import DEFAULT_LADDER, Rung, bandwidth, choose_ladder
+from replay.domain.ladder import (
+    DEFAULT_LADDER,
+    Rung,
+    bandwidth,
+    choose_ladder,
+    is_keyframe,
+    with_passthrough,
+)
 from replay.media.commands import (
     extract_audio_argv,
     ladder_argv,
@@ -25,6 +32,7 @@ from replay.media.commands import (
 )
 from replay.media.probe import MediaInfo, probe
 from replay.media.runner import FfmpegFailed, FfmpegTimeout, run_capture, run_ffmpeg
+from replay.media.source import probe_source_video
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Media
@@ -326,3 +334,82 @@ async def test_forced_demuxer_refuses_a_disguised_playlist(media: Media) -> None
 
     with pytest.raises(FfmpegFailed, match=r"moov atom not found|Invalid data"):
         await run_ffmpeg([*argv, "-i", str(media.playlist), "-f", "null", "-"], timeout=30)
+
+
+# -- ladder with the source passed through as the top rung ---------------------------------
+
+#: A keyframe of the good recording (GOP of 2 s), where a session can start.
+KEYFRAME_START = 2.0
+
+
+@pytest_asyncio.fixture(scope="module")
+async def copied_ladder(media: Media, tmp_path_factory: pytest.TempPathFactory) -> LadderRun:
+    info = await probe(media.good)
+    source = await probe_source_video(media.good, info, [KEYFRAME_START])
+    assert is_keyframe(KEYFRAME_START, source.keyframes), source.keyframes
+    rungs = with_passthrough(choose_ladder(*info.display_size, ladder=SMALL_LADDER), source)
+    assert [(r.name, r.copy_video) for r in rungs] == [
+        ("360p", True), ("240p", False), ("audio", False)]
+    out_dir = tmp_path_factory.mktemp("hls-copy")
+    argv = ladder_argv(media.good, info, start=KEYFRAME_START, duration=SPAN, rungs=rungs,
+                       out_dir=out_dir, threads=2)
+    await run_ffmpeg(argv, expected_duration=SPAN, timeout=120)
+    return LadderRun(out_dir, rungs, [], info)
+
+
+async def test_source_video_details_and_keyframes(media: Media) -> None:
+    info = await probe(media.good)
+
+    source = await probe_source_video(media.good, info, [5.0])
+
+    assert (source.codec, source.pix_fmt, source.width, source.height) == (
+        "h264", "yuv420p", media.width, media.height)
+    assert source.kbps > 0
+    assert {4.0, 6.0} <= set(source.keyframes)
+    assert source.gop == pytest.approx(2.0)
+
+
+async def test_every_rung_of_a_copied_ladder_reads_back(copied_ladder: LadderRun) -> None:
+    data = await ffprobe("-f", "hls", "-show_streams",
+                         str(copied_ladder.out_dir / "master.m3u8"))
+
+    sizes = {(s["width"], s["height"]) for s in data["streams"] if s["codec_type"] == "video"}
+    assert sizes == {(640, 360), (426, 240)}
+    variants = stream_infs((copied_ladder.out_dir / "master.m3u8").read_text())
+    for rung in copied_ladder.rungs:
+        attrs = variants[f"{rung.name}/index.m3u8"]
+        if not rung.is_audio_only:
+            assert re.fullmatch(r"avc1\.[0-9a-f]{6},mp4a\.40\.2", attrs["CODECS"]), attrs
+            assert int(attrs["BANDWIDTH"]) == pytest.approx(bandwidth(rung), abs=1100)
+
+
+async def test_keyframes_and_segments_line_up_across_a_copied_ladder(
+    copied_ladder: LadderRun,
+) -> None:
+    starts = []
+    for rung in copied_ladder.rungs:
+        playlist = copied_ladder.out_dir / rung.name / "index.m3u8"
+        assert extinfs(playlist) == pytest.approx([6.0, 4.0], abs=0.05), rung.name
+        first = copied_ladder.out_dir / rung.name / "seg_00000.ts"
+        probed = await ffprobe("-show_entries", "format=start_time", str(first))
+        starts.append(float(probed["format"]["start_time"]))
+        if not rung.is_audio_only:
+            assert await keyframe_times(playlist) == [0.0, 2.0, 4.0, 6.0, 8.0], rung.name
+    # One clock for every rung: subtitles' X-TIMESTAMP-MAP holds for all of them.
+    assert max(starts) - min(starts) < 0.05, starts
+
+
+async def test_the_copied_rung_is_the_source_bit_for_bit(
+    media: Media, copied_ladder: LadderRun
+) -> None:
+    copied = await ffprobe("-f", "hls", "-select_streams", "v:0", "-show_entries",
+                           "packet=size,flags", str(copied_ladder.out_dir / "360p" / "index.m3u8"))
+    original = await ffprobe("-select_streams", "v:0", "-read_intervals",
+                             f"{KEYFRAME_START}%+#50", "-show_entries", "packet=size,flags",
+                             str(media.good))
+    pairs = list(zip(copied["packets"][:50], original["packets"][:50], strict=True))
+    growth = {int(c["size"]) - int(o["size"]) for c, o in pairs if "K" not in o["flags"]}
+    # MPEG-TS adds a 6-byte access unit delimiter to each frame (and the parameter sets to
+    # keyframes); an encoder would change every frame's size.
+    assert growth == {6}
+    assert [("K" in c["flags"]) for c, _ in pairs] == [("K" in o["flags"]) for _, o in pairs]

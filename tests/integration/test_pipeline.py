@@ -4,10 +4,13 @@ a failing session does not stop the others, and a re-run finishes only what is m
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -150,3 +153,39 @@ async def test_planning_again_keeps_a_boundary_the_organiser_moved(
     ctx.store.save_cuts(1, moved)
     await process(ctx, request(sample))  # a retry or re-run plans the recording again
     assert ctx.store.load_cuts(1) == moved
+
+
+def ffprobe_json(*args: str) -> dict[str, Any]:
+    result = subprocess.run(["ffprobe", "-v", "error", "-protocol_whitelist", "file",
+                             "-print_format", "json", *args],
+                            capture_output=True, text=True, check=True, timeout=60)
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+async def test_sessions_start_on_source_keyframes_and_copy_the_top_rung(
+    sample: SampleTruth, tmp_path: Path
+) -> None:
+    """The sample has a keyframe every 2 s: each cut moves back onto one (by less than a
+    GOP), and the top rung is the source's own H.264 stream, not an encode."""
+    ctx = context(tmp_path, FakeTranscriber(script=SCRIPT))
+    summary = await process(ctx, request(sample))
+
+    for result, truth in zip(summary.sessions, sample.sessions, strict=True):
+        assert result.start % 2.0 == pytest.approx(0.0, abs=0.001), result.start
+        assert truth.speech_start - 5 <= result.start < truth.speech_start
+    source = (await asyncio.to_thread(
+        ffprobe_json, "-select_streams", "v:0", "-show_entries", "stream=profile",
+        str(sample.recording)))["streams"][0]["profile"]
+    tops = await asyncio.to_thread(top_rungs, tmp_path)
+    assert tops == [(source, 320, 180)] * 2
+
+
+def top_rungs(data_dir: Path) -> list[tuple[str, int, int]]:
+    """(profile, width, height) of every session's top rung."""
+    found = []
+    for playlist in sorted(data_dir.rglob("sessions/*/media/hls/180p/index.m3u8")):
+        stream = ffprobe_json("-f", "hls", "-select_streams", "v:0", "-show_entries",
+                              "stream=profile,width,height", str(playlist))["streams"][0]
+        found.append((stream["profile"], stream["width"], stream["height"]))
+    return found

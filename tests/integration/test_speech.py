@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,10 +45,15 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def transcriber(tmp_path_factory: pytest.TempPathFactory) -> WhisperTranscriber:
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     model = resolve_model("base", tmp_path_factory.mktemp("models"))
     assert Path(model, "model.bin").is_file(), "the offline base model is not installed"
-    return WhisperTranscriber(WhisperConfig(model, model, cpu_threads=2))
+    return model
+
+
+@pytest.fixture(scope="module")
+def transcriber(model_dir: str) -> WhisperTranscriber:
+    return WhisperTranscriber(WhisperConfig(model_dir, model_dir, cpu_threads=2))
 
 
 def test_speech_map_finds_the_three_sentences(speech_wav: Path) -> None:
@@ -91,3 +97,65 @@ def test_translate_task_produces_english(
 def test_silence_gives_no_segments(transcriber: WhisperTranscriber) -> None:
     silence = np.zeros(16000 * 5, dtype=np.float32)
     assert transcriber.transcribe(silence, task="transcribe", language="fr") == []
+
+
+@pytest.fixture
+def encoder_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the Whisper encoder's runs (each call encodes one 30-second window)."""
+    from faster_whisper import WhisperModel
+
+    calls: list[int] = []
+    encode = WhisperModel.encode
+
+    def counting(self: Any, features: np.ndarray) -> Any:
+        calls.append(features.shape[-1])
+        return encode(self, features)
+
+    monkeypatch.setattr(WhisperModel, "encode", counting)
+    return calls
+
+
+def test_transcription_and_translation_share_the_encoder(
+    speech_wav: Path, transcriber: WhisperTranscriber, encoder_calls: list[int]
+) -> None:
+    audio = read_wav_span(speech_wav)
+    separately = [transcriber.transcribe(audio, task=task, language="fr")
+                  for task in ("transcribe", "translate")]
+    alone = len(encoder_calls)
+    encoder_calls.clear()
+
+    both = transcriber.transcribe_and_translate(audio, language="fr")
+
+    assert alone >= 2
+    assert len(encoder_calls) == alone // 2
+    assert both.spoken == separately[0]
+    assert both.english == separately[1]
+
+
+def test_the_same_audio_gives_the_same_text(
+    speech_wav: Path, transcriber: WhisperTranscriber
+) -> None:
+    audio = read_wav_span(speech_wav)
+    runs = [transcriber.transcribe_and_translate(audio, language="fr", hotwords="Mission Villes")
+            for _ in range(2)]
+
+    assert runs[0] == runs[1]
+    assert runs[0].spoken
+
+
+def test_a_separate_translation_model_encodes_the_window_itself(
+    speech_wav: Path, transcriber: WhisperTranscriber, encoder_calls: list[int],
+    model_dir: str,
+) -> None:
+    """large-v3-turbo cannot translate: with another model for English, each model runs
+    its own encoder (here the same files under a second name, loaded twice)."""
+    two_models = WhisperTranscriber(WhisperConfig(model_dir, f"{model_dir}/", cpu_threads=2))
+    audio = read_wav_span(speech_wav)
+    shared = transcriber.transcribe_and_translate(audio, language="fr")
+    once = len(encoder_calls)
+    encoder_calls.clear()
+
+    separate = two_models.transcribe_and_translate(audio, language="fr")
+
+    assert len(encoder_calls) == 2 * once
+    assert separate == shared

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replay.domain.ladder import DEFAULT_LADDER, Rung, bandwidth, choose_ladder
+from replay.domain.ladder import (
+    DEFAULT_LADDER,
+    PassthroughRules,
+    Rung,
+    SourceVideo,
+    bandwidth,
+    choose_ladder,
+    is_keyframe,
+    longest_gop,
+    passthrough_refusal,
+    with_passthrough,
+)
 
 AUDIO = Rung("audio", 0, 0, 0, 64)
 
@@ -121,3 +135,82 @@ def test_rungs_are_even_never_upscaled_and_keep_the_aspect(width: int, height: i
     for rung in video:
         if min(rung.width, rung.height) >= 64:
             assert rung.width / rung.height == pytest.approx(width / height, rel=0.05)
+
+
+# -- passthrough ----------------------------------------------------------------------
+
+TOP = Rung("1080p", 1920, 1080, 5000, 128)
+FITS = SourceVideo("h264", "High", "yuv420p", "progressive", 1920, 1080, True, 25.0, 6000,
+                   (10.0, 12.0, 14.0), gop=2.0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"codec": "hevc"}, "codec hevc is not H.264"),
+        ({"profile": "High 10"}, "profile High 10"),
+        ({"pix_fmt": "yuv422p"}, "not 8-bit 4:2:0"),
+        ({"field_order": "tt"}, "interlaced"),
+        ({"fps": 120.0}, "frame rate 120"),
+        ({"width": 1280, "height": 720}, "1280x720 is not the 1920x1080"),
+        ({"displayed_as_stored": False}, "is not the 1920x1080"),
+        ({"kbps": 8001}, "bitrate 8001 kb/s"),
+        ({"kbps": 0}, "bitrate unknown"),
+        ({"gop": 5.0}, "more than 4 s apart"),
+        ({"gop": 0.0}, "more than 4 s apart"),
+    ],
+)
+def test_passthrough_refused_with_a_reason(changes: dict[str, Any], reason: str) -> None:
+    refusal = passthrough_refusal(replace(FITS, **changes), TOP, PassthroughRules())
+
+    assert refusal is not None
+    assert reason in refusal
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"profile": "Main"}, {"profile": "Constrained Baseline"}, {"field_order": "unknown"},
+     {"pix_fmt": "yuvj420p"}, {"kbps": 8000}, {"gop": 4.0}],
+)
+def test_passthrough_accepted(changes: dict[str, Any]) -> None:
+    assert passthrough_refusal(replace(FITS, **changes), TOP, PassthroughRules()) is None
+
+
+def test_with_passthrough_copies_the_top_rung_at_the_source_bitrate() -> None:
+    rungs = with_passthrough(choose_ladder(1920, 1080), FITS)
+
+    assert [(r.name, r.copy_video, r.video_kbps) for r in rungs] == [
+        ("1080p", True, 6000), ("720p", False, 2800), ("480p", False, 1400),
+        ("360p", False, 800), ("audio", False, 0)]
+    assert bandwidth(rungs[0]) == (6000 + 128) * 1100
+
+
+def test_with_passthrough_leaves_a_source_that_does_not_fit() -> None:
+    rungs = choose_ladder(2560, 1440)
+    source = replace(FITS, width=2560, height=1440)
+
+    assert with_passthrough(rungs, source) == rungs
+
+
+def test_with_passthrough_of_a_source_below_the_ladder() -> None:
+    source = replace(FITS, width=320, height=180, kbps=300)
+
+    (copied, audio) = with_passthrough(choose_ladder(320, 180), source)
+
+    assert (copied.name, copied.width, copied.height, copied.copy_video) == (
+        "180p", 320, 180, True)
+    assert audio.is_audio_only
+
+
+def test_longest_gop_counts_neighbours_near_the_same_time_only() -> None:
+    keyframes = (0.0, 2.0, 5.5, 7.0, 50.0, 52.0)
+
+    assert longest_gop(keyframes, [3.0, 51.0], 10.0) == 3.5
+    assert longest_gop(keyframes, [3.0], 2.5) == 3.5
+    assert longest_gop(keyframes, [51.0, 100.0], 10.0) == 2.0
+    assert longest_gop((5.0,), [5.0], 10.0) == 0.0
+
+
+@pytest.mark.parametrize(("at", "expected"), [(12.0, True), (12.0004, True), (12.01, False)])
+def test_is_keyframe(at: float, expected: bool) -> None:
+    assert is_keyframe(at, FITS.keyframes) is expected

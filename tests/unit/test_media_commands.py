@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from replay.domain.errors import MediaError
-from replay.domain.ladder import Rung, choose_ladder
+from replay.domain.ladder import Rung, SourceVideo, choose_ladder, with_passthrough
 from replay.media.commands import (
     add_subtitle_renditions,
     extract_audio_argv,
@@ -20,6 +23,7 @@ from replay.media.commands import (
     poster_argv,
 )
 from replay.media.probe import MAX_PIXELS, MediaInfo, parse_probe, path_arg, probe_argv
+from replay.media.source import parse_source_video, source_video_argv
 
 SRC = Path("/data/rec/room-a.mp4")
 OUT = Path("/data/out/s1")
@@ -65,6 +69,24 @@ def assert_plain_data(argv: list[str]) -> None:
     assert {"-nostdin", "-hide_banner", "-y"} <= set(argv)
     assert "sh" not in argv
     assert "-c" not in argv[:2]
+
+
+def producer(graph: str, label: str) -> tuple[str, str]:
+    """The filter of ``graph`` that outputs ``label``, and its input label."""
+    for chain in graph.split(";"):
+        if chain.endswith(label):
+            source, rest = chain[1:].split("]", 1)
+            return rest[: -len(label)], f"[{source}]"
+    raise AssertionError(f"{label} is not produced in {graph}")
+
+
+def scaled_size(graph: str, label: str) -> str:
+    """The ``W:H`` of the scaler that feeds ``label`` through ``setsar``."""
+    setsar, upstream = producer(graph, label)
+    scale, _ = producer(graph, upstream)
+    assert setsar == "setsar=1"
+    assert scale.startswith("scale=")
+    return scale.removeprefix("scale=").split(":flags")[0]
 
 
 def ladder() -> list[str]:
@@ -273,8 +295,8 @@ def test_ladder_is_one_process_with_one_hardened_input() -> None:
     assert value_after(input_options(argv), "-max_pixels") == str(MAX_PIXELS)
     assert "-ss" in input_options(argv)
     assert "-t" in input_options(argv)
-    assert value_after(argv, "-ss") == "120.500"
-    assert value_after(argv, "-t") == "1800.000"
+    assert float(value_after(argv, "-ss")) == 120.5
+    assert float(value_after(argv, "-t")) == 1800.0
     assert value_after(argv, "-threads") == "4"
 
 
@@ -282,15 +304,19 @@ def test_ladder_decodes_once_and_scales_every_rung() -> None:
     graph = value_after(ladder(), "-filter_complex")
 
     assert graph.count("[0:v:0]") == 1
-    assert "split=4[s0][s1][s2][s3]" in graph
+    assert re.search(r"split=4(\[s\d+\]){4}(;|$)", graph)
     for size in ("1920:1080", "1280:720", "854:480", "640:360"):
-        assert f"scale={size}" in graph
+        assert f"scale={size}:flags=bicubic" in graph
 
 
 def test_ladder_maps_each_video_rung_with_its_audio_then_audio_only() -> None:
     argv = ladder()
+    graph = value_after(argv, "-filter_complex")
 
-    assert values_after(argv, "-map") == ["[v0]", "[v1]", "[v2]", "[v3]"] + ["0:a:0"] * 5
+    maps = values_after(argv, "-map")
+    assert [scaled_size(graph, label) for label in maps[:4]] == [
+        "1920:1080", "1280:720", "854:480", "640:360"]
+    assert maps[4:] == ["0:a:0"] * 5
     assert value_after(argv, "-var_stream_map") == (
         "v:0,a:0,name:1080p v:1,a:1,name:720p v:2,a:2,name:480p v:3,a:3,name:360p a:4,name:audio"
     )
@@ -304,8 +330,8 @@ def test_ladder_bitrates_per_stream() -> None:
     assert value_after(argv, "-bufsize:v:1") == "5600k"
     assert value_after(argv, "-b:a:0") == "128k"
     assert value_after(argv, "-b:a:4") == "64k"
-    assert value_after(argv, "-c:v") == "libx264"
-    assert value_after(argv, "-preset") == "veryfast"
+    assert values_after(argv, "-c:v:0") == values_after(argv, "-c:v:3") == ["libx264"]
+    assert value_after(argv, "-preset:v:1") == "veryfast"
     assert value_after(argv, "-c:a") == "aac"
 
 
@@ -414,8 +440,11 @@ def test_poster(info: MediaInfo, width: int, at: float, scale: str, seek: str) -
     assert_plain_data(argv)
     assert_hardened_input(argv, "mov")
     assert "-max_pixels" in input_options(argv)
-    assert value_after(input_options(argv), "-ss") == seek
-    assert scale in value_after(argv, "-vf")
+    assert float(value_after(input_options(argv), "-ss")) == float(seek)
+    graph = value_after(argv, "-filter_complex")
+    assert graph.startswith("[0:v:0]bwdif=")
+    assert scale in graph
+    assert producer(graph, value_after(argv, "-map"))[0] == "setsar=1"
     assert value_after(argv, "-frames:v") == "1"
     assert value_after(argv, "-update") == "1"
     assert argv[-1] == "/data/out/s1/poster.jpg"
@@ -475,3 +504,126 @@ def test_add_subtitle_renditions_is_idempotent_and_removable() -> None:
 def test_subtitle_names_cannot_break_the_playlist(bad: str) -> None:
     with pytest.raises(ValueError, match="quotes or newlines"):
         add_subtitle_renditions(MASTER, [("fr", bad, "subs/fr.m3u8", True)])
+
+
+# -- ladder with the top rung copied --------------------------------------------------------
+
+SOURCE = SourceVideo("h264", "High", "yuv420p", "progressive", 1920, 1080, True, 25.0, 6000,
+                     (118.5, 120.5, 122.5), gop=2.0)
+
+
+def passthrough_ladder(**kwargs: Any) -> list[str]:
+    rungs = with_passthrough(choose_ladder(1920, 1080), SOURCE)
+    return ladder_argv(SRC, INFO, start=120.5, duration=1800.0, rungs=rungs, out_dir=OUT,
+                       threads=2, **kwargs)
+
+
+def test_copied_rung_is_the_source_stream_and_the_others_are_scaled_from_one_decode() -> None:
+    argv = passthrough_ladder()
+    graph = value_after(argv, "-filter_complex")
+
+    assert_hardened_input(argv, "mov")
+    maps = values_after(argv, "-map")
+    assert maps[0] == "0:v:0"
+    assert [scaled_size(graph, label) for label in maps[1:4]] == ["1280:720", "854:480", "640:360"]
+    assert "1920:1080" not in graph
+    assert graph.count("[0:v:0]") == 1
+    assert maps[4:] == ["0:a:0"] * 5
+
+
+def test_copied_rung_is_not_encoded() -> None:
+    argv = passthrough_ladder()
+
+    assert value_after(argv, "-c:v:0") == "copy"
+    assert value_after(argv, "-bsf:v:0") == "h264_mp4toannexb"
+    assert "-b:v:0" not in argv
+    assert "-preset:v:0" not in argv
+    assert [value_after(argv, f"-c:v:{i}") for i in (1, 2, 3)] == ["libx264"] * 3
+    assert value_after(argv, "-b:v:1") == "2800k"
+
+
+def test_encoded_rungs_take_their_keyframes_from_the_source() -> None:
+    argv = passthrough_ladder()
+
+    assert value_after(argv, "-force_key_frames:v") == "source"
+    assert value_after(argv, "-sc_threshold:v") == "0"
+    assert int(value_after(argv, "-g:v")) >= 10_000
+    assert "-keyint_min:v" not in argv
+
+
+def test_segment_length_and_layout_are_parameters() -> None:
+    """What a live ladder needs: 2-second segments and an output folder of its own."""
+    argv = passthrough_ladder(segment_seconds=2.0)
+
+    assert value_after(argv, "-hls_time") == "2"
+    assert value_after(argv, "-hls_segment_filename") == "/data/out/s1/%v/seg_%05d.ts"
+    assert value_after(argv, "-var_stream_map").startswith("v:0,a:0,name:1080p ")
+
+
+def test_only_the_top_rung_can_be_copied() -> None:
+    rungs = choose_ladder(1920, 1080)
+    rungs[1] = replace(rungs[1], copy_video=True)
+
+    with pytest.raises(ValueError, match="only the first video rung"):
+        ladder_argv(SRC, INFO, start=0, duration=1, rungs=rungs, out_dir=OUT, threads=1)
+
+
+# -- the source's video details and keyframes ---------------------------------------------
+
+
+def test_source_video_argv_reads_packet_headers_near_the_cuts_only() -> None:
+    argv = source_video_argv(SRC, INFO, [300.0, 5.0])
+
+    assert argv[0] == "ffprobe"
+    assert value_after(argv, "-f") == "mov"
+    assert value_after(argv, "-protocol_whitelist") == "file"
+    assert value_after(argv, "-select_streams") == "v:0"
+    assert value_after(argv, "-read_intervals") == "0.000%15.000,290.000%310.000"
+    assert "packet=pts_time" in value_after(argv, "-show_entries")
+    assert "-show_frames" not in argv
+    assert argv[-1] == str(SRC)
+
+
+def packet(pts: float, key: bool, size: int = 25_000, duration: float = 0.04) -> dict[str, str]:
+    return {"pts_time": f"{pts:.6f}", "duration_time": f"{duration:.6f}", "size": str(size),
+            "flags": "K_" if key else "__"}
+
+
+def source_json(stream: dict[str, str], packets: list[dict[str, str]], start: str = "0.000000"
+                ) -> str:
+    return json.dumps({"streams": [stream], "packets": packets,
+                       "format": {"start_time": start}})
+
+
+H264_HIGH = {"codec_name": "h264", "profile": "High", "pix_fmt": "yuv420p",
+             "field_order": "progressive", "bit_rate": "6000123"}
+
+
+def test_parse_source_video() -> None:
+    packets = [packet(1.08 + 0.04 * i, key=i % 50 == 0) for i in range(120)]
+
+    source = parse_source_video(source_json(H264_HIGH, packets, start="0.080000"), INFO,
+                                around=[3.0])
+
+    assert (source.codec, source.profile, source.pix_fmt, source.field_order) == (
+        "h264", "High", "yuv420p", "progressive")
+    assert (source.width, source.height, source.fps, source.kbps) == (1920, 1080, 25.0, 6000)
+    assert source.keyframes == (1.0, 3.0, 5.0)  # from the recording's start, not the file's
+    assert source.gop == pytest.approx(2.0)
+    assert source.displayed_as_stored
+
+
+def test_bitrate_from_the_packets_when_the_container_does_not_say() -> None:
+    stream = {k: v for k, v in H264_HIGH.items() if k != "bit_rate"}
+    packets = [packet(0.04 * i, key=i == 0, size=20_000) for i in range(50)]
+
+    assert parse_source_video(source_json(stream, packets), INFO).kbps == 4000
+
+
+@pytest.mark.parametrize(
+    "info",
+    [replace(INFO, rotation=180), replace(INFO, sample_aspect=Fraction(4, 3))],
+    ids=["rotated", "anamorphic"],
+)
+def test_a_source_shown_otherwise_than_stored_is_flagged(info: MediaInfo) -> None:
+    assert not parse_source_video(source_json(H264_HIGH, []), info).displayed_as_stored

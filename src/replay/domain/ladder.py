@@ -10,7 +10,8 @@ phone recordings come out with square pixels and the right orientation.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
 #: BANDWIDTH in the master playlist is the nominal bitrate plus 1/10 (container
 #: overhead and rate-control peaks). ffmpeg's HLS muxer adds the same tenth, so
@@ -24,13 +25,18 @@ MIN_VIDEO_KBPS = 150
 
 @dataclass(frozen=True)
 class Rung:
-    """One rendition. The audio-only rung has ``width == height == video_kbps == 0``."""
+    """One rendition. The audio-only rung has ``width == height == video_kbps == 0``.
+
+    ``copy_video``: the rung is the source's own video stream, copied without
+    re-encoding (see :func:`with_passthrough`); ``video_kbps`` is then the source's.
+    """
 
     name: str
     width: int
     height: int
     video_kbps: int
     audio_kbps: int
+    copy_video: bool = False
 
     @property
     def is_audio_only(self) -> bool:
@@ -101,3 +107,100 @@ def bandwidth(rung: Rung) -> int:
     """BANDWIDTH for the master playlist, in bits per second, overhead included."""
     bits = (rung.video_kbps + rung.audio_kbps) * 1000
     return bits + bits // BANDWIDTH_OVERHEAD_DIVISOR
+
+
+#: H.264 profiles every HLS player decodes (8-bit 4:2:0); High 10, 4:2:2 and 4:4:4 are not.
+PASSTHROUGH_PROFILES = frozenset({"Constrained Baseline", "Baseline", "Main", "High"})
+PASSTHROUGH_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p"})
+#: Field orders of progressive video (``unknown``: the container does not say, as MP4 from
+#: x264 or OBS); interlaced video is deinterlaced by the encoded rungs, never copied.
+PROGRESSIVE = frozenset({"progressive", "unknown", ""})
+MAX_PASSTHROUGH_FPS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceVideo:
+    """What decides whether a source's video stream can be copied as the top rung.
+
+    ``width``/``height`` are the stored size; ``displayed_as_stored`` is False when a
+    sample aspect ratio or a rotation changes what players would show. ``kbps`` is 0
+    when unknown; ``keyframes`` are the times (seconds from the recording's start) of
+    the keyframes found near the times asked for, sorted; ``gop`` is the longest interval
+    seen between two consecutive ones (0 when fewer than two were seen together).
+    """
+
+    codec: str
+    profile: str
+    pix_fmt: str
+    field_order: str
+    width: int
+    height: int
+    displayed_as_stored: bool
+    fps: float
+    kbps: int
+    keyframes: tuple[float, ...] = ()
+    gop: float = 0.0
+
+
+def longest_gop(keyframes: Sequence[float], around: Sequence[float], window: float) -> float:
+    """The longest interval between consecutive keyframes within ``window`` seconds of
+    one of ``around`` (keyframes near different times are not neighbours); 0 when no
+    such pair exists."""
+    gaps = [b - a
+            for t in around
+            for a, b in pairwise(sorted(k for k in keyframes if abs(k - t) <= window))]
+    return max(gaps, default=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PassthroughRules:
+    #: The source may exceed the top rung's nominal bitrate by this factor.
+    max_bitrate_ratio: float = 1.6
+    #: Longest keyframe interval copied: it bounds the segment length and how far a
+    #: session's cut moves to land on a keyframe.
+    max_gop_seconds: float = 4.0
+
+
+def _stream_refusal(source: SourceVideo) -> str | None:
+    if source.codec != "h264":
+        return f"codec {source.codec or 'unknown'} is not H.264"
+    if source.profile not in PASSTHROUGH_PROFILES:
+        return f"H.264 profile {source.profile or 'unknown'} is not one every player decodes"
+    if source.pix_fmt not in PASSTHROUGH_PIXEL_FORMATS:
+        return f"pixel format {source.pix_fmt or 'unknown'} is not 8-bit 4:2:0"
+    if source.field_order not in PROGRESSIVE:
+        return f"interlaced video ({source.field_order})"
+    if not 0 < source.fps <= MAX_PASSTHROUGH_FPS:
+        return f"frame rate {source.fps:g} is outside 0–{MAX_PASSTHROUGH_FPS:g}"
+    return None
+
+
+def passthrough_refusal(source: SourceVideo, top: Rung, rules: PassthroughRules) -> str | None:
+    """Why the source's video cannot be copied as the ``top`` rung, or None when it can."""
+    refusal = _stream_refusal(source)
+    if refusal is not None:
+        return refusal
+    if not source.displayed_as_stored or (source.width, source.height) != (top.width, top.height):
+        return f"{source.width}x{source.height} is not the {top.width}x{top.height} of {top.name}"
+    if not 0 < source.kbps <= top.video_kbps * rules.max_bitrate_ratio:
+        return (f"bitrate {source.kbps or 'unknown'} kb/s is above {rules.max_bitrate_ratio:g} "
+                f"x {top.video_kbps} kb/s")
+    if not 0 < source.gop <= rules.max_gop_seconds:
+        return f"keyframes are more than {rules.max_gop_seconds:g} s apart"
+    return None
+
+
+def with_passthrough(rungs: Sequence[Rung], source: SourceVideo,
+                     rules: PassthroughRules = PassthroughRules()) -> list[Rung]:
+    """``rungs`` (from :func:`choose_ladder`) with the top video rung copied from the
+    source when the source fits it; unchanged otherwise."""
+    video = [rung for rung in rungs if not rung.is_audio_only]
+    if not video or passthrough_refusal(source, video[0], rules) is not None:
+        return list(rungs)
+    top = replace(video[0], video_kbps=source.kbps, copy_video=True)
+    return [top if rung is video[0] else rung for rung in rungs]
+
+
+def is_keyframe(at: float, keyframes: Sequence[float], tolerance: float = 0.0005) -> bool:
+    """Whether a source keyframe lies at ``at`` seconds (within ``tolerance``)."""
+    return any(abs(at - keyframe) <= tolerance for keyframe in keyframes)

@@ -29,8 +29,17 @@ from replay.domain.cutplan import (
     plan_cuts,
     whole_recording_cut,
 )
-from replay.domain.errors import PlanError, ReplayError
-from replay.domain.ladder import Rung, choose_ladder
+from replay.domain.errors import MediaError, PlanError, ReplayError
+from replay.domain.keyframes import snap_to_keyframes
+from replay.domain.ladder import (
+    PassthroughRules,
+    Rung,
+    SourceVideo,
+    choose_ladder,
+    is_keyframe,
+    passthrough_refusal,
+    with_passthrough,
+)
 from replay.domain.model import Event, Session
 from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
 from replay.domain.publication import (
@@ -49,11 +58,12 @@ from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_di
 from replay.media import commands
 from replay.media.probe import MediaInfo, probe
 from replay.media.runner import run_ffmpeg
+from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
 from replay.settings import Settings
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
-from replay.speech.transcriber import Task
+from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
 
@@ -66,6 +76,8 @@ LANGUAGES = {"fr": "Français", "en": "English"}
 LIVE_STAGE_KEY = "live:"
 WHOLE_RECORDING = "recording"
 AUDIO = "audio16k.wav"
+#: Changes when the speech stage's way of decoding does, so that sessions are redone.
+SPEECH_ENGINE = "windows-shared-encoder-1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +243,9 @@ def cut_rules(ctx: Context) -> CutRules:
     return CutRules(s.snap_window_before, s.snap_window_after, s.min_speech_gap, s.cut_padding)
 
 
-def plan(ctx: Context, event: Event, recording: Recording, duration: float,
-         speech: list[Interval]) -> list[Cut]:
+async def plan(ctx: Context, event: Event, recording: Recording, info: MediaInfo,
+               speech: list[Interval]) -> list[Cut]:
+    duration = info.duration
     sessions = event.sessions_in_room(recording.room)
     if covered_sessions(sessions, recording.started_at, duration):
         cuts = plan_cuts(sessions, recording_start=recording.started_at, duration=duration,
@@ -241,9 +254,43 @@ def plan(ctx: Context, event: Event, recording: Recording, duration: float,
         title = f"{recording.room} — {recording.started_at:%d/%m/%Y %H:%M}"
         cuts = [whole_recording_cut(f"{WHOLE_RECORDING}-{recording.sha256[:12]}", title,
                                     speech, duration, cut_rules(ctx))]
+    cuts = await _on_keyframes(ctx, recording, info, cuts, speech)
     cuts = keep_organiser_moves(cuts, ctx.store.load_cuts(recording.id), duration)
     ctx.store.save_cuts(recording.id, cuts)
     return cuts
+
+
+async def _on_keyframes(ctx: Context, recording: Recording, info: MediaInfo, cuts: list[Cut],
+                        speech: list[Interval]) -> list[Cut]:
+    """The cuts moved onto source keyframes when the source's video can be copied as the
+    top rung (a copied stream starts on a keyframe); unchanged otherwise."""
+    source = await _source_video(ctx, recording, info, [c.start for c in cuts])
+    if source is None:
+        return cuts
+    top = choose_ladder(*info.display_size)[0]
+    refusal = passthrough_refusal(source, top, passthrough_rules(ctx))
+    if refusal is not None:
+        log.info("%s: the top rung is encoded, not copied: %s", recording.source_name, refusal)
+        return cuts
+    return snap_to_keyframes(cuts, source.keyframes, speech)
+
+
+async def _source_video(ctx: Context, recording: Recording, info: MediaInfo,
+                        around: list[float]) -> SourceVideo | None:
+    """The source's video details near ``around``; None when passthrough is off, or the
+    source cannot tell (then every rung is encoded, as before passthrough)."""
+    if not (info.has_video and ctx.settings.ladder_passthrough):
+        return None
+    try:
+        return await probe_source_video(recording.original, info, around)
+    except (MediaError, ValueError) as error:
+        log.warning("%s: keyframes not read, every rung is encoded: %s",
+                    recording.source_name, error)
+        return None
+
+
+def passthrough_rules(ctx: Context) -> PassthroughRules:
+    return PassthroughRules(max_bitrate_ratio=ctx.settings.passthrough_max_bitrate_ratio)
 
 
 # -- per-session stages ---------------------------------------------------------------
@@ -257,13 +304,16 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
                             cut: Cut) -> None:
     out = session_dir(ctx, recording, cut) / "media"
     rungs = choose_ladder(*info.display_size) if info.has_video else choose_ladder(0, 0)
-    key = _key(recording.sha256, cut.start, cut.end, rungs, ctx.settings.segment_seconds)
+    settings = ctx.settings
+    key = _key(recording.sha256, cut.start, cut.end, rungs, settings.segment_seconds,
+               settings.ladder_passthrough, passthrough_rules(ctx), commands.X264_PRESET)
 
     async def work() -> None:
         scratch = ctx.scratch(out)
         try:
+            ladder = await _session_ladder(ctx, recording, info, cut, rungs)
             async with ctx.lanes.media:
-                await _transcode(ctx, recording, info, cut, rungs, scratch)
+                await _transcode(ctx, recording, info, cut, ladder, scratch)
             await ctx.commit(scratch, out)
         finally:
             discard(scratch)
@@ -273,11 +323,24 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
                      out / "audio.m4a"], work)
 
 
+async def _session_ladder(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
+                          rungs: list[Rung]) -> list[Rung]:
+    """``rungs`` with the top one copied from the source when the source fits it and the
+    session starts on one of its keyframes (see `_on_keyframes`)."""
+    source = await _source_video(ctx, recording, info, [cut.start])
+    if source is None or not is_keyframe(cut.start, source.keyframes):
+        return rungs
+    return with_passthrough(rungs, source, passthrough_rules(ctx))
+
+
 async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
                      ladder: list[Rung], scratch: Path) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "hls").mkdir(parents=True)
-    threads = ctx.lanes.media_threads
+    # Every core, not the media lane's share: ffmpeg 5.1 runs a ladder's encoders one after
+    # the other in one thread, so with one thread it could never use a core that speech
+    # leaves idle, and the ladder (the longer lane) set the pace (bench/RESULTS.md).
+    threads = ctx.settings.cpu_threads
     tracker = ctx.tracker("transcode", cut.title)
     await run_ffmpeg(
         commands.ladder_argv(recording.original, info, start=cut.start, duration=cut.duration,
@@ -310,18 +373,20 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
                              HOTWORDS_LIMIT)
     settings = ctx.settings
     key = _key(recording.sha256, cut.start, cut.end, hotwords, settings.whisper_model,
-               settings.effective_translate_model, settings.whisper_beam_size)
+               settings.effective_translate_model, settings.whisper_beam_size,
+               settings.whisper_temperature_fallback, settings.whisper_previous_text,
+               SPEECH_ENGINE)
     outputs = [out / name for name in ("subtitles.fr.vtt", "subtitles.en.vtt",
                                         "transcript.fr.txt", "transcript.fr.json")]
 
     async def work() -> None:
         async with ctx.lanes.speech:
             audio = await asyncio.to_thread(read_wav_span, wav, cut.start, cut.end)
-            french = await _whisper(ctx, audio, "transcribe", hotwords, cut.title)
-            english = await _whisper(ctx, audio, "translate", None, cut.title)
+            speech = await _whisper(ctx, audio, hotwords, cut.title)
         scratch = ctx.scratch(out)
         try:
-            await asyncio.to_thread(_write_speech_outputs, scratch, french, english)
+            await asyncio.to_thread(_write_speech_outputs, scratch, speech.spoken,
+                                    speech.english)
             await ctx.commit(scratch, out)
         finally:
             discard(scratch)
@@ -329,15 +394,22 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
     await run_stage(ctx, recording, cut.guid, "speech", key, outputs, work)
 
 
-async def _whisper(ctx: Context, audio: np.ndarray, task: Task, hotwords: str | None,
-                   label: str) -> list[Segment]:
-    stage = "transcribe fr" if task == "transcribe" else "translate en"
-    tracker = ctx.tracker(stage, label).bind_loop()
-    segments = await asyncio.to_thread(
-        ctx.transcriber.transcribe, audio, task=task, language="fr", hotwords=hotwords,
-        on_progress=tracker)
-    tracker.done()
-    return segments
+async def _whisper(ctx: Context, audio: np.ndarray, hotwords: str | None,
+                   label: str) -> Transcription:
+    """French and its English translation, window by window (one encoder pass each)."""
+    trackers = [ctx.tracker(stage, label).bind_loop()
+                for stage in ("transcribe fr", "translate en")]
+
+    def on_progress(fraction: float) -> None:
+        for tracker in trackers:
+            tracker(fraction)
+
+    speech = await asyncio.to_thread(
+        ctx.transcriber.transcribe_and_translate, audio, language="fr", hotwords=hotwords,
+        on_progress=on_progress)
+    for tracker in trackers:
+        tracker.done()
+    return speech
 
 
 def _write_speech_outputs(scratch: Path, french: list[Segment],
@@ -434,7 +506,7 @@ async def analyse(ctx: Context, event: Event, recording: Recording,
     """The recording-level stages: audio, speech map, then the cut plan."""
     wav = await extract_audio(ctx, recording, info)
     speech = await speech_map(ctx, recording, wav)
-    return plan(ctx, event, recording, info.duration, speech)
+    return await plan(ctx, event, recording, info, speech)
 
 
 async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
@@ -472,10 +544,16 @@ def _failures(cuts: list[Cut], outcomes: list[BaseException | None]) -> list[str
 
 async def _session_work(ctx: Context, event: Event, recording: Recording, info: MediaInfo,
                         wav: Path, cut: Cut) -> None:
-    await asyncio.gather(
+    """Media and speech side by side; when one fails, the other still finishes (a re-run
+    redoes only what failed, and no orphan keeps writing into a later run's scratch)."""
+    outcomes = await asyncio.gather(
         transcode_session(ctx, recording, info, cut),
         transcribe_session(ctx, event, recording, wav, cut),
+        return_exceptions=True,
     )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 #: The stage row (guid "") that records the organiser's review of a recording's plan.

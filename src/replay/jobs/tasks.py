@@ -42,7 +42,12 @@ from replay.jobs.worker import JobContext, TaskFn
 from replay.media.probe import MediaInfo, probe
 from replay.settings import Settings
 from replay.speech.models import resolve_model
-from replay.speech.transcriber import Transcriber, WhisperConfig, WhisperTranscriber
+from replay.speech.transcriber import (
+    FALLBACK_TEMPERATURES,
+    Transcriber,
+    WhisperConfig,
+    WhisperTranscriber,
+)
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
 
@@ -114,7 +119,9 @@ def whisper_for(settings: Settings) -> WhisperTranscriber:
         translate_model=resolve_model(settings.effective_translate_model, settings.model_cache_dir),
         device=settings.whisper_device, compute_type=settings.whisper_compute_type,
         cpu_threads=Lanes.for_threads(settings.cpu_threads).speech_threads,
-        beam_size=settings.whisper_beam_size))
+        beam_size=settings.whisper_beam_size,
+        temperatures=FALLBACK_TEMPERATURES if settings.whisper_temperature_fallback else (0.0,),
+        previous_text_as_prompt=settings.whisper_previous_text))
 
 
 # -- entry points ----------------------------------------------------------------------

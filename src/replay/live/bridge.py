@@ -25,7 +25,7 @@ from replay.jobs.tasks import enqueue_recording
 from replay.jobs.workdirs import session_work_dir
 from replay.media.probe import probe
 from replay.settings import Settings
-from replay.speech.transcriber import Task
+from replay.speech.transcriber import Transcription
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
 
@@ -79,8 +79,9 @@ def record_instant_replay(store: Store, recording: Recording, cut: Cut) -> None:
 class _NoTranscriber:
     """Publishing never transcribes; the context still needs a transcriber."""
 
-    def transcribe(self, audio: Any, *, task: Task, language: str,
-                   hotwords: str | None = None, on_progress: Any = None) -> list[Any]:
+    def transcribe_and_translate(self, audio: Any, *, language: str,
+                                 hotwords: str | None = None,
+                                 on_progress: Any = None) -> Transcription:
         raise RuntimeError("publishing does not transcribe")
 
 

@@ -1,5 +1,9 @@
 """ffmpeg command lines as data: each builder returns an argv list, nothing runs here.
 
+The graphs (inputs, filters, maps, outputs) are built with ffmpeg-python and compiled
+to argv with ``get_args()``; the one async runner (:mod:`replay.media.runner`) runs
+them. ffmpeg-python never runs anything itself.
+
 Every input is read with the demuxer that probing found (``-f``), through the
 ``file`` protocol only, and video decoders get ``-max_pixels``: a file cannot
 turn into a playlist that reads other files, nor into a decompression bomb.
@@ -9,7 +13,9 @@ ffmpeg 5.1's HLS muxer writes BANDWIDTH (nominal bitrates + 1/10, the same as
 :func:`replay.domain.ladder.bandwidth`), RESOLUTION and CODECS on every
 ``EXT-X-STREAM-INF`` of the master playlist, including the audio-only variant,
 so the playlist needs no rewriting; :func:`add_subtitle_renditions` adds the
-subtitle group afterwards.
+subtitle group afterwards. A copied top rung gets its CODECS too because its
+parameter sets are turned into Annex B (``h264_mp4toannexb``) before the muxer
+reads them; its BANDWIDTH is the source's declared bitrate plus 1/10.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import ffmpeg as ffmpeg_python
 
 from replay.domain.ladder import Rung
 from replay.media.probe import MAX_PIXELS, MediaInfo, path_arg
@@ -28,20 +37,34 @@ SUBTITLE_GROUP = "subs"
 
 #: Deinterlace only frames flagged as interlaced (broadcast cameras); progressive
 #: frames pass through untouched.
-_DEINTERLACE = "bwdif=mode=send_frame:deint=interlaced"
+_DEINTERLACE = {"mode": "send_frame", "deint": "interlaced"}
 _RUNG_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _SUBTITLES_ATTR = re.compile(r',SUBTITLES="[^"]*"')
 
+#: x264 for the encoded rungs: the preset, and the profile by the rung's short side.
+X264_PRESET = "veryfast"
+#: With a copied top rung, the encoders make keyframes only where the source has them;
+#: this keeps x264 from adding its own in between (so segments line up across rungs).
+_NO_OWN_KEYFRAMES = 100_000
 
-def _head(ffmpeg: str, *, progress: bool = True) -> list[str]:
-    argv = [ffmpeg, "-nostdin", "-hide_banner", "-y", "-loglevel", "warning"]
+
+def _head(ffmpeg_bin: str, *, progress: bool = True) -> list[str]:
+    argv = [ffmpeg_bin, "-nostdin", "-hide_banner", "-y", "-loglevel", "warning"]
     if progress:
         argv += ["-nostats", "-progress", "pipe:1"]
     return argv
 
 
+def _compile(output: Any, ffmpeg_bin: str, *, progress: bool = True,
+             global_options: Sequence[str] = ()) -> list[str]:
+    """Our global options first, then what ffmpeg-python compiled for the graph."""
+    compiled: list[str] = [str(arg) for arg in output.get_args()]
+    return [*_head(ffmpeg_bin, progress=progress), *global_options, *compiled]
+
+
 def _seconds(value: float) -> str:
-    return f"{value:.3f}"
+    """Microseconds, so that a cut on a keyframe seeks to that very keyframe."""
+    return f"{value:.6f}"
 
 
 def _input(
@@ -52,16 +75,17 @@ def _input(
     decode_video: bool,
     start: float | None = None,
     duration: float | None = None,
-) -> list[str]:
-    """Input options then ``-i``: forced demuxer, file protocol, seek before the input."""
-    argv = ["-threads", str(threads), "-f", info.format_name, "-protocol_whitelist", "file"]
+) -> Any:
+    """The source as an ffmpeg-python input: forced demuxer, file protocol, seek first."""
+    options: dict[str, Any] = {"format": info.format_name, "protocol_whitelist": "file",
+                               "threads": threads}
     if decode_video:
-        argv += ["-max_pixels", str(MAX_PIXELS)]
+        options["max_pixels"] = MAX_PIXELS
     if start is not None:
-        argv += ["-ss", _seconds(start)]
+        options["ss"] = _seconds(start)
     if duration is not None:
-        argv += ["-t", _seconds(duration)]
-    return [*argv, "-i", path_arg(src)]
+        options["t"] = _seconds(duration)
+    return ffmpeg_python.input(path_arg(src), **options)
 
 
 def _even(value: float) -> int:
@@ -72,18 +96,11 @@ def extract_audio_argv(
     src: Path, info: MediaInfo, dst_wav: Path, *, threads: int, ffmpeg: str = "ffmpeg"
 ) -> list[str]:
     """The whole recording's first audio track as 16 kHz mono 16-bit WAV, in one pass."""
-    return [
-        *_head(ffmpeg),
-        *_input(src, info, threads=threads, decode_video=False),
-        "-map", "0:a:0",
-        "-vn", "-sn", "-dn",
-        "-ac", "1",
-        "-ar", "16000",
-        "-c:a", "pcm_s16le",
-        "-map_metadata", "-1",
-        "-f", "wav",
-        path_arg(dst_wav),
-    ]  # fmt: skip
+    source = _input(src, info, threads=threads, decode_video=False)
+    output = source["a:0"].output(
+        path_arg(dst_wav), format="wav", vn=None, sn=None, dn=None, ac=1, ar=16000,
+        map_metadata=-1, **{"c:a": "pcm_s16le"})
+    return _compile(output, ffmpeg)
 
 
 def _check_ladder(info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, seconds: float) -> None:
@@ -94,50 +111,70 @@ def _check_ladder(info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, seconds
         raise ValueError(f"rung names must be letters, digits, '-' or '_', got {names}")
     if any(not r.is_audio_only for r in rungs) and not info.has_video:
         raise ValueError("video rungs asked for a source without video")
+    if any(r.copy_video for r in rungs[1:]) or (rungs[0].copy_video and rungs[0].is_audio_only):
+        raise ValueError("only the first video rung can be copied from the source")
     if "%" in str(out_dir):
         raise ValueError(f"out_dir must not contain '%' (an HLS pattern): {out_dir}")
     if seconds <= 0:
         raise ValueError(f"segment_seconds must be positive, got {seconds}")
 
 
-def _video_graph(video: Sequence[Rung]) -> str:
-    """Decode once, split, one scaler per rung: ``[v0]``, ``[v1]``... for the maps."""
-    splits = "".join(f"[s{i}]" for i in range(len(video)))
-    chains = [f"[0:v:0]{_DEINTERLACE},format=yuv420p,split={len(video)}{splits}"]
-    chains += [
-        f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1[v{i}]"
-        for i, rung in enumerate(video)
-    ]
-    return ";".join(chains)
+def _video_streams(source: Any, video: Sequence[Rung]) -> list[Any]:
+    """Decode once, split, one scaler per encoded rung; a copied rung is the source's own
+    stream. One stream per rung, in ``video`` order."""
+    encoded = [rung for rung in video if not rung.copy_video]
+    if not encoded:
+        return [source["v:0"]]
+    decoded = source["v:0"].filter("bwdif", **_DEINTERLACE).filter("format", "yuv420p")
+    split = decoded.filter_multi_output("split", len(encoded))
+    scaled = iter([
+        split[i].filter("scale", rung.width, rung.height, flags="bicubic").filter("setsar", 1)
+        for i, rung in enumerate(encoded)])
+    return [source["v:0"] if rung.copy_video else next(scaled) for rung in video]
 
 
-def _video_codec(video: Sequence[Rung], fps: float, seconds: float) -> list[str]:
-    """H.264 per rung, keyframes every ``seconds`` in all rungs (aligned segments)."""
-    gop = max(1, round(seconds * fps)) if fps > 0 else max(1, round(seconds * 25))
-    argv = [
-        "-c:v", "libx264",
-        "-preset", "veryfast",
-        "-g:v", str(gop),
-        "-keyint_min:v", str(gop),
-        "-sc_threshold:v", "0",
-        "-force_key_frames:v", f"expr:gte(t,n_forced*{seconds:g})",
-    ]  # fmt: skip
+def _keyframe_options(video: Sequence[Rung], fps: float, seconds: float) -> dict[str, str]:
+    """Keyframes at the same instants in every rung, so that segments line up.
+
+    With a copied rung the source decides: encoded rungs get theirs where the source
+    has one (``-force_key_frames source``). Otherwise every ``seconds``.
+    """
+    if any(rung.copy_video for rung in video):
+        return {"force_key_frames:v": "source", "g:v": str(_NO_OWN_KEYFRAMES),
+                "sc_threshold:v": "0"}
+    gop = str(max(1, round(seconds * (fps if fps > 0 else 25))))
+    return {"force_key_frames:v": f"expr:gte(t,n_forced*{seconds:g})", "g:v": gop,
+            "keyint_min:v": gop, "sc_threshold:v": "0"}
+
+
+def _video_options(video: Sequence[Rung], fps: float, seconds: float,
+                   preset: str) -> dict[str, str]:
+    """Per video stream: copied as it is (parameter sets in Annex B for the HLS muxer's
+    CODECS), or H.264 at the rung's bitrate."""
+    options: dict[str, str] = {}
     for i, rung in enumerate(video):
-        argv += [
-            f"-profile:v:{i}", "high" if min(rung.width, rung.height) > 480 else "main",
-            f"-b:v:{i}", f"{rung.video_kbps}k",
-            f"-maxrate:v:{i}", f"{rung.video_kbps * 11 // 10}k",
-            f"-bufsize:v:{i}", f"{rung.video_kbps * 2}k",
-        ]  # fmt: skip
-    return argv
+        if rung.copy_video:
+            options |= {f"c:v:{i}": "copy", f"bsf:v:{i}": "h264_mp4toannexb"}
+            continue
+        options |= {
+            f"c:v:{i}": "libx264",
+            f"preset:v:{i}": preset,
+            f"profile:v:{i}": "high" if min(rung.width, rung.height) > 480 else "main",
+            f"b:v:{i}": f"{rung.video_kbps}k",
+            f"maxrate:v:{i}": f"{rung.video_kbps * 11 // 10}k",
+            f"bufsize:v:{i}": f"{rung.video_kbps * 2}k",
+        }
+    if any(not rung.copy_video for rung in video):
+        options |= _keyframe_options(video, fps, seconds)
+    return options
 
 
-def _audio_codec(rungs: Sequence[Rung]) -> list[str]:
+def _audio_options(rungs: Sequence[Rung]) -> dict[str, str]:
     """AAC stereo 48 kHz, one audio stream per rung, in ``rungs`` order."""
-    argv = ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
+    options = {"c:a": "aac", "ac": "2", "ar": "48000"}
     for i, rung in enumerate(rungs):
-        argv += [f"-b:a:{i}", f"{rung.audio_kbps}k"]
-    return argv
+        options[f"b:a:{i}"] = f"{rung.audio_kbps}k"
+    return options
 
 
 def _var_stream_map(video: Sequence[Rung], audio: Sequence[Rung]) -> str:
@@ -147,19 +184,17 @@ def _var_stream_map(video: Sequence[Rung], audio: Sequence[Rung]) -> str:
     return " ".join(entries)
 
 
-def _hls_output(out_dir: Path, seconds: float, stream_map: str) -> list[str]:
-    return [
-        "-f", "hls",
-        "-hls_time", f"{seconds:g}",
-        "-hls_playlist_type", "vod",
-        "-hls_list_size", "0",
-        "-hls_segment_type", "mpegts",
-        "-hls_flags", "independent_segments",
-        "-var_stream_map", stream_map,
-        "-master_pl_name", MASTER_PLAYLIST,
-        "-hls_segment_filename", path_arg(out_dir / "%v" / SEGMENT_PATTERN),
-        path_arg(out_dir / "%v" / VARIANT_PLAYLIST),
-    ]  # fmt: skip
+def _hls_options(out_dir: Path, seconds: float, stream_map: str) -> dict[str, str]:
+    return {
+        "hls_time": f"{seconds:g}",
+        "hls_playlist_type": "vod",
+        "hls_list_size": "0",
+        "hls_segment_type": "mpegts",
+        "hls_flags": "independent_segments",
+        "var_stream_map": stream_map,
+        "master_pl_name": MASTER_PLAYLIST,
+        "hls_segment_filename": path_arg(out_dir / "%v" / SEGMENT_PATTERN),
+    }
 
 
 def ladder_argv(
@@ -172,29 +207,44 @@ def ladder_argv(
     out_dir: Path,
     segment_seconds: float = 6.0,
     threads: int,
+    preset: str = X264_PRESET,
     ffmpeg: str = "ffmpeg",
 ) -> list[str]:
     """One ffmpeg process: decode ``[start, start+duration)`` once, encode every rung to HLS.
 
     Writes ``out_dir/master.m3u8`` and ``out_dir/<rung name>/index.m3u8`` with
     ``seg_00000.ts``...; audio-only rungs are variants of their own. Video rungs
-    come first in ``rungs`` order, then audio-only rungs.
+    come first in ``rungs`` order, then audio-only rungs. A first video rung with
+    ``copy_video`` is the source's stream copied (``start`` must then be one of the
+    source's keyframes); the others get keyframes where the source has them. The
+    same builder serves a live ladder: ``segment_seconds`` and ``out_dir`` are
+    its parameters.
     """
     _check_ladder(info, rungs, out_dir, segment_seconds)
     video = [rung for rung in rungs if not rung.is_audio_only]
     audio = [rung for rung in rungs if rung.is_audio_only]
     ordered = [*video, *audio]
-    argv = [*_head(ffmpeg), *_input(
-        src, info, threads=threads, decode_video=bool(video), start=start, duration=duration
-    )]  # fmt: skip
-    if video:
-        argv += ["-filter_complex", _video_graph(video), "-filter_complex_threads", str(threads)]
-        argv += [arg for i in range(len(video)) for arg in ("-map", f"[v{i}]")]
-        argv += _video_codec(video, info.fps, segment_seconds)
-    argv += [arg for _ in ordered for arg in ("-map", "0:a:0")]
-    argv += _audio_codec(ordered)
-    argv += ["-threads", str(threads), "-map_metadata", "-1", "-map_chapters", "-1"]
-    return argv + _hls_output(out_dir, segment_seconds, _var_stream_map(video, audio))
+    source = _input(src, info, threads=threads, decode_video=bool(video), start=start,
+                    duration=duration)
+    streams = [*_video_streams(source, video)] if video else []
+    streams += [source["a:0"]] * len(ordered)
+    options = {
+        **_video_options(video, info.fps, segment_seconds, preset),
+        **_audio_options(ordered),
+        **_hls_options(out_dir, segment_seconds, _var_stream_map(video, audio)),
+        "threads": str(threads), "map_metadata": "-1", "map_chapters": "-1",
+    }
+    output = ffmpeg_python.output(*streams, path_arg(out_dir / "%v" / VARIANT_PLAYLIST),
+                                  format="hls", **options)
+    global_options = ["-filter_complex_threads", str(threads)] if video else []
+    return _compile(output, ffmpeg, global_options=global_options)
+
+
+def _own_hls(playlist: Path) -> Any:
+    """One of our own HLS playlists as input: demuxer forced, file protocol and ``.ts``
+    segments only."""
+    return ffmpeg_python.input(path_arg(playlist), format="hls", protocol_whitelist="file",
+                        allowed_extensions="ts")
 
 
 def mp4_from_hls_argv(
@@ -205,19 +255,10 @@ def mp4_from_hls_argv(
     HLS is read only here, from our own output: the demuxer is forced, only the
     file protocol and ``.ts`` segments are allowed.
     """
-    return [
-        *_head(ffmpeg),
-        "-f", "hls",
-        "-protocol_whitelist", "file",
-        "-allowed_extensions", "ts",
-        "-i", path_arg(variant_playlist),
-        "-map", "0",
-        "-c", "copy",
-        "-map_metadata", "-1",
-        "-movflags", "+faststart",
-        "-f", "mp4",
-        path_arg(dst_mp4),
-    ]  # fmt: skip
+    output = _own_hls(variant_playlist).output(
+        path_arg(dst_mp4), format="mp4", c="copy", map="0", map_metadata=-1,
+        movflags="+faststart")
+    return _compile(output, ffmpeg)
 
 
 def m4a_from_hls_argv(
@@ -228,20 +269,10 @@ def m4a_from_hls_argv(
     The same hardened HLS input as :func:`mp4_from_hls_argv`; ``-f ipod`` writes
     the M4A brand that podcast players expect, the index first for progressive download.
     """
-    return [
-        *_head(ffmpeg),
-        "-f", "hls",
-        "-protocol_whitelist", "file",
-        "-allowed_extensions", "ts",
-        "-i", path_arg(audio_playlist),
-        "-map", "0:a:0",
-        "-vn", "-sn", "-dn",
-        "-c:a", "copy",
-        "-map_metadata", "-1",
-        "-movflags", "+faststart",
-        "-f", "ipod",
-        path_arg(dst_m4a),
-    ]  # fmt: skip
+    output = _own_hls(audio_playlist)["a:0"].output(
+        path_arg(dst_m4a), format="ipod", vn=None, sn=None, dn=None, map_metadata=-1,
+        movflags="+faststart", **{"c:a": "copy"})
+    return _compile(output, ffmpeg)
 
 
 def poster_argv(
@@ -263,20 +294,14 @@ def poster_argv(
     out_w = _even(min(width, shown_w))
     out_h = _even(out_w * shown_h / shown_w)
     at = min(max(at, 0.0), max(info.duration - 1.0, 0.0))
-    return [
-        *_head(ffmpeg, progress=False),
-        *_input(src, info, threads=1, decode_video=True, start=at),
-        "-map", "0:v:0",
-        "-frames:v", "1",
-        "-vf", f"{_DEINTERLACE},scale={out_w}:{out_h}:flags=bicubic,setsar=1",
-        "-an", "-sn", "-dn",
-        "-map_metadata", "-1",
-        "-c:v", "mjpeg",
-        "-q:v", "3",
-        "-f", "image2",
-        "-update", "1",
-        path_arg(dst_jpg),
-    ]  # fmt: skip
+    frame = (_input(src, info, threads=1, decode_video=True, start=at)["v:0"]
+             .filter("bwdif", **_DEINTERLACE)
+             .filter("scale", out_w, out_h, flags="bicubic")
+             .filter("setsar", 1))
+    output = frame.output(path_arg(dst_jpg), format="image2", an=None, sn=None, dn=None,
+                          map_metadata=-1, update=1,
+                          **{"c:v": "mjpeg", "frames:v": 1, "q:v": 3})
+    return _compile(output, ffmpeg, progress=False)
 
 
 def _quoted(value: str, what: str) -> str:

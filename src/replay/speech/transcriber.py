@@ -1,11 +1,20 @@
 """The transcriber port, its faster-whisper adapter and an in-memory fake.
 
 Calls are blocking: the pipeline runs them in a worker thread. faster-whisper's
-`transcribe()` returns a lazy generator, so it is consumed here, inside that thread.
+generators are lazy, so they are consumed here, inside that thread.
+
+The adapter cuts a session's audio into windows of speech (Silero VAD, chunks merged up
+to Whisper's 30 s) and, per window, runs the encoder once and decodes twice: French
+transcription, then the translate task, from the same encoder output (CTranslate2's
+``encode`` and ``generate``, through faster-whisper's ``generate_segments``, which
+takes an encoder output). A window the decoder leaves unfinished is encoded again from
+where it stopped, by faster-whisper, as usual. Decoding is beam search at temperature 0
+by default, so the same audio always gives the same text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -14,34 +23,117 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from replay.domain.sentences import split_sentences
 from replay.domain.transcript import Segment, Word
 
 log = logging.getLogger(__name__)
 
 Task = Literal["transcribe", "translate"]
 SAMPLE_RATE = 16000
+#: Whisper's window: the encoder always sees 30 s (shorter audio is padded).
+WINDOW_SECONDS = 30.0
+#: faster-whisper's default fallback: sampling at rising temperatures (not reproducible).
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Transcription:
+    """One session's speech: the spoken language's segments and their English translation."""
+
+    spoken: list[Segment]
+    english: list[Segment]
 
 
 class Transcriber(Protocol):
-    def transcribe(
+    """Speech to text for one session: the spoken language, and English beside it."""
+
+    def transcribe_and_translate(
         self,
         audio: np.ndarray,
         *,
-        task: Task,
         language: str,
         hotwords: str | None = None,
         on_progress: Callable[[float], None] | None = None,
-    ) -> list[Segment]: ...
+    ) -> Transcription: ...
 
 
 @dataclass(frozen=True, slots=True)
 class WhisperConfig:
+    """The model and how it decodes (chosen by WER and speed, see bench/RESULTS.md)."""
+
     transcribe_model: str
     translate_model: str
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 1
-    beam_size: int = 1
+    beam_size: int = 3
+    #: Temperatures tried in turn when a window's text looks wrong (too repetitive or
+    #: improbable); anything above 0 samples at random, so the default is 0 only.
+    temperatures: tuple[float, ...] = (0.0,)
+    #: Give each window the previous window's text as a prompt (measured worse: it makes
+    #: the small models repeat themselves).
+    previous_text_as_prompt: bool = False
+    #: Shortest silence that separates two chunks of speech, for the windows.
+    vad_min_silence_ms: int = 500
+    #: Decode a looping window again without sampling (see REPETITION_RETRIES).
+    repetition_retries: bool = True
+
+
+def speech_windows(chunks: Sequence[tuple[int, int]], max_samples: int) -> list[tuple[int, int]]:
+    """Consecutive speech chunks (sample ranges, sorted) merged into windows of at most
+    ``max_samples``; a chunk longer than that is split. Silence between merged chunks
+    stays in the window, silence between windows is skipped."""
+    windows: list[tuple[int, int]] = []
+    for first, last in chunks:
+        while last - first > max_samples:
+            windows.append((first, first + max_samples))
+            first += max_samples
+        if windows and last - windows[-1][0] <= max_samples and first >= windows[-1][1]:
+            windows[-1] = (windows[-1][0], last)
+        else:
+            windows.append((first, last))
+    return windows
+
+
+#: Decoding again, still at temperature 0, a window whose text loops (too repetitive):
+#: first with a mild repetition penalty, then also forbidding repeated 3-token runs. The
+#: previous window's text is left out of these retries (a prompt can start a loop).
+REPETITION_RETRIES: tuple[dict[str, float], ...] = (
+    {"repetition_penalty": 1.1},
+    {"repetition_penalty": 1.1, "no_repeat_ngram_size": 3},
+)
+
+
+@dataclass
+class _Decoder:
+    """One task on one model: its tokenizer and its options (faster-whisper's own)."""
+
+    model: Any
+    tokenizer: Any
+    options: Any
+    retries: Sequence[dict[str, float]] = ()
+
+    def segments(self, features: np.ndarray, encoded: Any, prompt: str | None) -> list[Any]:
+        found = self._decode(features, encoded, prompt or None, {})
+        for retry in self.retries:
+            if not self._loops(found):
+                break
+            log.debug("window loops (compression ratio above %s): decoding again with %s",
+                      self.options.compression_ratio_threshold, retry)
+            found = self._decode(features, encoded, None, retry)
+        return found
+
+    def _decode(self, features: np.ndarray, encoded: Any, prompt: str | None,
+                changes: dict[str, float]) -> list[Any]:
+        # A fresh copy: generate_segments rewrites clip_timestamps in place.
+        options = dataclasses.replace(self.options, initial_prompt=prompt, clip_timestamps=[],
+                                      **changes)
+        return list(self.model.generate_segments(features, self.tokenizer, options, False,
+                                                 encoded))
+
+    def _loops(self, found: Sequence[Any]) -> bool:
+        limit = self.options.compression_ratio_threshold
+        return limit is not None and any(seg.compression_ratio > limit for seg in found)
 
 
 class WhisperTranscriber:
@@ -69,6 +161,57 @@ class WhisperTranscriber:
                 )
             return self._models[name]
 
+    def _decoder(self, task: Task, language: str, hotwords: str | None) -> _Decoder:
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model(task)
+        config = self._config
+        # transcribe() only builds its options until its lazy generator is consumed, which
+        # it never is here: the documented way to get every option right for this version.
+        _unused, info = model.transcribe(
+            np.zeros(SAMPLE_RATE // 10, dtype=np.float32), language=language, task=task,
+            beam_size=config.beam_size, temperature=list(config.temperatures),
+            word_timestamps=task == "transcribe", hotwords=hotwords or None,
+            condition_on_previous_text=False)
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=task,
+                              language=language)
+        retries = REPETITION_RETRIES if config.repetition_retries else ()
+        return _Decoder(model, tokenizer, info.transcription_options, retries)
+
+    def _windows(self, audio: np.ndarray) -> list[tuple[int, int]]:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        options = VadOptions(min_silence_duration_ms=self._config.vad_min_silence_ms,
+                             speech_pad_ms=200, max_speech_duration_s=WINDOW_SECONDS - 1)
+        chunks = [(c["start"], c["end"]) for c in get_speech_timestamps(audio, options)]
+        return speech_windows(chunks, int(WINDOW_SECONDS * SAMPLE_RATE))
+
+    def _run(self, audio: np.ndarray, decoders: Sequence[_Decoder],
+             on_progress: Callable[[float], None] | None) -> list[list[Segment]]:
+        """Every decoder over every window; one encoder pass per window and model."""
+        results: list[list[Segment]] = [[] for _ in decoders]
+        total = max(len(audio), 1)
+        for first, last in self._windows(audio):
+            offset = first / SAMPLE_RATE
+            encoded: dict[int, tuple[np.ndarray, Any]] = {}
+            for index, decoder in enumerate(decoders):
+                if id(decoder.model) not in encoded:
+                    encoded[id(decoder.model)] = _encode(decoder.model, audio[first:last])
+                features, output = encoded[id(decoder.model)]
+                prompt = self._prompt(results[index])
+                results[index] += [_segment(raw, offset)
+                                   for raw in decoder.segments(features, output, prompt)]
+            if on_progress is not None:
+                on_progress(min(1.0, last / total))
+        if on_progress is not None:
+            on_progress(1.0)
+        return results
+
+    def _prompt(self, previous: list[Segment]) -> str | None:
+        if not self._config.previous_text_as_prompt or not previous:
+            return None
+        return " ".join(segment.text for segment in previous[-4:])
+
     def transcribe(
         self,
         audio: np.ndarray,
@@ -78,34 +221,45 @@ class WhisperTranscriber:
         hotwords: str | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> list[Segment]:
-        total = max(len(audio) / SAMPLE_RATE, 1e-3)
-        generator, _info = self._model(task).transcribe(
-            audio,
-            language=language,
-            task=task,
-            beam_size=self._config.beam_size,
-            word_timestamps=True,
-            vad_filter=True,
-            vad_parameters={"min_silence_duration_ms": 1000, "speech_pad_ms": 200},
-            hotwords=hotwords or None,
-            condition_on_previous_text=False,
-        )
-        segments = []
-        for raw in generator:
-            segments.append(_segment(raw))
-            if on_progress is not None:
-                on_progress(min(1.0, raw.end / total))
-        if on_progress is not None:
-            on_progress(1.0)
-        return segments
+        """One task over the audio (for translating alone, or transcribing alone)."""
+        hints = hotwords if task == "transcribe" else None
+        (segments,) = self._run(audio, [self._decoder(task, language, hints)], on_progress)
+        return split_sentences(segments) if task == "transcribe" else segments
+
+    def transcribe_and_translate(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str,
+        hotwords: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcription:
+        """The spoken language and its English translation, one encoder pass per window
+        (when the same model does both)."""
+        decoders = [self._decoder("transcribe", language, hotwords),
+                    self._decoder("translate", language, None)]
+        spoken, english = self._run(audio, decoders, on_progress)
+        return Transcription(split_sentences(spoken), english)
 
 
-def _segment(raw: Any) -> Segment:
+def _encode(model: Any, audio: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The window's features, and the encoder's output for its first 30 s (what
+    generate_segments would compute itself at the window's start)."""
+    from faster_whisper.audio import pad_or_trim
+
+    features = model.feature_extractor(audio)
+    first = features[:, : min(model.feature_extractor.nb_max_frames, features.shape[-1] - 1)]
+    return features, model.encode(pad_or_trim(first))
+
+
+def _segment(raw: Any, offset: float) -> Segment:
     words = tuple(
-        Word(round(w.start, 3), round(w.end, 3), w.word, round(w.probability, 4))
+        Word(round(w.start + offset, 3), round(w.end + offset, 3), w.word,
+             round(w.probability, 4))
         for w in (raw.words or ())
     )
-    return Segment(round(raw.start, 3), round(raw.end, 3), raw.text.strip(), words)
+    return Segment(round(raw.start + offset, 3), round(raw.end + offset, 3), raw.text.strip(),
+                   words)
 
 
 @dataclass
@@ -128,3 +282,16 @@ class FakeTranscriber:
         if on_progress is not None:
             on_progress(1.0)
         return list(self.script.get(task, ()))
+
+    def transcribe_and_translate(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str,
+        hotwords: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Transcription:
+        spoken = self.transcribe(audio, task="transcribe", language=language,
+                                 hotwords=hotwords, on_progress=on_progress)
+        return Transcription(spoken, self.transcribe(audio, task="translate", language=language))
+

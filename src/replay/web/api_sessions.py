@@ -37,7 +37,7 @@ from replay.jobs.removal import remove_recording
 from replay.jobs.tasks import MEDIA, SPEECH, publish_job, session_jobs
 from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir
 from replay.settings import Settings
-from replay.speech.transcriber import Task
+from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
 from replay.web import api_boundaries
@@ -282,8 +282,9 @@ async def publish_session(request: web.Request) -> web.Response:
 class _NoTranscriber:
     """Unpublishing never transcribes; the context still needs a transcriber."""
 
-    def transcribe(self, audio: np.ndarray, *, task: Task, language: str,
-                   hotwords: str | None = None, on_progress: Any = None) -> list[Any]:
+    def transcribe_and_translate(self, audio: np.ndarray, *, language: str,
+                                 hotwords: str | None = None,
+                                 on_progress: Any = None) -> Transcription:
         raise RuntimeError("unpublishing does not transcribe")
 
 
