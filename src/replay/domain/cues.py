@@ -457,3 +457,17 @@ def _fit_end(
         gap_end = next_start - _ms(rules.min_gap)
         end = gap_end if gap_end > start else min(end, next_start)
     return end
+
+
+def rules_data(rules: ReadingRules) -> dict[str, object]:
+    """`rules` as plain data (JSON-ready) for the checks `cue_warnings` makes, so that
+    another implementation (the editor's script) applies the same limits: every field
+    `cue_warnings` reads, with the tolerance on times and the rounding epsilon."""
+    return {
+        "max_line_chars": rules.max_line_chars, "max_lines": rules.max_lines,
+        "min_duration": rules.min_duration, "max_duration": rules.max_duration,
+        "min_gap": rules.min_gap, "chars_per_second": rules.chars_per_second,
+        "speed_points": [list(point) for point in rules.speed_points],
+        "lone_word_min_duration": rules.lone_word_min_duration,
+        "tolerance": _TOLERANCE, "epsilon": _EPS,
+    }

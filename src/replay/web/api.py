@@ -34,7 +34,7 @@ from replay.web import api_sessions
 from replay.web.api_caption_sessions import event_options
 from replay.web.api_common import check_event_access, json_body, load_event, recording_json
 from replay.web.auth import Role, authorizer, current_user, require
-from replay.web.errors import NBSP, APIError, api_error, json_errors, json_response
+from replay.web.errors import NBSP, APIError, api_error, json_response
 from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
 from replay.web.ingest import Incoming, Refused, admit_upload, check_room, parse_started_at
 from replay.web.keys import QUEUE, SETTINGS, STORE
@@ -59,7 +59,8 @@ def tus_dir(settings: Settings) -> Path:
 
 def setup_api(app: web.Application, *, upload_max_bytes: int | None = None,
               fetch_policy: AddressPolicy = is_public_address) -> None:
-    """Add the API's routes, the tus sub-app and the JSON error middleware to `app`.
+    """Add the API's routes and the tus sub-app to `app` (its JSON errors come from the
+    factory's error middleware, `replay.web.error_pages`).
     `fetch_policy` decides which addresses a programme URL may lead to (tests only
     widen it, to reach a listener on 127.0.0.1)."""
     settings = app[SETTINGS]
@@ -68,7 +69,6 @@ def setup_api(app: web.Application, *, upload_max_bytes: int | None = None,
         limit = settings.upload_max_bytes
     app[UPLOAD_LIMIT] = limit
     app[FETCH_POLICY] = fetch_policy
-    app.middlewares.append(json_errors)
     router = app.router
     router.add_get("/api/openapi.json", openapi)
     router.add_post("/api/events", create_event)

@@ -10,7 +10,7 @@ their grace period, then are handed back to the queue.
 Every response carries a strict Content-Security-Policy (scripts, styles and the rest
 from this origin only: no inline script, style or event attribute anywhere), and
 ``X-Content-Type-Options``, ``Referrer-Policy`` and ``X-Frame-Options``. A full disk is
-a French 507 (`errors.disk_full_errors`); ``/health`` says ``degraded`` when free space
+a French 507 (`error_pages.errors_middleware`); ``/health`` says ``degraded`` when free space
 runs below ``min_free_bytes`` or a job's outcome could not be recorded.
 """
 
@@ -28,7 +28,6 @@ from aiohttp import web
 from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.jobs.context import Lanes
 from replay.jobs.metrics import StageDurations
-from replay.jobs.queue import JobStatus
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker
@@ -44,8 +43,7 @@ from replay.web.api_captions import setup_captions
 from replay.web.auth import USERS, AuthConfig, setup_auth, users_for
 from replay.web.dashboard import setup_dashboard
 from replay.web.editor import setup_editor
-from replay.web.error_pages import error_pages
-from replay.web.errors import disk_full_errors
+from replay.web.error_pages import errors_middleware
 from replay.web.keys import (
     DURATIONS,
     OBJECTS,
@@ -56,13 +54,15 @@ from replay.web.keys import (
     TRANSCRIBER,
     WORKER_QUEUES,
 )
+from replay.web.metrics import metrics
 from replay.web.offload import Offload
+from replay.web.pages import setup_pages
 from replay.web.quotas import free_bytes
+from replay.web.reading_rules import setup_reading_rules
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds running jobs get to finish when the server stops, before being handed back.
 SHUTDOWN_GRACE = 20.0
 #: The organisers' pages, the editor and the published site: the site's policy (see
@@ -89,9 +89,10 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     unknown = sorted(set(worker_queues) - set(QUEUES))
     if unknown:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
-    # Outermost first: headers on every answer, then French error pages outside /api/,
-    # then a full disk turned into a French 507.
-    app = web.Application(middlewares=[security_headers, error_pages, disk_full_errors])
+    # Outermost first: headers on every answer, then the one error middleware (French
+    # error pages, JSON errors under /api/, a full disk as a French 507).
+    app = web.Application(middlewares=[security_headers, errors_middleware])
+    setup_pages(app)
     app[SETTINGS] = settings
     app[WORKERS] = []
     app[OBJECTS] = LocalDirectoryStore(settings.site_dir)
@@ -114,6 +115,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     setup_dashboard(app)
     setup_captions(app)
     setup_editor(app)
+    setup_reading_rules(app)
     setup_live(app)
     setup_accounts(app)
     return app
@@ -211,42 +213,6 @@ async def health(request: web.Request) -> web.Response:
                               "free_bytes": free, "min_free_bytes": settings.min_free_bytes,
                               "failing_jobs": failing,
                               "jobs": {str(status): n for status, n in counts.items()}})
-
-
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition: jobs by state, waiting jobs per queue, and the
-    durations of the stages this process ran."""
-    queue = request.app[QUEUE]
-    counts = await queue.counts()
-    waiting = {name: 0 for name in QUEUES}
-    for job in await queue.list(status=JobStatus.TODO):
-        waiting[job.queue] = waiting.get(job.queue, 0) + 1
-    text = render_metrics(counts, waiting, request.app[DURATIONS])
-    return web.Response(body=text.encode(), headers={"Content-Type": PROMETHEUS_TYPE})
-
-
-def render_metrics(counts: dict[JobStatus, int], waiting: dict[str, int],
-                   durations: StageDurations) -> str:
-    lines = [
-        "# HELP replay_jobs Jobs in the queue, by state.",
-        "# TYPE replay_jobs gauge",
-        *(f'replay_jobs{{state="{status}"}} {n}' for status, n in sorted(counts.items())),
-        "# HELP replay_queue_depth Jobs waiting to run (todo), by queue.",
-        "# TYPE replay_queue_depth gauge",
-        *(f'replay_queue_depth{{queue="{_label(q)}"}} {n}' for q, n in sorted(waiting.items())),
-        "# HELP replay_stage_duration_seconds Time spent in pipeline stages that did work "
-        "in this process since it started.",
-        "# TYPE replay_stage_duration_seconds summary",
-    ]
-    for stage, summary in sorted(durations.by_stage.items()):
-        label = f'{{stage="{_label(stage)}"}}'
-        lines.append(f"replay_stage_duration_seconds_sum{label} {summary.total:.6f}")
-        lines.append(f"replay_stage_duration_seconds_count{label} {summary.count}")
-    return "\n".join(lines) + "\n"
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 async def _to_site(request: web.Request) -> web.StreamResponse:

@@ -29,11 +29,10 @@ import secrets
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
-import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
@@ -43,6 +42,7 @@ from replay.domain.passwords import PasswordError, hash_password, needs_rehash, 
 from replay.settings import Settings
 from replay.store.users import Role, User, Users, decoy_hash
 from replay.web.errors import MALFORMED_BODY
+from replay.web.pages import LOGIN_PATH, error_html, render_text, setup_pages
 
 __all__ = [
     "AUTH_CONFIG", "IDENTITY", "LOGIN_LIMITER", "PASSWORD_SLOTS", "USERS", "AuthConfig",
@@ -57,7 +57,6 @@ SESSION_COOKIE: Final = "replay_session"
 LOGIN_CSRF_COOKIE: Final = "replay_connexion"
 CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "X-CSRF-Token"
-LOGIN_PATH: Final = "/connexion"
 LOGOUT_PATH: Final = "/deconnexion"
 NEXT_PARAM: Final = "suivant"
 #: Where a login leads when no page asked for it: the landing page, which sends each role
@@ -177,6 +176,7 @@ def setup_auth(app: web.Application, config: AuthConfig | None = None, *,
     app[PASSWORD_SLOTS] = asyncio.Semaphore(PASSWORD_CHECKS)
     if users is not None:
         app[USERS] = users
+    setup_pages(app)
     app.middlewares.append(auth_middleware)
     app.router.add_get(LOGIN_PATH, login_page, name="connexion")
     app.router.add_post(LOGIN_PATH, login_submit)
@@ -302,7 +302,7 @@ def _unauthenticated(request: web.Request) -> web.HTTPException:
 def _http_error(request: web.Request, kind: type[web.HTTPException],
                 message: str) -> web.HTTPException:
     if wants_html(request):
-        return kind(text=_render("message", title=message, message=message),
+        return kind(text=_error_html(request, kind.status_code, message),
                     content_type="text/html")
     return kind(text=json.dumps({"error": message}, ensure_ascii=False),
                 content_type="application/json")
@@ -311,9 +311,14 @@ def _http_error(request: web.Request, kind: type[web.HTTPException],
 def _refusal(request: web.Request, status: int, message: str) -> web.Response:
     if wants_html(request):
         return web.Response(status=status, content_type="text/html", charset="utf-8",
-                            text=_render("message", title=message, message=message))
+                            text=_error_html(request, status, message))
     return web.json_response({"error": message}, status=status,
                              dumps=functools.partial(json.dumps, ensure_ascii=False))
+
+
+def _error_html(request: web.Request, status: int, message: str) -> str:
+    return error_html(request, status, message, user=current_user(request),
+                      csrf=csrf_token(request))
 
 
 # -- login and logout ----------------------------------------------------------------------
@@ -408,8 +413,9 @@ def _login_form(request: web.Request, status: int, *, suivant: str, email: str =
     token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if len(token) != 43:
         token = secrets.token_urlsafe(32)
-    html = _render("login", title="Connexion", csrf=token, suivant=suivant, email=email,
-                   error=error, action=LOGIN_PATH)
+    html = render_text(request, "login.html", {
+        "title": "Connexion", "csrf": token, "suivant": suivant, "email": email,
+        "error": error, "action": LOGIN_PATH})
     response = web.Response(status=status, text=html, content_type="text/html",
                             charset="utf-8", headers={"Cache-Control": "no-store"})
     flags = _cookie_flags(request, with_path=False)
@@ -428,59 +434,6 @@ def safe_next(target: str) -> str:
 def _field(form: MultiDictProxy[Any], name: str) -> str:
     value = form.get(name, "")
     return value if isinstance(value, str) else ""
-
-
-# -- pages ---------------------------------------------------------------------------------
-
-_TEMPLATES: Final[Mapping[str, str]] = {
-    "layout": """<!DOCTYPE html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{{ title }} – replay</title>
-<link rel="stylesheet" href="{{ stylesheet }}">
-</head>
-<body>
-<main>
-{% block main %}{% endblock %}
-</main>
-</body>
-</html>
-""",
-    "message": """{% extends "layout" %}{% block main %}
-<h1>{{ message }}</h1>
-<p><a href="/">Retour à l’accueil</a></p>
-{% endblock %}""",
-    "login": """{% extends "layout" %}{% block main %}
-<h1>Connexion</h1>
-{% if error %}<p class="erreur" role="alert">{{ error }}</p>{% endif %}
-<form method="post" action="{{ action }}">
-<input type="hidden" name="csrf_token" value="{{ csrf }}">
-<input type="hidden" name="suivant" value="{{ suivant }}">
-<p><label for="email">Adresse électronique</label>
-<input id="email" name="email" type="email" autocomplete="username" required
- value="{{ email }}"></p>
-<p><label for="password">Mot de passe</label>
-<input id="password" name="password" type="password" autocomplete="current-password"
- required></p>
-<p><button type="submit">Se connecter</button></p>
-</form>
-<p>Le public n’a pas besoin de compte{{ nbsp }}: les replays publiés sont en accès libre.</p>
-{% endblock %}""",
-}
-
-_ENV: Final = jinja2.Environment(loader=jinja2.DictLoader(dict(_TEMPLATES)), autoescape=True,
-                                 undefined=jinja2.StrictUndefined)
-
-
-#: The login page's look, a file: the CSP refuses inline styles.
-STYLESHEET: Final = "/organisateur/static/login.css"
-
-
-def _render(name: str, **values: Any) -> str:
-    return _ENV.get_template(name).render(nbsp=NBSP, stylesheet=STYLESHEET, **values)
 
 
 def users_for(connection: sqlite3.Connection, settings: Settings) -> Users:

@@ -22,12 +22,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import jinja2
 from aiohttp import web
 
 from replay.domain.model import Event, Session
@@ -36,22 +34,20 @@ from replay.jobs.captions import default_options
 from replay.site.pages import clock, french_date
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
+from replay.web import pages
 from replay.web.api import HELD_KEY, held_uploads, tus_dir
-from replay.web.auth import LOGIN_PATH, NBSP, Role, csrf_token, current_user, require
-from replay.web.error_pages import ROLE_HOMES, home_of, way_back
+from replay.web.auth import NBSP, Role, csrf_token, current_user, require
+from replay.web.error_pages import page_error as page_error
 from replay.web.keys import SETTINGS, STORE
+from replay.web.pages import HOME as HOME
+from replay.web.pages import LOGIN_PATH, NEW_EVENT, STATIC_URL, home_of
 from replay.web.uploads_store import Upload, UploadStore
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
-STATIC_URL: Final = "/organisateur/static/"
-HOME: Final = "/organisateur/"
-NEW_EVENT: Final = "/organisateur/nouvel-evenement"
 #: Time zones offered for the recording's start on the upload page (the event's first).
 TIMEZONES: Final = ("Europe/Paris", "UTC", "Europe/London", "Europe/Brussels",
                     "America/Cayenne", "America/Guadeloupe", "America/Martinique",
                     "Indian/Reunion", "Indian/Mayotte", "Pacific/Noumea", "Pacific/Tahiti")
-HTML_HEADERS: Final = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                       "Referrer-Policy": "same-origin"}
 
 _organiser: Final = require(Role.ORGANISER)
 
@@ -279,37 +275,13 @@ def _dates(event: Event) -> str:
 # -- rendering ------------------------------------------------------------------------------
 
 
-@cache
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("replay.web", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(nbsp=NBSP, static=STATIC_URL, home=HOME, new_event=NEW_EVENT,
-                       homes=ROLE_HOMES)
-    return env
-
-
-def render_text(name: str, **values: Any) -> str:
-    return environment().get_template(name).render(**values)
-
-
 def render(request: web.Request, name: str, *, status: int = 200, **values: Any) -> web.Response:
-    user = current_user(request)
-    html = render_text(name, csrf=csrf_token(request), user=user, **values)
-    return web.Response(status=status, text=html, content_type="text/html", charset="utf-8",
-                        headers=HTML_HEADERS)
+    """Page `name` of the pages' environment (`replay.web.pages`), with the user and the
+    CSRF token its layout shows."""
+    context = {"csrf": csrf_token(request), "user": current_user(request), **values}
+    return pages.render(request, name, context, status=status)
 
 
 def _page_error(request: web.Request, kind: type[web.HTTPException],
                 message: str) -> web.HTTPException:
     return page_error(request, kind, message)
-
-
-def page_error(request: web.Request, kind: type[web.HTTPException],
-               message: str) -> web.HTTPException:
-    """A French error page in the pages' layout, with a link back (`error_pages.way_back`)."""
-    href, label = way_back(request)
-    html = render_text("message.html", title=message, message=message,
-                       csrf=csrf_token(request), user=current_user(request),
-                       back_href=href, back_label=label)
-    return kind(text=html, content_type="text/html", headers=HTML_HEADERS)

@@ -1,33 +1,42 @@
-"""Error pages for people, in French, each with a way back.
+"""The one error middleware: every error answers in French, as a page or as JSON.
 
-`error_pages` turns the errors of every page outside ``/api/`` that reach it as plain
-text (aiohttp's « 404: Not Found », a wrong method, an unexpected exception) into an HTML
-page that says what happened and links back: to the replays for the public site, to the
-login page for anonymous visitors, to the user's own home otherwise. Pages that already
-answer in HTML keep their own message.
+- Under ``/api/`` (but the tus sub-application, whose errors keep the tus protocol's
+  shape), aiohttp's own plain-text errors (unknown path, wrong method, body too large) and
+  unexpected exceptions become ``{"error": "<French sentence>"}`` (`errors.APIError`).
+- Everywhere else, errors that reach it as plain text (aiohttp's « 404: Not Found », a
+  wrong method, an unexpected exception, a handler's `page_error`) become the error page
+  of the pages' Jinja environment (``error.html``): what happened, and a link back (to the
+  replays for the public site, to the login page for anonymous visitors, to the user's own
+  home otherwise). Errors already answered in HTML or JSON are left as they are.
+- A full disk (a file write or SQLite) is a French 507, in either shape.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from functools import cache
 from typing import Final
 
-import jinja2
 from aiohttp import web
 
-from replay.store.users import Role, User
-from replay.web.auth import LOGIN_PATH, current_user
+from replay.web.auth import csrf_token, current_user
+from replay.web.errors import (
+    API_PREFIX,
+    DISK_FULL,
+    INSUFFICIENT_STORAGE,
+    NBSP,
+    TUS_PREFIX,
+    APIError,
+    is_disk_full,
+    json_response,
+)
+from replay.web.pages import HTML_HEADERS, error_html
 
 log = logging.getLogger(__name__)
 
-NBSP: Final = "\u00a0"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-ROLE_HOMES: Final = {Role.ORGANISER: ("/organisateur/", "Revenir à vos évènements"),
-                     Role.EDITOR: ("/edition/", "Revenir aux séances à corriger")}
-MESSAGES: Final = {
+PAGE_MESSAGES: Final = {
     400: f"Requête invalide{NBSP}: vérifiez l’adresse ou le formulaire, puis recommencez.",
     403: f"Accès refusé{NBSP}: votre compte ne permet pas d’ouvrir cette page.",
     404: f"Page introuvable{NBSP}: l’adresse est peut-être erronée, ou la page a été "
@@ -38,69 +47,82 @@ MESSAGES: Final = {
     500: f"Erreur du serveur{NBSP}: réessayez dans un instant{NBSP}; si elle se répète, "
          "prévenez l’administrateur.",
 }
-PAGE: Final = """<!DOCTYPE html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{{ title }} – replay</title>
-<link rel="stylesheet" href="/organisateur/static/dashboard.css">
-</head>
-<body>
-<main id="contenu" class="error-page">
-<h1>{{ message }}</h1>
-<p>Erreur {{ status }}.</p>
-<p><a href="{{ back_href }}">{{ back_label }}</a></p>
-</main>
-</body>
-</html>
-"""
+API_MESSAGES: Final = {
+    400: f"Requête invalide{NBSP}: vérifiez les champs envoyés.",
+    404: f"Ressource introuvable{NBSP}: vérifiez l’adresse.",
+    405: f"Méthode non autorisée sur cette adresse{NBSP}: consultez /api/openapi.json.",
+    413: f"Requête trop volumineuse{NBSP}: envoyez un fichier plus petit.",
+    500: f"Erreur du serveur{NBSP}: réessayez dans un instant{NBSP}; si elle se répète, "
+         "prévenez l’administrateur.",
+}
+GENERIC: Final = f"Erreur{NBSP}: la demande n’a pas abouti."
 
 
-def home_of(user: User) -> tuple[str, str]:
-    """Where the user belongs, and how a link back there reads."""
-    return ROLE_HOMES.get(user.role, ROLE_HOMES[Role.ORGANISER])
+class PageError(web.HTTPException):
+    """An error of a page with the French sentence its error page shows."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status_code = status
+        self.message = message
+        super().__init__(text=message, content_type="text/plain")
 
 
-def way_back(request: web.Request) -> tuple[str, str]:
-    if request.path.startswith("/site/"):
-        return "/site/", "Revenir aux replays"
-    user = current_user(request)
-    if user is None:
-        return LOGIN_PATH, "Se connecter"
-    return home_of(user)
+def page_error(request: web.Request, kind: type[web.HTTPException],
+               message: str) -> web.HTTPException:
+    """An error page saying `message`, with a way back (rendered by `errors_middleware`)."""
+    return PageError(kind.status_code, message)
 
 
-@cache
-def _template() -> jinja2.Template:
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined
-                              ).from_string(PAGE)
-
-
-def error_page(request: web.Request, status: int) -> web.Response:
-    message = MESSAGES.get(status, f"Erreur{NBSP}: la demande n’a pas abouti.")
-    href, label = way_back(request)
-    html = _template().render(title=message.split(NBSP)[0], message=message, status=status,
-                              back_href=href, back_label=label)
+def error_page(request: web.Request, status: int, message: str | None = None) -> web.Response:
+    text = message or PAGE_MESSAGES.get(status, GENERIC)
+    html = error_html(request, status, text, user=current_user(request),
+                      csrf=csrf_token(request))
     return web.Response(status=status, text=html, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-store"})
+                        headers=HTML_HEADERS)
 
 
-def _is_page(request: web.Request) -> bool:
-    return not request.path.startswith("/api/")
+def _api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX) and not path.startswith(TUS_PREFIX)
+
+
+def _answered(error: web.HTTPException) -> bool:
+    return error.content_type in {"text/html", "application/json"}
 
 
 @web.middleware
-async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not _is_page(request):
-        return await handler(request)
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as error:
-        if error.status < 400 or error.content_type == "text/html":
+        if error.status < 400 or (_answered(error) and not isinstance(error, PageError)):
             raise
-        return error_page(request, error.status)
-    except Exception:
-        log.exception("page %s failed", request.path)
-        return error_page(request, 500)
+        return _http_error(request, error)
+    except Exception as error:
+        return _failure(request, error)
+
+
+def _http_error(request: web.Request, error: web.HTTPException) -> web.StreamResponse:
+    if request.path.startswith(TUS_PREFIX):
+        raise error
+    message = error.message if isinstance(error, PageError) else None
+    if _api_path(request.path):
+        text = message or API_MESSAGES.get(
+            error.status, f"Erreur {error.status}{NBSP}: {error.reason}.")
+        raise APIError(error.status, text) from None
+    response = error_page(request, error.status, message)
+    for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if name in error.headers:
+            response.headers[name] = error.headers[name]
+    return response
+
+
+def _failure(request: web.Request, error: Exception) -> web.StreamResponse:
+    if is_disk_full(error):
+        log.error("%s %s: the disk is full", request.method, request.path, exc_info=error)
+        if request.path.startswith(API_PREFIX):
+            return json_response({"error": DISK_FULL}, status=INSUFFICIENT_STORAGE)
+        return error_page(request, INSUFFICIENT_STORAGE, DISK_FULL)
+    if request.path.startswith(API_PREFIX):
+        raise error
+    log.exception("page %s failed", request.path)
+    return error_page(request, 500)

@@ -1,5 +1,5 @@
 // The caption editor of one session: the video beside the French and English cue lists,
-// live reading-rule warnings (ported from replay.domain.cues), words Whisper was unsure
+// live reading-rule warnings (replay.domain.cues' rules, fetched as data), words Whisper was unsure
 // of, autosave with If-Match (a 409 opens the conflict dialog, never a silent
 // overwrite), history with diffs and revert, workflow, claims, find and replace with the
 // event's glossary. Caption text only ever reaches the page through textContent.
@@ -23,49 +23,23 @@
   let active = { lang: "fr", index: 0 };
   let conflict = null;  // {lang, data}
 
-  // -- reading rules (replay.domain.cues: FRENCH_ARCOM, ENGLISH_NETFLIX) --------------------
+  // -- reading rules (served by the Python rules, checked by reading-rules.js) --------------
 
-  const RULES = {
-    fr: { maxLineChars: 40, maxLines: 2, minDuration: 1.0, loneWordMin: 0.8, maxDuration: 7.0,
-          minGap: 0.08, cps: 15, points: [[1, 12], [2, 20], [3, 36], [4, 60]] },
-    en: { maxLineChars: 42, maxLines: 2, minDuration: 5 / 6, loneWordMin: null, maxDuration: 7.0,
-          minGap: 0.08, cps: 17, points: [] },
-  };
-  const TOLERANCE = 0.0005;
+  const RULES_URL = "/edition/regles-de-lecture.json";
+  let RULES = null;  // lang -> the rules of replay.domain.cues.rules_data, once fetched
 
-  function visible(text) { return text.replace(/<[^<>\n]*>/g, ""); }
-
-  function maxChars(rules, duration) {
-    if (duration <= 0) return 0;
-    const points = [[0, 0]].concat(rules.points);
-    for (let i = 1; i < points.length; i++) {
-      const [d0, c0] = points[i - 1], [d1, c1] = points[i];
-      if (duration <= d1) return Math.floor(c0 + (c1 - c0) * (duration - d0) / (d1 - d0) + 1e-9);
-    }
-    const [lastD, lastC] = points[points.length - 1];
-    return Math.floor(lastC + rules.cps * (duration - lastD) + 1e-9);
+  async function loadRules() {
+    try {
+      const response = await fetch(RULES_URL, { headers: { Accept: "application/json" } });
+      if (response.ok) RULES = await response.json();
+    } catch (error) { RULES = null; }
   }
 
-  function lines(text) { return text.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => visible(l).trim()); }
+  function visible(text) { return window.ReadingRules.visible(text); }
 
   function cueWarnings(lang, cue, next) {
-    const rules = RULES[lang];
-    const rows = lines(cue.text);
-    const text = visible(rows.join(" "));
-    const duration = cue.end - cue.start;
-    const lone = text.trim().split(/\s+/).length === 1;
-    const minimum = lone && rules.loneWordMin !== null ? rules.loneWordMin : rules.minDuration;
-    const longest = Math.max(0, ...rows.map((l) => visible(l).length));
-    const out = [];
-    if (!text.trim()) out.push("repère vide" + NBSP + ": saisissez son texte");
-    if (rows.length > rules.maxLines) out.push("trop de lignes (" + rows.length + ", au plus " + rules.maxLines + ")");
-    if (longest > rules.maxLineChars) out.push("ligne trop longue (" + longest + " caractères, au plus " + rules.maxLineChars + ")");
-    if (text.length > maxChars(rules, duration + 1e-9)) out.push("lecture trop rapide (" + text.length + " caractères en " + seconds(duration) + ", au plus " + maxChars(rules, duration) + ")");
-    if (duration < minimum - TOLERANCE) out.push("affiché trop peu de temps (" + seconds(duration) + ", au moins " + seconds(minimum) + ")");
-    if (duration > rules.maxDuration + TOLERANCE) out.push("affiché trop longtemps (" + seconds(duration) + ", au plus " + seconds(rules.maxDuration) + ")");
-    if (next && next.start < cue.end - TOLERANCE) out.push("chevauche le repère suivant");
-    else if (next && next.start - cue.end < rules.minGap - TOLERANCE) out.push("trop près du repère suivant (écart de moins de 0,08" + NBSP + "s)");
-    return out;
+    if (!RULES || !RULES[lang]) return [];
+    return window.ReadingRules.check(RULES[lang], cue, next).map((w) => w.message);
   }
 
   // -- French formatting of times ------------------------------------------------------------
@@ -697,7 +671,8 @@
   });
 
   (async function start() {
-    const loaded = await Promise.all(LANGS.map(load));
+    const [loaded] = await Promise.all([Promise.all(LANGS.map(load)), loadRules()]);
+    LANGS.forEach((l) => { if (state[l] && state[l].cues) refreshWarnings(l); });
     if (loaded.every(Boolean)) say("Sous-titres chargés" + NBSP + ": version " + state.fr.version + " en français, " + state.en.version + " en anglais.");
     root.dataset.ready = "oui";
     loadGlossary();
