@@ -83,6 +83,20 @@ def render_srt(cues: Sequence[Cue]) -> str:
     return "".join(parts)
 
 
+def written_cues(cues: Sequence[Cue]) -> list[tuple[float, float, list[str]]]:
+    """What a WebVTT writer may write of `cues`: (start, end, lines) with the kept tags as
+    they are and everything else escaped, never a blank line; cues without visible text
+    are left out; refuses what `parse_webvtt` would refuse (the checks of
+    `render_webvtt`, for a writer such as webvtt-py that checks nothing)."""
+    written: list[tuple[float, float, list[str]]] = []
+    previous_start = 0.0
+    for index, lines, cue in _renderable(cues):
+        _check_renderable(index, cue, previous_start)
+        previous_start = cue.start
+        written.append((cue.start, cue.end, [_escape(line) for line in lines]))
+    return written
+
+
 def display_lines(cue: Cue) -> list[str]:
     """The cue's lines as they can be written: split at any line break, blank
     lines and NUL characters removed."""

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from replay.captions_io.files import read_subtitles, to_srt, to_webvtt
 from replay.domain.captions import (
     CaptionError,
     CaptionStatus,
@@ -44,9 +45,8 @@ from replay.domain.publication import (
     decide,
     text_goes_out,
 )
-from replay.domain.subtitle_files import Refusal, imported_cues, validated_cues
+from replay.domain.subtitle_files import Refusal, validated_cues
 from replay.domain.transcript import Cue
-from replay.domain.webvtt import render_srt, render_webvtt
 from replay.jobs.captions import (
     LANGUAGES,
     default_options,
@@ -471,7 +471,7 @@ async def publish_captions(request: web.Request, where: Target, rule: Publicatio
     track = Track(where.lang) if state is None else Track(where.lang, state.status,
                                                            state.reviewed)
     if text_goes_out(rule, track):
-        text = render_webvtt(list(current_version(request, where).cues))
+        text = to_webvtt(list(current_version(request, where).cues))
         path = vtt_path(request.config_dict[SETTINGS], where.recording, where.guid, where.lang)
         await asyncio.to_thread(write_current_file, path, text)
         captions_of(request).set_source(where.key, digest(text))
@@ -521,7 +521,7 @@ async def export(request: web.Request, suffix: str) -> web.Response:
     await loaded(request, where)
     current = current_version(request, where)
     cues = list(current.cues)
-    text = render_webvtt(cues) if suffix == "vtt" else render_srt(cues)
+    text = to_webvtt(cues) if suffix == "vtt" else to_srt(cues)
     name = f"sous-titres-{where.recording.id}-{where.lang}.{suffix}"
     content_type = "text/vtt" if suffix == "vtt" else "application/x-subrip"
     response = web.Response(text=text, content_type=content_type, charset="utf-8",
@@ -574,7 +574,7 @@ async def import_file(request: web.Request) -> web.Response:
                                  directory=None)
         if received.data is None:
             raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
-        cues = await off_the_loop(offload, "Fichier refusé", imported_cues, received.data,
+        cues = await off_the_loop(offload, "Fichier refusé", read_subtitles, received.data,
                                   received.filename)
     return await store_version(request, where, cues, expected=expected,
                                note=f"import de {received.filename or 'fichier'}"[:200])

@@ -1,0 +1,1 @@
+"""Subtitle files through webvtt-py, behind the strict validator of `replay.domain`."""
