@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from replay.jobs.memory_queue import MemoryQueue
 from replay.jobs.queue import JobSpec, JobStatus
 from replay.jobs.worker import JobContext, Worker
+from replay.locale import _
 from replay.settings import Settings
 from replay.store.db import Store
 from replay.store.users import Role
@@ -72,7 +73,7 @@ async def test_a_full_database_is_a_french_507(
     response = await site.client.post("/api/events", headers=site.headers,
                                       data={"programme": PROGRAMME.open("rb")})
     assert response.status == 507
-    assert await response.json() == {"error": DISK_FULL}
+    assert await response.json() == {"error": _(DISK_FULL)}
 
 
 async def test_a_chunk_that_finds_the_disk_full_is_a_french_507(
@@ -88,7 +89,7 @@ async def test_a_chunk_that_finds_the_disk_full_is_a_french_507(
     response = await site.client.patch(created.headers["Location"], data=b"x" * 100, headers={
         **tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
     assert response.status == 507
-    assert (await response.json())["error"] == DISK_FULL
+    assert (await response.json())["error"] == _(DISK_FULL)
     head = await site.client.head(created.headers["Location"], headers=tus)
     assert head.headers["Upload-Offset"] == "0"  # nothing half-written was kept
 
@@ -100,7 +101,7 @@ async def test_a_page_that_finds_the_disk_full_is_french_html(
     assert response.status == 507
     assert response.content_type == "text/html"
     document = html5lib.parse(await response.text(), namespaceHTMLElements=False)
-    assert document.find(".//h1").text == DISK_FULL
+    assert document.find(".//h1").text == _(DISK_FULL)
 
 
 # -- /health ---------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from yarl import URL
 
 from replay.domain.addresses import IPNetwork, client_address, parse_networks
 from replay.domain.passwords import PasswordError, hash_password, needs_rehash, verify_password
+from replay.locale import N_, _
 from replay.settings import Settings
 from replay.store.users import Role, User, Users, decoy_hash
 from replay.web.errors import MALFORMED_BODY
@@ -65,14 +66,14 @@ HOME: Final = "/"
 UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
-WRONG_CREDENTIALS: Final = "Adresse ou mot de passe incorrect."
-TOO_MANY_ATTEMPTS: Final = (f"Trop de tentatives{NBSP}: réessayez dans {{minutes}}{NBSP}min. "
-                            "Les échecs de connexion sont limités pour protéger les comptes.")
-CSRF_REFUSED: Final = (f"Jeton de sécurité absent ou invalide{NBSP}: rechargez la page, "
-                       "puis recommencez.")
-LOGIN_EXPIRED: Final = f"Le formulaire a expiré{NBSP}: saisissez à nouveau vos identifiants."
-LOGIN_REQUIRED: Final = "Connexion requise."
-ROLE_REFUSED: Final = "Votre rôle ne permet pas cette action."
+#: Messages of the French catalogue (`replay.locale`), said with ``_()``.
+WRONG_CREDENTIALS: Final = N_("Wrong address or password.")
+TOO_MANY_ATTEMPTS: Final = N_("Too many attempts: try again in {minutes} min. Failed logins "
+                              "are limited to protect the accounts.")
+CSRF_REFUSED: Final = N_("Security token missing or invalid: reload the page, then try again.")
+LOGIN_EXPIRED: Final = N_("The form has expired: enter your credentials again.")
+LOGIN_REQUIRED: Final = N_("Login required.")
+ROLE_REFUSED: Final = N_("Your role does not allow this action.")
 
 
 #: Passwords checked at once: each scrypt holds 128 MiB and a core.
@@ -129,7 +130,7 @@ class LoginLimiter:
         wait = max(self._wait(key, limit) for key, limit in limits)
         if wait:
             return wait
-        for key, _ in limits:
+        for key, _limit in limits:
             self._recent(key).append(self.clock())
         self._forget_stale()
         return 0.0
@@ -191,7 +192,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     identity = _identify(request)
     request[IDENTITY] = identity
     if _needs_csrf(request, identity) and not await _csrf_ok(request, identity.csrf):
-        return _refusal(request, 403, CSRF_REFUSED)
+        return _refusal(request, 403, _(CSRF_REFUSED))
     return await handler(request)
 
 
@@ -255,7 +256,7 @@ def check_role(request: web.Request, roles: Role | Iterable[Role]) -> User:
     if user is None:
         raise _unauthenticated(request)
     if user.role is not Role.ORGANISER and user.role not in _roles(roles):
-        raise _http_error(request, web.HTTPForbidden, ROLE_REFUSED)
+        raise _http_error(request, web.HTTPForbidden, _(ROLE_REFUSED))
     return user
 
 
@@ -294,7 +295,7 @@ def _unauthenticated(request: web.Request) -> web.HTTPException:
     if wants_html(request):
         target = request.path_qs if request.method in {"GET", "HEAD"} else HOME
         return web.HTTPSeeOther(location=str(URL(LOGIN_PATH).with_query({NEXT_PARAM: target})))
-    error = _http_error(request, web.HTTPUnauthorized, LOGIN_REQUIRED)
+    error = _http_error(request, web.HTTPUnauthorized, _(LOGIN_REQUIRED))
     error.headers["WWW-Authenticate"] = 'Bearer realm="replay"'
     return error
 
@@ -333,23 +334,23 @@ async def login_submit(request: web.Request) -> web.Response:
     try:
         form = await request.post()
     except MALFORMED_BODY:
-        return _login_form(request, 400, suivant=HOME, error=LOGIN_EXPIRED)
+        return _login_form(request, 400, suivant=HOME, error=_(LOGIN_EXPIRED))
     email, password = _field(form, "email").strip(), _field(form, "password")
     suivant = safe_next(_field(form, NEXT_PARAM))
     if not _same(_field(form, CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
-        return _login_form(request, 403, suivant=suivant, email=email, error=LOGIN_EXPIRED)
+        return _login_form(request, 403, suivant=suivant, email=email, error=_(LOGIN_EXPIRED))
     address = client_ip(request)
     limiter = request.config_dict[LOGIN_LIMITER]
     wait = limiter.attempt(email.casefold(), address)
     if wait:
         response = _login_form(request, 429, suivant=suivant, email=email,
-                               error=TOO_MANY_ATTEMPTS.format(minutes=-int(-wait // 60)))
+                               error=_(TOO_MANY_ATTEMPTS).format(minutes=-int(-wait // 60)))
         response.headers["Retry-After"] = str(int(wait))
         return response
     async with request.config_dict[PASSWORD_SLOTS]:
         user = await _authenticate(request.config_dict[USERS], email, password)
     if user is None:
-        return _login_form(request, 200, suivant=suivant, email=email, error=WRONG_CREDENTIALS)
+        return _login_form(request, 200, suivant=suivant, email=email, error=_(WRONG_CREDENTIALS))
     limiter.succeeded(email.casefold(), address)
     return _signed_in(request, user, suivant)
 
@@ -414,7 +415,7 @@ def _login_form(request: web.Request, status: int, *, suivant: str, email: str =
     if len(token) != 43:
         token = secrets.token_urlsafe(32)
     html = render_text(request, "login.html", {
-        "title": "Connexion", "csrf": token, "suivant": suivant, "email": email,
+        "title": _("Login"), "csrf": token, "suivant": suivant, "email": email,
         "error": error, "action": LOGIN_PATH})
     response = web.Response(status=status, text=html, content_type="text/html",
                             charset="utf-8", headers={"Cache-Control": "no-store"})

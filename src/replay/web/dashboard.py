@@ -31,6 +31,7 @@ from aiohttp import web
 from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, RULE_LABELS, PublicationRule
 from replay.jobs.captions import default_options
+from replay.locale import format_moment, format_size
 from replay.site.pages import clock, french_date
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
@@ -112,19 +113,12 @@ def zone(name: str) -> ZoneInfo:
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
     """« mardi 3 mars 2026 à 09:28 », in the event's time zone."""
-    here = moment.astimezone(tz)
-    return f"{french_date(here.date())} à {here:%H:%M}"
+    return format_moment(moment.astimezone(tz))
 
 
 def french_size(size: int) -> str:
     """« 1,5 Go », « 820 Mo »: sizes for people, with a non-breaking space."""
-    value, unit = float(size), "octets"
-    for unit in ("octets", "ko", "Mo", "Go", "To"):
-        if value < 1000 or unit == "To":
-            break
-        value /= 1000
-    text = f"{value:.0f}" if unit == "octets" or value >= 100 else f"{value:.1f}"
-    return text.replace(".", ",") + NBSP + unit
+    return format_size(size)
 
 
 def recording_view(store: Store, recording: Recording, tz: ZoneInfo) -> RecordingView:

@@ -9,6 +9,8 @@
   replays for the public site, to the login page for anonymous visitors, to the user's own
   home otherwise). Errors already answered in HTML or JSON are left as they are.
 - A full disk (a file write or SQLite) is a French 507, in either shape.
+
+The messages come from the French catalogue (`replay.locale`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from typing import Final
 
 from aiohttp import web
 
+from replay.locale import N_, _
 from replay.web.auth import csrf_token, current_user
 from replay.web.errors import (
     API_PREFIX,
     DISK_FULL,
     INSUFFICIENT_STORAGE,
-    NBSP,
     TUS_PREFIX,
     APIError,
     is_disk_full,
@@ -37,25 +39,22 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PAGE_MESSAGES: Final = {
-    400: f"Requête invalide{NBSP}: vérifiez l’adresse ou le formulaire, puis recommencez.",
-    403: f"Accès refusé{NBSP}: votre compte ne permet pas d’ouvrir cette page.",
-    404: f"Page introuvable{NBSP}: l’adresse est peut-être erronée, ou la page a été "
-         "déplacée ou retirée.",
-    405: f"Action impossible sur cette page{NBSP}: revenez en arrière et utilisez ses "
-         "boutons.",
-    413: f"Envoi trop volumineux{NBSP}: choisissez un fichier plus petit.",
-    500: f"Erreur du serveur{NBSP}: réessayez dans un instant{NBSP}; si elle se répète, "
-         "prévenez l’administrateur.",
+    400: N_("Invalid request: check the address or the form, then try again."),
+    403: N_("Access denied: your account cannot open this page."),
+    404: N_("Page not found: the address may be wrong, or the page was moved or removed."),
+    405: N_("This action is not possible on this page: go back and use its buttons."),
+    413: N_("Upload too large: choose a smaller file."),
+    500: N_("Server error: try again in a moment; if it happens again, tell the "
+            "administrator."),
 }
 API_MESSAGES: Final = {
-    400: f"Requête invalide{NBSP}: vérifiez les champs envoyés.",
-    404: f"Ressource introuvable{NBSP}: vérifiez l’adresse.",
-    405: f"Méthode non autorisée sur cette adresse{NBSP}: consultez /api/openapi.json.",
-    413: f"Requête trop volumineuse{NBSP}: envoyez un fichier plus petit.",
-    500: f"Erreur du serveur{NBSP}: réessayez dans un instant{NBSP}; si elle se répète, "
-         "prévenez l’administrateur.",
+    400: N_("Invalid request: check the fields sent."),
+    404: N_("Resource not found: check the address."),
+    405: N_("Method not allowed at this address: see /api/openapi.json."),
+    413: N_("Request too large: send a smaller file."),
+    500: PAGE_MESSAGES[500],
 }
-GENERIC: Final = f"Erreur{NBSP}: la demande n’a pas abouti."
+GENERIC: Final = N_("Error: the request did not succeed.")
 
 
 class PageError(web.HTTPException):
@@ -74,7 +73,7 @@ def page_error(request: web.Request, kind: type[web.HTTPException],
 
 
 def error_page(request: web.Request, status: int, message: str | None = None) -> web.Response:
-    text = message or PAGE_MESSAGES.get(status, GENERIC)
+    text = message or _(PAGE_MESSAGES.get(status, GENERIC))
     html = error_html(request, status, text, user=current_user(request),
                       csrf=csrf_token(request))
     return web.Response(status=status, text=html, content_type="text/html", charset="utf-8",
@@ -106,8 +105,9 @@ def _http_error(request: web.Request, error: web.HTTPException) -> web.StreamRes
         raise error
     message = error.message if isinstance(error, PageError) else None
     if _api_path(request.path):
-        text = message or API_MESSAGES.get(
-            error.status, f"Erreur {error.status}{NBSP}: {error.reason}.")
+        text = message or (_(API_MESSAGES[error.status]) if error.status in API_MESSAGES
+                           else _("Error {status}: {reason}.").format(status=error.status,
+                                                                      reason=error.reason))
         raise APIError(error.status, text) from None
     response = error_page(request, error.status, message)
     for name in ("Allow", "Retry-After", "WWW-Authenticate"):
@@ -120,8 +120,8 @@ def _failure(request: web.Request, error: Exception) -> web.StreamResponse:
     if is_disk_full(error):
         log.error("%s %s: the disk is full", request.method, request.path, exc_info=error)
         if request.path.startswith(API_PREFIX):
-            return json_response({"error": DISK_FULL}, status=INSUFFICIENT_STORAGE)
-        return error_page(request, INSUFFICIENT_STORAGE, DISK_FULL)
+            return json_response({"error": _(DISK_FULL)}, status=INSUFFICIENT_STORAGE)
+        return error_page(request, INSUFFICIENT_STORAGE, _(DISK_FULL))
     if request.path.startswith(API_PREFIX):
         raise error
     log.exception("page %s failed", request.path)

@@ -18,6 +18,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 
+from replay.locale import N_
+
 NBSP: Final = "\u00a0"
 API_PREFIX: Final = "/api/"
 #: Where the tus sub-application answers: its errors keep the tus protocol's shape.
@@ -31,9 +33,9 @@ MALFORMED_BODY: Final = (ValueError, RuntimeError, HttpProcessingError,
                          BadContentDispositionHeader, BadContentDispositionParam)
 
 INSUFFICIENT_STORAGE: Final = 507
-DISK_FULL: Final = (f"Le disque du serveur est plein{NBSP}: rien n’a été enregistré. "
-                    "Réessayez plus tard, ou prévenez l’administrateur pour qu’il libère "
-                    "de la place.")
+#: Said in French through the catalogue: ``_(DISK_FULL)``.
+DISK_FULL: Final = N_("The server's disk is full: nothing was saved. Try again later, or "
+                      "ask the administrator to free some space.")
 _FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 

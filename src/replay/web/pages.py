@@ -19,6 +19,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from replay.locale import N_, _, translations
 from replay.store.users import Role, User
 
 NBSP: Final = "\u00a0"
@@ -27,8 +28,8 @@ HOME: Final = "/organisateur/"
 NEW_EVENT: Final = "/organisateur/nouvel-evenement"
 LOGIN_PATH: Final = "/connexion"
 SITE_PATH: Final = "/site/"
-ROLE_HOMES: Final = {Role.ORGANISER: (HOME, "Revenir à vos évènements"),
-                     Role.EDITOR: ("/edition/", "Revenir aux séances à corriger")}
+ROLE_HOMES: Final = {Role.ORGANISER: (HOME, N_("Back to your events")),
+                     Role.EDITOR: ("/edition/", N_("Back to the sessions to correct"))}
 HTML_HEADERS: Final = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                        "Referrer-Policy": "same-origin"}
 
@@ -39,7 +40,9 @@ def setup_pages(app: web.Application) -> jinja2.Environment:
         return app[aiohttp_jinja2.APP_KEY]
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("replay.web", "templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(translations(), newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(nbsp=NBSP, static=STATIC_URL, home=HOME, new_event=NEW_EVENT,
                        homes=ROLE_HOMES)
     return env
@@ -58,16 +61,17 @@ def render(request: web.Request, name: str, values: dict[str, Any], *,
 
 def home_of(user: User) -> tuple[str, str]:
     """Where the user belongs, and how a link back there reads."""
-    return ROLE_HOMES.get(user.role, ROLE_HOMES[Role.ORGANISER])
+    href, label = ROLE_HOMES.get(user.role, ROLE_HOMES[Role.ORGANISER])
+    return href, _(label)
 
 
 def way_back(path: str, user: User | None) -> tuple[str, str]:
     """The link an error page offers: the replays for the public site, the login page
     for anonymous visitors, the user's own home otherwise."""
     if path.startswith(SITE_PATH):
-        return SITE_PATH, "Revenir aux replays"
+        return SITE_PATH, _("Back to the replays")
     if user is None:
-        return LOGIN_PATH, "Se connecter"
+        return LOGIN_PATH, _("Log in")
     return home_of(user)
 
 
