@@ -41,7 +41,7 @@ from replay.web.auth import NBSP, Role, csrf_token, current_user, require
 from replay.web.error_pages import page_error as page_error
 from replay.web.keys import SETTINGS, STORE
 from replay.web.pages import HOME as HOME
-from replay.web.pages import LOGIN_PATH, NEW_EVENT, STATIC_URL, home_of
+from replay.web.pages import LOGIN_PATH, NEW_EVENT, STATIC_URL, home_of, static_files
 from replay.web.uploads_store import Upload, UploadStore
 
 STATIC_DIR: Final = Path(__file__).parent / "static"
@@ -64,7 +64,8 @@ def setup_dashboard(app: web.Application) -> None:
                        name="organisateur-evenement")
     app.router.add_get("/organisateur/evenements/{slug}/envoi", upload_page,
                        name="organisateur-envoi")
-    app.router.add_static(STATIC_URL, STATIC_DIR, name="organisateur-static")
+    app.router.add_get(STATIC_URL + "{tail:.+}", static_files(STATIC_DIR),
+                       name="organisateur-static")
 
 
 # -- view models ---------------------------------------------------------------------------

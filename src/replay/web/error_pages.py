@@ -2,7 +2,8 @@
 
 - Under ``/api/`` (but the tus sub-application, whose errors keep the tus protocol's
   shape), aiohttp's own plain-text errors (unknown path, wrong method, body too large) and
-  unexpected exceptions become ``{"error": "<French sentence>"}`` (`errors.APIError`).
+  unexpected exceptions (logged) become ``{"error": "<French sentence>"}``
+  (`errors.APIError`).
 - Everywhere else, errors that reach it as plain text (aiohttp's « 404: Not Found », a
   wrong method, an unexpected exception, a handler's `page_error`) become the error page
   of the pages' Jinja environment (``error.html``): what happened, and a link back (to the
@@ -122,7 +123,9 @@ def _failure(request: web.Request, error: Exception) -> web.StreamResponse:
         if request.path.startswith(API_PREFIX):
             return json_response({"error": _(DISK_FULL)}, status=INSUFFICIENT_STORAGE)
         return error_page(request, INSUFFICIENT_STORAGE, _(DISK_FULL))
-    if request.path.startswith(API_PREFIX):
+    if request.path.startswith(TUS_PREFIX):
         raise error
-    log.exception("page %s failed", request.path)
+    log.error("%s %s failed", request.method, request.path, exc_info=error)
+    if request.path.startswith(API_PREFIX):
+        return json_response({"error": _(API_MESSAGES[500])}, status=500)
     return error_page(request, 500)

@@ -13,6 +13,8 @@ and keeps its own templates and policy.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp_jinja2
@@ -46,6 +48,21 @@ def setup_pages(app: web.Application) -> jinja2.Environment:
     env.globals.update(nbsp=NBSP, static=STATIC_URL, home=HOME, new_event=NEW_EVENT,
                        homes=ROLE_HOMES)
     return env
+
+
+def static_files(root: Path) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler serving the files under `root` (route with a ``{tail}``); a missing file
+    raises 404, so that the error middleware answers it with the French page (aiohttp's
+    static route would answer an empty 404 itself)."""
+    base = root.resolve()
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        path = (base / request.match_info["tail"]).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
+    return serve
 
 
 def render_text(request: web.Request, name: str, values: dict[str, Any]) -> str:
