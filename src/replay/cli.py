@@ -28,6 +28,7 @@ from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
+from replay.locale import N_, _, format_seconds
 from replay.settings import Settings, load_settings
 from replay.speech.transcriber import Transcription
 from replay.storage.factory import object_store_for
@@ -44,22 +45,24 @@ chacun avec sa vidéo en streaming HLS et en MP4, sa transcription, ses sous-tit
 et anglais, et ses pages pour le public.
 """
 
-#: What people read of each pipeline stage's progress (the stage ids are the code's).
+#: What people read of each pipeline stage's progress (the stage ids are the code's); the
+#: names and every sentence below come from the French catalogue (`replay.locale`).
 STAGE_NAMES = {
-    "ingest": "copie", "audio": "audio", "speech map": "parole", "speech_map": "parole",
-    "transcode": "vidéo", "media": "vidéo", "transcribe fr": "transcription",
-    "translate en": "traduction", "speech": "sous-titres", "publish": "publication",
+    "ingest": N_("copy"), "audio": N_("audio"), "speech map": N_("speech"),
+    "speech_map": N_("speech"), "transcode": N_("video"), "media": N_("video"),
+    "transcribe fr": N_("transcription"), "translate en": N_("translation"),
+    "speech": N_("subtitles"), "publish": N_("publication"),
 }
 
-#: argparse's own messages, in French (the patterns are argparse's English wording).
+#: argparse's own messages (the patterns are argparse's English wording), in French.
 ARGPARSE_MESSAGES = (
-    (r"the following arguments are required: (.*)", "arguments obligatoires manquants : {0}"),
-    (r"unrecognized arguments: (.*)", "arguments inconnus : {0}"),
+    (r"the following arguments are required: (.*)", N_("missing required arguments: {0}")),
+    (r"unrecognized arguments: (.*)", N_("unknown arguments: {0}")),
     (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)",
-     "argument {0} : choix invalide {1} (possibles : {2})"),
-    (r"argument (\S+): expected one argument", "argument {0} : une valeur est attendue"),
-    (r"argument (\S+): invalid (\w+) value: (.*)", "argument {0} : valeur invalide {2}"),
-    (r"argument (\S+): (.*)", "argument {0} : {1}"),
+     N_("argument {0}: invalid choice {1} (possible: {2})")),
+    (r"argument (\S+): expected one argument", N_("argument {0}: a value is expected")),
+    (r"argument (\S+): invalid (\w+) value: (.*)", N_("argument {0}: invalid value {2}")),
+    (r"argument (\S+): (.*)", N_("argument {0}: {1}")),
 )
 
 
@@ -67,7 +70,7 @@ def french_argparse_message(message: str) -> str:
     for pattern, french in ARGPARSE_MESSAGES:
         match = re.fullmatch(pattern, message)
         if match:
-            return typography(french.format(*match.groups()))
+            return typography(_(french).format(*match.groups()))
     return message
 
 
@@ -81,7 +84,7 @@ class FrenchHelp(argparse.HelpFormatter):
     def add_usage(self, usage: str | None, actions: Any, groups: Any,
                   prefix: str | None = None) -> None:
         super().add_usage(usage, actions, groups,
-                          f"utilisation{NBSP}: " if prefix is None else prefix)
+                          _("usage: ") if prefix is None else prefix)
 
     def _expand_help(self, action: argparse.Action) -> str:
         return typography(super()._expand_help(action))
@@ -97,14 +100,16 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", FrenchHelp)
         kwargs["add_help"] = False
         super().__init__(*args, **kwargs)
-        self._positionals.title = f"arguments{NBSP}"  # argparse adds the colon
-        self._optionals.title = f"options{NBSP}"
+        # argparse adds the colon
+        self._positionals.title = _("positional arguments") + NBSP
+        self._optionals.title = _("options") + NBSP
         self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
-                          help="afficher cette aide et quitter")
+                          help=_("show this help and exit"))
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(2, f"replay{NBSP}: erreur{NBSP}: {french_argparse_message(message)}\n")
+        error = _("replay: error: {message}").format(message=french_argparse_message(message))
+        self.exit(2, f"{error}\n")
 
 
 class TerminalProgress:
@@ -117,9 +122,9 @@ class TerminalProgress:
 
     def report(self, stage: str, label: str, fraction: float, eta: float | None) -> None:
         percent = int(fraction * 100)
-        line = f"{STAGE_NAMES.get(stage, stage):<14} {label[:40]:<40} {percent:3d}\u00a0%"
+        line = f"{_stage(stage):<14} {label[:40]:<40} {percent:3d}\u00a0%"
         if eta is not None:
-            line += f"  reste {_eta(eta)}"
+            line += "  " + _("{eta} left").format(eta=_eta(eta))
         if self.live:
             self.stream.write(f"\r\x1b[2K{line}")
         elif percent // 25 > self.milestones.get((stage, label), -1):
@@ -128,11 +133,16 @@ class TerminalProgress:
         self.stream.flush()
 
     def finished(self, stage: str, label: str, seconds: float, skipped: bool) -> None:
-        status = "déjà fait" if skipped else f"terminé en {seconds:.1f}\u00a0s"
+        status = (_("already done") if skipped
+                  else _("done in {seconds}").format(seconds=format_seconds(seconds)))
         prefix = "\r\x1b[2K" if self.live else ""
-        name = STAGE_NAMES.get(stage, stage)
+        name = _stage(stage)
         self.stream.write(f"{prefix}{name:<14} {label[:40]:<40} {status}\n")
         self.stream.flush()
+
+
+def _stage(stage: str) -> str:
+    return _(STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
 
 
 def _eta(seconds: float) -> str:
@@ -145,12 +155,12 @@ def _started_at(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"« {text} » n’est pas une date et une heure ISO 8601{NBSP}: écrivez par exemple "
-            "2026-03-03T09:28:00+01:00") from exc
+            _("“{text}” is not an ISO 8601 date and time: write for example "
+              "2026-03-03T09:28:00+01:00").format(text=text)) from exc
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(
-            f"« {text} » est sans fuseau horaire{NBSP}: écrivez par exemple "
-            "2026-03-03T09:28:00+01:00")
+            _("“{text}” has no time zone: write for example 2026-03-03T09:28:00+01:00"
+              ).format(text=text))
     return value
 
 

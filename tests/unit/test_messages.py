@@ -72,7 +72,8 @@ def test_translations_keep_french_typography() -> None:
                     assert before[-1] in (NBSP, "\u202f") or before[-1].isdigit(), (msgid,
                                                                                      text)
         assert "'" not in text, (msgid, text)  # the apostrophe is ’
-        for field in ("{status}", "{reason}", "{minutes}", "{day}", "{time}", "%(status)s"):
+        for field in ("{status}", "{reason}", "{minutes}", "{day}", "{time}", "%(status)s",
+                      "{0}", "{1}", "{2}", "{message}", "{eta}", "{seconds}", "{text}"):
             assert (field in msgid) == (field in text), (msgid, text)
 
 

@@ -64,6 +64,11 @@ def format_moment(moment: datetime) -> str:
                                        time=moment.strftime("%H:%M"))
 
 
+def format_seconds(seconds: float) -> str:
+    """« 3,5 s »: a duration to the tenth of a second."""
+    return f"{format_decimal(seconds, '0.0', locale=BABEL_LOCALE)}{NBSP}s"
+
+
 def format_size(size: int) -> str:
     """« 1,5 Go », « 820 Mo »: sizes for people, with a non-breaking space."""
     value, unit = float(size), SIZE_UNITS[0]
