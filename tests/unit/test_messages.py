@@ -27,29 +27,36 @@ METHODS = [("**/site/templates/**.html", "ignore"), ("**/templates/**.html", "ji
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 
 
-def extracted() -> dict[str, set[tuple[str, int]]]:
-    """Every marked message (its msgid) with where it is marked."""
-    found: dict[str, set[tuple[str, int]]] = defaultdict(set)
+MsgId = str | tuple[str, ...]
+
+
+def extracted() -> dict[MsgId, set[tuple[str, int]]]:
+    """Every marked message (its msgid, or its singular and plural) with where it is
+    marked."""
+    found: dict[MsgId, set[tuple[str, int]]] = defaultdict(set)
     for filename, line, message, _comments, _context in extract_from_dir(
             PACKAGE, METHODS, keywords=KEYWORDS,
             options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
-        msgid = message if isinstance(message, str) else message[0]
+        msgid: MsgId = message if isinstance(message, str) else tuple(message)
         found[msgid].add((filename, line))
     return found
 
 
-def _catalog() -> dict[str, str]:
+def _catalog() -> dict[MsgId, tuple[str, ...]]:
+    """msgid: its French forms (one, or one per plural form)."""
     with PO.open("rb") as source:
         catalog = read_po(source)
-    return {str(m.id): str(m.string) for m in catalog if m.id}
+    return {(m.id if isinstance(m.id, str) else tuple(m.id)):
+            ((m.string,) if isinstance(m.string, str) else tuple(m.string or ()))
+            for m in catalog if m.id}
 
 
 def test_every_marked_message_has_its_french_translation() -> None:
     found, catalog = extracted(), _catalog()
     assert found, "no message marked: the extraction is broken"
-    missing = sorted(msgid for msgid in found if not catalog.get(msgid))
+    missing = [msgid for msgid in found if not all(catalog.get(msgid, ("",)))]
     assert not missing
-    unused = sorted(set(catalog) - set(found))
+    unused = [msgid for msgid in catalog if msgid not in found]
     assert not unused
 
 
@@ -65,16 +72,23 @@ def test_the_committed_mo_is_the_compiled_po() -> None:
 
 
 def test_translations_keep_french_typography() -> None:
-    for msgid, text in _catalog().items():
-        for mark in (":", ";", "?", "!"):
-            for before in text.split(mark)[:-1]:
-                if before and not before.endswith(("://", "/")) and before[-1] != " ":
-                    assert before[-1] in (NBSP, "\u202f") or before[-1].isdigit(), (msgid,
-                                                                                     text)
-        assert "'" not in text, (msgid, text)  # the apostrophe is ’
-        for field in ("{status}", "{reason}", "{minutes}", "{day}", "{time}", "%(status)s",
-                      "{0}", "{1}", "{2}", "{message}", "{eta}", "{seconds}", "{text}"):
-            assert (field in msgid) == (field in text), (msgid, text)
+    for msgid, forms in _catalog().items():
+        for text in forms:
+            _check_typography(str(msgid), text)
+
+
+def _check_typography(msgid: str, text: str) -> None:
+    for index, char in enumerate(text):
+        if char in ":;?!»" and index > 0:
+            before = text[index - 1]
+            a_time = char == ":" and before.isdigit()  # 09:28, +01:00
+            assert a_time or before in (NBSP, "\u202f"), (msgid, text)
+        if char == "«":
+            assert text[index + 1] in (NBSP, "\u202f"), (msgid, text)
+    assert "'" not in text, (msgid, text)  # the apostrophe is ’
+    for field in ("{status}", "{reason}", "{minutes}", "{day}", "{time}", "%(status)s", "{n}",
+                  "{0}", "{1}", "{2}", "{message}", "{eta}", "{seconds}", "{text}"):
+        assert (field in msgid) == (field in text), (msgid, text)
 
 
 def test_messages_are_french() -> None:

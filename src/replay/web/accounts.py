@@ -16,18 +16,19 @@ from typing import Final
 
 from aiohttp import web
 
+from replay.locale import N_, _
 from replay.store.users import TokenInfo, User
 from replay.web.api_common import parse_id
-from replay.web.auth import NBSP, USERS, Role, current_user, require
+from replay.web.auth import USERS, Role, current_user, require
 from replay.web.dashboard import local_time, page_error, render, zone
 
 ACCOUNT_PAGE: Final = "/compte"
 #: Where the dates on the page are shown (accounts belong to no event).
 TIMEZONE: Final = "Europe/Paris"
 DONE: Final = {
-    "revoque": "Jeton révoqué{nbsp}: les scripts qui l’utilisaient sont refusés.",
-    "desactive": "Compte désactivé{nbsp}: ses sessions sont fermées et ses jetons refusés.",
-    "reactive": "Compte réactivé.",
+    "revoque": N_("Token revoked: the scripts that used it are refused."),
+    "desactive": N_("Account deactivated: its sessions are closed and its tokens refused."),
+    "reactive": N_("Account reactivated."),
 }
 
 _member: Final = require(Role.EDITOR)  # editors and organisers
@@ -81,7 +82,8 @@ async def account_page(request: web.Request) -> web.Response:
     now = time.time()
     tokens = [token_view(t, now) for t in users.tokens_of(user.id)]
     accounts = [account_view(u) for u in users.all()] if user.manages_accounts else []
-    done = DONE.get(request.query.get("fait", ""), "").format(nbsp=NBSP)
+    done = DONE.get(request.query.get("fait", ""))
+    done = _(done) if done else ""
     return render(request, "accounts.html", title="Votre compte", tokens=tokens,
                   accounts=accounts, done=done)
 
@@ -105,8 +107,8 @@ async def set_disabled(request: web.Request) -> web.Response:
     number = parse_id(request.match_info["id"])
     if not user.manages_accounts:
         raise page_error(request, web.HTTPForbidden,
-                         f"Votre rôle ne permet pas cette action{NBSP}: seuls les "
-                         "organisateurs de tous les évènements gèrent les comptes.")
+                         _("Your role does not allow this action: only the organisers of "
+                           "every event manage the accounts."))
     if number is None or number == user.id:
         raise _not_found(request)
     disable = request.match_info["action"] == "desactiver"
@@ -123,4 +125,4 @@ def _user(request: web.Request) -> User:
 
 def _not_found(request: web.Request) -> web.HTTPException:
     return page_error(request, web.HTTPNotFound,
-                      f"Introuvable{NBSP}: revenez à la page de votre compte.")
+                      _("Not found: go back to your account's page."))

@@ -31,13 +31,13 @@ from aiohttp import web
 from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, RULE_LABELS, PublicationRule
 from replay.jobs.captions import default_options
-from replay.locale import format_moment, format_size
+from replay.locale import _, format_moment, format_size, ngettext
 from replay.site.pages import clock, french_date
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
 from replay.web import pages
 from replay.web.api import HELD_KEY, held_uploads, tus_dir
-from replay.web.auth import NBSP, Role, csrf_token, current_user, require
+from replay.web.auth import Role, csrf_token, current_user, require
 from replay.web.error_pages import page_error as page_error
 from replay.web.keys import SETTINGS, STORE
 from replay.web.pages import HOME as HOME
@@ -125,12 +125,13 @@ def french_size(size: int) -> str:
 def recording_view(store: Store, recording: Recording, tz: ZoneInfo) -> RecordingView:
     cuts = store.load_cuts(recording.id)
     if cuts:
-        state = f"découpé en {len(cuts)}{NBSP}séance{'s' if len(cuts) > 1 else ''}"
+        state = ngettext("cut into {n} session", "cut into {n} sessions",
+                         len(cuts)).format(n=len(cuts))
     elif recording.duration is None:
-        state = "reçu, analyse en attente"
+        state = _("received, analysis waiting")
     else:
-        state = "reçu, analyse en cours ou en attente"
-    duration = "durée inconnue" if recording.duration is None else clock(recording.duration)
+        state = _("received, analysis running or waiting")
+    duration = _("unknown duration") if recording.duration is None else clock(recording.duration)
     return RecordingView(recording.id, recording.room, recording.source_name,
                          local_time(recording.started_at, tz),
                          recording.started_at.isoformat(), duration, state, len(cuts))
@@ -251,13 +252,13 @@ def _event(request: web.Request) -> Event:
     user = current_user(request)
     if user is None or not user.may_access_event(slug):
         raise _page_error(request, web.HTTPForbidden,
-                          f"Vous n’avez pas accès à cet évènement{NBSP}: demandez-le à un "
-                          "organisateur qui y a accès.")
+                          _("You have no access to this event: ask an organiser who has "
+                            "access to it."))
     event = request.app[STORE].load_event(slug)
     if event is None:
         raise _page_error(request, web.HTTPNotFound,
-                          f"Évènement introuvable{NBSP}: il a peut-être été renommé. "
-                          "Revenez à la liste de vos évènements.")
+                          _("Event not found: it may have been renamed. Go back to the list "
+                            "of your events."))
     return event
 
 

@@ -45,8 +45,7 @@ def setup_pages(app: web.Application) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"])
     env.install_gettext_translations(translations(), newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(nbsp=NBSP, static=STATIC_URL, home=HOME, new_event=NEW_EVENT,
-                       homes=ROLE_HOMES)
+    env.globals.update(nbsp=NBSP, static=STATIC_URL, home=HOME, new_event=NEW_EVENT)
     return env
 
 
