@@ -36,12 +36,10 @@ from replay.web.api_caption_sessions import (
     validated,
 )
 from replay.web.api_common import json_body, load_event
+from replay.web.api_models import MAX_TERM_CHARS, MAX_TERMS, Glossary, parse_body
 from replay.web.auth import require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import QUEUE, SETTINGS, STORE
-
-MAX_TERMS: Final = 300
-MAX_TERM_CHARS: Final = 100
 
 _editor: Final = require(Role.EDITOR)
 _organiser: Final = require(Role.ORGANISER)
@@ -247,15 +245,14 @@ async def save_options(request: web.Request) -> web.Response:
     return json_response(options_json(request, slug))
 
 
-def glossary_terms(value: object) -> tuple[str, ...]:
-    """Distinct, trimmed terms; 400 for anything but a list of short strings."""
-    if not isinstance(value, list) or len(value) > MAX_TERMS or not all(
-            isinstance(term, str) and 0 < len(term.strip()) <= MAX_TERM_CHARS
-            for term in value):
-        raise api_error(400, f"« terms » invalide{NBSP}: une liste d’au plus {MAX_TERMS} "
-                             f"noms, chacun de 1 à {MAX_TERM_CHARS} caractères.")
+BAD_TERMS: Final = (f"« terms » invalide{NBSP}: une liste d’au plus {MAX_TERMS} noms, chacun "
+                    f"de 1 à {MAX_TERM_CHARS} caractères.")
+
+
+def glossary_terms(glossary: Glossary) -> tuple[str, ...]:
+    """Distinct terms (validated by `Glossary`: a list of short strings), spaces collapsed."""
     seen: dict[str, str] = {}
-    for term in value:
+    for term in glossary.terms:
         text = " ".join(term.split())
         seen.setdefault(text.casefold(), text)
     return tuple(seen.values())
@@ -270,7 +267,7 @@ async def show_glossary(request: web.Request) -> web.Response:
 @_editor
 async def save_glossary(request: web.Request) -> web.Response:
     slug = load_event(request, request.match_info["slug"]).slug
-    terms = glossary_terms((await json_body(request)).get("terms"))
+    terms = glossary_terms(parse_body(Glossary, await json_body(request), BAD_TERMS))
     options = event_options(request, slug)
     captions_of(request).save_options(slug, replace(options, glossary=terms))
     return json_response({"terms": list(terms)})

@@ -1,5 +1,7 @@
-"""The API's OpenAPI 3.1 document, written by hand (tests compare it with the routes and
-validate it, and schemathesis checks that the server answers only with the status codes
+"""The API's OpenAPI 3.1 document: the routes' operations written here, the request and
+response shapes (`components.schemas`) generated from the pydantic models of
+`replay.web.api_models` (tests compare the document with the routes and validate it,
+and schemathesis checks that the server answers only with the status codes and shapes
 declared here: `tests/integration/test_api_fuzz.py`).
 
 Every operation declares 401, 403 and 507 (the server's disk is full); one with a body
@@ -8,6 +10,8 @@ also 400 (unreadable) and 413 (too large)."""
 from __future__ import annotations
 
 from typing import Any, Final
+
+from replay.web.api_models import component_schemas
 
 JSONObj = dict[str, Any]
 
@@ -312,41 +316,6 @@ def _caption_paths() -> JSONObj:
     }
 
 
-def _caption_schemas() -> JSONObj:
-    number = {"type": "number"}
-    cue = {"type": "object", "required": ["start", "end", "text"],
-           "properties": {"start": number, "end": number, "text": {"type": "string"}}}
-    return {
-        "Cue": cue,
-        "Captions": {"type": "object", "properties": {
-            "version": {"type": "integer"}, "status": {"type": "string"},
-            "author": {"type": "string"}, "cues": {"type": "array", "items": _ref("Cue")},
-            "warnings": {"type": "array", "items": {"type": "array",
-                                                    "items": {"type": "string"}}},
-            "low_confidence": {"type": "array", "items": {"type": "object"}},
-            "claimed_by": {"type": ["object", "null"]},
-            "reviewed_until": {"type": ["number", "null"]},
-            "machine_pending": {"type": "boolean"}}},
-        "CaptionOptions": {"type": "object", "properties": {
-            "publication_rule": {"type": "string", "enum": [
-                "automatique", "apres_decoupage", "apres_sous_titres"]},
-            "publication_rule_label": {"type": "string"},
-            "captions_policy": {"type": "string", "enum": ["brouillons", "valides"],
-                                "description": "Ancien nom : valides = apres_sous_titres"},
-            "editors_may_publish": {"type": "boolean"}}},
-        "Glossary": {"type": "object", "required": ["terms"], "properties": {
-            "terms": {"type": "array", "items": {"type": "string"}}}},
-    }
-
-
-def _stage() -> JSONObj:
-    return {"type": "object", "required": ["status", "progress"], "properties": {
-        "status": {"type": "string", "description": "pending, queued, running, done, failed, "
-                                                    "cancelled, unpublished, requested"},
-        "progress": {"type": "number"}, "eta": {"type": ["number", "null"]},
-        "error": {"type": ["string", "null"]}, "job": {"type": ["integer", "null"]}}}
-
-
 def _live_paths() -> JSONObj:
     """The live's stream keys (`replay.live.web`)."""
     org = "organisateur"
@@ -374,60 +343,6 @@ def _live_paths() -> JSONObj:
     }
 
 
-def _schemas() -> JSONObj:
-    string, number = {"type": "string"}, {"type": "number"}
-    guids = {"type": "array", "items": string}
-    event = {"type": "object", "required": ["slug", "title"], "properties": {
-        "slug": string, "title": string, "start": {"type": "string", "format": "date"},
-        "end": {"type": "string", "format": "date"}, "timezone": string,
-        "rooms": guids, "session_count": {"type": "integer"}}}
-    recording = {"type": "object", "required": ["id", "event", "room", "sha256"],
-                 "properties": {"id": {"type": "integer"}, "event": string, "room": string,
-                                "sha256": string, "source_name": string,
-                                "started_at": {"type": "string", "format": "date-time"},
-                                "duration": {"type": ["number", "null"]}}}
-    cut = {"type": "object", "properties": {
-        "guid": string, "title": string, "scheduled_start": number, "scheduled_end": number,
-        "start": number, "end": number, "start_snapped": {"type": "boolean"},
-        "end_snapped": {"type": "boolean"}}}
-    return {
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
-        "Event": event,
-        "EventDetail": {"allOf": [event, {"type": "object", "properties": {
-            "sessions": {"type": "array", "items": {"type": "object"}}}}]},
-        "EventList": {"type": "object", "properties": {
-            "events": {"type": "array", "items": _ref("Event")}}},
-        "ImportSummary": {"type": "object", "required": ["added", "changed", "removed"],
-                          "properties": {"added": guids, "changed": guids, "removed": guids,
-                                         "applied": {"type": "boolean"}}},
-        "Recording": recording,
-        "RecordingList": {"type": "object", "properties": {
-            "recordings": {"type": "array", "items": _ref("Recording")}}},
-        "Uploaded": {"type": "object", "properties": {"recording": _ref("Recording"),
-                                                      "job": {"type": "integer"}}},
-        "Cut": cut,
-        "Plan": {"type": "object", "properties": {
-            "recording": {"type": "integer"}, "duration": {"type": ["number", "null"]},
-            "confirmed": {"type": "boolean"}, "cuts": {"type": "array", "items": _ref("Cut")},
-            "speech": {"type": "array", "items": {"type": "array", "items": number}},
-            "jobs": {"type": "array", "items": {"type": "integer"}}}},
-        "Stage": _stage(),
-        **_caption_schemas(),
-        "SessionList": {"type": "object", "properties": {
-            "event": string, "recordings": {"type": "array", "items": {"type": "object"}},
-            "publish": _ref("Stage"),
-            "sessions": {"type": "array", "items": {"type": "object", "properties": {
-                "guid": string, "title": string, "room": string,
-                "recording": {"type": ["integer", "null"]}, "published": {"type": "boolean"},
-                "in_programme": {"type": "boolean"},
-                "publication": {"type": ["object", "null"], "properties": {
-                    "publish": {"type": "boolean"}, "reason": string,
-                    "held_by_rule": {"type": "boolean"}}},
-                "captions": {"type": "object"},
-                "stages": {"type": "object", "additionalProperties": _ref("Stage")}}}}}},
-    }
-
-
 def openapi_document() -> JSONObj:
     return {
         "openapi": "3.1.0",
@@ -437,7 +352,7 @@ def openapi_document() -> JSONObj:
         "security": [{"bearer": []}, {"session": []}],
         "paths": _paths(),
         "components": {
-            "schemas": _schemas(),
+            "schemas": component_schemas(),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "replay_session"},
