@@ -73,7 +73,7 @@ async def test_subtitles_are_parsed_and_checked_in_the_worker_process(
         {"start": 1, "end": 2, "text": "Bonjour"}]}, headers={
         **api.headers, "If-Match": response.headers["ETag"]})
     assert saved.status == 200, await saved.text()
-    assert sent == ["imported_cues", "validated_cues"]
+    assert sent == ["read_subtitles", "validated_cues"]
     assert isinstance(pool, ProcessPoolExecutor)
 
 
