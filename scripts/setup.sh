@@ -29,7 +29,7 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 extras="model-base,s3"
-[ "$with_tests" = 1 ] && extras="model-base,s3,test"
+[ "$with_tests" = 1 ] && extras="model-base,s3,postgres,test"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 
 npm ci --no-audit --no-fund --silent
