@@ -102,16 +102,20 @@ class ProcrastinateQueue:
 
     @classmethod
     async def open(cls, conninfo: str, *, clock: Callable[[], float] = time.time,
-                   options: str | None = None, max_size: int = 4) -> ProcrastinateQueue:
+                   options: str | None = None, max_size: int = 4,
+                   lease_seconds: float = 30.0) -> ProcrastinateQueue:
         """Connect to ``conninfo`` (a ``postgresql://`` URL), creating procrastinate's
         schema and the side table when missing. ``options``: libpq options, e.g.
         ``-c search_path=replay``."""
         kwargs: dict[str, Any] = {"options": options} if options else {}
+        # One plain connection first: a wrong URL fails at once (the pool would retry).
+        probe = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=10, **kwargs)
+        await probe.close()
         connector = PsycopgConnector(conninfo=conninfo, min_size=1, max_size=max_size,
                                      kwargs=kwargs)
         app = App(connector=connector)
         await app.open_async()
-        queue = cls(app, connector, clock=clock)
+        queue = cls(app, connector, clock=clock, lease_seconds=lease_seconds)
         try:
             await queue._ensure_schema()
         except BaseException:
