@@ -446,3 +446,28 @@ async def test_procrastinate_keeps_its_jobs_in_its_own_tables(
 def queue_clock(queue: ProcrastinateQueue) -> float:
     job_clock: Callable[[], float] = queue._clock
     return job_clock()
+
+
+async def test_procrastinate_a_pruned_worker_registers_again(
+        pg_schema: tuple[str, psycopg.AsyncConnection[Any]]) -> None:
+    """A worker silent for ten leases leaves procrastinate's worker table (as its own
+    workers prune them); if it was only idle, its next fetch registers it again."""
+    schema, admin = pg_schema
+    clock = Clock()
+    queue = await open_procrastinate(schema, clock)
+    driver = Driver(queue, clock, admin)
+    try:
+        assert await queue.fetch(["default"], "idle", LEASE) is None
+        cursor = await admin.execute("SELECT count(*) FROM procrastinate_workers")
+        assert await cursor.fetchone() == (1,)
+        await driver.advance(LEASE * 11)
+        assert await queue.requeue_expired() == 0
+        cursor = await admin.execute("SELECT count(*) FROM procrastinate_workers")
+        assert await cursor.fetchone() == (0,)
+        job_id = await queue.enqueue(JobSpec("transcode"))
+        assert await take(queue, worker="idle") == (job_id, 1)
+        job = await queue.get(job_id)
+        assert job is not None
+        assert job.worker_id == "idle"
+    finally:
+        await queue.close()

@@ -36,6 +36,7 @@ database's time (``now()`` plus the delay), so worker machines' clocks may drift
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -87,6 +88,8 @@ STATUSES = {"todo": JobStatus.TODO, "doing": JobStatus.DOING,
             "aborted": JobStatus.CANCELLED}
 
 DEFAULT_MAX_ATTEMPTS = 5
+#: A worker silent for this many leases is removed from procrastinate's worker table.
+PRUNE_AFTER_LEASES = 10
 
 
 class ProcrastinateQueue:
@@ -99,6 +102,7 @@ class ProcrastinateQueue:
         self._workers: dict[str, int] = {}
         #: How long a silent worker keeps its jobs: the latest lease asked for.
         self._lease = lease_seconds
+        self._registering = asyncio.Lock()
 
     @classmethod
     async def open(cls, conninfo: str, *, clock: Callable[[], float] = time.time,
@@ -205,11 +209,12 @@ class ProcrastinateQueue:
 
     async def _worker(self, worker_id: str) -> int:
         manager = self._app.job_manager
-        known = self._workers.get(worker_id)
-        if known is None:
-            known = self._workers[worker_id] = await manager.register_worker()
-        else:
-            await manager.update_heartbeat(known)
+        async with self._registering:  # a worker's slots fetch at once: register once
+            known = self._workers.get(worker_id)
+            if known is None:
+                known = self._workers[worker_id] = await manager.register_worker()
+                return known
+        await manager.update_heartbeat(known)
         return known
 
     async def _running(self, conn: psycopg.AsyncConnection[DictRow], job_id: int,
@@ -292,6 +297,10 @@ class ProcrastinateQueue:
         for job in stalled:
             assert job.id is not None
             touched += await self._recover(job.id, job.attempts + 1)
+        # Workers silent for long (stopped without unregistering) leave procrastinate's
+        # table, as its own workers do; a live one that was pruned registers again.
+        await self._app.job_manager.prune_stalled_workers(
+            seconds_since_heartbeat=PRUNE_AFTER_LEASES * self._lease)
         return touched
 
     async def _recover(self, job_id: int, attempt: int) -> int:
