@@ -119,7 +119,12 @@ def one_run(run: int, media_workers: int, recordings: Sequence[Path], schedule: 
                 [sys.executable, "-m", "replay", "ingest", str(recording), "--schedule",
                  str(schedule), "--room", room, "--started-at", started_at],
                 env=env, check=True, stdout=subprocess.DEVNULL)
-        jobs, failed, media_s = asyncio.run(wait_until_done(env, len(recordings), timeout))
+        try:
+            jobs, failed, media_s = asyncio.run(wait_until_done(env, len(recordings), timeout))
+        except TimeoutError:
+            print(f"run {run}: abandoned after {timeout:g} s (see the logs in {data})",
+                  flush=True)
+            jobs, failed, media_s = 0, -1, 0.0
         wall = time.monotonic() - started
         cpu = sum(cpu_seconds(w.pid) for w in workers)
     finally:
@@ -170,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = one_run(run, media, recordings, truth.schedule, truth.room,
                              truth.started_at.isoformat(), args.out / "workers", args.timeout)
             print(f"run {run}: {media} media worker(s): {result.wall_s:.1f} s, "
-                  f"{result.failed} failed job(s)", flush=True)
+                  f"{result.failed} failed job(s) (-1: abandoned)", flush=True)
             runs.append(result)
     (args.out / "workers.json").write_text(json.dumps(
         {"machine": machine(), "runs": [asdict(r) for r in runs]}, indent=2))

@@ -471,3 +471,36 @@ async def test_procrastinate_a_pruned_worker_registers_again(
         assert job.worker_id == "idle"
     finally:
         await queue.close()
+
+
+async def test_procrastinate_fences_a_presumed_dead_machine(
+        pg_schema: tuple[str, psycopg.AsyncConnection[Any]]) -> None:
+    """Machine 1 takes a job and goes silent; machine 2's sweep hands it back through
+    procrastinate (its attempts counter moves on) and runs it; machine 1, back, can
+    neither report nor finish, and machine 2's result stands."""
+    schema, admin = pg_schema
+    clock = Clock()
+    first, second = (await open_procrastinate(schema, clock),
+                     await open_procrastinate(schema, clock))
+    driver = Driver(second, clock, admin)
+    try:
+        job_id = await first.enqueue(JobSpec("transcode", lock="media:1:a"))
+        taken = await first.fetch(["default"], "machine-1", LEASE)
+        assert taken is not None
+        await driver.advance(LEASE * 4)
+        assert await second.requeue_expired() == 1
+        again = await second.fetch(["default"], "machine-2", LEASE)
+        assert again is not None
+        assert (again.id, again.attempt) == (job_id, taken.attempt + 1)
+        assert not await first.heartbeat(job_id, taken.attempt, progress=0.5, eta=None,
+                                          lease_seconds=LEASE)
+        assert not await first.succeed(job_id, taken.attempt)
+        assert not await first.fail(job_id, taken.attempt, "late", retry_at=None,
+                                    permanent=True)
+        assert await second.succeed(job_id, again.attempt)
+        cursor = await admin.execute(
+            "SELECT status::text, attempts FROM procrastinate_jobs WHERE id = %s", (job_id,))
+        assert await cursor.fetchone() == ("succeeded", again.attempt)
+    finally:
+        await first.close()
+        await second.close()
