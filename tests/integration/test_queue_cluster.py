@@ -2,7 +2,8 @@
 PostgreSQL at 127.0.0.1:5432 (a schema of the test's own), the site in a moto S3 server
 in place of MinIO, one API (`replay serve --no-workers`), two media workers, one speech
 worker and one publish worker, each its own process sharing the data directory (the
-state store is still SQLite).
+state store is still SQLite). The recording arrives through tus, with an organiser's
+API token.
 
 A media worker is killed with SIGKILL in the middle of a transcode and the API is
 restarted while the recording is processed: the other media worker takes the job over
@@ -13,6 +14,7 @@ is left behind. Real ffmpeg and Whisper (base) on a short generated recording.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -25,7 +27,9 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from tusclient.client import TusClient
 
+from replay.domain.programme import parse_programme
 from replay.domain.publication import PublicationRule
 from replay.jobs.procrastinate_queue import ProcrastinateQueue
 from replay.jobs.queue import Job
@@ -132,14 +136,46 @@ def all_done(jobs: list[Job]) -> bool:
         j.status in ("succeeded", "failed") for j in jobs)
 
 
-def publish_automatically(database: Path) -> None:
-    """This test is about the cluster, not the publication rule: no review needed."""
+def prepare(database: Path, sample: SampleTruth) -> None:
+    """The event's programme, published automatically (this test is about the cluster,
+    not the publication rule)."""
+    database.parent.mkdir(parents=True, exist_ok=True)
     store = Store.open(database)
     try:
+        store.save_event(parse_programme(sample.schedule.read_bytes(),
+                                         filename=sample.schedule.name))
         Captions(store.db).save_options(EVENT, EventOptions(PublicationRule.AUTOMATIQUE,
                                                             editors_may_publish=False))
     finally:
         store.close()
+
+
+async def organiser_token(env: dict[str, str]) -> str:
+    """An organiser's API token, made with the CLI as an operator would."""
+    with_password = {**env, "REPLAY_NEW_PASSWORD": "un mot de passe assez long"}
+    for command in (["user", "add", "org@example.org", "--name", "Org", "--role",
+                     "organiser"],
+                    ["user", "token", "org@example.org", "--label", "cluster", "--json"]):
+        done = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "replay", *command], cwd=ROOT,
+            env=with_password, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+    token: str = json.loads(done.stdout)["token"]
+    return token
+
+
+def upload(sample: SampleTruth, port: int, token: str) -> None:
+    """The recording through tus, in chunks, as the upload page sends it."""
+    data = sample.recording.read_bytes()
+    client = TusClient(f"http://127.0.0.1:{port}/api/uploads/",
+                       headers={"Authorization": f"Bearer {token}"})
+    with sample.recording.open("rb") as stream:  # tuspy leaves a file_path's file open
+        uploader = client.uploader(file_stream=stream, chunk_size=256 * 1024,
+                                   metadata={"filename": sample.recording.name,
+                                             "event": EVENT, "room": sample.room,
+                                             "started_at": sample.started_at.isoformat(),
+                                             "sha256": hashlib.sha256(data).hexdigest()})
+        uploader.upload()
 
 
 async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
@@ -156,17 +192,13 @@ async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
             "REPLAY_LEASE_SECONDS": "3", "REPLAY_HEARTBEAT_SECONDS": "1",
             "REPLAY_CPU_THREADS": "2", "REPLAY_LIVE_ENABLED": "false"}
         with (tmp_path / "cluster.log").open("wb") as log, running(env, log) as cluster:
-            api, _ = await cluster.api()
+            prepare(data / "replay.sqlite3", sample)
+            api, api_port = await cluster.api()
             media = [cluster.start("worker", "--queue", "media") for _ in range(2)]
             cluster.start("worker", "--queue", "speech")
             cluster.start("worker", "--queue", "publish")
-            ingest = await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "replay", "ingest", str(sample.recording),
-                 "--schedule", str(sample.schedule), "--room", sample.room], cwd=ROOT,
-                env=env, capture_output=True, text=True, timeout=120, check=False)
-            assert ingest.returncode == 0, ingest.stderr
-            publish_automatically(data / "replay.sqlite3")
+            token = await organiser_token(env)
+            await asyncio.to_thread(upload, sample, api_port, token)
 
             found: list[Job] = []
 
