@@ -7,7 +7,7 @@ set -eu
 data="${REPLAY_DATA_DIR:-/var/lib/replay/data}"
 mkdir -p "$data"
 if [ ! -w "$data" ]; then
-    echo "replay : erreur : le dossier de données $data n’est pas accessible en écriture" >&2
+    echo "replay : erreur : le dossier de données $data n’est pas accessible en écriture" >&2
     exit 2
 fi
 exec "$@"
