@@ -25,11 +25,40 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# PostgreSQL for the tests of the scale-out queue (procrastinate): Debian's, installed and
+# started only where none answers on 127.0.0.1:5432; then a database "test" that local
+# connections reach without a password. Quiet and idempotent when one already runs.
+pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+if [ "$with_tests" = 1 ] && ! pg_answers; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if ! dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed"; then
+    echo "setup: installing PostgreSQL"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  fi
+  version=$(ls /etc/postgresql | sort -n | tail -1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  # Tests connect as postgres without a password, from this machine only.
+  if ! $sudo grep -qE '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
+    $sudo sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  echo "setup: starting PostgreSQL $version"
+  $sudo pg_ctlcluster "$version" main start 2>/dev/null || $sudo pg_ctlcluster "$version" main reload
+  for _ in $(seq 30); do pg_answers && break; sleep 1; done
+  pg_answers || { echo "setup: PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
+fi
+if [ "$with_tests" = 1 ] && command -v psql >/dev/null 2>&1 \
+    && ! psql -h 127.0.0.1 -U postgres -d test -Atqc 'SELECT 1' >/dev/null 2>&1; then
+  as_postgres createdb test 2>/dev/null || psql -h 127.0.0.1 -U postgres -qc 'CREATE DATABASE test' >/dev/null
+fi
+
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 extras="model-base,s3"
-[ "$with_tests" = 1 ] && extras="model-base,s3,test"
+[ "$with_tests" = 1 ] && extras="model-base,s3,postgres,test"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 
 npm ci --no-audit --no-fund --silent

@@ -25,14 +25,15 @@ from replay import __version__
 from replay.domain.errors import ReplayError
 from replay.domain.programme import parse_programme
 from replay.jobs.context import Context, Lanes
+from replay.jobs.factory import describe_backend, open_queue
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
-from replay.jobs.sqlite_queue import SQLiteQueue
+from replay.jobs.runner import run_worker
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
 from replay.locale import N_, _, format_seconds
 from replay.settings import Settings, load_settings
 from replay.speech.transcriber import Transcription
+from replay.storage.factory import describe as describe_target
 from replay.storage.factory import object_store_for
-from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
 from replay.store.users import User, Users
 
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_publish(commands)
     _add_unpublish(commands)
     _add_serve(commands)
+    _add_worker(commands)
     _add_ingest(commands)
     _add_user(commands)
     _add_live(commands)
@@ -268,19 +270,65 @@ def _add_unpublish(commands: Commands[Parser]) -> None:
     sub.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
+BACKENDS_NOTE = ("Les réglages database_url (REPLAY_DATABASE_URL) et object_store_url "
+                 "(REPLAY_OBJECT_STORE_URL) choisissent où vont les travaux (SQLite du dossier "
+                 "de données, ou PostgreSQL par procrastinate) et les sites publiés (dossier "
+                 "local, ou bucket S3). L’état (évènements, enregistrements, sous-titres, "
+                 "comptes) reste dans le fichier SQLite du dossier de données tant qu’il n’y a "
+                 "pas d’adaptateur PostgreSQL de l’état : l’API et les workers doivent "
+                 "partager ce dossier (une machine, ou un volume partagé).")
+
+
 def _add_serve(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
         "serve", help="lancer le service : API HTTP, pages, site publié et traitements",
         description="Servir les points de santé et de métriques, les pages et le site publié "
-                    "(sous /site/), et exécuter les travaux du traitement, sur l’état SQLite "
-                    "du dossier de données. SIGTERM ou Ctrl-C l’arrête proprement : aucun "
-                    "nouveau travail n’est pris et ceux en cours finissent ou sont rendus.")
+                    "(sous /site/), et exécuter les travaux du traitement et le direct. "
+                    "SIGTERM ou Ctrl-C l’arrête proprement : aucun "
+                    "nouveau travail n’est pris et ceux en cours finissent ou sont rendus. "
+                    "Avec --no-workers, seulement l’API et les pages : des `replay worker` "
+                    "exécutent les travaux. " + BACKENDS_NOTE)
     sub.add_argument("--host", metavar="ADRESSE",
                      help="adresse d’écoute (par défaut : le réglage host)")
     sub.add_argument("--port", type=int, help="port d’écoute (par défaut : le réglage port)")
     sub.add_argument("--workers", default=",".join(QUEUES), metavar="FILES",
                      help="files de travaux à exécuter, séparées par des virgules (par "
                           f"défaut : {','.join(QUEUES)} ; vide : servir seulement)")
+    sub.add_argument("--no-workers", action="store_true",
+                     help="servir l’API et les pages seulement, sans travaux ni direct (les "
+                          "`replay worker` s’en chargent)")
+
+
+WORKER_QUEUES = (*QUEUES, "live")
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"« {text} » n’est pas un nombre entier") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"il faut au moins 1 travail à la fois, pas {value}")
+    return value
+
+
+def _add_worker(commands: Commands[Parser]) -> None:
+    sub = commands.add_parser(
+        "worker", help="exécuter les travaux d’une file (media, speech, publish) ou le direct",
+        description="Exécuter les travaux d’une file, pour répartir le traitement sur "
+                    "plusieurs processus ou machines à côté d’un `replay serve --no-workers`. "
+                    "media : analyse et encodage ; speech : transcription et traduction "
+                    "(Whisper, sur GPU avec whisper_device = \"cuda\") ; publish : "
+                    "publication ; live : la réception du direct (RTMP et SRT) et ses points "
+                    "HTTP, sur le port du réglage port. SIGTERM ou Ctrl-C l’arrête proprement. "
+                    + BACKENDS_NOTE)
+    sub.add_argument("--queue", required=True, choices=WORKER_QUEUES, metavar="FILE",
+                     help=f"la file à exécuter : {', '.join(WORKER_QUEUES)}")
+    sub.add_argument("--concurrency", type=_concurrency, default=1, metavar="N",
+                     help="travaux exécutés en même temps par ce processus (par défaut : 1)")
+    sub.add_argument("--health-file", type=Path, metavar="FICHIER",
+                     help="toucher ce fichier chaque fois que la file répond (sonde de santé "
+                          "d’un conteneur : il doit être récent)")
 
 
 def _add_ingest(commands: Commands[Parser]) -> None:
@@ -302,25 +350,49 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = dataclasses.replace(settings, host=args.host or settings.host,
                                    port=settings.port if args.port is None else args.port)
-    queues = [name.strip() for name in args.workers.split(",") if name.strip()]
+    queues = ([] if args.no_workers
+              else [name.strip() for name in args.workers.split(",") if name.strip()])
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
         raise ReplayError(f"file(s) de travaux inconnue(s){NBSP}: {', '.join(unknown)}{NBSP}; "
                           f"choisissez parmi {','.join(QUEUES)}")
     logging.getLogger("replay").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    print(f"replay serve{NBSP}: http://{settings.host}:{settings.port}/ {NBSP}; données dans "
-          f"{settings.data_dir}", file=sys.stderr, flush=True)
-    web.run_app(create_app(settings, worker_queues=queues), host=settings.host,
+    print(f"replay serve{NBSP}: http://{settings.host}:{settings.port}/ {NBSP}; "
+          f"{describe_backend(settings)}", file=sys.stderr, flush=True)
+    app = create_app(settings, worker_queues=queues, run_workers=not args.no_workers)
+    web.run_app(app, host=settings.host,
                 port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    logging.getLogger("replay").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if args.queue == "live":
+        from aiohttp import web
+
+        from replay.web.app import create_app
+
+        if not settings.live_enabled:
+            raise ReplayError(f"le direct est désactivé (réglage live_enabled){NBSP}: "
+                              "activez-le pour lancer `replay worker --queue live`")
+        print(f"replay worker live{NBSP}: http://{settings.host}:{settings.port}/ {NBSP}; "
+              f"{describe_backend(settings)}", file=sys.stderr, flush=True)
+        web.run_app(create_app(settings, worker_queues=()), host=settings.host,
+                    port=settings.port, print=None, access_log=None)
+        return 0
+    print(f"replay worker {args.queue}{NBSP}: {args.concurrency} travail(s) à la fois{NBSP}; "
+          f"{describe_backend(settings)}", file=sys.stderr, flush=True)
+    asyncio.run(run_worker(settings, args.queue, concurrency=args.concurrency,
+                           health_file=args.health_file))
     return 0
 
 
 async def _run_ingest(settings: Settings, request: ProcessRequest) -> tuple[int, int]:
     store = Store.open(settings.database_path)
-    queue = SQLiteQueue.open(settings.database_path)
+    queue = await open_queue(settings)
     try:
         ctx = Context(settings=settings, store=store,
-                      objects=LocalDirectoryStore(settings.site_dir),
+                      objects=object_store_for(None, settings),
                       transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
                       progress=TerminalProgress(sys.stderr))
         recording, job = await ingest_recording(ctx, queue, request)
@@ -336,7 +408,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         _print_json({"recording": recording, "job": job})
     else:
         print(f"Enregistrement {recording} ajouté{NBSP}; analyse en file (travail {job}). "
-              "`replay serve` le traite.")
+              "`replay serve` (ou `replay worker --queue media`) le traite.")
     return 0
 
 
@@ -368,7 +440,7 @@ async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[
         ctx = Context(settings=settings, store=store, objects=objects,
                       transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
                       progress=TerminalProgress(sys.stderr))
-        index = f"{(args.to or str(settings.site_dir)).rstrip('/')}/{event.slug}/index.html"
+        index = f"{describe_target(args.to, settings).rstrip('/')}/{event.slug}/index.html"
         if args.command == "publish":  # the organiser's command is the decision to publish
             every = [cut.guid for r in store.recordings_of(event.slug)
                      for cut in store.load_cuts(r.id)]
@@ -390,7 +462,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _run_process(settings: Settings, request: ProcessRequest) -> JobSummary:
     store = Store.open(settings.database_path)
     ctx = Context(settings=settings, store=store,
-                  objects=LocalDirectoryStore(settings.site_dir),
+                  objects=object_store_for(None, settings),
                   transcriber=whisper_for(settings),
                   lanes=Lanes.for_threads(settings.cpu_threads),
                   progress=TerminalProgress(sys.stderr))
@@ -424,7 +496,9 @@ def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
         return
     for result in summary.sessions:
         print(f"«{NBSP}{result.title}{NBSP}»{NBSP}: {result.start:.1f}–{result.end:.1f}{NBSP}s")
-    if summary.site:
+    if summary.site and settings.object_store_url:
+        print(f"Publié{NBSP}: {settings.object_store_url.rstrip('/')}/{summary.site}/index.html")
+    elif summary.site:
         index = (settings.site_dir / summary.site / "index.html").resolve()
         print(f"Publié{NBSP}: {index}")
     else:
@@ -629,7 +703,7 @@ def _live(args: argparse.Namespace, settings: Settings) -> int:
 
 
 SERVICE_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
-    "serve": _serve, "ingest": _ingest}
+    "serve": _serve, "ingest": _ingest, "worker": _worker}
 SERVICE_COMMANDS["user"] = _user
 SERVICE_COMMANDS["live"] = _live
 

@@ -17,6 +17,8 @@ from replay.domain.addresses import parse_networks
 from replay.domain.errors import ReplayError
 
 ENV_PREFIX = "REPLAY_"
+NBSP = "\u00a0"
+POSTGRESQL_SCHEMES = ("postgresql", "postgres")
 
 
 def _default_threads() -> int:
@@ -32,6 +34,8 @@ class Settings:
     """Every setting is documented in config/replay.toml (a test checks it)."""
 
     data_dir: Path = Path("replay-data")
+    database_url: str = ""
+    object_store_url: str = ""
     whisper_model: str = "base"
     translate_model: str = ""
     whisper_device: str = "cpu"
@@ -92,7 +96,19 @@ class Settings:
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file of the state (and, unless ``database_url`` is PostgreSQL, of
+        the jobs): ``sqlite:///PATH`` in ``database_url``, else in the data directory."""
+        scheme, _, rest = self.database_url.partition("://")
+        if scheme == "sqlite" and rest:
+            return Path(rest).expanduser()
         return self.data_dir / "replay.sqlite3"
+
+    @property
+    def jobs_in_postgresql(self) -> bool:
+        """Whether jobs go to procrastinate on PostgreSQL (``database_url``
+        ``postgresql://…``); the state store stays SQLite until a PostgreSQL adapter of
+        the store exists."""
+        return self.database_url.partition("://")[0] in POSTGRESQL_SCHEMES
 
     @property
     def originals_dir(self) -> Path:
@@ -178,7 +194,27 @@ def _build(values: Mapping[str, Any]) -> Settings:
         raise ReplayError("settings live_segment_seconds must be above 0 and "
                           "live_window_segments at least 3")
     _check_live_captions(settings)
+    _check_urls(settings)
     return settings
+
+
+def _check_urls(settings: Settings) -> None:
+    scheme, sep, rest = settings.database_url.partition("://")
+    if settings.database_url and not (sep and rest and scheme in ("sqlite", *POSTGRESQL_SCHEMES)):
+        raise ReplayError(
+            f"réglage database_url{NBSP}: «{NBSP}{settings.database_url}{NBSP}» n’est pas "
+            f"reconnu{NBSP}; écrivez postgresql://UTILISATEUR@HÔTE:5432/BASE, "
+            "sqlite:///CHEMIN/replay.sqlite3, ou rien (le fichier SQLite du dossier de "
+            "données)")
+    scheme, sep, rest = settings.object_store_url.partition("://")
+    if settings.object_store_url and sep and scheme not in ("s3", "file"):
+        raise ReplayError(
+            f"réglage object_store_url{NBSP}: «{NBSP}{settings.object_store_url}{NBSP}» "
+            f"n’est pas reconnu{NBSP}; écrivez s3://BUCKET/PRÉFIXE (avec s3_endpoint_url "
+            "pour MinIO), un dossier, ou rien (DATA_DIR/site)")
+    if scheme == "s3" and not rest.strip("/"):
+        raise ReplayError(f"réglage object_store_url{NBSP}: il manque le nom du bucket "
+                          "(s3://BUCKET/PRÉFIXE)")
 
 
 def _check_limits(settings: Settings) -> None:

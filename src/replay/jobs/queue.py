@@ -1,9 +1,12 @@
 """The job queue port: named tasks with JSON arguments, leases, heartbeats and attempts.
 
 Adapters: `sqlite_queue.SQLiteQueue` (the embedded default, durable),
-`memory_queue.MemoryQueue` (the in-memory fake for tests), and later one on procrastinate.
+`memory_queue.MemoryQueue` (the in-memory fake for tests) and
+`procrastinate_queue.ProcrastinateQueue` (PostgreSQL, for the scale-out deployment);
+`factory.open_queue` opens the one the settings choose.
 
-Semantics every adapter keeps (tests/unit/test_queue.py checks them on each):
+Semantics every adapter keeps (tests/integration/test_queue_acceptance.py checks them on
+all three; tests/unit/test_queue.py on the first two, to the exact attempt numbers):
 
 - ``fetch`` takes the oldest due ``todo`` job of the given queues whose ``lock`` is not
   held by a ``doing`` job, marks it ``doing``, adds one to its ``attempt`` and gives it a

@@ -11,9 +11,11 @@ from replay.storage.port import ObjectStore
 
 
 def object_store_for(target: str | None, settings: Settings) -> ObjectStore:
-    """None or "" is the local site directory; "s3://bucket/prefix" an S3 bucket (endpoint
-    and region from the settings, credentials from boto3's usual sources); a path or a
-    file:// URL another local directory."""
+    """None or "" is the settings' ``object_store_url``, itself by default the local site
+    directory; "s3://bucket/prefix" an S3 bucket (endpoint and region from the settings,
+    credentials from boto3's usual sources); a path or a file:// URL another local
+    directory."""
+    target = target or settings.object_store_url
     if not target:
         return LocalDirectoryStore(settings.site_dir)
     scheme, sep, rest = target.partition("://")
@@ -38,4 +40,4 @@ def object_store_for(target: str | None, settings: Settings) -> ObjectStore:
 
 def describe(target: str | None, settings: Settings) -> str:
     """Where a target publishes, for messages."""
-    return target or str(settings.site_dir)
+    return target or settings.object_store_url or str(settings.site_dir)

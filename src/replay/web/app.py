@@ -27,15 +27,15 @@ from aiohttp import web
 
 from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.jobs.context import Lanes
+from replay.jobs.factory import open_queue
 from replay.jobs.metrics import StageDurations
-from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker
 from replay.live.web import live_context, setup_live
 from replay.settings import Settings
 from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.speech.transcriber import Transcriber
-from replay.storage.local import LocalDirectoryStore
+from replay.storage.factory import object_store_for
 from replay.store.db import Store
 from replay.web.accounts import setup_accounts
 from replay.web.api import setup_api
@@ -95,7 +95,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     setup_pages(app)
     app[SETTINGS] = settings
     app[WORKERS] = []
-    app[OBJECTS] = LocalDirectoryStore(settings.site_dir)
+    app[OBJECTS] = object_store_for(None, settings)
     app[TRANSCRIBER] = transcriber
     app[DURATIONS] = StageDurations()
     app[WORKER_QUEUES] = tuple(worker_queues)
@@ -139,7 +139,7 @@ async def _offload(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _queue(app: web.Application) -> AsyncIterator[None]:
-    queue = await asyncio.to_thread(SQLiteQueue.open, app[SETTINGS].database_path)
+    queue = await open_queue(app[SETTINGS])
     app[QUEUE] = queue
     yield
     await queue.close()

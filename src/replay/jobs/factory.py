@@ -1,0 +1,52 @@
+"""Open the job queue the settings choose: the SQLite adapter in the state file (the
+embedded default), or procrastinate on PostgreSQL when ``database_url`` says so."""
+
+from __future__ import annotations
+
+import asyncio
+
+from replay.domain.errors import ReplayError
+from replay.jobs.queue import JobQueue
+from replay.jobs.sqlite_queue import SQLiteQueue
+from replay.settings import Settings
+
+NBSP = "\u00a0"
+
+
+async def open_queue(settings: Settings) -> JobQueue:
+    """The queue of ``settings``, ready to use; the caller closes it."""
+    if not settings.jobs_in_postgresql:
+        return await asyncio.to_thread(SQLiteQueue.open, settings.database_path)
+    try:
+        import psycopg
+
+        from replay.jobs.procrastinate_queue import ProcrastinateQueue
+    except ImportError as exc:
+        raise ReplayError(
+            f"database_url désigne PostgreSQL{NBSP}: installez procrastinate avec "
+            "pip install 'replay[postgres]'") from exc
+    try:
+        return await ProcrastinateQueue.open(settings.database_url,
+                                             lease_seconds=settings.lease_seconds)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReplayError(f"PostgreSQL injoignable ({_where(settings.database_url)}){NBSP}: "
+                          f"{reason}") from exc
+
+
+def describe_backend(settings: Settings) -> str:
+    """Where jobs and state live, for people (French)."""
+    if settings.jobs_in_postgresql:
+        return (f"travaux dans PostgreSQL ({_where(settings.database_url)}), état dans "
+                f"{settings.database_path}")
+    return f"état et travaux dans {settings.database_path}"
+
+
+def _where(url: str) -> str:
+    """The URL without its password."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}@{host}"
