@@ -484,3 +484,32 @@ async def test_publish_step_uses_corrections_and_the_policy(api: Api) -> None:
                                   json={"status": "valide"},
                                   headers=api.auth("editor"))).status == 200
     assert goes_out()
+
+
+async def test_podcast_options(api: Api) -> None:
+    url = f"/api/events/{SLUG}/podcast"
+    shown = await api.client.get(url, headers=api.auth("organiser"))
+    assert await shown.json() == {"author": "", "category": "Government", "explicit": False,
+                                  "image": ""}
+    saved = await api.client.put(url, json={"author": " Ville  de Lyon ", "category": "News",
+                                            "image": "https://lyon.example/cover.jpg"},
+                                 headers=api.auth("organiser"))
+    assert saved.status == 200
+    assert await saved.json() == {"author": "Ville de Lyon", "category": "News",
+                                  "explicit": False, "image": "https://lyon.example/cover.jpg"}
+    shown = await api.client.get(url, headers=api.auth("organiser"))
+    assert (await shown.json())["author"] == "Ville de Lyon"
+    # The other options are kept.
+    options = await api.client.get(f"/api/events/{SLUG}/options", headers=api.auth("organiser"))
+    assert (await options.json())["publication_rule"] == "apres_decoupage"
+    for body in ({"category": "Podcasts"}, {"image": "http://lyon.example/cover.jpg"},
+                 {"explicit": "non"}, {"author": 3}):
+        bad = await api.client.put(url, json=body, headers=api.auth("organiser"))
+        assert bad.status == 400, body
+        message = (await bad.json())["error"]
+        assert "invalide\u00a0:" in message, message
+    # Nothing was lost.
+    shown = await api.client.get(url, headers=api.auth("organiser"))
+    assert (await shown.json())["category"] == "News"
+    refused = await api.client.put(url, json={"category": "Arts"}, headers=api.auth("editor"))
+    assert refused.status == 403

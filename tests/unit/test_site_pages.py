@@ -669,3 +669,16 @@ async def test_each_language_keeps_its_automatic_label_until_reviewed(
     entries = {e["guid"]: e for e in json.loads(objects["villes-2026/replays.json"])["replays"]}
     assert entries["g1"]["captions_by_language"] == {"fr": "reviewed", "en": "automatic"}
     assert entries["g2"]["captions_by_language"] == {"fr": "automatic", "en": "automatic"}
+
+
+# -- issue 15: podcast apps refuse relative links --------------------------------------
+
+
+async def test_publication_warns_when_the_feeds_carry_relative_links(
+        published: Published, tmp_path: Path) -> None:
+    assert published.uploader.warnings == [
+        "Le podcast est publié avec des liens relatifs, faute d’adresse publique du site "
+        "(réglage « public_url »)\u00a0: les applications de podcast le refuseront."]
+    again = await publish_event(MemoryStore(), published.event, published.outputs,
+                                drafts=True, base_url="https://replays.example.org/site")
+    assert again.warnings == []

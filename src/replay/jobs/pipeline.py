@@ -645,8 +645,10 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
     ]
     tracker = ctx.tracker("publish", event.slug)
     await ctx.ensure_current()
+    podcast = captions.options(event.slug, default_options(ctx.settings)).podcast
     await publish_event(ctx.objects, event, outputs, drafts=ctx.settings.publish_drafts,
-                        on_progress=tracker, base_url=ctx.settings.public_url)
+                        on_progress=tracker, base_url=ctx.settings.public_url,
+                        podcast=podcast)
     for item in ready:
         _released(ctx.store, captions, item)
     tracker.done()

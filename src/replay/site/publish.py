@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from replay.domain.captions import transcript_passages
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.domain.podcast import PodcastOptions, relative_links_warning
 from replay.domain.webvtt import parse_webvtt
 from replay.media.commands import MASTER_PLAYLIST, add_subtitle_renditions
 from replay.media.timestamps import timestamp_map
@@ -36,6 +38,8 @@ from replay.site.pages import (
 )
 from replay.site.search import search_index
 from replay.storage.port import ObjectStore, sha256_of_file
+
+log = logging.getLogger(__name__)
 
 SUBTITLE_NAMES = {"fr": "Français", "en": "English"}
 SUBTITLE_FILES = ("subtitles.fr.vtt", "subtitles.en.vtt")
@@ -73,6 +77,8 @@ class Uploader:
     unchanged: int = 0
     pruned: int = 0
     keys: set[str] = field(default_factory=set)
+    #: What the organiser should know about this publication (French).
+    warnings: list[str] = field(default_factory=list)
 
     async def file(self, key: str, path: Path, sha256: str | None = None) -> None:
         """Upload `path` under `key` unless it is there already (`sha256`: its digest,
@@ -110,13 +116,19 @@ async def publish_event(
     drafts: bool,
     on_progress: Callable[[float], None] | None = None,
     base_url: str = "",
+    podcast: PodcastOptions | None = None,
 ) -> Uploader:
     """Publish every session, then the event's index files, the index page last.
 
     ``base_url`` is the site's public address (the folder holding the events); the
-    feeds link with absolute URLs under it, or relative to themselves when it is empty.
+    feeds link with absolute URLs under it, or relative to themselves when it is empty
+    (podcast apps refuse those: the uploader's ``warnings`` say so). ``podcast``: the
+    event's podcast options (its feed's iTunes tags).
     """
     uploader = Uploader(objects)
+    if not base_url:
+        uploader.warnings.append(relative_links_warning())
+        log.warning("event %s: the feeds carry relative links (no public_url)", event.slug)
     for name, data in static_assets():
         await uploader.data(f"{event.slug}/assets/{name}", data)
     ordered = sorted(outputs, key=lambda o: (o.session.start, o.room))
@@ -125,7 +137,7 @@ async def publish_event(
         await publish_session(uploader, event, item, page)
         if on_progress is not None:
             on_progress(done / (len(ordered) + 1))
-    await _publish_index(uploader, event, ordered, pages, base_url=base_url)
+    await _publish_index(uploader, event, ordered, pages, base_url=base_url, podcast=podcast)
     await uploader.prune([f"{event.slug}/assets/",
                           *(f"{event.slug}/{item.session.slug}/" for item in ordered)])
     if on_progress is not None:
@@ -265,7 +277,8 @@ def transcript_files(item: SessionOutputs) -> dict[str, bytes]:
 
 
 async def _publish_index(uploader: Uploader, event: Event, ordered: Sequence[SessionOutputs],
-                         pages: Sequence[SessionPage], *, base_url: str) -> None:
+                         pages: Sequence[SessionPage], *, base_url: str,
+                         podcast: PodcastOptions | None) -> None:
     """The event's lists, search index and feeds, then its page (which links to them)."""
     items = [_feed_item(item, page) for item, page in zip(ordered, pages, strict=True)]
     prefix = event.slug
@@ -273,7 +286,8 @@ async def _publish_index(uploader: Uploader, event: Event, ordered: Sequence[Ses
     await uploader.data(f"{prefix}/search.json", search_index(pages).encode())
     await uploader.data(f"{prefix}/recherche.html", render_search_page(event).encode())
     await uploader.data(f"{prefix}/atom.xml", atom_feed(event, items, base_url=base_url))
-    await uploader.data(f"{prefix}/podcast.xml", podcast_feed(event, items, base_url=base_url))
+    await uploader.data(f"{prefix}/podcast.xml", podcast_feed(event, items, base_url=base_url,
+                                                                podcast=podcast))
     await uploader.data(f"{prefix}/index.html", render_event_page(event, pages).encode())
 
 

@@ -219,6 +219,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX api_tokens_user ON api_tokens (user_id);
     ALTER TABLE users ADD COLUMN disabled_at REAL;
     """,
+    # 7: each event's podcast options (replay.domain.podcast, as JSON; '{}': the defaults).
+    """
+    ALTER TABLE event_options ADD COLUMN podcast TEXT NOT NULL DEFAULT '{}';
+    """,
 )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
+
 JSONObj = dict[str, Any]
 
 _ERRORS: Final = {
@@ -309,6 +311,13 @@ def _caption_paths() -> JSONObj:
                        ("200", _ref("Glossary"), "Termes"), "400", "404", params=[_SLUG],
                        body={"required": True, "content": {
                            "application/json": {"schema": _ref("Glossary")}}})},
+        "/api/events/{slug}/podcast": {
+            "get": _op("Les réglages du podcast de l’évènement (balises iTunes)", org,
+                       ("200", _ref("Podcast"), "Réglages"), "404", params=[_SLUG]),
+            "put": _op("Changer les réglages du podcast", org,
+                       ("200", _ref("Podcast"), "Réglages"), "400", "404", params=[_SLUG],
+                       body={"required": True, "content": {
+                           "application/json": {"schema": _ref("Podcast")}}})},
     }
 
 
@@ -336,6 +345,11 @@ def _caption_schemas() -> JSONObj:
             "editors_may_publish": {"type": "boolean"}}},
         "Glossary": {"type": "object", "required": ["terms"], "properties": {
             "terms": {"type": "array", "items": {"type": "string"}}}},
+        "Podcast": {"type": "object", "properties": {
+            "author": {"type": "string", "maxLength": MAX_AUTHOR_CHARS},
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "explicit": {"type": "boolean"},
+            "image": {"type": "string", "description": "https://… (vide : l’affiche)"}}},
     }
 
 
