@@ -1,7 +1,8 @@
 """The session page's viewer features in Chromium, on a published session made of real
 media (a few seconds of ffmpeg-generated video in two HLS rungs, and an MP4): share at a
 time, the transcript following playback, the sticky player and readable captions on a
-phone, speed, quality, keyboard shortcuts, and the search page's share buttons."""
+phone, speed, quality, keyboard shortcuts, the search page's share buttons, related
+replays; the embed page framed by another site, served by `replay serve`'s application."""
 
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
+from replay.settings import Settings
 from replay.site.publish import SessionOutputs, publish_event
 from replay.storage.local import LocalDirectoryStore
+from replay.web.app import create_app
 from tests.unit.test_site_pages import T0, make_cut, make_event, make_session
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Page
+    from playwright.async_api import Browser, BrowserContext, Frame, Page
 
 pytestmark = pytest.mark.browser
 
@@ -96,6 +100,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @dataclass(frozen=True)
 class Site:
     url: str
+    data_dir: Path  # its site/ folder holds the published event
 
     @property
     def session(self) -> str:
@@ -110,15 +115,15 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     media, speech = root / "work" / "media", root / "work" / "speech"
     make_media(media)
     make_speech(speech)
-    outputs = SessionOutputs(make_cut(item, 0.0, float(DURATION)), item.room, item, media,
-                             speech)
-    await publish_event(LocalDirectoryStore(root / "site"), make_event(item, other), [outputs],
+    outputs = [SessionOutputs(make_cut(s, 0.0, float(DURATION)), s.room, s, media, speech)
+               for s in (item, other)]  # the same media: `other` is a related replay
+    await publish_event(LocalDirectoryStore(root / "site"), make_event(item, other), outputs,
                         drafts=False)
     server = ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root / "site")))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Site(f"http://127.0.0.1:{server.server_address[1]}")
+    yield Site(f"http://127.0.0.1:{server.server_address[1]}", root)
     server.shutdown()
     server.server_close()
 
@@ -149,7 +154,7 @@ async def clipboard(page: Page) -> str:
     return text
 
 
-async def axe_violations(page: Page) -> list[str]:
+async def axe_violations(page: Page | Frame) -> list[str]:
     assert AXE.is_file(), "axe-core is missing: run scripts/setup.sh (npm ci)"
     await page.evaluate(AXE.read_text(encoding="utf-8"))
     result = await page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
@@ -187,14 +192,18 @@ async def test_search_hits_offer_their_link(browser: Browser, site: Site) -> Non
     context, page = await new_page(browser, site)
     try:
         await page.goto(f"{site.url}/{EVENT}/recherche.html?q=ligne+30")
-        button = page.locator("#results button.share-hit")
-        await button.wait_for()
-        assert await button.count() == 1
-        assert await button.get_attribute("aria-label") == "Partager le lien vers 00:07"
-        await button.click()
+        buttons = page.locator("#results button.share-hit")
+        await buttons.first.wait_for()
+        assert await buttons.count() == 2  # both sessions (the same transcript)
+        assert await buttons.first.get_attribute("aria-label") == "Partager le lien vers 00:07"
+        await buttons.first.click()
         await page.wait_for_function(
             "() => document.getElementById('share-status').textContent.length > 0")
         assert await clipboard(page) == f"{site.session}#t=7"
+        await buttons.nth(1).click()
+        await page.wait_for_function(
+            "() => document.getElementById('share-status').textContent.includes('table-ronde')")
+        assert await clipboard(page) == f"{site.url}/{EVENT}/table-ronde/index.html#t=7"
         assert await axe_violations(page) == []
     finally:
         await context.close()
@@ -373,3 +382,67 @@ async def test_speed_quality_and_keyboard_shortcuts(browser: Browser, site: Site
         assert await axe_violations(page) == []
     finally:
         await context.close()
+
+
+PARTNER = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Partenaire</title>
+</head><body><h1>Ville partenaire</h1>
+<iframe id="embed" src="{embed}" width="640" height="400" title="Replay"></iframe>
+<iframe id="page" src="{page}" width="640" height="400" title="Page"></iframe>
+</body></html>"""
+
+
+async def test_the_embed_page_plays_inside_another_site(browser: Browser, site: Site,
+                                                       tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=site.data_dir, cpu_threads=1), run_workers=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    service = web.TCPSite(runner, "127.0.0.1", 0)
+    await service.start()
+    served = f"http://127.0.0.1:{runner.addresses[0][1]}/site/{EVENT}/ouverture"
+    # The partner's page comes from another origin (localhost, not 127.0.0.1).
+    (tmp_path / "partner.html").write_text(
+        PARTNER.format(embed=f"{served}/embed.html", page=f"{served}/index.html"),
+        encoding="utf-8")
+    partner = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tmp_path)))
+    threading.Thread(target=partner.serve_forever, daemon=True).start()
+    context = await browser.new_context(locale="fr-FR")  # CSP kept
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(20_000)
+        await page.goto(f"http://localhost:{partner.server_address[1]}/partner.html")
+        await page.wait_for_load_state("networkidle")
+        [embed] = [f for f in page.frames if f.url == f"{served}/embed.html"]
+        await embed.wait_for_function("() => document.getElementById('player').readyState >= 1")
+        await embed.evaluate("() => { const v = document.getElementById('player');"
+                             " v.muted = true; return v.play(); }")
+        await embed.wait_for_function(
+            "() => document.getElementById('player').currentTime > 0.5")
+        link = embed.locator("a[target=_blank]")
+        assert await link.get_attribute("href") == "index.html"
+        # Only the embed page may be framed: the session page is refused (an error page).
+        assert [f.url for f in page.frames] == [page.url, f"{served}/embed.html",
+                                                "chrome-error://chromewebdata/"]
+        embed_headers = (await context.request.get(f"{served}/embed.html")).headers
+        assert embed_headers["content-security-policy"].endswith("; frame-ancestors *")
+        assert "x-frame-options" not in embed_headers
+        page_headers = (await context.request.get(f"{served}/index.html")).headers
+        assert page_headers["content-security-policy"].endswith("; frame-ancestors 'none'")
+        assert page_headers["x-frame-options"] == "DENY"
+
+        # The session page offers the embed code with the embed page's full address.
+        own = await context.new_page()
+        await own.goto(f"{served}/index.html")
+        code = await own.input_value("#embed-code")
+        assert f'src="{served}/embed.html"' in code
+        assert code.startswith("<iframe ")
+        related = await own.eval_on_selector_all(".related a", "a => a.map(x => x.href)")
+        assert related == [f"http://127.0.0.1:{runner.addresses[0][1]}/site/{EVENT}"
+                           "/table-ronde/index.html"]
+        assert await axe_violations(own) == []
+        assert await axe_violations(embed) == []
+    finally:
+        await context.close()
+        partner.shutdown()
+        partner.server_close()
+        await runner.cleanup()

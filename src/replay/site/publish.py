@@ -30,11 +30,14 @@ from replay.media.commands import MASTER_PLAYLIST, add_subtitle_renditions
 from replay.media.timestamps import timestamp_map
 from replay.site.feeds import FeedItem, atom_feed, podcast_feed
 from replay.site.pages import (
+    EMBED_PAGE,
     SessionPage,
+    render_embed_page,
     render_event_page,
     render_search_page,
     render_session_page,
     static_assets,
+    with_related,
 )
 from replay.site.search import search_index
 from replay.storage.port import ObjectStore, sha256_of_file
@@ -132,7 +135,7 @@ async def publish_event(
     for name, data in static_assets():
         await uploader.data(f"{event.slug}/assets/{name}", data)
     ordered = sorted(outputs, key=lambda o: (o.session.start, o.room))
-    pages = [_page(event, item, drafts) for item in ordered]
+    pages = with_related([_page(event, item, drafts) for item in ordered])
     for done, (item, page) in enumerate(zip(ordered, pages, strict=True), start=1):
         await publish_session(uploader, event, item, page)
         if on_progress is not None:
@@ -157,6 +160,7 @@ async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs
     for name, data in transcript_files(item).items():
         await uploader.data(f"{prefix}/{name}", data)
     await _publish_playlists(uploader, prefix, item, variants)
+    await uploader.data(f"{prefix}/{EMBED_PAGE}", render_embed_page(event, page).encode())
     await uploader.data(f"{prefix}/index.html", render_session_page(event, page).encode())
 
 

@@ -100,6 +100,23 @@
     }
   }
 
+  // The embed code names the embed page by its full address, wherever the site is served.
+  var embedCode = document.getElementById("embed-code");
+  var copyEmbed = document.getElementById("copy-embed");
+  if (embedCode) {
+    var embedPage = embedCode.getAttribute("data-embed");
+    var embedUrl = new URL(embedPage, window.location.href.replace(/#.*$/, "")).href;
+    embedCode.value = embedCode.value.replace('src="' + embedPage + '"', 'src="' + embedUrl + '"');
+  }
+  if (copyEmbed && embedCode && navigator.clipboard) {
+    copyEmbed.hidden = false;
+    copyEmbed.addEventListener("click", function () {
+      navigator.clipboard.writeText(embedCode.value).then(function () {
+        if (shareStatus) { shareStatus.textContent = "Code d’intégration copié."; }
+      }, function () { embedCode.select(); });
+    });
+  }
+
   var shareNow = document.getElementById("share-now");
   if (shareNow) {
     shareNow.addEventListener("click", function () { share(video.currentTime); });
