@@ -265,3 +265,48 @@ async def test_the_editor_pages_pass_axe(page: Page, server: Server) -> None:
         violations = await page.evaluate(
             "async () => (await axe.run()).violations.map(v => v.id + ': ' + v.help)")
         assert violations == [], path or server.page
+
+
+async def test_an_editor_marks_chapters_at_the_playhead(page: Page, server: Server) -> None:
+    await open_editor(page, server)
+    await page.wait_for_selector("#editeur[data-chapters=oui]")
+    assert await page.locator("#liste-chapitres li").count() == 0
+    await page.evaluate("""() => new Promise((done) => { const v = document.getElementById('video');
+      v.addEventListener('seeked', () => done(), { once: true }); v.currentTime = 4.25; })""")
+    await page.fill("#chapitre-titre", "Anne « ouvre » la table ronde")
+    await page.click("#chapitre-form button[type=submit]")
+    await page.wait_for_function(
+        "document.getElementById('chapitres-etat').textContent === '1 chapitre enregistré.'")
+    assert await page.input_value("#chapitre-titre") == ""
+    await page.evaluate("() => { document.getElementById('video').currentTime = 1.5; }")
+    await page.fill("#chapitre-titre", "Accueil")
+    await page.click("#chapitre-form button[type=submit]")
+    await page.wait_for_function(
+        "document.getElementById('chapitres-etat').textContent === '2 chapitres enregistrés.'")
+    assert await page.eval_on_selector_all(
+        "#liste-chapitres .chapter-seek", "b => b.map(x => x.textContent)") == [
+        "00:01 Accueil", "00:04 Anne « ouvre » la table ronde"]
+    response = await page.request.get(
+        f"{server.url}/api/chapters/{server.recording.id}/first",
+        headers={"Authorization": f"Bearer {server.tokens['ed2']}"})
+    assert await response.json() == {"chapters": [
+        {"start": 1.5, "title": "Accueil"}, {"start": 4.25,
+                                             "title": "Anne « ouvre » la table ronde"}]}
+    # Each entry seeks the video; a title the API refuses is said, and nothing is lost.
+    await page.locator("#liste-chapitres .chapter-seek").nth(1).click()
+    await page.wait_for_function(
+        "Math.abs(document.getElementById('video').currentTime - 4.25) < 0.01")
+    await page.fill("#chapitre-titre", "Trop près")  # 0 s from the second chapter
+    await page.click("#chapitre-form button[type=submit]")
+    await page.wait_for_function(
+        "document.getElementById('chapitres-etat').textContent.includes('moins d’une seconde')")
+    assert await page.locator("#liste-chapitres li").count() == 2
+    assert await page.input_value("#chapitre-titre") == "Trop près"
+    await page.get_by_role("button", name="Supprimer le chapitre Accueil").click()
+    await page.wait_for_function(
+        "document.getElementById('chapitres-etat').textContent === '1 chapitre enregistré.'")
+    await page.reload()
+    await page.wait_for_selector("#editeur[data-chapters=oui]")
+    assert await page.eval_on_selector_all(
+        "#liste-chapitres .chapter-seek", "b => b.map(x => x.textContent)") == [
+        "00:04 Anne « ouvre » la table ronde"]

@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from replay.domain.chapters import Chapter
 from replay.settings import Settings
 from replay.site.publish import SessionOutputs, publish_event
 from replay.storage.local import LocalDirectoryStore
@@ -41,6 +42,7 @@ DURATION = 12
 LINES = [(round(i * 0.25, 2), f"Ligne {i} de la transcription sur la sobriété énergétique")
          for i in range(DURATION * 4)]
 CUE = "Bonjour Jeanne, ligne de sous-titre"
+CHAPTERS = (Chapter(0.0, "Accueil"), Chapter(6.5, "Débat « ouvert »"))
 RUNGS = {"360p": (640, 360, "800k"), "180p": (320, 180, "200k")}
 NO_NATIVE_HLS = """(() => { const original = HTMLMediaElement.prototype.canPlayType;
   HTMLMediaElement.prototype.canPlayType = function (type) {
@@ -115,7 +117,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     media, speech = root / "work" / "media", root / "work" / "speech"
     make_media(media)
     make_speech(speech)
-    outputs = [SessionOutputs(make_cut(s, 0.0, float(DURATION)), s.room, s, media, speech)
+    outputs = [SessionOutputs(make_cut(s, 0.0, float(DURATION)), s.room, s, media, speech,
+                              chapters=CHAPTERS if s is item else ())
                for s in (item, other)]  # the same media: `other` is a related replay
     await publish_event(LocalDirectoryStore(root / "site"), make_event(item, other), outputs,
                         drafts=False)
@@ -446,3 +449,35 @@ async def test_the_embed_page_plays_inside_another_site(browser: Browser, site: 
         partner.shutdown()
         partner.server_close()
         await runner.cleanup()
+
+
+async def test_chapters_are_listed_and_seek(browser: Browser, site: Site) -> None:
+    context, page = await new_page(browser, site)
+    try:
+        await open_session(page, site)
+        entries = page.locator("#chapters a")
+        assert await entries.all_text_contents() == ["00:00 Accueil",
+                                                     "00:06 Débat « ouvert »"]
+        await entries.nth(1).click()
+        await page.wait_for_function(
+            "() => Math.abs(document.getElementById('player').currentTime - 6.5) < 0.6")
+        await page.evaluate("() => document.getElementById('player').pause()")
+        await entries.nth(0).click()
+        await page.wait_for_function("() => document.getElementById('player').currentTime < 1")
+        # The WebVTT chapters track carries the same.
+        titles = await page.evaluate("""() => new Promise((done) => {
+          const track = Array.from(document.getElementById('player').textTracks)
+            .find((t) => t.kind === 'chapters');
+          track.mode = 'hidden';
+          const check = () => track.cues && track.cues.length
+            ? done(Array.from(track.cues).map((c) => [c.startTime, c.endTime, c.text]))
+            : setTimeout(check, 50);
+          check(); })""")
+        assert titles == [[0, 6.5, "Accueil"], [6.5, DURATION, "Débat « ouvert »"]]
+        assert await axe_violations(page) == []
+        # A session without marked chapters shows none.
+        await page.goto(f"{site.url}/{EVENT}/table-ronde/index.html")
+        assert await page.locator("#chapters").count() == 0
+        assert await page.locator("track[kind=chapters]").count() == 0
+    finally:
+        await context.close()

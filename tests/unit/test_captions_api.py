@@ -513,3 +513,27 @@ async def test_podcast_options(api: Api) -> None:
     assert (await shown.json())["category"] == "News"
     refused = await api.client.put(url, json={"category": "Arts"}, headers=api.auth("editor"))
     assert refused.status == 403
+
+
+async def test_chapters(api: Api) -> None:
+    url = f"/api/chapters/{api.recording.id}/first"
+    shown = await api.client.get(url, headers=api.auth("editor"))
+    assert await shown.json() == {"chapters": []}
+    saved = await api.client.put(url, json={"chapters": [
+        {"start": 4.5, "title": "Débat"}, {"start": 0, "title": "Accueil"}]},
+        headers=api.auth("editor"))
+    assert saved.status == 200
+    expected = {"chapters": [{"start": 0.0, "title": "Accueil"},
+                             {"start": 4.5, "title": "Débat"}]}
+    assert await saved.json() == expected
+    bad = await api.client.put(url, json={"chapters": [{"start": 99999, "title": "Trop tard"}]},
+                               headers=api.auth("editor"))
+    assert bad.status == 400
+    assert "Chapitre 1\u00a0: « start »" in (await bad.json())["error"]
+    shown = await api.client.get(url, headers=api.auth("organiser"))
+    assert await shown.json() == expected  # nothing lost
+    missing = await api.client.get(f"/api/chapters/{api.recording.id}/absente",
+                                   headers=api.auth("editor"))
+    assert missing.status == 404
+    anonymous = await api.client.get(url)
+    assert anonymous.status == 401

@@ -754,3 +754,31 @@ def test_embed_page_is_the_player_alone() -> None:
     assert link.get("href") == "index.html"
     assert link.get("rel") == "noopener"
     assert [s.get("src") for s in root.iter("script")] == ["../assets/player.js"]
+
+
+async def test_marked_chapters_are_published_as_a_track_and_a_list(tmp_path: Path) -> None:
+    from replay.domain.chapters import Chapter
+
+    first = make_session("g1", "ouverture", T0, evil=False)
+    second = make_session("g2", "table-ronde", T0 + timedelta(hours=2), evil=False)
+    marked = replace(fake_outputs(tmp_path, first),
+                     chapters=(Chapter(0.0, "Accueil"), Chapter(125.0, f"Débat {EVIL}")))
+    store = MemoryStore()
+    await publish_event(store, make_event(first, second),
+                        [marked, fake_outputs(tmp_path, second)], drafts=False)
+    vtt_text = store.objects["villes-2026/ouverture/chapters.vtt"].decode()
+    assert vtt_text.startswith("WEBVTT\n\n1\n00:00:00.000 --> 00:02:05.000\nAccueil\n\n")
+    assert "00:02:05.000 --> 01:00:00.000" in vtt_text
+    root = parse(store.objects["villes-2026/ouverture/index.html"].decode())
+    assert_safe(root)
+    [track] = [t for t in root.iter("track") if t.get("kind") == "chapters"]
+    assert track.get("src") == "chapters.vtt"
+    entries = root.findall(".//ol[@id='chapters']/li")
+    assert [(li.get("data-start"), text_of(li)) for li in entries] == [
+        ("0.000", "00:00 Accueil"), ("125.000", f"02:05 Débat {EVIL}")]
+    assert [a.get("href") for li in entries for a in li.iter("a")] == ["#t=0", "#t=125"]
+    # Nothing marked, nothing shown.
+    assert "villes-2026/table-ronde/chapters.vtt" not in store.objects
+    other = parse(store.objects["villes-2026/table-ronde/index.html"].decode())
+    assert other.find(".//ol[@id='chapters']") is None
+    assert [t for t in other.iter("track") if t.get("kind") == "chapters"] == []

@@ -640,7 +640,8 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
                        automatic_languages=automatic_languages(item.facts.tracks),
                        captions_edited=human_edited(captions, (item.recording.id,
                                                                item.cut.guid, "fr")),
-                       live_replay=_from_live(ctx, item.recording, item.cut))
+                       live_replay=_from_live(ctx, item.recording, item.cut),
+                       chapters=captions.chapters(item.recording.id, item.cut.guid))
         for item in ready
     ]
     tracker = ctx.tracker("publish", event.slug)

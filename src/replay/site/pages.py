@@ -62,6 +62,8 @@ class SessionPage:
     automatic_languages: frozenset[str] = frozenset()  # captions no person validated
     live_replay: bool = False
     related: tuple[Related, ...] = ()
+    #: (start, title) of the chapters editors marked, in order (chapters.vtt).
+    chapters: tuple[tuple[float, str], ...] = ()
 
     @property
     def speakers(self) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from replay.domain.captions import transcript_passages
+from replay.domain.chapters import Chapter, chapters_webvtt
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
 from replay.domain.podcast import PodcastOptions, relative_links_warning
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 SUBTITLE_NAMES = {"fr": "Français", "en": "English"}
 SUBTITLE_FILES = ("subtitles.fr.vtt", "subtitles.en.vtt")
 TRANSCRIPT_FILES = ("transcript.fr.txt", "transcript.fr.json")
+CHAPTERS_FILE = "chapters.vtt"
 #: Hex digits of a segment's SHA-256 in its published name (128 bits).
 SEGMENT_NAME_DIGITS = 32
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]+)"')
@@ -68,6 +70,8 @@ class SessionOutputs:
     #: An instant replay made from the live's segments (labelled « Rediffusion du direct »
     #: until the full pass replaces it).
     live_replay: bool = False
+    #: The chapters editors marked (none: the page shows none).
+    chapters: tuple[Chapter, ...] = ()
 
 
 @dataclass
@@ -159,6 +163,9 @@ async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs
         await uploader.file(f"{prefix}/{name}", item.speech_dir / name)
     for name, data in transcript_files(item).items():
         await uploader.data(f"{prefix}/{name}", data)
+    if item.chapters:
+        await uploader.data(f"{prefix}/{CHAPTERS_FILE}",
+                            chapters_webvtt(item.chapters, item.cut.duration).encode())
     await _publish_playlists(uploader, prefix, item, variants)
     await uploader.data(f"{prefix}/{EMBED_PAGE}", render_embed_page(event, page).encode())
     await uploader.data(f"{prefix}/index.html", render_session_page(event, page).encode())
@@ -262,6 +269,7 @@ def _page(event: Event, item: SessionOutputs, drafts: bool) -> SessionPage:
         has_audio=(item.media_dir / "audio.m4a").exists(),
         automatic_languages=automatic,
         live_replay=item.live_replay,
+        chapters=tuple((c.start, c.title) for c in item.chapters),
     )
 
 

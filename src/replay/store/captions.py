@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from replay.domain.captions import CaptionStatus
+from replay.domain.chapters import Chapter
 from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
 from replay.domain.publication import PublicationRule, parse_rule
 from replay.domain.transcript import Cue
@@ -217,6 +218,26 @@ class Captions:
         self.db.execute("INSERT INTO caption_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (*key, number, cues_json(cues), author.name, author.id, self.clock(),
                          status, note))
+
+    # -- chapters ----------------------------------------------------------------------
+
+    def chapters(self, recording_id: int, guid: str) -> tuple[Chapter, ...]:
+        row = self.db.execute("SELECT chapters FROM chapters WHERE recording_id = ? AND "
+                              "guid = ?", (recording_id, guid)).fetchone()
+        if row is None:
+            return ()
+        return tuple(Chapter(float(c["start"]), str(c["title"]))
+                     for c in json.loads(row["chapters"]))
+
+    def save_chapters(self, recording_id: int, guid: str, chapters: Sequence[Chapter],
+                      author: Author) -> None:
+        self.db.execute(
+            "INSERT INTO chapters (recording_id, guid, chapters, updated_by, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(recording_id, guid) DO UPDATE SET "
+            "chapters = excluded.chapters, updated_by = excluded.updated_by, "
+            "updated_at = excluded.updated_at",
+            (recording_id, guid, json.dumps([c.as_json() for c in chapters],
+                                            ensure_ascii=False), author.id, self.clock()))
 
     # -- event options -----------------------------------------------------------------
 

@@ -223,6 +223,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE event_options ADD COLUMN podcast TEXT NOT NULL DEFAULT '{}';
     """,
+    # 8: the chapters editors mark in each session (replay.domain.chapters, as JSON).
+    """
+    CREATE TABLE chapters (
+        recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        guid TEXT NOT NULL,
+        chapters TEXT NOT NULL,
+        updated_by INTEGER,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (recording_id, guid)
+    );
+    """,
 )
 
 

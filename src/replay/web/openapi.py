@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from replay.domain.chapters import MAX_TITLE_CHARS
 from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
 
 JSONObj = dict[str, Any]
@@ -225,6 +226,7 @@ def _paths() -> JSONObj:
 
 _LANG: Final = _path_param("lang", "Langue des sous-titres : fr ou en")
 _CAPTION_PARAMS: Final = [_RECORDING, _GUID, _LANG]
+_CHAPTER_PARAMS: Final = [_RECORDING, _GUID]
 
 
 def _body(properties: JSONObj, *required: str) -> JSONObj:
@@ -311,6 +313,13 @@ def _caption_paths() -> JSONObj:
                        ("200", _ref("Glossary"), "Termes"), "400", "404", params=[_SLUG],
                        body={"required": True, "content": {
                            "application/json": {"schema": _ref("Glossary")}}})},
+        "/api/chapters/{id}/{guid}": {
+            "get": _op("Les chapitres d’une séance", editor,
+                       ("200", _ref("Chapters"), "Chapitres"), "404", params=_CHAPTER_PARAMS),
+            "put": _op("Remplacer les chapitres d’une séance (publiés avec elle)", editor,
+                       ("200", _ref("Chapters"), "Chapitres"), "400", "404",
+                       params=_CHAPTER_PARAMS, body={"required": True, "content": {
+                           "application/json": {"schema": _ref("Chapters")}}})},
         "/api/events/{slug}/podcast": {
             "get": _op("Les réglages du podcast de l’évènement (balises iTunes)", org,
                        ("200", _ref("Podcast"), "Réglages"), "404", params=[_SLUG]),
@@ -345,6 +354,11 @@ def _caption_schemas() -> JSONObj:
             "editors_may_publish": {"type": "boolean"}}},
         "Glossary": {"type": "object", "required": ["terms"], "properties": {
             "terms": {"type": "array", "items": {"type": "string"}}}},
+        "Chapters": {"type": "object", "required": ["chapters"], "properties": {
+            "chapters": {"type": "array", "items": {
+                "type": "object", "required": ["start", "title"], "properties": {
+                    "start": {"type": "number", "minimum": 0},
+                    "title": {"type": "string", "maxLength": MAX_TITLE_CHARS}}}}}},
         "Podcast": {"type": "object", "properties": {
             "author": {"type": "string", "maxLength": MAX_AUTHOR_CHARS},
             "category": {"type": "string", "enum": list(CATEGORIES)},

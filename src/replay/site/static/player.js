@@ -192,6 +192,15 @@
     li.appendChild(button);
   });
 
+  // Chapters: each entry seeks to its start (even when the address already names it).
+  Array.prototype.forEach.call(document.querySelectorAll("#chapters li"), function (li) {
+    li.querySelector("a").addEventListener("click", function (event) {
+      event.preventDefault();
+      video.currentTime = parseFloat(li.getAttribute("data-start"));
+      play();
+    });
+  });
+
   // -- keyboard shortcuts (listed on the page) -------------------------------------------
   function toggleCaptions() {
     var tracks = Array.prototype.slice.call(video.textTracks);

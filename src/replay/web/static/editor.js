@@ -703,3 +703,81 @@
     loadGlossary();
   })();
 })();
+
+// Chapters: a title at the playhead, kept per session (/api/chapters/{id}/{guid}); each
+// entry seeks the video there and can be removed. Every change is saved at once.
+(function () {
+  const NBSP = "\u00a0";
+  const root = document.getElementById("editeur");
+  const form = document.getElementById("chapitre-form");
+  if (!root || !form) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const url = "/api/chapters/" + root.dataset.recording + "/" + encodeURIComponent(root.dataset.guid);
+  const video = document.getElementById("video");
+  const title = document.getElementById("chapitre-titre");
+  const list = document.getElementById("liste-chapitres");
+  const status = document.getElementById("chapitres-etat");
+  let chapters = [];
+
+  function clock(value) {
+    const total = Math.floor(value), h = Math.floor(total / 3600);
+    const m = String(Math.floor(total / 60) % 60).padStart(2, "0"), s = String(total % 60).padStart(2, "0");
+    return h ? h + ":" + m + ":" + s : m + ":" + s;
+  }
+
+  function render() {
+    list.textContent = "";
+    chapters.forEach((chapter, index) => {
+      const item = document.createElement("li");
+      const seek = document.createElement("button");
+      seek.type = "button";
+      seek.className = "chapter-seek";
+      seek.textContent = clock(chapter.start) + " " + chapter.title;
+      seek.addEventListener("click", () => { video.currentTime = chapter.start; });
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "chapter-remove";
+      remove.textContent = "Supprimer";
+      remove.setAttribute("aria-label", "Supprimer le chapitre " + chapter.title);
+      remove.addEventListener("click", () => save(chapters.filter((_, i) => i !== index)));
+      item.append(seek, " ", remove);
+      list.appendChild(item);
+    });
+  }
+
+  async function request(method, body) {
+    const init = { method, credentials: "same-origin",
+                   headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } };
+    if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+    try {
+      const response = await fetch(url, init);
+      const data = await response.json().catch(() => ({}));
+      return { ok: response.ok, data };
+    } catch (error) {
+      return { ok: false, data: { error: "Réseau indisponible" + NBSP + ": les chapitres ne sont pas enregistrés." } };
+    }
+  }
+
+  async function save(next) {
+    status.textContent = "Enregistrement des chapitres…";
+    const result = await request("PUT", { chapters: next });
+    if (!result.ok) { status.textContent = result.data.error || "Les chapitres n’ont pas pu être enregistrés."; return false; }
+    chapters = result.data.chapters;
+    render();
+    status.textContent = chapters.length + (chapters.length > 1 ? " chapitres enregistrés." : " chapitre enregistré.");
+    return true;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const start = Math.round(video.currentTime * 1000) / 1000;
+    if (await save(chapters.concat([{ start, title: title.value }]))) title.value = "";
+  });
+
+  (async function start() {
+    const result = await request("GET");
+    if (result.ok) { chapters = result.data.chapters; render(); }
+    else status.textContent = result.data.error || "Les chapitres n’ont pas pu être chargés.";
+    root.dataset.chapters = "oui";
+  })();
+})();
