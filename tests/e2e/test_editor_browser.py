@@ -310,3 +310,49 @@ async def test_an_editor_marks_chapters_at_the_playhead(page: Page, server: Serv
     assert await page.eval_on_selector_all(
         "#liste-chapitres .chapter-seek", "b => b.map(x => x.textContent)") == [
         "00:04 Anne « ouvre » la table ronde"]
+
+
+ON_VIDEO = """() => Array.from(document.getElementById('video').textTracks)
+  .filter((t) => t.mode === 'showing')
+  .map((t) => [t.label, Array.from(t.cues).map((c) => [c.startTime, c.endTime, c.text])])"""
+
+
+async def test_the_cues_being_edited_play_on_the_video(page: Page, server: Server) -> None:
+    await open_editor(page, server)
+    shown = await page.evaluate(ON_VIDEO)
+    assert shown == [["Français (en cours d’édition)",
+                      [[c.start, c.end, "\n".join(c.lines)] for c in CUES]]]
+    await page.fill(cue(1), "Bonjour à toutes et à tous.")
+    shown = await page.evaluate(ON_VIDEO)
+    assert shown[0][1][0] == [1.0, 3.0, "Bonjour à toutes et à tous."]  # before any save
+    # While the video plays, the cue on screen is the edited one.
+    await page.evaluate("() => { const v = document.getElementById('video'); v.muted = true;"
+                        " v.currentTime = 1.2; return v.play(); }")
+    await page.wait_for_function(
+        "() => { const t = Array.from(document.getElementById('video').textTracks)"
+        ".find((t) => t.mode === 'showing'); return t.activeCues.length === 1"
+        " && t.activeCues[0].text === 'Bonjour à toutes et à tous.'; }")
+    # Typing pauses it.
+    await page.type(cue(1), " Bienvenue")
+    assert await page.eval_on_selector("#video", "v => v.paused")
+    await saved(page)
+    # Switching to English shows the English cues instead.
+    await page.check("input[name=affichage][value=en]")
+    shown = await page.evaluate(ON_VIDEO)
+    assert [label for label, _ in shown] == ["Anglais (en cours d’édition)"]
+
+
+async def test_the_active_cue_plays_in_a_loop(page: Page, server: Server) -> None:
+    await open_editor(page, server)
+    await page.evaluate("() => { document.getElementById('video').muted = true; }")
+    await page.focus(cue(2))  # 3.5 s to 6 s
+    loop = page.get_by_role("button", name="Lecture en boucle du repère")
+    await loop.click()
+    assert await loop.get_attribute("aria-pressed") == "true"
+    await page.wait_for_function("() => document.getElementById('video').currentTime > 5.5")
+    await page.wait_for_function(
+        "() => { const v = document.getElementById('video');"
+        " return !v.paused && v.currentTime >= 3.5 && v.currentTime < 4.5; }")
+    await loop.click()
+    assert await loop.get_attribute("aria-pressed") == "false"
+    await page.wait_for_function("() => document.getElementById('video').currentTime > 6.5")

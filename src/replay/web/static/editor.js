@@ -2,7 +2,9 @@
 // live reading-rule warnings (ported from replay.domain.cues), words Whisper was unsure
 // of, autosave with If-Match (a 409 opens the conflict dialog, never a silent
 // overwrite), history with diffs and revert, workflow, claims, find and replace with the
-// event's glossary. Caption text only ever reaches the page through textContent.
+// event's glossary; the cues being edited shown on the video, the active cue played in a
+// loop on demand, and the video paused while the editor types. Caption text only ever
+// reaches the page through textContent.
 "use strict";
 (function () {
   const NBSP = "\u00a0";
@@ -145,9 +147,27 @@
 
   function listOf(lang) { return byId("reperes-" + lang); }
 
+  // -- the captions being edited, on the video while it plays ---------------------------------
+
+  const onVideo = {};  // lang -> TextTrack made from the cues as they are being edited
+  const TRACK_LABELS = { fr: "Français (en cours d’édition)", en: "Anglais (en cours d’édition)" };
+
+  function showOnVideo(lang) {
+    if (!video.addTextTrack || !window.VTTCue) return;
+    if (!onVideo[lang]) onVideo[lang] = video.addTextTrack("captions", TRACK_LABELS[lang], lang);
+    const track = onVideo[lang];
+    track.mode = "hidden";
+    Array.from(track.cues || []).forEach((cue) => track.removeCue(cue));
+    state[lang].cues.forEach((cue) => {
+      if (cue.end > cue.start) track.addCue(new VTTCue(cue.start, cue.end, visible(cue.text).trim()));
+    });
+    LANGS.filter((l) => onVideo[l]).forEach((l) => { onVideo[l].mode = l === active.lang ? "showing" : "disabled"; });
+  }
+
   function renderList(lang) {
     const list = listOf(lang);
     list.replaceChildren(...state[lang].cues.map((cue, i) => cueItem(lang, i)));
+    showOnVideo(lang);
     refreshWarnings(lang);
     refreshSummary();
     highlight();
@@ -164,7 +184,10 @@
     const label = el("label", { "for": id + "-texte", "class": "visually-hidden" }, "Texte du repère " + (index + 1));
     const area = el("textarea", { "id": id + "-texte", "rows": "2", "spellcheck": "true", "lang": lang, "aria-describedby": id + "-avert" });
     area.value = cue.text;
-    area.addEventListener("input", () => { state[lang].cues[index].text = area.value; edited(lang); refreshCue(lang, index); });
+    area.addEventListener("input", () => {
+      if (byId("pause-saisie").checked && !video.paused) video.pause();  // typing stops the video
+      state[lang].cues[index].text = area.value; edited(lang); refreshCue(lang, index);
+    });
     area.addEventListener("focus", () => setActive(lang, index));
     const preview = el("p", { "class": "cue-preview" });
     preview.addEventListener("click", () => { setActive(lang, index); seek(state[lang].cues[index].start, false); });
@@ -258,6 +281,28 @@
     if (play) video.play().catch(() => {});
   }
 
+  // « Lecture en boucle du repère »: while on, the active cue plays again and again.
+  let looping = false;
+
+  function loopCue() {
+    const cue = state[active.lang] && state[active.lang].cues[active.index];
+    if (!looping || !cue) return;
+    const now = video.currentTime;
+    if (now >= cue.end || now < cue.start - 0.25) video.currentTime = cue.start;
+    if (!video.paused) requestAnimationFrame(loopCue);
+  }
+
+  function toggleLoop() {
+    looping = !looping;
+    const button = byId("boucle");
+    button.setAttribute("aria-pressed", String(looping));
+    const cue = state[active.lang] && state[active.lang].cues[active.index];
+    if (looping && cue) {
+      say("Lecture en boucle du repère " + (active.index + 1) + ".");
+      seek(cue.start, true);
+    } else if (!looping) say("Lecture en boucle arrêtée.");
+  }
+
   function highlight() {
     const now = video.currentTime || 0;
     byId("tete").textContent = stamp(now).slice(0, -2);
@@ -275,6 +320,7 @@
   function setActive(lang, index) {
     const changed = active.lang !== lang;
     active = { lang, index };
+    if (changed && state[lang]) showOnVideo(lang);
     LANGS.filter((l) => state[l]).forEach((l) => Array.from(listOf(l).children).forEach((item, i) => item.classList.toggle("active", l === lang && i === index)));
     if (changed) refreshSummary();
   }
@@ -361,6 +407,7 @@
 
   function edited(lang) {
     const s = state[lang];
+    showOnVideo(lang);
     s.dirty = true;
     s.revision = (s.revision || 0) + 1;
     say("Modifications non enregistrées…");
@@ -691,6 +738,8 @@
   byId("prendre-leur").addEventListener("click", takeTheirs);
   byId("conflit").addEventListener("cancel", (event) => event.preventDefault());
   video.addEventListener("timeupdate", highlight);
+  video.addEventListener("play", () => { if (looping) requestAnimationFrame(loopCue); });
+  byId("boucle").addEventListener("click", toggleLoop);
   video.addEventListener("seeked", highlight);
   window.addEventListener("beforeunload", (event) => {
     if (LANGS.some((l) => state[l] && state[l].dirty)) { flush(); event.preventDefault(); event.returnValue = ""; }
