@@ -356,3 +356,25 @@ async def test_the_active_cue_plays_in_a_loop(page: Page, server: Server) -> Non
     await loop.click()
     assert await loop.get_attribute("aria-pressed") == "false"
     await page.wait_for_function("() => document.getElementById('video').currentTime > 6.5")
+
+
+async def test_the_sessions_list_shows_review_and_filters(page: Page, server: Server) -> None:
+    await open_editor(page, server)  # opening the editor imports both languages' drafts
+    await page.click("#prendre")
+    await page.wait_for_function("document.getElementById('prise').textContent === 'vous'")
+    await page.goto(f"{server.url}/edition/")
+    row = page.locator("tr[data-guid=first]")
+    cells = [" ".join(text.split()) for text in await row.locator("td").all_inner_texts()]
+    assert cells == ["brouillon automatique corrigé à 0 %",
+                     "brouillon automatique corrigé à 0 %", "vous"]
+    await page.select_option("#filtre-prise", "libres")
+    await page.click("form.filters button[type=submit]")
+    await page.wait_for_url("**/edition/?etat=&prise=libres")
+    assert await page.locator("tr[data-guid]").count() == 0
+    assert "Aucune séance ne correspond à ces filtres." in await page.inner_text("main")
+    assert await page.input_value("#filtre-prise") == "libres"  # the filter stays chosen
+    await page.select_option("#filtre-prise", "moi")
+    await page.select_option("#filtre-etat", "a_relire")
+    await page.click("form.filters button[type=submit]")
+    await page.wait_for_url("**/edition/?etat=a_relire&prise=moi")
+    assert await page.locator("tr[data-guid=first]").count() == 1

@@ -3,7 +3,9 @@
 `setup_editor(app)` adds, for editors and organisers (`require(Role.EDITOR)`; anonymous
 visitors are sent to the login page, users limited to other events get 403):
 
-- ``GET /edition/``: the sessions of the events the editor may work on, with links;
+- ``GET /edition/``: the sessions of the events the editor may work on, with links, each
+  language's review state and progress and who claimed it, filtered by ``etat``
+  (``a_relire``, ``validees``) and ``prise`` (``moi``, ``libres``);
 - ``GET /edition/{recording_id}/{guid}``: the editor of one session's captions. The page
   is server-rendered; ``editor.js`` does the work against the captions API
   (`replay.web.api_caption_sessions`: versions with ETag/If-Match, history, diff, revert,
@@ -21,14 +23,15 @@ from typing import Final
 
 from aiohttp import web
 
+from replay.domain.captions import STATUS_LABELS, CaptionStatus
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.jobs.captions import speech_dir
 from replay.site.pages import clock
 from replay.store.db import Recording
-from replay.web.api_caption_sessions import event_options
+from replay.web.api_caption_sessions import captions_of, event_options
 from replay.web.api_common import parse_id
-from replay.web.auth import NBSP, Role, current_user, require
+from replay.web.auth import NBSP, USERS, Role, current_user, require
 from replay.web.dashboard import page_error, render
 from replay.web.keys import SETTINGS, STORE
 
@@ -64,6 +67,31 @@ def setup_editor(app: web.Application) -> None:
     app.router.add_get("/edition/{id}/{guid}/media/{tail:.+}", session_media)
 
 
+#: The review filters of the sessions list: (value, label); `_matches` applies them.
+REVIEW_FILTERS: Final = (
+    ("", "toutes"),
+    ("a_relire", "à relire (une langue au moins ni validée ni publiée)"),
+    ("validees", "validées ou publiées dans les deux langues"),
+)
+CLAIM_FILTERS: Final = (("", "toutes"), ("moi", "prises par moi"), ("libres", "libres"))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackReview:
+    """One language of a session, as the list shows it."""
+
+    status: CaptionStatus | None  # None: nobody opened it yet (the automatic draft)
+    progress: int  # percent of the session marked corrected
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status or CaptionStatus.BROUILLON]
+
+    @property
+    def done(self) -> bool:
+        return self.status in {CaptionStatus.VALIDE, CaptionStatus.PUBLIE}
+
+
 @dataclass(frozen=True, slots=True)
 class SessionLink:
     recording: int
@@ -71,16 +99,51 @@ class SessionLink:
     title: str
     room: str
     span: str
+    tracks: tuple[tuple[str, TrackReview], ...] = ()  # (language name, review)
+    claimed_by: str = ""  # who claimed it (« vous » for the viewer)
+    mine: bool = False
 
     @property
     def href(self) -> str:
         return f"{EDITOR_HOME}{self.recording}/{self.guid}"
 
 
+def _matches(link: SessionLink, review: str, claim: str) -> bool:
+    if review == "a_relire" and all(t.done for _, t in link.tracks):
+        return False
+    if review == "validees" and not all(t.done for _, t in link.tracks):
+        return False
+    if claim == "moi" and not link.mine:
+        return False
+    return not (claim == "libres" and link.claimed_by)
+
+
+def _review(request: web.Request, recording: int, cut: Cut,
+            user_id: int) -> tuple[tuple[tuple[str, TrackReview], ...], str, bool]:
+    captions = captions_of(request)
+    tracks, holder = [], None
+    for lang, name in (("fr", "français"), ("en", "anglais")):
+        state = captions.state((recording, cut.guid, lang))
+        if state is None:
+            tracks.append((name, TrackReview(None, 0)))
+            continue
+        done = state.reviewed_until or 0.0
+        span = max(cut.end - cut.start, 1e-9)
+        tracks.append((name, TrackReview(state.status, min(100, round(100 * done / span)))))
+        holder = holder or state.claimed_by
+    if holder is None:
+        return tuple(tracks), "", False
+    if holder == user_id:
+        return tuple(tracks), "vous", True
+    user = request.app[USERS].get(holder)
+    return tuple(tracks), user.name if user is not None else f"compte {holder}", False
+
+
 @dataclass(frozen=True, slots=True)
 class EventSessions:
     event: Event
     sessions: list[SessionLink]
+    total: int = 0  # before the filters
 
 
 async def _to_home(request: web.Request) -> web.StreamResponse:
@@ -91,17 +154,24 @@ async def _to_home(request: web.Request) -> web.StreamResponse:
 async def sessions_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     user = current_user(request)
+    review = request.query.get("etat", "")
+    claim = request.query.get("prise", "")
+    if review not in dict(REVIEW_FILTERS) or claim not in dict(CLAIM_FILTERS):
+        review, claim = "", ""
     groups = []
     for slug in store.event_slugs():
         event = store.load_event(slug)
         if event is None or user is None or not user.may_access_event(slug):
             continue
         links = [SessionLink(r.id, c.guid, c.title, r.room,
-                             f"{clock(c.start)}–{clock(c.end)}")
+                             f"{clock(c.start)}–{clock(c.end)}",
+                             *_review(request, r.id, c, user.id))
                  for r in store.recordings_of(slug) for c in store.load_cuts(r.id)]
-        groups.append(EventSessions(event, links))
+        groups.append(EventSessions(event, [link for link in links
+                                            if _matches(link, review, claim)], len(links)))
     return render(request, "editor_list.html", title="Sous-titres à corriger",
-                  groups=groups)
+                  groups=groups, review=review, claim=claim, review_filters=REVIEW_FILTERS,
+                  claim_filters=CLAIM_FILTERS)
 
 
 @_editor
