@@ -378,3 +378,40 @@ async def test_the_sessions_list_shows_review_and_filters(page: Page, server: Se
     await page.click("form.filters button[type=submit]")
     await page.wait_for_url("**/edition/?etat=a_relire&prise=moi")
     assert await page.locator("tr[data-guid=first]").count() == 1
+
+
+ROWS = """() => ['fr', 'en'].map((lang) => Array.from(
+  document.querySelectorAll('#reperes-' + lang + ' > li')).map((li) => {
+    const box = li.getBoundingClientRect();
+    return [Math.round(box.top), Math.round(box.bottom)]; }))"""
+
+
+async def test_french_and_english_side_by_side_in_aligned_rows(page: Page,
+                                                              server: Server) -> None:
+    # English cut differently: one cue for each two French ones.
+    headers = {"Authorization": f"Bearer {server.tokens['ed2']}"}
+    first = await page.request.get(server.api("en"), headers=headers)
+    assert first.ok
+    english = [{"start": 1.0, "end": 6.0, "text": "Hello everyone, welcome to NetZeroCities."},
+               {"start": 6.5, "end": 9.6, "text": "Thank you very much. Let us start."}]
+    response = await page.request.put(
+        server.api("en"), data=json.dumps({"cues": english}),
+        headers={**headers, "If-Match": first.headers["etag"],
+                 "Content-Type": "application/json"})
+    assert response.ok
+    await open_editor(page, server)
+    await page.check("input[name=affichage][value=both]")
+    french, english_rows = await page.evaluate(ROWS)
+    assert len(french) == 4
+    assert len(english_rows) == 2
+    # Each English cue starts level with the first French cue of its time span...
+    assert english_rows[0][0] == french[0][0]
+    assert english_rows[1][0] == french[2][0]
+    # ...and reaches down beside the last one; the next span starts below both.
+    assert english_rows[0][1] >= french[1][1] - 1
+    assert french[2][0] > french[1][1]
+    columns = await page.evaluate("""() => ['#reperes-fr > li', '#reperes-en > li'].map(
+      (s) => Math.round(document.querySelector(s).getBoundingClientRect().left))""")
+    assert columns[0] < columns[1]  # side by side
+    await page.check("input[name=affichage][value=fr]")
+    assert not await page.locator("#reperes-en").is_visible()

@@ -168,6 +168,7 @@
     const list = listOf(lang);
     list.replaceChildren(...state[lang].cues.map((cue, i) => cueItem(lang, i)));
     showOnVideo(lang);
+    alignRows();
     refreshWarnings(lang);
     refreshSummary();
     highlight();
@@ -721,7 +722,49 @@
     byId("langue-fr").hidden = choice === "en";
     byId("langue-en").hidden = choice === "fr";
     byId("listes").classList.toggle("both", choice === "both");
+    alignRows();
     if (choice !== "both") setActive(choice, 0);
+  }
+
+  // French and English side by side: one row per time span (cues of either language that
+  // overlap share a span), each language in its column, so a translator reads the French
+  // beside each English cue. Placed by the CSS grid of ".cue-lists.both".
+  function timeSpans() {
+    const all = [];
+    LANGS.forEach((lang) => state[lang].cues.forEach((c, i) => all.push({ lang, i, start: c.start, end: c.end })));
+    all.sort((a, b) => a.start - b.start || (a.lang === "fr" ? -1 : 1));
+    const spans = [];
+    let current = null;
+    all.forEach((cue) => {
+      if (current && cue.start < current.end - 0.05) {
+        current.cues.push(cue);
+        current.end = Math.max(current.end, cue.end);
+      } else {
+        current = { end: cue.end, cues: [cue] };
+        spans.push(current);
+      }
+    });
+    return spans;
+  }
+
+  function alignRows() {
+    LANGS.filter((l) => state[l]).forEach((l) => Array.from(listOf(l).children).forEach((item) => {
+      item.style.gridRow = "";
+      item.style.gridColumn = "";
+    }));
+    if (!byId("listes").classList.contains("both") || !LANGS.every((l) => state[l])) return;
+    let row = 2;  // row 1: the two headings
+    timeSpans().forEach((span) => {
+      const byLang = { fr: span.cues.filter((c) => c.lang === "fr"), en: span.cues.filter((c) => c.lang === "en") };
+      const height = Math.max(byLang.fr.length, byLang.en.length);
+      LANGS.forEach((lang, column) => byLang[lang].forEach((cue, k) => {
+        const item = listOf(lang).children[cue.i];
+        const last = k === byLang[lang].length - 1;
+        item.style.gridColumn = String(column + 1);
+        item.style.gridRow = (row + k) + " / span " + (last ? height - k : 1);
+      }));
+      row += height;
+    });
   }
 
   document.querySelectorAll('input[name="affichage"]').forEach((r) => r.addEventListener("change", () => showLanguages(r.value)));
