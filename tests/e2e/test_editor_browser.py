@@ -10,7 +10,10 @@ writes before it queues the event's publish job (not run here).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -35,7 +38,7 @@ from replay.web.auth import USERS
 from replay.web.keys import STORE
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Browser, Page
 
 pytestmark = pytest.mark.browser
 
@@ -415,3 +418,60 @@ async def test_french_and_english_side_by_side_in_aligned_rows(page: Page,
     assert columns[0] < columns[1]  # side by side
     await page.check("input[name=affichage][value=fr]")
     assert not await page.locator("#reperes-en").is_visible()
+
+
+LISTEN_CSP = """window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__violations.push(e.violatedDirective + " " + (e.blockedURI || "inline")); });"""
+
+
+@pytest.fixture(scope="module")
+def speech_audio(mp4: Path) -> Path:
+    """The recording's audio as the speech stage extracts it (16 kHz mono WAV)."""
+    wav = mp4.with_suffix(".wav")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(mp4), "-ac", "1",
+                    "-ar", "16000", "-c:a", "pcm_s16le", str(wav)], check=True, timeout=60)
+    return wav
+
+
+async def test_cues_are_moved_on_the_waveform(browser: Browser, server: Server,
+                                              speech_audio: Path) -> None:
+    from replay.jobs.pipeline import AUDIO
+    from replay.jobs.workdirs import recording_work_dir
+
+    wav = recording_work_dir(server.settings, server.recording) / AUDIO
+    await asyncio.to_thread(shutil.copyfile, speech_audio, wav)
+    context = await browser.new_context(locale="fr-FR")  # under the page's own CSP
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(20_000)
+        await page.add_init_script(LISTEN_CSP)
+        await open_editor(page, server)
+        await page.wait_for_selector("#editeur[data-waveform=oui]")
+        # wavesurfer.js draws in a shadow root, its style allowed by the page's nonce.
+        assert await page.evaluate("window.__violations") == []
+        regions = page.locator("#forme-onde [part~=region]")
+        assert await regions.count() == len(CUES)
+        box = await regions.first.bounding_box()
+        wave = await page.locator("#forme-onde").bounding_box()
+        assert box is not None
+        assert wave is not None
+        per_second = wave["width"] / 10.0  # the session lasts 10 s and fills the width
+        await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + box["width"] / 2 + per_second, box["y"] + 10,
+                              steps=8)
+        await page.mouse.up()
+        start = await page.input_value(cue(1, "input[id$='-start']"))
+        end = await page.input_value(cue(1, "input[id$='-end']"))
+        assert start.startswith("00:01,") or start.startswith("00:02,"), start
+        seconds = float(start[3:].replace(",", "."))
+        assert 1.7 <= seconds <= 2.3, start  # about a second later
+        assert float(end[3:].replace(",", ".")) == pytest.approx(seconds + 2.0, abs=0.002)
+        # (wait_for_function would need eval, which this page's CSP refuses)
+        await page.locator("#etat-enregistrement", has_text=re.compile("^Enregistré")).wait_for()
+        body, _ = await api_get(page, server)
+        assert body["cues"][0]["start"] == pytest.approx(seconds, abs=0.001)
+        assert await page.evaluate("window.__violations") == []
+    finally:
+        await context.close()

@@ -27,7 +27,7 @@ from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import SESSION_COOKIE, USERS
 from replay.web.editor import SHORTCUTS
-from replay.web.keys import STORE
+from replay.web.keys import SETTINGS, STORE
 
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
              / "mission-villes-2026.schedule.json")
@@ -231,3 +231,35 @@ async def test_the_list_shows_review_state_claims_and_progress_with_filters(site
     response = await site.client.get("/edition/?prise=libres", headers=HTML)
     assert "Aucune séance ne correspond à ces filtres." in body_text(parse(await response.text()))
     assert list(await rows("?etat=n-importe")) == ["first", "second"]  # ignored
+
+
+async def test_the_waveform_is_the_sessions_span_of_the_speech_audio(site: Site) -> None:
+    import struct
+    import wave
+
+    from replay.jobs.pipeline import AUDIO
+    from replay.jobs.workdirs import recording_work_dir
+
+    site.login("editor")
+    url = f"{site.page}/forme-onde.json"
+    missing = await site.client.get(url)
+    assert missing.status == 404
+    assert "pas encore extrait" in (await missing.json())["error"]
+    app = site.client.app
+    app[STORE].save_cuts(site.recording.id, [Cut("first", "Séance", 1.0, 3.0, 1.0, 3.0,
+                                                 False, False)])
+    path = recording_work_dir(app[SETTINGS], site.recording) / AUDIO
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as audio:  # 4 s at 100 Hz: 0.1, 0.2, 0.3, 0.4 each second
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(100)
+        audio.writeframes(b"".join(struct.pack("<h", 3277 * (1 + s // 100)) for s in range(400)))
+    response = await site.client.get(url)
+    assert response.status == 200
+    data = await response.json()
+    assert data["duration"] == 2.0
+    assert data["peaks_per_second"] == 20
+    assert data["peaks"] == [0.2] * 20 + [0.3] * 20
+    site.login("elsewhere")
+    assert (await site.client.get(url)).status == 403

@@ -11,12 +11,17 @@ visitors are sent to the login page, users limited to other events get 403):
   (`replay.web.api_caption_sessions`: versions with ETag/If-Match, history, diff, revert,
   status, claims, import/export; `replay.web.api_captions`: find and replace, glossary)
   with the session's CSRF token from ``<meta name="csrf-token">``;
+- ``GET /edition/{recording_id}/{guid}/forme-onde.json``: the session's waveform peaks
+  (`replay.domain.waveform`), for the editor's wavesurfer.js;
 - ``GET /edition/{recording_id}/{guid}/media/{tail}``: the session's work-directory media
   (``replay.mp4``, HLS...), with Range support, for sessions not published yet.
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -26,13 +31,18 @@ from aiohttp import web
 from replay.domain.captions import STATUS_LABELS, CaptionStatus
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
+from replay.domain.waveform import PEAKS_PER_SECOND, peaks
 from replay.jobs.captions import speech_dir
+from replay.jobs.pipeline import AUDIO
+from replay.jobs.workdirs import recording_work_dir
+from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.site.pages import clock
 from replay.store.db import Recording
 from replay.web.api_caption_sessions import captions_of, event_options
 from replay.web.api_common import parse_id
 from replay.web.auth import NBSP, USERS, Role, current_user, require
 from replay.web.dashboard import page_error, render
+from replay.web.errors import json_response
 from replay.web.keys import SETTINGS, STORE
 
 EDITOR_HOME: Final = "/edition/"
@@ -64,6 +74,7 @@ def setup_editor(app: web.Application) -> None:
     app.router.add_get("/edition", _to_home)
     app.router.add_get(EDITOR_HOME, sessions_page, name="edition")
     app.router.add_get("/edition/{id}/{guid}", editor_page, name="edition-seance")
+    app.router.add_get("/edition/{id}/{guid}/forme-onde.json", waveform)
     app.router.add_get("/edition/{id}/{guid}/media/{tail:.+}", session_media)
 
 
@@ -184,10 +195,48 @@ async def editor_page(request: web.Request) -> web.Response:
     assert user is not None
     options = event_options(request, event.slug)
     may_publish = user.role is Role.ORGANISER or options.editors_may_publish
-    return render(request, "editor.html", title=f"Sous-titres – {cut.title}", event=event,
-                  recording=recording, cut=cut, video=_video_url(request, recording, cut,
-                                                                 event),
-                  may_publish=may_publish, shortcuts=SHORTCUTS, user_id=user.id)
+    nonce = secrets.token_urlsafe(18)
+    response = render(request, "editor.html", title=f"Sous-titres – {cut.title}", event=event,
+                      recording=recording, cut=cut, video=_video_url(request, recording, cut,
+                                                                     event),
+                      may_publish=may_publish, shortcuts=SHORTCUTS, user_id=user.id,
+                      style_nonce=nonce)
+    response.headers["Content-Security-Policy"] = editor_policy(nonce)
+    return response
+
+
+def editor_policy(nonce: str) -> str:
+    """The site's policy, but for the one style element wavesurfer.js writes into its
+    shadow root, which carries this response's nonce."""
+    policy = SITE_POLICY.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
+    assert policy != SITE_POLICY
+    return f"{policy}; frame-ancestors 'none'"
+
+
+@_editor
+async def waveform(request: web.Request) -> web.Response:
+    """The session's waveform (`PEAKS_PER_SECOND` peaks a second), read from the
+    recording's 16 kHz speech audio; 404 while it is not made yet."""
+    recording, cut = _session(request)
+    wav = recording_work_dir(request.app[SETTINGS], recording) / AUDIO
+    try:
+        found = await asyncio.to_thread(_read_span, wav, cut.start, cut.end)
+    except (OSError, EOFError, wave.Error):
+        return json_response({"error": f"Forme d’onde indisponible{NBSP}: l’audio de "
+                                       "l’enregistrement n’est pas encore extrait."},
+                             status=404)
+    return json_response({"duration": cut.end - cut.start,
+                          "peaks_per_second": PEAKS_PER_SECOND, "peaks": found})
+
+
+def _read_span(path: Path, start: float, end: float) -> list[float]:
+    with wave.open(str(path), "rb") as audio:
+        if audio.getnchannels() != 1 or audio.getsampwidth() != 2:
+            raise wave.Error("not 16-bit mono")
+        rate = audio.getframerate()
+        audio.setpos(min(audio.getnframes(), max(0, round(start * rate))))
+        pcm = audio.readframes(max(0, round((end - start) * rate)))
+    return peaks(pcm, rate)
 
 
 @_editor

@@ -3,8 +3,8 @@
 // of, autosave with If-Match (a 409 opens the conflict dialog, never a silent
 // overwrite), history with diffs and revert, workflow, claims, find and replace with the
 // event's glossary; the cues being edited shown on the video, the active cue played in a
-// loop on demand, and the video paused while the editor types. Caption text only ever
-// reaches the page through textContent.
+// loop on demand, the video paused while the editor types, and a waveform (wavesurfer.js)
+// whose regions move the cues. Caption text only ever reaches the page through textContent.
 "use strict";
 (function () {
   const NBSP = "\u00a0";
@@ -164,11 +164,59 @@
     LANGS.filter((l) => onVideo[l]).forEach((l) => { onVideo[l].mode = l === active.lang ? "showing" : "disabled"; });
   }
 
+  // -- the waveform (wavesurfer.js), the cues of the language edited as draggable regions -----
+
+  let regions = null;
+
+  async function startWaveform() {
+    const note = byId("onde-etat");
+    if (!window.WaveSurfer || !window.WaveSurfer.Regions) { note.textContent = "Forme d’onde indisponible" + NBSP + ": wavesurfer.js n’est pas installé."; return; }
+    const { ok, data } = await api("GET", "/edition/" + root.dataset.recording + "/" + encodeURIComponent(root.dataset.guid) + "/forme-onde.json");
+    if (!ok) { note.textContent = data.error || "Forme d’onde indisponible."; return; }
+    regions = window.WaveSurfer.Regions.create();
+    window.WaveSurfer.create({
+      container: byId("forme-onde"), media: video, peaks: [data.peaks], duration: data.duration,
+      height: 72, minPxPerSec: 40, normalize: true, waveColor: "#7b8596", progressColor: "#00508f",
+      cursorColor: "#b00020", cspNonce: root.dataset.styleNonce, plugins: [regions] });
+    regions.on("region-updated", movedOnWaveform);
+    showRegions();
+    root.dataset.waveform = "oui";
+  }
+
+  function showRegions() {
+    if (!regions || !state[active.lang]) return;
+    regions.clearRegions();
+    const lang = active.lang;
+    state[lang].cues.forEach((cue, i) => regions.addRegion({
+      id: lang + "-" + i, start: cue.start, end: cue.end, drag: true, resize: true,
+      content: visible(cue.text).split("\n")[0].slice(0, 40), color: "rgba(0, 80, 143, 0.18)" }));
+  }
+
+  function movedOnWaveform(region) {
+    const [lang, number] = region.id.split("-");
+    const index = Number(number), cues = state[lang] && state[lang].cues, cue = cues && cues[index];
+    if (!cue) return;
+    cue.start = Math.round(region.start * 1000) / 1000;
+    cue.end = Math.round(region.end * 1000) / 1000;
+    const before = cues[index - 1], after = cues[index + 1];
+    if ((before && before.start > cue.start) || (after && after.start < cue.start)) reorder(lang);
+    else {
+      byId("repere-" + lang + "-" + index + "-start").value = stamp(cue.start);
+      byId("repere-" + lang + "-" + index + "-end").value = stamp(cue.end);
+      refreshCue(lang, index);
+      refreshWarning(lang, index + 1);
+      showOnVideo(lang);
+    }
+    setActive(lang, index);
+    edited(lang);
+  }
+
   function renderList(lang) {
     const list = listOf(lang);
     list.replaceChildren(...state[lang].cues.map((cue, i) => cueItem(lang, i)));
     showOnVideo(lang);
     alignRows();
+    if (lang === active.lang) showRegions();
     refreshWarnings(lang);
     refreshSummary();
     highlight();
@@ -321,7 +369,7 @@
   function setActive(lang, index) {
     const changed = active.lang !== lang;
     active = { lang, index };
-    if (changed && state[lang]) showOnVideo(lang);
+    if (changed && state[lang]) { showOnVideo(lang); showRegions(); }
     LANGS.filter((l) => state[l]).forEach((l) => Array.from(listOf(l).children).forEach((item, i) => item.classList.toggle("active", l === lang && i === index)));
     if (changed) refreshSummary();
   }
@@ -793,6 +841,7 @@
     if (loaded.every(Boolean)) say("Sous-titres chargés" + NBSP + ": version " + state.fr.version + " en français, " + state.en.version + " en anglais.");
     root.dataset.ready = "oui";
     loadGlossary();
+    startWaveform();
   })();
 })();
 
