@@ -529,7 +529,7 @@ async def test_chapters(api: Api) -> None:
     bad = await api.client.put(url, json={"chapters": [{"start": 99999, "title": "Trop tard"}]},
                                headers=api.auth("editor"))
     assert bad.status == 400
-    assert "Chapitre 1\u00a0: « start »" in (await bad.json())["error"]
+    assert "Chapitre 1\u00a0: «\u00a0start\u00a0»" in (await bad.json())["error"]
     shown = await api.client.get(url, headers=api.auth("organiser"))
     assert await shown.json() == expected  # nothing lost
     missing = await api.client.get(f"/api/chapters/{api.recording.id}/absente",

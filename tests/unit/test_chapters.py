@@ -14,17 +14,21 @@ def test_chapters_are_sorted_and_tidied() -> None:
                            {"start": 0.0, "title": "Accueil"}], 600.0) == (
         Chapter(0.0, "Accueil"), Chapter(65.0, "Débat avec la salle"))
     assert parse_chapters([], 600.0) == ()
+    # French typography's no-break spaces are the editor's, and stay.
+    assert parse_chapters([{"start": 1, "title": "Débat «\u00a0ouvert\u00a0»\u00a0!"}],
+                          600.0) == (Chapter(1.0, "Débat «\u00a0ouvert\u00a0»\u00a0!"),)
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    (None, "« chapters » invalide"),
-    ({"start": 0, "title": "x"}, "« chapters » invalide"),
-    ([{"start": 0, "title": "x"}] * 201, "« chapters » invalide"),
+    (None, "«\u00a0chapters\u00a0» invalide"),
+    ({"start": 0, "title": "x"}, "«\u00a0chapters\u00a0» invalide"),
+    ([{"start": 0, "title": "x"}] * 201, "«\u00a0chapters\u00a0» invalide"),
     (["Accueil"], "Chapitre 1\u00a0: un objet"),
-    ([{"start": -1, "title": "x"}], "Chapitre 1\u00a0: « start »"),
-    ([{"start": 0, "title": "a"}, {"start": 600, "title": "x"}], "Chapitre 2\u00a0: « start »"),
-    ([{"start": "10", "title": "x"}], "Chapitre 1\u00a0: « start »"),
-    ([{"start": True, "title": "x"}], "Chapitre 1\u00a0: « start »"),
+    ([{"start": -1, "title": "x"}], "Chapitre 1\u00a0: «\u00a0start\u00a0»"),
+    ([{"start": 0, "title": "a"}, {"start": 600, "title": "x"}],
+     "Chapitre 2\u00a0: «\u00a0start\u00a0»"),
+    ([{"start": "10", "title": "x"}], "Chapitre 1\u00a0: «\u00a0start\u00a0»"),
+    ([{"start": True, "title": "x"}], "Chapitre 1\u00a0: «\u00a0start\u00a0»"),
     ([{"start": 1, "title": "  "}], "Chapitre 1\u00a0: un titre"),
     ([{"start": 1, "title": "x" * 151}], "Chapitre 1\u00a0: un titre"),
     ([{"start": 1}], "Chapitre 1\u00a0: un titre"),

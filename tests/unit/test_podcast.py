@@ -34,10 +34,10 @@ def test_defaults_and_partial_updates() -> None:
 def test_bad_values_are_refused_in_french(body: dict[str, Any], field: str) -> None:
     with pytest.raises(PodcastError) as error:
         parse_podcast(body)
-    assert str(error.value).startswith(f"« {field} » invalide\u00a0: ")
+    assert str(error.value).startswith(f"«\u00a0{field}\u00a0» invalide\u00a0: ")
 
 
 def test_options_round_trip_as_json() -> None:
-    options = PodcastOptions("Métropole « Grand Lyon »", "Society & Culture", True,
+    options = PodcastOptions("Métropole «\u00a0Grand Lyon\u00a0»", "Society & Culture", True,
                              "https://lyon.example/c.png")
     assert parse_podcast(options.as_json()) == options

@@ -683,7 +683,7 @@ async def test_publication_warns_when_the_feeds_carry_relative_links(
         published: Published, tmp_path: Path) -> None:
     assert published.uploader.warnings == [
         "Le podcast est publié avec des liens relatifs, faute d’adresse publique du site "
-        "(réglage « public_url »)\u00a0: les applications de podcast le refuseront."]
+        "(réglage «\u00a0public_url\u00a0»)\u00a0: les applications de podcast le refuseront."]
     again = await publish_event(MemoryStore(), published.event, published.outputs,
                                 drafts=True, base_url="https://replays.example.org/site")
     assert again.warnings == []

@@ -5,6 +5,7 @@ ever invented: a session without marked chapters has none."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -13,6 +14,7 @@ from typing import Any, Final
 from replay.domain.webvtt import format_timestamp
 
 NBSP: Final = "\u00a0"
+_WHITE_SPACE: Final = re.compile(r"[ \t\r\n\f\v\u2028\u2029]+")
 MAX_CHAPTERS: Final = 200
 MAX_TITLE_CHARS: Final = 150
 #: Two chapters closer than this are one mistake (a double click).
@@ -36,8 +38,9 @@ def parse_chapters(value: object, duration: float) -> tuple[Chapter, ...]:
     """Chapters from JSON (``[{"start": s, "title": t}, ...]``), sorted by start; a
     session of `duration` seconds. `ChapterError` for anything else."""
     if not isinstance(value, list) or len(value) > MAX_CHAPTERS:
-        raise ChapterError(f"« chapters » invalide{NBSP}: une liste d’au plus {MAX_CHAPTERS} "
-                           "chapitres, chacun avec « start » (secondes) et « title ».")
+        raise ChapterError(f"«{NBSP}chapters{NBSP}» invalide{NBSP}: une liste d’au plus "
+                           f"{MAX_CHAPTERS} chapitres, chacun avec «{NBSP}start{NBSP}» "
+                           f"(secondes) et «{NBSP}title{NBSP}».")
     chapters = [_chapter(number, item, duration) for number, item in enumerate(value, 1)]
     chapters.sort(key=lambda c: c.start)
     for before, after in pairwise(chapters):
@@ -50,16 +53,17 @@ def parse_chapters(value: object, duration: float) -> tuple[Chapter, ...]:
 
 def _chapter(number: int, item: object, duration: float) -> Chapter:
     if not isinstance(item, dict):
-        raise ChapterError(f"Chapitre {number}{NBSP}: un objet avec « start » et « title ».")
+        raise ChapterError(f"Chapitre {number}{NBSP}: un objet avec «{NBSP}start{NBSP}» et "
+                           f"«{NBSP}title{NBSP}».")
     start, title = item.get("start"), item.get("title")
     if isinstance(start, bool) or not isinstance(start, int | float) or \
             not 0 <= start < duration:
-        raise ChapterError(f"Chapitre {number}{NBSP}: « start » doit être un nombre de "
+        raise ChapterError(f"Chapitre {number}{NBSP}: «{NBSP}start{NBSP}» doit être un nombre de "
                            f"secondes entre 0 et la durée de la session ({duration:.0f}{NBSP}s).")
     if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_CHARS:
         raise ChapterError(f"Chapitre {number}{NBSP}: un titre de 1 à {MAX_TITLE_CHARS} "
                            "caractères est nécessaire.")
-    return Chapter(round(float(start), 3), " ".join(title.split()))
+    return Chapter(round(float(start), 3), _tidy(title))
 
 
 def chapters_webvtt(chapters: Sequence[Chapter], duration: float) -> str:
@@ -71,3 +75,9 @@ def chapters_webvtt(chapters: Sequence[Chapter], duration: float) -> str:
         timing = f"{format_timestamp(chapter.start)} --> {format_timestamp(end)}"
         parts.append(f"{number}\n{timing}\n{html.escape(chapter.title, quote=False)}\n\n")
     return "".join(parts)
+
+
+def _tidy(text: str) -> str:
+    """One line, runs of white space made one space; no-break spaces (French typography)
+    are kept as they are."""
+    return _WHITE_SPACE.sub(" ", text).strip(" ")

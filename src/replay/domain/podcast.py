@@ -8,11 +8,13 @@ top-level categories, the image an absolute ``https`` address of a square pictur
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 NBSP: Final = "\u00a0"
+_WHITE_SPACE: Final = re.compile(r"[ \t\r\n\f\v\u2028\u2029]+")
 #: Apple Podcasts' top-level categories, as the ``text`` of ``itunes:category``.
 CATEGORIES: Final = (
     "Arts", "Business", "Comedy", "Education", "Fiction", "Government", "Health & Fitness",
@@ -47,22 +49,22 @@ def parse_podcast(body: dict[str, Any], current: PodcastOptions | None = None) -
     base = current or PodcastOptions()
     author = body.get("author", base.author)
     if not isinstance(author, str) or len(author) > MAX_AUTHOR_CHARS:
-        raise PodcastError(f"« author » invalide{NBSP}: un texte d’au plus "
+        raise PodcastError(f"«{NBSP}author{NBSP}» invalide{NBSP}: un texte d’au plus "
                            f"{MAX_AUTHOR_CHARS} caractères (vide{NBSP}: le titre de "
                            "l’évènement).")
     category = body.get("category", base.category)
     if category not in CATEGORIES:
-        raise PodcastError(f"« category » invalide{NBSP}: l’une des catégories d’Apple "
+        raise PodcastError(f"«{NBSP}category{NBSP}» invalide{NBSP}: l’une des catégories d’Apple "
                            f"Podcasts ({', '.join(CATEGORIES)}).")
     explicit = body.get("explicit", base.explicit)
     if not isinstance(explicit, bool):
-        raise PodcastError(f"« explicit » invalide{NBSP}: true ou false.")
+        raise PodcastError(f"«{NBSP}explicit{NBSP}» invalide{NBSP}: true ou false.")
     image = body.get("image", base.image)
     if not isinstance(image, str) or (image and not _https(image)):
-        raise PodcastError(f"« image » invalide{NBSP}: l’adresse complète (https://…) d’une "
-                           "image carrée de 1400 à 3000 pixels de côté, ou vide pour "
-                           "l’affiche de la dernière session.")
-    return PodcastOptions(" ".join(author.split()), category, explicit, image.strip())
+        raise PodcastError(f"«{NBSP}image{NBSP}» invalide{NBSP}: l’adresse complète "
+                           "(https://…) d’une image carrée de 1400 à 3000 pixels de côté, "
+                           "ou vide pour l’affiche de la dernière session.")
+    return PodcastOptions(_tidy(author), category, explicit, image.strip())
 
 
 def _https(address: str) -> bool:
@@ -75,4 +77,11 @@ def _https(address: str) -> bool:
 def relative_links_warning() -> str:
     """Said at publication when the feeds can only link relatively (no public address)."""
     return ("Le podcast est publié avec des liens relatifs, faute d’adresse publique du "
-            f"site (réglage « public_url »){NBSP}: les applications de podcast le refuseront.")
+            f"site (réglage «{NBSP}public_url{NBSP}»){NBSP}: les applications de podcast le "
+            "refuseront.")
+
+
+def _tidy(text: str) -> str:
+    """One line, runs of white space made one space; no-break spaces (French typography)
+    are kept as they are."""
+    return _WHITE_SPACE.sub(" ", text).strip(" ")
