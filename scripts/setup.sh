@@ -67,4 +67,7 @@ cp node_modules/hls.js/dist/hls.light.min.js src/replay/site/static/vendor/
 # The full build plays the live's WebVTT subtitle rendition (the light one has no subtitles).
 cp node_modules/hls.js/dist/hls.min.js src/replay/site/static/vendor/
 mkdir -p src/replay/web/static/vendor && cp node_modules/tus-js-client/dist/tus.min.js src/replay/web/static/vendor/
+# wavesurfer.js and its regions plugin: the editor page's waveform (loaded only there).
+cp node_modules/wavesurfer.js/dist/wavesurfer.min.js src/replay/web/static/vendor/
+cp node_modules/wavesurfer.js/dist/plugins/regions.min.js src/replay/web/static/vendor/wavesurfer.regions.min.js
 echo "setup: ready (.venv/bin/replay)"

@@ -10,7 +10,10 @@ writes before it queues the event's publish job (not run here).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -35,7 +38,7 @@ from replay.web.auth import USERS
 from replay.web.keys import STORE
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Browser, Page
 
 pytestmark = pytest.mark.browser
 
@@ -265,3 +268,210 @@ async def test_the_editor_pages_pass_axe(page: Page, server: Server) -> None:
         violations = await page.evaluate(
             "async () => (await axe.run()).violations.map(v => v.id + ': ' + v.help)")
         assert violations == [], path or server.page
+
+
+async def test_an_editor_marks_chapters_at_the_playhead(page: Page, server: Server) -> None:
+    await open_editor(page, server)
+    await page.wait_for_selector("#editeur[data-chapters=oui]")
+    assert await page.locator("#liste-chapitres li").count() == 0
+    await page.evaluate("""() => new Promise((done) => { const v = document.getElementById('video');
+      v.addEventListener('seeked', () => done(), { once: true }); v.currentTime = 4.25; })""")
+    await page.fill("#chapitre-titre", "Anne « ouvre » la table ronde")
+    await page.click("#chapitre-form button[type=submit]")
+    await page.wait_for_function(
+        "document.getElementById('chapitres-etat').textContent === '1 chapitre enregistré.'")
+    assert await page.input_value("#chapitre-titre") == ""
+    await page.evaluate("() => { document.getElementById('video').currentTime = 1.5; }")
+    await page.fill("#chapitre-titre", "Accueil")
+    await page.click("#chapitre-form button[type=submit]")
+    await page.wait_for_function(
+        "document.getElementById('chapitres-etat').textContent === '2 chapitres enregistrés.'")
+    assert await page.eval_on_selector_all(
+        "#liste-chapitres .chapter-seek", "b => b.map(x => x.textContent)") == [
+        "00:01 Accueil", "00:04 Anne « ouvre » la table ronde"]
+    response = await page.request.get(
+        f"{server.url}/api/chapters/{server.recording.id}/first",
+        headers={"Authorization": f"Bearer {server.tokens['ed2']}"})
+    assert await response.json() == {"chapters": [
+        {"start": 1.5, "title": "Accueil"}, {"start": 4.25,
+                                             "title": "Anne « ouvre » la table ronde"}]}
+    # Each entry seeks the video; a title the API refuses is said, and nothing is lost.
+    await page.locator("#liste-chapitres .chapter-seek").nth(1).click()
+    await page.wait_for_function(
+        "Math.abs(document.getElementById('video').currentTime - 4.25) < 0.01")
+    await page.fill("#chapitre-titre", "Trop près")  # 0 s from the second chapter
+    await page.click("#chapitre-form button[type=submit]")
+    await page.wait_for_function(
+        "document.getElementById('chapitres-etat').textContent.includes('moins d’une seconde')")
+    assert await page.locator("#liste-chapitres li").count() == 2
+    assert await page.input_value("#chapitre-titre") == "Trop près"
+    await page.get_by_role("button", name="Supprimer le chapitre Accueil").click()
+    await page.wait_for_function(
+        "document.getElementById('chapitres-etat').textContent === '1 chapitre enregistré.'")
+    await page.reload()
+    await page.wait_for_selector("#editeur[data-chapters=oui]")
+    assert await page.eval_on_selector_all(
+        "#liste-chapitres .chapter-seek", "b => b.map(x => x.textContent)") == [
+        "00:04 Anne « ouvre » la table ronde"]
+
+
+ON_VIDEO = """() => Array.from(document.getElementById('video').textTracks)
+  .filter((t) => t.mode === 'showing')
+  .map((t) => [t.label, Array.from(t.cues).map((c) => [c.startTime, c.endTime, c.text])])"""
+
+
+async def test_the_cues_being_edited_play_on_the_video(page: Page, server: Server) -> None:
+    await open_editor(page, server)
+    shown = await page.evaluate(ON_VIDEO)
+    assert shown == [["Français (en cours d’édition)",
+                      [[c.start, c.end, "\n".join(c.lines)] for c in CUES]]]
+    await page.fill(cue(1), "Bonjour à toutes et à tous.")
+    shown = await page.evaluate(ON_VIDEO)
+    assert shown[0][1][0] == [1.0, 3.0, "Bonjour à toutes et à tous."]  # before any save
+    # While the video plays, the cue on screen is the edited one.
+    await page.evaluate("() => { const v = document.getElementById('video'); v.muted = true;"
+                        " v.currentTime = 1.2; return v.play(); }")
+    await page.wait_for_function(
+        "() => { const t = Array.from(document.getElementById('video').textTracks)"
+        ".find((t) => t.mode === 'showing'); return t.activeCues.length === 1"
+        " && t.activeCues[0].text === 'Bonjour à toutes et à tous.'; }")
+    # Typing pauses it.
+    await page.type(cue(1), " Bienvenue")
+    assert await page.eval_on_selector("#video", "v => v.paused")
+    await saved(page)
+    # Switching to English shows the English cues instead.
+    await page.check("input[name=affichage][value=en]")
+    shown = await page.evaluate(ON_VIDEO)
+    assert [label for label, _ in shown] == ["Anglais (en cours d’édition)"]
+
+
+async def test_the_active_cue_plays_in_a_loop(page: Page, server: Server) -> None:
+    await open_editor(page, server)
+    await page.evaluate("() => { document.getElementById('video').muted = true; }")
+    await page.focus(cue(2))  # 3.5 s to 6 s
+    loop = page.get_by_role("button", name="Lecture en boucle du repère")
+    await loop.click()
+    assert await loop.get_attribute("aria-pressed") == "true"
+    await page.wait_for_function("() => document.getElementById('video').currentTime > 5.5")
+    await page.wait_for_function(
+        "() => { const v = document.getElementById('video');"
+        " return !v.paused && v.currentTime >= 3.5 && v.currentTime < 4.5; }")
+    await loop.click()
+    assert await loop.get_attribute("aria-pressed") == "false"
+    await page.wait_for_function("() => document.getElementById('video').currentTime > 6.5")
+
+
+async def test_the_sessions_list_shows_review_and_filters(page: Page, server: Server) -> None:
+    await open_editor(page, server)  # opening the editor imports both languages' drafts
+    await page.click("#prendre")
+    await page.wait_for_function("document.getElementById('prise').textContent === 'vous'")
+    await page.goto(f"{server.url}/edition/")
+    row = page.locator("tr[data-guid=first]")
+    cells = [" ".join(text.split()) for text in await row.locator("td").all_inner_texts()]
+    assert cells == ["brouillon automatique corrigé à 0 %",
+                     "brouillon automatique corrigé à 0 %", "vous"]
+    await page.select_option("#filtre-prise", "libres")
+    await page.click("form.filters button[type=submit]")
+    await page.wait_for_url("**/edition/?etat=&prise=libres")
+    assert await page.locator("tr[data-guid]").count() == 0
+    assert "Aucune séance ne correspond à ces filtres." in await page.inner_text("main")
+    assert await page.input_value("#filtre-prise") == "libres"  # the filter stays chosen
+    await page.select_option("#filtre-prise", "moi")
+    await page.select_option("#filtre-etat", "a_relire")
+    await page.click("form.filters button[type=submit]")
+    await page.wait_for_url("**/edition/?etat=a_relire&prise=moi")
+    assert await page.locator("tr[data-guid=first]").count() == 1
+
+
+ROWS = """() => ['fr', 'en'].map((lang) => Array.from(
+  document.querySelectorAll('#reperes-' + lang + ' > li')).map((li) => {
+    const box = li.getBoundingClientRect();
+    return [Math.round(box.top), Math.round(box.bottom)]; }))"""
+
+
+async def test_french_and_english_side_by_side_in_aligned_rows(page: Page,
+                                                              server: Server) -> None:
+    # English cut differently: one cue for each two French ones.
+    headers = {"Authorization": f"Bearer {server.tokens['ed2']}"}
+    first = await page.request.get(server.api("en"), headers=headers)
+    assert first.ok
+    english = [{"start": 1.0, "end": 6.0, "text": "Hello everyone, welcome to NetZeroCities."},
+               {"start": 6.5, "end": 9.6, "text": "Thank you very much. Let us start."}]
+    response = await page.request.put(
+        server.api("en"), data=json.dumps({"cues": english}),
+        headers={**headers, "If-Match": first.headers["etag"],
+                 "Content-Type": "application/json"})
+    assert response.ok
+    await open_editor(page, server)
+    await page.check("input[name=affichage][value=both]")
+    french, english_rows = await page.evaluate(ROWS)
+    assert len(french) == 4
+    assert len(english_rows) == 2
+    # Each English cue starts level with the first French cue of its time span...
+    assert english_rows[0][0] == french[0][0]
+    assert english_rows[1][0] == french[2][0]
+    # ...and reaches down beside the last one; the next span starts below both.
+    assert english_rows[0][1] >= french[1][1] - 1
+    assert french[2][0] > french[1][1]
+    columns = await page.evaluate("""() => ['#reperes-fr > li', '#reperes-en > li'].map(
+      (s) => Math.round(document.querySelector(s).getBoundingClientRect().left))""")
+    assert columns[0] < columns[1]  # side by side
+    await page.check("input[name=affichage][value=fr]")
+    assert not await page.locator("#reperes-en").is_visible()
+
+
+LISTEN_CSP = """window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__violations.push(e.violatedDirective + " " + (e.blockedURI || "inline")); });"""
+
+
+@pytest.fixture(scope="module")
+def speech_audio(mp4: Path) -> Path:
+    """The recording's audio as the speech stage extracts it (16 kHz mono WAV)."""
+    wav = mp4.with_suffix(".wav")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(mp4), "-ac", "1",
+                    "-ar", "16000", "-c:a", "pcm_s16le", str(wav)], check=True, timeout=60)
+    return wav
+
+
+async def test_cues_are_moved_on_the_waveform(browser: Browser, server: Server,
+                                              speech_audio: Path) -> None:
+    from replay.jobs.pipeline import AUDIO
+    from replay.jobs.workdirs import recording_work_dir
+
+    wav = recording_work_dir(server.settings, server.recording) / AUDIO
+    await asyncio.to_thread(shutil.copyfile, speech_audio, wav)
+    context = await browser.new_context(locale="fr-FR")  # under the page's own CSP
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(20_000)
+        await page.add_init_script(LISTEN_CSP)
+        await open_editor(page, server)
+        await page.wait_for_selector("#editeur[data-waveform=oui]")
+        # wavesurfer.js draws in a shadow root, its style allowed by the page's nonce.
+        assert await page.evaluate("window.__violations") == []
+        regions = page.locator("#forme-onde [part~=region]")
+        assert await regions.count() == len(CUES)
+        box = await regions.first.bounding_box()
+        wave = await page.locator("#forme-onde").bounding_box()
+        assert box is not None
+        assert wave is not None
+        per_second = wave["width"] / 10.0  # the session lasts 10 s and fills the width
+        await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + box["width"] / 2 + per_second, box["y"] + 10,
+                              steps=8)
+        await page.mouse.up()
+        start = await page.input_value(cue(1, "input[id$='-start']"))
+        end = await page.input_value(cue(1, "input[id$='-end']"))
+        assert start.startswith("00:01,") or start.startswith("00:02,"), start
+        seconds = float(start[3:].replace(",", "."))
+        assert 1.7 <= seconds <= 2.3, start  # about a second later
+        assert float(end[3:].replace(",", ".")) == pytest.approx(seconds + 2.0, abs=0.002)
+        # (wait_for_function would need eval, which this page's CSP refuses)
+        await page.locator("#etat-enregistrement", has_text=re.compile("^Enregistré")).wait_for()
+        body, _ = await api_get(page, server)
+        assert body["cues"][0]["start"] == pytest.approx(seconds, abs=0.001)
+        assert await page.evaluate("window.__violations") == []
+    finally:
+        await context.close()

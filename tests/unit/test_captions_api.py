@@ -484,3 +484,56 @@ async def test_publish_step_uses_corrections_and_the_policy(api: Api) -> None:
                                   json={"status": "valide"},
                                   headers=api.auth("editor"))).status == 200
     assert goes_out()
+
+
+async def test_podcast_options(api: Api) -> None:
+    url = f"/api/events/{SLUG}/podcast"
+    shown = await api.client.get(url, headers=api.auth("organiser"))
+    assert await shown.json() == {"author": "", "category": "Government", "explicit": False,
+                                  "image": ""}
+    saved = await api.client.put(url, json={"author": " Ville  de Lyon ", "category": "News",
+                                            "image": "https://lyon.example/cover.jpg"},
+                                 headers=api.auth("organiser"))
+    assert saved.status == 200
+    assert await saved.json() == {"author": "Ville de Lyon", "category": "News",
+                                  "explicit": False, "image": "https://lyon.example/cover.jpg"}
+    shown = await api.client.get(url, headers=api.auth("organiser"))
+    assert (await shown.json())["author"] == "Ville de Lyon"
+    # The other options are kept.
+    options = await api.client.get(f"/api/events/{SLUG}/options", headers=api.auth("organiser"))
+    assert (await options.json())["publication_rule"] == "apres_decoupage"
+    for body in ({"category": "Podcasts"}, {"image": "http://lyon.example/cover.jpg"},
+                 {"explicit": "non"}, {"author": 3}):
+        bad = await api.client.put(url, json=body, headers=api.auth("organiser"))
+        assert bad.status == 400, body
+        message = (await bad.json())["error"]
+        assert "invalide\u00a0:" in message, message
+    # Nothing was lost.
+    shown = await api.client.get(url, headers=api.auth("organiser"))
+    assert (await shown.json())["category"] == "News"
+    refused = await api.client.put(url, json={"category": "Arts"}, headers=api.auth("editor"))
+    assert refused.status == 403
+
+
+async def test_chapters(api: Api) -> None:
+    url = f"/api/chapters/{api.recording.id}/first"
+    shown = await api.client.get(url, headers=api.auth("editor"))
+    assert await shown.json() == {"chapters": []}
+    saved = await api.client.put(url, json={"chapters": [
+        {"start": 4.5, "title": "Débat"}, {"start": 0, "title": "Accueil"}]},
+        headers=api.auth("editor"))
+    assert saved.status == 200
+    expected = {"chapters": [{"start": 0.0, "title": "Accueil"},
+                             {"start": 4.5, "title": "Débat"}]}
+    assert await saved.json() == expected
+    bad = await api.client.put(url, json={"chapters": [{"start": 99999, "title": "Trop tard"}]},
+                               headers=api.auth("editor"))
+    assert bad.status == 400
+    assert "Chapitre 1\u00a0: «\u00a0start\u00a0»" in (await bad.json())["error"]
+    shown = await api.client.get(url, headers=api.auth("organiser"))
+    assert await shown.json() == expected  # nothing lost
+    missing = await api.client.get(f"/api/chapters/{api.recording.id}/absente",
+                                   headers=api.auth("editor"))
+    assert missing.status == 404
+    anonymous = await api.client.get(url)
+    assert anonymous.status == 401

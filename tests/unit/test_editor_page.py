@@ -4,6 +4,7 @@ HTML in French with the shortcuts and the CSRF token, and the session's media ro
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,7 @@ from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import SESSION_COOKIE, USERS
 from replay.web.editor import SHORTCUTS
-from replay.web.keys import STORE
+from replay.web.keys import SETTINGS, STORE
 
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
              / "mission-villes-2026.schedule.json")
@@ -83,6 +84,11 @@ def parse(text: str) -> Element:
     parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=True)
     document: Element = parser.parse(text)
     return document
+
+
+def cell_text(cell: Element) -> str:
+    """The cell's texts joined by a space, HTML white space collapsed (no-break spaces kept)."""
+    return re.sub(r"[ \t\n]+", " ", " ".join(cell.itertext())).strip()
 
 
 def body_text(document: Element) -> str:
@@ -173,3 +179,87 @@ async def test_media_never_leaves_the_media_folder(site: Site, tail: str) -> Non
     response = await site.client.get(f"{site.page}/media/{tail}")
     assert response.status == 404
     assert await response.read() != b"non"
+
+
+async def test_the_list_shows_review_state_claims_and_progress_with_filters(site: Site) -> None:
+    from replay.domain.captions import CaptionStatus
+    from replay.domain.transcript import Cue
+    from replay.store.captions import Author, Captions
+
+    app = site.client.app
+    store, users = app[STORE], app[USERS]
+    store.save_cuts(site.recording.id, [
+        Cut("first", "Séance <b>un</b>", 0.0, 60.0, 0.0, 60.0, False, False),
+        Cut("second", "Séance deux", 60.0, 120.0, 60.0, 120.0, False, False)])
+    editor, organiser = users.by_email("editor@example.org"), users.by_email(
+        "organiser@example.org")
+    assert editor is not None
+    assert organiser is not None
+    captions = Captions(store.db)
+    cues = [Cue(1.0, 2.0, ("Bonjour",))]
+    for guid in ("first", "second"):
+        for lang in ("fr", "en"):
+            captions.import_machine((site.recording.id, guid, lang), cues, "ab")
+    for lang in ("fr", "en"):
+        captions.set_status((site.recording.id, "first", lang), CaptionStatus.VALIDE,
+                            by=organiser.id)
+    captions.claim((site.recording.id, "first", "fr"), organiser.id)
+    captions.save((site.recording.id, "second", "fr"), cues, Author("Editor", editor.id),
+                  expected=1, status=CaptionStatus.RELECTURE, reviewed_until=30.0)
+    captions.claim((site.recording.id, "second", "fr"), editor.id)
+    site.login("editor")
+
+    async def rows(query: str = "") -> dict[str, list[str]]:
+        response = await site.client.get(f"/edition/{query}", headers=HTML)
+        assert response.status == 200
+        document = parse(await response.text())
+        return {str(tr.get("data-guid")): [cell_text(cell) for cell in tr
+                                           if cell.tag in (f"{NS}td", f"{NS}th")]
+                for tr in document.iter(f"{NS}tr") if tr.get("data-guid")}
+
+    assert await rows() == {
+        "first": ["Séance <b>un</b> Plénière, 00:00–01:00", "validé corrigé à 0\u00a0% 0\u00a0%",
+                  "validé corrigé à 0\u00a0% 0\u00a0%", "Organiser"],
+        "second": ["Séance deux Plénière, 01:00–02:00",
+                   "en relecture corrigé à 50\u00a0% 50\u00a0%",
+                   "brouillon automatique corrigé à 0\u00a0% 0\u00a0%", "vous"],
+    }
+    assert list(await rows("?etat=a_relire")) == ["second"]
+    assert list(await rows("?etat=validees")) == ["first"]
+    assert list(await rows("?prise=moi")) == ["second"]
+    assert list(await rows("?etat=validees&prise=moi")) == []
+    response = await site.client.get("/edition/?prise=libres", headers=HTML)
+    assert "Aucune séance ne correspond à ces filtres." in body_text(parse(await response.text()))
+    assert list(await rows("?etat=n-importe")) == ["first", "second"]  # ignored
+
+
+async def test_the_waveform_is_the_sessions_span_of_the_speech_audio(site: Site) -> None:
+    import struct
+    import wave
+
+    from replay.jobs.pipeline import AUDIO
+    from replay.jobs.workdirs import recording_work_dir
+
+    site.login("editor")
+    url = f"{site.page}/forme-onde.json"
+    missing = await site.client.get(url)
+    assert missing.status == 404
+    assert "pas encore extrait" in (await missing.json())["error"]
+    app = site.client.app
+    app[STORE].save_cuts(site.recording.id, [Cut("first", "Séance", 1.0, 3.0, 1.0, 3.0,
+                                                 False, False)])
+    path = recording_work_dir(app[SETTINGS], site.recording) / AUDIO
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as audio:  # 4 s at 100 Hz: 0.1, 0.2, 0.3, 0.4 each second
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(100)
+        audio.writeframes(b"".join(struct.pack("<h", 3277 * (1 + s // 100)) for s in range(400)))
+    response = await site.client.get(url)
+    assert response.status == 200
+    data = await response.json()
+    assert data["duration"] == 2.0
+    assert data["peaks_per_second"] == 20
+    assert data["peaks"] == [0.2] * 20 + [0.3] * 20
+    site.login("elsewhere")
+    assert (await site.client.get(url)).status == 403

@@ -4,6 +4,7 @@ links, and the same bytes when nothing changed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from xml.etree.ElementTree import Element
@@ -169,3 +170,46 @@ def test_podcast_enclosures_are_absolute_with_a_base_url() -> None:
                     "https://replays.example.org/site/villes-2026/ouverture/audio.m4a"]
     assert text(rss.find("channel/link")) == \
         "https://replays.example.org/site/villes-2026/index.html"
+
+
+# -- issue 15: the iTunes tags podcast apps require, read by feedparser ------------------
+
+
+def test_podcast_carries_the_itunes_tags_from_the_event_options() -> None:
+    import feedparser
+
+    from replay.domain.podcast import PodcastOptions
+
+    options = PodcastOptions(author="Ville de Lyon", category="News", explicit=True,
+                             image="https://lyon.example/cover.jpg")
+    data = podcast_feed(make_event(*ITEMS), ITEMS, base_url=BASE, podcast=options)
+    feed = feedparser.parse(data)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.feed.author == "Ville de Lyon"
+    assert feed.feed.image.href == "https://lyon.example/cover.jpg"
+    assert [tag.term for tag in feed.feed.tags] == ["News"]
+    # Apple's values are true and false (feedparser knows only the older yes and clean).
+    assert text(parse(data).find(f"channel/{{{ITUNES}}}explicit")) == "true"
+    assert [e.enclosures[0].href for e in feed.entries] == [
+        "https://replays.example.org/site/villes-2026/cloture/audio.m4a",
+        "https://replays.example.org/site/villes-2026/ouverture/audio.m4a"]
+
+
+def test_podcast_tags_by_default_name_the_event_and_its_newest_poster() -> None:
+    import feedparser
+
+    event = make_event(*ITEMS)
+    data = podcast_feed(event, ITEMS, base_url=BASE)
+    feed = feedparser.parse(data)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.feed.author == event.title
+    assert feed.feed.image.href == "https://replays.example.org/site/villes-2026/cloture/poster.jpg"
+    assert [tag.term for tag in feed.feed.tags] == ["Government"]
+    assert text(parse(data).find(f"channel/{{{ITUNES}}}explicit")) == "false"
+
+
+def test_a_podcast_without_posters_or_image_has_no_cover() -> None:
+    items = [FeedItem(replace(ITEMS[0].page, has_poster=False), 1, 2)]
+    rss = parse(podcast_feed(make_event(*items), items, base_url=BASE))
+    assert rss.find(f"channel/{{{ITUNES}}}image") is None
+    assert rss.find(f"channel/{{{ITUNES}}}category") is not None

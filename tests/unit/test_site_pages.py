@@ -24,9 +24,11 @@ from replay.site.pages import (
     clock,
     french_date,
     french_duration,
+    render_embed_page,
     render_event_page,
     render_search_page,
     render_session_page,
+    with_related,
 )
 from replay.site.publish import SessionOutputs, Uploader, publish_event, replays_json
 from replay.storage.memory import MemoryStore
@@ -480,7 +482,7 @@ async def test_publish_writes_everything_once(published: Published) -> None:
                 "hls/subtitles.fr.vtt", "hls/subtitles.en.vtt",
                 "hls/subtitles.fr.m3u8", "hls/subtitles.en.m3u8",
                 "replay.mp4", "audio.m4a", "poster.jpg", "subtitles.fr.vtt", "subtitles.en.vtt",
-                "transcript.fr.txt", "transcript.fr.json", "index.html")}
+                "transcript.fr.txt", "transcript.fr.json", "embed.html", "index.html")}
     assert "villes-2026/assets/player.js" in store.objects
     assert "villes-2026/assets/style.css" in store.objects
     assert "villes-2026/assets/search.js" in store.objects
@@ -589,7 +591,10 @@ async def test_releasing_reviewed_captions_changes_only_pages_and_index(
     before = len(published.store.writes)
     await publish_event(published.store, published.event, published.outputs, drafts=False)
     changed = published.store.writes[before:]
-    assert changed == ["villes-2026/ouverture/index.html", "villes-2026/table-ronde/index.html",
+    # The embed pages carry the track labels too (« automatiques » goes).
+    assert changed == ["villes-2026/ouverture/embed.html", "villes-2026/ouverture/index.html",
+                       "villes-2026/table-ronde/embed.html",
+                       "villes-2026/table-ronde/index.html",
                        "villes-2026/replays.json", "villes-2026/index.html"]
 
 
@@ -669,3 +674,111 @@ async def test_each_language_keeps_its_automatic_label_until_reviewed(
     entries = {e["guid"]: e for e in json.loads(objects["villes-2026/replays.json"])["replays"]}
     assert entries["g1"]["captions_by_language"] == {"fr": "reviewed", "en": "automatic"}
     assert entries["g2"]["captions_by_language"] == {"fr": "automatic", "en": "automatic"}
+
+
+# -- issue 15: podcast apps refuse relative links --------------------------------------
+
+
+async def test_publication_warns_when_the_feeds_carry_relative_links(
+        published: Published, tmp_path: Path) -> None:
+    assert published.uploader.warnings == [
+        "Le podcast est publié avec des liens relatifs, faute d’adresse publique du site "
+        "(réglage «\u00a0public_url\u00a0»)\u00a0: les applications de podcast le refuseront."]
+    again = await publish_event(MemoryStore(), published.event, published.outputs,
+                                drafts=True, base_url="https://replays.example.org/site")
+    assert again.warnings == []
+
+
+# -- issue 15: related replays, the embed page and its code ------------------------------
+
+
+def test_related_replays_are_the_same_track_first_then_the_same_room() -> None:
+    base = make_session("g1", "a", T0, evil=False)
+    sessions = [
+        replace(base, track="Énergie"),
+        replace(base, guid="g2", slug="b", start=T0 + timedelta(hours=3), track="Énergie",
+                room="Salle B"),
+        replace(base, guid="g3", slug="c", start=T0 + timedelta(hours=1), track="Mobilité"),
+        replace(base, guid="g4", slug="d", start=T0 + timedelta(hours=2), track="",
+                room="Salle B"),
+    ]
+    pages = with_related([make_page(s, drafts=False) for s in sessions])
+    related = {p.session.slug: [(r.slug, r.same_track) for r in p.related] for p in pages}
+    assert related == {
+        "a": [("b", True), ("c", False)],  # b: same track, other room; c: same room
+        "b": [("a", True), ("d", False)],
+        "c": [("a", False)],
+        "d": [("b", False)],
+    }
+    alone = with_related([make_page(replace(base, track=""), drafts=False)])
+    assert alone[0].related == ()
+
+
+def test_session_page_lists_related_replays_and_offers_the_embed_code() -> None:
+    first = replace(make_session("g1", "a", T0), track="Énergie")
+    second = replace(make_session("g2", "b", T0 + timedelta(hours=1)), track="Énergie")
+    pages = with_related([make_page(first, drafts=False), make_page(second, drafts=False)])
+    root = parse(render_session_page(make_event(first, second), pages[0]))
+    [related] = by_class(root, "section", "related")
+    heading = related.find("h2")
+    assert heading is not None
+    assert text_of(heading) == "Autres replays du même thème"
+    assert [(a.get("href"), text_of(a)) for a in related.iter("a")] == [
+        ("../b/index.html", second.title)]
+    code = root.find(".//textarea[@id='embed-code']")
+    assert code is not None
+    assert code.get("data-embed") == "embed.html"
+    iframe = parse(f"<!DOCTYPE html><title>t</title>{code.text}").find(".//iframe")
+    assert iframe is not None
+    assert iframe.get("src") == "embed.html"  # player.js makes it absolute
+    assert iframe.get("title") == first.title
+    label = root.find(".//label[@for='embed-code']")
+    assert label is not None
+
+
+def test_session_page_without_related_replays_lists_none() -> None:
+    item = make_session("g1", "a", T0)
+    root = parse(render_session_page(make_event(item), make_page(item, drafts=False)))
+    assert by_class(root, "section", "related") == []
+
+
+def test_embed_page_is_the_player_alone() -> None:
+    item = make_session("g1", "a", T0)
+    root = parse(render_embed_page(make_event(item), make_page(item, drafts=True)))
+    assert_safe(root)
+    [video] = list(root.iter("video"))
+    assert [t.get("src") for t in video.iter("track")] == ["subtitles.fr.vtt",
+                                                           "subtitles.en.vtt"]
+    assert root.find(".//ol[@id='transcript']") is None
+    [link] = [a for a in root.iter("a") if a.get("target") == "_blank"]
+    assert link.get("href") == "index.html"
+    assert link.get("rel") == "noopener"
+    assert [s.get("src") for s in root.iter("script")] == ["../assets/player.js"]
+
+
+async def test_marked_chapters_are_published_as_a_track_and_a_list(tmp_path: Path) -> None:
+    from replay.domain.chapters import Chapter
+
+    first = make_session("g1", "ouverture", T0, evil=False)
+    second = make_session("g2", "table-ronde", T0 + timedelta(hours=2), evil=False)
+    marked = replace(fake_outputs(tmp_path, first),
+                     chapters=(Chapter(0.0, "Accueil"), Chapter(125.0, f"Débat {EVIL}")))
+    store = MemoryStore()
+    await publish_event(store, make_event(first, second),
+                        [marked, fake_outputs(tmp_path, second)], drafts=False)
+    vtt_text = store.objects["villes-2026/ouverture/chapters.vtt"].decode()
+    assert vtt_text.startswith("WEBVTT\n\n1\n00:00:00.000 --> 00:02:05.000\nAccueil\n\n")
+    assert "00:02:05.000 --> 01:00:00.000" in vtt_text
+    root = parse(store.objects["villes-2026/ouverture/index.html"].decode())
+    assert_safe(root)
+    [track] = [t for t in root.iter("track") if t.get("kind") == "chapters"]
+    assert track.get("src") == "chapters.vtt"
+    entries = root.findall(".//ol[@id='chapters']/li")
+    assert [(li.get("data-start"), text_of(li)) for li in entries] == [
+        ("0.000", "00:00 Accueil"), ("125.000", f"02:05 Débat {EVIL}")]
+    assert [a.get("href") for li in entries for a in li.iter("a")] == ["#t=0", "#t=125"]
+    # Nothing marked, nothing shown.
+    assert "villes-2026/table-ronde/chapters.vtt" not in store.objects
+    other = parse(store.objects["villes-2026/table-ronde/index.html"].decode())
+    assert other.find(".//ol[@id='chapters']") is None
+    assert [t for t in other.iter("track") if t.get("kind") == "chapters"] == []

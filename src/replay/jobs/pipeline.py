@@ -640,13 +640,16 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
                        automatic_languages=automatic_languages(item.facts.tracks),
                        captions_edited=human_edited(captions, (item.recording.id,
                                                                item.cut.guid, "fr")),
-                       live_replay=_from_live(ctx, item.recording, item.cut))
+                       live_replay=_from_live(ctx, item.recording, item.cut),
+                       chapters=captions.chapters(item.recording.id, item.cut.guid))
         for item in ready
     ]
     tracker = ctx.tracker("publish", event.slug)
     await ctx.ensure_current()
+    podcast = captions.options(event.slug, default_options(ctx.settings)).podcast
     await publish_event(ctx.objects, event, outputs, drafts=ctx.settings.publish_drafts,
-                        on_progress=tracker, base_url=ctx.settings.public_url)
+                        on_progress=tracker, base_url=ctx.settings.public_url,
+                        podcast=podcast)
     for item in ready:
         _released(ctx.store, captions, item)
     tracker.done()

@@ -23,6 +23,7 @@ from email.utils import format_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from replay.domain.model import Event
+from replay.domain.podcast import PodcastOptions
 from replay.site.pages import SessionPage
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -142,8 +143,13 @@ def _i(tag: str) -> str:
     return f"{{{ITUNES}}}{tag}"
 
 
-def podcast_feed(event: Event, items: Sequence[FeedItem], *, base_url: str = "") -> bytes:
-    """The sessions' audio (M4A) as a podcast, newest first; sessions without audio are left out."""
+def podcast_feed(event: Event, items: Sequence[FeedItem], *, base_url: str = "",
+                 podcast: PodcastOptions | None = None) -> bytes:
+    """The sessions' audio (M4A) as a podcast, newest first; sessions without audio are
+    left out. The iTunes tags podcast apps require come from the event's `podcast`
+    options: author (the event's title by default), category, explicit, and the cover
+    (the newest session's poster when the organiser gave none)."""
+    options = podcast or PodcastOptions()
     ET.register_namespace("itunes", ITUNES)
     rss = ET.Element("rss", version="2.0")
     channel = _sub(rss, "channel")
@@ -153,12 +159,22 @@ def podcast_feed(event: Event, items: Sequence[FeedItem], *, base_url: str = "")
          f"Les enregistrements audio des sessions de l’évènement «\u00a0{event.title}\u00a0».")
     _sub(channel, "language", "fr")
     _sub(channel, "lastBuildDate", format_datetime(_updated(event, items)))
-    _sub(channel, _i("author"), event.title)
-    _sub(channel, _i("explicit"), "false")
+    _sub(channel, _i("author"), options.author or event.title)
+    if image := options.image or _newest_poster(event, items, base_url):
+        _sub(channel, _i("image"), href=image)
+    _sub(channel, _i("category"), text=options.category)
+    _sub(channel, _i("explicit"), "true" if options.explicit else "false")
     for item in _ordered(items):
         if item.audio_bytes is not None:
             _podcast_item(channel, event, item, base_url)
     return _serialise(rss)
+
+
+def _newest_poster(event: Event, items: Sequence[FeedItem], base_url: str) -> str:
+    for item in _ordered(items):
+        if item.page.has_poster:
+            return site_link(event, f"{item.page.session.slug}/poster.jpg", base_url)
+    return ""
 
 
 def _podcast_item(channel: ET.Element, event: Event, item: FeedItem, base_url: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from itertools import groupby
@@ -33,6 +33,23 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'")
 
 
+#: Each session's page made to be framed by other sites (`replay serve` lets any site
+#: frame it, and only it).
+EMBED_PAGE = "embed.html"
+#: How many related replays a session page lists at most.
+MAX_RELATED = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Another published session of the same track or room, as linked under the player."""
+
+    slug: str
+    title: str
+    start: datetime
+    same_track: bool
+
+
 @dataclass(frozen=True, slots=True)
 class SessionPage:
     session: Session
@@ -44,6 +61,9 @@ class SessionPage:
     has_audio: bool = False
     automatic_languages: frozenset[str] = frozenset()  # captions no person validated
     live_replay: bool = False
+    related: tuple[Related, ...] = ()
+    #: (start, title) of the chapters editors marked, in order (chapters.vtt).
+    chapters: tuple[tuple[float, str], ...] = ()
 
     @property
     def speakers(self) -> str:
@@ -89,7 +109,31 @@ def site_environment() -> jinja2.Environment:
 
 def render_session_page(event: Event, page: SessionPage) -> str:
     template = site_environment().get_template("session.html")
+    return template.render(event=event, page=page, has_hls_js=_has_vendor("hls.light.min.js"),
+                           embed_page=EMBED_PAGE)
+
+
+def render_embed_page(event: Event, page: SessionPage) -> str:
+    """The session's player alone, for other sites' ``<iframe>``."""
+    template = site_environment().get_template("embed.html")
     return template.render(event=event, page=page, has_hls_js=_has_vendor("hls.light.min.js"))
+
+
+def with_related(pages: Sequence[SessionPage]) -> list[SessionPage]:
+    """Each page with the other pages of its track (when it has one) or its room: those
+    of the same track first, then by start."""
+    found = []
+    for page in pages:
+        session = page.session
+        same = [(bool(session.track) and other.session.track == session.track, other)
+                for other in pages if other.session.slug != session.slug]
+        chosen = sorted(((track, other) for track, other in same
+                         if track or other.room == page.room),
+                        key=lambda pair: (not pair[0], pair[1].session.start))
+        related = tuple(Related(other.session.slug, other.session.title, other.session.start,
+                                track) for track, other in chosen[:MAX_RELATED])
+        found.append(replace(page, related=related))
+    return found
 
 
 def render_event_page(event: Event, pages: Sequence[SessionPage]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -21,25 +22,33 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from replay.domain.captions import transcript_passages
+from replay.domain.chapters import Chapter, chapters_webvtt
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.domain.podcast import PodcastOptions, relative_links_warning
 from replay.domain.webvtt import parse_webvtt
 from replay.media.commands import MASTER_PLAYLIST, add_subtitle_renditions
 from replay.media.timestamps import timestamp_map
 from replay.site.feeds import FeedItem, atom_feed, podcast_feed
 from replay.site.pages import (
+    EMBED_PAGE,
     SessionPage,
+    render_embed_page,
     render_event_page,
     render_search_page,
     render_session_page,
     static_assets,
+    with_related,
 )
 from replay.site.search import search_index
 from replay.storage.port import ObjectStore, sha256_of_file
 
+log = logging.getLogger(__name__)
+
 SUBTITLE_NAMES = {"fr": "Français", "en": "English"}
 SUBTITLE_FILES = ("subtitles.fr.vtt", "subtitles.en.vtt")
 TRANSCRIPT_FILES = ("transcript.fr.txt", "transcript.fr.json")
+CHAPTERS_FILE = "chapters.vtt"
 #: Hex digits of a segment's SHA-256 in its published name (128 bits).
 SEGMENT_NAME_DIGITS = 32
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]+)"')
@@ -61,6 +70,8 @@ class SessionOutputs:
     #: An instant replay made from the live's segments (labelled « Rediffusion du direct »
     #: until the full pass replaces it).
     live_replay: bool = False
+    #: The chapters editors marked (none: the page shows none).
+    chapters: tuple[Chapter, ...] = ()
 
 
 @dataclass
@@ -73,6 +84,8 @@ class Uploader:
     unchanged: int = 0
     pruned: int = 0
     keys: set[str] = field(default_factory=set)
+    #: What the organiser should know about this publication (French).
+    warnings: list[str] = field(default_factory=list)
 
     async def file(self, key: str, path: Path, sha256: str | None = None) -> None:
         """Upload `path` under `key` unless it is there already (`sha256`: its digest,
@@ -110,22 +123,28 @@ async def publish_event(
     drafts: bool,
     on_progress: Callable[[float], None] | None = None,
     base_url: str = "",
+    podcast: PodcastOptions | None = None,
 ) -> Uploader:
     """Publish every session, then the event's index files, the index page last.
 
     ``base_url`` is the site's public address (the folder holding the events); the
-    feeds link with absolute URLs under it, or relative to themselves when it is empty.
+    feeds link with absolute URLs under it, or relative to themselves when it is empty
+    (podcast apps refuse those: the uploader's ``warnings`` say so). ``podcast``: the
+    event's podcast options (its feed's iTunes tags).
     """
     uploader = Uploader(objects)
+    if not base_url:
+        uploader.warnings.append(relative_links_warning())
+        log.warning("event %s: the feeds carry relative links (no public_url)", event.slug)
     for name, data in static_assets():
         await uploader.data(f"{event.slug}/assets/{name}", data)
     ordered = sorted(outputs, key=lambda o: (o.session.start, o.room))
-    pages = [_page(event, item, drafts) for item in ordered]
+    pages = with_related([_page(event, item, drafts) for item in ordered])
     for done, (item, page) in enumerate(zip(ordered, pages, strict=True), start=1):
         await publish_session(uploader, event, item, page)
         if on_progress is not None:
             on_progress(done / (len(ordered) + 1))
-    await _publish_index(uploader, event, ordered, pages, base_url=base_url)
+    await _publish_index(uploader, event, ordered, pages, base_url=base_url, podcast=podcast)
     await uploader.prune([f"{event.slug}/assets/",
                           *(f"{event.slug}/{item.session.slug}/" for item in ordered)])
     if on_progress is not None:
@@ -144,7 +163,11 @@ async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs
         await uploader.file(f"{prefix}/{name}", item.speech_dir / name)
     for name, data in transcript_files(item).items():
         await uploader.data(f"{prefix}/{name}", data)
+    if item.chapters:
+        await uploader.data(f"{prefix}/{CHAPTERS_FILE}",
+                            chapters_webvtt(item.chapters, item.cut.duration).encode())
     await _publish_playlists(uploader, prefix, item, variants)
+    await uploader.data(f"{prefix}/{EMBED_PAGE}", render_embed_page(event, page).encode())
     await uploader.data(f"{prefix}/index.html", render_session_page(event, page).encode())
 
 
@@ -246,6 +269,7 @@ def _page(event: Event, item: SessionOutputs, drafts: bool) -> SessionPage:
         has_audio=(item.media_dir / "audio.m4a").exists(),
         automatic_languages=automatic,
         live_replay=item.live_replay,
+        chapters=tuple((c.start, c.title) for c in item.chapters),
     )
 
 
@@ -265,7 +289,8 @@ def transcript_files(item: SessionOutputs) -> dict[str, bytes]:
 
 
 async def _publish_index(uploader: Uploader, event: Event, ordered: Sequence[SessionOutputs],
-                         pages: Sequence[SessionPage], *, base_url: str) -> None:
+                         pages: Sequence[SessionPage], *, base_url: str,
+                         podcast: PodcastOptions | None) -> None:
     """The event's lists, search index and feeds, then its page (which links to them)."""
     items = [_feed_item(item, page) for item, page in zip(ordered, pages, strict=True)]
     prefix = event.slug
@@ -273,7 +298,8 @@ async def _publish_index(uploader: Uploader, event: Event, ordered: Sequence[Ses
     await uploader.data(f"{prefix}/search.json", search_index(pages).encode())
     await uploader.data(f"{prefix}/recherche.html", render_search_page(event).encode())
     await uploader.data(f"{prefix}/atom.xml", atom_feed(event, items, base_url=base_url))
-    await uploader.data(f"{prefix}/podcast.xml", podcast_feed(event, items, base_url=base_url))
+    await uploader.data(f"{prefix}/podcast.xml", podcast_feed(event, items, base_url=base_url,
+                                                                podcast=podcast))
     await uploader.data(f"{prefix}/index.html", render_event_page(event, pages).encode())
 
 

@@ -12,10 +12,12 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from replay.domain.captions import CaptionStatus
+from replay.domain.chapters import Chapter
+from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
 from replay.domain.publication import PublicationRule, parse_rule
 from replay.domain.transcript import Cue
 from replay.store.db import transaction
@@ -58,6 +60,7 @@ class EventOptions:
     publication_rule: PublicationRule
     editors_may_publish: bool
     glossary: tuple[str, ...] = ()
+    podcast: PodcastOptions = field(default_factory=PodcastOptions)
 
     @property
     def captions_policy(self) -> Policy:
@@ -216,6 +219,26 @@ class Captions:
                         (*key, number, cues_json(cues), author.name, author.id, self.clock(),
                          status, note))
 
+    # -- chapters ----------------------------------------------------------------------
+
+    def chapters(self, recording_id: int, guid: str) -> tuple[Chapter, ...]:
+        row = self.db.execute("SELECT chapters FROM chapters WHERE recording_id = ? AND "
+                              "guid = ?", (recording_id, guid)).fetchone()
+        if row is None:
+            return ()
+        return tuple(Chapter(float(c["start"]), str(c["title"]))
+                     for c in json.loads(row["chapters"]))
+
+    def save_chapters(self, recording_id: int, guid: str, chapters: Sequence[Chapter],
+                      author: Author) -> None:
+        self.db.execute(
+            "INSERT INTO chapters (recording_id, guid, chapters, updated_by, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(recording_id, guid) DO UPDATE SET "
+            "chapters = excluded.chapters, updated_by = excluded.updated_by, "
+            "updated_at = excluded.updated_at",
+            (recording_id, guid, json.dumps([c.as_json() for c in chapters],
+                                            ensure_ascii=False), author.id, self.clock()))
+
     # -- event options -----------------------------------------------------------------
 
     def options(self, event_slug: str, default: EventOptions) -> EventOptions:
@@ -225,18 +248,28 @@ class Captions:
             return default
         rule = parse_rule(row["publication_rule"]) or default.publication_rule
         return EventOptions(rule, bool(row["editors_may_publish"]),
-                            tuple(json.loads(row["glossary"])))
+                            tuple(json.loads(row["glossary"])), _podcast(row["podcast"]))
 
     def save_options(self, event_slug: str, options: EventOptions) -> None:
         self.db.execute(
             "INSERT INTO event_options (event_slug, captions_policy, editors_may_publish, "
-            "glossary, publication_rule) VALUES (?, ?, ?, ?, ?) ON CONFLICT(event_slug) DO "
-            "UPDATE SET captions_policy = excluded.captions_policy, editors_may_publish = "
-            "excluded.editors_may_publish, glossary = excluded.glossary, publication_rule = "
-            "excluded.publication_rule",
+            "glossary, publication_rule, podcast) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(event_slug) DO UPDATE SET captions_policy = excluded.captions_policy, "
+            "editors_may_publish = excluded.editors_may_publish, glossary = excluded.glossary, "
+            "publication_rule = excluded.publication_rule, podcast = excluded.podcast",
             (event_slug, options.captions_policy, int(options.editors_may_publish),
              json.dumps(list(options.glossary), ensure_ascii=False),
-             str(options.publication_rule)))
+             str(options.publication_rule),
+             json.dumps(options.podcast.as_json(), ensure_ascii=False)))
+
+
+def _podcast(text: str) -> PodcastOptions:
+    """The stored podcast options; the defaults for what no longer reads as valid."""
+    try:
+        value = json.loads(text)
+        return parse_podcast(value) if isinstance(value, dict) else PodcastOptions()
+    except (ValueError, PodcastError):
+        return PodcastOptions()
 
 
 def _version(row: sqlite3.Row) -> CaptionVersion:

@@ -219,6 +219,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX api_tokens_user ON api_tokens (user_id);
     ALTER TABLE users ADD COLUMN disabled_at REAL;
     """,
+    # 7: each event's podcast options (replay.domain.podcast, as JSON; '{}': the defaults).
+    """
+    ALTER TABLE event_options ADD COLUMN podcast TEXT NOT NULL DEFAULT '{}';
+    """,
+    # 8: the chapters editors mark in each session (replay.domain.chapters, as JSON).
+    """
+    CREATE TABLE chapters (
+        recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        guid TEXT NOT NULL,
+        chapters TEXT NOT NULL,
+        updated_by INTEGER,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (recording_id, guid)
+    );
+    """,
 )
 
 

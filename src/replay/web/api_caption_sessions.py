@@ -1,6 +1,7 @@
 """The caption API of one session in one language: versions with ETag/If-Match,
 history, diff and revert, the workflow, claims, WebVTT/SRT export and strict import
-(`api_captions.setup_captions` adds these routes and the event-wide ones).
+(`api_captions.setup_captions` adds these routes and the event-wide ones), and the
+session's chapters (``/api/chapters/{id}/{guid}``).
 
 ``/api/captions/{id}/{guid}/{lang}`` is one session's captions in one language (``id``:
 the recording, ``guid``: the session in its cut plan). Version 1 is imported from the
@@ -37,6 +38,8 @@ from replay.domain.captions import (
     validate_cues,
     warnings_for,
 )
+from replay.domain.chapters import ChapterError, parse_chapters
+from replay.domain.cutplan import Cut
 from replay.domain.errors import SubtitleError
 from replay.domain.publication import (
     VALIDATED,
@@ -79,6 +82,7 @@ from replay.web.multipart import receive
 from replay.web.offload import Busy, Offload
 
 CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
+CHAPTERS: Final = "/api/chapters/{id}/{guid}"
 IMPORT_MAX_BYTES: Final = 4 << 20
 LOW_CONFIDENCE: Final = 0.5
 BUSY_RETRY_SECONDS: Final = 5
@@ -100,6 +104,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(CAPTIONS + "/export.vtt", export_vtt)
     router.add_get(CAPTIONS + "/export.srt", export_srt)
     router.add_post(CAPTIONS + "/import", import_file)
+    router.add_get(CHAPTERS, show_chapters)
+    router.add_put(CHAPTERS, save_chapters)
 
 
 # -- the captions of one session ---------------------------------------------------------
@@ -578,3 +584,36 @@ async def import_file(request: web.Request) -> web.Response:
                                   received.filename)
     return await store_version(request, where, cues, expected=expected,
                                note=f"import de {received.filename or 'fichier'}"[:200])
+
+
+# -- chapters ------------------------------------------------------------------------------
+
+
+def _session_cut(request: web.Request) -> tuple[Recording, Cut]:
+    recording, guid = load_recording(request), request.match_info["guid"]
+    for cut in request.config_dict[STORE].load_cuts(recording.id):
+        if cut.guid == guid:
+            return recording, cut
+    raise api_error(404, f"La session « {guid} » n’est pas dans le plan de "
+                         f"l’enregistrement {recording.id}.")
+
+
+@_editor
+async def show_chapters(request: web.Request) -> web.Response:
+    recording, cut = _session_cut(request)
+    chapters = captions_of(request).chapters(recording.id, cut.guid)
+    return json_response({"chapters": [c.as_json() for c in chapters]})
+
+
+@_editor
+async def save_chapters(request: web.Request) -> web.Response:
+    """Replace the session's chapters (times from the session's start); they go out with
+    the session's next publication."""
+    recording, cut = _session_cut(request)
+    body = await json_body(request)
+    try:
+        chapters = parse_chapters(body.get("chapters"), cut.duration)
+    except ChapterError as error:
+        raise api_error(400, str(error)) from None
+    captions_of(request).save_chapters(recording.id, cut.guid, chapters, author(request))
+    return json_response({"chapters": [c.as_json() for c in chapters]})

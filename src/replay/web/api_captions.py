@@ -1,7 +1,8 @@
 """The caption review API. `setup_captions(app)` adds the routes of one session's
 captions (`api_caption_sessions`) and the event-wide ones here: find and replace across
 a session or the whole event (a preview of every change, then applied with the versions
-the preview showed), the event's caption options, and its glossary.
+the preview showed), the event's caption options, its glossary, and its podcast options
+(the audio feed's iTunes tags).
 
 Roles: editors (and organisers) replace and edit the glossary (editors meet the names
 while correcting); the options (captions policy, whether editors may publish) are the
@@ -20,6 +21,7 @@ from aiohttp import web
 from replay.domain.captions import CaptionStatus, Change, find_replace
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
+from replay.domain.podcast import PodcastError, parse_podcast
 from replay.domain.publication import RULE_LABELS, PublicationRule, parse_rule
 from replay.jobs.captions import LANGUAGES, read_source, sync_from_file, vtt_path
 from replay.jobs.tasks import publish_job
@@ -54,6 +56,8 @@ def setup_captions(app: web.Application) -> None:
     router.add_put("/api/events/{slug}/options", save_options)
     router.add_get("/api/events/{slug}/glossary", show_glossary)
     router.add_put("/api/events/{slug}/glossary", save_glossary)
+    router.add_get("/api/events/{slug}/podcast", show_podcast)
+    router.add_put("/api/events/{slug}/podcast", save_podcast)
 
 
 # -- find and replace --------------------------------------------------------------------
@@ -271,3 +275,24 @@ async def save_glossary(request: web.Request) -> web.Response:
     options = event_options(request, slug)
     captions_of(request).save_options(slug, replace(options, glossary=terms))
     return json_response({"terms": list(terms)})
+
+
+@_organiser
+async def show_podcast(request: web.Request) -> web.Response:
+    slug = load_event(request, request.match_info["slug"]).slug
+    return json_response(event_options(request, slug).podcast.as_json())
+
+
+@_organiser
+async def save_podcast(request: web.Request) -> web.Response:
+    """Change the podcast feed's author, category, explicit flag and cover; the feed
+    changes at the event's next publication."""
+    slug = load_event(request, request.match_info["slug"]).slug
+    body = await json_body(request)
+    options = event_options(request, slug)
+    try:
+        podcast = parse_podcast(body, options.podcast)
+    except PodcastError as error:
+        raise api_error(400, str(error)) from None
+    captions_of(request).save_options(slug, replace(options, podcast=podcast))
+    return json_response(podcast.as_json())

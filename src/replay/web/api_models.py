@@ -13,6 +13,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from replay.domain.chapters import MAX_TITLE_CHARS
+from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
 from replay.web.errors import api_error
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -171,10 +173,26 @@ class SessionList(Shape):
     sessions: list[SessionRow] = optional()
 
 
+class Chapter(Shape):
+    start: float = Field(ge=0)
+    title: str = Field(max_length=MAX_TITLE_CHARS)
+
+
+class Chapters(Shape):
+    chapters: list[Chapter]
+
+
+class Podcast(Shape):
+    author: Annotated[str, StringConstraints(max_length=MAX_AUTHOR_CHARS)] = optional()
+    category: Literal[CATEGORIES] = optional()  # type: ignore[valid-type]
+    explicit: bool = optional()
+    image: str = optional(description="https://… (vide : l’affiche)")
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     Error, Event, EventDetail, EventList, ImportSummary, Recording, RecordingList, Uploaded,
     Cut, Plan, Stage, Cue, Captions, CaptionOptions, Glossary, Publication, SessionRow,
-    SessionList)
+    SessionList, Chapter, Chapters, Podcast)
 
 
 def parse_body(model: type[Model], body: object, message: str) -> Model:

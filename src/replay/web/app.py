@@ -34,6 +34,7 @@ from replay.jobs.worker import Worker
 from replay.live.web import live_context, setup_live
 from replay.settings import Settings
 from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
+from replay.site.pages import EMBED_PAGE
 from replay.speech.transcriber import Transcriber
 from replay.storage.factory import object_store_for
 from replay.store.db import Store
@@ -68,6 +69,8 @@ SHUTDOWN_GRACE = 20.0
 #: The organisers' pages, the editor and the published site: the site's policy (see
 #: `replay.site.pages`), and no framing by other sites.
 CONTENT_SECURITY_POLICY: Final = f"{SITE_POLICY}; frame-ancestors 'none'"
+#: A session's embed page: any site may frame it (partners' pages embed replays).
+EMBED_POLICY: Final = f"{SITE_POLICY}; frame-ancestors *"
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -191,8 +194,10 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _secure(headers: MutableMapping[str, str]) -> None:
+    framed = headers.get("Content-Security-Policy") == EMBED_POLICY
     for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
+        if not (framed and name == "X-Frame-Options"):
+            headers.setdefault(name, value)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -232,4 +237,7 @@ async def site_file(request: web.Request) -> web.StreamResponse:
         path = path / "index.html"
     if not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path)
+    response = web.FileResponse(path)
+    if path.name == EMBED_PAGE:
+        response.headers["Content-Security-Policy"] = EMBED_POLICY
+    return response

@@ -3,33 +3,46 @@
 `setup_editor(app)` adds, for editors and organisers (`require(Role.EDITOR)`; anonymous
 visitors are sent to the login page, users limited to other events get 403):
 
-- ``GET /edition/``: the sessions of the events the editor may work on, with links;
+- ``GET /edition/``: the sessions of the events the editor may work on, with links, each
+  language's review state and progress and who claimed it, filtered by ``etat``
+  (``a_relire``, ``validees``) and ``prise`` (``moi``, ``libres``);
 - ``GET /edition/{recording_id}/{guid}``: the editor of one session's captions. The page
   is server-rendered; ``editor.js`` does the work against the captions API
   (`replay.web.api_caption_sessions`: versions with ETag/If-Match, history, diff, revert,
   status, claims, import/export; `replay.web.api_captions`: find and replace, glossary)
   with the session's CSRF token from ``<meta name="csrf-token">``;
+- ``GET /edition/{recording_id}/{guid}/forme-onde.json``: the session's waveform peaks
+  (`replay.domain.waveform`), for the editor's wavesurfer.js;
 - ``GET /edition/{recording_id}/{guid}/media/{tail}``: the session's work-directory media
   (``replay.mp4``, HLS...), with Range support, for sessions not published yet.
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from aiohttp import web
 
+from replay.domain.captions import STATUS_LABELS, CaptionStatus
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
+from replay.domain.waveform import PEAKS_PER_SECOND, peaks
 from replay.jobs.captions import speech_dir
+from replay.jobs.pipeline import AUDIO
+from replay.jobs.workdirs import recording_work_dir
+from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.site.pages import clock
 from replay.store.db import Recording
-from replay.web.api_caption_sessions import event_options
+from replay.web.api_caption_sessions import captions_of, event_options
 from replay.web.api_common import parse_id
-from replay.web.auth import NBSP, Role, current_user, require
+from replay.web.auth import NBSP, USERS, Role, current_user, require
 from replay.web.dashboard import page_error, render
+from replay.web.errors import json_response
 from replay.web.keys import SETTINGS, STORE
 
 EDITOR_HOME: Final = "/edition/"
@@ -61,7 +74,33 @@ def setup_editor(app: web.Application) -> None:
     app.router.add_get("/edition", _to_home)
     app.router.add_get(EDITOR_HOME, sessions_page, name="edition")
     app.router.add_get("/edition/{id}/{guid}", editor_page, name="edition-seance")
+    app.router.add_get("/edition/{id}/{guid}/forme-onde.json", waveform)
     app.router.add_get("/edition/{id}/{guid}/media/{tail:.+}", session_media)
+
+
+#: The review filters of the sessions list: (value, label); `_matches` applies them.
+REVIEW_FILTERS: Final = (
+    ("", "toutes"),
+    ("a_relire", "à relire (une langue au moins ni validée ni publiée)"),
+    ("validees", "validées ou publiées dans les deux langues"),
+)
+CLAIM_FILTERS: Final = (("", "toutes"), ("moi", "prises par moi"), ("libres", "libres"))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackReview:
+    """One language of a session, as the list shows it."""
+
+    status: CaptionStatus | None  # None: nobody opened it yet (the automatic draft)
+    progress: int  # percent of the session marked corrected
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status or CaptionStatus.BROUILLON]
+
+    @property
+    def done(self) -> bool:
+        return self.status in {CaptionStatus.VALIDE, CaptionStatus.PUBLIE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +110,51 @@ class SessionLink:
     title: str
     room: str
     span: str
+    tracks: tuple[tuple[str, TrackReview], ...] = ()  # (language name, review)
+    claimed_by: str = ""  # who claimed it (« vous » for the viewer)
+    mine: bool = False
 
     @property
     def href(self) -> str:
         return f"{EDITOR_HOME}{self.recording}/{self.guid}"
 
 
+def _matches(link: SessionLink, review: str, claim: str) -> bool:
+    if review == "a_relire" and all(t.done for _, t in link.tracks):
+        return False
+    if review == "validees" and not all(t.done for _, t in link.tracks):
+        return False
+    if claim == "moi" and not link.mine:
+        return False
+    return not (claim == "libres" and link.claimed_by)
+
+
+def _review(request: web.Request, recording: int, cut: Cut,
+            user_id: int) -> tuple[tuple[tuple[str, TrackReview], ...], str, bool]:
+    captions = captions_of(request)
+    tracks, holder = [], None
+    for lang, name in (("fr", "français"), ("en", "anglais")):
+        state = captions.state((recording, cut.guid, lang))
+        if state is None:
+            tracks.append((name, TrackReview(None, 0)))
+            continue
+        done = state.reviewed_until or 0.0
+        span = max(cut.end - cut.start, 1e-9)
+        tracks.append((name, TrackReview(state.status, min(100, round(100 * done / span)))))
+        holder = holder or state.claimed_by
+    if holder is None:
+        return tuple(tracks), "", False
+    if holder == user_id:
+        return tuple(tracks), "vous", True
+    user = request.app[USERS].get(holder)
+    return tuple(tracks), user.name if user is not None else f"compte {holder}", False
+
+
 @dataclass(frozen=True, slots=True)
 class EventSessions:
     event: Event
     sessions: list[SessionLink]
+    total: int = 0  # before the filters
 
 
 async def _to_home(request: web.Request) -> web.StreamResponse:
@@ -91,17 +165,24 @@ async def _to_home(request: web.Request) -> web.StreamResponse:
 async def sessions_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     user = current_user(request)
+    review = request.query.get("etat", "")
+    claim = request.query.get("prise", "")
+    if review not in dict(REVIEW_FILTERS) or claim not in dict(CLAIM_FILTERS):
+        review, claim = "", ""
     groups = []
     for slug in store.event_slugs():
         event = store.load_event(slug)
         if event is None or user is None or not user.may_access_event(slug):
             continue
         links = [SessionLink(r.id, c.guid, c.title, r.room,
-                             f"{clock(c.start)}–{clock(c.end)}")
+                             f"{clock(c.start)}–{clock(c.end)}",
+                             *_review(request, r.id, c, user.id))
                  for r in store.recordings_of(slug) for c in store.load_cuts(r.id)]
-        groups.append(EventSessions(event, links))
+        groups.append(EventSessions(event, [link for link in links
+                                            if _matches(link, review, claim)], len(links)))
     return render(request, "editor_list.html", title="Sous-titres à corriger",
-                  groups=groups)
+                  groups=groups, review=review, claim=claim, review_filters=REVIEW_FILTERS,
+                  claim_filters=CLAIM_FILTERS)
 
 
 @_editor
@@ -114,10 +195,48 @@ async def editor_page(request: web.Request) -> web.Response:
     assert user is not None
     options = event_options(request, event.slug)
     may_publish = user.role is Role.ORGANISER or options.editors_may_publish
-    return render(request, "editor.html", title=f"Sous-titres – {cut.title}", event=event,
-                  recording=recording, cut=cut, video=_video_url(request, recording, cut,
-                                                                 event),
-                  may_publish=may_publish, shortcuts=SHORTCUTS, user_id=user.id)
+    nonce = secrets.token_urlsafe(18)
+    response = render(request, "editor.html", title=f"Sous-titres – {cut.title}", event=event,
+                      recording=recording, cut=cut, video=_video_url(request, recording, cut,
+                                                                     event),
+                      may_publish=may_publish, shortcuts=SHORTCUTS, user_id=user.id,
+                      style_nonce=nonce)
+    response.headers["Content-Security-Policy"] = editor_policy(nonce)
+    return response
+
+
+def editor_policy(nonce: str) -> str:
+    """The site's policy, but for the one style element wavesurfer.js writes into its
+    shadow root, which carries this response's nonce."""
+    policy = SITE_POLICY.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
+    assert policy != SITE_POLICY
+    return f"{policy}; frame-ancestors 'none'"
+
+
+@_editor
+async def waveform(request: web.Request) -> web.Response:
+    """The session's waveform (`PEAKS_PER_SECOND` peaks a second), read from the
+    recording's 16 kHz speech audio; 404 while it is not made yet."""
+    recording, cut = _session(request)
+    wav = recording_work_dir(request.app[SETTINGS], recording) / AUDIO
+    try:
+        found = await asyncio.to_thread(_read_span, wav, cut.start, cut.end)
+    except (OSError, EOFError, wave.Error):
+        return json_response({"error": f"Forme d’onde indisponible{NBSP}: l’audio de "
+                                       "l’enregistrement n’est pas encore extrait."},
+                             status=404)
+    return json_response({"duration": cut.end - cut.start,
+                          "peaks_per_second": PEAKS_PER_SECOND, "peaks": found})
+
+
+def _read_span(path: Path, start: float, end: float) -> list[float]:
+    with wave.open(str(path), "rb") as audio:
+        if audio.getnchannels() != 1 or audio.getsampwidth() != 2:
+            raise wave.Error("not 16-bit mono")
+        rate = audio.getframerate()
+        audio.setpos(min(audio.getnframes(), max(0, round(start * rate))))
+        pcm = audio.readframes(max(0, round((end - start) * rate)))
+    return peaks(pcm, rate)
 
 
 @_editor

@@ -227,6 +227,7 @@ def _paths() -> JSONObj:
 
 _LANG: Final = _path_param("lang", "Langue des sous-titres : fr ou en")
 _CAPTION_PARAMS: Final = [_RECORDING, _GUID, _LANG]
+_CHAPTER_PARAMS: Final = [_RECORDING, _GUID]
 
 
 def _body(properties: JSONObj, *required: str) -> JSONObj:
@@ -313,6 +314,20 @@ def _caption_paths() -> JSONObj:
                        ("200", _ref("Glossary"), "Termes"), "400", "404", params=[_SLUG],
                        body={"required": True, "content": {
                            "application/json": {"schema": _ref("Glossary")}}})},
+        "/api/chapters/{id}/{guid}": {
+            "get": _op("Les chapitres d’une séance", editor,
+                       ("200", _ref("Chapters"), "Chapitres"), "404", params=_CHAPTER_PARAMS),
+            "put": _op("Remplacer les chapitres d’une séance (publiés avec elle)", editor,
+                       ("200", _ref("Chapters"), "Chapitres"), "400", "404",
+                       params=_CHAPTER_PARAMS, body={"required": True, "content": {
+                           "application/json": {"schema": _ref("Chapters")}}})},
+        "/api/events/{slug}/podcast": {
+            "get": _op("Les réglages du podcast de l’évènement (balises iTunes)", org,
+                       ("200", _ref("Podcast"), "Réglages"), "404", params=[_SLUG]),
+            "put": _op("Changer les réglages du podcast", org,
+                       ("200", _ref("Podcast"), "Réglages"), "400", "404", params=[_SLUG],
+                       body={"required": True, "content": {
+                           "application/json": {"schema": _ref("Podcast")}}})},
     }
 
 

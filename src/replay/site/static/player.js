@@ -1,12 +1,14 @@
 // The session page: HLS natively or through hls.js (loaded only when needed), the MP4
-// otherwise; the transcript follows playback, seeks on click and can be searched;
-// "#t=SECONDS" starts playback at that second.
+// otherwise; "#t=SECONDS" starts playback at that second. The transcript follows playback
+// until the viewer scrolls it, seeks on click and can be searched; links to the current
+// second (or a line's) can be copied; speed, quality (hls.js levels) and keyboard shortcuts.
 (function () {
   "use strict";
   var video = document.getElementById("player");
   if (!video) { return; }
   var source = video.getAttribute("data-hls");
   var library = video.getAttribute("data-hls-js");
+  var hls = null;
 
   function play() {
     var started = video.play();
@@ -25,11 +27,39 @@
     video.addEventListener("loadedmetadata", startAtHash, { once: true });
   }
 
+  // -- quality: hls.js's levels, highest first, and « Auto » (hls.js chooses) -----------
+  var qualityBox = document.getElementById("quality-box");
+  var quality = document.getElementById("quality");
+
+  function levelName(level) {
+    return level.height ? level.height + "p" : Math.round(level.bitrate / 1000) + "\u00a0kbit/s";
+  }
+
+  function offerLevels() {
+    if (!qualityBox || hls.levels.length < 2) { return; }
+    var order = hls.levels.map(function (level, i) { return i; });
+    order.sort(function (a, b) { return hls.levels[b].bitrate - hls.levels[a].bitrate; });
+    order.forEach(function (i) {
+      var option = document.createElement("option");
+      option.value = String(i);
+      option.textContent = levelName(hls.levels[i]);
+      quality.appendChild(option);
+    });
+    quality.addEventListener("change", function () {
+      hls.currentLevel = parseInt(quality.value, 10);  // -1: automatic
+    });
+    hls.on(window.Hls.Events.LEVEL_SWITCHED, function (event, data) {
+      quality.options[0].textContent = "Auto (" + levelName(hls.levels[data.level]) + ")";
+    });
+    qualityBox.hidden = false;
+  }
+
   function attachHls() {
     if (!window.Hls || !window.Hls.isSupported()) { whenReady(); return; }
     // The page's own <track> elements carry the subtitles: hls.js must not add duplicates.
-    var hls = new window.Hls({ enableWebVTT: false, capLevelToPlayerSize: true });
+    hls = new window.Hls({ enableWebVTT: false, capLevelToPlayerSize: true });
     video.addEventListener("loadedmetadata", startAtHash, { once: true });
+    hls.on(window.Hls.Events.MANIFEST_PARSED, offerLevels);
     hls.loadSource(source);
     hls.attachMedia(video);
   }
@@ -48,9 +78,95 @@
   }
   window.addEventListener("hashchange", startAtHash);
 
+  // -- share at a time ------------------------------------------------------------------
+  var shareStatus = document.getElementById("share-status");
+
+  function linkAt(seconds) {
+    return window.location.href.replace(/#.*$/, "") + "#t=" + Math.floor(seconds);
+  }
+
+  function share(seconds) {
+    var link = linkAt(seconds);
+    function shown(copied) {
+      if (shareStatus) {
+        shareStatus.textContent = (copied ? "Lien copié\u00a0: " : "Copiez ce lien\u00a0: ") + link;
+      }
+    }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(link).then(function () { shown(true); },
+                                               function () { shown(false); });
+    } else {
+      shown(false);
+    }
+  }
+
+  // The embed code names the embed page by its full address, wherever the site is served.
+  var embedCode = document.getElementById("embed-code");
+  var copyEmbed = document.getElementById("copy-embed");
+  if (embedCode) {
+    var embedPage = embedCode.getAttribute("data-embed");
+    var embedUrl = new URL(embedPage, window.location.href.replace(/#.*$/, "")).href;
+    embedCode.value = embedCode.value.replace('src="' + embedPage + '"', 'src="' + embedUrl + '"');
+  }
+  if (copyEmbed && embedCode && navigator.clipboard) {
+    copyEmbed.hidden = false;
+    copyEmbed.addEventListener("click", function () {
+      navigator.clipboard.writeText(embedCode.value).then(function () {
+        if (shareStatus) { shareStatus.textContent = "Code d’intégration copié."; }
+      }, function () { embedCode.select(); });
+    });
+  }
+
+  var shareNow = document.getElementById("share-now");
+  if (shareNow) {
+    shareNow.addEventListener("click", function () { share(video.currentTime); });
+  }
+
+  // -- speed ----------------------------------------------------------------------------
+  var speed = document.getElementById("speed");
+  function setSpeed() { video.playbackRate = parseFloat(speed.value); }
+  if (speed) { speed.addEventListener("change", setSpeed); }
+  function stepSpeed(step) {
+    if (!speed) { return; }
+    var index = Math.min(speed.options.length - 1, Math.max(0, speed.selectedIndex + step));
+    speed.selectedIndex = index;
+    setSpeed();
+  }
+
+  // -- the transcript: follows playback until the viewer scrolls it -----------------------
+  var list = document.getElementById("transcript");
+  var follow = document.getElementById("follow");
   var lines = Array.prototype.slice.call(document.querySelectorAll("#transcript li"));
   var starts = lines.map(function (li) { return parseFloat(li.getAttribute("data-start")); });
-  var current = -1;
+  var current = -1, following = true, placed = null;
+
+  function reveal(index) {
+    if (!list || index < 0 || !following) { return; }
+    var line = lines[index];
+    var top = line.offsetTop - list.offsetTop, bottom = top + line.offsetHeight;
+    if (top < list.scrollTop || bottom > list.scrollTop + list.clientHeight) {
+      list.scrollTop = Math.max(0, top - list.clientHeight / 3);
+    }
+    placed = list.scrollTop;
+  }
+
+  function refollow() {
+    following = true;
+    if (follow) { follow.hidden = true; }
+    reveal(current);
+  }
+
+  if (list) {
+    placed = list.scrollTop;
+    list.addEventListener("scroll", function () {
+      // Our own scrolling lands where `reveal` put it; anything else is the viewer's.
+      if (placed !== null && Math.abs(list.scrollTop - placed) <= 1) { return; }
+      following = false;
+      if (follow) { follow.hidden = false; }
+    });
+  }
+  if (follow) { follow.addEventListener("click", refollow); }
+
   video.addEventListener("timeupdate", function () {
     var t = video.currentTime, index = -1;
     for (var i = 0; i < starts.length && starts[i] <= t; i++) { index = i; }
@@ -58,13 +174,78 @@
     if (current >= 0) { lines[current].classList.remove("current"); }
     if (index >= 0) { lines[index].classList.add("current"); }
     current = index;
+    reveal(index);
   });
   lines.forEach(function (li, i) {
-    li.querySelector("a").addEventListener("click", function (event) {
+    var link = li.querySelector("a");
+    link.addEventListener("click", function (event) {
       event.preventDefault();
       video.currentTime = starts[i];
       play();
     });
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "share-line";
+    button.textContent = "Partager";
+    button.setAttribute("aria-label", "Partager le lien vers " + link.textContent);
+    button.addEventListener("click", function () { share(starts[i]); });
+    li.appendChild(button);
+  });
+
+  // Chapters: each entry seeks to its start (even when the address already names it).
+  Array.prototype.forEach.call(document.querySelectorAll("#chapters li"), function (li) {
+    li.querySelector("a").addEventListener("click", function (event) {
+      event.preventDefault();
+      video.currentTime = parseFloat(li.getAttribute("data-start"));
+      play();
+    });
+  });
+
+  // -- keyboard shortcuts (listed on the page) -------------------------------------------
+  function toggleCaptions() {
+    var tracks = Array.prototype.slice.call(video.textTracks);
+    var showing = tracks.filter(function (t) { return t.mode === "showing"; });
+    if (showing.length) {
+      showing.forEach(function (t) { t.mode = "hidden"; });
+    } else if (tracks.length) {
+      tracks[0].mode = "showing";
+    }
+  }
+
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName));
+  }
+
+  var keys = {
+    k: function () { if (video.paused) { play(); } else { video.pause(); } },
+    j: function () { video.currentTime = Math.max(0, video.currentTime - 10); },
+    l: function () { video.currentTime = video.currentTime + 10; },
+    "<": function () { stepSpeed(-1); },
+    ">": function () { stepSpeed(1); },
+    c: toggleCaptions,
+    m: function () { video.muted = !video.muted; },
+    f: function () {
+      if (document.fullscreenElement) { document.exitFullscreen(); }
+      else if (video.requestFullscreen) { video.requestFullscreen().catch(function () { return null; }); }
+    }
+  };
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (event.key === "<" || event.key === ">") { key = event.key; }
+    if (key === " ") {
+      // A focused button, link or the video's own controls already answer the space bar.
+      if (event.target !== document.body) { return; }
+      key = "k";
+    }
+    if (!keys[key]) { return; }
+    event.preventDefault();
+    keys[key]();
+  });
+
+  ["controls", "shortcuts"].forEach(function (id) {
+    var element = document.getElementById(id);
+    if (element) { element.hidden = false; }
   });
 
   // Search within the transcript: accent- and case-insensitive, keeps matching passages.

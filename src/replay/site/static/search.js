@@ -1,5 +1,6 @@
 // The event's search page: loads search.json once, matches every word of the query in
-// the transcripts (accent- and case-insensitive) and links each passage to its second.
+// the transcripts (accent- and case-insensitive) and links each passage to its second;
+// each passage's link can be copied.
 (function () {
   "use strict";
   var results = document.getElementById("results");
@@ -89,6 +90,19 @@
     return { sessions: found, total: total };
   }
 
+  function copyLink(link) {
+    var shareStatus = document.getElementById("share-status");
+    function shown(copied) {
+      shareStatus.textContent = (copied ? "Lien copié\u00a0: " : "Copiez ce lien\u00a0: ") + link;
+    }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(link).then(function () { shown(true); },
+                                               function () { shown(false); });
+    } else {
+      shown(false);
+    }
+  }
+
   function renderSession(result, terms) {
     var slug = result.session.slug, section = element("section", "", { "class": "result" });
     var heading = element("h2");
@@ -103,6 +117,13 @@
       item.appendChild(element("a", clock(hit[0]), { href: slug + "/index.html#t=" + hit[0], "class": "time" }));
       item.appendChild(document.createTextNode(" "));
       item.appendChild(highlighted(hit[1], terms));
+      var share = element("button", "Partager", {
+        type: "button", "class": "share-hit", "aria-label": "Partager le lien vers " + clock(hit[0])
+      });
+      share.addEventListener("click", function () {
+        copyLink(new URL(slug + "/index.html#t=" + Math.floor(hit[0]), window.location.href).href);
+      });
+      item.appendChild(share);
       list.appendChild(item);
     });
     section.appendChild(list);

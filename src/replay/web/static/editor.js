@@ -2,7 +2,9 @@
 // live reading-rule warnings (replay.domain.cues' rules, fetched as data), words Whisper was unsure
 // of, autosave with If-Match (a 409 opens the conflict dialog, never a silent
 // overwrite), history with diffs and revert, workflow, claims, find and replace with the
-// event's glossary. Caption text only ever reaches the page through textContent.
+// event's glossary; the cues being edited shown on the video, the active cue played in a
+// loop on demand, the video paused while the editor types, and a waveform (wavesurfer.js)
+// whose regions move the cues. Caption text only ever reaches the page through textContent.
 "use strict";
 (function () {
   const NBSP = "\u00a0";
@@ -119,9 +121,76 @@
 
   function listOf(lang) { return byId("reperes-" + lang); }
 
+  // -- the captions being edited, on the video while it plays ---------------------------------
+
+  const onVideo = {};  // lang -> TextTrack made from the cues as they are being edited
+  const TRACK_LABELS = { fr: "Français (en cours d’édition)", en: "Anglais (en cours d’édition)" };
+
+  function showOnVideo(lang) {
+    if (!video.addTextTrack || !window.VTTCue) return;
+    if (!onVideo[lang]) onVideo[lang] = video.addTextTrack("captions", TRACK_LABELS[lang], lang);
+    const track = onVideo[lang];
+    track.mode = "hidden";
+    Array.from(track.cues || []).forEach((cue) => track.removeCue(cue));
+    state[lang].cues.forEach((cue) => {
+      if (cue.end > cue.start) track.addCue(new VTTCue(cue.start, cue.end, visible(cue.text).trim()));
+    });
+    LANGS.filter((l) => onVideo[l]).forEach((l) => { onVideo[l].mode = l === active.lang ? "showing" : "disabled"; });
+  }
+
+  // -- the waveform (wavesurfer.js), the cues of the language edited as draggable regions -----
+
+  let regions = null;
+
+  async function startWaveform() {
+    const note = byId("onde-etat");
+    if (!window.WaveSurfer || !window.WaveSurfer.Regions) { note.textContent = "Forme d’onde indisponible" + NBSP + ": wavesurfer.js n’est pas installé."; return; }
+    const { ok, data } = await api("GET", "/edition/" + root.dataset.recording + "/" + encodeURIComponent(root.dataset.guid) + "/forme-onde.json");
+    if (!ok) { note.textContent = data.error || "Forme d’onde indisponible."; return; }
+    regions = window.WaveSurfer.Regions.create();
+    window.WaveSurfer.create({
+      container: byId("forme-onde"), media: video, peaks: [data.peaks], duration: data.duration,
+      height: 72, minPxPerSec: 40, normalize: true, waveColor: "#7b8596", progressColor: "#00508f",
+      cursorColor: "#b00020", cspNonce: root.dataset.styleNonce, plugins: [regions] });
+    regions.on("region-updated", movedOnWaveform);
+    showRegions();
+    root.dataset.waveform = "oui";
+  }
+
+  function showRegions() {
+    if (!regions || !state[active.lang]) return;
+    regions.clearRegions();
+    const lang = active.lang;
+    state[lang].cues.forEach((cue, i) => regions.addRegion({
+      id: lang + "-" + i, start: cue.start, end: cue.end, drag: true, resize: true,
+      content: visible(cue.text).split("\n")[0].slice(0, 40), color: "rgba(0, 80, 143, 0.18)" }));
+  }
+
+  function movedOnWaveform(region) {
+    const [lang, number] = region.id.split("-");
+    const index = Number(number), cues = state[lang] && state[lang].cues, cue = cues && cues[index];
+    if (!cue) return;
+    cue.start = Math.round(region.start * 1000) / 1000;
+    cue.end = Math.round(region.end * 1000) / 1000;
+    const before = cues[index - 1], after = cues[index + 1];
+    if ((before && before.start > cue.start) || (after && after.start < cue.start)) reorder(lang);
+    else {
+      byId("repere-" + lang + "-" + index + "-start").value = stamp(cue.start);
+      byId("repere-" + lang + "-" + index + "-end").value = stamp(cue.end);
+      refreshCue(lang, index);
+      refreshWarning(lang, index + 1);
+      showOnVideo(lang);
+    }
+    setActive(lang, index);
+    edited(lang);
+  }
+
   function renderList(lang) {
     const list = listOf(lang);
     list.replaceChildren(...state[lang].cues.map((cue, i) => cueItem(lang, i)));
+    showOnVideo(lang);
+    alignRows();
+    if (lang === active.lang) showRegions();
     refreshWarnings(lang);
     refreshSummary();
     highlight();
@@ -138,7 +207,10 @@
     const label = el("label", { "for": id + "-texte", "class": "visually-hidden" }, "Texte du repère " + (index + 1));
     const area = el("textarea", { "id": id + "-texte", "rows": "2", "spellcheck": "true", "lang": lang, "aria-describedby": id + "-avert" });
     area.value = cue.text;
-    area.addEventListener("input", () => { state[lang].cues[index].text = area.value; edited(lang); refreshCue(lang, index); });
+    area.addEventListener("input", () => {
+      if (byId("pause-saisie").checked && !video.paused) video.pause();  // typing stops the video
+      state[lang].cues[index].text = area.value; edited(lang); refreshCue(lang, index);
+    });
     area.addEventListener("focus", () => setActive(lang, index));
     const preview = el("p", { "class": "cue-preview" });
     preview.addEventListener("click", () => { setActive(lang, index); seek(state[lang].cues[index].start, false); });
@@ -232,6 +304,28 @@
     if (play) video.play().catch(() => {});
   }
 
+  // « Lecture en boucle du repère »: while on, the active cue plays again and again.
+  let looping = false;
+
+  function loopCue() {
+    const cue = state[active.lang] && state[active.lang].cues[active.index];
+    if (!looping || !cue) return;
+    const now = video.currentTime;
+    if (now >= cue.end || now < cue.start - 0.25) video.currentTime = cue.start;
+    if (!video.paused) requestAnimationFrame(loopCue);
+  }
+
+  function toggleLoop() {
+    looping = !looping;
+    const button = byId("boucle");
+    button.setAttribute("aria-pressed", String(looping));
+    const cue = state[active.lang] && state[active.lang].cues[active.index];
+    if (looping && cue) {
+      say("Lecture en boucle du repère " + (active.index + 1) + ".");
+      seek(cue.start, true);
+    } else if (!looping) say("Lecture en boucle arrêtée.");
+  }
+
   function highlight() {
     const now = video.currentTime || 0;
     byId("tete").textContent = stamp(now).slice(0, -2);
@@ -249,6 +343,7 @@
   function setActive(lang, index) {
     const changed = active.lang !== lang;
     active = { lang, index };
+    if (changed && state[lang]) { showOnVideo(lang); showRegions(); }
     LANGS.filter((l) => state[l]).forEach((l) => Array.from(listOf(l).children).forEach((item, i) => item.classList.toggle("active", l === lang && i === index)));
     if (changed) refreshSummary();
   }
@@ -335,6 +430,7 @@
 
   function edited(lang) {
     const s = state[lang];
+    showOnVideo(lang);
     s.dirty = true;
     s.revision = (s.revision || 0) + 1;
     say("Modifications non enregistrées…");
@@ -648,7 +744,49 @@
     byId("langue-fr").hidden = choice === "en";
     byId("langue-en").hidden = choice === "fr";
     byId("listes").classList.toggle("both", choice === "both");
+    alignRows();
     if (choice !== "both") setActive(choice, 0);
+  }
+
+  // French and English side by side: one row per time span (cues of either language that
+  // overlap share a span), each language in its column, so a translator reads the French
+  // beside each English cue. Placed by the CSS grid of ".cue-lists.both".
+  function timeSpans() {
+    const all = [];
+    LANGS.forEach((lang) => state[lang].cues.forEach((c, i) => all.push({ lang, i, start: c.start, end: c.end })));
+    all.sort((a, b) => a.start - b.start || (a.lang === "fr" ? -1 : 1));
+    const spans = [];
+    let current = null;
+    all.forEach((cue) => {
+      if (current && cue.start < current.end - 0.05) {
+        current.cues.push(cue);
+        current.end = Math.max(current.end, cue.end);
+      } else {
+        current = { end: cue.end, cues: [cue] };
+        spans.push(current);
+      }
+    });
+    return spans;
+  }
+
+  function alignRows() {
+    LANGS.filter((l) => state[l]).forEach((l) => Array.from(listOf(l).children).forEach((item) => {
+      item.style.gridRow = "";
+      item.style.gridColumn = "";
+    }));
+    if (!byId("listes").classList.contains("both") || !LANGS.every((l) => state[l])) return;
+    let row = 2;  // row 1: the two headings
+    timeSpans().forEach((span) => {
+      const byLang = { fr: span.cues.filter((c) => c.lang === "fr"), en: span.cues.filter((c) => c.lang === "en") };
+      const height = Math.max(byLang.fr.length, byLang.en.length);
+      LANGS.forEach((lang, column) => byLang[lang].forEach((cue, k) => {
+        const item = listOf(lang).children[cue.i];
+        const last = k === byLang[lang].length - 1;
+        item.style.gridColumn = String(column + 1);
+        item.style.gridRow = (row + k) + " / span " + (last ? height - k : 1);
+      }));
+      row += height;
+    });
   }
 
   document.querySelectorAll('input[name="affichage"]').forEach((r) => r.addEventListener("change", () => showLanguages(r.value)));
@@ -665,6 +803,8 @@
   byId("prendre-leur").addEventListener("click", takeTheirs);
   byId("conflit").addEventListener("cancel", (event) => event.preventDefault());
   video.addEventListener("timeupdate", highlight);
+  video.addEventListener("play", () => { if (looping) requestAnimationFrame(loopCue); });
+  byId("boucle").addEventListener("click", toggleLoop);
   video.addEventListener("seeked", highlight);
   window.addEventListener("beforeunload", (event) => {
     if (LANGS.some((l) => state[l] && state[l].dirty)) { flush(); event.preventDefault(); event.returnValue = ""; }
@@ -676,5 +816,84 @@
     if (loaded.every(Boolean)) say("Sous-titres chargés" + NBSP + ": version " + state.fr.version + " en français, " + state.en.version + " en anglais.");
     root.dataset.ready = "oui";
     loadGlossary();
+    startWaveform();
+  })();
+})();
+
+// Chapters: a title at the playhead, kept per session (/api/chapters/{id}/{guid}); each
+// entry seeks the video there and can be removed. Every change is saved at once.
+(function () {
+  const NBSP = "\u00a0";
+  const root = document.getElementById("editeur");
+  const form = document.getElementById("chapitre-form");
+  if (!root || !form) return;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const url = "/api/chapters/" + root.dataset.recording + "/" + encodeURIComponent(root.dataset.guid);
+  const video = document.getElementById("video");
+  const title = document.getElementById("chapitre-titre");
+  const list = document.getElementById("liste-chapitres");
+  const status = document.getElementById("chapitres-etat");
+  let chapters = [];
+
+  function clock(value) {
+    const total = Math.floor(value), h = Math.floor(total / 3600);
+    const m = String(Math.floor(total / 60) % 60).padStart(2, "0"), s = String(total % 60).padStart(2, "0");
+    return h ? h + ":" + m + ":" + s : m + ":" + s;
+  }
+
+  function render() {
+    list.textContent = "";
+    chapters.forEach((chapter, index) => {
+      const item = document.createElement("li");
+      const seek = document.createElement("button");
+      seek.type = "button";
+      seek.className = "chapter-seek";
+      seek.textContent = clock(chapter.start) + " " + chapter.title;
+      seek.addEventListener("click", () => { video.currentTime = chapter.start; });
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "chapter-remove";
+      remove.textContent = "Supprimer";
+      remove.setAttribute("aria-label", "Supprimer le chapitre " + chapter.title);
+      remove.addEventListener("click", () => save(chapters.filter((_, i) => i !== index)));
+      item.append(seek, " ", remove);
+      list.appendChild(item);
+    });
+  }
+
+  async function request(method, body) {
+    const init = { method, credentials: "same-origin",
+                   headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } };
+    if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+    try {
+      const response = await fetch(url, init);
+      const data = await response.json().catch(() => ({}));
+      return { ok: response.ok, data };
+    } catch (error) {
+      return { ok: false, data: { error: "Réseau indisponible" + NBSP + ": les chapitres ne sont pas enregistrés." } };
+    }
+  }
+
+  async function save(next) {
+    status.textContent = "Enregistrement des chapitres…";
+    const result = await request("PUT", { chapters: next });
+    if (!result.ok) { status.textContent = result.data.error || "Les chapitres n’ont pas pu être enregistrés."; return false; }
+    chapters = result.data.chapters;
+    render();
+    status.textContent = chapters.length + (chapters.length > 1 ? " chapitres enregistrés." : " chapitre enregistré.");
+    return true;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const start = Math.round(video.currentTime * 1000) / 1000;
+    if (await save(chapters.concat([{ start, title: title.value }]))) title.value = "";
+  });
+
+  (async function start() {
+    const result = await request("GET");
+    if (result.ok) { chapters = result.data.chapters; render(); }
+    else status.textContent = result.data.error || "Les chapitres n’ont pas pu être chargés.";
+    root.dataset.chapters = "oui";
   })();
 })();
