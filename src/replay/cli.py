@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, Final, NoReturn, TextIO
 
 import numpy as np
 
@@ -28,6 +28,8 @@ from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
+from replay.services.admission import ROOM, STARTED_AT
+from replay.services.errors import ServiceError
 from replay.settings import Settings, load_settings
 from replay.speech.transcriber import Transcription
 from replay.storage.factory import object_store_for
@@ -624,6 +626,16 @@ SERVICE_COMMANDS["user"] = _user
 SERVICE_COMMANDS["live"] = _live
 
 
+#: The option that says what a service refusal's field is about.
+_OPTIONS: Final = {STARTED_AT: "--started-at", ROOM: "--room"}
+
+
+def _with_option(error: ReplayError) -> str:
+    """The error's message; a service refusal about a field names the option to use."""
+    option = _OPTIONS.get(error.field or "") if isinstance(error, ServiceError) else None
+    return f"{error} (option {option})" if option else str(error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -644,7 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         summary = asyncio.run(_run_process(settings, _request(args)))
     except ReplayError as exc:
-        print(f"replay{NBSP}: erreur{NBSP}: {exc}", file=sys.stderr)
+        print(f"replay{NBSP}: erreur{NBSP}: {_with_option(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"replay{NBSP}: interrompu{NBSP}; relancez la même commande pour reprendre",

@@ -280,7 +280,7 @@ async def test_bad_media_is_refused_in_french_and_nothing_is_kept(api: Api) -> N
 
 
 @pytest.mark.parametrize(("fields", "status", "words"), [
-    ({"room": "Salle inconnue"}, 422, "Salle « Salle inconnue » inconnue"),
+    ({"room": "Salle inconnue"}, 422, "Salle «\u00a0Salle inconnue\u00a0» inconnue"),
     ({"started_at": "2026-03-03T09:00:00"}, 422, "fuseau"),
     ({"started_at": "2026-06-01T09:00:00+02:00"}, 422, "hors du programme"),
     ({"sha256": "0" * 64}, 422, "SHA-256"),

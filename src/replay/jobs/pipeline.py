@@ -29,7 +29,7 @@ from replay.domain.cutplan import (
     plan_cuts,
     whole_recording_cut,
 )
-from replay.domain.errors import MediaError, PlanError, ReplayError
+from replay.domain.errors import MediaError, ReplayError
 from replay.domain.keyframes import snap_to_keyframes
 from replay.domain.ladder import (
     PassthroughRules,
@@ -56,10 +56,11 @@ from replay.jobs.captions import default_options, human_edited, tracks_of, write
 from replay.jobs.context import Context, StaleAttempt, discard
 from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_dir
 from replay.media import commands
-from replay.media.probe import MediaInfo, probe
+from replay.media.probe import MediaInfo
 from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
+from replay.services import admission
 from replay.settings import Settings
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
@@ -452,53 +453,17 @@ class ProcessRequest:
     review: bool = False
 
 
-def check_room(event: Event, room: str) -> None:
-    if room not in event.rooms:
-        known = ", ".join(f"«{NBSP}{r}{NBSP}»" for r in event.rooms)
-        raise PlanError(f"salle «{NBSP}{room}{NBSP}» inconnue{NBSP}; les salles du programme "
-                        f"sont{NBSP}: {known}")
-
-
-def resolve_start(request: ProcessRequest, info: MediaInfo) -> datetime:
-    started = request.started_at or info.creation_time
-    if started is None:
-        raise PlanError(
-            f"{request.source.name} ne dit pas quand il a été enregistré (pas de "
-            f"creation_time){NBSP}: donnez son début à l’horloge avec --started-at, par "
-            "exemple --started-at 2026-03-03T09:28:00+01:00")
-    if started.tzinfo is None:
-        raise PlanError(f"--started-at demande un fuseau horaire{NBSP}: par exemple "
-                        "2026-03-03T09:28:00+01:00")
-    return started
-
-
-def check_within_programme(event: Event, started: datetime, duration: float) -> None:
-    end = started + timedelta(seconds=duration)
-    if not event.sessions:
-        raise PlanError(f"le programme n’a aucune séance{NBSP}: importez-le d’abord")
-    first = min(s.start for s in event.sessions)
-    last = max(s.end for s in event.sessions)
-    if end <= first or started >= last:
-        raise PlanError(
-            f"l’enregistrement ({started:%d/%m/%Y %H:%M}–{end:%H:%M}) tombe entièrement hors "
-            f"du programme (du {first:%d/%m/%Y %H:%M} au {last:%d/%m/%Y %H:%M}){NBSP}; "
-            "vérifiez --started-at ou l’horloge de l’appareil")
-
-
 async def admit(ctx: Context, request: ProcessRequest) -> tuple[Recording, MediaInfo]:
-    """Check the request, refuse what cannot be processed (probing first), import the
-    programme and ingest the recording."""
-    check_room(request.event, request.room)
-    info = await probe(request.source)
-    started = resolve_start(request, info)
-    check_within_programme(request.event, started, info.duration)
-    ctx.store.save_event(request.event)
-    sha256, original = await ingest(ctx, request.source, info)
-    recording = ctx.store.add_recording(
-        event_slug=request.event.slug, room=request.room, sha256=sha256, original=original,
-        source_name=request.source.name, started_at=started)
-    ctx.store.set_probe(recording.id, info.duration, asdict(info))
-    return recording, info
+    """The admission rule (`services.admission`: refused before anything is kept), then
+    the programme imported and the recording copied in, checksummed, and recorded."""
+    submission = admission.Submission(request.source, request.event, request.room,
+                                      request.started_at, request.source.name)
+
+    async def keep(info: MediaInfo) -> tuple[str, Path]:
+        ctx.store.save_event(request.event)
+        return await ingest(ctx, request.source, info)
+
+    return await admission.admit_recording(ctx.store, submission, keep)
 
 
 async def analyse(ctx: Context, event: Event, recording: Recording,
@@ -629,8 +594,8 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
         withdrawn = item.facts.release is Release.WITHDRAWN
         if names & set(republish) or (names & set(decided) and not withdrawn):
             request_publication(ctx.store, item.recording, item.cut.guid)
-    ready = [item for item in candidates(ctx.store, captions, event, rule)
-             if item.decision.publish]
+    found = candidates(ctx.store, captions, event, rule)
+    ready = [item for item in found if item.decision.publish]
     await write_corrections(captions, ctx.settings, [(c.recording, c.cut.guid) for c in ready],
                             rule=rule)
     outputs = [
@@ -649,8 +614,23 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
                         on_progress=tracker, base_url=ctx.settings.public_url)
     for item in ready:
         _released(ctx.store, captions, item)
+    await _delete_withdrawn(ctx, event, found, ready)
     tracker.done()
     return event.slug
+
+
+async def _delete_withdrawn(ctx: Context, event: Event, found: Sequence[Candidate],
+                            ready: Sequence[Candidate]) -> list[str]:
+    """Delete the objects of withdrawn sessions, now that the index no longer links to
+    them (a slug another recording publishes is kept). Already deleted: nothing to do."""
+    out = {item.session.slug for item in ready}
+    slugs = sorted({item.session.slug for item in found
+                    if item.facts.release is Release.WITHDRAWN} - out)
+    if slugs:
+        await ctx.ensure_current()
+    for slug in slugs:
+        await unpublish_session(ctx.objects, event, slug)
+    return slugs
 
 
 def _released(store: Store, captions: Captions, item: Candidate) -> None:
@@ -679,15 +659,19 @@ async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
 
 
 async def withdraw(ctx: Context, event: Event, found: Sequence[tuple[Recording, Cut]]) -> list[str]:
-    """Mark these sessions withdrawn, publish the index without them, delete their objects."""
-    for recording, cut in found:
-        ctx.store.set_stage(recording.id, cut.guid, "publish", input_key="",
-                            status=UNPUBLISHED, progress=1.0)
+    """Mark these sessions withdrawn, then publish: the index without them, then their
+    objects deleted (`_delete_withdrawn`)."""
+    mark_withdrawn(ctx.store, found)
     await publish(ctx, event)
-    slugs = sorted({_session_for(event, cut, recording).slug for recording, cut in found})
-    for slug in slugs:
-        await unpublish_session(ctx.objects, event, slug)
-    return slugs
+    return sorted({_session_for(event, cut, recording).slug for recording, cut in found})
+
+
+def mark_withdrawn(store: Store, found: Sequence[tuple[Recording, Cut]]) -> None:
+    """An organiser's decision to take these sessions down (the next publication does)."""
+    with store.transaction():
+        for recording, cut in found:
+            store.set_stage(recording.id, cut.guid, "publish", input_key="",
+                            status=UNPUBLISHED, progress=1.0)
 
 
 def _from_live(ctx: Context, recording: Recording, cut: Cut) -> bool:

@@ -37,9 +37,18 @@ from replay.jobs.pipeline import (
     transcode_session,
     transcribe_session,
 )
-from replay.jobs.queue import JobQueue, JobSpec, PermanentError
+from replay.jobs.queue import JobQueue, PermanentError
 from replay.jobs.worker import JobContext, TaskFn
 from replay.media.probe import MediaInfo, probe
+from replay.services.work import (
+    MEDIA,
+    PUBLISH,
+    QUEUES,
+    SPEECH,
+    enqueue_recording,
+    publish_job,
+    session_jobs,
+)
 from replay.settings import Settings
 from replay.speech.models import resolve_model
 from replay.speech.transcriber import (
@@ -51,9 +60,8 @@ from replay.speech.transcriber import (
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
 
-MEDIA, SPEECH, PUBLISH = "media", "speech", "publish"
-QUEUES = (MEDIA, SPEECH, PUBLISH)
-MAX_ATTEMPTS = 5
+__all__ = ["MEDIA", "PUBLISH", "QUEUES", "SPEECH", "TaskDeps", "enqueue_recording",
+           "publish_job", "session_jobs", "task_table", "whisper_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +135,6 @@ def whisper_for(settings: Settings) -> WhisperTranscriber:
 # -- entry points ----------------------------------------------------------------------
 
 
-async def enqueue_recording(queue: JobQueue, recording_id: int) -> int:
-    """Queue the analysis of an ingested recording (the rest follows from it); returns the
-    job's id. A recording already waiting for analysis is not queued twice."""
-    return await queue.enqueue(JobSpec(
-        "analyse_recording", {"recording": recording_id}, queue=MEDIA,
-        lock=f"analyse:{recording_id}", max_attempts=MAX_ATTEMPTS))
-
-
 async def ingest_recording(ctx: Context, queue: JobQueue,
                            request: ProcessRequest) -> tuple[Recording, int]:
     """Refuse bad media, import the programme, ingest the file, queue its analysis."""
@@ -182,19 +182,6 @@ async def publish_event(deps: TaskDeps, job: JobContext) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def session_jobs(recording_id: int, guid: str) -> list[JobSpec]:
-    """A session's media and speech jobs; their locks keep each stage single."""
-    return [JobSpec(task, {"recording": recording_id, "guid": guid}, queue=queue,
-                    lock=f"{queue}:{recording_id}:{guid}", max_attempts=MAX_ATTEMPTS)
-            for task, queue in (("media_session", MEDIA), ("speech_session", SPEECH))]
-
-
-def publish_job(event_slug: str) -> JobSpec:
-    """The event's publication; one at a time per event."""
-    return JobSpec("publish_event", {"event": event_slug}, queue=PUBLISH,
-                   lock=f"publish:{event_slug}", max_attempts=MAX_ATTEMPTS)
 
 
 async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording,

@@ -11,7 +11,6 @@ arrives, these functions are re-pointed at it and nothing else in `live/` change
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
 from replay.jobs.queue import JobQueue
 from replay.jobs.tasks import enqueue_recording
 from replay.jobs.workdirs import session_work_dir
-from replay.media.probe import probe
+from replay.services import admission
 from replay.settings import Settings
 from replay.speech.transcriber import Transcription
 from replay.storage.port import ObjectStore
@@ -48,13 +47,16 @@ def room_sessions(event: Event, room: str) -> list[Session]:
 
 async def admit_archive(store: Store, event: Event, room: str, *, sha256: str,
                         original: Path, started_at: datetime) -> Recording:
-    """An archive stretch becomes a recording like an upload: checksummed, probed, with
-    its wall-clock start."""
-    info = await probe(original)
-    recording = store.add_recording(
-        event_slug=event.slug, room=room, sha256=sha256, original=original,
-        source_name=f"direct-{started_at:%Y%m%d-%H%M%S}.ts", started_at=started_at)
-    store.set_probe(recording.id, info.duration, asdict(info))
+    """An archive stretch becomes a recording like an upload (`services.admission`):
+    its room checked, probed, recorded with its wall-clock start. The stretch is the
+    room's own live, so it is not refused for lying outside the programme: the analysis
+    finds no session in it."""
+    submission = admission.Submission(original, event, room, started_at,
+                                      f"direct-{started_at:%Y%m%d-%H%M%S}.ts")
+    admission.check_room(event, room)
+    info = await admission.probe_media(original, submission.display_name)
+    recording = admission.record(store, submission, admission.Examined(info, started_at),
+                                 sha256, original)
     probed = store.recording(recording.id)
     assert probed is not None
     return probed

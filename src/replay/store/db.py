@@ -10,7 +10,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -323,6 +323,10 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction for a use case's writes (nested ones join it)."""
+        return transaction(self.db)
 
     # -- programme ---------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +26,8 @@ from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
 from replay.domain.programme import parse_programme
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
+from replay.services import admission
+from replay.services.errors import ServiceError
 from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import EventSummary, ImportSummary, Recording
@@ -36,7 +37,7 @@ from replay.web.api_common import check_event_access, json_body, load_event, rec
 from replay.web.auth import Role, authorizer, current_user, require
 from replay.web.errors import NBSP, APIError, api_error, json_errors, json_response
 from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
-from replay.web.ingest import Incoming, Refused, admit_upload, check_room, parse_started_at
+from replay.web.ingest import Incoming, admit_upload
 from replay.web.keys import QUEUE, SETTINGS, STORE
 from replay.web.multipart import Received, receive
 from replay.web.openapi import openapi_document
@@ -279,7 +280,7 @@ async def upload_recording(request: web.Request) -> web.Response:
             received = await receive(request, file_field="file", limit=limit,
                                      directory=request.config_dict[SETTINGS].uploads_dir
                                      / "incoming")
-    except Refused as refusal:
+    except ServiceError as refusal:
         raise api_error(refusal.status, refusal.message) from None
     try:
         recording, job = await _admit_received(request, slug, received)
@@ -302,7 +303,7 @@ async def _admit_received(request: web.Request, slug: str,
     app = request.config_dict
     try:
         return await admit_upload(app[SETTINGS], app[STORE], app[QUEUE], incoming)
-    except Refused as refusal:
+    except ServiceError as refusal:
         raise api_error(refusal.status, refusal.message) from None
 
 
@@ -329,7 +330,7 @@ def _tus_admission(quotas: Quotas) -> Admit:
     async def admit(request: web.Request, length: int) -> None:
         try:
             await quotas.admit(owner_of(request), length)
-        except Refused as refusal:
+        except ServiceError as refusal:
             raise api_error(refusal.status, refusal.message) from None
 
     return admit
@@ -350,22 +351,11 @@ async def _authorize_tus(request: web.Request) -> None:
         event = load_event(request, slug)
         try:
             if room:
-                check_room(event, room)
-            check_start(event, parse_started_at(metadata.get("started_at")))
-        except Refused as refusal:
+                admission.check_room(event, room)
+            admission.check_start_before_end(
+                event, admission.parse_started_at(metadata.get("started_at")))
+        except ServiceError as refusal:
             raise api_error(refusal.status, refusal.message) from None
-
-
-def check_start(event: Event, started: datetime | None) -> None:
-    """A recording starting after the programme's last session lies outside it, however
-    long it is; anything else waits for the file's duration (`ingest.admit_upload`)."""
-    if started is None or not event.sessions:
-        return
-    last = max(session.end for session in event.sessions)
-    if started >= last:
-        raise Refused(422, f"Début {started.isoformat()} après la fin du programme "
-                           f"({last.isoformat()}){NBSP}: vérifiez la date et l’heure du début "
-                           "de l’enregistrement.", correctable=True)
 
 
 #: How long a complete upload refused for what was said about it waits for a correction.
@@ -376,7 +366,7 @@ def _tus_handover(app: web.Application, tus_store: UploadStore) -> OnComplete:
     async def on_complete(upload: Upload) -> None:
         try:
             await admit_upload(app[SETTINGS], app[STORE], app[QUEUE], incoming_of(upload))
-        except Refused as refusal:
+        except ServiceError as refusal:
             await _hold_or_drop(tus_store, upload, refusal)
             raise APIError(refusal.status, refusal.message,
                            held=upload.id if refusal.correctable else None) from None
@@ -389,7 +379,8 @@ def incoming_of(upload: Upload) -> Incoming:
                     upload.started_at, upload.filename or "fichier")
 
 
-async def _hold_or_drop(tus_store: UploadStore, upload: Upload, refusal: Refused) -> None:
+async def _hold_or_drop(tus_store: UploadStore, upload: Upload,
+                        refusal: ServiceError) -> None:
     """Keep a whole file refused for its room or start, so that correcting them admits it
     without sending it again; drop one that is not usable media."""
     if not refusal.correctable:
@@ -456,7 +447,7 @@ async def admit_held(request: web.Request) -> web.Response:
     try:
         recording, job = await admit_upload(settings, app[STORE], app[QUEUE],
                                             incoming_of(upload))
-    except Refused as refusal:
+    except ServiceError as refusal:
         await _hold_or_drop(store, upload, refusal)
         raise APIError(refusal.status, refusal.message,
                        held=upload.id if refusal.correctable else None) from None

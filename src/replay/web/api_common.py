@@ -9,10 +9,11 @@ from typing import Any, Final
 from aiohttp import web
 
 from replay.domain.model import Event
+from replay.services.admission import event_for
+from replay.services.errors import ServiceError
 from replay.store.db import Recording
 from replay.web.auth import current_user
 from replay.web.errors import NBSP, api_error
-from replay.web.ingest import Refused, event_for
 from replay.web.keys import STORE
 
 #: An id in a path: ASCII digits only (``str.isdigit`` also takes « ² »), at most 18 of
@@ -52,7 +53,7 @@ def load_event(request: web.Request, slug: str) -> Event:
     check_event_access(request, slug)
     try:
         return event_for(request.config_dict[STORE], slug)
-    except Refused as refusal:
+    except ServiceError as refusal:
         raise api_error(refusal.status, refusal.message) from None
 
 
