@@ -21,7 +21,7 @@ from replay.domain.publication import PublicationRule
 from replay.domain.retry import RetryPolicy
 from replay.domain.transcript import Segment
 from replay.jobs.context import Context, Lanes, StaleAttempt
-from replay.jobs.pipeline import PLAN_CONFIRMED, PLAN_REVIEW, ProcessRequest
+from replay.jobs.pipeline import ProcessRequest
 from replay.jobs.queue import Job, JobStatus
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import (
@@ -35,6 +35,7 @@ from replay.jobs.tasks import (
 from replay.jobs.worker import JobContext, Worker
 from replay.media.probe import probe
 from replay.sample import SampleTruth
+from replay.services.publication import PLAN_CONFIRMED, PLAN_REVIEW
 from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber, Task
 from replay.storage.local import LocalDirectoryStore

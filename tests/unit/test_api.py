@@ -25,13 +25,17 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
 from replay.domain.cutplan import Cut
+from replay.jobs.context import Context, Lanes
+from replay.jobs.pipeline import publish as publish_event_now
 from replay.jobs.queue import Job, JobQueue, JobSpec, JobStatus
 from replay.settings import Settings
+from replay.speech.transcriber import FakeTranscriber
+from replay.storage.memory import MemoryStore
 from replay.store.db import Store
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
-from replay.web.keys import QUEUE, STORE
+from replay.web.keys import QUEUE, SETTINGS, STORE
 from replay.web.openapi import openapi_document
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "programmes"
@@ -432,6 +436,42 @@ async def test_sessions_show_their_stages_and_a_failed_one_is_retried(
     assert ready.status == 202
     (publish,) = await jobs(api, "publish_event")
     assert (publish.id, publish.args) == ((await ready.json())["job"], {"event": SLUG})
+
+
+async def test_unpublishing_is_the_publication_jobs_work(api: Api, media: Media) -> None:
+    """The handler writes the decision and queues the event's publication (lock
+    ``publish:<event>``); only that job touches the object store: the index without the
+    session first, then the session's objects deleted."""
+    recording = await planned_recording(api, media)
+    for stage in ("media", "speech"):
+        api.store.set_stage(recording, "second", stage, input_key="k", status="done")
+    api.store.set_stage(recording, "second", "publish", input_key="", status="done")
+    objects = MemoryStore()
+    session_keys = [f"{SLUG}/second/index.html", f"{SLUG}/second/hls/master.m3u8"]
+    for key in session_keys:
+        await objects.put_bytes(key, b"x")
+    unknown = await api.client.post(f"/api/sessions/{recording}/absent/unpublish",
+                                    headers=api.auth("organiser"))
+    assert unknown.status == 404
+    response = await api.client.post(f"/api/sessions/{recording}/second/unpublish",
+                                     headers=api.auth("organiser"))
+    assert response.status == 202
+    answer = await response.json()
+    (publish,) = await jobs(api, "publish_event")
+    assert answer == {"unpublished": ["second"], "job": publish.id}
+    assert publish.lock == f"publish:{SLUG}"
+    state = api.store.stage(recording, "second", "publish")
+    assert state is not None
+    assert state.status == "unpublished"
+    assert sorted(objects.objects) == sorted(session_keys), "the handler wrote nothing"
+    event = api.store.load_event(SLUG)
+    assert event is not None
+    ctx = Context(settings=api.app[SETTINGS], store=api.store, objects=objects,
+                  transcriber=FakeTranscriber(), lanes=Lanes.for_threads(1))
+    await publish_event_now(ctx, event)
+    assert not [key for key in objects.objects if key.startswith(f"{SLUG}/second/")]
+    assert f"{SLUG}/index.html" in objects.objects
+    await publish_event_now(ctx, event)  # again: nothing left to delete, no error
 
 
 # -- roles and the OpenAPI document ------------------------------------------------------

@@ -24,8 +24,8 @@ from replay.domain.publication import PublicationRule, decide
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_webvtt
 from replay.jobs.captions import vtt_path, write_corrections
-from replay.jobs.pipeline import PLAN_CONFIRMED, PLAN_REVIEW, session_facts
 from replay.jobs.queue import JobStatus
+from replay.services.publication import PLAN_CONFIRMED, PLAN_REVIEW, session_facts
 from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store

@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -40,19 +40,15 @@ from replay.domain.ladder import (
     passthrough_refusal,
     with_passthrough,
 )
-from replay.domain.model import Event, Session
+from replay.domain.model import Event
 from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
 from replay.domain.publication import (
-    Decision,
-    PublicationRule,
     Release,
-    SessionFacts,
     automatic_languages,
-    decide,
 )
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.captions import default_options, human_edited, tracks_of, write_corrections
+from replay.jobs.captions import default_options, human_edited, write_corrections
 from replay.jobs.context import Context, StaleAttempt, discard
 from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_dir
 from replay.media import commands
@@ -61,7 +57,15 @@ from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
 from replay.services import admission
-from replay.settings import Settings
+from replay.services.publication import (
+    Candidate,
+    candidates,
+    find_sessions,
+    mark_withdrawn,
+    publication_rule,
+    request_publication,
+    session_for,
+)
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
 from replay.speech.transcriber import Transcription
@@ -521,61 +525,7 @@ async def _session_work(ctx: Context, event: Event, recording: Recording, info: 
             raise outcome
 
 
-#: The stage row (guid "") that records the organiser's review of a recording's plan.
-PLAN_REVIEW = "plan_review"
-PLAN_CONFIRMED, PLAN_EDITED = "confirmed", "edited"
 UNPUBLISHED = Release.WITHDRAWN.value
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A session of the event's cut plans, with what `publication.decide` made of it."""
-
-    recording: Recording
-    cut: Cut
-    session: Session
-    facts: SessionFacts
-    decision: Decision
-
-
-def publication_rule(captions: Captions, settings: Settings, event_slug: str) -> PublicationRule:
-    return captions.options(event_slug, default_options(settings)).publication_rule
-
-
-def session_facts(store: Store, captions: Captions, recording: Recording,
-                  guid: str) -> SessionFacts:
-    """What the publication rule looks at, from the store."""
-    made = [store.stage(recording.id, guid, name) for name in ("media", "speech")]
-    review = store.stage(recording.id, "", PLAN_REVIEW)
-    published = store.stage(recording.id, guid, "publish")
-    try:
-        release = Release(published.status) if published is not None else Release.UNDECIDED
-    except ValueError:
-        release = Release.UNDECIDED
-    return SessionFacts(
-        processed=all(state is not None and state.status == "done" for state in made),
-        plan_confirmed=review is not None and review.status == PLAN_CONFIRMED,
-        release=release, tracks=tracks_of(captions, recording, guid))
-
-
-def candidates(store: Store, captions: Captions, event: Event,
-               rule: PublicationRule) -> list[Candidate]:
-    found = []
-    for recording in store.recordings_of(event.slug):
-        for cut in store.load_cuts(recording.id):
-            facts = session_facts(store, captions, recording, cut.guid)
-            found.append(Candidate(recording, cut, _session_for(event, cut, recording), facts,
-                                   decide(rule, facts)))
-    return found
-
-
-def request_publication(store: Store, recording: Recording, guid: str) -> None:
-    """An organiser's decision to publish the session: the rule no longer holds it."""
-    state = store.stage(recording.id, guid, "publish")
-    if state is None or state.status not in (Release.RELEASED, Release.REQUESTED):
-        # an already requested one is not written again (an fsync for nothing)
-        store.set_stage(recording.id, guid, "publish", input_key="",
-                        status=Release.REQUESTED.value)
 
 
 async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
@@ -643,35 +593,17 @@ def _released(store: Store, captions: Captions, item: Candidate) -> None:
 
 
 async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
-    """Take a session down: mark it unpublished, publish the index without it, then delete
-    its objects (see `unpublish_session`). Returns the slugs taken down."""
-    found = [(recording, cut) for recording in ctx.store.recordings_of(event.slug)
-             for cut in ctx.store.load_cuts(recording.id)
-             if guid_or_slug in {cut.guid, _session_for(event, cut, recording).slug}]
-    if not found:
-        known = sorted({_session_for(event, cut, recording).slug
-                        for recording in ctx.store.recordings_of(event.slug)
-                        for cut in ctx.store.load_cuts(recording.id)})
-        raise ReplayError(f"l’évènement «{NBSP}{event.slug}{NBSP}» n’a pas de séance "
-                          f"enregistrée «{NBSP}{guid_or_slug}{NBSP}»{NBSP}: donnez un guid ou "
-                          f"l’un de ces noms{NBSP}: {', '.join(known) or '(aucun)'}")
-    return await withdraw(ctx, event, found)
+    """Take a session down now (`replay unpublish`): mark it withdrawn, publish the index
+    without it, then delete its objects. Returns the slugs taken down."""
+    return await withdraw(ctx, event, find_sessions(ctx.store, event, guid_or_slug))
 
 
-async def withdraw(ctx: Context, event: Event, found: Sequence[tuple[Recording, Cut]]) -> list[str]:
+async def withdraw(ctx: Context, event: Event, found: list[tuple[Recording, Cut]]) -> list[str]:
     """Mark these sessions withdrawn, then publish: the index without them, then their
     objects deleted (`_delete_withdrawn`)."""
     mark_withdrawn(ctx.store, found)
     await publish(ctx, event)
-    return sorted({_session_for(event, cut, recording).slug for recording, cut in found})
-
-
-def mark_withdrawn(store: Store, found: Sequence[tuple[Recording, Cut]]) -> None:
-    """An organiser's decision to take these sessions down (the next publication does)."""
-    with store.transaction():
-        for recording, cut in found:
-            store.set_stage(recording.id, cut.guid, "publish", input_key="",
-                            status=UNPUBLISHED, progress=1.0)
+    return sorted({session_for(event, cut, recording).slug for recording, cut in found})
 
 
 def _from_live(ctx: Context, recording: Recording, cut: Cut) -> bool:
@@ -679,20 +611,10 @@ def _from_live(ctx: Context, recording: Recording, cut: Cut) -> bool:
     return state is not None and state.input_key.startswith(LIVE_STAGE_KEY)
 
 
-def _session_for(event: Event, cut: Cut, recording: Recording) -> Session:
-    for session in event.sessions:
-        if session.guid == cut.guid:
-            return session
-    return Session(
-        guid=cut.guid, title=cut.title, room=recording.room,
-        start=recording.started_at + timedelta(seconds=cut.start),
-        duration=timedelta(seconds=cut.duration), slug=cut.guid)
-
-
 def _summary(request: ProcessRequest, recording: Recording, info: MediaInfo, cuts: list[Cut],
              *, published: bool, site: str | None) -> JobSummary:
     results = tuple(
-        SessionResult(cut.guid, cut.title, _session_for(request.event, cut, recording).slug,
+        SessionResult(cut.guid, cut.title, session_for(request.event, cut, recording).slug,
                       cut.start, cut.end, published)
         for cut in cuts)
     return JobSummary(request.event.slug, request.room, recording.sha256, info.duration,

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from replay.domain.model import Event
 from replay.domain.publication import Release
 from replay.jobs.context import Context
-from replay.jobs.pipeline import candidates, publication_rule, publish
+from replay.jobs.pipeline import publish
 from replay.jobs.queue import JobQueue, JobStatus
 from replay.jobs.workdirs import recording_work_dir
+from replay.services.publication import candidates, publication_rule
 from replay.site.publish import unpublish_session
 from replay.store.captions import Captions
 from replay.store.db import Recording

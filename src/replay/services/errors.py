@@ -6,6 +6,7 @@ They are `ReplayError`s, so the CLI reports them as one line with a non-zero exi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from replay.domain.errors import ReplayError
@@ -16,16 +17,19 @@ class ServiceError(ReplayError):
 
     `field`: the request field at fault, if one is. `correctable`: the input (a file) is
     fine, what was said about it (room, start) is not: correcting it may admit the input
-    without sending it again.
+    without sending it again. `details`: data for the answer beside the message (the
+    doubts to confirm, for instance).
     """
 
     default_status: ClassVar[int] = 422
 
     def __init__(self, message: str, *, field: str | None = None, correctable: bool = False,
-                 status: int | None = None) -> None:
+                 status: int | None = None, details: Mapping[str, object] | None = None,
+                 ) -> None:
         super().__init__(message)
         self.message, self.field, self.correctable = message, field, correctable
         self.status = self.default_status if status is None else status
+        self.details: Mapping[str, object] = details or {}
 
 
 class Refused(ServiceError):

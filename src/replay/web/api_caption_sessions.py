@@ -58,8 +58,8 @@ from replay.jobs.captions import (
     vtt_path,
     write_current_file,
 )
-from replay.jobs.pipeline import session_facts
-from replay.jobs.tasks import publish_job
+from replay.services.publication import session_facts
+from replay.services.work import publish_job
 from replay.store.captions import (
     Author,
     Captions,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 from aiohttp import web
@@ -13,7 +15,7 @@ from replay.services.admission import event_for
 from replay.services.errors import ServiceError
 from replay.store.db import Recording
 from replay.web.auth import current_user
-from replay.web.errors import NBSP, api_error
+from replay.web.errors import NBSP, APIError, api_error
 from replay.web.keys import STORE
 
 #: An id in a path: ASCII digits only (``str.isdigit`` also takes « ² »), at most 18 of
@@ -54,7 +56,7 @@ def load_event(request: web.Request, slug: str) -> Event:
     try:
         return event_for(request.config_dict[STORE], slug)
     except ServiceError as refusal:
-        raise api_error(refusal.status, refusal.message) from None
+        raise answer(refusal) from None
 
 
 def load_recording(request: web.Request, key: str = "id") -> Recording:
@@ -82,3 +84,18 @@ def recording_json(recording: Recording) -> dict[str, Any]:
     return {"id": recording.id, "event": recording.event_slug, "room": recording.room,
             "sha256": recording.sha256, "source_name": recording.source_name,
             "started_at": recording.started_at.isoformat(), "duration": recording.duration}
+
+
+def answer(error: ServiceError) -> APIError:
+    """A service's refusal as the API's JSON error: its status, its French message, and
+    its details beside (``{"error": ..., "confirm": [...]}``)."""
+    return APIError(error.status, error.message, **error.details)
+
+
+@contextmanager
+def answered() -> Iterator[None]:
+    """Run a service call; a refusal becomes the API's error (`answer`)."""
+    try:
+        yield
+    except ServiceError as refusal:
+        raise answer(refusal) from None

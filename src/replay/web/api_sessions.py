@@ -16,37 +16,25 @@ from typing import Any, Final
 import numpy as np
 from aiohttp import web
 
-from replay.domain.boundaries import implausible
-from replay.domain.cutplan import Cut, move_boundary
-from replay.domain.errors import PlanError, ReplayError
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
 from replay.jobs.context import Context, Lanes
-from replay.jobs.pipeline import (
-    PLAN_CONFIRMED,
-    PLAN_EDITED,
-    PLAN_REVIEW,
-    Candidate,
-    candidates,
-    publication_rule,
-    request_publication,
-    unpublish,
-)
-from replay.jobs.queue import Job, JobQueue, JobStatus
+from replay.jobs.queue import Job, JobStatus
 from replay.jobs.removal import remove_recording
-from replay.jobs.tasks import MEDIA, SPEECH, publish_job, session_jobs
 from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir
+from replay.services import plans, publication
+from replay.services.publication import Candidate, candidates, publication_rule
+from replay.services.work import SESSION_TASKS
 from replay.settings import Settings
 from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
 from replay.web import api_boundaries
-from replay.web.api_common import json_body, load_event, load_recording, seconds
+from replay.web.api_common import answered, json_body, load_event, load_recording, seconds
 from replay.web.auth import Role, require
-from replay.web.errors import NBSP, APIError, api_error, json_response
+from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import OBJECTS, QUEUE, SETTINGS, STORE
 
-SESSION_TASKS: Final = (("media_session", MEDIA), ("speech_session", SPEECH))
 RETRYABLE: Final = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 _organiser: Final = require(Role.ORGANISER)
@@ -75,21 +63,12 @@ def speech_map_path(settings: Settings, recording: Recording) -> Path:
 
 async def plan_json(request: web.Request, recording: Recording) -> dict[str, Any]:
     store = request.config_dict[STORE]
-    review = store.stage(recording.id, "", PLAN_REVIEW)
     path = speech_map_path(request.config_dict[SETTINGS], recording)
     speech = json.loads(await asyncio.to_thread(path.read_text)) if path.is_file() else []
     return {"recording": recording.id, "duration": recording.duration,
-            "confirmed": review is not None and review.status == PLAN_CONFIRMED,
+            "confirmed": plans.plan_confirmed(store, recording.id),
             "cuts": [asdict(cut) for cut in store.load_cuts(recording.id)],
             "speech": speech}
-
-
-def _cuts(store: Store, recording: Recording) -> list[Cut]:
-    cuts = store.load_cuts(recording.id)
-    if not cuts or recording.duration is None:
-        raise api_error(409, f"Le plan de découpe n’existe pas encore{NBSP}: attendez la fin "
-                             "de l’analyse de l’enregistrement.")
-    return cuts
 
 
 @_organiser
@@ -114,42 +93,19 @@ async def move_cut(request: web.Request) -> web.Response:
     recording, guid = load_recording(request), request.match_info["guid"]
     body = await json_body(request)
     start, end = _bound(body, "start"), _bound(body, "end")
-    store = request.config_dict[STORE]
-    cuts = _cuts(store, recording)
-    if guid not in {cut.guid for cut in cuts}:
-        raise api_error(404, f"La session « {guid} » n’est pas dans le plan de cet "
-                             "enregistrement.")
-    assert recording.duration is not None  # checked by _cuts
-    try:
-        moved = move_boundary(cuts, guid, start=start, end=end, duration=recording.duration)
-    except PlanError as exc:
-        raise api_error(422, f"Limite refusée ({exc}){NBSP}: choisissez un début et une fin "
-                             "dans l’enregistrement, sans chevaucher les sessions "
-                             "voisines.") from None
-    doubts = implausible(next(c for c in cuts if c.guid == guid),
-                         next(c for c in moved if c.guid == guid))
-    if doubts and body.get("confirm") is not True:
-        raise APIError(409, f"Déplacement inhabituel{NBSP}: {f'{NBSP}; '.join(doubts)}. "
-                            "Confirmez-le si c’est bien voulu.", confirm=doubts)
-    store.save_cuts(recording.id, moved)
-    store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_EDITED)
-    jobs = await enqueue_session(request.config_dict[QUEUE], recording, guid)
+    with answered():
+        jobs = await plans.move_cut(request.config_dict[STORE], request.config_dict[QUEUE],
+                                    recording, guid, start=start, end=end,
+                                    confirmed=body.get("confirm") is True)
     return json_response({**await plan_json(request, recording), "jobs": jobs})
-
-
-async def enqueue_session(queue: JobQueue, recording: Recording, guid: str) -> list[int]:
-    """The session's media and speech jobs, with the locks `jobs.tasks` gives them."""
-    return [await queue.enqueue(spec) for spec in session_jobs(recording.id, guid)]
 
 
 @_organiser
 async def confirm_plan(request: web.Request) -> web.Response:
     recording = load_recording(request)
-    store = request.config_dict[STORE]
-    _cuts(store, recording)
-    store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED,
-                    progress=1.0)
-    await request.config_dict[QUEUE].enqueue(publish_job(recording.event_slug))
+    with answered():
+        await plans.confirm_plan(request.config_dict[STORE], request.config_dict[QUEUE],
+                                 recording)
     return json_response(await plan_json(request, recording))
 
 
@@ -269,42 +225,38 @@ async def publish_session(request: web.Request) -> web.Response:
     """An organiser's decision to publish this session now, whatever the event's rule
     (taken down before or not): queue the event's publication."""
     recording, guid = _session_cut(request)
-    store = request.config_dict[STORE]
-    states = [store.stage(recording.id, guid, name) for _, name in SESSION_TASKS]
-    if not all(state is not None and state.status == "done" for state in states):
-        raise api_error(409, f"La session n’est pas prête{NBSP}: attendez la fin de son "
-                             "traitement (vidéo et sous-titres), puis publiez-la.")
-    request_publication(store, recording, guid)
-    job = await request.config_dict[QUEUE].enqueue(publish_job(recording.event_slug))
+    with answered():
+        job = await publication.request_publish(request.config_dict[STORE],
+                                                request.config_dict[QUEUE], recording, guid)
     return json_response({"job": job}, status=202)
 
 
+@_organiser
+async def unpublish_session(request: web.Request) -> web.Response:
+    """Take the session down: marked withdrawn now, then the event's publication job
+    publishes the index without it and deletes its objects (202 with that job)."""
+    recording, guid = _session_cut(request)
+    event = load_event(request, recording.event_slug)
+    with answered():
+        withdrawal = await publication.request_unpublish(
+            request.config_dict[STORE], request.config_dict[QUEUE], event, guid)
+    return json_response({"unpublished": list(withdrawal.slugs), "job": withdrawal.job},
+                         status=202)
+
+
 class _NoTranscriber:
-    """Unpublishing never transcribes; the context still needs a transcriber."""
+    """Removing a recording never transcribes; the context still needs a transcriber."""
 
     def transcribe_and_translate(self, audio: np.ndarray, *, language: str,
                                  hotwords: str | None = None,
                                  on_progress: Any = None) -> Transcription:
-        raise RuntimeError("unpublishing does not transcribe")
+        raise RuntimeError("removing a recording does not transcribe")
 
 
 def _context(request: web.Request) -> Context:
     app = request.config_dict
     return Context(settings=app[SETTINGS], store=app[STORE], objects=app[OBJECTS],
                    transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
-
-
-@_organiser
-async def unpublish_session(request: web.Request) -> web.Response:
-    """Take the session down now: the index without it, then its objects deleted."""
-    recording, guid = _session_cut(request)
-    event = load_event(request, recording.event_slug)
-    ctx = _context(request)
-    try:
-        slugs = await unpublish(ctx, event, guid)
-    except ReplayError as exc:
-        raise api_error(409, f"Retrait impossible{NBSP}: {exc}") from None
-    return json_response({"unpublished": slugs})
 
 
 @_organiser

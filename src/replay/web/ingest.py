@@ -20,9 +20,9 @@ from pathlib import Path, PurePosixPath
 from typing import Final
 
 from replay.jobs.queue import JobQueue
-from replay.jobs.tasks import enqueue_recording
 from replay.services import admission
 from replay.services.errors import NotFound, Refused, ServiceError
+from replay.services.work import enqueue_recording
 from replay.settings import Settings
 from replay.store.db import Recording, Store
 
