@@ -19,19 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn, TextIO
 
-import numpy as np
-
 from replay import __version__
 from replay.domain.errors import ReplayError
 from replay.domain.programme import parse_programme
-from replay.jobs.context import Context, Lanes
+from replay.jobs.context import Context, Lanes, WorkContext
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
 from replay.services.admission import ROOM, STARTED_AT
 from replay.services.errors import ServiceError
 from replay.settings import Settings, load_settings
-from replay.speech.transcriber import Transcription
 from replay.storage.factory import object_store_for
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
@@ -311,10 +308,9 @@ async def _run_ingest(settings: Settings, request: ProcessRequest) -> tuple[int,
     store = Store.open(settings.database_path)
     queue = SQLiteQueue.open(settings.database_path)
     try:
-        ctx = Context(settings=settings, store=store,
-                      objects=LocalDirectoryStore(settings.site_dir),
-                      transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
-                      progress=TerminalProgress(sys.stderr))
+        ctx = WorkContext(settings=settings, store=store,
+                          objects=LocalDirectoryStore(settings.site_dir),
+                          progress=TerminalProgress(sys.stderr))
         recording, job = await ingest_recording(ctx, queue, request)
         return recording.id, job
     finally:
@@ -336,15 +332,6 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-class _NoTranscriber:
-    """Publishing never transcribes; the context still needs a transcriber."""
-
-    def transcribe_and_translate(self, audio: np.ndarray, *, language: str,
-                                 hotwords: str | None = None,
-                                 on_progress: Any = None) -> Transcription:
-        raise RuntimeError("publishing does not transcribe")  # never shown: a bug guard
-
-
 async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     objects = object_store_for(args.to, settings)
     if not settings.database_path.is_file():
@@ -357,9 +344,8 @@ async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[
             known = ", ".join(store.event_slugs()) or "aucun pour l’instant"
             raise ReplayError(f"évènement «{NBSP}{args.event}{NBSP}» inconnu{NBSP}; évènements "
                               f"connus{NBSP}: {known}")
-        ctx = Context(settings=settings, store=store, objects=objects,
-                      transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
-                      progress=TerminalProgress(sys.stderr))
+        ctx = WorkContext(settings=settings, store=store, objects=objects,
+                          progress=TerminalProgress(sys.stderr))
         index = f"{(args.to or str(settings.site_dir)).rstrip('/')}/{event.slug}/index.html"
         if args.command == "publish":  # the organiser's command is the decision to publish
             every = [cut.guid for r in store.recordings_of(event.slug)

@@ -49,7 +49,7 @@ from replay.domain.publication import (
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
 from replay.jobs.captions import default_options, human_edited, write_corrections
-from replay.jobs.context import Context, StaleAttempt, discard
+from replay.jobs.context import Context, StaleAttempt, WorkContext, discard
 from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_dir
 from replay.media import commands
 from replay.media.probe import MediaInfo
@@ -111,7 +111,7 @@ class JobSummary:
 # -- ingest -------------------------------------------------------------------------
 
 
-async def ingest(ctx: Context, source: Path, info: MediaInfo) -> tuple[str, Path]:
+async def ingest(ctx: WorkContext, source: Path, info: MediaInfo) -> tuple[str, Path]:
     """Copy the recording into the data directory, checksummed; never touch it again."""
     tracker = ctx.tracker("ingest", source.name).bind_loop()
     sha256, original = await asyncio.to_thread(
@@ -196,7 +196,7 @@ async def _mark(ctx: Context, recording: Recording, guid: str, stage: str, key: 
                         progress=1.0 if status == "done" else 0.0, error=error)
 
 
-def recording_dir(ctx: Context, recording: Recording) -> Path:
+def recording_dir(ctx: WorkContext, recording: Recording) -> Path:
     return recording_work_dir(ctx.settings, recording)
 
 
@@ -301,7 +301,7 @@ def passthrough_rules(ctx: Context) -> PassthroughRules:
 # -- per-session stages ---------------------------------------------------------------
 
 
-def session_dir(ctx: Context, recording: Recording, cut: Cut) -> Path:
+def session_dir(ctx: WorkContext, recording: Recording, cut: Cut) -> Path:
     return session_work_dir(ctx.settings, recording, cut.guid)
 
 
@@ -457,7 +457,7 @@ class ProcessRequest:
     review: bool = False
 
 
-async def admit(ctx: Context, request: ProcessRequest) -> tuple[Recording, MediaInfo]:
+async def admit(ctx: WorkContext, request: ProcessRequest) -> tuple[Recording, MediaInfo]:
     """The admission rule (`services.admission`: refused before anything is kept), then
     the programme imported and the recording copied in, checksummed, and recorded."""
     submission = admission.Submission(request.source, request.event, request.room,
@@ -528,7 +528,7 @@ async def _session_work(ctx: Context, event: Event, recording: Recording, info: 
 UNPUBLISHED = Release.WITHDRAWN.value
 
 
-async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
+async def publish(ctx: WorkContext, event: Event, *, decided: Collection[str] = (),
                   republish: Collection[str] = ()) -> str:
     """Publish the event's sessions that `publication.decide` lets out, then its index.
 
@@ -569,7 +569,7 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
     return event.slug
 
 
-async def _delete_withdrawn(ctx: Context, event: Event, found: Sequence[Candidate],
+async def _delete_withdrawn(ctx: WorkContext, event: Event, found: Sequence[Candidate],
                             ready: Sequence[Candidate]) -> list[str]:
     """Delete the objects of withdrawn sessions, now that the index no longer links to
     them (a slug another recording publishes is kept). Already deleted: nothing to do."""
@@ -592,13 +592,13 @@ def _released(store: Store, captions: Captions, item: Candidate) -> None:
                                 CaptionStatus.PUBLIE)
 
 
-async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
+async def unpublish(ctx: WorkContext, event: Event, guid_or_slug: str) -> list[str]:
     """Take a session down now (`replay unpublish`): mark it withdrawn, publish the index
     without it, then delete its objects. Returns the slugs taken down."""
     return await withdraw(ctx, event, find_sessions(ctx.store, event, guid_or_slug))
 
 
-async def withdraw(ctx: Context, event: Event, found: list[tuple[Recording, Cut]]) -> list[str]:
+async def withdraw(ctx: WorkContext, event: Event, found: list[tuple[Recording, Cut]]) -> list[str]:
     """Mark these sessions withdrawn, then publish: the index without them, then their
     objects deleted (`_delete_withdrawn`)."""
     mark_withdrawn(ctx.store, found)
@@ -606,7 +606,7 @@ async def withdraw(ctx: Context, event: Event, found: list[tuple[Recording, Cut]
     return sorted({session_for(event, cut, recording).slug for recording, cut in found})
 
 
-def _from_live(ctx: Context, recording: Recording, cut: Cut) -> bool:
+def _from_live(ctx: WorkContext, recording: Recording, cut: Cut) -> bool:
     state = ctx.store.stage(recording.id, cut.guid, "media")
     return state is not None and state.input_key.startswith(LIVE_STAGE_KEY)
 

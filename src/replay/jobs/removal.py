@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from replay.domain.model import Event
 from replay.domain.publication import Release
-from replay.jobs.context import Context
+from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import publish
 from replay.jobs.queue import JobQueue, JobStatus
 from replay.jobs.workdirs import recording_work_dir
@@ -30,7 +30,7 @@ class Removed:
     withdrawn: tuple[str, ...]  # the slugs taken off the public site
 
 
-async def remove_recording(ctx: Context, queue: JobQueue, event: Event,
+async def remove_recording(ctx: WorkContext, queue: JobQueue, event: Event,
                            recording: Recording) -> Removed:
     """Cancel its jobs, forget it, publish the event without it, then delete the objects
     of the sessions no other recording publishes, and its files no other recording uses."""
@@ -55,7 +55,7 @@ async def remove_recording(ctx: Context, queue: JobQueue, event: Event,
     return Removed(recording.id, guids, tuple(gone))
 
 
-def _delete_files(ctx: Context, recording: Recording) -> None:
+def _delete_files(ctx: WorkContext, recording: Recording) -> None:
     shutil.rmtree(recording_work_dir(ctx.settings, recording), ignore_errors=True)
     if recording.original.is_relative_to(ctx.settings.originals_dir):
         recording.original.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from replay.domain.cutplan import Cut
 from replay.domain.errors import MediaError
 from replay.domain.model import Event
-from replay.jobs.context import Context, Lanes
+from replay.jobs.context import Context, Lanes, WorkContext
 from replay.jobs.metrics import StageDurations
 from replay.jobs.pipeline import (
     ProcessRequest,
@@ -75,6 +75,13 @@ class TaskDeps:
     transcriber: Transcriber
     lanes: Lanes
     durations: StageDurations = field(default_factory=StageDurations)
+
+    def work_context(self, job: JobContext) -> WorkContext:
+        """The context of one attempt of a job that neither transcodes nor transcribes."""
+        return WorkContext(settings=self.settings, store=self.store, objects=self.objects,
+                           progress=JobProgress(job.report_progress, self.durations),
+                           attempt_tag=f"job{job.job_id}-{job.attempt}",
+                           still_current=job.still_current)
 
     def context(self, job: JobContext) -> Context:
         """The pipeline's context for one attempt of one job: progress goes to the job,
@@ -135,7 +142,7 @@ def whisper_for(settings: Settings) -> WhisperTranscriber:
 # -- entry points ----------------------------------------------------------------------
 
 
-async def ingest_recording(ctx: Context, queue: JobQueue,
+async def ingest_recording(ctx: WorkContext, queue: JobQueue,
                            request: ProcessRequest) -> tuple[Recording, int]:
     """Refuse bad media, import the programme, ingest the file, queue its analysis."""
     recording, _ = await admit(ctx, request)
@@ -178,7 +185,7 @@ async def publish_event(deps: TaskDeps, job: JobContext) -> None:
     slug = job.args.get("event")
     if not isinstance(slug, str):
         raise PermanentError(f"job {job.job_id}: no event slug in its arguments")
-    await publish(deps.context(job), _event(deps, slug))
+    await publish(deps.work_context(job), _event(deps, slug))
 
 
 # -- helpers ---------------------------------------------------------------------------

@@ -13,18 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
-from replay.jobs.context import Context, Lanes
+from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
 from replay.jobs.queue import JobQueue
 from replay.jobs.tasks import enqueue_recording
 from replay.jobs.workdirs import session_work_dir
 from replay.services import admission
 from replay.settings import Settings
-from replay.speech.transcriber import Transcription
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
 
@@ -78,21 +76,11 @@ def record_instant_replay(store: Store, recording: Recording, cut: Cut) -> None:
                         status="done", progress=1.0)
 
 
-class _NoTranscriber:
-    """Publishing never transcribes; the context still needs a transcriber."""
-
-    def transcribe_and_translate(self, audio: Any, *, language: str,
-                                 hotwords: str | None = None,
-                                 on_progress: Any = None) -> Transcription:
-        raise RuntimeError("publishing does not transcribe")
-
-
 async def publish_event(settings: Settings, store: Store, objects: ObjectStore,
                         event: Event, *, decided: Sequence[str] = ()) -> None:
     """Publish the event; `decided` names the instant replays to put out whatever the
     event's publication rule: they are the replay of what was just shown live."""
-    ctx = Context(settings=settings, store=store, objects=objects,
-                  transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
+    ctx = WorkContext(settings=settings, store=store, objects=objects)
     await publish(ctx, event, decided=decided)
 
 

@@ -13,12 +13,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 from aiohttp import web
 
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
-from replay.jobs.context import Context, Lanes
+from replay.jobs.context import WorkContext
 from replay.jobs.queue import Job, JobStatus
 from replay.jobs.removal import remove_recording
 from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir
@@ -26,7 +25,6 @@ from replay.services import plans, publication
 from replay.services.publication import Candidate, candidates, publication_rule
 from replay.services.work import SESSION_TASKS
 from replay.settings import Settings
-from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
 from replay.web import api_boundaries
@@ -244,19 +242,9 @@ async def unpublish_session(request: web.Request) -> web.Response:
                          status=202)
 
 
-class _NoTranscriber:
-    """Removing a recording never transcribes; the context still needs a transcriber."""
-
-    def transcribe_and_translate(self, audio: np.ndarray, *, language: str,
-                                 hotwords: str | None = None,
-                                 on_progress: Any = None) -> Transcription:
-        raise RuntimeError("removing a recording does not transcribe")
-
-
-def _context(request: web.Request) -> Context:
+def _context(request: web.Request) -> WorkContext:
     app = request.config_dict
-    return Context(settings=app[SETTINGS], store=app[STORE], objects=app[OBJECTS],
-                   transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
+    return WorkContext(settings=app[SETTINGS], store=app[STORE], objects=app[OBJECTS])
 
 
 @_organiser
