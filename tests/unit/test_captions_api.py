@@ -23,8 +23,8 @@ from replay.domain.programme import parse_programme
 from replay.domain.publication import PublicationRule, decide
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_webvtt
-from replay.jobs.captions import vtt_path, write_corrections
 from replay.jobs.queue import JobStatus
+from replay.services.captions import vtt_path, write_corrections
 from replay.services.publication import PLAN_CONFIRMED, PLAN_REVIEW, session_facts
 from replay.settings import Settings
 from replay.store.captions import Captions

@@ -19,7 +19,7 @@ from yarl import URL
 
 from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
-from replay.jobs.captions import speech_dir
+from replay.services.captions import speech_dir
 from replay.settings import Settings
 from replay.store.db import Recording
 from replay.store.users import Role

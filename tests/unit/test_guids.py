@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from replay.domain.errors import ProgrammeError
 from replay.domain.model import GUID_MAX_LENGTH, guid_problem, path_component
 from replay.domain.programme import parse_programme
-from replay.jobs.workdirs import child_dir
+from replay.services.workdirs import child_dir
 
 BAD_GUIDS = [
     pytest.param("", id="empty"),

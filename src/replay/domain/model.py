@@ -76,7 +76,7 @@ class Event:
 def guid_problem(guid: str) -> str | None:
     """Why `guid` cannot name a session's directory (French, for people), or None.
 
-    A guid becomes one path component (`jobs/workdirs.py`) and one part of page
+    A guid becomes one path component (`services/workdirs.py`) and one part of page
     addresses: it must be non-empty, short, and hold no separator, no `..`, no NUL and
     no control character, so that no directory built from it leaves its parent.
     """

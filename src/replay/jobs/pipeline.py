@@ -48,15 +48,14 @@ from replay.domain.publication import (
 )
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.captions import default_options, human_edited, write_corrections
 from replay.jobs.context import Context, StaleAttempt, WorkContext, discard
-from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_dir
 from replay.media import commands
 from replay.media.probe import MediaInfo
 from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
 from replay.services import admission
+from replay.services.captions import default_options, human_edited, write_corrections
 from replay.services.publication import (
     Candidate,
     candidates,
@@ -66,6 +65,7 @@ from replay.services.publication import (
     request_publication,
     session_for,
 )
+from replay.services.workdirs import AUDIO, SPEECH_MAP, recording_work_dir, session_work_dir
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
 from replay.speech.transcriber import Transcription
@@ -80,7 +80,6 @@ LANGUAGES = {"fr": "Français", "en": "English"}
 #: and draft captions come from the live, and the full pass replaces them.
 LIVE_STAGE_KEY = "live:"
 WHOLE_RECORDING = "recording"
-AUDIO = "audio16k.wav"
 #: Changes when the speech stage's way of decoding does, so that sessions are redone.
 SPEECH_ENGINE = "windows-shared-encoder-1"
 

@@ -20,8 +20,8 @@ from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
 from replay.jobs.queue import JobQueue
 from replay.jobs.tasks import enqueue_recording
-from replay.jobs.workdirs import session_work_dir
 from replay.services import admission
+from replay.services.workdirs import session_work_dir
 from replay.settings import Settings
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store

@@ -24,8 +24,8 @@ from replay.domain.publication import (
     SessionFacts,
     decide,
 )
-from replay.jobs.captions import default_options, tracks_of
 from replay.jobs.queue import JobQueue
+from replay.services.captions import default_options, tracks_of
 from replay.services.errors import Conflict, NotFound
 from replay.services.work import publish_job
 from replay.settings import Settings

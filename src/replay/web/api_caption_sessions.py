@@ -47,7 +47,7 @@ from replay.domain.publication import (
 from replay.domain.subtitle_files import Refusal, imported_cues, validated_cues
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import render_srt, render_webvtt
-from replay.jobs.captions import (
+from replay.services.captions import (
     LANGUAGES,
     default_options,
     digest,

@@ -21,7 +21,7 @@ from replay.domain.captions import CaptionStatus, Change, find_replace
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, parse_rule
-from replay.jobs.captions import LANGUAGES, read_source, sync_from_file, vtt_path
+from replay.services.captions import LANGUAGES, read_source, sync_from_file, vtt_path
 from replay.services.work import publish_job
 from replay.store.captions import Captions, EventOptions, VersionConflict
 from replay.store.db import Recording, transaction

@@ -17,13 +17,12 @@ from aiohttp import web
 
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
-from replay.jobs.context import WorkContext
 from replay.jobs.queue import Job, JobStatus
-from replay.jobs.removal import remove_recording
-from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir
 from replay.services import plans, publication
 from replay.services.publication import Candidate, candidates, publication_rule
+from replay.services.removal import remove_recording
 from replay.services.work import SESSION_TASKS
+from replay.services.workdirs import SPEECH_MAP, recording_work_dir
 from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
@@ -242,18 +241,14 @@ async def unpublish_session(request: web.Request) -> web.Response:
                          status=202)
 
 
-def _context(request: web.Request) -> WorkContext:
-    app = request.config_dict
-    return WorkContext(settings=app[SETTINGS], store=app[STORE], objects=app[OBJECTS])
-
-
 @_organiser
 async def delete_recording(request: web.Request) -> web.Response:
     """Remove a wrong recording: its sessions are withdrawn from the public site, its jobs
     cancelled, its cut plan and captions forgotten; nothing else changes."""
     recording = load_recording(request)
     event = load_event(request, recording.event_slug)
-    removed = await remove_recording(_context(request), request.config_dict[QUEUE], event,
-                                     recording)
+    app = request.config_dict
+    removed = await remove_recording(app[SETTINGS], app[STORE], app[OBJECTS], app[QUEUE],
+                                     event, recording)
     return json_response({"removed": removed.recording, "sessions": list(removed.sessions),
                           "withdrawn": list(removed.withdrawn)})

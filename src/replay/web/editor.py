@@ -23,7 +23,7 @@ from aiohttp import web
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
-from replay.jobs.captions import speech_dir
+from replay.services.captions import speech_dir
 from replay.site.pages import clock
 from replay.store.db import Recording
 from replay.web.api_caption_sessions import event_options

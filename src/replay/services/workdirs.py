@@ -10,6 +10,8 @@ from replay.settings import Settings
 from replay.store.db import Recording
 
 SPEECH_MAP = "speech.json"
+#: The recording's audio, decoded once to 16 kHz mono (speech map, transcription).
+AUDIO = "audio16k.wav"
 
 
 def recording_work_dir(settings: Settings, recording: Recording) -> Path:
