@@ -21,13 +21,13 @@ from typing import Any, Final, NoReturn, TextIO
 
 from replay import __version__
 from replay.domain.errors import ReplayError
-from replay.domain.programme import parse_programme
 from replay.jobs.context import Context, Lanes, WorkContext
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
 from replay.services.admission import ROOM, STARTED_AT
 from replay.services.errors import ServiceError
+from replay.services.programmes import read_programme
 from replay.settings import Settings, load_settings
 from replay.storage.factory import object_store_for
 from replay.storage.local import LocalDirectoryStore
@@ -385,7 +385,7 @@ def _request(args: argparse.Namespace) -> ProcessRequest:
         raise ReplayError(f"programme {args.schedule} illisible{NBSP}: {exc.strerror}") from exc
     if not args.recording.is_file():
         raise ReplayError(f"{args.recording} n’existe pas ou n’est pas un fichier")
-    event = parse_programme(programme, filename=args.schedule.name)
+    event = read_programme(programme, args.schedule.name)
     return ProcessRequest(args.recording, event, args.room, args.started_at, args.review)
 
 
@@ -420,7 +420,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"Création de l’évènement d’exemple dans {args.out}…", file=sys.stderr)
     truth = build_sample(args.out)
-    request = ProcessRequest(truth.recording, parse_programme(truth.schedule.read_bytes()),
+    request = ProcessRequest(truth.recording, read_programme(truth.schedule.read_bytes()),
                              truth.room, truth.started_at)
     summary = asyncio.run(_run_process(settings, request))
     _report(summary, settings, args.json)

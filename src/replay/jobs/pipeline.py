@@ -54,7 +54,7 @@ from replay.media.probe import MediaInfo
 from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
-from replay.services import admission
+from replay.services import admission, programmes
 from replay.services.captions import default_options, human_edited, write_corrections
 from replay.services.publication import (
     Candidate,
@@ -463,7 +463,7 @@ async def admit(ctx: WorkContext, request: ProcessRequest) -> tuple[Recording, M
                                       request.started_at, request.source.name)
 
     async def keep(info: MediaInfo) -> tuple[str, Path]:
-        ctx.store.save_event(request.event)
+        programmes.import_programme(ctx.store, request.event, apply=True)
         return await ingest(ctx, request.source, info)
 
     return await admission.admit_recording(ctx.store, submission, keep)

@@ -20,7 +20,7 @@ from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
 from replay.jobs.queue import JobQueue
 from replay.jobs.tasks import enqueue_recording
-from replay.services import admission
+from replay.services import admission, programmes
 from replay.services.workdirs import session_work_dir
 from replay.settings import Settings
 from replay.storage.port import ObjectStore
@@ -32,7 +32,7 @@ def load_event(store: Store, slug: str) -> Event | None:
 
 
 def import_programme(store: Store, event: Event) -> None:
-    store.save_event(event)
+    programmes.import_programme(store, event, apply=True)
 
 
 def event_slugs(store: Store) -> list[str]:

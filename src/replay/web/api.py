@@ -21,19 +21,21 @@ from typing import Any, Final
 from aiohttp import web
 
 from replay.domain.addresses import AddressPolicy, is_public_address
-from replay.domain.errors import ProgrammeError
 from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
-from replay.domain.programme import parse_programme
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
-from replay.services import admission
+from replay.services import admission, programmes
 from replay.services.errors import ServiceError
 from replay.settings import Settings
-from replay.store.captions import Captions
 from replay.store.db import EventSummary, ImportSummary, Recording
 from replay.web import api_sessions
-from replay.web.api_caption_sessions import event_options
-from replay.web.api_common import check_event_access, json_body, load_event, recording_json
+from replay.web.api_common import (
+    answered,
+    check_event_access,
+    json_body,
+    load_event,
+    recording_json,
+)
 from replay.web.auth import Role, authorizer, current_user, require
 from replay.web.errors import NBSP, APIError, api_error, json_errors, json_response
 from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
@@ -169,10 +171,8 @@ def _field_text(value: object) -> str:
 
 
 def _parsed(data: bytes, filename: str) -> Event:
-    try:
-        return parse_programme(data, filename=filename)
-    except ProgrammeError as exc:
-        raise api_error(400, f"Programme illisible{NBSP}: {exc}") from None
+    with answered():
+        return programmes.read_programme(data, filename)
 
 
 async def _programme(request: web.Request) -> Event:
@@ -213,17 +213,12 @@ async def create_event(request: web.Request) -> web.Response:
     event, rule = _new_event(found), _rule_field(found)
     check_event_access(request, event.slug)
     store = request.config_dict[STORE]
-    exists = store.load_event(event.slug) is not None
     if _preview(request, default="false"):
+        exists = store.load_event(event.slug) is not None
         return json_response({**event_json(event, with_sessions=True), "exists": exists,
                               "publication_rule": str(rule)})
-    if exists:
-        raise api_error(409, f"L’évènement « {event.slug} » existe déjà{NBSP}: pour mettre "
-                             f"son programme à jour, utilisez POST /api/events/{event.slug}"
-                             "/programme.")
-    store.save_event(event)
-    Captions(store.db).save_options(event.slug, replace(
-        event_options(request, event.slug), publication_rule=rule))
+    with answered():
+        programmes.create_event(store, request.config_dict[SETTINGS], event, rule)
     response = json_response(event_json(event, with_sessions=True), status=201)
     response.headers["Location"] = f"/api/events/{event.slug}"
     return response
@@ -258,8 +253,8 @@ async def import_programme(request: web.Request) -> web.Response:
     before = load_event(request, slug)
     preview = _preview(request)
     event = dataclasses.replace(await _programme(request), slug=slug)
-    store = request.config_dict[STORE]
-    summary = store.diff_event(event) if preview else store.save_event(event)
+    summary = programmes.import_programme(request.config_dict[STORE], event,
+                                          apply=not preview)
     titles = {s.guid: s.title for s in (*before.sessions, *event.sessions)}
     return json_response({**summary_json(summary), "applied": not preview, "titles": titles})
 
