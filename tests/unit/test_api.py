@@ -25,6 +25,8 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
 from replay.domain.cutplan import Cut
+from replay.domain.publication import Release
+from replay.domain.stages import StageStatus
 from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import publish as publish_event_now
 from replay.jobs.queue import Job, JobQueue, JobSpec, JobStatus
@@ -430,7 +432,8 @@ async def test_sessions_show_their_stages_and_a_failed_one_is_retried(
     assert early.status == 409
     assert "pas prête" in (await early.json())["error"]
     for stage in ("media", "speech"):
-        api.store.set_stage(recording, "second", stage, input_key="k", status="done")
+        api.store.set_stage(recording, "second", stage, input_key="k",
+                            status=StageStatus.DONE)
     ready = await api.client.post(f"/api/sessions/{recording}/second/publish",
                                   headers=api.auth("organiser"))
     assert ready.status == 202
@@ -444,8 +447,10 @@ async def test_unpublishing_is_the_publication_jobs_work(api: Api, media: Media)
     session first, then the session's objects deleted."""
     recording = await planned_recording(api, media)
     for stage in ("media", "speech"):
-        api.store.set_stage(recording, "second", stage, input_key="k", status="done")
-    api.store.set_stage(recording, "second", "publish", input_key="", status="done")
+        api.store.set_stage(recording, "second", stage, input_key="k",
+                            status=StageStatus.DONE)
+    api.store.set_stage(recording, "second", "publish", input_key="",
+                        status=Release.RELEASED)
     objects = MemoryStore()
     session_keys = [f"{SLUG}/second/index.html", f"{SLUG}/second/hls/master.m3u8"]
     for key in session_keys:

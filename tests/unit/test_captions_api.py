@@ -21,11 +21,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
 from replay.domain.publication import PublicationRule, decide
+from replay.domain.stages import PlanReview, StageStatus
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_webvtt
 from replay.jobs.queue import JobStatus
 from replay.services.captions import vtt_path, write_corrections
-from replay.services.publication import PLAN_CONFIRMED, PLAN_REVIEW, session_facts
+from replay.services.publication import session_facts
 from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
@@ -461,8 +462,9 @@ async def test_publish_step_uses_corrections_and_the_policy(api: Api) -> None:
     assert parse_webvtt(path.read_text(encoding="utf-8"))[0].text == "Corrigé."
     assert await write_corrections(captions, api.settings, sessions) == 0
     for name in ("media", "speech"):
-        api.store.set_stage(api.recording.id, "first", name, input_key="", status="done")
-    api.store.set_stage(api.recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED)
+        api.store.set_stage(api.recording.id, "first", name, input_key="",
+                            status=StageStatus.DONE)
+    api.store.set_plan_review(api.recording.id, PlanReview.CONFIRMED)
 
     def goes_out() -> bool:
         rule = PublicationRule(options_now["publication_rule"])

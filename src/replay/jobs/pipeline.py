@@ -46,6 +46,7 @@ from replay.domain.publication import (
     Release,
     automatic_languages,
 )
+from replay.domain.stages import StageStatus
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
 from replay.jobs.context import Context, StaleAttempt, WorkContext, discard
@@ -170,12 +171,13 @@ async def run_stage(
     cancelled or superseded run leaves the stage as it is (`running`, not `done`).
     """
     state = ctx.store.stage(recording.id, guid, stage)
-    if state and state.status == "done" and state.input_key == key and all(
+    if state and state.status is StageStatus.DONE and state.input_key == key and all(
         p.exists() for p in outputs
     ):
         ctx.progress.finished(stage, guid or recording.source_name, 0.0, True)
         return False
-    ctx.store.set_stage(recording.id, guid, stage, input_key=key, status="running")
+    ctx.store.set_stage(recording.id, guid, stage, input_key=key,
+                        status=StageStatus.RUNNING)
     try:
         async with asyncio.timeout(ctx.settings.job_timeout):
             await work()
@@ -183,16 +185,17 @@ async def run_stage(
         raise  # a newer attempt owns the stage's bookkeeping now
     except Exception as exc:
         reason = str(exc) or type(exc).__name__
-        await asyncio.shield(_mark(ctx, recording, guid, stage, key, "failed", reason))
+        await asyncio.shield(_mark(ctx, recording, guid, stage, key, StageStatus.FAILED,
+                                          reason))
         raise
-    await asyncio.shield(_mark(ctx, recording, guid, stage, key, "done", None))
+    await asyncio.shield(_mark(ctx, recording, guid, stage, key, StageStatus.DONE, None))
     return True
 
 
 async def _mark(ctx: Context, recording: Recording, guid: str, stage: str, key: str,
-                status: str, error: str | None) -> None:
+                status: StageStatus, error: str | None) -> None:
     ctx.store.set_stage(recording.id, guid, stage, input_key=key, status=status,
-                        progress=1.0 if status == "done" else 0.0, error=error)
+                        progress=1.0 if status is StageStatus.DONE else 0.0, error=error)
 
 
 def recording_dir(ctx: WorkContext, recording: Recording) -> Path:
@@ -584,7 +587,7 @@ async def _delete_withdrawn(ctx: WorkContext, event: Event, found: Sequence[Cand
 
 def _released(store: Store, captions: Captions, item: Candidate) -> None:
     store.set_stage(item.recording.id, item.cut.guid, "publish", input_key="",
-                    status=Release.RELEASED.value, progress=1.0)
+                    status=Release.RELEASED, progress=1.0)
     for track in item.facts.tracks:
         if track.status is CaptionStatus.VALIDE:
             captions.set_status((item.recording.id, item.cut.guid, track.lang),

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from replay.domain.cutplan import Cut
 from replay.domain.errors import MediaError
 from replay.domain.model import Event
+from replay.domain.stages import StageStatus
 from replay.jobs.context import Context, Lanes, WorkContext
 from replay.jobs.metrics import StageDurations
 from replay.jobs.pipeline import (
@@ -196,7 +197,7 @@ async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording
     """Each session job marks its stage done before looking at the other, so whichever
     finishes second sees both done and queues the publication."""
     stages = [ctx.store.stage(recording.id, cut.guid, name) for name in ("media", "speech")]
-    if all(state is not None and state.status == "done" for state in stages):
+    if all(state is not None and state.status is StageStatus.DONE for state in stages):
         await ctx.ensure_current()
         await deps.queue.enqueue(publish_job(recording.event_slug))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.domain.stages import StageStatus
 from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
 from replay.jobs.queue import JobQueue
@@ -73,7 +74,7 @@ def record_instant_replay(store: Store, recording: Recording, cut: Cut) -> None:
     store.save_cuts(recording.id, [cut])
     for stage in ("media", "speech"):
         store.set_stage(recording.id, cut.guid, stage, input_key=f"{LIVE_STAGE_KEY}{cut.guid}",
-                        status="done", progress=1.0)
+                        status=StageStatus.DONE, progress=1.0)
 
 
 async def publish_event(settings: Settings, store: Store, objects: ObjectStore,

@@ -9,9 +9,9 @@ from typing import Final
 from replay.domain.boundaries import implausible
 from replay.domain.cutplan import Cut, move_boundary
 from replay.domain.errors import PlanError
+from replay.domain.stages import PlanReview
 from replay.jobs.queue import JobQueue
 from replay.services.errors import Conflict, NotFound, Refused
-from replay.services.publication import PLAN_CONFIRMED, PLAN_EDITED, PLAN_REVIEW
 from replay.services.work import enqueue_session, publish_job
 from replay.store.db import Recording
 from replay.store.ports import PlanRepository
@@ -29,8 +29,7 @@ def plan_of(plans: PlanRepository, recording: Recording) -> list[Cut]:
 
 
 def plan_confirmed(plans: PlanRepository, recording_id: int) -> bool:
-    review = plans.stage(recording_id, "", PLAN_REVIEW)
-    return review is not None and review.status == PLAN_CONFIRMED
+    return plans.plan_review(recording_id) is PlanReview.CONFIRMED
 
 
 async def move_cut(plans: PlanRepository, queue: JobQueue, recording: Recording, guid: str, *,
@@ -54,7 +53,7 @@ async def move_cut(plans: PlanRepository, queue: JobQueue, recording: Recording,
                        "Confirmez-le si c’est bien voulu.", details={"confirm": doubts})
     with plans.transaction():
         plans.save_cuts(recording.id, moved)
-        plans.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_EDITED)
+        plans.set_plan_review(recording.id, PlanReview.EDITED)
     return await enqueue_session(queue, recording.id, guid)
 
 
@@ -62,6 +61,5 @@ async def confirm_plan(plans: PlanRepository, queue: JobQueue, recording: Record
     """The organiser validates the plan; the event's publication is queued (its rule may
     have waited for this)."""
     plan_of(plans, recording)
-    plans.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED,
-                    progress=1.0)
+    plans.set_plan_review(recording.id, PlanReview.CONFIRMED)
     return await queue.enqueue(publish_job(recording.event_slug))

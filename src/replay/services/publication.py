@@ -24,6 +24,7 @@ from replay.domain.publication import (
     SessionFacts,
     decide,
 )
+from replay.domain.stages import PlanReview, StageStatus
 from replay.jobs.queue import JobQueue
 from replay.services.captions import default_options, tracks_of
 from replay.services.errors import Conflict, NotFound
@@ -34,10 +35,6 @@ from replay.store.db import Recording, Store
 from replay.store.ports import PlanRepository
 
 NBSP: Final = "\u00a0"
-#: The stage row (guid "") that records the organiser's review of a recording's plan.
-PLAN_REVIEW: Final = "plan_review"
-PLAN_CONFIRMED, PLAN_EDITED = "confirmed", "edited"
-DONE: Final = "done"
 #: The store's stages of a session's work (its media and speech jobs).
 SESSION_STAGES: Final = ("media", "speech")
 
@@ -66,13 +63,12 @@ def publication_rule(captions: Captions, settings: Settings, event_slug: str) ->
 def processed(stages: PlanRepository, recording_id: int, guid: str) -> bool:
     """Its video and its captions are made (both session stages done)."""
     states = [stages.stage(recording_id, guid, name) for name in SESSION_STAGES]
-    return all(state is not None and state.status == DONE for state in states)
+    return all(state is not None and state.status is StageStatus.DONE for state in states)
 
 
 def session_facts(store: Store, captions: Captions, recording: Recording,
                   guid: str) -> SessionFacts:
     """What the publication rule looks at, from the store."""
-    review = store.stage(recording.id, "", PLAN_REVIEW)
     published = store.stage(recording.id, guid, "publish")
     try:
         release = Release(published.status) if published is not None else Release.UNDECIDED
@@ -80,7 +76,7 @@ def session_facts(store: Store, captions: Captions, recording: Recording,
         release = Release.UNDECIDED
     return SessionFacts(
         processed=processed(store, recording.id, guid),
-        plan_confirmed=review is not None and review.status == PLAN_CONFIRMED,
+        plan_confirmed=store.plan_review(recording.id) is PlanReview.CONFIRMED,
         release=release, tracks=tracks_of(captions, recording, guid))
 
 
@@ -118,7 +114,7 @@ def request_publication(store: PlanRepository, recording: Recording, guid: str) 
     if state is None or state.status not in (Release.RELEASED, Release.REQUESTED):
         # an already requested one is not written again (an fsync for nothing)
         store.set_stage(recording.id, guid, "publish", input_key="",
-                        status=Release.REQUESTED.value)
+                        status=Release.REQUESTED)
 
 
 def mark_withdrawn(store: PlanRepository, found: list[tuple[Recording, Cut]]) -> None:
@@ -126,7 +122,7 @@ def mark_withdrawn(store: PlanRepository, found: list[tuple[Recording, Cut]]) ->
     with store.transaction():
         for recording, cut in found:
             store.set_stage(recording.id, cut.guid, "publish", input_key="",
-                            status=Release.WITHDRAWN.value, progress=1.0)
+                            status=Release.WITHDRAWN, progress=1.0)
 
 
 def find_sessions(store: Store, event: Event, guid_or_slug: str) -> list[tuple[Recording, Cut]]:

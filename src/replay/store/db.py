@@ -18,6 +18,11 @@ from typing import Any
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Person, Session
+from replay.domain.publication import Release
+from replay.domain.stages import PlanReview, StageStatus
+
+#: The stage whose status is a `Release` (what people decided about a session).
+PUBLISH_STAGE = "publish"
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -219,6 +224,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX api_tokens_user ON api_tokens (user_id);
     ALTER TABLE users ADD COLUMN disabled_at REAL;
     """,
+    # 7: the organisers' review of a cut plan gets its own table (it was a stage row with
+    # an empty guid, stage 'plan_review').
+    """
+    CREATE TABLE plan_reviews (
+        recording_id INTEGER PRIMARY KEY REFERENCES recordings(id),
+        status TEXT NOT NULL CHECK (status IN ('edited', 'confirmed')),
+        updated_at REAL NOT NULL
+    );
+    INSERT INTO plan_reviews (recording_id, status, updated_at)
+        SELECT recording_id, status, updated_at FROM stages
+        WHERE guid = '' AND stage = 'plan_review' AND status IN ('edited', 'confirmed');
+    DELETE FROM stages WHERE guid = '' AND stage = 'plan_review';
+    """,
 )
 
 
@@ -284,7 +302,7 @@ class StageState:
     stage: str
     guid: str
     input_key: str
-    status: str
+    status: StageStatus | Release  # a Release for the ``publish`` stage
     progress: float
     error: str | None
 
@@ -437,7 +455,8 @@ class Store:
     def delete_recording(self, recording_id: int) -> None:
         """Forget the recording: its cut plan, stages and caption versions with it."""
         with transaction(self.db):
-            for table in ("caption_state", "caption_versions", "stages", "cuts"):
+            for table in ("caption_state", "caption_versions", "stages", "plan_reviews",
+                          "cuts"):
                 self.db.execute(f"DELETE FROM {table} WHERE recording_id = ?",
                                 (recording_id,))
             self.db.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
@@ -473,13 +492,11 @@ class Store:
         row = self.db.execute(
             "SELECT * FROM stages WHERE recording_id = ? AND guid = ? AND stage = ?",
             (recording_id, guid, stage)).fetchone()
-        if row is None:
-            return None
-        return StageState(row["stage"], row["guid"], row["input_key"], row["status"],
-                          row["progress"], row["error"])
+        return None if row is None else _stage_state(row)
 
     def set_stage(self, recording_id: int, guid: str, stage: str, *, input_key: str,
-                  status: str, progress: float = 0.0, error: str | None = None) -> None:
+                  status: StageStatus | Release, progress: float = 0.0,
+                  error: str | None = None) -> None:
         self.db.execute(
             "INSERT INTO stages VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(recording_id, guid, stage) DO UPDATE SET input_key=excluded.input_key,"
@@ -490,8 +507,33 @@ class Store:
     def stages_of(self, recording_id: int) -> list[StageState]:
         rows = self.db.execute("SELECT * FROM stages WHERE recording_id = ? ORDER BY rowid",
                                (recording_id,))
-        return [StageState(r["stage"], r["guid"], r["input_key"], r["status"], r["progress"],
-                           r["error"]) for r in rows]
+        return [_stage_state(row) for row in rows]
+
+    # -- plan reviews ------------------------------------------------------------
+
+    def plan_review(self, recording_id: int) -> PlanReview | None:
+        row = self.db.execute("SELECT status FROM plan_reviews WHERE recording_id = ?",
+                              (recording_id,)).fetchone()
+        return None if row is None else PlanReview(row["status"])
+
+    def set_plan_review(self, recording_id: int, review: PlanReview) -> None:
+        self.db.execute(
+            "INSERT INTO plan_reviews VALUES (?, ?, ?) ON CONFLICT(recording_id) DO UPDATE "
+            "SET status=excluded.status, updated_at=excluded.updated_at",
+            (recording_id, review.value, time.time()))
+
+
+def _stage_state(row: sqlite3.Row) -> StageState:
+    text = row["status"]
+    status: StageStatus | Release
+    if row["stage"] != PUBLISH_STAGE:
+        status = StageStatus(text)
+    elif text in {release.value for release in Release}:
+        status = Release(text)
+    else:  # written by no version of this service: nothing decided
+        status = Release.UNDECIDED
+    return StageState(row["stage"], row["guid"], row["input_key"], status, row["progress"],
+                      row["error"])
 
 
 def _recording(row: sqlite3.Row) -> Recording:

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
+from replay.domain.publication import Release
+from replay.domain.stages import PlanReview, StageStatus
 from replay.store.db import ImportSummary, Recording, StageState
 
 
@@ -50,7 +52,12 @@ class PlanRepository(Transactional, Protocol):
     def stage(self, recording_id: int, guid: str, stage: str) -> StageState | None: ...
 
     def set_stage(self, recording_id: int, guid: str, stage: str, *, input_key: str,
-                  status: str, progress: float = 0.0, error: str | None = None) -> None: ...
+                  status: StageStatus | Release, progress: float = 0.0,
+                  error: str | None = None) -> None: ...
+
+    def plan_review(self, recording_id: int) -> PlanReview | None: ...
+
+    def set_plan_review(self, recording_id: int, review: PlanReview) -> None: ...
 
 
 class StateStore(EventRepository, RecordingRepository, PlanRepository, Protocol):
