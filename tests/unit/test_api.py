@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import subprocess
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from replay.store.db import Store
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
-from replay.web.keys import QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, QUEUE, SETTINGS, STORE
 from replay.web.openapi import openapi_document
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "programmes"
@@ -477,6 +478,34 @@ async def test_unpublishing_is_the_publication_jobs_work(api: Api, media: Media)
     assert not [key for key in objects.objects if key.startswith(f"{SLUG}/second/")]
     assert f"{SLUG}/index.html" in objects.objects
     await publish_event_now(ctx, event)  # again: nothing left to delete, no error
+
+
+async def test_the_session_list_reads_the_store_off_the_event_loop(api: Api,
+                                                                     media: Media) -> None:
+    """Its queries run on the store's own thread (`AsyncStore`), none on the loop's
+    connection (which still answers the token check)."""
+    recording = await planned_recording(api, media)
+    on_loop: list[str] = []
+    threads: set[str] = set()
+    api.store.db.set_trace_callback(on_loop.append)
+
+    def trace(store: Store) -> None:
+        store.db.set_trace_callback(lambda sql: threads.add(threading.current_thread().name))
+
+    await api.app[DB].run(trace)
+    try:
+        response = await api.client.get(f"/api/events/{SLUG}/sessions",
+                                        headers=api.auth("editor"))
+        assert response.status == 200
+        rows = (await response.json())["sessions"]
+        assert {row["recording"] for row in rows if row["recording"]} == {recording}
+    finally:
+        api.store.db.set_trace_callback(None)
+        await api.app[DB].run(lambda store: store.db.set_trace_callback(None))
+    assert not [sql for sql in on_loop if "stages" in sql or "cuts" in sql
+                or "recordings" in sql], on_loop
+    assert threads, "the store's thread ran the queries"
+    assert threading.current_thread().name not in threads
 
 
 # -- roles and the OpenAPI document ------------------------------------------------------

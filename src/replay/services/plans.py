@@ -4,6 +4,7 @@ sessions out)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Final
 
 from replay.domain.boundaries import implausible
@@ -14,7 +15,7 @@ from replay.jobs.queue import JobQueue
 from replay.services.errors import Conflict, NotFound, Refused
 from replay.services.work import enqueue_session, publish_job
 from replay.store.db import Recording
-from replay.store.ports import PlanRepository
+from replay.store.ports import PlanRepository, StoreRunner
 
 NBSP: Final = "\u00a0"
 
@@ -32,10 +33,18 @@ def plan_confirmed(plans: PlanRepository, recording_id: int) -> bool:
     return plans.plan_review(recording_id) is PlanReview.CONFIRMED
 
 
-async def move_cut(plans: PlanRepository, queue: JobQueue, recording: Recording, guid: str, *,
+async def move_cut(db: StoreRunner, queue: JobQueue, recording: Recording, guid: str, *,
                    start: float | None, end: float | None, confirmed: bool) -> list[int]:
     """Move one session's boundaries and queue its media and speech jobs again (their
     ids). An unusual move is a `Conflict` whose details hold the doubts to confirm."""
+    await db.run(partial(move_boundaries, recording=recording, guid=guid, start=start,
+                         end=end, confirmed=confirmed))
+    return await enqueue_session(queue, recording.id, guid)
+
+
+def move_boundaries(plans: PlanRepository, *, recording: Recording, guid: str,
+                    start: float | None, end: float | None, confirmed: bool) -> None:
+    """The store's part of `move_cut`: check the move, save the plan, mark it edited."""
     cuts = plan_of(plans, recording)
     if guid not in {cut.guid for cut in cuts}:
         raise NotFound(f"La session «{NBSP}{guid}{NBSP}» n’est pas dans le plan de cet "
@@ -54,12 +63,15 @@ async def move_cut(plans: PlanRepository, queue: JobQueue, recording: Recording,
     with plans.transaction():
         plans.save_cuts(recording.id, moved)
         plans.set_plan_review(recording.id, PlanReview.EDITED)
-    return await enqueue_session(queue, recording.id, guid)
 
 
-async def confirm_plan(plans: PlanRepository, queue: JobQueue, recording: Recording) -> int:
+async def confirm_plan(db: StoreRunner, queue: JobQueue, recording: Recording) -> int:
     """The organiser validates the plan; the event's publication is queued (its rule may
     have waited for this)."""
+    await db.run(partial(_confirm, recording=recording))
+    return await queue.enqueue(publish_job(recording.event_slug))
+
+
+def _confirm(plans: PlanRepository, *, recording: Recording) -> None:
     plan_of(plans, recording)
     plans.set_plan_review(recording.id, PlanReview.CONFIRMED)
-    return await queue.enqueue(publish_job(recording.event_slug))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Final
 
 from replay.domain.cutplan import Cut
@@ -32,7 +33,7 @@ from replay.services.work import publish_job
 from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
-from replay.store.ports import PlanRepository
+from replay.store.ports import PlanRepository, StoreRunner
 
 NBSP: Final = "\u00a0"
 #: The store's stages of a session's work (its media and speech jobs).
@@ -139,23 +140,31 @@ def find_sessions(store: Store, event: Event, guid_or_slug: str) -> list[tuple[R
     return found
 
 
-async def request_publish(store: Store, queue: JobQueue, recording: Recording,
+async def request_publish(db: StoreRunner, queue: JobQueue, recording: Recording,
                           guid: str) -> int:
     """An organiser publishes a processed session now, whatever the event's rule (taken
     down before or not); returns the publication job."""
+    await db.run(partial(_request_publish, recording=recording, guid=guid))
+    return await queue.enqueue(publish_job(recording.event_slug))
+
+
+def _request_publish(store: Store, *, recording: Recording, guid: str) -> None:
     if not processed(store, recording.id, guid):
         raise Conflict(f"La session n’est pas prête{NBSP}: attendez la fin de son "
                        "traitement (vidéo et sous-titres), puis publiez-la.")
     request_publication(store, recording, guid)
-    return await queue.enqueue(publish_job(recording.event_slug))
 
 
-async def request_unpublish(store: Store, queue: JobQueue, event: Event,
+async def request_unpublish(db: StoreRunner, queue: JobQueue, event: Event,
                             guid_or_slug: str) -> Withdrawal:
     """Mark the session withdrawn and queue the event's publication, which publishes the
     index without it and then deletes its objects."""
+    slugs = await db.run(partial(_withdraw, event=event, guid_or_slug=guid_or_slug))
+    return Withdrawal(slugs, await queue.enqueue(publish_job(event.slug)))
+
+
+def _withdraw(store: Store, *, event: Event, guid_or_slug: str) -> tuple[str, ...]:
     found = find_sessions(store, event, guid_or_slug)
     mark_withdrawn(store, found)
-    job = await queue.enqueue(publish_job(event.slug))
-    slugs = sorted({session_for(event, cut, recording).slug for recording, cut in found})
-    return Withdrawal(tuple(slugs), job)
+    return tuple(sorted({session_for(event, cut, recording).slug
+                         for recording, cut in found}))

@@ -6,17 +6,19 @@ methods. Services take the narrowest of these they need, never the whole `Store`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.publication import Release
 from replay.domain.stages import PlanReview, StageStatus
-from replay.store.db import ImportSummary, Recording, StageState
+from replay.store.db import ImportSummary, Recording, StageState, Store
+
+T = TypeVar("T")
 
 
 class Transactional(Protocol):
@@ -62,3 +64,21 @@ class PlanRepository(Transactional, Protocol):
 
 class StateStore(EventRepository, RecordingRepository, PlanRepository, Protocol):
     """Everything above: what an adapter of the whole store provides."""
+
+
+class StoreRunner(Protocol):
+    """Runs a use case's store work where the store's I/O belongs (off the event loop:
+    `store.async_store.AsyncStore`; in place: `InPlace`, for the CLI and tests)."""
+
+    async def run(self, use: Callable[[Store], T]) -> T: ...
+
+
+class InPlace:
+    """A `StoreRunner` that runs the work at once, on the caller's thread (the CLI, which
+    has no event loop to keep free)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def run(self, use: Callable[[Store], T]) -> T:
+        return use(self.store)

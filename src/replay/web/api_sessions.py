@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,6 +20,7 @@ from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
 from replay.jobs.queue import Job, JobStatus
 from replay.services import plans, publication
+from replay.services.admission import event_for
 from replay.services.publication import Candidate, candidates, publication_rule
 from replay.services.removal import remove_recording
 from replay.services.work import SESSION_TASKS
@@ -27,10 +29,17 @@ from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
 from replay.web import api_boundaries
-from replay.web.api_common import answered, json_body, load_event, load_recording, seconds
+from replay.web.api_common import (
+    answered,
+    check_event_access,
+    json_body,
+    load_event,
+    load_recording,
+    seconds,
+)
 from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import OBJECTS, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
 
 RETRYABLE: Final = (JobStatus.FAILED, JobStatus.CANCELLED)
 
@@ -91,7 +100,7 @@ async def move_cut(request: web.Request) -> web.Response:
     body = await json_body(request)
     start, end = _bound(body, "start"), _bound(body, "end")
     with answered():
-        jobs = await plans.move_cut(request.config_dict[STORE], request.config_dict[QUEUE],
+        jobs = await plans.move_cut(request.config_dict[DB], request.config_dict[QUEUE],
                                     recording, guid, start=start, end=end,
                                     confirmed=body.get("confirm") is True)
     return json_response({**await plan_json(request, recording), "jobs": jobs})
@@ -101,7 +110,7 @@ async def move_cut(request: web.Request) -> web.Response:
 async def confirm_plan(request: web.Request) -> web.Response:
     recording = load_recording(request)
     with answered():
-        await plans.confirm_plan(request.config_dict[STORE], request.config_dict[QUEUE],
+        await plans.confirm_plan(request.config_dict[DB], request.config_dict[QUEUE],
                                  recording)
     return json_response(await plan_json(request, recording))
 
@@ -176,18 +185,27 @@ def session_rows(store: Store, event: Event, jobs: list[Job],
 @_reader
 async def list_sessions(request: web.Request) -> web.Response:
     """Every session of the event: programme slots, and what each recording made of them."""
-    event = load_event(request, request.match_info["slug"])
+    slug = request.match_info["slug"]
+    check_event_access(request, slug)
     jobs = await request.config_dict[QUEUE].list()
-    store = request.config_dict[STORE]
-    rule = publication_rule(Captions(store.db), request.config_dict[SETTINGS], event.slug)
+    with answered():  # every read on the store's thread, none on the event loop
+        body = await request.config_dict[DB].run(
+            partial(_sessions_json, slug=slug, jobs=jobs, settings=request.config_dict[SETTINGS]))
+    return json_response(body)
+
+
+def _sessions_json(store: Store, *, slug: str, jobs: list[Job],
+                   settings: Settings) -> dict[str, Any]:
+    event = event_for(store, slug)
+    rule = publication_rule(Captions(store.db), settings, event.slug)
     recordings = [{"id": r.id, "room": r.room, "source_name": r.source_name,
                    "analyse": _analysis(store, r, jobs)} for r in store.recordings_of(event.slug)]
-    return json_response({
+    return {
         "event": event.slug, "recordings": recordings,
         "rule": {"value": str(rule), "label": RULE_LABELS[rule]},
         "sessions": session_rows(store, event, jobs, rule),
         "publish": stage_json(None, latest_job(jobs, "publish_event", event=event.slug)),
-    })
+    }
 
 
 # -- retry, publish, unpublish -----------------------------------------------------------
@@ -223,7 +241,7 @@ async def publish_session(request: web.Request) -> web.Response:
     (taken down before or not): queue the event's publication."""
     recording, guid = _session_cut(request)
     with answered():
-        job = await publication.request_publish(request.config_dict[STORE],
+        job = await publication.request_publish(request.config_dict[DB],
                                                 request.config_dict[QUEUE], recording, guid)
     return json_response({"job": job}, status=202)
 
@@ -236,7 +254,7 @@ async def unpublish_session(request: web.Request) -> web.Response:
     event = load_event(request, recording.event_slug)
     with answered():
         withdrawal = await publication.request_unpublish(
-            request.config_dict[STORE], request.config_dict[QUEUE], event, guid)
+            request.config_dict[DB], request.config_dict[QUEUE], event, guid)
     return json_response({"unpublished": list(withdrawal.slugs), "job": withdrawal.job},
                          status=202)
 
