@@ -10,28 +10,15 @@ connections to the same WAL database, so each sees what the other committed.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from replay.store.db import Store, migrate, private_database
+from replay.store.db import Store, connect
 
 T = TypeVar("T")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    private_database(path)
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30,
-                                 check_same_thread=False)
-    connection.row_factory = sqlite3.Row
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    connection.execute("PRAGMA busy_timeout=30000")
-    migrate(connection)
-    return connection
 
 
 class AsyncStore:
@@ -45,7 +32,7 @@ class AsyncStore:
     async def open(cls, path: Path) -> AsyncStore:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         connection = await asyncio.get_running_loop().run_in_executor(
-            thread, _connect, path)
+            thread, partial(connect, path, check_same_thread=False))
         return cls(thread, Store(connection))
 
     async def run(self, use: Callable[[Store], T]) -> T:

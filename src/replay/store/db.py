@@ -254,9 +254,12 @@ def private_database(path: Path) -> None:
         os.chmod(path, 0o600)
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """The state database, migrated. `check_same_thread=False` for a connection that one
+    dedicated thread other than its opener uses (`store.async_store`)."""
     private_database(path)
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30,
+                                 check_same_thread=check_same_thread)
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA foreign_keys=ON")
