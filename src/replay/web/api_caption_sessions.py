@@ -71,7 +71,7 @@ from replay.store.captions import (
 )
 from replay.store.db import Recording
 from replay.store.users import Role, User
-from replay.web.api_common import json_body, load_recording, parse_id, seconds
+from replay.web.api_common import json_body, load_recording, optional_seconds, parse_id
 from replay.web.auth import USERS, check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import OFFLOAD, QUEUE, SETTINGS, STORE
@@ -294,14 +294,9 @@ async def store_version(request: web.Request, where: Target, cues: list[Cue], *,
 
 
 def _reviewed_until(body: dict[str, Any]) -> float | None:
-    value = body.get("reviewed_until")
-    if value is None:
-        return None
-    found = seconds(value)
-    if found is None:
-        raise api_error(400, f"« reviewed_until » invalide{NBSP}: des secondes depuis le "
-                             "début de la session.")
-    return found
+    return optional_seconds(body, "reviewed_until", f"«{NBSP}reviewed_until{NBSP}» invalide"
+                                                    f"{NBSP}: des secondes depuis le début "
+                                                    "de la session.")
 
 
 def _note(body: dict[str, Any]) -> str:

@@ -43,6 +43,18 @@ def seconds(value: object) -> float | None:
     return number if math.isfinite(number) and 0 <= number <= MAX_SECONDS else None
 
 
+def optional_seconds(body: dict[str, Any], name: str, refusal: str) -> float | None:
+    """Field `name` of a JSON body: absent (None) or seconds (`seconds`); else a 400 with
+    the French `refusal`."""
+    value = body.get(name)
+    if value is None:
+        return None
+    found = seconds(value)
+    if found is None:
+        raise api_error(400, refusal)
+    return found
+
+
 def check_event_access(request: web.Request, slug: str) -> None:
     """403 unless the current user may work on event `slug` (roles are checked before)."""
     user = current_user(request)

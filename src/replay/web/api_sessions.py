@@ -35,7 +35,7 @@ from replay.web.api_common import (
     json_body,
     load_event,
     load_recording,
-    seconds,
+    optional_seconds,
 )
 from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
@@ -83,14 +83,8 @@ async def show_plan(request: web.Request) -> web.Response:
 
 
 def _bound(body: dict[str, Any], name: str) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    found = seconds(value)
-    if found is None:
-        raise api_error(400, f"« {name} » doit être un nombre de secondes depuis le début de "
-                             "l’enregistrement.")
-    return found
+    return optional_seconds(body, name, f"«{NBSP}{name}{NBSP}» doit être un nombre de "
+                                        "secondes depuis le début de l’enregistrement.")
 
 
 @_organiser
