@@ -145,6 +145,22 @@ async def test_save_needs_if_match_and_makes_a_version(api: Api) -> None:
     assert body["reviewed_until"] == 4.0
 
 
+async def test_a_save_writes_on_the_stores_thread_not_the_event_loop(api: Api) -> None:
+    """The version is written through `AsyncStore` (its thread waits for SQLite's write
+    lock, not the event loop); the loop's connection writes no caption version."""
+    _, etag = await get(api)
+    on_loop: list[str] = []
+    api.store.db.set_trace_callback(on_loop.append)
+    try:
+        saved = await put(api, cues_body("Un.", "Deux.", "Trois."), etag)
+    finally:
+        api.store.db.set_trace_callback(None)
+    assert saved.status == 200, await saved.text()
+    assert (await saved.json())["version"] == 2
+    assert not [sql for sql in on_loop if sql.lstrip().upper().startswith(
+        ("INSERT", "UPDATE", "DELETE")) and "caption" in sql], on_loop
+
+
 async def test_second_editor_gets_a_conflict_with_both_versions(api: Api) -> None:
     _, etag = await get(api)
     first = await put(api, cues_body("Un.", "Deux.", "Trois."), etag)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 from replay.domain.captions import (
@@ -39,6 +40,7 @@ from replay.services.work import publish_job
 from replay.settings import Settings
 from replay.store.captions import Author, Captions, CaptionState, CaptionVersion, EventOptions, Key
 from replay.store.db import Recording, Store
+from replay.store.ports import StoreRunner
 
 NBSP: Final = "\u00a0"
 ALREADY: Final = {
@@ -75,26 +77,46 @@ class StatusChange:
     reason: str = ""  # for « publié »: what holds it back
 
 
-async def load(settings: Settings, captions: Captions,
-               track: CaptionTrack) -> tuple[CaptionState, str | None]:
-    """The track's state, after importing the speech stage's file when it is new, and that
-    file's text; `Conflict` while there is no draft yet."""
-    source = await asyncio.to_thread(read_source, vtt_path(settings, track.recording,
-                                                           track.guid, track.lang))
+async def read_draft(settings: Settings, track: CaptionTrack) -> str | None:
+    """The speech stage's file of the track (None before the transcription wrote it)."""
+    return await asyncio.to_thread(read_source, vtt_path(settings, track.recording,
+                                                         track.guid, track.lang))
+
+
+def synced(captions: Captions, track: CaptionTrack, source: str | None) -> CaptionState:
+    """The track's state, after importing `source` when it is a new draft; `Conflict`
+    while there is no draft yet."""
     state = sync_from_file(captions, track.key, source)
     if state is None:
         raise Conflict(f"Pas encore de sous-titres pour cette session{NBSP}: attendez la fin "
                        "de sa transcription.")
-    return state, source
+    return state
 
 
-async def save(settings: Settings, captions: Captions, track: CaptionTrack, cues: Sequence[Cue],
+async def load(settings: Settings, captions: Captions,
+               track: CaptionTrack) -> tuple[CaptionState, str | None]:
+    """The track's state, after importing the speech stage's file when it is new, and that
+    file's text."""
+    source = await read_draft(settings, track)
+    return synced(captions, track, source), source
+
+
+async def save(settings: Settings, db: StoreRunner, track: CaptionTrack, cues: Sequence[Cue],
                author: Author, *, expected: int, note: str,
                reviewed_until: float | None = None) -> None:
     """Save a correction as a new version, which goes back to review. A version other than
-    `expected` being current raises the store's `VersionConflict`."""
-    state, _ = await load(settings, captions, track)
-    captions.save(track.key, list(cues), author, expected=expected,
+    `expected` being current raises the store's `VersionConflict`. The store's work runs
+    where `db` runs it (off the event loop for the web)."""
+    source = await read_draft(settings, track)
+    await db.run(partial(_save, track=track, source=source, cues=list(cues), author=author,
+                         expected=expected, note=note, reviewed_until=reviewed_until))
+
+
+def _save(store: Store, *, track: CaptionTrack, source: str | None, cues: list[Cue],
+          author: Author, expected: int, note: str, reviewed_until: float | None) -> None:
+    captions = Captions(store.db)
+    state = synced(captions, track, source)
+    captions.save(track.key, cues, author, expected=expected,
                   status=status_after_save(state.status), note=note,
                   reviewed_until=reviewed_until)
 
@@ -107,13 +129,20 @@ def version(captions: Captions, track: CaptionTrack, number: int | None,
     return found
 
 
-async def revert(settings: Settings, captions: Captions, track: CaptionTrack, number: int,
+async def revert(settings: Settings, db: StoreRunner, track: CaptionTrack, number: int,
                  author: Author, *, expected: int) -> None:
     """Bring an earlier version back, as a new version (to review again)."""
-    await load(settings, captions, track)
-    old = version(captions, track, number, str(number))
-    await save(settings, captions, track, old.cues, author, expected=expected,
-               note=f"retour à la version {old.version}")
+    source = await read_draft(settings, track)
+
+    def old_cues(store: Store) -> list[Cue]:
+        captions = Captions(store.db)
+        synced(captions, track, source)
+        return list(version(captions, track, number, str(number)).cues)
+
+    cues = await db.run(old_cues)
+    await db.run(partial(_save, track=track, source=source, cues=cues, author=author,
+                         expected=expected, note=f"retour à la version {number}",
+                         reviewed_until=None))
 
 
 def check_rule_lets_out(rule: PublicationRule, state: CaptionState) -> None:

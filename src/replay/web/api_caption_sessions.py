@@ -65,7 +65,7 @@ from replay.web.api_common import (
 )
 from replay.web.auth import USERS, check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import OFFLOAD, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS, STORE
 from replay.web.multipart import receive
 from replay.web.offload import Busy, Offload
 
@@ -265,9 +265,9 @@ async def store_version(request: web.Request, where: Target, cues: list[Cue], *,
                         reviewed_until: float | None = None) -> web.Response:
     try:
         with answered():
-            await caption_edits.save(request.config_dict[SETTINGS], captions_of(request), where,
-                                     cues, author(request), expected=expected, note=note,
-                                     reviewed_until=reviewed_until)
+            await caption_edits.save(request.config_dict[SETTINGS], request.config_dict[DB],
+                                     where, cues, author(request), expected=expected,
+                                     note=note, reviewed_until=reviewed_until)
     except VersionConflict as exc:
         raise conflict(exc, cues) from None
     return await respond(request, where)
@@ -360,7 +360,7 @@ async def revert(request: web.Request) -> web.Response:
     old = version_number(request, str(number), number)
     try:
         with answered():
-            await caption_edits.revert(request.config_dict[SETTINGS], captions_of(request),
+            await caption_edits.revert(request.config_dict[SETTINGS], request.config_dict[DB],
                                        where, number, author(request), expected=expected)
     except VersionConflict as exc:
         raise conflict(exc, list(old.cues)) from None
