@@ -15,6 +15,7 @@ from replay.media.probe import MediaInfo
 from replay.services import admission
 from replay.services.errors import Conflict, NotFound, Refused, ServiceError
 from replay.store.db import Store
+from replay.store.ports import InPlace
 
 NBSP = "\u00a0"
 PARIS = timezone(timedelta(hours=1))
@@ -124,7 +125,7 @@ async def test_admitted_recording_is_recorded_with_its_probe(store: Store, tone:
         return "ab" * 32, tone
 
     submission = admission.Submission(tone, EVENT, "Plénière", START, "tone.m4a")
-    recording, info = await admission.admit_recording(store, submission, keep)
+    recording, info = await admission.admit_recording(InPlace(store), submission, keep)
     assert kept == [info.duration]
     assert info.duration == pytest.approx(2.0, abs=0.1)
     assert recording.duration == info.duration
@@ -146,7 +147,7 @@ async def test_refused_submissions_keep_nothing(store: Store, tone: Path, room: 
 
     submission = admission.Submission(tone, EVENT, room, started, "tone.m4a")
     with pytest.raises(Refused, match=words):
-        await admission.admit_recording(store, submission, keep)
+        await admission.admit_recording(InPlace(store), submission, keep)
     assert store.recordings_of(EVENT.slug) == []
 
 
@@ -159,7 +160,7 @@ async def test_not_media_is_refused_by_its_display_name(store: Store, tmp_path: 
 
     submission = admission.Submission(junk, EVENT, "Plénière", START, "réunion.mp4")
     with pytest.raises(Refused, match="Fichier refusé") as refused:
-        await admission.admit_recording(store, submission, keep)
+        await admission.admit_recording(InPlace(store), submission, keep)
     assert "réunion.mp4" in refused.value.message
     assert "0123abcd" not in refused.value.message
     assert store.recordings_of(EVENT.slug) == []

@@ -72,6 +72,7 @@ from replay.speech.speechmap import detect_speech, read_wav_span
 from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
+from replay.store.ports import InPlace
 
 log = logging.getLogger(__name__)
 
@@ -469,7 +470,7 @@ async def admit(ctx: WorkContext, request: ProcessRequest) -> tuple[Recording, M
         programmes.import_programme(ctx.store, request.event, apply=True)
         return await ingest(ctx, request.source, info)
 
-    return await admission.admit_recording(ctx.store, submission, keep)
+    return await admission.admit_recording(InPlace(ctx.store), submission, keep)
 
 
 async def analyse(ctx: Context, event: Event, recording: Recording,

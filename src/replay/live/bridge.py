@@ -54,8 +54,9 @@ async def admit_archive(store: Store, event: Event, room: str, *, sha256: str,
                                       f"direct-{started_at:%Y%m%d-%H%M%S}.ts")
     admission.check_room(event, room)
     info = await admission.probe_media(original, submission.display_name)
-    recording = admission.record(store, submission, admission.Examined(info, started_at),
-                                 sha256, original)
+    recording = admission.record(store, submission=submission,
+                                 examined=admission.Examined(info, started_at),
+                                 sha256=sha256, original=original)
     probed = store.recording(recording.id)
     assert probed is not None
     return probed

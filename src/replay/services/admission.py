@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -22,7 +23,7 @@ from replay.domain.model import Event
 from replay.media.probe import MediaInfo, probe
 from replay.services.errors import NotFound, Refused
 from replay.store.db import Recording
-from replay.store.ports import EventRepository, RecordingRepository
+from replay.store.ports import EventRepository, RecordingRepository, StoreRunner
 
 NBSP: Final = "\u00a0"
 #: The field of a refusal about the wall-clock start (the CLI names its option for it).
@@ -144,15 +145,18 @@ async def examine(submission: Submission) -> Examined:
     return Examined(info, started)
 
 
-async def admit_recording(recordings: RecordingRepository, submission: Submission,
+async def admit_recording(db: StoreRunner, submission: Submission,
                           keep: Keep) -> tuple[Recording, MediaInfo]:
-    """Examine, keep the original, then record it with its probe in one transaction."""
+    """Examine, keep the original, then record it with its probe in one transaction (run
+    where `db` runs the store's work)."""
     examined = await examine(submission)
     sha256, original = await keep(examined.info)
-    return record(recordings, submission, examined, sha256, original), examined.info
+    recording = await db.run(partial(record, submission=submission, examined=examined,
+                                     sha256=sha256, original=original))
+    return recording, examined.info
 
 
-def record(recordings: RecordingRepository, submission: Submission, examined: Examined,
+def record(recordings: RecordingRepository, *, submission: Submission, examined: Examined,
            sha256: str, original: Path) -> Recording:
     with recordings.transaction():
         recording = recordings.add_recording(

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Final
 
@@ -24,7 +25,8 @@ from replay.services import admission
 from replay.services.errors import NotFound, Refused, ServiceError
 from replay.services.work import enqueue_recording
 from replay.settings import Settings
-from replay.store.db import Recording, Store
+from replay.store.db import Recording
+from replay.store.ports import StoreRunner
 
 __all__ = ["Incoming", "NotFound", "Refused", "ServiceError", "admit_upload", "keep_original"]
 
@@ -44,11 +46,12 @@ class Incoming:
     display_name: str  # the client's file name, reduced to a display name
 
 
-async def admit_upload(settings: Settings, store: Store, queue: JobQueue,
+async def admit_upload(settings: Settings, db: StoreRunner, queue: JobQueue,
                        incoming: Incoming) -> tuple[Recording, int]:
     """Admit (`services.admission`), keep by moving, queue the analysis; a `ServiceError`
-    when the upload cannot be used (the caller removes or holds the refused file)."""
-    event = admission.event_for(store, incoming.event_slug)
+    when the upload cannot be used (the caller removes or holds the refused file). The
+    store's work runs where `db` runs it (off the event loop)."""
+    event = await db.run(partial(admission.event_for, slug=incoming.event_slug))
     submission = admission.Submission(
         path=incoming.path, event=event, room=incoming.room,
         started_at=admission.parse_started_at(incoming.started_at),
@@ -59,7 +62,7 @@ async def admit_upload(settings: Settings, store: Store, queue: JobQueue,
                                            incoming.sha256, _suffix(incoming.display_name))
         return incoming.sha256, original
 
-    recording, _ = await admission.admit_recording(store, submission, keep)
+    recording, _ = await admission.admit_recording(db, submission, keep)
     await asyncio.to_thread(incoming.path.unlink, missing_ok=True)  # the move's second half
     return recording, await enqueue_recording(queue, recording.id)
 
