@@ -152,13 +152,14 @@ def check_rule_lets_out(rule: PublicationRule, state: CaptionState) -> None:
                        "validez-les avant de les publier.")
 
 
-async def change_status(settings: Settings, store: Store, queue: JobQueue,
+async def change_status(settings: Settings, db: StoreRunner, queue: JobQueue,
                         track: CaptionTrack, wanted: CaptionStatus, *, by: int | None,
                         check_publisher: PublisherCheck) -> StatusChange:
     """Move the track along the workflow (each language on its own). Asking for the status
-    it already has is no error: the answer says so. « publié » goes through `publish`."""
-    captions = Captions(store.db)
-    state, _ = await load(settings, captions, track)
+    it already has is no error: the answer says so. « publié » goes through `publish`.
+    The store's work runs where `db` runs it."""
+    source = await read_draft(settings, track)
+    state = await db.run(lambda store: synced(Captions(store.db), track, source))
     if wanted is state.status and wanted in ALREADY:
         return StatusChange(wanted, None, True, ALREADY[wanted])
     try:
@@ -166,47 +167,54 @@ async def change_status(settings: Settings, store: Store, queue: JobQueue,
     except CaptionError as exc:
         raise Conflict(f"Changement refusé{NBSP}: {exc}.") from None
     if wanted is CaptionStatus.PUBLIE:
-        return await publish(settings, store, queue, track, state,
+        return await publish(settings, db, queue, track, state,
                              check_publisher=check_publisher)
-    captions.set_status(track.key, wanted, by=by)
+    await db.run(lambda store: Captions(store.db).set_status(track.key, wanted, by=by))
     job = None
     if wanted is CaptionStatus.VALIDE:  # where the rule waits for validated captions
         job = await queue.enqueue(publish_job(track.recording.event_slug))
     return StatusChange(wanted, job, False, "")
 
 
-async def publish(settings: Settings, store: Store, queue: JobQueue, track: CaptionTrack,
+async def publish(settings: Settings, db: StoreRunner, queue: JobQueue, track: CaptionTrack,
                   state: CaptionState, *, check_publisher: PublisherCheck) -> StatusChange:
     """Queue the event's publication; the track becomes « publié » once it is out. The
     answer says whether the session goes out, or what holds it back. `check_publisher`
     refuses a person the event's options do not let publish (the face knows its people)."""
-    captions = Captions(store.db)
-    options = captions.options(track.recording.event_slug, default_options(settings))
+    options = await db.run(lambda store: Captions(store.db).options(
+        track.recording.event_slug, default_options(settings)))
     check_publisher(options)
     rule = options.publication_rule
     check_rule_lets_out(rule, state)
-    job = await publish_captions(settings, captions, queue, track, rule)
-    decision = session_decision(store, captions, rule, track.recording, track.guid)
+    job = await publish_captions(settings, db, queue, track, rule)
+    decision = await db.run(lambda store: session_decision(
+        store, Captions(store.db), rule, track.recording, track.guid))
     message = (f"Publication demandée{NBSP}: la séance sera en ligne dans un instant."
                if decision.publish else f"La séance n’est pas encore publiée{NBSP}: "
                                         f"{decision.reason}")
     return StatusChange(state.status, job, False, message, decision.publish, decision.reason)
 
 
-async def publish_captions(settings: Settings, captions: Captions, queue: JobQueue,
+async def publish_captions(settings: Settings, db: StoreRunner, queue: JobQueue,
                            track: CaptionTrack, rule: PublicationRule) -> int:
     """Write the current version as the session's file where the rule lets it out, then
     queue the event's publish (which uploads only the objects that changed)."""
-    state = captions.state(track.key)
-    seen = Track(track.lang) if state is None else Track(track.lang, state.status,
-                                                         state.reviewed)
-    if text_goes_out(rule, seen):
-        current = captions.current(track.key)
-        assert current is not None  # load() imported it
-        text = render_webvtt(list(current.cues))
+    text = await db.run(partial(_text_going_out, track=track, rule=rule))
+    if text is not None:
         path = vtt_path(settings, track.recording, track.guid, track.lang)
         await asyncio.to_thread(write_current_file, path, text)
-        captions.set_source(track.key, digest(text))
+        await db.run(lambda store: Captions(store.db).set_source(track.key, digest(text)))
     return await queue.enqueue(publish_job(track.recording.event_slug))
 
 
+def _text_going_out(store: Store, *, track: CaptionTrack, rule: PublicationRule) -> str | None:
+    """The current version as WebVTT where the rule lets this track's text out, else None."""
+    captions = Captions(store.db)
+    state = captions.state(track.key)
+    seen = Track(track.lang) if state is None else Track(track.lang, state.status,
+                                                         state.reviewed)
+    if not text_goes_out(rule, seen):
+        return None
+    current = captions.current(track.key)
+    assert current is not None  # synced() imported it
+    return render_webvtt(list(current.cues))

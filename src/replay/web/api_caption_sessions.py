@@ -396,7 +396,7 @@ async def change_status(request: web.Request) -> web.Response:
     user = current_user(request)
     with answered():
         change = await caption_edits.change_status(
-            request.config_dict[SETTINGS], request.config_dict[STORE],
+            request.config_dict[SETTINGS], request.config_dict[DB],
             request.config_dict[QUEUE], where, wanted, by=None if user is None else user.id,
             check_publisher=partial(check_may_publish, request))
     body: dict[str, Any] = {"status": str(change.status), "job": change.job,
