@@ -1,7 +1,7 @@
 """The layers' import rules (ARCHITECTURE.md, "Layout"), read from the source with `ast`:
 
 - `domain/` imports nothing else of replay;
-- `services/` never imports the faces (`web/`, `cli`, `live/`);
+- `services/` never imports the faces (`web/`, `cli`, `live/`), nor aiohttp;
 - `web/` reaches `replay.jobs` only through the queue port (`jobs.queue`), except the
   app factory that wires the workers (`web/app.py`, `web/keys.py`);
 - `cli.py` and `jobs/tasks.py` reach the business rules through `services/`: they import
@@ -100,6 +100,17 @@ def test_the_scan_sees_the_package() -> None:
     assert "replay.services.admission" in MODULES
     assert "replay.domain.model" in MODULES
     assert "replay.jobs.queue" in MODULES["replay.web.ingest"]
+
+
+def test_services_know_no_web_framework() -> None:
+    """Services answer with `services.errors`, never HTTP: no aiohttp below the faces."""
+    for path in sorted((PACKAGE / "services").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        used = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+        used |= {node.module or "" for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
+        assert not {name for name in used if name.split(".")[0] == "aiohttp"}, path
 
 
 def test_no_new_import_breaks_a_layer_rule() -> None:

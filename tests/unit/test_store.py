@@ -15,6 +15,7 @@ from replay.domain.publication import PublicationRule, Release
 from replay.domain.stages import PlanReview, StageStatus
 from replay.store.captions import Captions, EventOptions
 from replay.store.db import MIGRATIONS, Store
+from replay.store.ports import StateStore
 
 START = datetime.fromisoformat("2026-03-03T09:30:00+01:00")
 
@@ -157,3 +158,12 @@ def test_plan_reviews_leave_the_stages_table_with_their_status(tmp_path: Path) -
     store.delete_recording(3)
     assert store.plan_review(3) is None
     store.close()
+
+
+def test_the_sqlite_store_is_the_whole_port(store: Store) -> None:
+    """`Store` implements `store.ports.StateStore` (checked by mypy through this
+    assignment), and its transactions nest."""
+    port: StateStore = store
+    with port.transaction(), port.transaction():
+        port.save_event(event(session("a", "Ouverture", 0)))
+    assert store.load_event("mv") is not None
