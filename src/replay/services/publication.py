@@ -11,7 +11,7 @@ can no longer stop a withdrawal halfway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 from typing import Final
@@ -31,7 +31,7 @@ from replay.services.captions import default_options, tracks_of
 from replay.services.errors import Conflict, NotFound
 from replay.services.work import publish_job
 from replay.settings import Settings
-from replay.store.captions import Captions
+from replay.store.captions import Captions, EventOptions
 from replay.store.db import Recording, Store
 from replay.store.ports import PlanRepository, StoreRunner
 
@@ -138,6 +138,28 @@ def find_sessions(store: Store, event: Event, guid_or_slug: str) -> list[tuple[R
                        f"enregistrée «{NBSP}{guid_or_slug}{NBSP}»{NBSP}: donnez un guid ou "
                        f"l’un de ces noms{NBSP}: {', '.join(known) or '(aucun)'}.")
     return found
+
+
+async def change_rule(db: StoreRunner, queue: JobQueue, settings: Settings, event_slug: str, *,
+                      rule: PublicationRule | None = None,
+                      editors_may_publish: bool | None = None) -> EventOptions:
+    """Change the event's publication rule and whether editors may publish (None: kept as
+    is). A new rule queues the event's publication: the sessions it lets out go out."""
+    def save(store: Store) -> tuple[EventOptions, EventOptions]:
+        captions = Captions(store.db)
+        before = captions.options(event_slug, default_options(settings))
+        after = replace(before,
+                        publication_rule=before.publication_rule if rule is None else rule,
+                        editors_may_publish=(before.editors_may_publish
+                                             if editors_may_publish is None
+                                             else editors_may_publish))
+        captions.save_options(event_slug, after)
+        return before, after
+
+    before, after = await db.run(save)
+    if after.publication_rule is not before.publication_rule:
+        await queue.enqueue(publish_job(event_slug))
+    return after
 
 
 async def request_publish(db: StoreRunner, queue: JobQueue, recording: Recording,
