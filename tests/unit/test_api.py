@@ -365,6 +365,12 @@ async def planned_recording(api: Api, media: Media) -> int:
     return recording_id
 
 
+def mark_processed(api: Api, recording: int, guid: str) -> None:
+    """The session's media and speech stages done, as their jobs leave them."""
+    for stage in ("media", "speech"):
+        api.store.set_stage(recording, guid, stage, input_key="k", status=StageStatus.DONE)
+
+
 async def test_moving_a_boundary_reruns_only_that_session(api: Api, media: Media) -> None:
     recording = await planned_recording(api, media)
     headers = api.auth("organiser")
@@ -432,9 +438,7 @@ async def test_sessions_show_their_stages_and_a_failed_one_is_retried(
                                   headers=api.auth("organiser"))
     assert early.status == 409
     assert "pas prête" in (await early.json())["error"]
-    for stage in ("media", "speech"):
-        api.store.set_stage(recording, "second", stage, input_key="k",
-                            status=StageStatus.DONE)
+    mark_processed(api, recording, "second")
     ready = await api.client.post(f"/api/sessions/{recording}/second/publish",
                                   headers=api.auth("organiser"))
     assert ready.status == 202
@@ -447,9 +451,7 @@ async def test_unpublishing_is_the_publication_jobs_work(api: Api, media: Media)
     ``publish:<event>``); only that job touches the object store: the index without the
     session first, then the session's objects deleted."""
     recording = await planned_recording(api, media)
-    for stage in ("media", "speech"):
-        api.store.set_stage(recording, "second", stage, input_key="k",
-                            status=StageStatus.DONE)
+    mark_processed(api, recording, "second")
     api.store.set_stage(recording, "second", "publish", input_key="",
                         status=Release.RELEASED)
     objects = MemoryStore()
