@@ -38,8 +38,8 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.captions import vtt_path
-from replay.jobs.workdirs import session_work_dir
+from replay.services.captions import vtt_path
+from replay.services.workdirs import session_work_dir
 from replay.settings import Settings
 from replay.store.db import Store
 from replay.store.users import Role, Users

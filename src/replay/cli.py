@@ -17,21 +17,20 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
-
-import numpy as np
+from typing import Any, Final, NoReturn, TextIO
 
 from replay import __version__
 from replay.domain.errors import ReplayError
-from replay.domain.programme import parse_programme
-from replay.jobs.context import Context, Lanes
+from replay.jobs.context import Context, Lanes, WorkContext
 from replay.jobs.factory import describe_backend, open_queue
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.runner import run_worker
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
 from replay.locale import N_, _, format_seconds
+from replay.services.admission import ROOM, STARTED_AT
+from replay.services.errors import ServiceError
+from replay.services.programmes import read_programme
 from replay.settings import Settings, load_settings
-from replay.speech.transcriber import Transcription
 from replay.storage.factory import describe as describe_target
 from replay.storage.factory import object_store_for
 from replay.store.db import Store
@@ -391,10 +390,9 @@ async def _run_ingest(settings: Settings, request: ProcessRequest) -> tuple[int,
     store = Store.open(settings.database_path)
     queue = await open_queue(settings)
     try:
-        ctx = Context(settings=settings, store=store,
-                      objects=object_store_for(None, settings),
-                      transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
-                      progress=TerminalProgress(sys.stderr))
+        ctx = WorkContext(settings=settings, store=store,
+                          objects=object_store_for(None, settings),
+                          progress=TerminalProgress(sys.stderr))
         recording, job = await ingest_recording(ctx, queue, request)
         return recording.id, job
     finally:
@@ -416,15 +414,6 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-class _NoTranscriber:
-    """Publishing never transcribes; the context still needs a transcriber."""
-
-    def transcribe_and_translate(self, audio: np.ndarray, *, language: str,
-                                 hotwords: str | None = None,
-                                 on_progress: Any = None) -> Transcription:
-        raise RuntimeError("publishing does not transcribe")  # never shown: a bug guard
-
-
 async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     objects = object_store_for(args.to, settings)
     if not settings.database_path.is_file():
@@ -437,9 +426,8 @@ async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[
             known = ", ".join(store.event_slugs()) or "aucun pour l’instant"
             raise ReplayError(f"évènement «{NBSP}{args.event}{NBSP}» inconnu{NBSP}; évènements "
                               f"connus{NBSP}: {known}")
-        ctx = Context(settings=settings, store=store, objects=objects,
-                      transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1),
-                      progress=TerminalProgress(sys.stderr))
+        ctx = WorkContext(settings=settings, store=store, objects=objects,
+                          progress=TerminalProgress(sys.stderr))
         index = f"{describe_target(args.to, settings).rstrip('/')}/{event.slug}/index.html"
         if args.command == "publish":  # the organiser's command is the decision to publish
             every = [cut.guid for r in store.recordings_of(event.slug)
@@ -479,7 +467,7 @@ def _request(args: argparse.Namespace) -> ProcessRequest:
         raise ReplayError(f"programme {args.schedule} illisible{NBSP}: {exc.strerror}") from exc
     if not args.recording.is_file():
         raise ReplayError(f"{args.recording} n’existe pas ou n’est pas un fichier")
-    event = parse_programme(programme, filename=args.schedule.name)
+    event = read_programme(programme, args.schedule.name)
     return ProcessRequest(args.recording, event, args.room, args.started_at, args.review)
 
 
@@ -516,7 +504,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"Création de l’évènement d’exemple dans {args.out}…", file=sys.stderr)
     truth = build_sample(args.out)
-    request = ProcessRequest(truth.recording, parse_programme(truth.schedule.read_bytes()),
+    request = ProcessRequest(truth.recording, read_programme(truth.schedule.read_bytes()),
                              truth.room, truth.started_at)
     summary = asyncio.run(_run_process(settings, request))
     _report(summary, settings, args.json)
@@ -708,6 +696,16 @@ SERVICE_COMMANDS["user"] = _user
 SERVICE_COMMANDS["live"] = _live
 
 
+#: The option that says what a service refusal's field is about.
+_OPTIONS: Final = {STARTED_AT: "--started-at", ROOM: "--room"}
+
+
+def _with_option(error: ReplayError) -> str:
+    """The error's message; a service refusal about a field names the option to use."""
+    option = _OPTIONS.get(error.field or "") if isinstance(error, ServiceError) else None
+    return f"{error} (option {option})" if option else str(error)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -728,7 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         summary = asyncio.run(_run_process(settings, _request(args)))
     except ReplayError as exc:
-        print(f"replay{NBSP}: erreur{NBSP}: {exc}", file=sys.stderr)
+        print(f"replay{NBSP}: erreur{NBSP}: {_with_option(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"replay{NBSP}: interrompu{NBSP}; relancez la même commande pour reprendre",

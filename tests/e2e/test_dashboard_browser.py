@@ -23,6 +23,8 @@ from aiohttp import web
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.domain.publication import Release
+from replay.domain.stages import StageStatus
 from replay.jobs.queue import JobSpec
 from replay.settings import Settings
 from replay.store.db import Store
@@ -298,7 +300,7 @@ def add_clip_outside_the_programme(server: Server) -> int:
                                        0.0, 8.0, 0.0, 8.0, False, False)])
     for stage in ("media", "speech"):
         store.set_stage(recording.id, "recording-cdcdcdcdcdcd", stage, input_key="",
-                        status="done", progress=1.0)
+                        status=StageStatus.DONE, progress=1.0)
     return recording.id
 
 
@@ -348,7 +350,8 @@ async def test_a_wrong_recording_is_deleted_from_the_page_and_withdrawn(
     kept = add_planned_recording(server)
     wrong = add_clip_outside_the_programme(server)
     clip = "recording-cdcdcdcdcdcd"
-    server.store.set_stage(wrong, clip, "publish", input_key="", status="done", progress=1.0)
+    server.store.set_stage(wrong, clip, "publish", input_key="", status=Release.RELEASED,
+                           progress=1.0)
     published = server.app[SETTINGS].site_dir / SLUG / clip
     published.mkdir(parents=True)
     (published / "index.html").write_text("<p>erreur</p>", encoding="utf-8")

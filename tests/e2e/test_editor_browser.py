@@ -29,7 +29,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.captions import speech_dir, vtt_path
+from replay.services.captions import speech_dir, vtt_path
 from replay.settings import Settings
 from replay.store.db import Recording
 from replay.store.users import Role
@@ -436,8 +436,7 @@ def speech_audio(mp4: Path) -> Path:
 
 async def test_cues_are_moved_on_the_waveform(browser: Browser, server: Server,
                                               speech_audio: Path) -> None:
-    from replay.jobs.pipeline import AUDIO
-    from replay.jobs.workdirs import recording_work_dir
+    from replay.services.workdirs import AUDIO, recording_work_dir
 
     wav = recording_work_dir(server.settings, server.recording) / AUDIO
     await asyncio.to_thread(shutil.copyfile, speech_audio, wav)

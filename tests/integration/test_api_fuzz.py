@@ -34,7 +34,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.captions import vtt_path
+from replay.services.captions import vtt_path
 from replay.settings import Settings
 from replay.store.users import Role
 from replay.web.app import create_app

@@ -19,9 +19,10 @@ from replay.domain.errors import MediaError
 from replay.domain.programme import parse_programme
 from replay.domain.publication import PublicationRule
 from replay.domain.retry import RetryPolicy
+from replay.domain.stages import PlanReview
 from replay.domain.transcript import Segment
 from replay.jobs.context import Context, Lanes, StaleAttempt
-from replay.jobs.pipeline import PLAN_CONFIRMED, PLAN_REVIEW, ProcessRequest
+from replay.jobs.pipeline import ProcessRequest
 from replay.jobs.queue import Job, JobStatus
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import (
@@ -158,7 +159,7 @@ async def test_sessions_wait_for_the_cut_plan_then_are_published_once(
     await rig.drain()
     assert not (rig.settings.site_dir / EVENT / "replays.json").exists() or \
         rig.published() == [], "nothing goes out before an organiser validated the cut plan"
-    rig.store.set_stage(1, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED)
+    rig.store.set_plan_review(1, PlanReview.CONFIRMED)
     await rig.queue.enqueue(publish_job(EVENT))  # what confirming the plan does
     await rig.drain()
     assert sorted(rig.published()) == sorted(s.guid for s in sample.sessions)

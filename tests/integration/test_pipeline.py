@@ -20,10 +20,10 @@ from replay.domain.cutplan import move_boundary
 from replay.domain.errors import ReplayError
 from replay.domain.programme import parse_programme
 from replay.domain.transcript import Cue, Segment, Word
-from replay.jobs.captions import sync_from_file
 from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import ProcessRequest, process, publish
 from replay.sample import SampleTruth
+from replay.services.captions import sync_from_file
 from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber, Task
 from replay.storage.local import LocalDirectoryStore

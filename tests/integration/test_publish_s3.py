@@ -19,6 +19,7 @@ import pytest
 from replay.cli import main
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.domain.stages import StageStatus
 from replay.settings import load_settings
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.storage.factory import object_store_for
@@ -283,7 +284,8 @@ def processed_data_dir(data_dir: Path, sessions: tuple[Session, ...]) -> None:
             root = settings.work_dir / recording.sha256[:16] / "sessions" / item.guid
             write_outputs(root / "media", root / "speech", item)
             for stage in ("media", "speech"):
-                store.set_stage(recording.id, item.guid, stage, input_key="k", status="done")
+                store.set_stage(recording.id, item.guid, stage, input_key="k",
+                                status=StageStatus.DONE)
     finally:
         store.close()
 

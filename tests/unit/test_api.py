@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import subprocess
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,19 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
 from replay.domain.cutplan import Cut
+from replay.domain.publication import Release
+from replay.domain.stages import StageStatus
+from replay.jobs.context import Context, Lanes
+from replay.jobs.pipeline import publish as publish_event_now
 from replay.jobs.queue import Job, JobQueue, JobSpec, JobStatus
 from replay.settings import Settings
+from replay.speech.transcriber import FakeTranscriber
+from replay.storage.memory import MemoryStore
 from replay.store.db import Store
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
-from replay.web.keys import QUEUE, STORE
+from replay.web.keys import DB, QUEUE, SETTINGS, STORE
 from replay.web.openapi import openapi_document
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "programmes"
@@ -280,7 +287,7 @@ async def test_bad_media_is_refused_in_french_and_nothing_is_kept(api: Api) -> N
 
 
 @pytest.mark.parametrize(("fields", "status", "words"), [
-    ({"room": "Salle inconnue"}, 422, "Salle « Salle inconnue » inconnue"),
+    ({"room": "Salle inconnue"}, 422, "Salle «\u00a0Salle inconnue\u00a0» inconnue"),
     ({"started_at": "2026-03-03T09:00:00"}, 422, "fuseau"),
     ({"started_at": "2026-06-01T09:00:00+02:00"}, 422, "hors du programme"),
     ({"sha256": "0" * 64}, 422, "SHA-256"),
@@ -358,6 +365,12 @@ async def planned_recording(api: Api, media: Media) -> int:
     return recording_id
 
 
+def mark_processed(api: Api, recording: int, guid: str) -> None:
+    """The session's media and speech stages done, as their jobs leave them."""
+    for stage in ("media", "speech"):
+        api.store.set_stage(recording, guid, stage, input_key="k", status=StageStatus.DONE)
+
+
 async def test_moving_a_boundary_reruns_only_that_session(api: Api, media: Media) -> None:
     recording = await planned_recording(api, media)
     headers = api.auth("organiser")
@@ -425,13 +438,76 @@ async def test_sessions_show_their_stages_and_a_failed_one_is_retried(
                                   headers=api.auth("organiser"))
     assert early.status == 409
     assert "pas prête" in (await early.json())["error"]
-    for stage in ("media", "speech"):
-        api.store.set_stage(recording, "second", stage, input_key="k", status="done")
+    mark_processed(api, recording, "second")
     ready = await api.client.post(f"/api/sessions/{recording}/second/publish",
                                   headers=api.auth("organiser"))
     assert ready.status == 202
     (publish,) = await jobs(api, "publish_event")
     assert (publish.id, publish.args) == ((await ready.json())["job"], {"event": SLUG})
+
+
+async def test_unpublishing_is_the_publication_jobs_work(api: Api, media: Media) -> None:
+    """The handler writes the decision and queues the event's publication (lock
+    ``publish:<event>``); only that job touches the object store: the index without the
+    session first, then the session's objects deleted."""
+    recording = await planned_recording(api, media)
+    mark_processed(api, recording, "second")
+    api.store.set_stage(recording, "second", "publish", input_key="",
+                        status=Release.RELEASED)
+    objects = MemoryStore()
+    session_keys = [f"{SLUG}/second/index.html", f"{SLUG}/second/hls/master.m3u8"]
+    for key in session_keys:
+        await objects.put_bytes(key, b"x")
+    unknown = await api.client.post(f"/api/sessions/{recording}/absent/unpublish",
+                                    headers=api.auth("organiser"))
+    assert unknown.status == 404
+    response = await api.client.post(f"/api/sessions/{recording}/second/unpublish",
+                                     headers=api.auth("organiser"))
+    assert response.status == 202
+    answer = await response.json()
+    (publish,) = await jobs(api, "publish_event")
+    assert answer == {"unpublished": ["second"], "job": publish.id}
+    assert publish.lock == f"publish:{SLUG}"
+    state = api.store.stage(recording, "second", "publish")
+    assert state is not None
+    assert state.status == "unpublished"
+    assert sorted(objects.objects) == sorted(session_keys), "the handler wrote nothing"
+    event = api.store.load_event(SLUG)
+    assert event is not None
+    ctx = Context(settings=api.app[SETTINGS], store=api.store, objects=objects,
+                  transcriber=FakeTranscriber(), lanes=Lanes.for_threads(1))
+    await publish_event_now(ctx, event)
+    assert not [key for key in objects.objects if key.startswith(f"{SLUG}/second/")]
+    assert f"{SLUG}/index.html" in objects.objects
+    await publish_event_now(ctx, event)  # again: nothing left to delete, no error
+
+
+async def test_the_session_list_reads_the_store_off_the_event_loop(api: Api,
+                                                                     media: Media) -> None:
+    """Its queries run on the store's own thread (`AsyncStore`), none on the loop's
+    connection (which still answers the token check)."""
+    recording = await planned_recording(api, media)
+    on_loop: list[str] = []
+    threads: set[str] = set()
+    api.store.db.set_trace_callback(on_loop.append)
+
+    def trace(store: Store) -> None:
+        store.db.set_trace_callback(lambda sql: threads.add(threading.current_thread().name))
+
+    await api.app[DB].run(trace)
+    try:
+        response = await api.client.get(f"/api/events/{SLUG}/sessions",
+                                        headers=api.auth("editor"))
+        assert response.status == 200
+        rows = (await response.json())["sessions"]
+        assert {row["recording"] for row in rows if row["recording"]} == {recording}
+    finally:
+        api.store.db.set_trace_callback(None)
+        await api.app[DB].run(lambda store: store.db.set_trace_callback(None))
+    assert not [sql for sql in on_loop if "stages" in sql or "cuts" in sql
+                or "recordings" in sql], on_loop
+    assert threads, "the store's thread ran the queries"
+    assert threading.current_thread().name not in threads
 
 
 # -- roles and the OpenAPI document ------------------------------------------------------

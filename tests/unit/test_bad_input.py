@@ -21,7 +21,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import MAX_CUE_CHARS, MAX_CUES, render_webvtt
-from replay.jobs.captions import vtt_path
+from replay.services.captions import vtt_path
 from replay.settings import Settings
 from replay.store.db import Recording
 from replay.store.users import Role

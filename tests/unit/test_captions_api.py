@@ -21,11 +21,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
 from replay.domain.publication import PublicationRule, decide
+from replay.domain.stages import PlanReview, StageStatus
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_webvtt
-from replay.jobs.captions import vtt_path, write_corrections
-from replay.jobs.pipeline import PLAN_CONFIRMED, PLAN_REVIEW, session_facts
 from replay.jobs.queue import JobStatus
+from replay.services.captions import vtt_path, write_corrections
+from replay.services.publication import session_facts
 from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
@@ -142,6 +143,22 @@ async def test_save_needs_if_match_and_makes_a_version(api: Api) -> None:
     body = await saved.json()
     assert (body["version"], body["status"], body["author"]) == (2, "en_relecture", "Editor")
     assert body["reviewed_until"] == 4.0
+
+
+async def test_a_save_writes_on_the_stores_thread_not_the_event_loop(api: Api) -> None:
+    """The version is written through `AsyncStore` (its thread waits for SQLite's write
+    lock, not the event loop); the loop's connection writes no caption version."""
+    _, etag = await get(api)
+    on_loop: list[str] = []
+    api.store.db.set_trace_callback(on_loop.append)
+    try:
+        saved = await put(api, cues_body("Un.", "Deux.", "Trois."), etag)
+    finally:
+        api.store.db.set_trace_callback(None)
+    assert saved.status == 200, await saved.text()
+    assert (await saved.json())["version"] == 2
+    assert not [sql for sql in on_loop if sql.lstrip().upper().startswith(
+        ("INSERT", "UPDATE", "DELETE")) and "caption" in sql], on_loop
 
 
 async def test_second_editor_gets_a_conflict_with_both_versions(api: Api) -> None:
@@ -461,8 +478,9 @@ async def test_publish_step_uses_corrections_and_the_policy(api: Api) -> None:
     assert parse_webvtt(path.read_text(encoding="utf-8"))[0].text == "Corrigé."
     assert await write_corrections(captions, api.settings, sessions) == 0
     for name in ("media", "speech"):
-        api.store.set_stage(api.recording.id, "first", name, input_key="", status="done")
-    api.store.set_stage(api.recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED)
+        api.store.set_stage(api.recording.id, "first", name, input_key="",
+                            status=StageStatus.DONE)
+    api.store.set_plan_review(api.recording.id, PlanReview.CONFIRMED)
 
     def goes_out() -> bool:
         rule = PublicationRule(options_now["publication_rule"])

@@ -20,7 +20,7 @@ from yarl import URL
 
 from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
-from replay.jobs.captions import speech_dir
+from replay.services.captions import speech_dir
 from replay.settings import Settings
 from replay.store.db import Recording
 from replay.store.users import Role
@@ -237,8 +237,7 @@ async def test_the_waveform_is_the_sessions_span_of_the_speech_audio(site: Site)
     import struct
     import wave
 
-    from replay.jobs.pipeline import AUDIO
-    from replay.jobs.workdirs import recording_work_dir
+    from replay.services.workdirs import AUDIO, recording_work_dir
 
     site.login("editor")
     url = f"{site.page}/forme-onde.json"

@@ -11,9 +11,11 @@ import pytest
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Person, Session
-from replay.domain.publication import PublicationRule
+from replay.domain.publication import PublicationRule, Release
+from replay.domain.stages import PlanReview, StageStatus
 from replay.store.captions import Captions, EventOptions
 from replay.store.db import MIGRATIONS, Store
+from replay.store.ports import StateStore
 
 START = datetime.fromisoformat("2026-03-03T09:30:00+01:00")
 
@@ -69,13 +71,15 @@ def test_cuts_and_stages_round_trip(store: Store, tmp_path: Path) -> None:
     moved = dataclasses.replace(cut, start=50.0)
     store.save_cuts(recording.id, [moved])
     assert store.load_cuts(recording.id) == [moved]
-    store.set_stage(recording.id, "a", "media", input_key="k1", status="running")
-    store.set_stage(recording.id, "a", "media", input_key="k1", status="failed", error="boom")
+    store.set_stage(recording.id, "a", "media", input_key="k1", status=StageStatus.RUNNING)
+    store.set_stage(recording.id, "a", "media", input_key="k1", status=StageStatus.FAILED,
+                    error="boom")
     state = store.stage(recording.id, "a", "media")
     assert state is not None
     assert (state.status, state.error, state.input_key) == ("failed", "boom", "k1")
     assert store.published_cuts("mv") == []
-    store.set_stage(recording.id, "a", "publish", input_key="", status="done")
+    store.set_stage(recording.id, "a", "publish", input_key="",
+                    status=Release.RELEASED)
     assert [c for _, c in store.published_cuts("mv")] == [moved]
 
 
@@ -118,3 +122,48 @@ def test_migration_4_keeps_the_captions_policy_and_earlier_validations(tmp_path:
     # validated by a person, or published after a person's correction; not a draft put out
     assert reviewed == {"fr": True, "en": False, "de": True}
     store.close()
+
+
+def test_plan_reviews_leave_the_stages_table_with_their_status(tmp_path: Path) -> None:
+    """The migration moves the plan review rows (guid '', stage 'plan_review') out of
+    `stages` into `plan_reviews`, and keeps every other stage row."""
+    number = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE plan_reviews" in
+                  script)
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path, isolation_level=None)
+    for version, script in enumerate(MIGRATIONS[:number], start=1):
+        old.executescript(f"BEGIN; {script}; PRAGMA user_version={version}; COMMIT;")
+    old.execute("INSERT INTO events VALUES ('e', 'E', '2026-03-03', '2026-03-03', 'UTC', '[]')")
+    for recording in (1, 2, 3):
+        old.execute("INSERT INTO recordings (id, event_slug, room, sha256, original, "
+                    "source_name, started_at, created_at) VALUES (?, 'e', 'A', ?, '/o', 'o', "
+                    "'2026-03-03T09:00:00+00:00', 0)", (recording, f"sha{recording}"))
+    rows = [(1, "", "plan_review", "confirmed"), (2, "", "plan_review", "edited"),
+            (1, "", "audio", "done"), (1, "g", "media", "failed"), (1, "g", "publish", "done")]
+    for recording, guid, stage, status in rows:
+        old.execute("INSERT INTO stages VALUES (?, ?, ?, 'k', ?, 0, NULL, 0)",
+                    (recording, guid, stage, status))
+    old.close()
+    store = Store.open(path)
+    assert store.plan_review(1) is PlanReview.CONFIRMED
+    assert store.plan_review(2) is PlanReview.EDITED
+    assert store.plan_review(3) is None
+    assert [(s.guid, s.stage, s.status) for s in store.stages_of(1)] == [
+        ("", "audio", StageStatus.DONE), ("g", "media", StageStatus.FAILED),
+        ("g", "publish", Release.RELEASED)]
+    assert store.stages_of(2) == []
+    store.set_plan_review(3, PlanReview.EDITED)
+    store.set_plan_review(3, PlanReview.CONFIRMED)
+    assert store.plan_review(3) is PlanReview.CONFIRMED
+    store.delete_recording(3)
+    assert store.plan_review(3) is None
+    store.close()
+
+
+def test_the_sqlite_store_is_the_whole_port(store: Store) -> None:
+    """`Store` implements `store.ports.StateStore` (checked by mypy through this
+    assignment), and its transactions nest."""
+    port: StateStore = store
+    with port.transaction(), port.transaction():
+        port.save_event(event(session("a", "Ouverture", 0)))
+    assert store.load_event("mv") is not None

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Final
+
+NBSP: Final = "\u00a0"
+#: A session guid is a path component of its work directory: at most this many characters.
+GUID_MAX_LENGTH: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +71,34 @@ class Event:
 
     def sessions_in_room(self, room: str) -> list[Session]:
         return sorted((s for s in self.sessions if s.room == room), key=lambda s: s.start)
+
+
+def guid_problem(guid: str) -> str | None:
+    """Why `guid` cannot name a session's directory (French, for people), or None.
+
+    A guid becomes one path component (`services/workdirs.py`) and one part of page
+    addresses: it must be non-empty, short, and hold no separator, no `..`, no NUL and
+    no control character, so that no directory built from it leaves its parent.
+    """
+    if not guid.strip():
+        return "le guid est vide"
+    if len(guid) > GUID_MAX_LENGTH:
+        return f"le guid dépasse {GUID_MAX_LENGTH}{NBSP}caractères"
+    if guid == ".":
+        return "le guid est «\u00a0.\u00a0»"
+    if ".." in guid:
+        return "le guid contient «\u00a0..\u00a0»"
+    for char in guid:
+        if char in "/\\":
+            return f"le guid contient le séparateur «{NBSP}{char}{NBSP}»"
+        if char == "\0" or unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"}:
+            return f"le guid contient un caractère de contrôle (U+{ord(char):04X})"
+    return None
+
+
+def path_component(guid: str) -> str:
+    """`guid` when it is safe as one path component; `ValueError` otherwise."""
+    problem = guid_problem(guid)
+    if problem is not None:
+        raise ValueError(f"unsafe session guid {guid[:80]!r}: {problem}")
+    return guid

@@ -23,7 +23,7 @@ import defusedxml.ElementTree as SafeElementTree
 import icalendar
 
 from replay.domain.errors import ProgrammeError
-from replay.domain.model import Event, Person, Session
+from replay.domain.model import NBSP, Event, Person, Session, guid_problem
 
 __all__ = ["ACCEPTED_FORMATS", "HOTWORDS_LIMIT", "parse_programme", "programme_hotwords", "slugify"]
 
@@ -140,6 +140,7 @@ def _detect(data: bytes, filename: str) -> Format:
 
 
 def _finish(draft: _Draft) -> Event:
+    _check_safe_guids(draft.slots)
     _check_unique_guids(draft.slots)
     rooms = _room_order(draft.rooms, (slot.session.room for slot in draft.slots))
     rank = {room: index for index, room in enumerate(rooms)}
@@ -164,6 +165,18 @@ def _in_zone(sessions: list[Session], zone_name: str) -> list[Session]:
     if zone is None:
         return sessions
     return [replace(session, start=session.start.astimezone(zone)) for session in sessions]
+
+
+def _check_safe_guids(slots: Iterable[_Slot]) -> None:
+    """Guids name work directories: refuse any that could leave them (`guid_problem`)."""
+    for slot in slots:
+        problem = guid_problem(slot.session.guid)
+        if problem is not None:
+            raise ProgrammeError(
+                f"{slot.where}{NBSP}: séance «{NBSP}{_q(slot.session.title)[1:-1]}{NBSP}» "
+                f"refusée, {problem} («{NBSP}{_q(slot.session.guid, 40)[1:-1]}{NBSP}»){NBSP}; "
+                f"donnez-lui un guid sans «{NBSP}/{NBSP}», "
+                f"«{NBSP}\\{NBSP}», «{NBSP}..{NBSP}» ni caractère de contrôle")
 
 
 def _check_unique_guids(slots: Iterable[_Slot]) -> None:

@@ -60,13 +60,14 @@ class Lanes:
         return cls(asyncio.Semaphore(1), asyncio.Semaphore(1), media, threads - media)
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkContext:
+    """What work that neither transcodes nor transcribes needs (admitting, publishing,
+    withdrawing): the state, the object store, progress and the fence."""
+
     settings: Settings
     store: Store
     objects: ObjectStore
-    transcriber: Transcriber
-    lanes: Lanes
     progress: ProgressSink = field(default_factory=SilentProgress)
     #: Names this run's scratch files, so that two attempts never write the same ones.
     attempt_tag: str = field(default_factory=lambda: f"pid{os.getpid()}")
@@ -103,6 +104,14 @@ class Context:
         replaced = _swap(scratch, target, aside)
         if replaced is not None:
             await asyncio.to_thread(discard, replaced)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context(WorkContext):
+    """What the pipeline's media and speech stages need besides: Whisper and the lanes."""
+
+    transcriber: Transcriber
+    lanes: Lanes
 
 
 def _swap(scratch: Path, target: Path, aside: Path) -> Path | None:

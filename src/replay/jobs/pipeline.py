@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from replay.domain.cutplan import (
     plan_cuts,
     whole_recording_cut,
 )
-from replay.domain.errors import MediaError, PlanError, ReplayError
+from replay.domain.errors import MediaError, ReplayError
 from replay.domain.keyframes import snap_to_keyframes
 from replay.domain.ladder import (
     PassthroughRules,
@@ -40,32 +40,39 @@ from replay.domain.ladder import (
     passthrough_refusal,
     with_passthrough,
 )
-from replay.domain.model import Event, Session
+from replay.domain.model import Event
 from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
 from replay.domain.publication import (
-    Decision,
-    PublicationRule,
     Release,
-    SessionFacts,
     automatic_languages,
-    decide,
 )
+from replay.domain.stages import StageStatus
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
-from replay.jobs.captions import default_options, human_edited, tracks_of, write_corrections
-from replay.jobs.context import Context, StaleAttempt, discard
-from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir, session_work_dir
+from replay.jobs.context import Context, StaleAttempt, WorkContext, discard
 from replay.media import commands
-from replay.media.probe import MediaInfo, probe
+from replay.media.probe import MediaInfo
 from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
-from replay.settings import Settings
+from replay.services import admission, programmes
+from replay.services.captions import default_options, human_edited, write_corrections
+from replay.services.publication import (
+    Candidate,
+    candidates,
+    find_sessions,
+    mark_withdrawn,
+    publication_rule,
+    request_publication,
+    session_for,
+)
+from replay.services.workdirs import AUDIO, SPEECH_MAP, recording_work_dir, session_work_dir
 from replay.site.publish import SessionOutputs, publish_event, unpublish_session
 from replay.speech.speechmap import detect_speech, read_wav_span
 from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
+from replay.store.ports import InPlace
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +82,6 @@ LANGUAGES = {"fr": "Français", "en": "English"}
 #: and draft captions come from the live, and the full pass replaces them.
 LIVE_STAGE_KEY = "live:"
 WHOLE_RECORDING = "recording"
-AUDIO = "audio16k.wav"
 #: Changes when the speech stage's way of decoding does, so that sessions are redone.
 SPEECH_ENGINE = "windows-shared-encoder-1"
 
@@ -106,7 +112,7 @@ class JobSummary:
 # -- ingest -------------------------------------------------------------------------
 
 
-async def ingest(ctx: Context, source: Path, info: MediaInfo) -> tuple[str, Path]:
+async def ingest(ctx: WorkContext, source: Path, info: MediaInfo) -> tuple[str, Path]:
     """Copy the recording into the data directory, checksummed; never touch it again."""
     tracker = ctx.tracker("ingest", source.name).bind_loop()
     sha256, original = await asyncio.to_thread(
@@ -166,12 +172,13 @@ async def run_stage(
     cancelled or superseded run leaves the stage as it is (`running`, not `done`).
     """
     state = ctx.store.stage(recording.id, guid, stage)
-    if state and state.status == "done" and state.input_key == key and all(
+    if state and state.status is StageStatus.DONE and state.input_key == key and all(
         p.exists() for p in outputs
     ):
         ctx.progress.finished(stage, guid or recording.source_name, 0.0, True)
         return False
-    ctx.store.set_stage(recording.id, guid, stage, input_key=key, status="running")
+    ctx.store.set_stage(recording.id, guid, stage, input_key=key,
+                        status=StageStatus.RUNNING)
     try:
         async with asyncio.timeout(ctx.settings.job_timeout):
             await work()
@@ -179,19 +186,20 @@ async def run_stage(
         raise  # a newer attempt owns the stage's bookkeeping now
     except Exception as exc:
         reason = str(exc) or type(exc).__name__
-        await asyncio.shield(_mark(ctx, recording, guid, stage, key, "failed", reason))
+        await asyncio.shield(_mark(ctx, recording, guid, stage, key, StageStatus.FAILED,
+                                          reason))
         raise
-    await asyncio.shield(_mark(ctx, recording, guid, stage, key, "done", None))
+    await asyncio.shield(_mark(ctx, recording, guid, stage, key, StageStatus.DONE, None))
     return True
 
 
 async def _mark(ctx: Context, recording: Recording, guid: str, stage: str, key: str,
-                status: str, error: str | None) -> None:
+                status: StageStatus, error: str | None) -> None:
     ctx.store.set_stage(recording.id, guid, stage, input_key=key, status=status,
-                        progress=1.0 if status == "done" else 0.0, error=error)
+                        progress=1.0 if status is StageStatus.DONE else 0.0, error=error)
 
 
-def recording_dir(ctx: Context, recording: Recording) -> Path:
+def recording_dir(ctx: WorkContext, recording: Recording) -> Path:
     return recording_work_dir(ctx.settings, recording)
 
 
@@ -296,7 +304,7 @@ def passthrough_rules(ctx: Context) -> PassthroughRules:
 # -- per-session stages ---------------------------------------------------------------
 
 
-def session_dir(ctx: Context, recording: Recording, cut: Cut) -> Path:
+def session_dir(ctx: WorkContext, recording: Recording, cut: Cut) -> Path:
     return session_work_dir(ctx.settings, recording, cut.guid)
 
 
@@ -452,53 +460,17 @@ class ProcessRequest:
     review: bool = False
 
 
-def check_room(event: Event, room: str) -> None:
-    if room not in event.rooms:
-        known = ", ".join(f"«{NBSP}{r}{NBSP}»" for r in event.rooms)
-        raise PlanError(f"salle «{NBSP}{room}{NBSP}» inconnue{NBSP}; les salles du programme "
-                        f"sont{NBSP}: {known}")
+async def admit(ctx: WorkContext, request: ProcessRequest) -> tuple[Recording, MediaInfo]:
+    """The admission rule (`services.admission`: refused before anything is kept), then
+    the programme imported and the recording copied in, checksummed, and recorded."""
+    submission = admission.Submission(request.source, request.event, request.room,
+                                      request.started_at, request.source.name)
 
+    async def keep(info: MediaInfo) -> tuple[str, Path]:
+        programmes.import_programme(ctx.store, request.event, apply=True)
+        return await ingest(ctx, request.source, info)
 
-def resolve_start(request: ProcessRequest, info: MediaInfo) -> datetime:
-    started = request.started_at or info.creation_time
-    if started is None:
-        raise PlanError(
-            f"{request.source.name} ne dit pas quand il a été enregistré (pas de "
-            f"creation_time){NBSP}: donnez son début à l’horloge avec --started-at, par "
-            "exemple --started-at 2026-03-03T09:28:00+01:00")
-    if started.tzinfo is None:
-        raise PlanError(f"--started-at demande un fuseau horaire{NBSP}: par exemple "
-                        "2026-03-03T09:28:00+01:00")
-    return started
-
-
-def check_within_programme(event: Event, started: datetime, duration: float) -> None:
-    end = started + timedelta(seconds=duration)
-    if not event.sessions:
-        raise PlanError(f"le programme n’a aucune séance{NBSP}: importez-le d’abord")
-    first = min(s.start for s in event.sessions)
-    last = max(s.end for s in event.sessions)
-    if end <= first or started >= last:
-        raise PlanError(
-            f"l’enregistrement ({started:%d/%m/%Y %H:%M}–{end:%H:%M}) tombe entièrement hors "
-            f"du programme (du {first:%d/%m/%Y %H:%M} au {last:%d/%m/%Y %H:%M}){NBSP}; "
-            "vérifiez --started-at ou l’horloge de l’appareil")
-
-
-async def admit(ctx: Context, request: ProcessRequest) -> tuple[Recording, MediaInfo]:
-    """Check the request, refuse what cannot be processed (probing first), import the
-    programme and ingest the recording."""
-    check_room(request.event, request.room)
-    info = await probe(request.source)
-    started = resolve_start(request, info)
-    check_within_programme(request.event, started, info.duration)
-    ctx.store.save_event(request.event)
-    sha256, original = await ingest(ctx, request.source, info)
-    recording = ctx.store.add_recording(
-        event_slug=request.event.slug, room=request.room, sha256=sha256, original=original,
-        source_name=request.source.name, started_at=started)
-    ctx.store.set_probe(recording.id, info.duration, asdict(info))
-    return recording, info
+    return await admission.admit_recording(InPlace(ctx.store), submission, keep)
 
 
 async def analyse(ctx: Context, event: Event, recording: Recording,
@@ -556,64 +528,10 @@ async def _session_work(ctx: Context, event: Event, recording: Recording, info: 
             raise outcome
 
 
-#: The stage row (guid "") that records the organiser's review of a recording's plan.
-PLAN_REVIEW = "plan_review"
-PLAN_CONFIRMED, PLAN_EDITED = "confirmed", "edited"
 UNPUBLISHED = Release.WITHDRAWN.value
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A session of the event's cut plans, with what `publication.decide` made of it."""
-
-    recording: Recording
-    cut: Cut
-    session: Session
-    facts: SessionFacts
-    decision: Decision
-
-
-def publication_rule(captions: Captions, settings: Settings, event_slug: str) -> PublicationRule:
-    return captions.options(event_slug, default_options(settings)).publication_rule
-
-
-def session_facts(store: Store, captions: Captions, recording: Recording,
-                  guid: str) -> SessionFacts:
-    """What the publication rule looks at, from the store."""
-    made = [store.stage(recording.id, guid, name) for name in ("media", "speech")]
-    review = store.stage(recording.id, "", PLAN_REVIEW)
-    published = store.stage(recording.id, guid, "publish")
-    try:
-        release = Release(published.status) if published is not None else Release.UNDECIDED
-    except ValueError:
-        release = Release.UNDECIDED
-    return SessionFacts(
-        processed=all(state is not None and state.status == "done" for state in made),
-        plan_confirmed=review is not None and review.status == PLAN_CONFIRMED,
-        release=release, tracks=tracks_of(captions, recording, guid))
-
-
-def candidates(store: Store, captions: Captions, event: Event,
-               rule: PublicationRule) -> list[Candidate]:
-    found = []
-    for recording in store.recordings_of(event.slug):
-        for cut in store.load_cuts(recording.id):
-            facts = session_facts(store, captions, recording, cut.guid)
-            found.append(Candidate(recording, cut, _session_for(event, cut, recording), facts,
-                                   decide(rule, facts)))
-    return found
-
-
-def request_publication(store: Store, recording: Recording, guid: str) -> None:
-    """An organiser's decision to publish the session: the rule no longer holds it."""
-    state = store.stage(recording.id, guid, "publish")
-    if state is None or state.status not in (Release.RELEASED, Release.REQUESTED):
-        # an already requested one is not written again (an fsync for nothing)
-        store.set_stage(recording.id, guid, "publish", input_key="",
-                        status=Release.REQUESTED.value)
-
-
-async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
+async def publish(ctx: WorkContext, event: Event, *, decided: Collection[str] = (),
                   republish: Collection[str] = ()) -> str:
     """Publish the event's sessions that `publication.decide` lets out, then its index.
 
@@ -629,8 +547,8 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
         withdrawn = item.facts.release is Release.WITHDRAWN
         if names & set(republish) or (names & set(decided) and not withdrawn):
             request_publication(ctx.store, item.recording, item.cut.guid)
-    ready = [item for item in candidates(ctx.store, captions, event, rule)
-             if item.decision.publish]
+    found = candidates(ctx.store, captions, event, rule)
+    ready = [item for item in found if item.decision.publish]
     await write_corrections(captions, ctx.settings, [(c.recording, c.cut.guid) for c in ready],
                             rule=rule)
     outputs = [
@@ -652,66 +570,57 @@ async def publish(ctx: Context, event: Event, *, decided: Collection[str] = (),
                         podcast=podcast)
     for item in ready:
         _released(ctx.store, captions, item)
+    await _delete_withdrawn(ctx, event, found, ready)
     tracker.done()
     return event.slug
 
 
+async def _delete_withdrawn(ctx: WorkContext, event: Event, found: Sequence[Candidate],
+                            ready: Sequence[Candidate]) -> list[str]:
+    """Delete the objects of withdrawn sessions, now that the index no longer links to
+    them (a slug another recording publishes is kept). Already deleted: nothing to do."""
+    out = {item.session.slug for item in ready}
+    slugs = sorted({item.session.slug for item in found
+                    if item.facts.release is Release.WITHDRAWN} - out)
+    if slugs:
+        await ctx.ensure_current()
+    for slug in slugs:
+        await unpublish_session(ctx.objects, event, slug)
+    return slugs
+
+
 def _released(store: Store, captions: Captions, item: Candidate) -> None:
     store.set_stage(item.recording.id, item.cut.guid, "publish", input_key="",
-                    status=Release.RELEASED.value, progress=1.0)
+                    status=Release.RELEASED, progress=1.0)
     for track in item.facts.tracks:
         if track.status is CaptionStatus.VALIDE:
             captions.set_status((item.recording.id, item.cut.guid, track.lang),
                                 CaptionStatus.PUBLIE)
 
 
-async def unpublish(ctx: Context, event: Event, guid_or_slug: str) -> list[str]:
-    """Take a session down: mark it unpublished, publish the index without it, then delete
-    its objects (see `unpublish_session`). Returns the slugs taken down."""
-    found = [(recording, cut) for recording in ctx.store.recordings_of(event.slug)
-             for cut in ctx.store.load_cuts(recording.id)
-             if guid_or_slug in {cut.guid, _session_for(event, cut, recording).slug}]
-    if not found:
-        known = sorted({_session_for(event, cut, recording).slug
-                        for recording in ctx.store.recordings_of(event.slug)
-                        for cut in ctx.store.load_cuts(recording.id)})
-        raise ReplayError(f"l’évènement «{NBSP}{event.slug}{NBSP}» n’a pas de séance "
-                          f"enregistrée «{NBSP}{guid_or_slug}{NBSP}»{NBSP}: donnez un guid ou "
-                          f"l’un de ces noms{NBSP}: {', '.join(known) or '(aucun)'}")
-    return await withdraw(ctx, event, found)
+async def unpublish(ctx: WorkContext, event: Event, guid_or_slug: str) -> list[str]:
+    """Take a session down now (`replay unpublish`): mark it withdrawn, publish the index
+    without it, then delete its objects. Returns the slugs taken down."""
+    return await withdraw(ctx, event, find_sessions(ctx.store, event, guid_or_slug))
 
 
-async def withdraw(ctx: Context, event: Event, found: Sequence[tuple[Recording, Cut]]) -> list[str]:
-    """Mark these sessions withdrawn, publish the index without them, delete their objects."""
-    for recording, cut in found:
-        ctx.store.set_stage(recording.id, cut.guid, "publish", input_key="",
-                            status=UNPUBLISHED, progress=1.0)
+async def withdraw(ctx: WorkContext, event: Event, found: list[tuple[Recording, Cut]]) -> list[str]:
+    """Mark these sessions withdrawn, then publish: the index without them, then their
+    objects deleted (`_delete_withdrawn`)."""
+    mark_withdrawn(ctx.store, found)
     await publish(ctx, event)
-    slugs = sorted({_session_for(event, cut, recording).slug for recording, cut in found})
-    for slug in slugs:
-        await unpublish_session(ctx.objects, event, slug)
-    return slugs
+    return sorted({session_for(event, cut, recording).slug for recording, cut in found})
 
 
-def _from_live(ctx: Context, recording: Recording, cut: Cut) -> bool:
+def _from_live(ctx: WorkContext, recording: Recording, cut: Cut) -> bool:
     state = ctx.store.stage(recording.id, cut.guid, "media")
     return state is not None and state.input_key.startswith(LIVE_STAGE_KEY)
-
-
-def _session_for(event: Event, cut: Cut, recording: Recording) -> Session:
-    for session in event.sessions:
-        if session.guid == cut.guid:
-            return session
-    return Session(
-        guid=cut.guid, title=cut.title, room=recording.room,
-        start=recording.started_at + timedelta(seconds=cut.start),
-        duration=timedelta(seconds=cut.duration), slug=cut.guid)
 
 
 def _summary(request: ProcessRequest, recording: Recording, info: MediaInfo, cuts: list[Cut],
              *, published: bool, site: str | None) -> JobSummary:
     results = tuple(
-        SessionResult(cut.guid, cut.title, _session_for(request.event, cut, recording).slug,
+        SessionResult(cut.guid, cut.title, session_for(request.event, cut, recording).slug,
                       cut.start, cut.end, published)
         for cut in cuts)
     return JobSummary(request.event.slug, request.room, recording.sha256, info.duration,

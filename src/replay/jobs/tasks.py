@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from replay.domain.cutplan import Cut
 from replay.domain.errors import MediaError
 from replay.domain.model import Event
-from replay.jobs.context import Context, Lanes
+from replay.domain.stages import StageStatus
+from replay.jobs.context import Context, Lanes, WorkContext
 from replay.jobs.metrics import StageDurations
 from replay.jobs.pipeline import (
     ProcessRequest,
@@ -37,9 +38,18 @@ from replay.jobs.pipeline import (
     transcode_session,
     transcribe_session,
 )
-from replay.jobs.queue import JobQueue, JobSpec, PermanentError
+from replay.jobs.queue import JobQueue, PermanentError
 from replay.jobs.worker import JobContext, TaskFn
 from replay.media.probe import MediaInfo, probe
+from replay.services.work import (
+    MEDIA,
+    PUBLISH,
+    QUEUES,
+    SPEECH,
+    enqueue_recording,
+    publish_job,
+    session_jobs,
+)
 from replay.settings import Settings
 from replay.speech.models import resolve_model
 from replay.speech.transcriber import (
@@ -51,9 +61,8 @@ from replay.speech.transcriber import (
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
 
-MEDIA, SPEECH, PUBLISH = "media", "speech", "publish"
-QUEUES = (MEDIA, SPEECH, PUBLISH)
-MAX_ATTEMPTS = 5
+__all__ = ["MEDIA", "PUBLISH", "QUEUES", "SPEECH", "TaskDeps", "enqueue_recording",
+           "publish_job", "session_jobs", "task_table", "whisper_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,13 @@ class TaskDeps:
     transcriber: Transcriber
     lanes: Lanes
     durations: StageDurations = field(default_factory=StageDurations)
+
+    def work_context(self, job: JobContext) -> WorkContext:
+        """The context of one attempt of a job that neither transcodes nor transcribes."""
+        return WorkContext(settings=self.settings, store=self.store, objects=self.objects,
+                           progress=JobProgress(job.report_progress, self.durations),
+                           attempt_tag=f"job{job.job_id}-{job.attempt}",
+                           still_current=job.still_current)
 
     def context(self, job: JobContext) -> Context:
         """The pipeline's context for one attempt of one job: progress goes to the job,
@@ -127,15 +143,7 @@ def whisper_for(settings: Settings) -> WhisperTranscriber:
 # -- entry points ----------------------------------------------------------------------
 
 
-async def enqueue_recording(queue: JobQueue, recording_id: int) -> int:
-    """Queue the analysis of an ingested recording (the rest follows from it); returns the
-    job's id. A recording already waiting for analysis is not queued twice."""
-    return await queue.enqueue(JobSpec(
-        "analyse_recording", {"recording": recording_id}, queue=MEDIA,
-        lock=f"analyse:{recording_id}", max_attempts=MAX_ATTEMPTS))
-
-
-async def ingest_recording(ctx: Context, queue: JobQueue,
+async def ingest_recording(ctx: WorkContext, queue: JobQueue,
                            request: ProcessRequest) -> tuple[Recording, int]:
     """Refuse bad media, import the programme, ingest the file, queue its analysis."""
     recording, _ = await admit(ctx, request)
@@ -178,23 +186,10 @@ async def publish_event(deps: TaskDeps, job: JobContext) -> None:
     slug = job.args.get("event")
     if not isinstance(slug, str):
         raise PermanentError(f"job {job.job_id}: no event slug in its arguments")
-    await publish(deps.context(job), _event(deps, slug))
+    await publish(deps.work_context(job), _event(deps, slug))
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def session_jobs(recording_id: int, guid: str) -> list[JobSpec]:
-    """A session's media and speech jobs; their locks keep each stage single."""
-    return [JobSpec(task, {"recording": recording_id, "guid": guid}, queue=queue,
-                    lock=f"{queue}:{recording_id}:{guid}", max_attempts=MAX_ATTEMPTS)
-            for task, queue in (("media_session", MEDIA), ("speech_session", SPEECH))]
-
-
-def publish_job(event_slug: str) -> JobSpec:
-    """The event's publication; one at a time per event."""
-    return JobSpec("publish_event", {"event": event_slug}, queue=PUBLISH,
-                   lock=f"publish:{event_slug}", max_attempts=MAX_ATTEMPTS)
 
 
 async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording,
@@ -202,7 +197,7 @@ async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording
     """Each session job marks its stage done before looking at the other, so whichever
     finishes second sees both done and queues the publication."""
     stages = [ctx.store.stage(recording.id, cut.guid, name) for name in ("media", "speech")]
-    if all(state is not None and state.status == "done" for state in stages):
+    if all(state is not None and state.status is StageStatus.DONE for state in stages):
         await ctx.ensure_current()
         await deps.queue.enqueue(publish_job(recording.event_slug))
 

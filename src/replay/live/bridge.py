@@ -11,21 +11,19 @@ arrives, these functions are re-pointed at it and nothing else in `live/` change
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
-from replay.jobs.context import Context, Lanes
+from replay.domain.stages import StageStatus
+from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
 from replay.jobs.queue import JobQueue
 from replay.jobs.tasks import enqueue_recording
-from replay.jobs.workdirs import session_work_dir
-from replay.media.probe import probe
+from replay.services import admission, programmes
+from replay.services.workdirs import session_work_dir
 from replay.settings import Settings
-from replay.speech.transcriber import Transcription
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
 
@@ -35,7 +33,7 @@ def load_event(store: Store, slug: str) -> Event | None:
 
 
 def import_programme(store: Store, event: Event) -> None:
-    store.save_event(event)
+    programmes.import_programme(store, event, apply=True)
 
 
 def event_slugs(store: Store) -> list[str]:
@@ -48,13 +46,17 @@ def room_sessions(event: Event, room: str) -> list[Session]:
 
 async def admit_archive(store: Store, event: Event, room: str, *, sha256: str,
                         original: Path, started_at: datetime) -> Recording:
-    """An archive stretch becomes a recording like an upload: checksummed, probed, with
-    its wall-clock start."""
-    info = await probe(original)
-    recording = store.add_recording(
-        event_slug=event.slug, room=room, sha256=sha256, original=original,
-        source_name=f"direct-{started_at:%Y%m%d-%H%M%S}.ts", started_at=started_at)
-    store.set_probe(recording.id, info.duration, asdict(info))
+    """An archive stretch becomes a recording like an upload (`services.admission`):
+    its room checked, probed, recorded with its wall-clock start. The stretch is the
+    room's own live, so it is not refused for lying outside the programme: the analysis
+    finds no session in it."""
+    submission = admission.Submission(original, event, room, started_at,
+                                      f"direct-{started_at:%Y%m%d-%H%M%S}.ts")
+    admission.check_room(event, room)
+    info = await admission.probe_media(original, submission.display_name)
+    recording = admission.record(store, submission=submission,
+                                 examined=admission.Examined(info, started_at),
+                                 sha256=sha256, original=original)
     probed = store.recording(recording.id)
     assert probed is not None
     return probed
@@ -73,24 +75,14 @@ def record_instant_replay(store: Store, recording: Recording, cut: Cut) -> None:
     store.save_cuts(recording.id, [cut])
     for stage in ("media", "speech"):
         store.set_stage(recording.id, cut.guid, stage, input_key=f"{LIVE_STAGE_KEY}{cut.guid}",
-                        status="done", progress=1.0)
-
-
-class _NoTranscriber:
-    """Publishing never transcribes; the context still needs a transcriber."""
-
-    def transcribe_and_translate(self, audio: Any, *, language: str,
-                                 hotwords: str | None = None,
-                                 on_progress: Any = None) -> Transcription:
-        raise RuntimeError("publishing does not transcribe")
+                        status=StageStatus.DONE, progress=1.0)
 
 
 async def publish_event(settings: Settings, store: Store, objects: ObjectStore,
                         event: Event, *, decided: Sequence[str] = ()) -> None:
     """Publish the event; `decided` names the instant replays to put out whatever the
     event's publication rule: they are the replay of what was just shown live."""
-    ctx = Context(settings=settings, store=store, objects=objects,
-                  transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
+    ctx = WorkContext(settings=settings, store=store, objects=objects)
     await publish(ctx, event, decided=decided)
 
 

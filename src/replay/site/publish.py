@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from replay.domain.captions import transcript_passages
 from replay.domain.chapters import Chapter, chapters_webvtt
 from replay.domain.cutplan import Cut
-from replay.domain.model import Event, Session
+from replay.domain.model import Event, Session, path_component
 from replay.domain.podcast import PodcastOptions, relative_links_warning
 from replay.domain.webvtt import parse_webvtt
 from replay.media.commands import MASTER_PLAYLIST, add_subtitle_renditions
@@ -146,7 +146,8 @@ async def publish_event(
             on_progress(done / (len(ordered) + 1))
     await _publish_index(uploader, event, ordered, pages, base_url=base_url, podcast=podcast)
     await uploader.prune([f"{event.slug}/assets/",
-                          *(f"{event.slug}/{item.session.slug}/" for item in ordered)])
+                          *(f"{session_prefix(event, item.session.slug)}/"
+                            for item in ordered)])
     if on_progress is not None:
         on_progress(1.0)
     return uploader
@@ -154,7 +155,7 @@ async def publish_event(
 
 async def publish_session(uploader: Uploader, event: Event, item: SessionOutputs,
                           page: SessionPage) -> None:
-    prefix = f"{event.slug}/{item.session.slug}"
+    prefix = session_prefix(event, item.session.slug)
     variants = await _publish_segments(uploader, prefix, item.media_dir / "hls")
     for name in ("replay.mp4", "audio.m4a", "poster.jpg"):
         if (item.media_dir / name).exists():
@@ -333,6 +334,12 @@ def replays_json(pages: Sequence[SessionPage]) -> str:
     return json.dumps({"replays": entries}, ensure_ascii=False, indent=1)
 
 
+def session_prefix(event: Event, slug: str) -> str:
+    """``<event>/<slug>``: the session's key prefix; a slug (a guid where the programme
+    lost the session) that is not one safe component is refused (`path_component`)."""
+    return f"{path_component(event.slug)}/{path_component(slug)}"
+
+
 async def unpublish_session(objects: ObjectStore, event: Event, slug: str) -> int:
     """Delete every object of a session (`<event>/<slug>/...`); returns how many.
 
@@ -342,7 +349,7 @@ async def unpublish_session(objects: ObjectStore, event: Event, slug: str) -> in
     objects that are still there. Deleting what is already gone is no error: an
     interrupted unpublish is completed by running it again.
     """
-    prefix = f"{event.slug}/{slug}/"
+    prefix = f"{session_prefix(event, slug)}/"
     keys = await objects.list_keys(prefix)
     for key in sorted(keys, key=_deletion_rank):
         await objects.delete(key)

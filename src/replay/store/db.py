@@ -10,7 +10,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +18,11 @@ from typing import Any
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Person, Session
+from replay.domain.publication import Release
+from replay.domain.stages import PlanReview, StageStatus
+
+#: The stage whose status is a `Release` (what people decided about a session).
+PUBLISH_STAGE = "publish"
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -234,6 +239,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (recording_id, guid)
     );
     """,
+    # 9: the organisers' review of a cut plan gets its own table (it was a stage row with
+    # an empty guid, stage 'plan_review').
+    """
+    CREATE TABLE plan_reviews (
+        recording_id INTEGER PRIMARY KEY REFERENCES recordings(id),
+        status TEXT NOT NULL CHECK (status IN ('edited', 'confirmed')),
+        updated_at REAL NOT NULL
+    );
+    INSERT INTO plan_reviews (recording_id, status, updated_at)
+        SELECT recording_id, status, updated_at FROM stages
+        WHERE guid = '' AND stage = 'plan_review' AND status IN ('edited', 'confirmed');
+    DELETE FROM stages WHERE guid = '' AND stage = 'plan_review';
+    """,
 )
 
 
@@ -251,9 +269,12 @@ def private_database(path: Path) -> None:
         os.chmod(path, 0o600)
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """The state database, migrated. `check_same_thread=False` for a connection that one
+    dedicated thread other than its opener uses (`store.async_store`)."""
     private_database(path)
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30,
+                                 check_same_thread=check_same_thread)
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA foreign_keys=ON")
@@ -299,7 +320,7 @@ class StageState:
     stage: str
     guid: str
     input_key: str
-    status: str
+    status: StageStatus | Release  # a Release for the ``publish`` stage
     progress: float
     error: str | None
 
@@ -338,6 +359,10 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction for a use case's writes (nested ones join it)."""
+        return transaction(self.db)
 
     # -- programme ---------------------------------------------------------------
 
@@ -448,7 +473,8 @@ class Store:
     def delete_recording(self, recording_id: int) -> None:
         """Forget the recording: its cut plan, stages and caption versions with it."""
         with transaction(self.db):
-            for table in ("caption_state", "caption_versions", "stages", "cuts"):
+            for table in ("caption_state", "caption_versions", "stages", "plan_reviews",
+                          "cuts"):
                 self.db.execute(f"DELETE FROM {table} WHERE recording_id = ?",
                                 (recording_id,))
             self.db.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
@@ -484,13 +510,11 @@ class Store:
         row = self.db.execute(
             "SELECT * FROM stages WHERE recording_id = ? AND guid = ? AND stage = ?",
             (recording_id, guid, stage)).fetchone()
-        if row is None:
-            return None
-        return StageState(row["stage"], row["guid"], row["input_key"], row["status"],
-                          row["progress"], row["error"])
+        return None if row is None else _stage_state(row)
 
     def set_stage(self, recording_id: int, guid: str, stage: str, *, input_key: str,
-                  status: str, progress: float = 0.0, error: str | None = None) -> None:
+                  status: StageStatus | Release, progress: float = 0.0,
+                  error: str | None = None) -> None:
         self.db.execute(
             "INSERT INTO stages VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(recording_id, guid, stage) DO UPDATE SET input_key=excluded.input_key,"
@@ -501,8 +525,33 @@ class Store:
     def stages_of(self, recording_id: int) -> list[StageState]:
         rows = self.db.execute("SELECT * FROM stages WHERE recording_id = ? ORDER BY rowid",
                                (recording_id,))
-        return [StageState(r["stage"], r["guid"], r["input_key"], r["status"], r["progress"],
-                           r["error"]) for r in rows]
+        return [_stage_state(row) for row in rows]
+
+    # -- plan reviews ------------------------------------------------------------
+
+    def plan_review(self, recording_id: int) -> PlanReview | None:
+        row = self.db.execute("SELECT status FROM plan_reviews WHERE recording_id = ?",
+                              (recording_id,)).fetchone()
+        return None if row is None else PlanReview(row["status"])
+
+    def set_plan_review(self, recording_id: int, review: PlanReview) -> None:
+        self.db.execute(
+            "INSERT INTO plan_reviews VALUES (?, ?, ?) ON CONFLICT(recording_id) DO UPDATE "
+            "SET status=excluded.status, updated_at=excluded.updated_at",
+            (recording_id, review.value, time.time()))
+
+
+def _stage_state(row: sqlite3.Row) -> StageState:
+    text = row["status"]
+    status: StageStatus | Release
+    if row["stage"] != PUBLISH_STAGE:
+        status = StageStatus(text)
+    elif text in {release.value for release in Release}:
+        status = Release(text)
+    else:  # written by no version of this service: nothing decided
+        status = Release.UNDECIDED
+    return StageState(row["stage"], row["guid"], row["input_key"], status, row["progress"],
+                      row["error"])
 
 
 def _recording(row: sqlite3.Row) -> Recording:

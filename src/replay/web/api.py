@@ -15,29 +15,32 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
 
 from replay.domain.addresses import AddressPolicy, is_public_address
-from replay.domain.errors import ProgrammeError
 from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
-from replay.domain.programme import parse_programme
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
+from replay.services import admission, programmes
+from replay.services.errors import ServiceError
 from replay.settings import Settings
-from replay.store.captions import Captions
 from replay.store.db import EventSummary, ImportSummary, Recording
 from replay.web import api_sessions
-from replay.web.api_caption_sessions import event_options
-from replay.web.api_common import check_event_access, json_body, load_event, recording_json
+from replay.web.api_common import (
+    answered,
+    check_event_access,
+    json_body,
+    load_event,
+    recording_json,
+)
 from replay.web.auth import Role, authorizer, current_user, require
 from replay.web.errors import NBSP, APIError, api_error, json_response
 from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
-from replay.web.ingest import Incoming, Refused, admit_upload, check_room, parse_started_at
-from replay.web.keys import QUEUE, SETTINGS, STORE
+from replay.web.ingest import Incoming, admit_upload
+from replay.web.keys import DB, QUEUE, SETTINGS, STORE
 from replay.web.multipart import Received, receive
 from replay.web.openapi import openapi_document
 from replay.web.quotas import Quotas, UploadLimits
@@ -168,10 +171,8 @@ def _field_text(value: object) -> str:
 
 
 def _parsed(data: bytes, filename: str) -> Event:
-    try:
-        return parse_programme(data, filename=filename)
-    except ProgrammeError as exc:
-        raise api_error(400, f"Programme illisible{NBSP}: {exc}") from None
+    with answered():
+        return programmes.read_programme(data, filename)
 
 
 async def _programme(request: web.Request) -> Event:
@@ -212,17 +213,12 @@ async def create_event(request: web.Request) -> web.Response:
     event, rule = _new_event(found), _rule_field(found)
     check_event_access(request, event.slug)
     store = request.config_dict[STORE]
-    exists = store.load_event(event.slug) is not None
     if _preview(request, default="false"):
+        exists = store.load_event(event.slug) is not None
         return json_response({**event_json(event, with_sessions=True), "exists": exists,
                               "publication_rule": str(rule)})
-    if exists:
-        raise api_error(409, f"L’évènement « {event.slug} » existe déjà{NBSP}: pour mettre "
-                             f"son programme à jour, utilisez POST /api/events/{event.slug}"
-                             "/programme.")
-    store.save_event(event)
-    Captions(store.db).save_options(event.slug, replace(
-        event_options(request, event.slug), publication_rule=rule))
+    with answered():
+        programmes.create_event(store, request.config_dict[SETTINGS], event, rule)
     response = json_response(event_json(event, with_sessions=True), status=201)
     response.headers["Location"] = f"/api/events/{event.slug}"
     return response
@@ -257,8 +253,8 @@ async def import_programme(request: web.Request) -> web.Response:
     before = load_event(request, slug)
     preview = _preview(request)
     event = dataclasses.replace(await _programme(request), slug=slug)
-    store = request.config_dict[STORE]
-    summary = store.diff_event(event) if preview else store.save_event(event)
+    summary = programmes.import_programme(request.config_dict[STORE], event,
+                                          apply=not preview)
     titles = {s.guid: s.title for s in (*before.sessions, *event.sessions)}
     return json_response({**summary_json(summary), "applied": not preview, "titles": titles})
 
@@ -279,7 +275,7 @@ async def upload_recording(request: web.Request) -> web.Response:
             received = await receive(request, file_field="file", limit=limit,
                                      directory=request.config_dict[SETTINGS].uploads_dir
                                      / "incoming")
-    except Refused as refusal:
+    except ServiceError as refusal:
         raise api_error(refusal.status, refusal.message) from None
     try:
         recording, job = await _admit_received(request, slug, received)
@@ -301,8 +297,8 @@ async def _admit_received(request: web.Request, slug: str,
                         received.fields.get("started_at"), received.filename)
     app = request.config_dict
     try:
-        return await admit_upload(app[SETTINGS], app[STORE], app[QUEUE], incoming)
-    except Refused as refusal:
+        return await admit_upload(app[SETTINGS], app[DB], app[QUEUE], incoming)
+    except ServiceError as refusal:
         raise api_error(refusal.status, refusal.message) from None
 
 
@@ -329,7 +325,7 @@ def _tus_admission(quotas: Quotas) -> Admit:
     async def admit(request: web.Request, length: int) -> None:
         try:
             await quotas.admit(owner_of(request), length)
-        except Refused as refusal:
+        except ServiceError as refusal:
             raise api_error(refusal.status, refusal.message) from None
 
     return admit
@@ -350,22 +346,11 @@ async def _authorize_tus(request: web.Request) -> None:
         event = load_event(request, slug)
         try:
             if room:
-                check_room(event, room)
-            check_start(event, parse_started_at(metadata.get("started_at")))
-        except Refused as refusal:
+                admission.check_room(event, room)
+            admission.check_start_before_end(
+                event, admission.parse_started_at(metadata.get("started_at")))
+        except ServiceError as refusal:
             raise api_error(refusal.status, refusal.message) from None
-
-
-def check_start(event: Event, started: datetime | None) -> None:
-    """A recording starting after the programme's last session lies outside it, however
-    long it is; anything else waits for the file's duration (`ingest.admit_upload`)."""
-    if started is None or not event.sessions:
-        return
-    last = max(session.end for session in event.sessions)
-    if started >= last:
-        raise Refused(422, f"Début {started.isoformat()} après la fin du programme "
-                           f"({last.isoformat()}){NBSP}: vérifiez la date et l’heure du début "
-                           "de l’enregistrement.", correctable=True)
 
 
 #: How long a complete upload refused for what was said about it waits for a correction.
@@ -375,8 +360,8 @@ HELD_SECONDS: Final = 7 * 24 * 3600.0
 def _tus_handover(app: web.Application, tus_store: UploadStore) -> OnComplete:
     async def on_complete(upload: Upload) -> None:
         try:
-            await admit_upload(app[SETTINGS], app[STORE], app[QUEUE], incoming_of(upload))
-        except Refused as refusal:
+            await admit_upload(app[SETTINGS], app[DB], app[QUEUE], incoming_of(upload))
+        except ServiceError as refusal:
             await _hold_or_drop(tus_store, upload, refusal)
             raise APIError(refusal.status, refusal.message,
                            held=upload.id if refusal.correctable else None) from None
@@ -389,7 +374,8 @@ def incoming_of(upload: Upload) -> Incoming:
                     upload.started_at, upload.filename or "fichier")
 
 
-async def _hold_or_drop(tus_store: UploadStore, upload: Upload, refusal: Refused) -> None:
+async def _hold_or_drop(tus_store: UploadStore, upload: Upload,
+                        refusal: ServiceError) -> None:
     """Keep a whole file refused for its room or start, so that correcting them admits it
     without sending it again; drop one that is not usable media."""
     if not refusal.correctable:
@@ -454,9 +440,9 @@ async def admit_held(request: web.Request) -> web.Response:
     upload = replace(upload, metadata={**upload.metadata, **changes})
     app = request.config_dict
     try:
-        recording, job = await admit_upload(settings, app[STORE], app[QUEUE],
+        recording, job = await admit_upload(settings, app[DB], app[QUEUE],
                                             incoming_of(upload))
-    except Refused as refusal:
+    except ServiceError as refusal:
         await _hold_or_drop(store, upload, refusal)
         raise APIError(refusal.status, refusal.message,
                        held=upload.id if refusal.correctable else None) from None

@@ -17,8 +17,7 @@ from aiohttp import web
 
 from replay.domain.boundaries import speech_in, window_around
 from replay.domain.cutplan import Interval
-from replay.jobs.pipeline import AUDIO
-from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir
+from replay.services.workdirs import AUDIO, SPEECH_MAP, recording_work_dir
 from replay.speech.speechmap import SAMPLE_RATE, read_wav_span
 from replay.store.db import Recording
 from replay.web.api_common import load_recording

@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 from aiohttp import web
@@ -32,52 +32,44 @@ from replay.domain.captions import (
     CaptionError,
     CaptionStatus,
     Change,
-    check_transition,
     diff_cues,
-    status_after_save,
     validate_cues,
     warnings_for,
 )
 from replay.domain.chapters import ChapterError, parse_chapters
 from replay.domain.cutplan import Cut
 from replay.domain.errors import SubtitleError
-from replay.domain.publication import (
-    VALIDATED,
-    PublicationRule,
-    Track,
-    decide,
-    text_goes_out,
-)
 from replay.domain.subtitle_files import Refusal, validated_cues
 from replay.domain.transcript import Cue
-from replay.jobs.captions import (
+from replay.services import caption_edits
+from replay.services.caption_edits import CaptionTrack
+from replay.services.captions import (
     LANGUAGES,
     default_options,
-    digest,
     machine_pending,
     read_source,
     speech_dir,
-    sync_from_file,
-    vtt_path,
-    write_current_file,
 )
-from replay.jobs.pipeline import session_facts
-from replay.jobs.tasks import publish_job
 from replay.store.captions import (
     Author,
     Captions,
     CaptionState,
     CaptionVersion,
     EventOptions,
-    Key,
     VersionConflict,
 )
 from replay.store.db import Recording
 from replay.store.users import Role, User
-from replay.web.api_common import json_body, load_recording, parse_id, seconds
+from replay.web.api_common import (
+    answered,
+    json_body,
+    load_recording,
+    optional_seconds,
+    parse_id,
+)
 from replay.web.auth import USERS, check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import OFFLOAD, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS, STORE
 from replay.web.multipart import receive
 from replay.web.offload import Busy, Offload
 
@@ -111,15 +103,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
 # -- the captions of one session ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    recording: Recording
-    guid: str
-    lang: str
-
-    @property
-    def key(self) -> Key:
-        return self.recording.id, self.guid, self.lang
+#: One language's captions of one session (`caption_edits.CaptionTrack`).
+Target = CaptionTrack
 
 
 def captions_of(request: web.Request) -> Captions:
@@ -138,14 +123,10 @@ def target(request: web.Request) -> Target:
 
 
 async def loaded(request: web.Request, where: Target) -> tuple[CaptionState, str | None]:
-    """The state, after importing the speech stage's file when it is new."""
-    path = vtt_path(request.config_dict[SETTINGS], where.recording, where.guid, where.lang)
-    source = await asyncio.to_thread(read_source, path)
-    state = sync_from_file(captions_of(request), where.key, source)
-    if state is None:
-        raise api_error(409, f"Pas encore de sous-titres pour cette session{NBSP}: attendez "
-                             "la fin de sa transcription.")
-    return state, source
+    """The state, after importing the speech stage's file when it is new, and its text."""
+    with answered():
+        return await caption_edits.load(request.config_dict[SETTINGS], captions_of(request),
+                                        where)
 
 
 def current_version(request: web.Request, where: Target) -> CaptionVersion:
@@ -289,25 +270,20 @@ def author(request: web.Request) -> Author:
 async def store_version(request: web.Request, where: Target, cues: list[Cue], *,
                         expected: int, note: str,
                         reviewed_until: float | None = None) -> web.Response:
-    state, _ = await loaded(request, where)
     try:
-        captions_of(request).save(where.key, cues, author(request), expected=expected,
-                                  status=status_after_save(state.status), note=note,
-                                  reviewed_until=reviewed_until)
+        with answered():
+            await caption_edits.save(request.config_dict[SETTINGS], request.config_dict[DB],
+                                     where, cues, author(request), expected=expected,
+                                     note=note, reviewed_until=reviewed_until)
     except VersionConflict as exc:
         raise conflict(exc, cues) from None
     return await respond(request, where)
 
 
 def _reviewed_until(body: dict[str, Any]) -> float | None:
-    value = body.get("reviewed_until")
-    if value is None:
-        return None
-    found = seconds(value)
-    if found is None:
-        raise api_error(400, f"« reviewed_until » invalide{NBSP}: des secondes depuis le "
-                             "début de la session.")
-    return found
+    return optional_seconds(body, "reviewed_until", f"«{NBSP}reviewed_until{NBSP}» invalide"
+                                                    f"{NBSP}: des secondes depuis le début "
+                                                    "de la session.")
 
 
 def _note(body: dict[str, Any]) -> str:
@@ -349,12 +325,9 @@ async def history(request: web.Request) -> web.Response:
 
 
 def version_number(request: web.Request, text: str | None, default: int) -> CaptionVersion:
-    where = target(request)
     number = default if text is None else parse_id(text)
-    found = None if number is None else captions_of(request).version(where.key, number)
-    if found is None:
-        raise api_error(404, f"Version « {text} » introuvable{NBSP}: voir l’historique.")
-    return found
+    with answered():
+        return caption_edits.version(captions_of(request), target(request), number, str(text))
 
 
 @_editor
@@ -392,8 +365,13 @@ async def revert(request: web.Request) -> web.Response:
                              "rétablir.")
     await loaded(request, where)
     old = version_number(request, str(number), number)
-    return await store_version(request, where, list(old.cues), expected=expected,
-                               note=f"retour à la version {old.version}")
+    try:
+        with answered():
+            await caption_edits.revert(request.config_dict[SETTINGS], request.config_dict[DB],
+                                       where, number, author(request), expected=expected)
+    except VersionConflict as exc:
+        raise conflict(exc, list(old.cues)) from None
+    return await respond(request, where)
 
 
 # -- workflow and claims -------------------------------------------------------------------
@@ -403,13 +381,10 @@ def event_options(request: web.Request, slug: str) -> EventOptions:
     return captions_of(request).options(slug, default_options(request.config_dict[SETTINGS]))
 
 
-def check_may_publish(request: web.Request, options: EventOptions, state: CaptionState) -> None:
+def check_may_publish(request: web.Request, options: EventOptions) -> None:
+    """Organisers publish; editors too where the event lets them."""
     if not options.editors_may_publish:
         check_role(request, Role.ORGANISER)
-    if options.publication_rule is PublicationRule.SOUS_TITRES and \
-            state.status not in VALIDATED:
-        raise api_error(409, f"Cet évènement attend des sous-titres validés{NBSP}: relisez "
-                             "et validez-les avant de les publier.")
 
 
 def _status(body: dict[str, Any]) -> CaptionStatus:
@@ -420,69 +395,22 @@ def _status(body: dict[str, Any]) -> CaptionStatus:
         raise api_error(400, f"« status » invalide{NBSP}: l’un de {names}.") from None
 
 
-ALREADY: Final = {
-    CaptionStatus.RELECTURE: f"Déjà en relecture{NBSP}: chaque modification enregistrée "
-                             "envoie les sous-titres en relecture.",
-    CaptionStatus.VALIDE: "Ces sous-titres sont déjà validés.",
-}
-
-
 @_editor
 async def change_status(request: web.Request) -> web.Response:
-    """Move one language's captions along the workflow (each language on its own).
-    Asking for the status they already have is no error: the answer says so."""
+    """Move one language's captions along the workflow (`caption_edits.change_status`)."""
     where = target(request)
     wanted = _status(await json_body(request))
-    state, _ = await loaded(request, where)
-    if wanted is state.status and wanted in ALREADY:
-        return json_response({"status": str(wanted), "job": None, "unchanged": True,
-                              "message": ALREADY[wanted]})
-    try:
-        check_transition(state.status, wanted)
-    except CaptionError as exc:
-        raise api_error(409, f"Changement refusé{NBSP}: {exc}.") from None
-    if wanted is CaptionStatus.PUBLIE:
-        return await _request_publication(request, where, state)
     user = current_user(request)
-    captions_of(request).set_status(where.key, wanted, by=None if user is None else user.id)
-    job = None
-    if wanted is CaptionStatus.VALIDE:  # where the rule waits for validated captions
-        job = await request.config_dict[QUEUE].enqueue(publish_job(where.recording.event_slug))
-    return json_response({"status": str(wanted), "job": job, "unchanged": False,
-                          "message": ""})
-
-
-async def _request_publication(request: web.Request, where: Target,
-                               state: CaptionState) -> web.Response:
-    """Queue the event's publication; the track becomes « publié » once it is out. The
-    answer says whether the session goes out, or what holds it back."""
-    options = event_options(request, where.recording.event_slug)
-    check_may_publish(request, options, state)
-    job = await publish_captions(request, where, options.publication_rule)
-    store, captions = request.config_dict[STORE], captions_of(request)
-    decision = decide(options.publication_rule,
-                      session_facts(store, captions, where.recording, where.guid))
-    message = (f"Publication demandée{NBSP}: la séance sera en ligne dans un instant."
-               if decision.publish else f"La séance n’est pas encore publiée{NBSP}: "
-                                        f"{decision.reason}")
-    return json_response({"status": str(state.status), "job": job, "unchanged": False,
-                          "message": message, "publish": decision.publish,
-                          "reason": decision.reason})
-
-
-async def publish_captions(request: web.Request, where: Target, rule: PublicationRule) -> int:
-    """Write the current version as the session's file where the rule lets it out, then
-    queue the event's publish (which uploads only the objects that changed)."""
-    state = captions_of(request).state(where.key)
-    track = Track(where.lang) if state is None else Track(where.lang, state.status,
-                                                           state.reviewed)
-    if text_goes_out(rule, track):
-        text = to_webvtt(list(current_version(request, where).cues))
-        path = vtt_path(request.config_dict[SETTINGS], where.recording, where.guid, where.lang)
-        await asyncio.to_thread(write_current_file, path, text)
-        captions_of(request).set_source(where.key, digest(text))
-    slug = where.recording.event_slug
-    return await request.config_dict[QUEUE].enqueue(publish_job(slug))
+    with answered():
+        change = await caption_edits.change_status(
+            request.config_dict[SETTINGS], request.config_dict[DB],
+            request.config_dict[QUEUE], where, wanted, by=None if user is None else user.id,
+            check_publisher=partial(check_may_publish, request))
+    body: dict[str, Any] = {"status": str(change.status), "job": change.job,
+                            "unchanged": change.unchanged, "message": change.message}
+    if change.publish is not None:
+        body |= {"publish": change.publish, "reason": change.reason}
+    return json_response(body)
 
 
 def claimed_by_other(request: web.Request, state: CaptionState, user: User) -> web.HTTPException:

@@ -23,8 +23,8 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.podcast import PodcastError, parse_podcast
 from replay.domain.publication import RULE_LABELS, PublicationRule, parse_rule
-from replay.jobs.captions import LANGUAGES, read_source, sync_from_file, vtt_path
-from replay.jobs.tasks import publish_job
+from replay.services import publication
+from replay.services.captions import LANGUAGES, read_source, sync_from_file, vtt_path
 from replay.store.captions import Captions, EventOptions, VersionConflict
 from replay.store.db import Recording, transaction
 from replay.store.users import Role
@@ -37,11 +37,11 @@ from replay.web.api_caption_sessions import (
     event_options,
     validated,
 )
-from replay.web.api_common import json_body, load_event
+from replay.web.api_common import answered, json_body, load_event
 from replay.web.api_models import MAX_TERM_CHARS, MAX_TERMS, Glossary, parse_body
 from replay.web.auth import require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, QUEUE, SETTINGS, STORE
 
 _editor: Final = require(Role.EDITOR)
 _organiser: Final = require(Role.ORGANISER)
@@ -240,12 +240,11 @@ async def save_options(request: web.Request) -> web.Response:
     slug = load_event(request, request.match_info["slug"]).slug
     body = await json_body(request)
     options = event_options(request, slug)
-    rule = _rule(body, options)
-    may_publish = _flag(body, "editors_may_publish", options.editors_may_publish)
-    captions_of(request).save_options(slug, replace(
-        options, publication_rule=rule, editors_may_publish=may_publish))
-    if rule is not options.publication_rule:
-        await request.config_dict[QUEUE].enqueue(publish_job(slug))
+    with answered():
+        await publication.change_rule(
+            request.config_dict[DB], request.config_dict[QUEUE], request.config_dict[SETTINGS],
+            slug, rule=_rule(body, options),
+            editors_may_publish=_flag(body, "editors_may_publish", options.editors_may_publish))
     return json_response(options_json(request, slug))
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Final
 
 from aiohttp import web
 
 from replay.domain.model import Event
+from replay.services.admission import event_for
+from replay.services.errors import ServiceError
 from replay.store.db import Recording
 from replay.web.auth import current_user
-from replay.web.errors import NBSP, api_error
-from replay.web.ingest import Refused, event_for
+from replay.web.errors import NBSP, APIError, api_error
 from replay.web.keys import STORE
 
 #: An id in a path: ASCII digits only (``str.isdigit`` also takes « ² »), at most 18 of
@@ -40,6 +43,18 @@ def seconds(value: object) -> float | None:
     return number if math.isfinite(number) and 0 <= number <= MAX_SECONDS else None
 
 
+def optional_seconds(body: dict[str, Any], name: str, refusal: str) -> float | None:
+    """Field `name` of a JSON body: absent (None) or seconds (`seconds`); else a 400 with
+    the French `refusal`."""
+    value = body.get(name)
+    if value is None:
+        return None
+    found = seconds(value)
+    if found is None:
+        raise api_error(400, refusal)
+    return found
+
+
 def check_event_access(request: web.Request, slug: str) -> None:
     """403 unless the current user may work on event `slug` (roles are checked before)."""
     user = current_user(request)
@@ -52,8 +67,8 @@ def load_event(request: web.Request, slug: str) -> Event:
     check_event_access(request, slug)
     try:
         return event_for(request.config_dict[STORE], slug)
-    except Refused as refusal:
-        raise api_error(refusal.status, refusal.message) from None
+    except ServiceError as refusal:
+        raise answer(refusal) from None
 
 
 def load_recording(request: web.Request, key: str = "id") -> Recording:
@@ -81,3 +96,18 @@ def recording_json(recording: Recording) -> dict[str, Any]:
     return {"id": recording.id, "event": recording.event_slug, "room": recording.room,
             "sha256": recording.sha256, "source_name": recording.source_name,
             "started_at": recording.started_at.isoformat(), "duration": recording.duration}
+
+
+def answer(error: ServiceError) -> APIError:
+    """A service's refusal as the API's JSON error: its status, its French message, and
+    its details beside (``{"error": ..., "confirm": [...]}``)."""
+    return APIError(error.status, error.message, **error.details)
+
+
+@contextmanager
+def answered() -> Iterator[None]:
+    """Run a service call; a refusal becomes the API's error (`answer`)."""
+    try:
+        yield
+    except ServiceError as refusal:
+        raise answer(refusal) from None

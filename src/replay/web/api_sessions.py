@@ -10,43 +10,37 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 from aiohttp import web
 
-from replay.domain.boundaries import implausible
-from replay.domain.cutplan import Cut, move_boundary
-from replay.domain.errors import PlanError, ReplayError
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
-from replay.jobs.context import Context, Lanes
-from replay.jobs.pipeline import (
-    PLAN_CONFIRMED,
-    PLAN_EDITED,
-    PLAN_REVIEW,
-    Candidate,
-    candidates,
-    publication_rule,
-    request_publication,
-    unpublish,
-)
-from replay.jobs.queue import Job, JobQueue, JobStatus
-from replay.jobs.removal import remove_recording
-from replay.jobs.tasks import MEDIA, SPEECH, publish_job, session_jobs
-from replay.jobs.workdirs import SPEECH_MAP, recording_work_dir
+from replay.jobs.queue import Job, JobStatus
+from replay.services import plans, publication
+from replay.services.admission import event_for
+from replay.services.publication import Candidate, candidates, publication_rule
+from replay.services.removal import remove_recording
+from replay.services.work import SESSION_TASKS
+from replay.services.workdirs import SPEECH_MAP, recording_work_dir
 from replay.settings import Settings
-from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
 from replay.web import api_boundaries
-from replay.web.api_common import json_body, load_event, load_recording, seconds
+from replay.web.api_common import (
+    answered,
+    check_event_access,
+    json_body,
+    load_event,
+    load_recording,
+    optional_seconds,
+)
 from replay.web.auth import Role, require
-from replay.web.errors import NBSP, APIError, api_error, json_response
-from replay.web.keys import OBJECTS, QUEUE, SETTINGS, STORE
+from replay.web.errors import NBSP, api_error, json_response
+from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
 
-SESSION_TASKS: Final = (("media_session", MEDIA), ("speech_session", SPEECH))
 RETRYABLE: Final = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 _organiser: Final = require(Role.ORGANISER)
@@ -75,21 +69,12 @@ def speech_map_path(settings: Settings, recording: Recording) -> Path:
 
 async def plan_json(request: web.Request, recording: Recording) -> dict[str, Any]:
     store = request.config_dict[STORE]
-    review = store.stage(recording.id, "", PLAN_REVIEW)
     path = speech_map_path(request.config_dict[SETTINGS], recording)
     speech = json.loads(await asyncio.to_thread(path.read_text)) if path.is_file() else []
     return {"recording": recording.id, "duration": recording.duration,
-            "confirmed": review is not None and review.status == PLAN_CONFIRMED,
+            "confirmed": plans.plan_confirmed(store, recording.id),
             "cuts": [asdict(cut) for cut in store.load_cuts(recording.id)],
             "speech": speech}
-
-
-def _cuts(store: Store, recording: Recording) -> list[Cut]:
-    cuts = store.load_cuts(recording.id)
-    if not cuts or recording.duration is None:
-        raise api_error(409, f"Le plan de découpe n’existe pas encore{NBSP}: attendez la fin "
-                             "de l’analyse de l’enregistrement.")
-    return cuts
 
 
 @_organiser
@@ -98,14 +83,8 @@ async def show_plan(request: web.Request) -> web.Response:
 
 
 def _bound(body: dict[str, Any], name: str) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    found = seconds(value)
-    if found is None:
-        raise api_error(400, f"« {name} » doit être un nombre de secondes depuis le début de "
-                             "l’enregistrement.")
-    return found
+    return optional_seconds(body, name, f"«{NBSP}{name}{NBSP}» doit être un nombre de "
+                                        "secondes depuis le début de l’enregistrement.")
 
 
 @_organiser
@@ -114,42 +93,19 @@ async def move_cut(request: web.Request) -> web.Response:
     recording, guid = load_recording(request), request.match_info["guid"]
     body = await json_body(request)
     start, end = _bound(body, "start"), _bound(body, "end")
-    store = request.config_dict[STORE]
-    cuts = _cuts(store, recording)
-    if guid not in {cut.guid for cut in cuts}:
-        raise api_error(404, f"La session « {guid} » n’est pas dans le plan de cet "
-                             "enregistrement.")
-    assert recording.duration is not None  # checked by _cuts
-    try:
-        moved = move_boundary(cuts, guid, start=start, end=end, duration=recording.duration)
-    except PlanError as exc:
-        raise api_error(422, f"Limite refusée ({exc}){NBSP}: choisissez un début et une fin "
-                             "dans l’enregistrement, sans chevaucher les sessions "
-                             "voisines.") from None
-    doubts = implausible(next(c for c in cuts if c.guid == guid),
-                         next(c for c in moved if c.guid == guid))
-    if doubts and body.get("confirm") is not True:
-        raise APIError(409, f"Déplacement inhabituel{NBSP}: {f'{NBSP}; '.join(doubts)}. "
-                            "Confirmez-le si c’est bien voulu.", confirm=doubts)
-    store.save_cuts(recording.id, moved)
-    store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_EDITED)
-    jobs = await enqueue_session(request.config_dict[QUEUE], recording, guid)
+    with answered():
+        jobs = await plans.move_cut(request.config_dict[DB], request.config_dict[QUEUE],
+                                    recording, guid, start=start, end=end,
+                                    confirmed=body.get("confirm") is True)
     return json_response({**await plan_json(request, recording), "jobs": jobs})
-
-
-async def enqueue_session(queue: JobQueue, recording: Recording, guid: str) -> list[int]:
-    """The session's media and speech jobs, with the locks `jobs.tasks` gives them."""
-    return [await queue.enqueue(spec) for spec in session_jobs(recording.id, guid)]
 
 
 @_organiser
 async def confirm_plan(request: web.Request) -> web.Response:
     recording = load_recording(request)
-    store = request.config_dict[STORE]
-    _cuts(store, recording)
-    store.set_stage(recording.id, "", PLAN_REVIEW, input_key="", status=PLAN_CONFIRMED,
-                    progress=1.0)
-    await request.config_dict[QUEUE].enqueue(publish_job(recording.event_slug))
+    with answered():
+        await plans.confirm_plan(request.config_dict[DB], request.config_dict[QUEUE],
+                                 recording)
     return json_response(await plan_json(request, recording))
 
 
@@ -223,18 +179,27 @@ def session_rows(store: Store, event: Event, jobs: list[Job],
 @_reader
 async def list_sessions(request: web.Request) -> web.Response:
     """Every session of the event: programme slots, and what each recording made of them."""
-    event = load_event(request, request.match_info["slug"])
+    slug = request.match_info["slug"]
+    check_event_access(request, slug)
     jobs = await request.config_dict[QUEUE].list()
-    store = request.config_dict[STORE]
-    rule = publication_rule(Captions(store.db), request.config_dict[SETTINGS], event.slug)
+    with answered():  # every read on the store's thread, none on the event loop
+        body = await request.config_dict[DB].run(
+            partial(_sessions_json, slug=slug, jobs=jobs, settings=request.config_dict[SETTINGS]))
+    return json_response(body)
+
+
+def _sessions_json(store: Store, *, slug: str, jobs: list[Job],
+                   settings: Settings) -> dict[str, Any]:
+    event = event_for(store, slug)
+    rule = publication_rule(Captions(store.db), settings, event.slug)
     recordings = [{"id": r.id, "room": r.room, "source_name": r.source_name,
                    "analyse": _analysis(store, r, jobs)} for r in store.recordings_of(event.slug)]
-    return json_response({
+    return {
         "event": event.slug, "recordings": recordings,
         "rule": {"value": str(rule), "label": RULE_LABELS[rule]},
         "sessions": session_rows(store, event, jobs, rule),
         "publish": stage_json(None, latest_job(jobs, "publish_event", event=event.slug)),
-    })
+    }
 
 
 # -- retry, publish, unpublish -----------------------------------------------------------
@@ -269,42 +234,23 @@ async def publish_session(request: web.Request) -> web.Response:
     """An organiser's decision to publish this session now, whatever the event's rule
     (taken down before or not): queue the event's publication."""
     recording, guid = _session_cut(request)
-    store = request.config_dict[STORE]
-    states = [store.stage(recording.id, guid, name) for _, name in SESSION_TASKS]
-    if not all(state is not None and state.status == "done" for state in states):
-        raise api_error(409, f"La session n’est pas prête{NBSP}: attendez la fin de son "
-                             "traitement (vidéo et sous-titres), puis publiez-la.")
-    request_publication(store, recording, guid)
-    job = await request.config_dict[QUEUE].enqueue(publish_job(recording.event_slug))
+    with answered():
+        job = await publication.request_publish(request.config_dict[DB],
+                                                request.config_dict[QUEUE], recording, guid)
     return json_response({"job": job}, status=202)
-
-
-class _NoTranscriber:
-    """Unpublishing never transcribes; the context still needs a transcriber."""
-
-    def transcribe_and_translate(self, audio: np.ndarray, *, language: str,
-                                 hotwords: str | None = None,
-                                 on_progress: Any = None) -> Transcription:
-        raise RuntimeError("unpublishing does not transcribe")
-
-
-def _context(request: web.Request) -> Context:
-    app = request.config_dict
-    return Context(settings=app[SETTINGS], store=app[STORE], objects=app[OBJECTS],
-                   transcriber=_NoTranscriber(), lanes=Lanes.for_threads(1))
 
 
 @_organiser
 async def unpublish_session(request: web.Request) -> web.Response:
-    """Take the session down now: the index without it, then its objects deleted."""
+    """Take the session down: marked withdrawn now, then the event's publication job
+    publishes the index without it and deletes its objects (202 with that job)."""
     recording, guid = _session_cut(request)
     event = load_event(request, recording.event_slug)
-    ctx = _context(request)
-    try:
-        slugs = await unpublish(ctx, event, guid)
-    except ReplayError as exc:
-        raise api_error(409, f"Retrait impossible{NBSP}: {exc}") from None
-    return json_response({"unpublished": slugs})
+    with answered():
+        withdrawal = await publication.request_unpublish(
+            request.config_dict[DB], request.config_dict[QUEUE], event, guid)
+    return json_response({"unpublished": list(withdrawal.slugs), "job": withdrawal.job},
+                         status=202)
 
 
 @_organiser
@@ -313,7 +259,8 @@ async def delete_recording(request: web.Request) -> web.Response:
     cancelled, its cut plan and captions forgotten; nothing else changes."""
     recording = load_recording(request)
     event = load_event(request, recording.event_slug)
-    removed = await remove_recording(_context(request), request.config_dict[QUEUE], event,
-                                     recording)
+    app = request.config_dict
+    removed = await remove_recording(app[SETTINGS], app[STORE], app[OBJECTS], app[QUEUE],
+                                     event, recording)
     return json_response({"removed": removed.recording, "sessions": list(removed.sessions),
                           "withdrawn": list(removed.withdrawn)})

@@ -37,6 +37,7 @@ from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.site.pages import EMBED_PAGE
 from replay.speech.transcriber import Transcriber
 from replay.storage.factory import object_store_for
+from replay.store.async_store import AsyncStore
 from replay.store.db import Store
 from replay.web.accounts import setup_accounts
 from replay.web.api import setup_api
@@ -46,6 +47,7 @@ from replay.web.dashboard import setup_dashboard
 from replay.web.editor import setup_editor
 from replay.web.error_pages import errors_middleware
 from replay.web.keys import (
+    DB,
     DURATIONS,
     OBJECTS,
     OFFLOAD,
@@ -130,7 +132,9 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
 async def _store(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = Store.open(app[SETTINGS].database_path)
     app[USERS] = users_for(app[STORE].db, app[SETTINGS])
+    app[DB] = await AsyncStore.open(app[SETTINGS].database_path)
     yield
+    await app[DB].close()
     app[STORE].close()
 
 

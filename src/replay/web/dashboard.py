@@ -30,8 +30,8 @@ from aiohttp import web
 
 from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, RULE_LABELS, PublicationRule
-from replay.jobs.captions import default_options
 from replay.locale import _, format_moment, format_size, ngettext
+from replay.services.captions import default_options
 from replay.site.pages import clock, french_date
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store

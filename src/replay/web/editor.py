@@ -32,9 +32,8 @@ from replay.domain.captions import STATUS_LABELS, CaptionStatus
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.waveform import PEAKS_PER_SECOND, peaks
-from replay.jobs.captions import speech_dir
-from replay.jobs.pipeline import AUDIO
-from replay.jobs.workdirs import recording_work_dir
+from replay.services.captions import speech_dir
+from replay.services.workdirs import AUDIO, recording_work_dir
 from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.site.pages import clock
 from replay.store.db import Recording

@@ -12,11 +12,14 @@ from replay.jobs.queue import JobQueue
 from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.port import ObjectStore
+from replay.store.async_store import AsyncStore
 from replay.store.db import Store
 from replay.web.offload import Offload
 
 SETTINGS: Final = web.AppKey("settings", Settings)
 STORE: Final = web.AppKey("store", Store)
+#: The store off the event loop (`AsyncStore.run`): what handlers moved off it use.
+DB: Final = web.AppKey("db", AsyncStore)
 QUEUE: Final[web.AppKey[JobQueue]] = web.AppKey("queue")
 OBJECTS: Final[web.AppKey[ObjectStore]] = web.AppKey("objects")
 TRANSCRIBER: Final[web.AppKey[Transcriber | None]] = web.AppKey("transcriber")

@@ -209,7 +209,11 @@ def _paths() -> JSONObj:
         "/api/sessions/{id}/{guid}/publish": {"post": _op(
             "Publier la session", org, job, "404", "409", params=[_RECORDING, _GUID])},
         "/api/sessions/{id}/{guid}/unpublish": {"post": _op(
-            "Retirer la session du site", org, ("200", {"type": "object"}, "Retirée"), "404",
+            "Retirer la session du site", org,
+            ("202", {"type": "object", "required": ["unpublished", "job"], "properties": {
+                "unpublished": {"type": "array", "items": {"type": "string"}},
+                "job": {"type": "integer"}}},
+             "Retrait demandé\u00a0: la publication de l’évènement le fait"), "404",
             "409", params=[_RECORDING, _GUID])},
         **_caption_paths(),
         **_live_paths(),

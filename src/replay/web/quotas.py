@@ -3,7 +3,7 @@ they may announce, and how much free space must stay on the disk.
 
 Both ways in are counted: resumable (tus) uploads not yet complete nor expired, and plain
 multipart uploads while they are received (`Quotas.receiving`). Refusals are
-`ingest.Refused` with an HTTP status (429 for too many at once, 507 for bytes: the quota
+`services.errors.Refused` with an HTTP status (429 for too many at once, 507 for bytes: the quota
 or the disk) and a French message saying what to do.
 """
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from replay.services.errors import Refused
 from replay.settings import Settings
-from replay.web.ingest import Refused
 from replay.web.tus import format_size
 from replay.web.uploads_store import Upload, UploadStore
 
@@ -69,15 +69,15 @@ class Quotas:
         mine = [u for u in active if u.owner == owner]
         receiving = self._receiving.get(owner, [])
         if len(mine) + len(receiving) >= self.limits.in_flight:
-            raise Refused(429, f"Déjà {self.limits.in_flight}{NBSP}envois en cours"
-                                    f"{NBSP}: terminez-en ou annulez-en un avant d’en "
-                                    "commencer un autre.")
+            raise Refused(f"Déjà {self.limits.in_flight}{NBSP}envois en cours{NBSP}: "
+                          "terminez-en ou annulez-en un avant d’en commencer un autre.",
+                          status=429)
         announced = sum(u.length for u in mine) + sum(receiving)
         if announced + length > self.limits.quota_bytes:
-            raise Refused(507, f"Quota d’envoi dépassé{NBSP}: vos envois en cours "
-                                    f"annoncent {format_size(announced)} et le quota est de "
-                                    f"{format_size(self.limits.quota_bytes)}. Terminez ou "
-                                    "annulez un envoi, puis recommencez.")
+            raise Refused(f"Quota d’envoi dépassé{NBSP}: vos envois en cours annoncent "
+                          f"{format_size(announced)} et le quota est de "
+                          f"{format_size(self.limits.quota_bytes)}. Terminez ou annulez un "
+                          "envoi, puis recommencez.", status=507)
         await self._check_disk(active, length)
 
     async def _check_disk(self, active: list[Upload], length: int) -> None:
@@ -85,7 +85,7 @@ class Quotas:
         pending += sum(size for sizes in self._receiving.values() for size in sizes)
         free = await asyncio.to_thread(self.free, self.disk)
         if free - pending - length < self.limits.min_free_bytes:
-            raise Refused(507, DISK_FULL)
+            raise Refused(DISK_FULL, status=507)
 
     @contextlib.asynccontextmanager
     async def receiving(self, owner: str, length: int) -> AsyncIterator[None]:

@@ -11,13 +11,16 @@ from dataclasses import dataclass
 
 from replay.domain.model import Event
 from replay.domain.publication import Release
-from replay.jobs.context import Context
-from replay.jobs.pipeline import candidates, publication_rule, publish
+from replay.jobs.context import WorkContext
+from replay.jobs.pipeline import publish
 from replay.jobs.queue import JobQueue, JobStatus
-from replay.jobs.workdirs import recording_work_dir
+from replay.services.publication import candidates, publication_rule
+from replay.services.workdirs import recording_work_dir
+from replay.settings import Settings
 from replay.site.publish import unpublish_session
+from replay.storage.port import ObjectStore
 from replay.store.captions import Captions
-from replay.store.db import Recording
+from replay.store.db import Recording, Store
 
 RECORDING_TASKS = ("analyse_recording", "media_session", "speech_session")
 
@@ -29,10 +32,15 @@ class Removed:
     withdrawn: tuple[str, ...]  # the slugs taken off the public site
 
 
-async def remove_recording(ctx: Context, queue: JobQueue, event: Event,
-                           recording: Recording) -> Removed:
+async def remove_recording(settings: Settings, store: Store, objects: ObjectStore,
+                           queue: JobQueue, event: Event, recording: Recording) -> Removed:
     """Cancel its jobs, forget it, publish the event without it, then delete the objects
-    of the sessions no other recording publishes, and its files no other recording uses."""
+    of the sessions no other recording publishes, and its files no other recording uses.
+
+    The publication runs here, not in the event's publication job: the recording's rows
+    are gone once it is forgotten, so a later job could not tell which objects to delete.
+    """
+    ctx = WorkContext(settings=settings, store=store, objects=objects)
     for job in await queue.list():
         if job.task in RECORDING_TASKS and job.args.get("recording") == recording.id and \
                 job.status in (JobStatus.TODO, JobStatus.DOING):
@@ -54,7 +62,7 @@ async def remove_recording(ctx: Context, queue: JobQueue, event: Event,
     return Removed(recording.id, guids, tuple(gone))
 
 
-def _delete_files(ctx: Context, recording: Recording) -> None:
+def _delete_files(ctx: WorkContext, recording: Recording) -> None:
     shutil.rmtree(recording_work_dir(ctx.settings, recording), ignore_errors=True)
     if recording.original.is_relative_to(ctx.settings.originals_dir):
         recording.original.unlink(missing_ok=True)

@@ -24,7 +24,7 @@ from replay.domain.errors import SubtitleError
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, Track, text_goes_out
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_webvtt
-from replay.jobs.workdirs import session_work_dir
+from replay.services.workdirs import session_work_dir
 from replay.settings import Settings
 from replay.store.captions import Captions, CaptionState, EventOptions, Key
 from replay.store.db import Recording

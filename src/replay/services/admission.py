@@ -1,0 +1,167 @@
+"""Admitting a recording: the one rule, whichever way the recording came (a tus or
+multipart upload, `replay process` / `replay ingest`, the live archive).
+
+A recording is admitted when its room is one of the event's, it is usable media (probed
+first: nothing is kept before that), its wall-clock start is known (given, or the
+container's `creation_time`) and it overlaps the programme. Then the original is kept
+(by the caller's `keep`: moved from the uploads, copied from the command line), and the
+recording and its probe are recorded in one transaction. Every refusal is a French
+`Refused` (or `NotFound` for the event); nothing is kept when one is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Final
+
+from replay.domain.errors import MediaError
+from replay.domain.model import Event
+from replay.media.probe import MediaInfo, probe
+from replay.services.errors import NotFound, Refused
+from replay.store.db import Recording
+from replay.store.ports import EventRepository, RecordingRepository, StoreRunner
+
+NBSP: Final = "\u00a0"
+#: The field of a refusal about the wall-clock start (the CLI names its option for it).
+STARTED_AT: Final = "started_at"
+ROOM: Final = "room"
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A recording offered for admission and what was said about it."""
+
+    path: Path
+    event: Event
+    room: str
+    started_at: datetime | None  # given by a person; else the container's creation_time
+    display_name: str  # the name people know the file by (never a path component)
+
+
+@dataclass(frozen=True, slots=True)
+class Examined:
+    """A submission that passed the rule: its probe and its wall-clock start."""
+
+    info: MediaInfo
+    started_at: datetime
+
+
+#: Keeps the original once the submission passed: returns its SHA-256 and where it is.
+Keep = Callable[[MediaInfo], Awaitable[tuple[str, Path]]]
+
+
+def event_for(events: EventRepository, slug: str) -> Event:
+    event = events.load_event(slug)
+    if event is None:
+        raise NotFound(f"Événement «{NBSP}{slug}{NBSP}» introuvable{NBSP}: créez-le d’abord "
+                       "(POST /api/events) ou vérifiez son identifiant.", field="event")
+    return event
+
+
+def check_room(event: Event, room: str) -> None:
+    if room not in event.rooms:
+        known = ", ".join(f"«{NBSP}{r}{NBSP}»" for r in event.rooms)
+        raise Refused(f"Salle «{NBSP}{room}{NBSP}» inconnue{NBSP}: les salles du programme "
+                      f"sont {known}.", field=ROOM, correctable=True)
+
+
+def parse_started_at(text: str | None) -> datetime | None:
+    """A wall-clock start given as text, which must carry its time zone offset."""
+    if text is None or not text.strip():
+        return None
+    try:
+        started = datetime.fromisoformat(text.strip())
+    except ValueError:
+        started = None
+    if started is None or started.tzinfo is None:
+        raise Refused(f"Heure de début «{NBSP}{text}{NBSP}» invalide{NBSP}: donnez une date ISO "
+                      "8601 avec son fuseau, par exemple 2026-03-03T09:28:00+01:00.",
+                      field=STARTED_AT, correctable=True)
+    return started
+
+
+def check_start_before_end(event: Event, started: datetime | None) -> None:
+    """A start known before the file is (a tus creation): refuse one after the programme."""
+    if started is None or not event.sessions:
+        return
+    last = max(session.end for session in event.sessions)
+    if started >= last:
+        raise Refused(f"Début {started.isoformat()} après la fin du programme "
+                      f"({last.isoformat()}){NBSP}: vérifiez la date et l’heure du début "
+                      "de l’enregistrement.", field=STARTED_AT, correctable=True)
+
+
+async def probe_media(path: Path, display_name: str) -> MediaInfo:
+    try:
+        return await probe(path)
+    except MediaError as exc:
+        detail = str(exc).replace(str(path), display_name).replace(path.name, display_name)
+        raise Refused(f"Fichier refusé{NBSP}: ce n’est pas un enregistrement audio ou "
+                      f"vidéo exploitable ({detail}). Vérifiez que c’est bien "
+                      "l’enregistrement complet, puis renvoyez-le.", field="file") from exc
+
+
+def resolve_start(given: datetime | None, info: MediaInfo, display_name: str) -> datetime:
+    started = given or info.creation_time
+    if started is None:
+        raise Refused(f"Le fichier «{NBSP}{display_name}{NBSP}» ne dit pas quand il a été "
+                      f"enregistré (pas de creation_time){NBSP}: indiquez l’heure de début "
+                      "de l’enregistrement, par exemple 2026-03-03T09:28:00+01:00.",
+                      field=STARTED_AT, correctable=True)
+    if started.tzinfo is None:
+        raise Refused(f"Heure de début sans fuseau horaire{NBSP}: donnez-la avec son fuseau, "
+                      "par exemple 2026-03-03T09:28:00+01:00.", field=STARTED_AT,
+                      correctable=True)
+    return started
+
+
+def check_within_programme(event: Event, started: datetime, duration: float) -> None:
+    if not event.sessions:
+        raise Refused(f"Le programme n’a aucune séance{NBSP}: importez-le d’abord.",
+                      field="event")
+    end = started + timedelta(seconds=duration)
+    first = min(s.start for s in event.sessions)
+    last = max(s.end for s in event.sessions)
+    if end <= first or started >= last:
+        zone = first.tzinfo
+        shown_start, shown_end = started.astimezone(zone), end.astimezone(zone)
+        raise Refused(
+            f"L’enregistrement (du {shown_start:%d/%m/%Y %H:%M} à {shown_end:%H:%M}, "
+            f"{duration:.0f}{NBSP}s) tombe entièrement hors du programme (du "
+            f"{first:%d/%m/%Y %H:%M} au {last:%d/%m/%Y %H:%M}){NBSP}: vérifiez l’heure de "
+            "début ou l’horloge de l’appareil.", field=STARTED_AT, correctable=True)
+
+
+async def examine(submission: Submission) -> Examined:
+    """The admission rule, keeping nothing: room, media, start, overlap with the programme."""
+    check_room(submission.event, submission.room)
+    info = await probe_media(submission.path, submission.display_name)
+    started = resolve_start(submission.started_at, info, submission.display_name)
+    check_within_programme(submission.event, started, info.duration)
+    return Examined(info, started)
+
+
+async def admit_recording(db: StoreRunner, submission: Submission,
+                          keep: Keep) -> tuple[Recording, MediaInfo]:
+    """Examine, keep the original, then record it with its probe in one transaction (run
+    where `db` runs the store's work)."""
+    examined = await examine(submission)
+    sha256, original = await keep(examined.info)
+    recording = await db.run(partial(record, submission=submission, examined=examined,
+                                     sha256=sha256, original=original))
+    return recording, examined.info
+
+
+def record(recordings: RecordingRepository, *, submission: Submission, examined: Examined,
+           sha256: str, original: Path) -> Recording:
+    with recordings.transaction():
+        recording = recordings.add_recording(
+            event_slug=submission.event.slug, room=submission.room, sha256=sha256,
+            original=original, source_name=submission.display_name,
+            started_at=examined.started_at)
+        recordings.set_probe(recording.id, examined.info.duration, asdict(examined.info))
+    return replace(recording, duration=examined.info.duration)

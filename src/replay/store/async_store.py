@@ -1,0 +1,45 @@
+"""The state store off the event loop: one connection, used on one dedicated thread.
+
+`AsyncStore.run(use)` runs ``use(store)`` on that thread, with a `Store` whose connection
+only that thread uses, and returns its result: a use case's reads and its transaction
+run together there, and a wait for another writer's lock (``busy_timeout``) never stalls
+the event loop. The loop's own `Store` stays for the code not moved yet; both are
+connections to the same WAL database, so each sees what the other committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from replay.store.db import Store, connect
+
+T = TypeVar("T")
+
+
+class AsyncStore:
+    """A `Store` confined to its own thread (one at a time: the connection's use is
+    serialised, as SQLite's one writer wants anyway)."""
+
+    def __init__(self, thread: ThreadPoolExecutor, store: Store) -> None:
+        self._thread, self._store = thread, store
+
+    @classmethod
+    async def open(cls, path: Path) -> AsyncStore:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        connection = await asyncio.get_running_loop().run_in_executor(
+            thread, partial(connect, path, check_same_thread=False))
+        return cls(thread, Store(connection))
+
+    async def run(self, use: Callable[[Store], T]) -> T:
+        """``use(store)`` on the store's thread; its result (or its exception)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, partial(use, self._store))
+
+    async def close(self) -> None:
+        await self.run(Store.close)
+        self._thread.shutdown(wait=True)
