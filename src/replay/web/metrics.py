@@ -16,9 +16,8 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from replay.jobs.metrics import StageDurations
 from replay.jobs.queue import JobStatus
-from replay.jobs.tasks import QUEUES
+from replay.services.work import QUEUES
 from replay.web.keys import DURATIONS, QUEUE
 
 CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
@@ -45,7 +44,7 @@ class QueueSnapshot(Collector):
 
 
 def render_metrics(counts: Mapping[JobStatus, int], waiting: Mapping[str, int],
-                   durations: StageDurations) -> bytes:
+                   durations: Collector) -> bytes:
     """The text exposition (format 0.0.4) of these figures."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(QueueSnapshot(counts, waiting))
