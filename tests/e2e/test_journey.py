@@ -266,7 +266,9 @@ async def test_the_organiser_journey(watch: Watch, server: Server,
     await page.goto(dashboard)
     await first.get_by_role("button", name="Retirer").click()
     await page.locator("dialog#confirmation").get_by_role("button", name="Retirer").click()
-    await page.locator("#etat", has_text="Séance retirée").wait_for()
+    await page.locator("#etat", has_text="Retrait demandé").wait_for()
+    # the withdrawal is the publication job's work (under the event's publish lock)
+    await _until_gone(page, f"{server.url}/site/{slug}/{session_slug}/")
     gone = await page.goto(f"{server.url}/site/{slug}/{session_slug}/")
     assert gone is not None
     assert gone.status == 404
@@ -287,3 +289,13 @@ async def test_the_organiser_journey(watch: Watch, server: Server,
 
 def store_has_no_event(server: Server, slug: str) -> bool:
     return server.store.load_event(slug) is None
+
+
+async def _until_gone(page: Page, url: str, *, attempts: int = 120) -> None:
+    """Wait (half a second at a time, a minute at most) until `url` answers 404."""
+    for _ in range(attempts):
+        response = await page.request.get(url)
+        if response.status == 404:
+            return
+        await page.wait_for_timeout(500)
+    raise AssertionError(f"{url} still published after the withdrawal's job")

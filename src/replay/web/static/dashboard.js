@@ -333,7 +333,7 @@
         return;
       }
       delete row.dataset.actionError;
-      const done = { retry: "Relance demandée pour", publish: "Publication demandée pour", unpublish: "Séance retirée" + NBSP + ":" };
+      const done = { retry: "Relance demandée pour", publish: "Publication demandée pour", unpublish: "Retrait demandé pour" };
       say(done[action] + " «" + NBSP + title + NBSP + "».");
     } finally {
       target.disabled = false;

@@ -148,10 +148,17 @@
     const { ok, data } = await api("GET", "/edition/" + root.dataset.recording + "/" + encodeURIComponent(root.dataset.guid) + "/forme-onde.json");
     if (!ok) { note.textContent = data.error || "Forme d’onde indisponible."; return; }
     regions = window.WaveSurfer.Regions.create();
-    window.WaveSurfer.create({
+    const surfer = window.WaveSurfer.create({
       container: byId("forme-onde"), media: video, peaks: [data.peaks], duration: data.duration,
       height: 72, minPxPerSec: 40, normalize: true, waveColor: "#7b8596", progressColor: "#00508f",
       cursorColor: "#b00020", cspNonce: root.dataset.styleNonce, plugins: [regions] });
+    // A long session scrolls sideways: keyboard users reach and scroll it too.
+    const scroller = surfer.getWrapper().parentElement;
+    if (scroller) {
+      scroller.tabIndex = 0;
+      scroller.setAttribute("role", "region");
+      scroller.setAttribute("aria-label", "Forme d’onde de la séance (défilement horizontal)");
+    }
     regions.on("region-updated", movedOnWaveform);
     showRegions();
     root.dataset.waveform = "oui";
