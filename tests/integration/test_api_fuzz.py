@@ -27,7 +27,11 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error, status_code_conformance
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.result import Ok
 
 from replay.domain.cutplan import Cut
@@ -137,6 +141,7 @@ def test_the_api_answers_only_as_documented(operation: Any, mode: GenerationMode
     def answers(case: Any) -> None:
         local_urls(case)
         case.call_and_validate(base_url=live.url, session=live.http, headers=auth,
-                               checks=[not_a_server_error, status_code_conformance])
+                               checks=[not_a_server_error, status_code_conformance,
+                                       response_schema_conformance])
 
     answers()
