@@ -33,7 +33,7 @@ from replay.jobs.pipeline import (
 from replay.jobs.queue import JobStatus
 from replay.jobs.tasks import whisper_for
 from replay.live.nginx import APPLICATION
-from replay.live.replay import TakeSpan
+from replay.live.replay import Drafts, TakeSpan
 from replay.live.store import LiveStore
 from replay.media.probe import probe
 from replay.sample import SampleSession, SampleTruth
@@ -64,11 +64,12 @@ DURATION = 185.0
 DRAFT = "Brouillon venu du direct"
 
 
-async def drafts(spans: Sequence[TakeSpan]) -> list[Cue]:
+async def drafts(spans: Sequence[TakeSpan]) -> Drafts:
     """What the live captions hand over: cues on the replay's clock."""
     assert spans, "the replay's spans of takes"
     length = sum(span.end - span.start for span in spans)
-    return [Cue(1.0, 3.0, (DRAFT,)), Cue(length - 3.0, length - 1.0, ("Fin de séance",))]
+    return {"fr": [Cue(1.0, 3.0, (DRAFT,)),
+                   Cue(length - 3.0, length - 1.0, ("Fin de séance",))]}
 
 
 @dataclass(frozen=True)

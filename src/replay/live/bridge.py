@@ -18,6 +18,7 @@ from typing import Any
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.jobs.captions import default_options
 from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
 from replay.jobs.queue import JobQueue
@@ -27,6 +28,7 @@ from replay.media.probe import probe
 from replay.settings import Settings
 from replay.speech.transcriber import Transcription
 from replay.storage.port import ObjectStore
+from replay.store.captions import Captions
 from replay.store.db import Recording, Store
 
 
@@ -112,3 +114,9 @@ def published_sessions(store: Store, event: Event, room: str) -> list[tuple[Sess
         live = media is not None and media.input_key.startswith(LIVE_STAGE_KEY)
         found[cut.guid] = (session, live)
     return sorted(found.values(), key=lambda pair: pair[0].start)
+
+
+def event_glossary(settings: Settings, store: Store, event: Event) -> tuple[str, ...]:
+    """The event's glossary (the hotwords its organisers gave), as the offline pass
+    reads it."""
+    return tuple(Captions(store.db).options(event.slug, default_options(settings)).glossary)

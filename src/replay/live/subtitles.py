@@ -92,6 +92,8 @@ class SubtitleRendition:
         self.published: list[PlaylistEntry] = []
         self.first_sequence: int | None = None
         self.late_segments = 0
+        #: Seconds the last subtitle segment out waited after its video segment.
+        self.recent_wait: float | None = None
         self._clock = clock
         self._takes: dict[int, TakeSubtitles] = {}
         self._waiting: deque[tuple[LiveSegment, float]] = deque()
@@ -124,13 +126,14 @@ class SubtitleRendition:
         async with self._lock:
             count = 0
             while self._waiting and (force or self._ready(*self._waiting[0])):
-                segment, _ = self._waiting[0]
+                segment, added_at = self._waiting[0]
                 try:
                     await self._write_segment(segment)
                 except Exception:  # the live must go on: try again at the next call
                     log.exception("subtitle segment %s not written", segment.sequence)
                     break
                 self._waiting.popleft()
+                self.recent_wait = self._clock() - added_at
                 count += 1
             if count or (force and self._ended):
                 await self._write_playlists()

@@ -1,0 +1,155 @@
+"""The live captions inside the service's live: a short live of espeak-ng French published
+over RTMP into the real app (nginx, the live ladder, Whisper `base` on the CPU beside it,
+captions on as by default). One live, shared by the assertions: the room's master
+playlists list the French subtitle rendition, its playlist is valid and its segments
+carry `X-TIMESTAMP-MAP` and recognised words; the live page has the « transcription en
+direct » panel, whose feed has the words; the session's instant replay has the words
+confirmed live as its automatic draft captions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import unicodedata
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from replay.domain.livecues import parse_media_playlist
+from replay.domain.webvtt import parse_webvtt
+from replay.live.nginx import APPLICATION
+from replay.live.publisher import feed_key, room_slug
+from replay.live.store import LiveStore
+from replay.sample import SampleSession, SampleTruth
+from replay.settings import Settings
+from replay.web.keys import STORE
+from tests.live_support import (
+    live_app,
+    live_settings,
+    playlist_uris,
+    publish,
+    rtmp_publisher,
+    sample_around_now,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("nginx") is None,
+                                 reason="nginx-light is installed by scripts/setup.sh")]
+
+SESSIONS = (SampleSession("Séance sous-titrée en direct", 5, 60, late_by=3, paragraphs=6),)
+DURATION = 75.0
+TIMESTAMP_MAP = re.compile(r"^X-TIMESTAMP-MAP=MPEGTS:\d+,LOCAL:00:00:00\.000$", re.MULTILINE)
+
+
+def tokens(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFC", text).casefold()
+    return re.sub(r"[^\w]+", " ", folded).split()
+
+
+@dataclass(frozen=True)
+class CaptionedLive:
+    truth: SampleTruth
+    settings: Settings
+    event: str
+    day_folder: Path
+    feed: dict[str, object]
+
+    @property
+    def spoken(self) -> set[str]:
+        return {t for s in self.truth.sessions for t in tokens(s.text) if len(t) > 3}
+
+    @property
+    def site(self) -> Path:
+        return self.settings.site_dir / self.event
+
+
+@pytest_asyncio.fixture(scope="module")
+async def captioned(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CaptionedLive]:
+    root = tmp_path_factory.mktemp("live-captions-serve")
+    truth = sample_around_now(root / "sample", SESSIONS, DURATION, lead=0.0)
+    settings = live_settings(root / "data", live_captions_enabled=True)
+    async with live_app(settings, truth) as (app, key):
+        url = f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/{key.stream_key}"
+        assert await publish(rtmp_publisher(truth.recording, url), timeout=DURATION + 60) == 0
+        live = LiveStore(app[STORE].db)
+        await wait_for(lambda: any(s != "making" for s in live.replays_of(
+            key.event_slug).values()), 120, "the session's replay is made")
+        [take, *_] = live.takes_of(key.event_slug, truth.room)
+        feed_url = (f"http://127.0.0.1:{settings.port}/live/"
+                    f"{feed_key(key.event_slug, truth.room)}/transcription?after=0")
+        async with aiohttp.ClientSession() as client, client.get(feed_url) as response:
+            assert response.status == 200
+            feed = await response.json()
+        day = (settings.site_dir / key.event_slug / "direct" / room_slug(truth.room) /
+               take.day)
+        yield CaptionedLive(truth, settings, key.event_slug, day, feed)
+
+
+def test_the_masters_list_the_french_rendition_by_default(captioned: CaptionedLive) -> None:
+    for master, playlist in (("live.m3u8", "live.m3u8"), ("day.m3u8", "day.m3u8")):
+        text = (captioned.day_folder / master).read_text(encoding="utf-8")
+        [media] = [line for line in text.splitlines() if line.startswith("#EXT-X-MEDIA:")]
+        assert "TYPE=SUBTITLES" in media
+        assert 'NAME="sous-titres automatiques"' in media
+        assert 'LANGUAGE="fr"' in media
+        assert "DEFAULT=YES" in media
+        assert f'URI="subtitles/fr/{playlist}"' in media
+        assert all('SUBTITLES="subs"' in line for line in text.splitlines()
+                   if line.startswith("#EXT-X-STREAM-INF"))
+
+
+def test_the_subtitle_playlist_is_valid_and_its_cues_carry_the_words(
+        captioned: CaptionedLive) -> None:
+    folder = captioned.day_folder / "subtitles" / "fr"
+    first, entries = parse_media_playlist((folder / "day.m3u8").read_text(encoding="utf-8"))
+    top = playlist_uris(next(iter(sorted(captioned.day_folder.glob("*/day.m3u8")))))
+    assert len(entries) >= len(top) - 1 >= DURATION / 2 - 6, "a subtitle segment per video's"
+    heard: list[str] = []
+    for entry in entries:
+        assert 0 < entry.duration <= 3
+        text = (folder / entry.uri).read_text(encoding="utf-8")
+        assert text.startswith("WEBVTT")
+        assert TIMESTAMP_MAP.search(text), entry.uri
+        heard += [t for cue in parse_webvtt(text) for t in tokens(cue.text)]
+    recognised = {t for t in heard if len(t) > 3} & captioned.spoken
+    assert len(recognised) >= 25, sorted(recognised)
+    assert first == 0
+
+
+def test_the_live_page_has_the_transcript_panel_and_its_feed_the_words(
+        captioned: CaptionedLive) -> None:
+    page = (captioned.day_folder.parent / "index.html").read_text(encoding="utf-8")
+    room = feed_key(captioned.event, captioned.truth.room)
+    assert "Transcription en direct" in page
+    assert f'data-events="/live/{room}/transcription/events"' in page
+    assert f'data-poll="/live/{room}/transcription"' in page
+    assert "live-transcript.js" in page
+    entries = captioned.feed["entries"]
+    assert isinstance(entries, list)
+    assert entries
+    words = {t for e in entries for t in tokens(str(e["text"]))}
+    assert len(words & captioned.spoken) >= 25
+
+
+def test_the_instant_replay_has_the_live_words_as_automatic_drafts(
+        captioned: CaptionedLive) -> None:
+    replays = json.loads((captioned.site / "replays.json").read_text(encoding="utf-8"))
+    [entry] = replays["replays"]
+    assert entry["live_replay"] is True
+    folder = captioned.site / entry["hls"].split("/")[0]
+    assert "Sous-titres générés automatiquement" in (folder / "index.html").read_text("utf-8")
+    cues = parse_webvtt((folder / "subtitles.fr.vtt").read_text(encoding="utf-8"))
+    assert len(cues) >= 5
+    drafted = {t for cue in cues for t in tokens(cue.text) if len(t) > 3}
+    assert len(drafted & captioned.spoken) >= 20
+    length = sum(float(line.split(":")[1].rstrip(","))
+                 for line in (folder / "hls" / playlist_uris(folder / "hls" / "master.m3u8")[0]
+                              ).read_text().splitlines() if line.startswith("#EXTINF"))
+    assert all(0 <= cue.start < cue.end <= length + 0.01 for cue in cues)
