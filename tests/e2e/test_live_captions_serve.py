@@ -43,14 +43,24 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("nginx") is None,
                                  reason="nginx-light is installed by scripts/setup.sh")]
 
-SESSIONS = (SampleSession("Séance sous-titrée en direct", 5, 60, late_by=3, paragraphs=6),)
+SESSIONS = (SampleSession("Séance sous-titrée en direct", 5, 60, late_by=3, paragraphs=10),)
 DURATION = 75.0
+#: Whisper `base` on espeak-ng French, on a loaded machine where the live skips ahead:
+#: at least this share of the distinct words said (of four letters or more) is heard.
+HEARD_SHARE = 0.25
 TIMESTAMP_MAP = re.compile(r"^X-TIMESTAMP-MAP=MPEGTS:\d+,LOCAL:00:00:00\.000$", re.MULTILINE)
 
 
 def tokens(text: str) -> list[str]:
     folded = unicodedata.normalize("NFC", text).casefold()
     return re.sub(r"[^\w]+", " ", folded).split()
+
+
+def top_segments(day: Path) -> list[str]:
+    """The video segments of the day's first variant (the top rung)."""
+    master = day / "day.m3u8"
+    variants = playlist_uris(master)
+    return playlist_uris(day / variants[0]) if variants else []
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,10 @@ class CaptionedLive:
     def spoken(self) -> set[str]:
         return {t for s in self.truth.sessions for t in tokens(s.text) if len(t) > 3}
 
+    def heard_enough(self, words: set[str]) -> bool:
+        heard = {t for t in words if len(t) > 3} & self.spoken
+        return len(heard) >= max(12, HEARD_SHARE * len(self.spoken))
+
     @property
     def site(self) -> Path:
         return self.settings.site_dir / self.event
@@ -74,7 +88,9 @@ class CaptionedLive:
 async def captioned(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CaptionedLive]:
     root = tmp_path_factory.mktemp("live-captions-serve")
     truth = sample_around_now(root / "sample", SESSIONS, DURATION, lead=0.0)
-    settings = live_settings(root / "data", live_captions_enabled=True)
+    # Subtitle segments wait long enough for a loaded machine's captions: this test checks
+    # what they carry, bench/bench_live_captions.py how late they are.
+    settings = live_settings(root / "data", live_captions_enabled=True, live_caption_max_lag=30.0)
     async with live_app(settings, truth) as (app, key):
         url = f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/{key.stream_key}"
         assert await publish(rtmp_publisher(truth.recording, url), timeout=DURATION + 60) == 0
@@ -82,13 +98,17 @@ async def captioned(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[C
         await wait_for(lambda: any(s != "making" for s in live.replays_of(
             key.event_slug).values()), 120, "the session's replay is made")
         [take, *_] = live.takes_of(key.event_slug, truth.room)
+        day = (settings.site_dir / key.event_slug / "direct" / room_slug(truth.room) /
+               take.day)
+        # The captioner finishes the take after its end: then every video segment has
+        # its subtitle segment.
+        await wait_for(lambda: 0 < len(top_segments(day)) <= len(playlist_uris(
+            day / "subtitles" / "fr" / "day.m3u8")), 90, "the take's captions are out")
         feed_url = (f"http://127.0.0.1:{settings.port}/live/"
                     f"{feed_key(key.event_slug, truth.room)}/transcription?after=0")
         async with aiohttp.ClientSession() as client, client.get(feed_url) as response:
             assert response.status == 200
             feed = await response.json()
-        day = (settings.site_dir / key.event_slug / "direct" / room_slug(truth.room) /
-               take.day)
         yield CaptionedLive(truth, settings, key.event_slug, day, feed)
 
 
@@ -109,8 +129,8 @@ def test_the_subtitle_playlist_is_valid_and_its_cues_carry_the_words(
         captioned: CaptionedLive) -> None:
     folder = captioned.day_folder / "subtitles" / "fr"
     first, entries = parse_media_playlist((folder / "day.m3u8").read_text(encoding="utf-8"))
-    top = playlist_uris(next(iter(sorted(captioned.day_folder.glob("*/day.m3u8")))))
-    assert len(entries) >= len(top) - 1 >= DURATION / 2 - 6, "a subtitle segment per video's"
+    top = top_segments(captioned.day_folder)
+    assert len(entries) == len(top) >= DURATION / 2 - 6, "a subtitle segment per video's"
     heard: list[str] = []
     for entry in entries:
         assert 0 < entry.duration <= 3
@@ -118,8 +138,7 @@ def test_the_subtitle_playlist_is_valid_and_its_cues_carry_the_words(
         assert text.startswith("WEBVTT")
         assert TIMESTAMP_MAP.search(text), entry.uri
         heard += [t for cue in parse_webvtt(text) for t in tokens(cue.text)]
-    recognised = {t for t in heard if len(t) > 3} & captioned.spoken
-    assert len(recognised) >= 25, sorted(recognised)
+    assert captioned.heard_enough(set(heard)), sorted(set(heard) & captioned.spoken)
     assert first == 0
 
 
@@ -135,7 +154,7 @@ def test_the_live_page_has_the_transcript_panel_and_its_feed_the_words(
     assert isinstance(entries, list)
     assert entries
     words = {t for e in entries for t in tokens(str(e["text"]))}
-    assert len(words & captioned.spoken) >= 25
+    assert captioned.heard_enough(words), sorted(words & captioned.spoken)
 
 
 def test_the_instant_replay_has_the_live_words_as_automatic_drafts(
@@ -147,8 +166,8 @@ def test_the_instant_replay_has_the_live_words_as_automatic_drafts(
     assert "Sous-titres générés automatiquement" in (folder / "index.html").read_text("utf-8")
     cues = parse_webvtt((folder / "subtitles.fr.vtt").read_text(encoding="utf-8"))
     assert len(cues) >= 5
-    drafted = {t for cue in cues for t in tokens(cue.text) if len(t) > 3}
-    assert len(drafted & captioned.spoken) >= 20
+    drafted = {t for cue in cues for t in tokens(cue.text)}
+    assert captioned.heard_enough(drafted), sorted(drafted & captioned.spoken)
     length = sum(float(line.split(":")[1].rstrip(","))
                  for line in (folder / "hls" / playlist_uris(folder / "hls" / "master.m3u8")[0]
                               ).read_text().splitlines() if line.startswith("#EXTINF"))
