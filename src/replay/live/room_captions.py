@@ -196,11 +196,16 @@ class LiveCaptions:
                 segment.discontinuity))
 
     async def take_ended(self, take: Take) -> None:
-        """The take's PCM has ended: its captioners finish on their own (their last
-        words, then the take's last subtitle segments) without holding the live."""
+        """The take's last segments are out: its captioners finish on their own (their
+        last words, then the take's last subtitle segments) without holding the live."""
         captions = self.takes.get(take.id)
-        if captions is not None:
-            captions.take = take
+        if captions is None:
+            return
+        captions.take = take
+        if captions.task is None or captions.task.done():
+            self.takes.pop(take.id, None)
+        else:
+            captions.task.add_done_callback(lambda _: self.takes.pop(take.id, None))
 
     # -- DraftCaptions ---------------------------------------------------------------------
 
@@ -278,7 +283,6 @@ class LiveCaptions:
                      "skipped", take.id, sum(c.passes for c in captions.captioners),
                      sum(c.pass_seconds for c in captions.captioners),
                      sum(c.dropped_seconds for c in captions.captioners))
-            self.takes.pop(take.id, None)
 
 
 class _KeptTranscript(TakeTranscript):
