@@ -193,7 +193,7 @@ class LiveCaptions:
             subtitles.mpegts_origin = mpegts_origin
             await self.renditions[(day, language)].add_segment(SubtitleSegment(
                 segment.sequence, segment.take, segment.start, segment.duration,
-                segment.discontinuity))
+                segment.discontinuity), keep=segment.keep)
 
     async def take_ended(self, take: Take) -> None:
         """The take's last segments are out: its captioners finish on their own (their
