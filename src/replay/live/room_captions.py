@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -131,6 +132,7 @@ class LiveCaptions:
         self._hotwords = hotwords
         self._sessions = sessions
         self._recognizers: dict[str, StreamingRecognizer] = dict(recognizers or {})
+        self._recognizers_lock = threading.Lock()
         self.renditions: dict[tuple[RoomDay, str], SubtitleRendition] = {}
         self.takes: dict[int, _TakeCaptions] = {}
         self._transcripts: dict[tuple[int, str], TakeTranscript] = {}
@@ -169,11 +171,6 @@ class LiveCaptions:
                 take.id, journal_path(folder, language))
         captions = self.takes[take.id] = _TakeCaptions(take, self._top_rung(take), subtitles,
                                                        transcripts)
-        hotwords = self._hotwords(take, datetime.now(UTC))
-        captions.captioners = [
-            LiveCaptioner(self._recognizer(language), hotwords=hotwords,
-                          params=streaming_params(self.settings))
-            for language in self.languages]
         captions.task = asyncio.create_task(self._caption(captions, pcm),
                                             name=f"live-captions-{take.id}")
 
@@ -226,10 +223,12 @@ class LiveCaptions:
     # -- inside -----------------------------------------------------------------------------
 
     def _recognizer(self, language: str) -> StreamingRecognizer:
-        if language not in self._recognizers:
-            task: Task = "transcribe" if language == "fr" else "translate"
-            self._recognizers[language] = recognizer_for(self.settings, task)
-        return self._recognizers[language]
+        """One recogniser per language for every room (in a worker thread)."""
+        with self._recognizers_lock:
+            if language not in self._recognizers:
+                task: Task = "transcribe" if language == "fr" else "translate"
+                self._recognizers[language] = recognizer_for(self.settings, task)
+            return self._recognizers[language]
 
     async def _rendition(self, day: RoomDay, language: str) -> SubtitleRendition:
         key = (day, language)
@@ -265,6 +264,14 @@ class LiveCaptions:
 
     async def _caption(self, captions: _TakeCaptions, pcm: AsyncIterator[bytes]) -> None:
         take = captions.take
+        # Resolving the model may assemble the bundled one on disk (once): in a thread,
+        # while the take's PCM waits in its bounded queue, never holding the take.
+        recognizers = [await asyncio.to_thread(self._recognizer, language)
+                       for language in self.languages]
+        hotwords = self._hotwords(take, datetime.now(UTC))
+        captions.captioners = [
+            LiveCaptioner(recognizer, hotwords=hotwords, params=streaming_params(self.settings))
+            for recognizer in recognizers]
         streams = [pcm] if len(self.languages) == 1 else await fan_out(pcm, len(self.languages))
         runs = [
             caption_take(captioner, stream, take.id, subtitles=captions.subtitles[language],
