@@ -200,3 +200,23 @@ def test_shifted_cues_keep_their_length() -> None:
     from replay.domain.transcript import Cue
 
     assert shifted([Cue(1.0, 2.5, ("a",))], 10.0) == [Cue(11.0, 12.5, ("a",))]
+
+
+async def test_a_take_without_captions_gets_empty_subtitle_segments_at_once(
+        tmp_path: Path) -> None:
+    """Segments collected after a restart belong to a take no captioner follows."""
+    store = MemoryStore()
+    captions = LiveCaptions(settings(tmp_path), store, TranscriptFeeds(),
+                            top_rung=lambda _: "720p")
+    collected = dataclasses.replace(take(tmp_path, 7), mpegts_origin=ORIGIN)
+    for sequence in range(3):
+        for rung in ("720p", "480p"):
+            await captions.segment_published(collected, rung, LiveSegment(
+                sequence, 7, 2.0 * sequence, 2.0, sequence == 0), ORIGIN)
+    _, entries = parse_media_playlist(
+        (await store.get_bytes(f"{DAY}/subtitles/fr/day.m3u8") or b"").decode())
+    assert [e.uri for e in entries] == ["0.vtt", "1.vtt", "2.vtt"]
+    for entry in entries:
+        text = (await store.get_bytes(f"{DAY}/subtitles/fr/{entry.uri}") or b"").decode()
+        assert text.startswith("WEBVTT")
+        assert parse_webvtt(text) == []

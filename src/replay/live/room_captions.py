@@ -137,6 +137,7 @@ class LiveCaptions:
         self.takes: dict[int, _TakeCaptions] = {}
         self._transcripts: dict[tuple[int, str], TakeTranscript] = {}
         self._folders: dict[int, Path] = {}
+        self._tops: dict[int, str] = {}
 
     # -- what the supervisor needs --------------------------------------------------------
 
@@ -177,7 +178,10 @@ class LiveCaptions:
     async def segment_published(self, take: Take, rung: str, segment: LiveSegment,
                                 mpegts_origin: int) -> None:
         captions = self.takes.get(take.id)
-        if captions is None or rung != captions.top:
+        if captions is None:
+            await self._uncaptioned(take, rung, segment, mpegts_origin)
+            return
+        if rung != captions.top:
             return
         captions.take = take
         captions.segments += 1
@@ -189,6 +193,22 @@ class LiveCaptions:
         for language, subtitles in captions.subtitles.items():
             subtitles.mpegts_origin = mpegts_origin
             await self.renditions[(day, language)].add_segment(SubtitleSegment(
+                segment.sequence, segment.take, segment.start, segment.duration,
+                segment.discontinuity), keep=segment.keep)
+
+    async def _uncaptioned(self, take: Take, rung: str, segment: LiveSegment,
+                           mpegts_origin: int) -> None:
+        """A segment of a take without captions (collected after a restart): an empty
+        subtitle segment, so that the room's subtitle playlists stay parallel."""
+        if take.id not in self._tops:
+            self._tops[take.id] = self._top_rung(take)
+        if rung != self._tops[take.id]:
+            return
+        day = RoomDay(take.event_slug, take.room, take.day)
+        for language in self.languages:
+            rendition = await self._rendition(day, language)
+            rendition.uncaptioned_take(take.id, mpegts_origin)
+            await rendition.add_segment(SubtitleSegment(
                 segment.sequence, segment.take, segment.start, segment.duration,
                 segment.discontinuity), keep=segment.keep)
 

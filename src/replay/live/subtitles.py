@@ -115,6 +115,14 @@ class SubtitleRendition:
         self._takes[take] = subtitles
         return subtitles
 
+    def uncaptioned_take(self, take: int, mpegts_origin: int) -> None:
+        """A take without captions (its segments were collected after a restart, or its
+        captioner never started): its subtitle segments go out at once, empty, so that
+        the subtitle playlists stay parallel to the video's."""
+        if take not in self._takes:
+            subtitles = self.begin_take(take, mpegts_origin)
+            subtitles.finished = True
+
     async def add_segment(self, segment: LiveSegment, *, keep: bool = True) -> None:
         """A video segment is out: its subtitle segment follows when its captions are.
         A segment not to be kept (a session that must not be recorded) is shown in the
