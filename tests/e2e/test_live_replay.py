@@ -209,3 +209,18 @@ async def test_the_full_pass_replaces_the_live_replay_at_the_same_url(
     assert DRAFT not in (site / url / "subtitles.fr.vtt").read_text(encoding="utf-8")
     assert all("/direct/" not in uri for uri in playlist_uris(
         site / url / "hls" / playlist_uris(site / url / "hls" / "master.m3u8")[0]))
+
+
+async def test_off_air_with_every_session_replayed_the_local_segments_are_pruned(
+        live_run: LiveRun) -> None:
+    """The segment files kept on disk for the instant replays' remux go once the room
+    is off air and both replays are out; the object store keeps the live's copy."""
+    takes = live_run.live.takes_of(live_run.event, live_run.truth.room)
+    assert takes
+
+    def local_segments() -> list[Path]:
+        return [p for take in takes for p in Path(take.folder).glob("*/*.ts")]
+
+    await wait_for(lambda: not local_segments(), 120, "the local segments are pruned")
+    published = live_run.settings.site_dir / live_run.event / "direct"
+    assert len(list(published.glob("*/*/*/*.ts"))) >= 60, "the store keeps its copy"

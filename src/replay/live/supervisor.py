@@ -107,6 +107,8 @@ class LiveSupervisor:
     subtitles: tuple[tuple[str, str, str], ...] = ()
     #: The live pages must be published again (a key was issued).
     pages_due: bool = False
+    #: Takes whose local segment files were pruned (off air, every session replayed).
+    pruned: set[int] = field(default_factory=set)
     #: How the live pages play (None: the video's own delay, no captions panel).
     page: LivePage | None = None
     #: Seconds a room's subtitle segments last waited for their captions, if any.
@@ -535,15 +537,39 @@ class LiveSupervisor:
         return load_plan(Path(takes[-1].folder)) if takes else None
 
     async def _close_off_air(self, room: Room, event: Event) -> None:
-        chunks = self.deps.live.pending_chunks(event.slug, room.key.room)
-        if not chunks:
-            return
         takes = self.deps.live.takes_of(event.slug, room.key.room)
-        clocks = {t.id: take_clock(t) for t in takes}
-        for group in contiguous(chunks, clocks, self.settings.live_reconnect_grace):
-            recording = await close_stretch(self.deps, event, room.key.room, group, clocks)
-            if recording is not None:
-                await bridge.queue_full_pass(self.deps.queue, recording)
+        chunks = self.deps.live.pending_chunks(event.slug, room.key.room)
+        if chunks:
+            clocks = {t.id: take_clock(t) for t in takes}
+            for group in contiguous(chunks, clocks, self.settings.live_reconnect_grace):
+                recording = await close_stretch(self.deps, event, room.key.room, group,
+                                                clocks)
+                if recording is not None:
+                    await bridge.queue_full_pass(self.deps.queue, recording)
+        await self._prune_segments(takes)
+
+    async def _prune_segments(self, takes: Sequence[Take]) -> None:
+        """Off air, every session begun so far replayed: the segment files the ended
+        takes kept on disk for the instant replays' remux are not needed any more (the
+        object store has the live's copy; the full pass reads the archive)."""
+        for take in takes:
+            if take.status == "ended" and take.id not in self.pruned:
+                plan = load_plan(Path(take.folder))
+                if plan is not None:
+                    removed = await asyncio.to_thread(_remove_segments, Path(take.folder),
+                                                      plan)
+                    log.info("live: take %d of room %s: %d local segment files pruned",
+                             take.id, take.room, removed)
+                self.pruned.add(take.id)
+
+
+def _remove_segments(folder: Path, plan: LivePlan) -> int:
+    removed = 0
+    for rung in plan.rungs:
+        for path in (folder / rung.name).glob("*.ts"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _recorded(sessions: Sequence[Session], moment: datetime) -> bool:
