@@ -24,6 +24,7 @@ from replay.domain.ladder import Rung
 from replay.domain.model import Event, Session
 from replay.live import bridge
 from replay.live.commands import (
+    ARCHIVE,
     LivePlan,
     parse_stream_probe,
     plan_ladder,
@@ -343,7 +344,7 @@ class LiveSupervisor:
         except FfmpegFailed as failure:
             log.warning("live: the take of room %s ended: %s", key.room, failure.summary)
         finally:
-            await asyncio.shield(self._ended(room, run.take))
+            await asyncio.shield(self._ended(room, run.take, asyncio.current_task()))
 
     def _publisher(self, room: Room, day: RoomDay, plan: LivePlan) -> RoomPublisher:
         if room.publisher is None or room.publisher.day != day:
@@ -390,10 +391,13 @@ class LiveSupervisor:
             # A session that must not be recorded: shown live, never kept.
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
-    async def _ended(self, room: Room, take: Take | None) -> None:
-        if room.take_task is asyncio.current_task():
+    async def _ended(self, room: Room, take: Take | None,
+                     task: asyncio.Task[None] | None) -> None:
+        """The end of the take `task` ran (`_ended` runs shielded, in a task of its own:
+        comparing with its own task left the room on air for the programme watch)."""
+        if room.take_task is task:
             room.take_task = None
-        if room.draining is asyncio.current_task():
+        if room.draining is task:
             room.draining = None
         ended = datetime.now(UTC)
         if room.take_task is None:
@@ -546,12 +550,14 @@ class LiveSupervisor:
                                                 clocks)
                 if recording is not None:
                     await bridge.queue_full_pass(self.deps.queue, recording)
-        await self._prune_segments(takes)
+        if not self.deps.live.pending_chunks(event.slug, room.key.room):
+            await self._prune_segments(takes)
 
     async def _prune_segments(self, takes: Sequence[Take]) -> None:
-        """Off air, every session begun so far replayed: the segment files the ended
-        takes kept on disk for the instant replays' remux are not needed any more (the
-        object store has the live's copy; the full pass reads the archive)."""
+        """Off air, every session begun so far replayed and the archive kept: the
+        segment files the ended takes kept on disk for the instant replays' remux are not
+        needed any more (the object store has the live's copy; the full pass reads the
+        archive), nor the archive chunk ffmpeg never finished when a take stopped."""
         for take in takes:
             if take.status == "ended" and take.id not in self.pruned:
                 plan = load_plan(Path(take.folder))
@@ -565,8 +571,8 @@ class LiveSupervisor:
 
 def _remove_segments(folder: Path, plan: LivePlan) -> int:
     removed = 0
-    for rung in plan.rungs:
-        for path in (folder / rung.name).glob("*.ts"):
+    for name in (*(rung.name for rung in plan.rungs), ARCHIVE):
+        for path in (folder / name).glob("*.ts"):
             path.unlink(missing_ok=True)
             removed += 1
     return removed
