@@ -37,10 +37,13 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def live_settings(data_dir: Path, **changes: object) -> Settings:
-    """Settings for a live on this machine only, on ports of its own."""
+    """Settings for a live on this machine only, on ports of its own. The live captions
+    (on by default in the service) are off unless a test turns them on: Whisper beside
+    the live of a test about something else would only slow the shared machine down."""
     settings = Settings(data_dir=data_dir, cpu_threads=2, port=free_port(),
                         live_listen_host="127.0.0.1", live_rtmp_port=free_port(),
-                        live_srt_port=free_port(socket.SOCK_DGRAM))
+                        live_srt_port=free_port(socket.SOCK_DGRAM),
+                        live_captions_enabled=False)
     return replace(settings, **changes)  # type: ignore[arg-type]  # names checked by replace
 
 

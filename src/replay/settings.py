@@ -82,6 +82,7 @@ class Settings:
     uploads_in_flight_max: int = 4
     upload_quota_bytes: int = 80 * 2**30
     min_free_bytes: int = 2 * 2**30
+    live_captions_enabled: bool = True
     live_caption_model: str = "base"
     live_caption_device: str = "cpu"
     live_caption_compute_type: str = "int8"

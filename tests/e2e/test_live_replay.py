@@ -33,7 +33,7 @@ from replay.jobs.pipeline import (
 from replay.jobs.queue import JobStatus
 from replay.jobs.tasks import whisper_for
 from replay.live.nginx import APPLICATION
-from replay.live.replay import TakeSpan
+from replay.live.replay import Drafts, TakeSpan
 from replay.live.store import LiveStore
 from replay.media.probe import probe
 from replay.sample import SampleSession, SampleTruth
@@ -64,11 +64,12 @@ DURATION = 185.0
 DRAFT = "Brouillon venu du direct"
 
 
-async def drafts(spans: Sequence[TakeSpan]) -> list[Cue]:
+async def drafts(spans: Sequence[TakeSpan]) -> Drafts:
     """What the live captions hand over: cues on the replay's clock."""
     assert spans, "the replay's spans of takes"
     length = sum(span.end - span.start for span in spans)
-    return [Cue(1.0, 3.0, (DRAFT,)), Cue(length - 3.0, length - 1.0, ("Fin de séance",))]
+    return {"fr": [Cue(1.0, 3.0, (DRAFT,)),
+                   Cue(length - 3.0, length - 1.0, ("Fin de séance",))]}
 
 
 @dataclass(frozen=True)
@@ -208,3 +209,18 @@ async def test_the_full_pass_replaces_the_live_replay_at_the_same_url(
     assert DRAFT not in (site / url / "subtitles.fr.vtt").read_text(encoding="utf-8")
     assert all("/direct/" not in uri for uri in playlist_uris(
         site / url / "hls" / playlist_uris(site / url / "hls" / "master.m3u8")[0]))
+
+
+async def test_off_air_with_every_session_replayed_the_local_segments_are_pruned(
+        live_run: LiveRun) -> None:
+    """The segment files kept on disk for the instant replays' remux go once the room
+    is off air and both replays are out; the object store keeps the live's copy."""
+    takes = live_run.live.takes_of(live_run.event, live_run.truth.room)
+    assert takes
+
+    def local_segments() -> list[Path]:
+        return [p for take in takes for p in Path(take.folder).glob("*/*.ts")]
+
+    await wait_for(lambda: not local_segments(), 120, "the local segments are pruned")
+    published = live_run.settings.site_dir / live_run.event / "direct"
+    assert len(list(published.glob("*/*/*/*.ts"))) >= 60, "the store keeps its copy"

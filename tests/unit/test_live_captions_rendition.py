@@ -182,3 +182,36 @@ async def test_a_store_failure_is_retried_at_the_next_call() -> None:
     assert await store.get_bytes(f"{PREFIX}/0.vtt") is None
     await take.settle(3.5)
     assert await store.get_bytes(f"{PREFIX}/0.vtt") is not None
+
+
+async def test_segments_not_to_be_kept_are_shown_live_then_deleted_and_never_in_the_day(
+) -> None:
+    store, clock = MemoryStore(), Clock()
+    subs = rendition(store, clock)  # a live window of 3
+    take = subs.begin_take(0, mpegts_origin=0)
+    for segment in segments(0, 8):
+        await subs.add_segment(segment, keep=not 2 <= segment.sequence <= 3)
+    await take.finish()
+    day = await text_of(store, "day.m3u8")
+    assert [e.uri for e in parse_media_playlist(day)[1]] == ["0.vtt", "1.vtt", "4.vtt",
+                                                             "5.vtt", "6.vtt", "7.vtt"]
+    assert [e.discontinuity for e in parse_media_playlist(day)[1]] == [
+        False, False, True, False, False, False], "a gap is a discontinuity, as the video's"
+    live = await text_of(store, "live.m3u8")
+    assert "#EXT-X-MEDIA-SEQUENCE:5" in live
+    for sequence in (2, 3):  # out of the live window: gone from the store
+        assert await store.get_bytes(f"{PREFIX}/{sequence}.vtt") is None
+    assert await store.get_bytes(f"{PREFIX}/4.vtt") is not None
+
+
+async def test_a_segment_not_to_be_kept_stays_while_in_the_live_window() -> None:
+    store, clock = MemoryStore(), Clock()
+    subs = rendition(store, clock)
+    take = subs.begin_take(0, mpegts_origin=0)
+    for segment in segments(0, 3):
+        await subs.add_segment(segment, keep=segment.sequence != 1)
+    await take.finish()
+    assert [e.uri for e in parse_media_playlist(await text_of(store, "live.m3u8"))[1]] == [
+        "0.vtt", "1.vtt", "2.vtt"]
+    assert await store.get_bytes(f"{PREFIX}/1.vtt") is not None
+    assert "1.vtt" not in await text_of(store, "day.m3u8")

@@ -22,9 +22,11 @@ from replay.jobs.pipeline import LIVE_STAGE_KEY, publish
 from replay.jobs.queue import JobQueue
 from replay.jobs.tasks import enqueue_recording
 from replay.services import admission, programmes
+from replay.services.captions import default_options
 from replay.services.workdirs import session_work_dir
 from replay.settings import Settings
 from replay.storage.port import ObjectStore
+from replay.store.captions import Captions
 from replay.store.db import Recording, Store
 
 
@@ -104,3 +106,9 @@ def published_sessions(store: Store, event: Event, room: str) -> list[tuple[Sess
         live = media is not None and media.input_key.startswith(LIVE_STAGE_KEY)
         found[cut.guid] = (session, live)
     return sorted(found.values(), key=lambda pair: pair[0].start)
+
+
+def event_glossary(settings: Settings, store: Store, event: Event) -> tuple[str, ...]:
+    """The event's glossary (the hotwords its organisers gave), as the offline pass
+    reads it."""
+    return tuple(Captions(store.db).options(event.slug, default_options(settings)).glossary)

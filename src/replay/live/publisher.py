@@ -40,6 +40,12 @@ def room_slug(room: str) -> str:
     return slugify(room) or "salle"
 
 
+def feed_key(event_slug: str, room: str) -> str:
+    """The room's key in the « transcription en direct » feeds' URLs (slugs have no
+    dot)."""
+    return f"{event_slug}.{room_slug(room)}"
+
+
 def room_prefix(event_slug: str, room: str) -> str:
     return f"{event_slug}/{LIVE_FOLDER}/{room_slug(room)}"
 

@@ -5,7 +5,8 @@ Media (the same layout as the VOD transcode, so publishing treats it the same wa
 where they already are in the object store (relative URLs, no copy); ``replay.mp4`` and
 ``audio.m4a`` remuxed from the download and audio rungs' segments; ``poster.jpg``.
 Speech: the live captions of the session's span as automatic drafts (from a
-`DraftCaptions` function; none yet gives empty subtitles).
+`DraftCaptions` function: French, and English where the live made it; a language
+without drafts gets empty subtitles, which the full pass fills).
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ class TakeSpan:
     offset: float
 
 
+#: Draft captions by language ("fr", and "en" where the live made English too).
+Drafts = Mapping[str, Sequence[Cue]]
 #: The seam for the live captions: the cues of the session's spans, on the replay's clock.
-DraftCaptions = Callable[[Sequence[TakeSpan]], Awaitable[list[Cue]]]
+DraftCaptions = Callable[[Sequence[TakeSpan]], Awaitable[Drafts]]
 
 
-async def no_drafts(spans: Sequence[TakeSpan]) -> list[Cue]:
-    return []
+async def no_drafts(spans: Sequence[TakeSpan]) -> Drafts:
+    return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +130,15 @@ async def _poster(source: ReplaySource, rung: Rung, target: Path,
                      timeout=timeout)
 
 
-def write_speech(speech_dir: Path, cues: Sequence[Cue]) -> None:
-    """Draft captions in the layout of the VOD speech stage; English waits for the
-    full pass."""
+def write_speech(speech_dir: Path, drafts: Drafts) -> None:
+    """Draft captions in the layout of the VOD speech stage (English, when the live made
+    none, waits for the full pass)."""
     shutil.rmtree(speech_dir, ignore_errors=True)
     speech_dir.mkdir(parents=True)
-    (speech_dir / "subtitles.fr.vtt").write_text(render_webvtt(cues), encoding="utf-8")
-    (speech_dir / "subtitles.en.vtt").write_text(render_webvtt([]), encoding="utf-8")
+    cues = list(drafts.get("fr", ()))
+    for language in ("fr", "en"):
+        (speech_dir / f"subtitles.{language}.vtt").write_text(
+            render_webvtt(list(drafts.get(language, ()))), encoding="utf-8")
     text = "\n".join(" ".join(cue.lines) for cue in cues)
     (speech_dir / "transcript.fr.txt").write_text(text + "\n", encoding="utf-8")
     segments = [{"start": c.start, "end": c.end, "text": " ".join(c.lines), "words": []}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 from replay.domain.model import Event, Session
 from replay.live import bridge
 from replay.live.playlists import DAY_PLAYLIST, MASTER_LIVE
-from replay.live.publisher import LIVE_FOLDER, room_prefix, room_slug
+from replay.live.publisher import LIVE_FOLDER, feed_key, room_prefix, room_slug
 from replay.live.timeline import on_now
 from replay.site.pages import french_date, site_environment, static_assets
 from replay.storage.port import ObjectStore
@@ -27,6 +28,16 @@ STATUS = "status.json"
 #: hls.js with subtitles (the site's light build has none): the live's captions need it.
 FULL_HLS_JS = "hls.min.js"
 ROOMS = "rooms.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LivePage:
+    """How the live pages play: the player's live delay (hls.js `liveSyncDuration`), and
+    the address of the rooms' « transcription en direct » feeds (with a {room} part;
+    None: no live captions, no panel)."""
+
+    player_delay: float
+    transcript: str | None = None
 
 
 def _clock(moment: datetime, zone: ZoneInfo) -> str:
@@ -46,8 +57,11 @@ def session_json(session: Session | None, zone: ZoneInfo) -> dict[str, Any] | No
 
 
 def room_status(event: Event, room: str, *, on_air: bool, day: str | None, now: datetime,
-                replays: Sequence[tuple[Session, bool]]) -> dict[str, Any]:
-    """The room's status for the live page (URLs relative to the room's folder)."""
+                replays: Sequence[tuple[Session, bool]],
+                player_delay: float | None = None) -> dict[str, Any]:
+    """The room's status for the live page (URLs relative to the room's folder).
+    `player_delay`: the live delay the captions need now (measured), for players
+    that join."""
     zone = ZoneInfo(event.timezone)
     sessions = bridge.room_sessions(event, room)
     current, upcoming = on_now([s for s in sessions if not s.is_break], now)
@@ -61,6 +75,7 @@ def room_status(event: Event, room: str, *, on_air: bool, day: str | None, now: 
         "replays": [{"title": s.title, "url": f"../../{s.slug}/index.html",
                      "start_label": _clock(s.start, zone), "live_replay": live}
                     for s, live in replays],
+        "player_delay": player_delay,
         "updated": now.isoformat(),
     }
 
@@ -74,11 +89,13 @@ async def _write(objects: ObjectStore, key: str, data: bytes,
 
 
 async def publish_room_status(deps: LiveDeps, event: Event, room: str, *, on_air: bool,
-                              now: datetime) -> dict[str, Any]:
+                              now: datetime,
+                              player_delay: float | None = None) -> dict[str, Any]:
     takes = deps.live.takes_of(event.slug, room)
     day = takes[-1].day if takes else None
     status = room_status(event, room, on_air=on_air, day=day, now=now,
-                         replays=bridge.published_sessions(deps.store, event, room))
+                         replays=bridge.published_sessions(deps.store, event, room),
+                         player_delay=player_delay)
     data = json.dumps({**status, "updated": None}, ensure_ascii=False, indent=1)
     await _write(deps.objects, f"{room_prefix(event.slug, room)}/{STATUS}", data.encode(),
                  deps.written)
@@ -94,18 +111,21 @@ async def publish_rooms(objects: ObjectStore, event: Event, on_air: dict[str, bo
     await _write(objects, f"{event.slug}/{LIVE_FOLDER}/{ROOMS}", data, written)
 
 
-def render_live_page(event: Event, room: str, *, player_delay: float, has_hls_js: bool) -> str:
+def render_live_page(event: Event, room: str, *, page: LivePage, has_hls_js: bool) -> str:
+    transcript = page.transcript.format(room=feed_key(event.slug, room)) \
+        if page.transcript else None
     return site_environment().get_template("live.html").render(
-        event=event, room=room, player_delay=f"{player_delay:g}", has_hls_js=has_hls_js)
+        event=event, room=room, player_delay=f"{page.player_delay:g}", has_hls_js=has_hls_js,
+        events_url=f"{transcript}/events" if transcript else None, poll_url=transcript)
 
 
 async def publish_live_page(objects: ObjectStore, event: Event, room: str, *,
-                            player_delay: float, written: dict[str, bytes]) -> None:
+                            page: LivePage, written: dict[str, bytes]) -> None:
     """The room's live page and the site's assets it uses."""
     assets = static_assets()  # the full hls.js build among them
     for name, data in assets:
         await _write(objects, f"{event.slug}/assets/{name}", data, written)
     has_hls_js = any(name == FULL_HLS_JS for name, _ in assets)
-    page = render_live_page(event, room, player_delay=player_delay, has_hls_js=has_hls_js)
-    await _write(objects, f"{room_prefix(event.slug, room)}/index.html", page.encode(),
+    html = render_live_page(event, room, page=page, has_hls_js=has_hls_js)
+    await _write(objects, f"{room_prefix(event.slug, room)}/index.html", html.encode(),
                  written)

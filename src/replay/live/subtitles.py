@@ -17,7 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from replay.domain.cues import rules_for
 from replay.domain.livecues import (
@@ -92,11 +92,16 @@ class SubtitleRendition:
         self.published: list[PlaylistEntry] = []
         self.first_sequence: int | None = None
         self.late_segments = 0
+        #: Seconds the last subtitle segment out waited after its video segment.
+        self.recent_wait: float | None = None
         self._clock = clock
         self._takes: dict[int, TakeSubtitles] = {}
         self._waiting: deque[tuple[LiveSegment, float]] = deque()
         self._lock = asyncio.Lock()
         self._ended = False
+        #: Sequences shown live but never kept, and those of them already deleted.
+        self.unkept: set[int] = set()
+        self._deleted: set[int] = set()
 
     async def resume(self) -> None:
         """Carry on the day's playlist already in the store (after a restart)."""
@@ -110,8 +115,21 @@ class SubtitleRendition:
         self._takes[take] = subtitles
         return subtitles
 
-    async def add_segment(self, segment: LiveSegment) -> None:
-        """A video segment is out: its subtitle segment follows when its captions are."""
+    def uncaptioned_take(self, take: int, mpegts_origin: int) -> None:
+        """A take without captions (its segments were collected after a restart, or its
+        captioner never started): its subtitle segments go out at once, empty, so that
+        the subtitle playlists stay parallel to the video's."""
+        if take not in self._takes:
+            subtitles = self.begin_take(take, mpegts_origin)
+            subtitles.finished = True
+
+    async def add_segment(self, segment: LiveSegment, *, keep: bool = True) -> None:
+        """A video segment is out: its subtitle segment follows when its captions are.
+        A segment not to be kept (a session that must not be recorded) is shown in the
+        live window only, like its video: left out of the day's playlist, and deleted
+        once it leaves the window."""
+        if not keep:
+            self.unkept.add(segment.sequence)
         self._waiting.append((segment, self._clock()))
         await self.publish_ready()
 
@@ -124,13 +142,14 @@ class SubtitleRendition:
         async with self._lock:
             count = 0
             while self._waiting and (force or self._ready(*self._waiting[0])):
-                segment, _ = self._waiting[0]
+                segment, added_at = self._waiting[0]
                 try:
                     await self._write_segment(segment)
                 except Exception:  # the live must go on: try again at the next call
                     log.exception("subtitle segment %s not written", segment.sequence)
                     break
                 self._waiting.popleft()
+                self.recent_wait = self._clock() - added_at
                 count += 1
             if count or (force and self._ended):
                 await self._write_playlists()
@@ -162,15 +181,40 @@ class SubtitleRendition:
         self.published.append(PlaylistEntry(name, segment.duration, segment.discontinuity))
 
     async def _write_playlists(self) -> None:
-        first = self.first_sequence or 0
         entries = self.published
         target = target_duration_for((e.duration for e in entries), self.config.target_duration)
-        day = media_playlist(entries, first_sequence=first, target_duration=target,
-                             event=True, ended=self._ended)
+        kept = _kept(entries, self.unkept)
+        day = media_playlist(kept, first_sequence=_sequence(kept[0]) if kept else 0,
+                             target_duration=target, event=True, ended=self._ended)
         skipped = max(0, len(entries) - self.config.window)
-        live = media_playlist(entries[skipped:], first_sequence=first + skipped,
+        shown = entries[skipped:]
+        live = media_playlist(shown, first_sequence=_sequence(shown[0]) if shown else 0,
                               target_duration=target, ended=self._ended,
                               discontinuity_sequence=sum(e.discontinuity
                                                          for e in entries[:skipped]))
         await self.store.put_bytes(self.config.key(self.config.day_playlist), day.encode())
         await self.store.put_bytes(self.config.key(self.config.live_playlist), live.encode())
+        for entry in entries[:skipped]:
+            sequence = _sequence(entry)
+            if sequence in self.unkept and sequence not in self._deleted:
+                await self.store.delete(self.config.key(entry.uri))
+                self._deleted.add(sequence)
+
+
+def _sequence(entry: PlaylistEntry) -> int:
+    return int(entry.uri.partition(".")[0])
+
+
+def _kept(entries: Sequence[PlaylistEntry], unkept: set[int]) -> list[PlaylistEntry]:
+    """The day's entries without those not to be kept; where some were left out, the
+    next one starts a discontinuity (as in the video's day playlist)."""
+    kept: list[PlaylistEntry] = []
+    previous: int | None = None
+    for entry in entries:
+        sequence = _sequence(entry)
+        if sequence in unkept:
+            continue
+        gap = previous is not None and sequence != previous + 1
+        kept.append(replace(entry, discontinuity=bool(kept) and (entry.discontinuity or gap)))
+        previous = sequence
+    return kept

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from replay.domain.ladder import Rung
 from replay.domain.model import Event, Session
 from replay.live import bridge
 from replay.live.commands import (
+    ARCHIVE,
     LivePlan,
     parse_stream_probe,
     plan_ladder,
@@ -36,7 +37,12 @@ from replay.live.nginx import NginxConfig, nginx_argv, nginx_config, pull_url
 from replay.live.publisher import RoomDay, RoomPublisher
 from replay.live.replay import DraftCaptions, audio_rung, download_rung
 from replay.live.speech import LiveSpeechMap
-from replay.live.status import publish_live_page, publish_room_status, publish_rooms
+from replay.live.status import (
+    LivePage,
+    publish_live_page,
+    publish_room_status,
+    publish_rooms,
+)
 from replay.live.store import StreamKey, Take
 from replay.live.take import (
     PCM_FILE,
@@ -83,7 +89,7 @@ def _save_plan(folder: Path, plan: LivePlan) -> None:
         {"copy_top": plan.copy_top, "rungs": [asdict(r) for r in plan.rungs]}))
 
 
-def _load_plan(folder: Path) -> LivePlan | None:
+def load_plan(folder: Path) -> LivePlan | None:
     path = folder / PLAN_FILE
     if not path.exists():
         return None
@@ -102,6 +108,12 @@ class LiveSupervisor:
     subtitles: tuple[tuple[str, str, str], ...] = ()
     #: The live pages must be published again (a key was issued).
     pages_due: bool = False
+    #: Takes whose local segment files were pruned (off air, every session replayed).
+    pruned: set[int] = field(default_factory=set)
+    #: How the live pages play (None: the video's own delay, no captions panel).
+    page: LivePage | None = None
+    #: Seconds a room's subtitle segments last waited for their captions, if any.
+    caption_wait: Callable[[str, str], float | None] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -109,17 +121,40 @@ class LiveSupervisor:
 
     def attach(self, *, listener: TakeListener | None = None,
                drafts: DraftCaptions | None = None,
-               subtitles: tuple[tuple[str, str, str], ...] = ()) -> None:
+               subtitles: tuple[tuple[str, str, str], ...] = (),
+               page: LivePage | None = None,
+               caption_wait: Callable[[str, str], float | None] | None = None) -> None:
         """Where the live captions plug in: a listener of every take (its PCM, its
-        segments), the function giving an instant replay its draft captions, and the
+        segments), the function giving an instant replay its draft captions, the
         subtitle renditions of the master playlists, (language, name, URI relative to
-        the day's folder, e.g. "subtitles/fr/live.m3u8"), the first one the default."""
+        the day's folder, e.g. "subtitles/fr/live.m3u8"), the first one the default,
+        the live pages' player delay and transcript panel, and the measured wait of the
+        captions (which lengthens the delay of players that join)."""
         if listener is not None:
             self.listeners.append(listener)
         if drafts is not None:
             self.deps = replace(self.deps, drafts=drafts)
         if subtitles:
             self.subtitles = subtitles
+        if page is not None:
+            self.page = page
+        if caption_wait is not None:
+            self.caption_wait = caption_wait
+
+    @property
+    def live_page(self) -> LivePage:
+        return self.page or LivePage(self.settings.live_player_delay)
+
+    def player_delay(self, event_slug: str, room: str) -> float:
+        """The live delay for a player joining now: the page's, or longer when the
+        room's captions are late (their wait, then a segment, the reloads of both
+        playlists and a margin)."""
+        delay = self.live_page.player_delay
+        wait = self.caption_wait(event_slug, room) if self.caption_wait else None
+        if wait is None:
+            return delay
+        segment = self.settings.live_segment_seconds
+        return float(max(delay, round(wait + 2 * segment + 2)))
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -309,7 +344,7 @@ class LiveSupervisor:
         except FfmpegFailed as failure:
             log.warning("live: the take of room %s ended: %s", key.room, failure.summary)
         finally:
-            await asyncio.shield(self._ended(room, run.take))
+            await asyncio.shield(self._ended(room, run.take, asyncio.current_task()))
 
     def _publisher(self, room: Room, day: RoomDay, plan: LivePlan) -> RoomPublisher:
         if room.publisher is None or room.publisher.day != day:
@@ -356,10 +391,13 @@ class LiveSupervisor:
             # A session that must not be recorded: shown live, never kept.
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
-    async def _ended(self, room: Room, take: Take | None) -> None:
-        if room.take_task is asyncio.current_task():
+    async def _ended(self, room: Room, take: Take | None,
+                     task: asyncio.Task[None] | None) -> None:
+        """The end of the take `task` ran (`_ended` runs shielded, in a task of its own:
+        comparing with its own task left the room on air for the programme watch)."""
+        if room.take_task is task:
             room.take_task = None
-        if room.draining is asyncio.current_task():
+        if room.draining is task:
             room.draining = None
         ended = datetime.now(UTC)
         if room.take_task is None:
@@ -381,7 +419,7 @@ class LiveSupervisor:
         self.deps.live.forget_unfinished_replays()
         for take in self.deps.live.open_takes():
             event = bridge.load_event(self.deps.store, take.event_slug)
-            plan = _load_plan(Path(take.folder))
+            plan = load_plan(Path(take.folder))
             if event is not None and plan is not None:
                 await self._collect_leftovers(event, take, plan)
             self.deps.live.end_take(take.id, datetime.now(UTC))
@@ -444,8 +482,7 @@ class LiveSupervisor:
             for room in self.rooms.values():
                 if room.key.event_slug == slug:
                     await publish_live_page(self.deps.objects, event, room.key.room,
-                                            player_delay=self.settings.live_player_delay,
-                                            written=self.deps.written)
+                                            page=self.live_page, written=self.deps.written)
             if await self.deps.objects.get_bytes(f"{slug}/index.html") is None:
                 await bridge.publish_event(self.settings, self.deps.store, self.deps.objects,
                                            event)
@@ -461,7 +498,8 @@ class LiveSupervisor:
         if not room.busy:
             await self._sessions_over(room, event, now)
         await publish_room_status(self.deps, event, room.key.room, on_air=room.take is not None,
-                                  now=now)
+                                  now=now, player_delay=self.player_delay(event.slug,
+                                                                          room.key.room))
 
     async def _sessions_over(self, room: Room, event: Event, now: datetime) -> None:
         key = room.key
@@ -500,18 +538,44 @@ class LiveSupervisor:
 
     def _last_plan(self, room: Room) -> LivePlan | None:
         takes = self.deps.live.takes_of(room.key.event_slug, room.key.room)
-        return _load_plan(Path(takes[-1].folder)) if takes else None
+        return load_plan(Path(takes[-1].folder)) if takes else None
 
     async def _close_off_air(self, room: Room, event: Event) -> None:
-        chunks = self.deps.live.pending_chunks(event.slug, room.key.room)
-        if not chunks:
-            return
         takes = self.deps.live.takes_of(event.slug, room.key.room)
-        clocks = {t.id: take_clock(t) for t in takes}
-        for group in contiguous(chunks, clocks, self.settings.live_reconnect_grace):
-            recording = await close_stretch(self.deps, event, room.key.room, group, clocks)
-            if recording is not None:
-                await bridge.queue_full_pass(self.deps.queue, recording)
+        chunks = self.deps.live.pending_chunks(event.slug, room.key.room)
+        if chunks:
+            clocks = {t.id: take_clock(t) for t in takes}
+            for group in contiguous(chunks, clocks, self.settings.live_reconnect_grace):
+                recording = await close_stretch(self.deps, event, room.key.room, group,
+                                                clocks)
+                if recording is not None:
+                    await bridge.queue_full_pass(self.deps.queue, recording)
+        if not self.deps.live.pending_chunks(event.slug, room.key.room):
+            await self._prune_segments(takes)
+
+    async def _prune_segments(self, takes: Sequence[Take]) -> None:
+        """Off air, every session begun so far replayed and the archive kept: the
+        segment files the ended takes kept on disk for the instant replays' remux are not
+        needed any more (the object store has the live's copy; the full pass reads the
+        archive), nor the archive chunk ffmpeg never finished when a take stopped."""
+        for take in takes:
+            if take.status == "ended" and take.id not in self.pruned:
+                plan = load_plan(Path(take.folder))
+                if plan is not None:
+                    removed = await asyncio.to_thread(_remove_segments, Path(take.folder),
+                                                      plan)
+                    log.info("live: take %d of room %s: %d local segment files pruned",
+                             take.id, take.room, removed)
+                self.pruned.add(take.id)
+
+
+def _remove_segments(folder: Path, plan: LivePlan) -> int:
+    removed = 0
+    for name in (*(rung.name for rung in plan.rungs), ARCHIVE):
+        for path in (folder / name).glob("*.ts"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _recorded(sessions: Sequence[Session], moment: datetime) -> bool:

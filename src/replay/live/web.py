@@ -12,20 +12,27 @@ on the organisers' pages, and the supervisor's `cleanup_ctx`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
 
-from replay.domain.model import Event
+from replay.domain.model import Event, Session
 from replay.domain.programme import slugify
+from replay.live import bridge
+from replay.live.captions import live_hotwords
 from replay.live.instant import LiveDeps
 from replay.live.nginx import APPLICATION
 from replay.live.publisher import LIVE_FOLDER, room_slug
 from replay.live.replay import no_drafts
-from replay.live.status import publish_live_page
-from replay.live.store import LiveStore, StreamKey
-from replay.live.supervisor import LiveSupervisor
+from replay.live.room_captions import LiveCaptions, player_delay
+from replay.live.status import LivePage, publish_live_page
+from replay.live.store import LiveStore, StreamKey, Take
+from replay.live.supervisor import LiveSupervisor, load_plan
+from replay.live.timeline import on_now
+from replay.live.transcript_feed import TRANSCRIPT_FEEDS, TranscriptFeeds, setup_transcript_feeds
 from replay.settings import Settings
 from replay.web.api_common import load_event
 from replay.web.auth import Role, require
@@ -38,6 +45,9 @@ log = logging.getLogger(__name__)
 LIVE: Final = web.AppKey("replay_live", LiveSupervisor)
 _organiser: Final = require(Role.ORGANISER)
 PAGE = "/organisateur/evenements/{slug}/direct"
+#: Each room's « transcription en direct » (server-sent events under /events), by
+#: `feed_key`.
+TRANSCRIPT_BASE = "/live/{room}/transcription"
 
 
 def setup_live(app: web.Application) -> None:
@@ -45,6 +55,7 @@ def setup_live(app: web.Application) -> None:
     live_enabled is on (`live_context`, added by the factory)."""
     router = app.router
     router.add_post("/live/hooks/{secret}/{call}", nginx_hook)
+    setup_transcript_feeds(app, TranscriptFeeds(), TRANSCRIPT_BASE)
     router.add_get("/api/events/{slug}/live", keys_api)
     router.add_post("/api/events/{slug}/live/{room}/key", issue_api)
     router.add_delete("/api/events/{slug}/live/{room}/key", revoke_api)
@@ -54,13 +65,47 @@ def setup_live(app: web.Application) -> None:
 
 
 async def live_context(app: web.Application) -> AsyncIterator[None]:
-    deps = LiveDeps(settings=app[SETTINGS], store=app[STORE], live=LiveStore(app[STORE].db),
+    settings = app[SETTINGS]
+    deps = LiveDeps(settings=settings, store=app[STORE], live=LiveStore(app[STORE].db),
                     objects=app[OBJECTS], queue=app[QUEUE], drafts=no_drafts)
     supervisor = LiveSupervisor(deps)
+    captions = live_captions(deps, app[TRANSCRIPT_FEEDS]) \
+        if settings.live_captions_enabled else None
+    if captions is not None:
+        supervisor.attach(listener=captions, drafts=captions.drafts,
+                          subtitles=captions.subtitles(),
+                          page=LivePage(player_delay(settings), TRANSCRIPT_BASE),
+                          caption_wait=captions.caption_wait)
     app[LIVE] = supervisor
     await supervisor.start()
     yield
     await supervisor.stop()
+    if captions is not None:
+        await captions.stop()
+
+
+def live_captions(deps: LiveDeps, feeds: TranscriptFeeds) -> LiveCaptions:
+    """The live captions of every take: the programme of the take's room gives the
+    hotwords and the sessions that must not be recorded."""
+
+    def sessions(take: Take) -> Sequence[Session]:
+        event = bridge.load_event(deps.store, take.event_slug)
+        return bridge.room_sessions(event, take.room) if event is not None else ()
+
+    def hotwords(take: Take, now: datetime) -> str:
+        event = bridge.load_event(deps.store, take.event_slug)
+        if event is None:
+            return ""
+        current, upcoming = on_now(bridge.room_sessions(event, take.room), now)
+        return live_hotwords(event, [s for s in (current, upcoming) if s is not None],
+                             bridge.event_glossary(deps.settings, deps.store, event))
+
+    def top_rung(take: Take) -> str:
+        plan = load_plan(Path(take.folder))
+        return plan.rungs[0].name if plan is not None else ""
+
+    return LiveCaptions(deps.settings, deps.objects, feeds, top_rung=top_rung,
+                        hotwords=hotwords, sessions=sessions)
 
 
 # -- nginx's hooks ---------------------------------------------------------------------------
@@ -146,8 +191,7 @@ async def change_key(app: web.Application, event: Event, room: str, *,
     supervisor = app.get(LIVE)
     if key is not None and supervisor is not None:
         supervisor.key_changed(key)
-        await publish_live_page(app[OBJECTS], event, room,
-                                player_delay=settings.live_player_delay,
+        await publish_live_page(app[OBJECTS], event, room, page=supervisor.live_page,
                                 written=supervisor.deps.written)
     return key
 

@@ -1,5 +1,6 @@
 // The live pages. On a room's page: the live HLS (natively or through hls.js, loaded only
-// when needed), kept a few seconds behind the live edge, and the room's status.json polled
+// when needed), kept a few seconds behind the live edge (more when the live captions need
+// it: status.json's player_delay, measured by the service), and the room's status.json polled
 // for « on air », the current and next sessions and the day's replays, so that they change
 // without a reload. On the event's index: which rooms are live now (direct/rooms.json).
 (function () {
@@ -138,6 +139,8 @@
     replays(status);
     if (status.live && status.live !== source) {
       state("En direct.");
+      // The captions must reach their playlist before the player reaches their moment.
+      if (status.player_delay && status.player_delay > delay) { delay = status.player_delay; }
       needLibrary(function () { attach(status.live); });
     } else if (!status.live && !source) {
       state("La salle n’est pas en direct pour l’instant.");
