@@ -56,9 +56,17 @@ def metadata_for(data: bytes, **extra: str) -> dict[str, str]:
 
 
 def files_in(root: Path) -> dict[str, int]:
+    """The folder's files and sizes; one the background purge deletes while it is being
+    listed (between the listing and its stat) counts as gone."""
     if not root.exists():
         return {}
-    return {p.name: p.stat().st_size for p in sorted(root.iterdir())}
+    sizes = {}
+    for path in sorted(root.iterdir()):
+        try:
+            sizes[path.name] = path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return sizes
 
 
 class Clock:
