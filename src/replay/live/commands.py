@@ -121,7 +121,7 @@ def _encoded_rung(index: int, rung: Rung, seconds: float, *, follow_source: bool
     keyframes = "source" if follow_source else f"expr:gte(t,n_forced*{seconds:g})"
     return [
         "-map", f"[v{index}]",
-        "-c:v", "libx264", "-preset", "veryfast",
+        "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
         "-profile:v", "high" if min(rung.width, rung.height) > 480 else "main",
         "-b:v", f"{rung.video_kbps}k", "-maxrate:v", f"{rung.video_kbps * 11 // 10}k",
         "-bufsize:v", f"{rung.video_kbps * 2}k",
