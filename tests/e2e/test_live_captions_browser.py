@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import json
 import re
 import unicodedata
@@ -306,17 +307,37 @@ def recognised(words: list[Word], speech: TimedSpeech) -> list[tuple[str, float]
     return found
 
 
+@dataclass(frozen=True)
+class Heard:
+    """A token of a cue and the spoken word it transcribes."""
+
+    token: str
+    cue: Cue
+    spoken: Word
+
+
+def heard_in(cues: list[Cue], speech: TimedSpeech, min_letters: int) -> list[Heard]:
+    """The cues' tokens matched, in order, to the words said (difflib's matching runs).
+
+    Matching in order, as a word error rate does, keeps a misheard word that happens to be
+    said elsewhere (« mille » for « Villes ») from passing for a cue shown at the wrong time.
+    """
+    said = [(t, w) for w in speech.words for t in tokens(w.text)]
+    shown = [(t, c) for c in sorted(cues, key=lambda c: c.start) for t in tokens(c.text)]
+    matcher = difflib.SequenceMatcher(None, [t for t, _ in shown], [t for t, _ in said],
+                                      autojunk=False)
+    return [Heard(shown[i + k][0], shown[i + k][1], said[j + k][1])
+            for i, j, size in matcher.get_matching_blocks() for k in range(size)
+            if len(shown[i + k][0]) >= min_letters]
+
+
 def test_the_cues_carry_the_spoken_words_at_their_time(live: LiveRun) -> None:
-    cues = live.subtitle_cues()
-    said = {t: [w for w in live.speech.words if t in tokens(w.text)]
-            for w in live.speech.words for t in tokens(w.text) if len(t) >= 5}
-    placed = [(token, cue) for cue in cues for token in tokens(cue.text) if token in said]
-    distinct = {token for token, _cue in placed}
+    heard = heard_in(live.subtitle_cues(), live.speech, min_letters=5)
     # espeak-ng's voices are hard for the small model: expect words, not exact text.
-    assert len(distinct) >= 8, (distinct, [c.text for c in cues])
-    on_time = [any(w.start - 1.5 <= cue.end and w.end + 1.5 >= cue.start for w in said[token])
-               for token, cue in placed]
-    assert sum(on_time) >= 0.8 * len(on_time), placed
+    assert len({h.token for h in heard}) >= 8, (heard, [c.text for c in live.subtitle_cues()])
+    late = [h for h in heard
+            if not (h.spoken.start - 1.5 <= h.cue.end and h.spoken.end + 1.5 >= h.cue.start)]
+    assert len(late) <= 0.2 * len(heard), late
 
 
 def test_the_feed_and_the_drafts_have_the_committed_words(live: LiveRun) -> None:
@@ -338,14 +359,15 @@ def test_chromium_shows_each_cue_while_its_words_are_spoken(live: LiveRun) -> No
     assert offsets, live.frags
     assert offsets[-1] - offsets[0] < 0.25, offsets  # the player's clock is the take's, shifted
     offset = offsets[len(offsets) // 2]
+    spoken_in: dict[tuple[str, ...], list[Word]] = {}
+    for heard in heard_in(live.subtitle_cues(), live.speech, min_letters=4):
+        spoken_in.setdefault(tuple(tokens(heard.cue.text)), []).append(heard.spoken)
     checked, aligned, cues = 0, 0, set()
     for sample in live.samples:
         now = sample["t"] + offset  # on the take's clock
         for shown in sample["cues"]:
             start, end = shown["start"] + offset, shown["end"] + offset
-            heard = {t for t in tokens(shown["text"]) if len(t) >= 4}
-            said = [w for w in live.speech.words if start - 10 < w.start < end + 10
-                    and set(tokens(w.text)) & heard]
+            said = spoken_in.get(tuple(tokens(shown["text"])), [])
             if not said:
                 continue
             checked += 1
