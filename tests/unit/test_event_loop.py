@@ -123,3 +123,45 @@ async def test_a_busy_worker_is_a_429_to_try_again(api: Api) -> None:
     freed = await api.client.put(api.captions(), json={"cues": []}, headers={
         **api.headers, "If-Match": etag})
     assert freed.status == 200  # a slot is free again
+
+
+async def first_answer_to_an_announced_body(api: Api, path: str, etag: str) -> bytes:
+    """The status line the server sends first to a request announcing a 4 MB body with
+    `Expect: 100-continue` (on a raw connection: which answer comes first is the point)."""
+    url = api.client.make_url(path)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        head = [f"POST {path} HTTP/1.1", f"Host: {url.host}:{url.port}",
+                f"Authorization: {api.headers['Authorization']}", f"If-Match: {etag}",
+                "Content-Type: text/vtt", f"Content-Length: {4 << 20}",
+                "Expect: 100-continue"]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+
+
+async def test_a_client_that_asks_first_is_refused_before_sending_its_file(api: Api) -> None:
+    """`Expect: 100-continue`: while every slot is taken, the 429 comes instead of « 100
+    Continue », so the client never sends its file; with a slot free, the import goes
+    through as usual."""
+    etag = await api.etag()
+    offload = api.app[OFFLOAD]
+    path = api.captions("/import")
+    async with offload.slot(), offload.slot(), offload.slot(), offload.slot():  # all taken
+        assert await first_answer_to_an_announced_body(api, path, etag) == (
+            b"HTTP/1.1 429 Too Many Requests\r\n")
+        async with api.client.post(path, data=b"WEBVTT\n", expect100=True, headers={
+                **api.headers, "If-Match": etag, "Content-Type": "text/vtt"}) as refused:
+            assert refused.status == 429
+            assert refused.headers["Retry-After"] == "5"
+            assert "réessayez dans un instant" in (await refused.json())["error"]
+    assert await first_answer_to_an_announced_body(api, path, etag) == (
+        b"HTTP/1.1 100 Continue\r\n")
+    form = aiohttp.FormData()
+    form.add_field("file", io.BytesIO(b"WEBVTT\n\n00:01.000 --> 00:02.000\nBonjour\n"),
+                   filename="a.vtt")
+    imported = await api.client.post(path, data=form, headers={
+        **api.headers, "If-Match": etag}, expect100=True)
+    assert imported.status == 200, await imported.text()

@@ -95,7 +95,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_delete(CAPTIONS + "/claim", release)
     router.add_get(CAPTIONS + "/export.vtt", export_vtt)
     router.add_get(CAPTIONS + "/export.srt", export_srt)
-    router.add_post(CAPTIONS + "/import", import_file)
+    router.add_post(CAPTIONS + "/import", import_file, expect_handler=refuse_before_the_body)
     router.add_get(CHAPTERS, show_chapters)
     router.add_put(CHAPTERS, save_chapters)
 
@@ -473,6 +473,10 @@ async def export_srt(request: web.Request) -> web.Response:
     return await export(request, "srt")
 
 
+BUSY: Final = (f"Le serveur traite déjà plusieurs fichiers de sous-titres{NBSP}: réessayez "
+               f"dans un instant.")
+
+
 @contextlib.asynccontextmanager
 async def offload_slot(request: web.Request) -> AsyncIterator[Offload]:
     """One of the app's worker slots (`OFFLOAD`), or a 429 to try again."""
@@ -481,10 +485,24 @@ async def offload_slot(request: web.Request) -> AsyncIterator[Offload]:
         async with offload.slot():
             yield offload
     except Busy:
-        error = api_error(429, f"Le serveur traite déjà plusieurs fichiers de sous-titres"
-                               f"{NBSP}: réessayez dans un instant.")
+        error = api_error(429, BUSY)
         error.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
         raise error from None
+
+
+async def refuse_before_the_body(request: web.Request) -> web.StreamResponse | None:
+    """`Expect: 100-continue` (curl asks it past 1 MB): while every worker slot is taken,
+    the 429 goes out before the client sends its file, so a refused import costs no
+    transfer. The connection then closes, since the announced body never comes."""
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text="Seul « Expect: 100-continue » est compris.")
+    if request.config_dict[OFFLOAD].busy:
+        refusal = json_response({"error": BUSY}, status=429)
+        refusal.headers.update({"Retry-After": str(BUSY_RETRY_SECONDS), "Connection": "close"})
+        return refusal
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # what follows is the response's own size
+    return None
 
 
 async def off_the_loop(offload: Offload, what: str,

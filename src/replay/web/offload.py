@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Final, TypeVar
@@ -17,6 +18,9 @@ T = TypeVar("T")
 
 #: Worker processes: one keeps a core for the event loop on a two-core machine.
 WORKERS: Final = 1
+#: The workers yield the CPU to the event loop: on a busy machine, parsing one more file a
+#: little later is better than every request waiting behind it.
+WORKER_NICENESS: Final = 10
 #: Requests that may be working or waiting for a worker at once.
 WAITING: Final = 4
 
@@ -30,14 +34,20 @@ class Offload:
         # Processes come from a fork server, never from a fork of this threaded process;
         # they start on first use.
         self.executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+            max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+            initializer=os.nice, initargs=(WORKER_NICENESS,))
         self._slots = asyncio.Semaphore(waiting)
+
+    @property
+    def busy(self) -> bool:
+        """Every slot is taken: a `slot` now would be `Busy`."""
+        return self._slots.locked()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one of the slots (taken before reading a large body: a request that will
         be refused need not be received); `Busy` when none is free."""
-        if self._slots.locked():
+        if self.busy:
             raise Busy
         async with self._slots:
             yield
