@@ -493,12 +493,16 @@ async def offload_slot(request: web.Request) -> AsyncIterator[Offload]:
 async def refuse_before_the_body(request: web.Request) -> web.StreamResponse | None:
     """`Expect: 100-continue` (curl asks it past 1 MB): while every worker slot is taken,
     the 429 goes out before the client sends its file, so a refused import costs no
-    transfer. The connection then closes, since the announced body never comes."""
+    transfer. The connection then closes at once, since the announced body never comes."""
     if request.headers.get("Expect", "").lower() != "100-continue":
         raise web.HTTPExpectationFailed(text="Seul « Expect: 100-continue » est compris.")
     if request.config_dict[OFFLOAD].busy:
         refusal = json_response({"error": BUSY}, status=429)
-        refusal.headers.update({"Retry-After": str(BUSY_RETRY_SECONDS), "Connection": "close"})
+        refusal.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        refusal.force_close()
+        # The body will not come: without this, aiohttp would wait for it (its lingering
+        # close) for 10 s, holding the connection of every refused client.
+        request.content.feed_eof()
         return refusal
     await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     request.writer.output_size = 0  # what follows is the response's own size
