@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import re
@@ -359,9 +360,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"replay serve{NBSP}: http://{settings.host}:{settings.port}/ {NBSP}; "
           f"{describe_backend(settings)}", file=sys.stderr, flush=True)
     app = create_app(settings, worker_queues=queues, run_workers=not args.no_workers)
+    app.on_startup.append(_freeze_startup_objects)
     web.run_app(app, host=settings.host,
                 port=settings.port, print=None, access_log=None)
     return 0
+
+
+async def _freeze_startup_objects(app: object) -> None:
+    """What start-up created (modules, templates, the app's resources) lives as long as the
+    server: out of the collector's sight, a full collection under load no longer scans it
+    (tens of milliseconds of the event loop each time)."""
+    gc.freeze()
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
