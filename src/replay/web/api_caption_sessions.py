@@ -64,7 +64,7 @@ from replay.web.api_common import (
     answered,
     check_event_access,
     json_body,
-    load_recording,
+    load_planned,
     optional_seconds,
     parse_id,
     recording_in,
@@ -127,9 +127,7 @@ def _target(request: web.Request, recording: Recording, cuts: Iterable[Cut]) -> 
 
 
 async def find_target(request: web.Request) -> Target:
-    recording = await load_recording(request)
-    cuts = await request.config_dict[DB].run(lambda store: store.load_cuts(recording.id))
-    return _target(request, recording, cuts)
+    return _target(request, *await load_planned(request))
 
 
 def target(request: web.Request) -> Target:
@@ -573,8 +571,7 @@ async def import_file(request: web.Request) -> web.Response:
 
 
 async def _session_cut(request: web.Request) -> tuple[Recording, Cut]:
-    recording, guid = await load_recording(request), request.match_info["guid"]
-    cuts = await request.config_dict[DB].run(lambda store: store.load_cuts(recording.id))
+    (recording, cuts), guid = await load_planned(request), request.match_info["guid"]
     for cut in cuts:
         if cut.guid == guid:
             return recording, cut

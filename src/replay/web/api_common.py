@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.services.admission import event_for
 from replay.services.errors import ServiceError
@@ -74,6 +75,19 @@ async def load_recording(request: web.Request, key: str = "id") -> Recording:
     recording = await request.config_dict[DB].run(lambda store: recording_in(store, text))
     check_event_access(request, recording.event_slug)
     return recording
+
+
+async def load_planned(request: web.Request) -> tuple[Recording, list[Cut]]:
+    """`load_recording`, with the recording's cut plan read in the same run."""
+    text = request.match_info["id"]
+
+    def planned(store: Store) -> tuple[Recording, list[Cut]]:
+        recording = recording_in(store, text)
+        return recording, store.load_cuts(recording.id)
+
+    recording, cuts = await request.config_dict[DB].run(planned)
+    check_event_access(request, recording.event_slug)
+    return recording, cuts
 
 
 def recording_in(store: Store, text: str) -> Recording:

@@ -34,6 +34,7 @@ from replay.web.api_common import (
     check_event_access,
     json_body,
     load_event,
+    load_planned,
     load_recording,
     optional_seconds,
 )
@@ -205,8 +206,7 @@ def _sessions_json(store: Store, *, slug: str, jobs: list[Job],
 
 
 async def _session_cut(request: web.Request) -> tuple[Recording, str]:
-    recording, guid = await load_recording(request), request.match_info["guid"]
-    cuts = await request.config_dict[DB].run(lambda store: store.load_cuts(recording.id))
+    (recording, cuts), guid = await load_planned(request), request.match_info["guid"]
     if guid not in {cut.guid for cut in cuts}:
         raise api_error(404, f"La session « {guid} » n’est pas dans le plan de "
                              f"l’enregistrement {recording.id}.")
