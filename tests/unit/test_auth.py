@@ -21,6 +21,7 @@ from yarl import URL
 
 from replay.cli import main
 from replay.settings import Settings
+from replay.store.async_store import AsyncStore
 from replay.store.db import Store
 from replay.store.users import AccountError
 from replay.web.auth import (
@@ -36,6 +37,7 @@ from replay.web.auth import (
     safe_next,
     setup_auth,
 )
+from replay.web.keys import DB
 
 ORGANISER = ("orga@example.org", "mot de passe de l’organisatrice")
 EDITOR = ("edit@example.org", "mot de passe de l’éditeur")
@@ -115,6 +117,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     editor = users.add(EDITOR[0], "Éditeur", "editor", EDITOR[1])
     app = web.Application()
     setup_auth(app, AuthConfig(), users=users, clock=monotonic)
+    app[DB] = await AsyncStore.open(tmp_path / "replay.sqlite3")  # where the queries run
     app[PUBLISHED] = []
     app.router.add_get("/api/secret", secret)
     app.router.add_get("/api/captions", captions)
@@ -131,6 +134,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         yield Site(client, users, wall, monotonic, app[PUBLISHED], tokens)
     finally:
         await client.close()
+        await app[DB].close()
         store.close()
 
 
@@ -374,6 +378,7 @@ async def test_cookie_secure_setting(tmp_path: Path) -> None:
     users.add(ORGANISER[0], "Organisatrice", Role.ORGANISER, ORGANISER[1])
     app = web.Application()
     setup_auth(app, AuthConfig.from_settings(Settings(cookie_secure=True)), users=users)
+    app[DB] = await AsyncStore.open(tmp_path / "replay.sqlite3")
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
@@ -387,6 +392,7 @@ async def test_cookie_secure_setting(tmp_path: Path) -> None:
         assert response.cookies[SESSION_COOKIE]["secure"] is True
     finally:
         await client.close()
+        await app[DB].close()
         store.close()
 
 

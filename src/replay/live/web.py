@@ -38,7 +38,7 @@ from replay.web.api_common import load_event
 from replay.web.auth import Role, require
 from replay.web.dashboard import HOME, render
 from replay.web.errors import NBSP, api_error
-from replay.web.keys import OBJECTS, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
 
@@ -181,19 +181,32 @@ def _room(event: Event, given: str) -> str | None:
 async def change_key(app: web.Application, event: Event, room: str, *,
                      revoke: bool) -> StreamKey | None:
     """Issue (or regenerate) or revoke a room's key and tell the running live."""
-    live = LiveStore(app[STORE].db)
-    settings = app[SETTINGS]
-    if revoke:
-        live.revoke_key(event.slug, room)
-    else:
-        live.issue_key(event.slug, room, settings.live_srt_port)
-    key = live.key_for_room(event.slug, room)
+    port = app[SETTINGS].live_srt_port
+    key = await app[DB].run(lambda store: _changed_key(LiveStore(store.db), event.slug, room,
+                                                       port=port, revoke=revoke))
     supervisor = app.get(LIVE)
     if key is not None and supervisor is not None:
         supervisor.key_changed(key)
         await publish_live_page(app[OBJECTS], event, room, page=supervisor.live_page,
                                 written=supervisor.deps.written)
     return key
+
+
+def _changed_key(live: LiveStore, slug: str, room: str, *, port: int,
+                 revoke: bool) -> StreamKey | None:
+    if revoke:
+        live.revoke_key(slug, room)
+    else:
+        live.issue_key(slug, room, port)
+    return live.key_for_room(slug, room)
+
+
+async def rooms_of(request: web.Request, event: Event) -> list[dict[str, Any]]:
+    """`rooms_json` of the event, its keys read on the store's thread."""
+    settings = request.app[SETTINGS]
+    host = public_host(settings, request.url.host or "")
+    return await request.app[DB].run(
+        lambda store: rooms_json(settings, LiveStore(store.db), event, host))
 
 
 def _api_room(request: web.Request, event: Event) -> str:
@@ -206,16 +219,14 @@ def _api_room(request: web.Request, event: Event) -> str:
 
 @_organiser
 async def keys_api(request: web.Request) -> web.Response:
-    event = load_event(request, request.match_info["slug"])
-    settings = request.app[SETTINGS]
-    rooms = rooms_json(settings, LiveStore(request.app[STORE].db), event,
-                       public_host(settings, request.url.host or ""))
+    event = await load_event(request, request.match_info["slug"])
+    rooms = await rooms_of(request, event)
     return web.json_response({"event": event.slug, "rooms": rooms})
 
 
 @_organiser
 async def issue_api(request: web.Request) -> web.Response:
-    event = load_event(request, request.match_info["slug"])
+    event = await load_event(request, request.match_info["slug"])
     room = _api_room(request, event)
     key = await change_key(request.app, event, room, revoke=False)
     settings = request.app[SETTINGS]
@@ -226,9 +237,11 @@ async def issue_api(request: web.Request) -> web.Response:
 
 @_organiser
 async def revoke_api(request: web.Request) -> web.Response:
-    event = load_event(request, request.match_info["slug"])
+    event = await load_event(request, request.match_info["slug"])
     room = _api_room(request, event)
-    if LiveStore(request.app[STORE].db).key_for_room(event.slug, room) is None:
+    found = await request.app[DB].run(
+        lambda store: LiveStore(store.db).key_for_room(event.slug, room))
+    if found is None:
         raise api_error(404, f"La salle « {room} » n’a pas de clé de diffusion{NBSP}: "
                              "rien à révoquer.")
     key = await change_key(request.app, event, room, revoke=True)
@@ -240,25 +253,23 @@ async def revoke_api(request: web.Request) -> web.Response:
 # -- the organisers' page -------------------------------------------------------------------------
 
 
-def _page_event(request: web.Request) -> Event:
+async def _page_event(request: web.Request) -> Event:
     try:
-        return load_event(request, request.match_info["slug"])
+        return await load_event(request, request.match_info["slug"])
     except web.HTTPException:
         raise web.HTTPNotFound(text="Évènement introuvable ou inaccessible.") from None
 
 
 @_organiser
 async def keys_page(request: web.Request) -> web.Response:
-    event = _page_event(request)
-    settings = request.app[SETTINGS]
-    rooms = rooms_json(settings, LiveStore(request.app[STORE].db), event,
-                       public_host(settings, request.url.host or ""))
+    event = await _page_event(request)
+    rooms = await rooms_of(request, event)
     return render(request, "live_keys.html", title=f"Direct — {event.title}", event=event,
                   rooms=rooms, home=HOME, live_on=request.app.get(LIVE) is not None)
 
 
 async def _form_change(request: web.Request, *, revoke: bool) -> web.Response:
-    event = _page_event(request)
+    event = await _page_event(request)
     room = _room(event, request.match_info["room"])
     if room is None:
         raise web.HTTPNotFound(text="Salle inconnue.")

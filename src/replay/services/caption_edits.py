@@ -93,12 +93,12 @@ def synced(captions: Captions, track: CaptionTrack, source: str | None) -> Capti
     return state
 
 
-async def load(settings: Settings, captions: Captions,
+async def load(settings: Settings, db: StoreRunner,
                track: CaptionTrack) -> tuple[CaptionState, str | None]:
     """The track's state, after importing the speech stage's file when it is new, and that
     file's text."""
     source = await read_draft(settings, track)
-    return synced(captions, track, source), source
+    return await db.run(lambda store: synced(Captions(store.db), track, source)), source
 
 
 async def save(settings: Settings, db: StoreRunner, track: CaptionTrack, cues: Sequence[Cue],

@@ -3,8 +3,9 @@
 `AsyncStore.run(use)` runs ``use(store)`` on that thread, with a `Store` whose connection
 only that thread uses, and returns its result: a use case's reads and its transaction
 run together there, and a wait for another writer's lock (``busy_timeout``) never stalls
-the event loop. The loop's own `Store` stays for the code not moved yet; both are
-connections to the same WAL database, so each sees what the other committed.
+the event loop. Every request of the web app runs its store work here; the loop's own
+`Store` stays for the job workers and the live ingest. Both are connections to the same
+WAL database, so each sees what the other committed.
 """
 
 from __future__ import annotations

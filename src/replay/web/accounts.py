@@ -12,14 +12,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Final
 
 from aiohttp import web
 
 from replay.locale import N_, _
-from replay.store.users import TokenInfo, User
+from replay.store.users import TokenInfo, User, Users
 from replay.web.api_common import parse_id
-from replay.web.auth import USERS, Role, current_user, require
+from replay.web.auth import Role, current_user, on_users, require
 from replay.web.dashboard import local_time, page_error, render, zone
 
 ACCOUNT_PAGE: Final = "/compte"
@@ -78,10 +79,11 @@ def account_view(user: User) -> AccountView:
 @_member
 async def account_page(request: web.Request) -> web.Response:
     user = _user(request)
-    users = request.config_dict[USERS]
+    found, everyone = await on_users(request, lambda users: (
+        users.tokens_of(user.id), users.all() if user.manages_accounts else []))
     now = time.time()
-    tokens = [token_view(t, now) for t in users.tokens_of(user.id)]
-    accounts = [account_view(u) for u in users.all()] if user.manages_accounts else []
+    tokens = [token_view(t, now) for t in found]
+    accounts = [account_view(u) for u in everyone]
     done = DONE.get(request.query.get("fait", ""))
     done = _(done) if done else ""
     return render(request, "accounts.html", title="Votre compte", tokens=tokens,
@@ -92,12 +94,11 @@ async def account_page(request: web.Request) -> web.Response:
 async def revoke_token(request: web.Request) -> web.Response:
     """One's own tokens; any token for those who manage the accounts."""
     user = _user(request)
-    users = request.config_dict[USERS]
     number = parse_id(request.match_info["id"])
-    token = None if number is None else users.token(number)
-    if token is None or (token.user_id != user.id and not user.manages_accounts):
+    revoked = number is not None and await on_users(request, partial(
+        _revoke, token_id=number, user=user))
+    if not revoked:
         raise _not_found(request)
-    users.revoke_token(token.id)
     raise web.HTTPSeeOther(f"{ACCOUNT_PAGE}?fait=revoque")
 
 
@@ -112,9 +113,19 @@ async def set_disabled(request: web.Request) -> web.Response:
     if number is None or number == user.id:
         raise _not_found(request)
     disable = request.match_info["action"] == "desactiver"
-    if not request.config_dict[USERS].set_disabled(number, disable):
+    if not await on_users(request, lambda users: users.set_disabled(number, disable)):
         raise _not_found(request)
     raise web.HTTPSeeOther(f"{ACCOUNT_PAGE}?fait={'desactive' if disable else 'reactive'}")
+
+
+def _revoke(users: Users, *, token_id: int, user: User) -> bool:
+    """Revoke the token if `user` may: one's own tokens; any for those who manage the
+    accounts. False when it is not there for them."""
+    token = users.token(token_id)
+    if token is None or (token.user_id != user.id and not user.manages_accounts):
+        return False
+    users.revoke_token(token.id)
+    return True
 
 
 def _user(request: web.Request) -> User:

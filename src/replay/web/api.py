@@ -3,7 +3,8 @@
 `setup_api(app)` registers the routes of this module and of `api_sessions` (cut plans,
 session status, retry, publish), mounts the tus sub-application at ``/api/uploads/`` and
 serves the OpenAPI document at ``/api/openapi.json``. It needs `setup_auth` on the same
-application (every handler checks the role) and the factory's SETTINGS, STORE and QUEUE.
+application (every handler checks the role) and the factory's SETTINGS, DB (the store, on
+its own thread) and QUEUE.
 
 Roles: organisers do everything on their events; editors may read events and sessions;
 anonymous callers get 401 everywhere under ``/api/``.
@@ -40,7 +41,7 @@ from replay.web.auth import Role, authorizer, current_user, require
 from replay.web.errors import NBSP, APIError, api_error, json_response
 from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
 from replay.web.ingest import Incoming, admit_upload
-from replay.web.keys import DB, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, QUEUE, SETTINGS
 from replay.web.multipart import Received, receive
 from replay.web.openapi import openapi_document
 from replay.web.quotas import Quotas, UploadLimits
@@ -212,13 +213,13 @@ async def create_event(request: web.Request) -> web.Response:
     found = await _event_request(request)
     event, rule = _new_event(found), _rule_field(found)
     check_event_access(request, event.slug)
-    store = request.config_dict[STORE]
+    db, settings = request.config_dict[DB], request.config_dict[SETTINGS]
     if _preview(request, default="false"):
-        exists = store.load_event(event.slug) is not None
+        exists = await db.run(lambda store: store.load_event(event.slug) is not None)
         return json_response({**event_json(event, with_sessions=True), "exists": exists,
                               "publication_rule": str(rule)})
     with answered():
-        programmes.create_event(store, request.config_dict[SETTINGS], event, rule)
+        await db.run(lambda store: programmes.create_event(store, settings, event, rule))
     response = json_response(event_json(event, with_sessions=True), status=201)
     response.headers["Location"] = f"/api/events/{event.slug}"
     return response
@@ -228,14 +229,14 @@ async def create_event(request: web.Request) -> web.Response:
 async def list_events(request: web.Request) -> web.Response:
     """The events the user may work on, without their sessions (one light query)."""
     user = current_user(request)
-    summaries = request.config_dict[STORE].event_summaries()
+    summaries = await request.config_dict[DB].run(lambda store: store.event_summaries())
     return json_response({"events": [summary_event_json(e) for e in summaries
                                      if user is not None and user.may_access_event(e.slug)]})
 
 
 @_reader
 async def show_event(request: web.Request) -> web.Response:
-    return json_response(event_json(load_event(request, request.match_info["slug"]),
+    return json_response(event_json(await load_event(request, request.match_info["slug"]),
                                     with_sessions=True))
 
 
@@ -250,11 +251,11 @@ def _preview(request: web.Request, default: str = "true") -> bool:
 async def import_programme(request: web.Request) -> web.Response:
     """Re-import: the changes by guid; applied only with ``preview=false``."""
     slug = request.match_info["slug"]
-    before = load_event(request, slug)
+    before = await load_event(request, slug)
     preview = _preview(request)
     event = dataclasses.replace(await _programme(request), slug=slug)
-    summary = programmes.import_programme(request.config_dict[STORE], event,
-                                          apply=not preview)
+    summary = await request.config_dict[DB].run(
+        lambda store: programmes.import_programme(store, event, apply=not preview))
     titles = {s.guid: s.title for s in (*before.sessions, *event.sessions)}
     return json_response({**summary_json(summary), "applied": not preview, "titles": titles})
 
@@ -267,7 +268,7 @@ async def upload_recording(request: web.Request) -> web.Response:
     """A small recording as multipart: ``file``, ``room``, ``started_at`` (``sha256``
     optional, checked when given)."""
     slug = request.match_info["slug"]
-    load_event(request, slug)
+    await load_event(request, slug)
     limit = request.config_dict[UPLOAD_LIMIT]
     try:
         async with request.config_dict[QUOTAS].receiving(owner_of(request),
@@ -305,8 +306,8 @@ async def _admit_received(request: web.Request, slug: str,
 @_organiser
 async def list_recordings(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    load_event(request, slug)
-    recordings = request.config_dict[STORE].recordings_of(slug)
+    await load_event(request, slug)
+    recordings = await request.config_dict[DB].run(lambda store: store.recordings_of(slug))
     return json_response({"recordings": [recording_json(r) for r in recordings]})
 
 
@@ -343,7 +344,7 @@ async def _authorize_tus(request: web.Request) -> None:
         return  # the tus app refuses it with its own message
     slug, room = metadata.get("event", ""), metadata.get("room", "")
     if slug:
-        event = load_event(request, slug)
+        event = await load_event(request, slug)
         try:
             if room:
                 admission.check_room(event, room)
@@ -410,7 +411,7 @@ async def held_uploads(settings: Settings, slug: str) -> list[Upload]:
 @_organiser
 async def list_held(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    load_event(request, slug)
+    await load_event(request, slug)
     found = await held_uploads(request.config_dict[SETTINGS], slug)
     return json_response({"uploads": [held_json(u) for u in found]})
 
@@ -424,7 +425,7 @@ async def _held(request: web.Request, store: UploadStore) -> Upload:
     if upload is None or not upload.complete or HELD_KEY not in upload.metadata:
         raise api_error(404, f"Envoi « {upload_id} » introuvable{NBSP}: il a peut-être déjà "
                              "été admis, ou a expiré.")
-    load_event(request, upload.event or "")
+    await load_event(request, upload.event or "")
     return upload
 
 

@@ -61,7 +61,7 @@ def _analysis_audio(request: web.Request, recording: Recording) -> Path:
 @_organiser
 async def audio_clip(request: web.Request) -> web.Response:
     """``start`` to ``end`` seconds (at most a minute) as a WAV file."""
-    recording = load_recording(request)
+    recording = await load_recording(request)
     start, end = _seconds(request, "start"), _seconds(request, "end")
     if not 0 < end - start <= MAX_CLIP:
         raise api_error(400, f"Extrait invalide{NBSP}: « end » après « start », "
@@ -87,7 +87,7 @@ def _clip(wav: Path, start: float, end: float) -> bytes:
 async def waveform(request: web.Request) -> web.Response:
     """The window around ``at``: its waveform (``points`` pairs of min and max) and the
     speech map's intervals within it."""
-    recording = load_recording(request)
+    recording = await load_recording(request)
     at = _seconds(request, "at")
     wav = _analysis_audio(request, recording)
     assert recording.duration is not None  # checked by _analysis_audio

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Final
 
 from aiohttp import web
@@ -21,27 +22,33 @@ from aiohttp import web
 from replay.domain.captions import CaptionStatus, Change, find_replace
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
-from replay.domain.podcast import PodcastError, parse_podcast
+from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
 from replay.domain.publication import RULE_LABELS, PublicationRule, parse_rule
 from replay.services import publication
-from replay.services.captions import LANGUAGES, read_source, sync_from_file, vtt_path
-from replay.store.captions import Captions, EventOptions, VersionConflict
-from replay.store.db import Recording, transaction
+from replay.services.captions import (
+    LANGUAGES,
+    default_options,
+    read_source,
+    sync_from_file,
+    vtt_path,
+)
+from replay.store.captions import Captions, CaptionVersion, EventOptions, VersionConflict
+from replay.store.db import Recording, Store
 from replay.store.users import Role
 from replay.web import api_caption_sessions
 from replay.web.api_caption_sessions import (
     Target,
     author,
-    captions_of,
     change_json,
     event_options,
+    on_captions,
     validated,
 )
 from replay.web.api_common import answered, json_body, load_event
 from replay.web.api_models import MAX_TERM_CHARS, MAX_TERMS, Glossary, parse_body
 from replay.web.auth import require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import DB, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, QUEUE, SETTINGS
 
 _editor: Final = require(Role.EDITOR)
 _organiser: Final = require(Role.ORGANISER)
@@ -103,10 +110,10 @@ def _search(body: dict[str, Any]) -> Search:
                   _flag(body, "case_sensitive", False))
 
 
-def _scope(request: web.Request, event: Event, body: dict[str, Any]) -> list[tuple[Recording,
+async def _scope(request: web.Request, event: Event, body: dict[str, Any]) -> list[tuple[Recording,
                                                                                   Cut]]:
-    store = request.config_dict[STORE]
-    pairs = [(r, c) for r in store.recordings_of(event.slug) for c in store.load_cuts(r.id)]
+    pairs = await request.config_dict[DB].run(lambda store: [
+        (r, c) for r in store.recordings_of(event.slug) for c in store.load_cuts(r.id)])
     scope = body.get("scope", "session")
     if scope == "event":
         return pairs
@@ -126,15 +133,20 @@ async def _proposal(request: web.Request, recording: Recording, cut: Cut,
     where = Target(recording, cut.guid, search.lang)
     path = vtt_path(request.config_dict[SETTINGS], recording, cut.guid, search.lang)
     source = await asyncio.to_thread(read_source, path)
-    captions = captions_of(request)
-    if sync_from_file(captions, where.key, source) is None:
+    current = await on_captions(request, partial(_synced_current, where=where, source=source))
+    if current is None:
         return None  # not transcribed yet
-    current = captions.current(where.key)
-    assert current is not None
     cues, changes = find_replace(current.cues, search.find, search.replace,
                                  whole_word=search.whole_word,
                                  case_sensitive=search.case_sensitive)
     return Proposal(where, cut.title, current.version, cues, changes)
+
+
+def _synced_current(captions: Captions, *, where: Target,
+                    source: str | None) -> CaptionVersion | None:
+    if sync_from_file(captions, where.key, source) is None:
+        return None
+    return captions.current(where.key)
 
 
 def proposal_json(proposal: Proposal) -> dict[str, Any]:
@@ -148,19 +160,19 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
 async def replace_text(request: web.Request) -> web.Response:
     """Preview every change (``apply`` false), or apply them with ``versions``, the
     ``{"<recording>/<guid>": version}`` the preview showed: all or nothing."""
-    event = load_event(request, request.match_info["slug"])
+    event = await load_event(request, request.match_info["slug"])
     body = await json_body(request)
     search = _search(body)
     apply = _flag(body, "apply", False)
     scanned = []
-    for recording, cut in _scope(request, event, body):
+    for recording, cut in await _scope(request, event, body):
         found = await _proposal(request, recording, cut, search)
         if found is not None:
             scanned.append(found)
     proposals = [p for p in scanned if p.changes]
     if apply:
         _checked_versions(scanned, body.get("versions"))
-        proposals = _apply(request, proposals, search)
+        proposals = await _apply(request, proposals, search)
     return json_response({"find": search.find, "replace": search.replace,
                           "lang": search.lang, "applied": apply,
                           "sessions": [proposal_json(p) for p in proposals],
@@ -180,15 +192,21 @@ def _checked_versions(scanned: list[Proposal], versions: object) -> None:
                              f"({', '.join(p.title for p in stale)}). Refaites l’aperçu.")
 
 
-def _apply(request: web.Request, proposals: list[Proposal], search: Search) -> list[Proposal]:
+async def _apply(request: web.Request, proposals: list[Proposal],
+                 search: Search) -> list[Proposal]:
     cues = [validated(p.cues, f"Remplacement refusé dans « {p.title} »") for p in proposals]
-    captions: Captions = captions_of(request)
     note = f"remplacer « {search.find} » par « {search.replace} »"[:200]
+    who = author(request)
+
+    def save_all(store: Store) -> list[CaptionVersion]:
+        captions = Captions(store.db)
+        with store.transaction():
+            return [captions.save(p.where.key, new, who, expected=p.version,
+                                  status=CaptionStatus.RELECTURE, note=note)
+                    for p, new in zip(proposals, cues, strict=True)]
+
     try:
-        with transaction(request.config_dict[STORE].db):
-            saved = [captions.save(p.where.key, new, author(request), expected=p.version,
-                                   status=CaptionStatus.RELECTURE, note=note)
-                     for p, new in zip(proposals, cues, strict=True)]
+        saved = await request.config_dict[DB].run(save_all)
     except VersionConflict:
         raise api_error(409, f"Conflit{NBSP}: une session a changé pendant le "
                              "remplacement. Refaites l’aperçu.") from None
@@ -198,8 +216,8 @@ def _apply(request: web.Request, proposals: list[Proposal], search: Search) -> l
 # -- options and glossary ------------------------------------------------------------------
 
 
-def options_json(request: web.Request, slug: str) -> dict[str, Any]:
-    options = event_options(request, slug)
+async def options_json(request: web.Request, slug: str) -> dict[str, Any]:
+    options = await event_options(request, slug)
     return {"publication_rule": str(options.publication_rule),
             "publication_rule_label": RULE_LABELS[options.publication_rule],
             "captions_policy": options.captions_policy,
@@ -208,8 +226,8 @@ def options_json(request: web.Request, slug: str) -> dict[str, Any]:
 
 @_organiser
 async def show_options(request: web.Request) -> web.Response:
-    slug = load_event(request, request.match_info["slug"]).slug
-    return json_response(options_json(request, slug))
+    slug = (await load_event(request, request.match_info["slug"])).slug
+    return json_response(await options_json(request, slug))
 
 
 def _rule(body: dict[str, Any], options: EventOptions) -> PublicationRule:
@@ -237,15 +255,15 @@ def _rule(body: dict[str, Any], options: EventOptions) -> PublicationRule:
 async def save_options(request: web.Request) -> web.Response:
     """Change the event's publication rule and whether editors may publish; sessions the
     new rule lets out are published at once."""
-    slug = load_event(request, request.match_info["slug"]).slug
+    slug = (await load_event(request, request.match_info["slug"])).slug
     body = await json_body(request)
-    options = event_options(request, slug)
+    options = await event_options(request, slug)
     with answered():
         await publication.change_rule(
             request.config_dict[DB], request.config_dict[QUEUE], request.config_dict[SETTINGS],
             slug, rule=_rule(body, options),
             editors_may_publish=_flag(body, "editors_may_publish", options.editors_may_publish))
-    return json_response(options_json(request, slug))
+    return json_response(await options_json(request, slug))
 
 
 BAD_TERMS: Final = (f"« terms » invalide{NBSP}: une liste d’au plus {MAX_TERMS} noms, chacun "
@@ -263,35 +281,46 @@ def glossary_terms(glossary: Glossary) -> tuple[str, ...]:
 
 @_editor
 async def show_glossary(request: web.Request) -> web.Response:
-    slug = load_event(request, request.match_info["slug"]).slug
-    return json_response({"terms": list(event_options(request, slug).glossary)})
+    slug = (await load_event(request, request.match_info["slug"])).slug
+    return json_response({"terms": list((await event_options(request, slug)).glossary)})
 
 
 @_editor
 async def save_glossary(request: web.Request) -> web.Response:
-    slug = load_event(request, request.match_info["slug"]).slug
+    slug = (await load_event(request, request.match_info["slug"])).slug
     terms = glossary_terms(parse_body(Glossary, await json_body(request), BAD_TERMS))
-    options = event_options(request, slug)
-    captions_of(request).save_options(slug, replace(options, glossary=terms))
+    defaults = default_options(request.config_dict[SETTINGS])
+    await on_captions(request, lambda captions: captions.save_options(
+        slug, replace(captions.options(slug, defaults), glossary=terms)))
     return json_response({"terms": list(terms)})
 
 
 @_organiser
 async def show_podcast(request: web.Request) -> web.Response:
-    slug = load_event(request, request.match_info["slug"]).slug
-    return json_response(event_options(request, slug).podcast.as_json())
+    slug = (await load_event(request, request.match_info["slug"])).slug
+    return json_response((await event_options(request, slug)).podcast.as_json())
 
 
 @_organiser
 async def save_podcast(request: web.Request) -> web.Response:
     """Change the podcast feed's author, category, explicit flag and cover; the feed
     changes at the event's next publication."""
-    slug = load_event(request, request.match_info["slug"]).slug
+    slug = (await load_event(request, request.match_info["slug"])).slug
     body = await json_body(request)
-    options = event_options(request, slug)
+    defaults = default_options(request.config_dict[SETTINGS])
     try:
-        podcast = parse_podcast(body, options.podcast)
+        podcast = await on_captions(request, partial(_save_podcast, slug=slug, body=body,
+                                                     defaults=defaults))
     except PodcastError as error:
         raise api_error(400, str(error)) from None
-    captions_of(request).save_options(slug, replace(options, podcast=podcast))
     return json_response(podcast.as_json())
+
+
+def _save_podcast(captions: Captions, *, slug: str, body: dict[str, Any],
+                  defaults: EventOptions) -> PodcastOptions:
+    """The event's podcast options as `body` changes them, saved (`PodcastError` when
+    `body` is refused: nothing saved)."""
+    options = captions.options(slug, defaults)
+    podcast = parse_podcast(body, options.podcast)
+    captions.save_options(slug, replace(options, podcast=podcast))
+    return podcast

@@ -10,13 +10,14 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.services.admission import event_for
 from replay.services.errors import ServiceError
-from replay.store.db import Recording
+from replay.store.db import Recording, Store
 from replay.web.auth import current_user
 from replay.web.errors import NBSP, APIError, api_error
-from replay.web.keys import STORE
+from replay.web.keys import DB
 
 #: An id in a path: ASCII digits only (``str.isdigit`` also takes « ² »), at most 18 of
 #: them, so that it fits SQLite's 64-bit integers.
@@ -63,22 +64,39 @@ def check_event_access(request: web.Request, slug: str) -> None:
                              "demandez-le à un organisateur.")
 
 
-def load_event(request: web.Request, slug: str) -> Event:
+async def load_event(request: web.Request, slug: str) -> Event:
     check_event_access(request, slug)
-    try:
-        return event_for(request.config_dict[STORE], slug)
-    except ServiceError as refusal:
-        raise answer(refusal) from None
+    with answered():
+        return await request.config_dict[DB].run(lambda store: event_for(store, slug))
 
 
-def load_recording(request: web.Request, key: str = "id") -> Recording:
+async def load_recording(request: web.Request, key: str = "id") -> Recording:
     text = request.match_info[key]
+    recording = await request.config_dict[DB].run(lambda store: recording_in(store, text))
+    check_event_access(request, recording.event_slug)
+    return recording
+
+
+async def load_planned(request: web.Request) -> tuple[Recording, list[Cut]]:
+    """`load_recording`, with the recording's cut plan read in the same run."""
+    text = request.match_info["id"]
+
+    def planned(store: Store) -> tuple[Recording, list[Cut]]:
+        recording = recording_in(store, text)
+        return recording, store.load_cuts(recording.id)
+
+    recording, cuts = await request.config_dict[DB].run(planned)
+    check_event_access(request, recording.event_slug)
+    return recording, cuts
+
+
+def recording_in(store: Store, text: str) -> Recording:
+    """The recording numbered `text` (a path's id), or a 404 (access is not checked)."""
     number = parse_id(text)
-    recording = None if number is None else request.config_dict[STORE].recording(number)
+    recording = None if number is None else store.recording(number)
     if recording is None:
         raise api_error(404, f"Enregistrement « {text} » introuvable{NBSP}: vérifiez son "
                              "numéro (GET /api/events/{slug}/recordings).")
-    check_event_access(request, recording.event_slug)
     return recording
 
 

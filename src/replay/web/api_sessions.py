@@ -34,6 +34,7 @@ from replay.web.api_common import (
     check_event_access,
     json_body,
     load_event,
+    load_planned,
     load_recording,
     optional_seconds,
 )
@@ -68,18 +69,17 @@ def speech_map_path(settings: Settings, recording: Recording) -> Path:
 
 
 async def plan_json(request: web.Request, recording: Recording) -> dict[str, Any]:
-    store = request.config_dict[STORE]
     path = speech_map_path(request.config_dict[SETTINGS], recording)
     speech = json.loads(await asyncio.to_thread(path.read_text)) if path.is_file() else []
+    confirmed, cuts = await request.config_dict[DB].run(lambda store: (
+        plans.plan_confirmed(store, recording.id), store.load_cuts(recording.id)))
     return {"recording": recording.id, "duration": recording.duration,
-            "confirmed": plans.plan_confirmed(store, recording.id),
-            "cuts": [asdict(cut) for cut in store.load_cuts(recording.id)],
-            "speech": speech}
+            "confirmed": confirmed, "cuts": [asdict(cut) for cut in cuts], "speech": speech}
 
 
 @_organiser
 async def show_plan(request: web.Request) -> web.Response:
-    return json_response(await plan_json(request, load_recording(request)))
+    return json_response(await plan_json(request, await load_recording(request)))
 
 
 def _bound(body: dict[str, Any], name: str) -> float | None:
@@ -90,7 +90,7 @@ def _bound(body: dict[str, Any], name: str) -> float | None:
 @_organiser
 async def move_cut(request: web.Request) -> web.Response:
     """Move one session's boundaries; only that session's media and speech jobs re-run."""
-    recording, guid = load_recording(request), request.match_info["guid"]
+    recording, guid = await load_recording(request), request.match_info["guid"]
     body = await json_body(request)
     start, end = _bound(body, "start"), _bound(body, "end")
     with answered():
@@ -102,7 +102,7 @@ async def move_cut(request: web.Request) -> web.Response:
 
 @_organiser
 async def confirm_plan(request: web.Request) -> web.Response:
-    recording = load_recording(request)
+    recording = await load_recording(request)
     with answered():
         await plans.confirm_plan(request.config_dict[DB], request.config_dict[QUEUE],
                                  recording)
@@ -205,9 +205,9 @@ def _sessions_json(store: Store, *, slug: str, jobs: list[Job],
 # -- retry, publish, unpublish -----------------------------------------------------------
 
 
-def _session_cut(request: web.Request) -> tuple[Recording, str]:
-    recording, guid = load_recording(request), request.match_info["guid"]
-    if guid not in {cut.guid for cut in request.config_dict[STORE].load_cuts(recording.id)}:
+async def _session_cut(request: web.Request) -> tuple[Recording, str]:
+    (recording, cuts), guid = await load_planned(request), request.match_info["guid"]
+    if guid not in {cut.guid for cut in cuts}:
         raise api_error(404, f"La session « {guid} » n’est pas dans le plan de "
                              f"l’enregistrement {recording.id}.")
     return recording, guid
@@ -216,7 +216,7 @@ def _session_cut(request: web.Request) -> tuple[Recording, str]:
 @_organiser
 async def retry_session(request: web.Request) -> web.Response:
     """Re-queue what failed for this session: its analysis, its media or speech job."""
-    recording, guid = load_recording(request), request.match_info["guid"]
+    recording, guid = await load_recording(request), request.match_info["guid"]
     queue = request.config_dict[QUEUE]
     jobs = await queue.list()
     candidates = [latest_job(jobs, "analyse_recording", recording=recording.id)] + [
@@ -233,7 +233,7 @@ async def retry_session(request: web.Request) -> web.Response:
 async def publish_session(request: web.Request) -> web.Response:
     """An organiser's decision to publish this session now, whatever the event's rule
     (taken down before or not): queue the event's publication."""
-    recording, guid = _session_cut(request)
+    recording, guid = await _session_cut(request)
     with answered():
         job = await publication.request_publish(request.config_dict[DB],
                                                 request.config_dict[QUEUE], recording, guid)
@@ -244,8 +244,8 @@ async def publish_session(request: web.Request) -> web.Response:
 async def unpublish_session(request: web.Request) -> web.Response:
     """Take the session down: marked withdrawn now, then the event's publication job
     publishes the index without it and deletes its objects (202 with that job)."""
-    recording, guid = _session_cut(request)
-    event = load_event(request, recording.event_slug)
+    recording, guid = await _session_cut(request)
+    event = await load_event(request, recording.event_slug)
     with answered():
         withdrawal = await publication.request_unpublish(
             request.config_dict[DB], request.config_dict[QUEUE], event, guid)
@@ -257,9 +257,11 @@ async def unpublish_session(request: web.Request) -> web.Response:
 async def delete_recording(request: web.Request) -> web.Response:
     """Remove a wrong recording: its sessions are withdrawn from the public site, its jobs
     cancelled, its cut plan and captions forgotten; nothing else changes."""
-    recording = load_recording(request)
-    event = load_event(request, recording.event_slug)
+    recording = await load_recording(request)
+    event = await load_event(request, recording.event_slug)
     app = request.config_dict
+    # On the loop's store: the removal publishes the event through the pipeline's
+    # `publish`, whose store work runs on the loop as the workers' does.
     removed = await remove_recording(app[SETTINGS], app[STORE], app[OBJECTS], app[QUEUE],
                                      event, recording)
     return json_response({"removed": removed.recording, "sessions": list(removed.sessions),

@@ -208,7 +208,7 @@ async def health(request: web.Request) -> web.Response:
     """200 with the queue's counts when the database answers (``degraded`` when the disk
     is nearly full or a job's outcome could not be recorded), 503 otherwise."""
     try:
-        request.app[STORE].db.execute("SELECT 1").fetchone()
+        await request.app[DB].run(lambda store: store.db.execute("SELECT 1").fetchone())
         counts = await request.app[QUEUE].counts()
     except Exception as exc:
         log.exception("health check failed")

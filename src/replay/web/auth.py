@@ -2,7 +2,9 @@
 
 - `setup_auth(app)` adds `auth_middleware` and the routes ``GET/POST /connexion`` and
   ``POST /deconnexion``. ``app[USERS]`` must hold a `Users` repository before the first
-  request (set it where the store is opened, e.g. in its ``cleanup_ctx``).
+  request (set it where the store is opened, e.g. in its ``cleanup_ctx``), and
+  ``app[DB]`` the store's own thread: every account query runs there (`on_users`), with
+  the lifetimes and clock of ``app[USERS]``, never on the event loop.
 - The middleware resolves the user from ``Authorization: Bearer <token>`` or the
   ``replay_session`` cookie and stores an `Identity` under ``request[IDENTITY]``.
 - Every state-changing request (POST, PUT, PATCH, DELETE) authenticated by the session
@@ -31,7 +33,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias
+from functools import partial
+from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -41,17 +44,20 @@ from replay.domain.addresses import IPNetwork, client_address, parse_networks
 from replay.domain.passwords import PasswordError, hash_password, needs_rehash, verify_password
 from replay.locale import N_, _
 from replay.settings import Settings
+from replay.store.db import Store
 from replay.store.users import Role, User, Users, decoy_hash
 from replay.web.errors import MALFORMED_BODY
+from replay.web.keys import DB
 from replay.web.pages import LOGIN_PATH, error_html, render_text, setup_pages
 
 __all__ = [
     "AUTH_CONFIG", "IDENTITY", "LOGIN_LIMITER", "PASSWORD_SLOTS", "USERS", "AuthConfig",
     "Identity", "LoginLimiter", "Role", "User", "Users", "auth_middleware", "authorizer",
-    "client_ip", "csrf_token", "current_user", "require", "setup_auth", "users_for",
+    "client_ip", "csrf_token", "current_user", "on_users", "require", "setup_auth", "users_for",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 NBSP: Final = "\u00a0"
 SESSION_COOKIE: Final = "replay_session"
@@ -189,7 +195,7 @@ def setup_auth(app: web.Application, config: AuthConfig | None = None, *,
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    identity = _identify(request)
+    identity = await _identify(request)
     request[IDENTITY] = identity
     if _needs_csrf(request, identity) and not await _csrf_ok(request, identity.csrf):
         return _refusal(request, 403, _(CSRF_REFUSED))
@@ -202,14 +208,16 @@ def _needs_csrf(request: web.Request, identity: Identity) -> bool:
     return unsafe and request.match_info.handler is not login_submit
 
 
-def _identify(request: web.Request) -> Identity:
-    users = request.config_dict[USERS]
+async def _identify(request: web.Request) -> Identity:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":
-        user = users.user_for_token(token.strip()) if token.strip() else None
+        secret = token.strip()
+        user = await on_users(request, lambda users: users.user_for_token(secret)
+                              ) if secret else None
         return ANONYMOUS if user is None else Identity(user, "token")
     session_id = request.cookies.get(SESSION_COOKIE, "")
-    session = users.session(session_id) if session_id else None
+    session = await on_users(request, lambda users: users.session(session_id)
+                             ) if session_id else None
     if session is None:
         return ANONYMOUS
     return Identity(session.user, "session", session_id, session.csrf_token)
@@ -348,11 +356,11 @@ async def login_submit(request: web.Request) -> web.Response:
         response.headers["Retry-After"] = str(int(wait))
         return response
     async with request.config_dict[PASSWORD_SLOTS]:
-        user = await _authenticate(request.config_dict[USERS], email, password)
+        user = await _authenticate(request, email, password)
     if user is None:
         return _login_form(request, 200, suivant=suivant, email=email, error=_(WRONG_CREDENTIALS))
     limiter.succeeded(email.casefold(), address)
-    return _signed_in(request, user, suivant)
+    return await _signed_in(request, user, suivant)
 
 
 def client_ip(request: web.Request) -> str:
@@ -363,10 +371,10 @@ def client_ip(request: web.Request) -> str:
                           trusted)
 
 
-async def _authenticate(users: Users, email: str, password: str) -> User | None:
-    """The database on the loop (one quick query), scrypt in a thread; a hash made with
-    weaker parameters than today's is replaced by a new one."""
-    found = users.credentials(email) if email else None
+async def _authenticate(request: web.Request, email: str, password: str) -> User | None:
+    """The database on the store's thread, scrypt in another; a hash made with weaker
+    parameters than today's is replaced by a new one."""
+    found = await on_users(request, lambda users: users.credentials(email)) if email else None
     encoded = decoy_hash() if found is None else found[1]
     matches = await asyncio.to_thread(verify_password, password, encoded)
     if not matches or found is None:
@@ -376,18 +384,19 @@ async def _authenticate(users: Users, email: str, password: str) -> User | None:
             stronger = await asyncio.to_thread(hash_password, password)
         except PasswordError:  # an old password the rules of today refuse: keep its hash
             return found[0]
-        users.set_password_hash(found[0].id, stronger)
+        user_id = found[0].id
+        await on_users(request, lambda users: users.set_password_hash(user_id, stronger))
     return found[0]
 
 
-def _signed_in(request: web.Request, user: User, suivant: str) -> web.Response:
-    users = request.config_dict[USERS]
+async def _signed_in(request: web.Request, user: User, suivant: str) -> web.Response:
     previous = request.cookies.get(SESSION_COOKIE)
-    if previous:
-        users.delete_session(previous)
+    session_id = await on_users(request, partial(_new_session, user_id=user.id,
+                                                 previous=previous))
     response = web.Response(status=303, headers={"Location": suivant})
-    response.set_cookie(SESSION_COOKIE, users.create_session(user.id),
-                        max_age=int(users.session_seconds), **_cookie_flags(request))
+    response.set_cookie(SESSION_COOKIE, session_id,
+                        max_age=int(request.config_dict[USERS].session_seconds),
+                        **_cookie_flags(request))
     response.del_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
     return response
 
@@ -395,10 +404,17 @@ def _signed_in(request: web.Request, user: User, suivant: str) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     current = identity(request)
     if current.via == "session":
-        request.config_dict[USERS].delete_session(current.session_id)
+        await on_users(request, lambda users: users.delete_session(current.session_id))
     response = web.Response(status=303, headers={"Location": LOGIN_PATH})
     response.del_cookie(SESSION_COOKIE, path="/", **_cookie_flags(request, with_path=False))
     return response
+
+
+def _new_session(users: Users, *, user_id: int, previous: str | None) -> str:
+    """A new login session of the user, the one the browser held before closed."""
+    if previous:
+        users.delete_session(previous)
+    return users.create_session(user_id)
 
 
 def _cookie_flags(request: web.Request, *, with_path: bool = True) -> dict[str, Any]:
@@ -435,6 +451,19 @@ def safe_next(target: str) -> str:
 def _field(form: MultiDictProxy[Any], name: str) -> str:
     value = form.get(name, "")
     return value if isinstance(value, str) else ""
+
+
+async def on_users(request: web.Request, use: Callable[[Users], T]) -> T:
+    """``use(users)`` on the store's thread (`AsyncStore.run`), never on the event loop:
+    the accounts repository of ``app[USERS]`` (its lifetimes, its clock) over that
+    thread's connection."""
+    users = request.config_dict[USERS]
+
+    def over(store: Store) -> T:
+        return use(Users(store.db, session_seconds=users.session_seconds,
+                         token_seconds=users.token_seconds, clock=users.clock))
+
+    return await request.config_dict[DB].run(over)
 
 
 def users_for(connection: sqlite3.Connection, settings: Settings) -> Users:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,13 +34,13 @@ from replay.domain.publication import DEFAULT_RULE, RULE_LABELS, PublicationRule
 from replay.locale import _, format_moment, format_size, ngettext
 from replay.services.captions import default_options
 from replay.site.pages import clock, french_date
-from replay.store.captions import Captions
+from replay.store.captions import Captions, EventOptions
 from replay.store.db import Recording, Store
 from replay.web import pages
 from replay.web.api import HELD_KEY, held_uploads, tus_dir
-from replay.web.auth import Role, csrf_token, current_user, require
+from replay.web.auth import Role, User, csrf_token, current_user, require
 from replay.web.error_pages import page_error as page_error
-from replay.web.keys import SETTINGS, STORE
+from replay.web.keys import DB, SETTINGS
 from replay.web.pages import HOME as HOME
 from replay.web.pages import LOGIN_PATH, NEW_EVENT, STATIC_URL, home_of, static_files
 from replay.web.uploads_store import Upload, UploadStore
@@ -188,30 +189,40 @@ async def new_event_page(request: web.Request) -> web.Response:
 
 @_organiser
 async def events_page(request: web.Request) -> web.Response:
-    store = request.app[STORE]
     user = current_user(request)
-    events = [store.load_event(slug) for slug in store.event_slugs()
-              if user is not None and user.may_access_event(slug)]
-    found = [e for e in events if e is not None]
-    views = [{"event": e, "dates": _dates(e), "recordings": len(store.recordings_of(e.slug))}
-             for e in found]
+    assert user is not None  # the role check came first
+    found = await request.app[DB].run(partial(_events_of, user=user))
+    views = [{"event": e, "dates": _dates(e), "recordings": count} for e, count in found]
     return render(request, "events.html", title="Vos évènements", events=views)
+
+
+def _events_of(store: Store, *, user: User) -> list[tuple[Event, int]]:
+    """The events `user` may work on, each with its number of recordings."""
+    events = [store.load_event(slug) for slug in store.event_slugs()
+              if user.may_access_event(slug)]
+    return [(e, len(store.recordings_of(e.slug))) for e in events if e is not None]
 
 
 @_organiser
 async def event_page(request: web.Request) -> web.Response:
-    event = _event(request)
-    store = request.app[STORE]
+    event = await _event(request)
     tz = zone(event.timezone)
-    recordings = [recording_view(store, r, tz) for r in store.recordings_of(event.slug)]
-    recorded = {cut.guid for r in recordings for cut in store.load_cuts(r.id)}
+    recordings, recorded, rule = await request.app[DB].run(partial(
+        _event_state, event=event, tz=tz, defaults=default_options(request.app[SETTINGS])))
     sessions = [session_view(s, tz, recorded) for s in event.sessions if s.publishable]
-    rule = Captions(store.db).options(event.slug, default_options(request.app[SETTINGS])
-                                      ).publication_rule
     held = [upload_view(u) for u in await held_uploads(request.app[SETTINGS], event.slug)]
     return render(request, "event.html", title=event.title, event=event, dates=_dates(event),
                   recordings=recordings, sessions=sessions, rules=_rules(rule),
                   uploads=await pending_uploads(request.app, event.slug), held=held)
+
+
+def _event_state(store: Store, *, event: Event, tz: ZoneInfo, defaults: EventOptions
+                 ) -> tuple[list[RecordingView], set[str], PublicationRule]:
+    """The event's recordings, the guids cut out of them, and its publication rule."""
+    recordings = [recording_view(store, r, tz) for r in store.recordings_of(event.slug)]
+    recorded = {cut.guid for r in recordings for cut in store.load_cuts(r.id)}
+    rule = Captions(store.db).options(event.slug, defaults).publication_rule
+    return recordings, recorded, rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +250,7 @@ def _rules(chosen: PublicationRule) -> list[RuleView]:
 
 @_organiser
 async def upload_page(request: web.Request) -> web.Response:
-    event = _event(request)
+    event = await _event(request)
     zones = [event.timezone] + [z for z in TIMEZONES if z != event.timezone]
     held = {u.id: u for u in await held_uploads(request.app[SETTINGS], event.slug)}
     return render(request, "upload.html", title=f"Envoyer un enregistrement – {event.title}",
@@ -247,14 +258,14 @@ async def upload_page(request: web.Request) -> web.Response:
                   held=held.get(request.query.get("retenu", "")))
 
 
-def _event(request: web.Request) -> Event:
+async def _event(request: web.Request) -> Event:
     slug = request.match_info["slug"]
     user = current_user(request)
     if user is None or not user.may_access_event(slug):
         raise _page_error(request, web.HTTPForbidden,
                           _("You have no access to this event: ask an organiser who has "
                             "access to it."))
-    event = request.app[STORE].load_event(slug)
+    event = await request.app[DB].run(lambda store: store.load_event(slug))
     if event is None:
         raise _page_error(request, web.HTTPNotFound,
                           _("Event not found: it may have been renamed. Go back to the list "

@@ -23,6 +23,7 @@ import asyncio
 import secrets
 import wave
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -32,17 +33,18 @@ from replay.domain.captions import STATUS_LABELS, CaptionStatus
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.waveform import PEAKS_PER_SECOND, peaks
-from replay.services.captions import speech_dir
+from replay.services.captions import default_options, speech_dir
 from replay.services.workdirs import AUDIO, recording_work_dir
 from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.site.pages import clock
-from replay.store.db import Recording
-from replay.web.api_caption_sessions import captions_of, event_options
+from replay.store.captions import Captions
+from replay.store.db import Recording, Store
+from replay.store.users import Users
 from replay.web.api_common import parse_id
-from replay.web.auth import NBSP, USERS, Role, current_user, require
+from replay.web.auth import NBSP, Role, User, current_user, require
 from replay.web.dashboard import page_error, render
 from replay.web.errors import json_response
-from replay.web.keys import SETTINGS, STORE
+from replay.web.keys import DB, SETTINGS
 
 EDITOR_HOME: Final = "/edition/"
 MEDIA_NAME: Final = "replay.mp4"
@@ -128,9 +130,9 @@ def _matches(link: SessionLink, review: str, claim: str) -> bool:
     return not (claim == "libres" and link.claimed_by)
 
 
-def _review(request: web.Request, recording: int, cut: Cut,
+def _review(store: Store, recording: int, cut: Cut,
             user_id: int) -> tuple[tuple[tuple[str, TrackReview], ...], str, bool]:
-    captions = captions_of(request)
+    captions = Captions(store.db)
     tracks, holder = [], None
     for lang, name in (("fr", "français"), ("en", "anglais")):
         state = captions.state((recording, cut.guid, lang))
@@ -145,7 +147,7 @@ def _review(request: web.Request, recording: int, cut: Cut,
         return tuple(tracks), "", False
     if holder == user_id:
         return tuple(tracks), "vous", True
-    user = request.app[USERS].get(holder)
+    user = Users(store.db).get(holder)
     return tuple(tracks), user.name if user is not None else f"compte {holder}", False
 
 
@@ -162,37 +164,46 @@ async def _to_home(request: web.Request) -> web.StreamResponse:
 
 @_editor
 async def sessions_page(request: web.Request) -> web.Response:
-    store = request.app[STORE]
     user = current_user(request)
+    assert user is not None  # the role check came first
     review = request.query.get("etat", "")
     claim = request.query.get("prise", "")
     if review not in dict(REVIEW_FILTERS) or claim not in dict(CLAIM_FILTERS):
         review, claim = "", ""
-    groups = []
-    for slug in store.event_slugs():
-        event = store.load_event(slug)
-        if event is None or user is None or not user.may_access_event(slug):
-            continue
-        links = [SessionLink(r.id, c.guid, c.title, r.room,
-                             f"{clock(c.start)}–{clock(c.end)}",
-                             *_review(request, r.id, c, user.id))
-                 for r in store.recordings_of(slug) for c in store.load_cuts(r.id)]
-        groups.append(EventSessions(event, [link for link in links
-                                            if _matches(link, review, claim)], len(links)))
+    groups = await request.app[DB].run(partial(_groups, user=user, review=review,
+                                               claim=claim))
     return render(request, "editor_list.html", title="Sous-titres à corriger",
                   groups=groups, review=review, claim=claim, review_filters=REVIEW_FILTERS,
                   claim_filters=CLAIM_FILTERS)
 
 
+def _groups(store: Store, *, user: User, review: str, claim: str) -> list[EventSessions]:
+    """The sessions of each event `user` may work on, as the filters keep them."""
+    groups = []
+    for slug in store.event_slugs():
+        event = store.load_event(slug)
+        if event is None or not user.may_access_event(slug):
+            continue
+        links = [SessionLink(r.id, c.guid, c.title, r.room,
+                             f"{clock(c.start)}–{clock(c.end)}",
+                             *_review(store, r.id, c, user.id))
+                 for r in store.recordings_of(slug) for c in store.load_cuts(r.id)]
+        groups.append(EventSessions(event, [link for link in links
+                                            if _matches(link, review, claim)], len(links)))
+    return groups
+
+
 @_editor
 async def editor_page(request: web.Request) -> web.Response:
-    recording, cut = _session(request)
-    event = request.app[STORE].load_event(recording.event_slug)
+    recording, cut = await _session(request)
+    defaults = default_options(request.app[SETTINGS])
+    event, options = await request.app[DB].run(lambda store: (
+        store.load_event(recording.event_slug),
+        Captions(store.db).options(recording.event_slug, defaults)))
     if event is None:
         raise _page_error(request, web.HTTPNotFound, "Évènement introuvable.")
     user = current_user(request)
     assert user is not None
-    options = event_options(request, event.slug)
     may_publish = user.role is Role.ORGANISER or options.editors_may_publish
     nonce = secrets.token_urlsafe(18)
     response = render(request, "editor.html", title=f"Sous-titres – {cut.title}", event=event,
@@ -216,7 +227,7 @@ def editor_policy(nonce: str) -> str:
 async def waveform(request: web.Request) -> web.Response:
     """The session's waveform (`PEAKS_PER_SECOND` peaks a second), read from the
     recording's 16 kHz speech audio; 404 while it is not made yet."""
-    recording, cut = _session(request)
+    recording, cut = await _session(request)
     wav = recording_work_dir(request.app[SETTINGS], recording) / AUDIO
     try:
         found = await asyncio.to_thread(_read_span, wav, cut.start, cut.end)
@@ -241,7 +252,7 @@ def _read_span(path: Path, start: float, end: float) -> list[float]:
 @_editor
 async def session_media(request: web.Request) -> web.StreamResponse:
     """A file of the session's media folder (Range requests work: `web.FileResponse`)."""
-    recording, cut = _session(request)
+    recording, cut = await _session(request)
     root = _media_dir(request, recording, cut).resolve()
     path = (root / request.match_info["tail"]).resolve()
     if not path.is_relative_to(root) or not path.is_file():
@@ -252,11 +263,11 @@ async def session_media(request: web.Request) -> web.StreamResponse:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _session(request: web.Request) -> tuple[Recording, Cut]:
+async def _session(request: web.Request) -> tuple[Recording, Cut]:
     text, guid = request.match_info["id"], request.match_info["guid"]
-    store = request.app[STORE]
     number = parse_id(text)
-    recording = None if number is None else store.recording(number)
+    recording, cuts = (None, []) if number is None else await request.app[DB].run(
+        partial(_recording_and_cuts, number=number))
     if recording is None:
         raise _page_error(request, web.HTTPNotFound, f"Enregistrement introuvable{NBSP}: "
                           "revenez à la liste des séances.")
@@ -265,11 +276,16 @@ def _session(request: web.Request) -> tuple[Recording, Cut]:
         raise _page_error(request, web.HTTPForbidden,
                           f"Vous n’avez pas accès à cet évènement{NBSP}: demandez-le à un "
                           "organisateur qui y a accès.")
-    for cut in store.load_cuts(recording.id):
+    for cut in cuts:
         if cut.guid == guid:
             return recording, cut
     raise _page_error(request, web.HTTPNotFound, f"Séance introuvable dans cet "
                       f"enregistrement{NBSP}: revenez à la liste des séances.")
+
+
+def _recording_and_cuts(store: Store, *, number: int) -> tuple[Recording | None, list[Cut]]:
+    recording = store.recording(number)
+    return recording, [] if recording is None else store.load_cuts(recording.id)
 
 
 def _media_dir(request: web.Request, recording: Recording, cut: Cut) -> Path:
