@@ -136,6 +136,11 @@ async def organiser_pages_and_api(site: Site) -> None:
         {"start": 1, "end": 2, "text": "Bonjour."}]},
         headers={**api, "If-Match": shown.headers["ETag"]})
     await expect(saved)
+    imported = aiohttp.FormData()
+    imported.add_field("file", b"WEBVTT\n\n00:01.000 --> 00:02.000\nBonsoir.\n",
+                       filename="a.vtt")
+    await expect(await site.client.post(captions + "/import", data=imported, headers={
+        **api, "If-Match": saved.headers["ETag"]}))
     await expect(await site.client.post(captions + "/claim", headers=api))
     await expect(await site.client.delete(captions + "/claim", headers=api))
     await expect(await get(captions + "/diff", headers=api))

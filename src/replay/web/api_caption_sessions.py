@@ -62,16 +62,14 @@ from replay.store.db import Recording, Store
 from replay.store.users import Role, User, Users
 from replay.web.api_common import (
     answered,
-    check_event_access,
     json_body,
     load_planned,
     optional_seconds,
     parse_id,
-    recording_in,
 )
 from replay.web.auth import check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS
 from replay.web.multipart import receive
 from replay.web.offload import Busy, Offload
 
@@ -128,15 +126,6 @@ def _target(request: web.Request, recording: Recording, cuts: Iterable[Cut]) -> 
 
 async def find_target(request: web.Request) -> Target:
     return _target(request, *await load_planned(request))
-
-
-def target(request: web.Request) -> Target:
-    """`find_target` on the loop's own store: only the subtitle import still calls it
-    (its path is being reworked apart; it moves to `find_target` with one ``await``)."""
-    store = request.config_dict[STORE]
-    recording = recording_in(store, request.match_info["id"])
-    check_event_access(request, recording.event_slug)
-    return _target(request, recording, store.load_cuts(recording.id))
 
 
 async def loaded(request: web.Request, where: Target) -> tuple[CaptionState, str | None]:
@@ -558,7 +547,7 @@ async def off_the_loop(offload: Offload, what: str,
 
 @_editor
 async def import_file(request: web.Request) -> web.Response:
-    where = target(request)
+    where = await find_target(request)
     expected = expected_version(request)
     async with offload_slot(request) as offload:  # before the body: a refusal costs nothing
         received = await receive(request, file_field="file", limit=IMPORT_MAX_BYTES,
