@@ -170,3 +170,61 @@ async def test_a_client_that_asks_first_is_refused_before_sending_its_file(api: 
     imported = await api.client.post(path, data=form, headers={
         **api.headers, "If-Match": etag}, expect100=True)
     assert imported.status == 200, await imported.text()
+
+
+@pytest.mark.parametrize(("calls", "impatient"), [
+    ([("ana", 0.0)], [False]),
+    ([("ana", 0.0), ("ana", 4.9)], [False, True]),
+    ([("ana", 0.0), ("ana", 5.1)], [False, False]),
+    ([("ana", 0.0), ("bob", 1.0), ("ana", 2.0), ("bob", 7.0)], [False, False, True, False]),
+    # told again each time: coming back 3 s after the second refusal is still too soon
+    ([("ana", 0.0), ("ana", 4.0), ("ana", 7.0)], [False, True, True]),
+])
+def test_an_account_that_does_not_wait_as_told_is_impatient(
+        calls: list[tuple[str, float]], impatient: list[bool]) -> None:
+    now = [0.0]
+    offload = Offload(clock=lambda: now[0])
+    try:
+        seen = []
+        for client, at in calls:
+            now[0] = at
+            seen.append(offload.refuse(client))
+        assert seen == impatient
+    finally:
+        offload.shutdown()
+
+
+async def refused_then(api: Api, path: str, etag: str) -> tuple[bytes, bool]:
+    """Announce a 4 MB body without `Expect` and send only its first bytes: the status line
+    answered, and whether the server then closed the connection without waiting for the
+    rest (it waits when it lingers to read the body)."""
+    url = api.client.make_url(path)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        head = [f"POST {path} HTTP/1.1", f"Host: {url.host}:{url.port}",
+                f"Authorization: {api.headers['Authorization']}", f"If-Match: {etag}",
+                "Content-Type: text/vtt", f"Content-Length: {4 << 20}"]
+        writer.write(("\r\n".join(head) + "\r\n\r\nWEBVTT\n\n").encode())
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 10)
+        try:
+            await asyncio.wait_for(reader.read(), 2)
+        except TimeoutError:
+            return status, False
+        return status, True
+    finally:
+        writer.close()
+
+
+async def test_an_account_that_comes_back_too_soon_is_cut_off_unread(api: Api) -> None:
+    """The first refusal is polite (the body is read, so every client sees the 429); an
+    account sending its file again before Retry-After is answered and cut off at once."""
+    etag = await api.etag()
+    offload = api.app[OFFLOAD]
+    path = api.captions("/import")
+    async with offload.slot(), offload.slot(), offload.slot(), offload.slot():  # all taken
+        first, first_closed = await refused_then(api, path, etag)
+        again, again_closed = await refused_then(api, path, etag)
+    assert first == again == b"HTTP/1.1 429 Too Many Requests\r\n"
+    assert not first_closed  # still reading the announced body
+    assert again_closed

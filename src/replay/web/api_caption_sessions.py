@@ -68,16 +68,15 @@ from replay.web.api_common import (
     parse_id,
 )
 from replay.web.auth import check_role, current_user, require
-from replay.web.errors import NBSP, api_error, json_response
+from replay.web.errors import NBSP, HangUp, api_error, hang_up, hangs_up, json_response
 from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS
 from replay.web.multipart import receive
-from replay.web.offload import Busy, Offload
+from replay.web.offload import RETRY_AFTER, Busy, Offload
 
 CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
 CHAPTERS: Final = "/api/chapters/{id}/{guid}"
 IMPORT_MAX_BYTES: Final = 4 << 20
 LOW_CONFIDENCE: Final = 0.5
-BUSY_RETRY_SECONDS: Final = 5
 T = TypeVar("T")
 _ETAG: Final = re.compile(r'\s*(?:W/)?"v([0-9]{1,18})"\s*')
 
@@ -305,7 +304,8 @@ def _note(body: dict[str, Any]) -> str:
 
 
 @_editor
-async def save(request: web.Request) -> web.Response:
+@hangs_up
+async def save(request: web.Request) -> web.StreamResponse:
     where = await find_target(request)
     expected = expected_version(request)
     async with offload_slot(request) as offload:
@@ -503,14 +503,21 @@ BUSY: Final = (f"Le serveur traite déjà plusieurs fichiers de sous-titres{NBSP
 
 @contextlib.asynccontextmanager
 async def offload_slot(request: web.Request) -> AsyncIterator[Offload]:
-    """One of the app's worker slots (`OFFLOAD`), or a 429 to try again."""
+    """One of the app's worker slots (`OFFLOAD`), or a 429 to try again after
+    `RETRY_AFTER` seconds; an account that comes back sooner is refused without its body
+    being read (a flood of large bodies would otherwise keep the event loop busy)."""
     offload = request.config_dict[OFFLOAD]
     try:
         async with offload.slot():
             yield offload
     except Busy:
+        user = current_user(request)
+        if offload.refuse(user.id if user is not None else request.remote):
+            refusal = json_response({"error": BUSY}, status=429)
+            refusal.headers["Retry-After"] = str(RETRY_AFTER)
+            raise HangUp(refusal) from None
         error = api_error(429, BUSY)
-        error.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        error.headers["Retry-After"] = str(RETRY_AFTER)
         raise error from None
 
 
@@ -522,12 +529,10 @@ async def refuse_before_the_body(request: web.Request) -> web.StreamResponse | N
         raise web.HTTPExpectationFailed(text="Seul « Expect: 100-continue » est compris.")
     if request.config_dict[OFFLOAD].busy:
         refusal = json_response({"error": BUSY}, status=429)
-        refusal.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
-        refusal.force_close()
-        # The body will not come: without this, aiohttp would wait for it (its lingering
-        # close) for 10 s, holding the connection of every refused client.
-        request.content.feed_eof()
-        return refusal
+        refusal.headers["Retry-After"] = str(RETRY_AFTER)
+        # The body will not come: aiohttp would otherwise wait for it (its lingering close)
+        # for 10 s, holding the connection of every refused client.
+        return await hang_up(request, refusal)
     await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     request.writer.output_size = 0  # what follows is the response's own size
     return None
@@ -546,7 +551,8 @@ async def off_the_loop(offload: Offload, what: str,
 
 
 @_editor
-async def import_file(request: web.Request) -> web.Response:
+@hangs_up
+async def import_file(request: web.Request) -> web.StreamResponse:
     where = await find_target(request)
     expected = expected_version(request)
     async with offload_slot(request) as offload:  # before the body: a refusal costs nothing

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Final, TypeVar
@@ -23,6 +24,10 @@ WORKERS: Final = 1
 WORKER_NICENESS: Final = 10
 #: Requests that may be working or waiting for a worker at once.
 WAITING: Final = 4
+#: How long a refused client is told to wait (Retry-After), in seconds.
+RETRY_AFTER: Final = 5
+#: Refused clients remembered at most (the oldest promises are forgotten first).
+_REMEMBERED: Final = 1024
 
 
 class Busy(Exception):
@@ -30,13 +35,16 @@ class Busy(Exception):
 
 
 class Offload:
-    def __init__(self, workers: int = WORKERS, waiting: int = WAITING) -> None:
+    def __init__(self, workers: int = WORKERS, waiting: int = WAITING, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         # Processes come from a fork server, never from a fork of this threaded process;
         # they start on first use.
         self.executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
             initializer=os.nice, initargs=(WORKER_NICENESS,))
         self._slots = asyncio.Semaphore(waiting)
+        self._clock = clock
+        self._told: dict[object, float] = {}
 
     @property
     def busy(self) -> bool:
@@ -51,6 +59,16 @@ class Offload:
             raise Busy
         async with self._slots:
             yield
+
+    def refuse(self, client: object) -> bool:
+        """Tell `client` (an account) to come back in `RETRY_AFTER` seconds; whether it had
+        already been told so and came back sooner (it then deserves no more courtesy)."""
+        now = self._clock()
+        impatient = self._told.pop(client, now) > now
+        self._told[client] = now + RETRY_AFTER
+        if len(self._told) > _REMEMBERED:
+            del self._told[next(iter(self._told))]
+        return impatient
 
     async def call(self, work: Callable[..., T], *args: object) -> T:
         """`work(*args)` in a worker process, for a holder of a `slot`."""
