@@ -53,26 +53,10 @@
   }
   window.addEventListener("hashchange", startAtHash);
 
-  // -- share at a time ------------------------------------------------------------------
-  var shareStatus = document.getElementById("share-status");
-
-  function linkAt(seconds) {
-    return window.location.href.replace(/#.*$/, "") + "#t=" + Math.floor(seconds);
-  }
-
+  // -- share at a time (share.js) -----------------------------------------------------
   function share(seconds) {
-    var link = linkAt(seconds);
-    function shown(copied) {
-      if (shareStatus) {
-        shareStatus.textContent = (copied ? "Lien copié\u00a0: " : "Copiez ce lien\u00a0: ") + link;
-      }
-    }
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(link).then(function () { shown(true); },
-                                               function () { shown(false); });
-    } else {
-      shown(false);
-    }
+    var sharing = window.replayShare;
+    sharing.copyLink(sharing.linkAt(window.location.href, seconds));
   }
 
   // The embed code names the embed page by its full address, wherever the site is served.
@@ -87,7 +71,7 @@
     copyEmbed.hidden = false;
     copyEmbed.addEventListener("click", function () {
       navigator.clipboard.writeText(embedCode.value).then(function () {
-        if (shareStatus) { shareStatus.textContent = "Code d’intégration copié."; }
+        window.replayShare.say("Code d’intégration copié.");
       }, function () { embedCode.select(); });
     });
   }
