@@ -23,6 +23,7 @@ from replay.live.status import LivePage, render_live_page
 from replay.live.transcript_feed import DEFAULT_BASE, TranscriptFeeds
 from replay.site.pages import static_assets
 from tests.e2e.live_pages import serve_live_pages
+from tests.e2e.test_csp_browser import LISTEN
 from tests.e2e.test_viewer_browser import (
     CUE,
     INK_HEIGHT,
@@ -88,8 +89,10 @@ async def live_page(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[s
 
 async def open_live(browser: Browser, url: str, **options: Any
                     ) -> tuple[BrowserContext, Page, list[str]]:
-    context = await browser.new_context(locale="fr-FR", bypass_csp=True, **options)  # axe
+    options.setdefault("bypass_csp", True)  # for axe
+    context = await browser.new_context(locale="fr-FR", **options)
     page = await context.new_page()
+    await page.add_init_script(LISTEN)
     page.set_default_timeout(20_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -221,6 +224,18 @@ async def test_live_captions_are_readable_on_a_phone(browser: Browser, live_page
         ink = await page.evaluate(INK_HEIGHT, base64.b64encode(shot).decode())
         # As on the session page: 16 px letters ink about 15 px, Chromium's default 9.
         assert ink >= 14, ink
+        assert errors == []
+    finally:
+        await context.close()
+
+
+async def test_the_controls_run_under_the_pages_content_security_policy(
+        browser: Browser, live_page: str) -> None:
+    context, page, errors = await open_live(browser, live_page, bypass_csp=False)
+    try:
+        await page.locator("#quality-box").wait_for(state="visible")
+        await page.locator("#shortcuts").wait_for(state="visible")
+        assert await page.evaluate("window.__violations") == []
         assert errors == []
     finally:
         await context.close()
