@@ -31,6 +31,7 @@ from replay.locale import N_, _, format_seconds
 from replay.services.admission import ROOM, STARTED_AT
 from replay.services.errors import ServiceError
 from replay.services.programmes import read_programme
+from replay.services.publication import publication_warnings
 from replay.settings import Settings, load_settings
 from replay.storage.factory import describe as describe_target
 from replay.storage.factory import object_store_for
@@ -442,7 +443,8 @@ async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[
             every = [cut.guid for r in store.recordings_of(event.slug)
                      for cut in store.load_cuts(r.id)]
             await publish(ctx, event, decided=every, republish=args.session)
-            return {"event": event.slug, "index": index}
+            return {"event": event.slug, "index": index,
+                    "warnings": publication_warnings(settings)}
         slugs = await unpublish(ctx, event, args.session)
         return {"event": event.slug, "index": index, "withdrawn": slugs}
     finally:
@@ -482,7 +484,8 @@ def _request(args: argparse.Namespace) -> ProcessRequest:
 
 def _published_text(args: argparse.Namespace, result: dict[str, Any]) -> str:
     if args.command == "publish":
-        return f"Publié{NBSP}: {result['index']}"
+        return "\n".join([f"Publié{NBSP}: {result['index']}",
+                          *(f"Attention{NBSP}: {warning}" for warning in result["warnings"])])
     return (f"Retiré{NBSP}: {', '.join(result['withdrawn'])}{NBSP}; index mis à "
             f"jour{NBSP}: {result['index']}")
 
@@ -500,6 +503,9 @@ def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
         print(f"Publié{NBSP}: {index}")
     else:
         print(f"Traitement terminé{NBSP}; rien n’est publié (--review).")
+    if summary.site:
+        for warning in publication_warnings(settings):
+            print(f"Attention{NBSP}: {warning}")
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,6 +1,6 @@
 """The live captions' test pages, served over HTTP on loopback from local folders: the
 fixture pages, the site's static assets (hls.js, the transcript panel), the live folder,
-and the « transcription en direct » feeds."""
+a published site, and the « transcription en direct » feeds."""
 
 from __future__ import annotations
 
@@ -27,14 +27,18 @@ async def no_cache(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 @contextlib.asynccontextmanager
-async def serve_live_pages(feeds: TranscriptFeeds, hls: Path | None = None) -> AsyncIterator[str]:
-    """The server's root address: /page/ (fixtures), /assets/, /hls/ and the feeds."""
+async def serve_live_pages(feeds: TranscriptFeeds, hls: Path | None = None,
+                           site_dir: Path | None = None) -> AsyncIterator[str]:
+    """The server's root address: /page/ (fixtures), /assets/, /hls/, /site/ and the
+    feeds."""
     app = web.Application(middlewares=[no_cache])
     setup_transcript_feeds(app, feeds)
     app.router.add_static("/page/", PAGE_DIR)
     app.router.add_static("/assets/", ASSETS)
     if hls is not None:
         app.router.add_static("/hls/", hls)
+    if site_dir is not None:
+        app.router.add_static("/site/", site_dir)
     runner = web.AppRunner(app, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

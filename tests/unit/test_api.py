@@ -26,6 +26,7 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
 from replay.domain.cutplan import Cut
+from replay.domain.podcast import relative_links_warning
 from replay.domain.publication import Release
 from replay.domain.stages import StageStatus
 from replay.jobs.context import Context, Lanes
@@ -442,8 +443,11 @@ async def test_sessions_show_their_stages_and_a_failed_one_is_retried(
     ready = await api.client.post(f"/api/sessions/{recording}/second/publish",
                                   headers=api.auth("organiser"))
     assert ready.status == 202
+    answer = await ready.json()
     (publish,) = await jobs(api, "publish_event")
-    assert (publish.id, publish.args) == ((await ready.json())["job"], {"event": SLUG})
+    assert (publish.id, publish.args) == (answer["job"], {"event": SLUG})
+    # No public_url here: the organiser learns the podcast feed will link relatively.
+    assert answer["warnings"] == [relative_links_warning()]
 
 
 async def test_unpublishing_is_the_publication_jobs_work(api: Api, media: Media) -> None:

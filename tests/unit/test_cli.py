@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from replay.cli import main
+from replay.settings import Settings
+from replay.store.db import Store
 
 NBSP = "\u00a0"
 HELPS = [[], ["process"], ["demo"], ["publish"], ["unpublish"], ["serve"], ["ingest"],
@@ -54,3 +56,26 @@ def test_user_commands_answer_in_json_for_scripts(tmp_path: Path,
     assert captured.err == f"Conservez ce jeton{NBSP}: il ne sera plus affiché.\n"
     assert main([*data, "user", "token", "nobody@example.org", "--label", "x"]) == 2
     assert capsys.readouterr().err.startswith(f"replay{NBSP}: erreur{NBSP}: Aucun compte")
+
+
+@pytest.mark.parametrize("public_url", ["", "https://replay.example.org/site/"])
+def test_publishing_warns_when_the_podcast_would_link_relatively(
+        public_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.unit.test_dashboard import sample_event
+
+    store = Store.open(Settings(data_dir=tmp_path).database_path)
+    store.save_event(sample_event())
+    store.close()
+    monkeypatch.setenv("REPLAY_PUBLIC_URL", public_url)
+    data = ["--data-dir", str(tmp_path)]
+    assert main([*data, "publish", sample_event().slug]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"Publié{NBSP}: ")
+    warning = ("Le podcast est publié avec des liens relatifs, faute d’adresse publique du "
+               f"site (réglage «{NBSP}public_url{NBSP}»){NBSP}: les applications de podcast "
+               "le refuseront.")
+    assert lines[1:] == ([] if public_url else [f"Attention{NBSP}: {warning}"])
+    assert main([*data, "publish", sample_event().slug, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["warnings"] == ([] if public_url else [warning])

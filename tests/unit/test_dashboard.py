@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from xml.etree.ElementTree import Element
@@ -283,3 +283,21 @@ async def test_an_unknown_event_page_links_back_to_the_events(site: Site) -> Non
     assert response.status == 404
     links = [a.get("href") for a in parse(await response.text()).iter(f"{NS}a")]
     assert "/organisateur/" in links
+
+
+@pytest.mark.parametrize("public_url", ["", "https://replay.example.org/site/"])
+async def test_the_event_page_warns_when_the_podcast_would_link_relatively(
+        settings: Settings, public_url: str) -> None:
+    app = build_app(replace(settings, public_url=public_url))
+    async with TestClient(TestServer(app)) as client:
+        found = app[USERS].credentials("orga@example.org")
+        assert found is not None
+        site = Site(client, {"orga@example.org": app[USERS].create_session(found[0].id)})
+        as_user(site, "orga@example.org")
+        document = parse(await (await client.get(PAGES[1], headers=HTML)).text())
+    notes = ["".join(p.itertext()) for p in document.iter(f"{NS}p")
+             if "warning" in p.get("class", "").split()]
+    assert notes == ([] if public_url else [
+        f"Attention{NBSP}: Le podcast est publié avec des liens relatifs, faute d’adresse "
+        f"publique du site (réglage «{NBSP}public_url{NBSP}»){NBSP}: les applications de "
+        "podcast le refuseront."])

@@ -34,7 +34,8 @@ from replay.site.publish import SessionOutputs, Uploader, publish_event, replays
 from replay.storage.memory import MemoryStore
 
 EVIL = "<script>alert(1)</script> « l’“énergie” & 'co' »"
-SITE_SCRIPTS = {"../assets/player.js", "assets/search.js", "assets/live.js"}
+SITE_SCRIPTS = {"../assets/controls.js", "../assets/share.js", "../assets/player.js",
+                "assets/share.js", "assets/search.js", "assets/live.js"}
 DRAFT_LABEL = "Sous-titres générés automatiquement"
 T0 = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
 HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
@@ -265,7 +266,9 @@ def test_session_page_player(has_poster: bool) -> None:
         "transcript.fr.txt": "Transcription (texte)",
     }
     # hls.js is loaded by player.js only where HLS does not play natively.
-    assert [s.get("src") for s in root.iter("script")] == ["../assets/player.js"]
+    assert [s.get("src") for s in root.iter("script")] == ["../assets/controls.js",
+                                                           "../assets/share.js",
+                                                           "../assets/player.js"]
     assert video.get("data-hls-js") in {"../assets/hls.light.min.js", None}
 
 
@@ -337,7 +340,8 @@ def test_search_page() -> None:
     title = root.find("head/title")
     assert title is not None
     assert text_of(title) == f"Recherche — {event.title}"
-    assert [s.get("src") for s in root.iter("script")] == ["assets/search.js"]
+    assert [s.get("src") for s in root.iter("script")] == ["assets/share.js",
+                                                           "assets/search.js"]
     [results] = [d for d in root.iter("div") if d.get("id") == "results"]
     assert results.get("data-index") == "search.json"
     [status] = [p for p in root.iter("p") if p.get("id") == "search-status"]
@@ -753,7 +757,8 @@ def test_embed_page_is_the_player_alone() -> None:
     [link] = [a for a in root.iter("a") if a.get("target") == "_blank"]
     assert link.get("href") == "index.html"
     assert link.get("rel") == "noopener"
-    assert [s.get("src") for s in root.iter("script")] == ["../assets/player.js"]
+    assert [s.get("src") for s in root.iter("script")] == ["../assets/controls.js",
+                                                           "../assets/player.js"]
 
 
 async def test_marked_chapters_are_published_as_a_track_and_a_list(tmp_path: Path) -> None:

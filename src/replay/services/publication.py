@@ -18,6 +18,7 @@ from typing import Final
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.domain.podcast import relative_links_warning
 from replay.domain.publication import (
     Decision,
     PublicationRule,
@@ -55,6 +56,12 @@ class Candidate:
 class Withdrawal:
     slugs: tuple[str, ...]  # the sessions' public names, taken down by the job
     job: int  # the event's publication job that takes them down
+
+
+def publication_warnings(settings: Settings) -> list[str]:
+    """What organisers are told where they publish (the CLI, the dashboard, the API):
+    without the site's public address, the podcast feed links relatively."""
+    return [] if settings.public_url else [relative_links_warning()]
 
 
 def publication_rule(captions: Captions, settings: Settings, event_slug: str) -> PublicationRule:

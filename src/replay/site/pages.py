@@ -17,8 +17,8 @@ from replay.domain.model import Event, Session
 
 log = logging.getLogger(__name__)
 
-STATIC_FILES = ("style.css", "player.js", "search.js", "live.js", "live-transcript.js",
-                "live-transcript.css")
+STATIC_FILES = ("style.css", "controls.js", "share.js", "player.js", "search.js",
+                "live.js", "live-transcript.js", "live-transcript.css")
 #: hls.js builds: the light one for replays, the full one (WebVTT in live HLS) for live pages.
 VENDOR_FILES = ("hls.light.min.js", "hls.min.js")
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",

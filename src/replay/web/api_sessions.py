@@ -237,7 +237,8 @@ async def publish_session(request: web.Request) -> web.Response:
     with answered():
         job = await publication.request_publish(request.config_dict[DB],
                                                 request.config_dict[QUEUE], recording, guid)
-    return json_response({"job": job}, status=202)
+    warnings = publication.publication_warnings(request.config_dict[SETTINGS])
+    return json_response({"job": job, "warnings": warnings}, status=202)
 
 
 @_organiser

@@ -33,6 +33,7 @@ from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, RULE_LABELS, PublicationRule
 from replay.locale import _, format_moment, format_size, ngettext
 from replay.services.captions import default_options
+from replay.services.publication import publication_warnings
 from replay.site.pages import clock, french_date
 from replay.store.captions import Captions, EventOptions
 from replay.store.db import Recording, Store
@@ -213,7 +214,8 @@ async def event_page(request: web.Request) -> web.Response:
     held = [upload_view(u) for u in await held_uploads(request.app[SETTINGS], event.slug)]
     return render(request, "event.html", title=event.title, event=event, dates=_dates(event),
                   recordings=recordings, sessions=sessions, rules=_rules(rule),
-                  uploads=await pending_uploads(request.app, event.slug), held=held)
+                  uploads=await pending_uploads(request.app, event.slug), held=held,
+                  warnings=publication_warnings(request.app[SETTINGS]))
 
 
 def _event_state(store: Store, *, event: Event, tz: ZoneInfo, defaults: EventOptions

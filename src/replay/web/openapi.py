@@ -207,7 +207,12 @@ def _paths() -> JSONObj:
         "/api/sessions/{id}/{guid}/retry": {"post": _op(
             "Relancer l’étape en échec", org, job, "404", "409", params=[_RECORDING, _GUID])},
         "/api/sessions/{id}/{guid}/publish": {"post": _op(
-            "Publier la session", org, job, "404", "409", params=[_RECORDING, _GUID])},
+            "Publier la session", org,
+            ("202", {"type": "object", "required": ["job", "warnings"], "properties": {
+                "job": {"type": "integer"},
+                "warnings": {"type": "array", "items": {"type": "string"}}}},
+             "Publication demandée (avec ce que l’organisateur doit savoir)"), "404",
+            "409", params=[_RECORDING, _GUID])},
         "/api/sessions/{id}/{guid}/unpublish": {"post": _op(
             "Retirer la session du site", org,
             ("202", {"type": "object", "required": ["unpublished", "job"], "properties": {

@@ -2,7 +2,10 @@
 // when needed), kept a few seconds behind the live edge (more when the live captions need
 // it: status.json's player_delay, measured by the service), and the room's status.json polled
 // for « on air », the current and next sessions and the day's replays, so that they change
-// without a reload. On the event's index: which rooms are live now (direct/rooms.json).
+// without a reload; the quality menu and keyboard shortcuts of controls.js (no speed
+// control: a live plays at most in real time, and hls.js would bring a slowed player back
+// to the edge as soon as it fell liveMaxLatencyDuration behind). On the event's index:
+// which rooms are live now (direct/rooms.json).
 (function () {
   "use strict";
   var POLL_MS = 5000;
@@ -54,10 +57,9 @@
 
   function state(message) { text("live-state", message); }
 
-  function play() {
-    var started = video.play();
-    if (started && started.catch) { started.catch(function () { return null; }); }
-  }
+  var controls = window.replayControls;
+
+  function play() { controls.play(video); }
 
   // hls.js where Media Source Extensions exist (its live delay and captions are ours to
   // set); the browser's own HLS otherwise (Safari on iPhone).
@@ -82,7 +84,11 @@
       hls.loadSource(url);
       hls.attachMedia(video);
       window.replayLive = { hls: hls };  // for the curious (and the tests): hls.latency
-      hls.on(window.Hls.Events.MANIFEST_PARSED, play);
+      hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
+        controls.offerLevels(hls, document.getElementById("quality-box"),
+                             document.getElementById("quality"));
+        play();
+      });
     } else {
       state("Votre navigateur ne sait pas lire le direct\u00a0: essayez un navigateur récent.");
     }
@@ -159,6 +165,11 @@
     var behind = hls && hls.liveSyncPosition ? hls.liveSyncPosition - video.currentTime : 0;
     show("live-back", behind > delay * 2);
   });
+  // Forward no further than the live delay behind the edge (the captions need it).
+  controls.shortcuts(video, { l: function () {
+    var edge = hls && hls.liveSyncPosition ? hls.liveSyncPosition : Infinity;
+    video.currentTime = Math.min(video.currentTime + 10, edge);
+  } });
   var statusUrl = main.getAttribute("data-status");
   function poll() { getJSON(statusUrl, update); }
   poll();

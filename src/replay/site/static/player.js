@@ -1,19 +1,18 @@
 // The session page: HLS natively or through hls.js (loaded only when needed), the MP4
 // otherwise; "#t=SECONDS" starts playback at that second. The transcript follows playback
 // until the viewer scrolls it, seeks on click and can be searched; links to the current
-// second (or a line's) can be copied; speed, quality (hls.js levels) and keyboard shortcuts.
+// second (or a line's) can be copied; speed, and the quality menu and keyboard shortcuts
+// of controls.js.
 (function () {
   "use strict";
   var video = document.getElementById("player");
   if (!video) { return; }
+  var controls = window.replayControls;
   var source = video.getAttribute("data-hls");
   var library = video.getAttribute("data-hls-js");
   var hls = null;
 
-  function play() {
-    var started = video.play();
-    if (started && started.catch) { started.catch(function () { return null; }); }
-  }
+  function play() { controls.play(video); }
 
   function startAtHash() {
     var match = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
@@ -27,39 +26,15 @@
     video.addEventListener("loadedmetadata", startAtHash, { once: true });
   }
 
-  // -- quality: hls.js's levels, highest first, and « Auto » (hls.js chooses) -----------
-  var qualityBox = document.getElementById("quality-box");
-  var quality = document.getElementById("quality");
-
-  function levelName(level) {
-    return level.height ? level.height + "p" : Math.round(level.bitrate / 1000) + "\u00a0kbit/s";
-  }
-
-  function offerLevels() {
-    if (!qualityBox || hls.levels.length < 2) { return; }
-    var order = hls.levels.map(function (level, i) { return i; });
-    order.sort(function (a, b) { return hls.levels[b].bitrate - hls.levels[a].bitrate; });
-    order.forEach(function (i) {
-      var option = document.createElement("option");
-      option.value = String(i);
-      option.textContent = levelName(hls.levels[i]);
-      quality.appendChild(option);
-    });
-    quality.addEventListener("change", function () {
-      hls.currentLevel = parseInt(quality.value, 10);  // -1: automatic
-    });
-    hls.on(window.Hls.Events.LEVEL_SWITCHED, function (event, data) {
-      quality.options[0].textContent = "Auto (" + levelName(hls.levels[data.level]) + ")";
-    });
-    qualityBox.hidden = false;
-  }
-
   function attachHls() {
     if (!window.Hls || !window.Hls.isSupported()) { whenReady(); return; }
     // The page's own <track> elements carry the subtitles: hls.js must not add duplicates.
     hls = new window.Hls({ enableWebVTT: false, capLevelToPlayerSize: true });
     video.addEventListener("loadedmetadata", startAtHash, { once: true });
-    hls.on(window.Hls.Events.MANIFEST_PARSED, offerLevels);
+    hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
+      controls.offerLevels(hls, document.getElementById("quality-box"),
+                           document.getElementById("quality"));
+    });
     hls.loadSource(source);
     hls.attachMedia(video);
   }
@@ -78,26 +53,10 @@
   }
   window.addEventListener("hashchange", startAtHash);
 
-  // -- share at a time ------------------------------------------------------------------
-  var shareStatus = document.getElementById("share-status");
-
-  function linkAt(seconds) {
-    return window.location.href.replace(/#.*$/, "") + "#t=" + Math.floor(seconds);
-  }
-
+  // -- share at a time (share.js) -----------------------------------------------------
   function share(seconds) {
-    var link = linkAt(seconds);
-    function shown(copied) {
-      if (shareStatus) {
-        shareStatus.textContent = (copied ? "Lien copié\u00a0: " : "Copiez ce lien\u00a0: ") + link;
-      }
-    }
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(link).then(function () { shown(true); },
-                                               function () { shown(false); });
-    } else {
-      shown(false);
-    }
+    var sharing = window.replayShare;
+    sharing.copyLink(sharing.linkAt(window.location.href, seconds));
   }
 
   // The embed code names the embed page by its full address, wherever the site is served.
@@ -112,7 +71,7 @@
     copyEmbed.hidden = false;
     copyEmbed.addEventListener("click", function () {
       navigator.clipboard.writeText(embedCode.value).then(function () {
-        if (shareStatus) { shareStatus.textContent = "Code d’intégration copié."; }
+        window.replayShare.say("Code d’intégration copié.");
       }, function () { embedCode.select(); });
     });
   }
@@ -201,52 +160,11 @@
     });
   });
 
-  // -- keyboard shortcuts (listed on the page) -------------------------------------------
-  function toggleCaptions() {
-    var tracks = Array.prototype.slice.call(video.textTracks);
-    var showing = tracks.filter(function (t) { return t.mode === "showing"; });
-    if (showing.length) {
-      showing.forEach(function (t) { t.mode = "hidden"; });
-    } else if (tracks.length) {
-      tracks[0].mode = "showing";
-    }
-  }
-
-  function typing(target) {
-    return target && (target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName));
-  }
-
-  var keys = {
-    k: function () { if (video.paused) { play(); } else { video.pause(); } },
-    j: function () { video.currentTime = Math.max(0, video.currentTime - 10); },
-    l: function () { video.currentTime = video.currentTime + 10; },
-    "<": function () { stepSpeed(-1); },
-    ">": function () { stepSpeed(1); },
-    c: toggleCaptions,
-    m: function () { video.muted = !video.muted; },
-    f: function () {
-      if (document.fullscreenElement) { document.exitFullscreen(); }
-      else if (video.requestFullscreen) { video.requestFullscreen().catch(function () { return null; }); }
-    }
-  };
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
-    var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    if (event.key === "<" || event.key === ">") { key = event.key; }
-    if (key === " ") {
-      // A focused button, link or the video's own controls already answer the space bar.
-      if (event.target !== document.body) { return; }
-      key = "k";
-    }
-    if (!keys[key]) { return; }
-    event.preventDefault();
-    keys[key]();
-  });
-
-  ["controls", "shortcuts"].forEach(function (id) {
-    var element = document.getElementById(id);
-    if (element) { element.hidden = false; }
-  });
+  // -- keyboard shortcuts (listed on the page): the players' own, and the speed --------
+  controls.shortcuts(video, { "<": function () { stepSpeed(-1); },
+                              ">": function () { stepSpeed(1); } });
+  var controlBar = document.getElementById("controls");
+  if (controlBar) { controlBar.hidden = false; }
 
   // Search within the transcript: accent- and case-insensitive, keeps matching passages.
   var form = document.getElementById("transcript-search");

@@ -1,6 +1,6 @@
 // The event's search page: loads search.json once, matches every word of the query in
 // the transcripts (accent- and case-insensitive) and links each passage to its second;
-// each passage's link can be copied.
+// each passage's link can be copied (share.js).
 (function () {
   "use strict";
   var results = document.getElementById("results");
@@ -90,19 +90,6 @@
     return { sessions: found, total: total };
   }
 
-  function copyLink(link) {
-    var shareStatus = document.getElementById("share-status");
-    function shown(copied) {
-      shareStatus.textContent = (copied ? "Lien copié\u00a0: " : "Copiez ce lien\u00a0: ") + link;
-    }
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(link).then(function () { shown(true); },
-                                               function () { shown(false); });
-    } else {
-      shown(false);
-    }
-  }
-
   function renderSession(result, terms) {
     var slug = result.session.slug, section = element("section", "", { "class": "result" });
     var heading = element("h2");
@@ -121,7 +108,8 @@
         type: "button", "class": "share-hit", "aria-label": "Partager le lien vers " + clock(hit[0])
       });
       share.addEventListener("click", function () {
-        copyLink(new URL(slug + "/index.html#t=" + Math.floor(hit[0]), window.location.href).href);
+        var sharing = window.replayShare;
+        sharing.copyLink(sharing.linkAt(slug + "/index.html", hit[0]));
       });
       item.appendChild(share);
       list.appendChild(item);
