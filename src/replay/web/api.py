@@ -30,11 +30,12 @@ from replay.services.errors import ServiceError
 from replay.settings import Settings
 from replay.store.db import EventSummary, ImportSummary, Recording
 from replay.web import api_sessions
+from replay.web.api_bodies import EventDescription, HeldCorrection, ProgrammeSource
 from replay.web.api_common import (
     answered,
     check_event_access,
-    json_body,
     load_event,
+    read_body,
     recording_json,
 )
 from replay.web.auth import Role, authorizer, current_user, require
@@ -141,20 +142,18 @@ class EventRequest:
     programme: Event | None
 
 
-async def _event_request(request: web.Request) -> EventRequest:
-    """JSON: the fields and an optional programme ``url``; multipart: the fields and an
-    optional ``programme`` file."""
+async def _event_request(request: web.Request,
+                         model: type[ProgrammeSource]) -> EventRequest:
+    """JSON (as `model`): the fields and an optional programme ``url``; multipart: the
+    fields and an optional ``programme`` file."""
     if request.content_type == "application/json":
-        body = await json_body(request)
-        fields = {name: _field_text(body.get(name)) for name in FIELDS if name in body}
-        fields["publication_rule"] = _field_text(body.get("publication_rule"))
-        url = body.get("url")
-        if url is None or url == "":
+        body = await read_body(request, model)
+        fields = {name: _field_text(value) for name, value
+                  in body.model_dump(exclude_unset=True, exclude={"url"}).items()}
+        if not body.url:
             return EventRequest(fields, None)
-        if not isinstance(url, str):
-            raise api_error(400, f"« url » invalide{NBSP}: donnez l’adresse du programme.")
         try:
-            data, filename = await fetch_programme(url,
+            data, filename = await fetch_programme(body.url,
                                                    policy=request.config_dict[FETCH_POLICY])
         except FetchError as exc:
             raise api_error(exc.status, str(exc)) from None
@@ -178,7 +177,7 @@ def _parsed(data: bytes, filename: str) -> Event:
 
 async def _programme(request: web.Request) -> Event:
     """The programme in the request: a multipart ``programme`` file or JSON ``{"url"}``."""
-    found = (await _event_request(request)).programme
+    found = (await _event_request(request, ProgrammeSource)).programme
     if found is None:
         raise api_error(400, f"Programme manquant{NBSP}: envoyez le fichier dans le champ "
                              "« programme », ou son adresse en JSON {\"url\": ...}.")
@@ -210,7 +209,7 @@ def _rule_field(found: EventRequest) -> PublicationRule:
 async def create_event(request: web.Request) -> web.Response:
     """Create an event from its description, its programme, or both; with
     ``preview=true``, only say what would be created."""
-    found = await _event_request(request)
+    found = await _event_request(request, EventDescription)
     event, rule = _new_event(found), _rule_field(found)
     check_event_access(request, event.slug)
     db, settings = request.config_dict[DB], request.config_dict[SETTINGS]
@@ -435,9 +434,9 @@ async def admit_held(request: web.Request) -> web.Response:
     settings = request.config_dict[SETTINGS]
     store = UploadStore(tus_dir(settings))
     upload = await _held(request, store)
-    body = await json_body(request)
-    changes = {key: body[key].strip() for key in ("room", "started_at")
-               if isinstance(body.get(key), str) and body[key].strip()}
+    body = await read_body(request, HeldCorrection)
+    changes = {key: value.strip() for key, value in body.model_dump(exclude_none=True).items()
+               if value.strip()}
     upload = replace(upload, metadata={**upload.metadata, **changes})
     app = request.config_dict
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
@@ -30,7 +29,6 @@ from aiohttp import web
 from replay.captions_io.files import read_subtitles, to_srt, to_webvtt
 from replay.domain.captions import (
     CaptionError,
-    CaptionStatus,
     Change,
     diff_cues,
     validate_cues,
@@ -60,12 +58,12 @@ from replay.store.captions import (
 )
 from replay.store.db import Recording, Store
 from replay.store.users import Role, User, Users
+from replay.web.api_bodies import CaptionsChange, ChaptersChange, Revert, StatusChange
 from replay.web.api_common import (
     answered,
-    json_body,
     load_planned,
-    optional_seconds,
     parse_id,
+    read_body,
 )
 from replay.web.auth import check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
@@ -224,28 +222,6 @@ def expected_version(request: web.Request) -> int:
     return int(match.group(1))
 
 
-def parse_cues(value: object) -> list[Cue]:
-    if not isinstance(value, list) or not all(_is_cue(item) for item in value):
-        raise api_error(400, f"« cues » invalide{NBSP}: une liste de "
-                             "{\"start\": secondes, \"end\": secondes, \"text\": texte}.")
-    return [Cue(_as_float(item["start"]), _as_float(item["end"]), (item["text"],))
-            for item in value]
-
-
-def _as_float(number: float) -> float:
-    """An integer too large for a float is infinite: validation then refuses it (422)."""
-    try:
-        return float(number)
-    except OverflowError:
-        return math.inf
-
-
-def _is_cue(item: object) -> bool:
-    return (isinstance(item, dict) and isinstance(item.get("text"), str)
-            and all(isinstance(item.get(k), int | float) and not isinstance(item.get(k), bool)
-                    for k in ("start", "end")))
-
-
 def validated(cues: list[Cue], what: str = "Sous-titres refusés") -> list[Cue]:
     try:
         return validate_cues(cues)
@@ -293,27 +269,16 @@ async def store_version(request: web.Request, where: Target, cues: list[Cue], *,
     return await respond(request, where)
 
 
-def _reviewed_until(body: dict[str, Any]) -> float | None:
-    return optional_seconds(body, "reviewed_until", f"«{NBSP}reviewed_until{NBSP}» invalide"
-                                                    f"{NBSP}: des secondes depuis le début "
-                                                    "de la session.")
-
-
-def _note(body: dict[str, Any]) -> str:
-    note = body.get("note", "")
-    return note[:200] if isinstance(note, str) else ""
-
-
 @_editor
 async def save(request: web.Request) -> web.Response:
     where = await find_target(request)
     expected = expected_version(request)
     async with offload_slot(request) as offload:
-        body = await json_body(request)
+        body = await read_body(request, CaptionsChange)
         cues = await off_the_loop(offload, "Sous-titres refusés", validated_cues,
-                                  parse_cues(body.get("cues")))
-    return await store_version(request, where, cues, expected=expected, note=_note(body),
-                               reviewed_until=_reviewed_until(body))
+                                  [Cue(c.start, c.end, (c.text,)) for c in body.cues])
+    return await store_version(request, where, cues, expected=expected, note=body.note[:200],
+                               reviewed_until=body.reviewed_until)
 
 
 # -- history, diff, revert ---------------------------------------------------------------
@@ -375,11 +340,7 @@ async def diff(request: web.Request) -> web.Response:
 async def revert(request: web.Request) -> web.Response:
     where = await find_target(request)
     expected = expected_version(request)
-    body = await json_body(request)
-    number = body.get("version")
-    if not isinstance(number, int) or isinstance(number, bool):
-        raise api_error(400, f"« version » manquante{NBSP}: le numéro de la version à "
-                             "rétablir.")
+    number = (await read_body(request, Revert)).version
     await loaded(request, where)
     old = await version_number(request, where, str(number), number)
     try:
@@ -405,19 +366,11 @@ def check_may_publish(request: web.Request, options: EventOptions) -> None:
         check_role(request, Role.ORGANISER)
 
 
-def _status(body: dict[str, Any]) -> CaptionStatus:
-    try:
-        return CaptionStatus(str(body.get("status")))
-    except ValueError:
-        names = ", ".join(s.value for s in CaptionStatus)
-        raise api_error(400, f"« status » invalide{NBSP}: l’un de {names}.") from None
-
-
 @_editor
 async def change_status(request: web.Request) -> web.Response:
     """Move one language's captions along the workflow (`caption_edits.change_status`)."""
     where = await find_target(request)
-    wanted = _status(await json_body(request))
+    wanted = (await read_body(request, StatusChange)).status
     user = current_user(request)
     with answered():
         change = await caption_edits.change_status(
@@ -585,9 +538,9 @@ async def save_chapters(request: web.Request) -> web.Response:
     """Replace the session's chapters (times from the session's start); they go out with
     the session's next publication."""
     recording, cut = await _session_cut(request)
-    body = await json_body(request)
+    body = await read_body(request, ChaptersChange)
     try:
-        chapters = parse_chapters(body.get("chapters"), cut.duration)
+        chapters = parse_chapters([c.model_dump() for c in body.chapters], cut.duration)
     except ChapterError as error:
         raise api_error(400, str(error)) from None
     who = author(request)

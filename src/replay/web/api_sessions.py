@@ -29,14 +29,14 @@ from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
 from replay.web import api_boundaries
+from replay.web.api_bodies import CutMove
 from replay.web.api_common import (
     answered,
     check_event_access,
-    json_body,
     load_event,
     load_planned,
     load_recording,
-    optional_seconds,
+    read_body,
 )
 from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
@@ -82,21 +82,15 @@ async def show_plan(request: web.Request) -> web.Response:
     return json_response(await plan_json(request, await load_recording(request)))
 
 
-def _bound(body: dict[str, Any], name: str) -> float | None:
-    return optional_seconds(body, name, f"«{NBSP}{name}{NBSP}» doit être un nombre de "
-                                        "secondes depuis le début de l’enregistrement.")
-
-
 @_organiser
 async def move_cut(request: web.Request) -> web.Response:
     """Move one session's boundaries; only that session's media and speech jobs re-run."""
     recording, guid = await load_recording(request), request.match_info["guid"]
-    body = await json_body(request)
-    start, end = _bound(body, "start"), _bound(body, "end")
+    move = await read_body(request, CutMove)
     with answered():
         jobs = await plans.move_cut(request.config_dict[DB], request.config_dict[QUEUE],
-                                    recording, guid, start=start, end=end,
-                                    confirmed=body.get("confirm") is True)
+                                    recording, guid, start=move.start, end=move.end,
+                                    confirmed=move.confirm)
     return json_response({**await plan_json(request, recording), "jobs": jobs})
 
 

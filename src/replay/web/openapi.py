@@ -11,6 +11,21 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from replay.web.api_bodies import (
+    Body,
+    CaptionsChange,
+    ChaptersChange,
+    CutMove,
+    EventDescription,
+    GlossaryChange,
+    HeldCorrection,
+    OptionsChange,
+    PodcastChange,
+    ProgrammeSource,
+    Replacement,
+    Revert,
+    StatusChange,
+)
 from replay.web.api_models import component_schemas
 
 JSONObj = dict[str, Any]
@@ -76,10 +91,7 @@ _PROGRAMME_BODY: Final = {"required": True, "content": {
         "type": "object", "required": ["programme"],
         "properties": {"programme": {"type": "string", "format": "binary",
                                      "description": "schedule.json, schedule.xml ou iCal"}}}},
-    "application/json": {"schema": {
-        "type": "object", "required": ["url"],
-        "properties": {"url": {"type": "string", "format": "uri",
-                               "description": "Adresse http(s) du programme"}}}},
+    "application/json": {"schema": _ref(ProgrammeSource.__name__)},
 }}
 
 _UPLOAD_BODY: Final = {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -92,14 +104,6 @@ _UPLOAD_BODY: Final = {"required": True, "content": {"multipart/form-data": {"sc
                                       "creation_time du fichier"},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     }}}}}
-
-_MOVE_BODY: Final = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object",
-    "properties": {"start": {"type": ["number", "null"]}, "end": {"type": ["number", "null"]},
-                   "confirm": {"type": "boolean", "description": "Confirme un déplacement "
-                               "inhabituel (séance de moins de 30 s, limite déplacée de plus "
-                               "de 10 min) : sans lui, 409 avec la liste « confirm »"}},
-}}}}
 
 _EVENT_FIELDS: Final = {
     "title": {"type": "string"}, "start": {"type": "string", "format": "date"},
@@ -114,9 +118,7 @@ _EVENT_BODY: Final = {"required": True, "content": {
         **_EVENT_FIELDS, "programme": {"type": "string", "format": "binary",
                                        "description": "schedule.json, schedule.xml ou iCal "
                                                       "(facultatif)"}}}},
-    "application/json": {"schema": {"type": "object", "properties": {
-        **_EVENT_FIELDS, "url": {"type": "string", "format": "uri",
-                                 "description": "Adresse http(s) du programme (facultatif)"}}}},
+    "application/json": {"schema": _ref(EventDescription.__name__)},
 }}
 
 _AT: Final = [{"name": n, "in": "query", "required": True, "schema": {"type": "number"}}
@@ -179,8 +181,7 @@ def _paths() -> JSONObj:
             "Corriger la salle ou le début d’un envoi gardé, et l’admettre sans renvoi", org,
             ("201", _ref("Uploaded"), "Admis, analyse en file"), "400", "404", "422",
             params=[_path_param("upload_id", "Identifiant du téléversement")],
-            body=_body({"room": {"type": "string"},
-                        "started_at": {"type": "string", "format": "date-time"}}))},
+            body=_body(HeldCorrection))},
         "/api/recordings/{id}": {"delete": _op(
             "Supprimer un enregistrement erroné : ses séances sont retirées du site, rien "
             "d’autre ne change", org, ("200", {"type": "object"}, "Supprimé"), "404",
@@ -203,7 +204,7 @@ def _paths() -> JSONObj:
             "Valider le plan", org, plan, "404", "409", params=[_RECORDING])},
         "/api/recordings/{id}/plan/{guid}": {"patch": _op(
             "Déplacer les limites d’une session (seule cette session est retraitée)", org,
-            plan, "400", "404", "409", "422", body=_MOVE_BODY, params=[_RECORDING, _GUID])},
+            plan, "400", "404", "409", "422", body=_body(CutMove), params=[_RECORDING, _GUID])},
         "/api/sessions/{id}/{guid}/retry": {"post": _op(
             "Relancer l’étape en échec", org, job, "404", "409", params=[_RECORDING, _GUID])},
         "/api/sessions/{id}/{guid}/publish": {"post": _op(
@@ -234,9 +235,9 @@ _CAPTION_PARAMS: Final = [_RECORDING, _GUID, _LANG]
 _CHAPTER_PARAMS: Final = [_RECORDING, _GUID]
 
 
-def _body(properties: JSONObj, *required: str) -> JSONObj:
-    return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": list(required), "properties": properties}}}}
+def _body(model: type[Body]) -> JSONObj:
+    """A JSON request body: `model`'s schema."""
+    return {"required": True, "content": {"application/json": {"schema": _ref(model.__name__)}}}
 
 
 def _caption_paths() -> JSONObj:
@@ -245,13 +246,11 @@ def _caption_paths() -> JSONObj:
     obj = {"type": "object"}
     base = "/api/captions/{id}/{guid}/{lang}"
     params = _CAPTION_PARAMS
-    cues = {"cues": {"type": "array", "items": _ref("Cue")},
-            "reviewed_until": {"type": ["number", "null"]}, "note": {"type": "string"}}
     return {
         base: {
             "get": _op("Les sous-titres actuels", editor, caps, "404", "409", params=params),
             "put": _op("Enregistrer une nouvelle version (If-Match requis)", editor, caps,
-                       "400", "404", "409", "422", "428", "429", body=_body(cues, "cues"),
+                       "400", "404", "409", "422", "428", "429", body=_body(CaptionsChange),
                        params=params)},
         f"{base}/history": {"get": _op("L’historique des versions", editor,
                                        ("200", obj, "Versions"), "404", "409", params=params)},
@@ -266,14 +265,12 @@ def _caption_paths() -> JSONObj:
         f"{base}/revert": {"post": _op(
             "Rétablir une version (crée une nouvelle version ; If-Match requis)", editor,
             caps, "400", "404", "409", "428",
-            body=_body({"version": {"type": "integer"}}, "version"), params=params)},
+            body=_body(Revert), params=params)},
         f"{base}/status": {"post": _op(
             "Changer l’étape : en_relecture, valide, publie (publier : organisateur, ou "
             "éditeur si l’événement le permet)", editor, ("200", obj, "Nouvelle étape"),
             "400", "404", "409",
-            body=_body({"status": {"type": "string", "enum": [
-                "brouillon_automatique", "en_relecture", "valide", "publie"]}}, "status"),
-            params=params)},
+            body=_body(StatusChange), params=params)},
         f"{base}/claim": {
             "post": _op("Prendre la session en charge", editor, ("200", obj, "Prise"), "404",
                         "409", params=params),
@@ -294,44 +291,32 @@ def _caption_paths() -> JSONObj:
         "/api/events/{slug}/replace": {"post": _op(
             "Chercher et remplacer dans une session ou tout l’événement (aperçu, puis "
             "apply avec les versions de l’aperçu)", editor, ("200", obj, "Changements"),
-            "400", "404", "409", "422", "428", params=[_SLUG], body=_body({
-                "find": {"type": "string"}, "replace": {"type": "string"},
-                "scope": {"type": "string", "enum": ["session", "event"]},
-                "recording_id": {"type": "integer"}, "guid": {"type": "string"},
-                "lang": {"type": "string"}, "apply": {"type": "boolean"},
-                "whole_word": {"type": "boolean"}, "case_sensitive": {"type": "boolean"},
-                "versions": {"type": "object",
-                             "additionalProperties": {"type": "integer"}}},
-                "find", "replace"))},
+            "400", "404", "409", "422", "428", params=[_SLUG], body=_body(Replacement))},
         "/api/events/{slug}/options": {
             "get": _op("Règle de publication et options des sous-titres de l’évènement", org,
                        ("200", _ref("CaptionOptions"), "Options"), "404", params=[_SLUG]),
             "put": _op("Changer les options des sous-titres", org,
                        ("200", _ref("CaptionOptions"), "Options"), "400", "404",
-                       params=[_SLUG], body={"required": True, "content": {
-                           "application/json": {"schema": _ref("CaptionOptions")}}})},
+                       params=[_SLUG], body=_body(OptionsChange))},
         "/api/events/{slug}/glossary": {
             "get": _op("Le glossaire de l’événement", editor, ("200", _ref("Glossary"),
                                                                 "Termes"), "404",
                        params=[_SLUG]),
             "put": _op("Remplacer le glossaire (aussi donné à Whisper)", editor,
                        ("200", _ref("Glossary"), "Termes"), "400", "404", params=[_SLUG],
-                       body={"required": True, "content": {
-                           "application/json": {"schema": _ref("Glossary")}}})},
+                       body=_body(GlossaryChange))},
         "/api/chapters/{id}/{guid}": {
             "get": _op("Les chapitres d’une séance", editor,
                        ("200", _ref("Chapters"), "Chapitres"), "404", params=_CHAPTER_PARAMS),
             "put": _op("Remplacer les chapitres d’une séance (publiés avec elle)", editor,
                        ("200", _ref("Chapters"), "Chapitres"), "400", "404",
-                       params=_CHAPTER_PARAMS, body={"required": True, "content": {
-                           "application/json": {"schema": _ref("Chapters")}}})},
+                       params=_CHAPTER_PARAMS, body=_body(ChaptersChange))},
         "/api/events/{slug}/podcast": {
             "get": _op("Les réglages du podcast de l’évènement (balises iTunes)", org,
                        ("200", _ref("Podcast"), "Réglages"), "404", params=[_SLUG]),
             "put": _op("Changer les réglages du podcast", org,
                        ("200", _ref("Podcast"), "Réglages"), "400", "404", params=[_SLUG],
-                       body={"required": True, "content": {
-                           "application/json": {"schema": _ref("Podcast")}}})},
+                       body=_body(PodcastChange))},
     }
 
 
