@@ -65,6 +65,20 @@ from replay.web.api_common import (
     parse_id,
     read_body,
 )
+from replay.web.api_models import Captions as CaptionsShape
+from replay.web.api_models import Chapters
+from replay.web.api_routes import (
+    EDITOR,
+    GUID,
+    OBJECT,
+    RECORDING,
+    ApiRoute,
+    Handler,
+    Schema,
+    add_api_routes,
+    path_param,
+    query_param,
+)
 from replay.web.auth import check_role, current_user, require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS
@@ -83,20 +97,7 @@ _editor: Final = require(Role.EDITOR)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get(CAPTIONS, show)
-    router.add_put(CAPTIONS, save)
-    router.add_get(CAPTIONS + "/history", history)
-    router.add_get(CAPTIONS + "/versions/{n}", show_version)
-    router.add_get(CAPTIONS + "/diff", diff)
-    router.add_post(CAPTIONS + "/revert", revert)
-    router.add_post(CAPTIONS + "/status", change_status)
-    router.add_post(CAPTIONS + "/claim", claim)
-    router.add_delete(CAPTIONS + "/claim", release)
-    router.add_get(CAPTIONS + "/export.vtt", export_vtt)
-    router.add_get(CAPTIONS + "/export.srt", export_srt)
-    router.add_post(CAPTIONS + "/import", import_file, expect_handler=refuse_before_the_body)
-    router.add_get(CHAPTERS, show_chapters)
-    router.add_put(CHAPTERS, save_chapters)
+    add_api_routes(router, ROUTES)
 
 
 # -- the captions of one session ---------------------------------------------------------
@@ -547,3 +548,60 @@ async def save_chapters(request: web.Request) -> web.Response:
     await on_captions(request, lambda captions: captions.save_chapters(
         recording.id, cut.guid, chapters, who))
     return json_response({"chapters": [c.as_json() for c in chapters]})
+
+
+# -- the routes ----------------------------------------------------------------------------
+
+_LANG: Final = path_param("lang", "Langue des sous-titres : fr ou en")
+_PARAMS: Final = (RECORDING, GUID, _LANG)
+_CAPTIONS: Final = ("200", CaptionsShape, "Les sous-titres (en-tête ETag \"v<version>\")")
+_FILE: Final = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+_BETWEEN: Final = tuple(query_param(name, {"type": "integer"}) for name in ("from", "to"))
+
+
+def _on_captions(method: str, tail: str, handler: Handler, summary: str,
+                 ok: tuple[str, Schema, str], *errors: str, **more: Any) -> ApiRoute:
+    """A route of one session's captions in one language (404 and 409 besides)."""
+    return ApiRoute(method, CAPTIONS + tail, handler, summary, EDITOR, ok,
+                    tuple(sorted({"404", "409", *errors})), params=_PARAMS, **more)
+
+
+ROUTES: Final = (
+    _on_captions("GET", "", show, "Les sous-titres actuels", _CAPTIONS),
+    _on_captions("PUT", "", save, "Enregistrer une nouvelle version (If-Match requis)",
+                 _CAPTIONS, "400", "422", "428", "429", body=CaptionsChange),
+    _on_captions("GET", "/history", history, "L’historique des versions",
+                 ("200", OBJECT, "Versions")),
+    _on_captions("GET", "/versions/{n}", show_version, "Une version",
+                 ("200", OBJECT, "Version")).with_params(
+        path_param("n", "Numéro de version", integer=True)),
+    _on_captions("GET", "/diff", diff, "Les changements entre deux versions (from, to)",
+                 ("200", OBJECT, "Changements")).with_params(*_BETWEEN),
+    _on_captions("POST", "/revert", revert,
+                 "Rétablir une version (crée une nouvelle version ; If-Match requis)",
+                 _CAPTIONS, "400", "428", body=Revert),
+    _on_captions("POST", "/status", change_status,
+                 "Changer l’étape : en_relecture, valide, publie (publier : organisateur, ou "
+                 "éditeur si l’événement le permet)", ("200", OBJECT, "Nouvelle étape"), "400",
+                 body=StatusChange),
+    _on_captions("POST", "/claim", claim, "Prendre la session en charge",
+                 ("200", OBJECT, "Prise")),
+    _on_captions("DELETE", "/claim", release, "Libérer la session",
+                 ("200", OBJECT, "Libérée")),
+    _on_captions("GET", "/export.vtt", export_vtt, "Télécharger en WebVTT",
+                 ("200", {"type": "string"}, "text/vtt")),
+    _on_captions("GET", "/export.srt", export_srt, "Télécharger en SRT",
+                 ("200", {"type": "string"}, "SubRip")),
+    _on_captions("POST", "/import", import_file,
+                 "Importer un fichier .vtt ou .srt (strict ; If-Match requis)", _CAPTIONS,
+                 "400", "413", "415", "422", "428", "429", body=_FILE,
+                 expect_handler=refuse_before_the_body),
+    ApiRoute("GET", CHAPTERS, show_chapters, "Les chapitres d’une séance", EDITOR,
+             ("200", Chapters, "Chapitres"), ("404",), params=(RECORDING, GUID)),
+    ApiRoute("PUT", CHAPTERS, save_chapters,
+             "Remplacer les chapitres d’une séance (publiés avec elle)", EDITOR,
+             ("200", Chapters, "Chapitres"), ("400", "404"), body=ChaptersChange,
+             params=(RECORDING, GUID)),
+)

@@ -45,6 +45,15 @@ from replay.web.api_caption_sessions import (
     validated,
 )
 from replay.web.api_common import answered, load_event, read_body
+from replay.web.api_models import CaptionOptions, Glossary, Podcast
+from replay.web.api_routes import (
+    EDITOR,
+    OBJECT,
+    ORGANISER,
+    SLUG,
+    ApiRoute,
+    add_api_routes,
+)
 from replay.web.auth import require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import DB, QUEUE, SETTINGS
@@ -55,15 +64,7 @@ _organiser: Final = require(Role.ORGANISER)
 
 def setup_captions(app: web.Application) -> None:
     """Add the caption routes (needs `setup_auth` and `setup_api` on the same app)."""
-    router = app.router
-    api_caption_sessions.add_routes(router)
-    router.add_post("/api/events/{slug}/replace", replace_text)
-    router.add_get("/api/events/{slug}/options", show_options)
-    router.add_put("/api/events/{slug}/options", save_options)
-    router.add_get("/api/events/{slug}/glossary", show_glossary)
-    router.add_put("/api/events/{slug}/glossary", save_glossary)
-    router.add_get("/api/events/{slug}/podcast", show_podcast)
-    router.add_put("/api/events/{slug}/podcast", save_podcast)
+    add_api_routes(app.router, ROUTES)
 
 
 # -- find and replace --------------------------------------------------------------------
@@ -295,3 +296,34 @@ def _save_podcast(captions: Captions, *, slug: str, body: dict[str, Any],
     podcast = parse_podcast(body, options.podcast)
     captions.save_options(slug, replace(options, podcast=podcast))
     return podcast
+
+
+# -- the routes ----------------------------------------------------------------------------
+
+ROUTES: Final = (
+    *api_caption_sessions.ROUTES,
+    ApiRoute("POST", "/api/events/{slug}/replace", replace_text,
+             "Chercher et remplacer dans une session ou tout l’événement (aperçu, puis "
+             "apply avec les versions de l’aperçu)", EDITOR, ("200", OBJECT, "Changements"),
+             ("400", "404", "409", "422", "428"), body=Replacement, params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/options", show_options,
+             "Règle de publication et options des sous-titres de l’évènement", ORGANISER,
+             ("200", CaptionOptions, "Options"), ("404",), params=(SLUG,)),
+    ApiRoute("PUT", "/api/events/{slug}/options", save_options,
+             "Changer les options des sous-titres", ORGANISER,
+             ("200", CaptionOptions, "Options"), ("400", "404"), body=OptionsChange,
+             params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/glossary", show_glossary,
+             "Le glossaire de l’événement", EDITOR, ("200", Glossary, "Termes"), ("404",),
+             params=(SLUG,)),
+    ApiRoute("PUT", "/api/events/{slug}/glossary", save_glossary,
+             "Remplacer le glossaire (aussi donné à Whisper)", EDITOR,
+             ("200", Glossary, "Termes"), ("400", "404"), body=GlossaryChange,
+             params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/podcast", show_podcast,
+             "Les réglages du podcast de l’évènement (balises iTunes)", ORGANISER,
+             ("200", Podcast, "Réglages"), ("404",), params=(SLUG,)),
+    ApiRoute("PUT", "/api/events/{slug}/podcast", save_podcast,
+             "Changer les réglages du podcast", ORGANISER, ("200", Podcast, "Réglages"),
+             ("400", "404"), body=PodcastChange, params=(SLUG,)),
+)

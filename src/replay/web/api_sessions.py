@@ -38,6 +38,17 @@ from replay.web.api_common import (
     load_recording,
     read_body,
 )
+from replay.web.api_models import Plan, SessionList
+from replay.web.api_routes import (
+    EDITOR,
+    GUID,
+    OBJECT,
+    ORGANISER,
+    RECORDING,
+    SLUG,
+    ApiRoute,
+    add_api_routes,
+)
 from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
@@ -49,15 +60,8 @@ _reader: Final = require(Role.EDITOR)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    api_boundaries.add_routes(router)
-    router.add_delete("/api/recordings/{id}", delete_recording)
-    router.add_get("/api/recordings/{id}/plan", show_plan)
-    router.add_post("/api/recordings/{id}/plan/confirm", confirm_plan)
-    router.add_patch("/api/recordings/{id}/plan/{guid}", move_cut)
-    router.add_get("/api/events/{slug}/sessions", list_sessions)
-    router.add_post("/api/sessions/{id}/{guid}/retry", retry_session)
-    router.add_post("/api/sessions/{id}/{guid}/publish", publish_session)
-    router.add_post("/api/sessions/{id}/{guid}/unpublish", unpublish_session)
+    """This module's routes and the boundaries' (`ROUTES`)."""
+    add_api_routes(router, ROUTES)
 
 
 # -- cut plan ----------------------------------------------------------------------------
@@ -260,3 +264,38 @@ async def delete_recording(request: web.Request) -> web.Response:
                                      event, recording)
     return json_response({"removed": removed.recording, "sessions": list(removed.sessions),
                           "withdrawn": list(removed.withdrawn)})
+
+
+# -- the routes ----------------------------------------------------------------------------
+
+_PLAN: Final = ("200", Plan, "Le plan de découpe")
+_JOB: Final = ("202", OBJECT, "Travail mis en file")
+_UNPUBLISHED: Final = {"type": "object", "required": ["unpublished", "job"], "properties": {
+    "unpublished": {"type": "array", "items": {"type": "string"}}, "job": {"type": "integer"}}}
+
+ROUTES: Final = (
+    *api_boundaries.ROUTES,
+    ApiRoute("DELETE", "/api/recordings/{id}", delete_recording,
+             "Supprimer un enregistrement erroné : ses séances sont retirées du site, rien "
+             "d’autre ne change", ORGANISER, ("200", OBJECT, "Supprimé"), ("404",),
+             params=(RECORDING,)),
+    ApiRoute("GET", "/api/recordings/{id}/plan", show_plan, "Le plan de découpe", ORGANISER,
+             _PLAN, ("404",), params=(RECORDING,)),
+    ApiRoute("POST", "/api/recordings/{id}/plan/confirm", confirm_plan, "Valider le plan",
+             ORGANISER, _PLAN, ("404", "409"), params=(RECORDING,)),
+    ApiRoute("PATCH", "/api/recordings/{id}/plan/{guid}", move_cut,
+             "Déplacer les limites d’une session (seule cette session est retraitée)",
+             ORGANISER, _PLAN, ("400", "404", "409", "422"), body=CutMove,
+             params=(RECORDING, GUID)),
+    ApiRoute("GET", "/api/events/{slug}/sessions", list_sessions, "L’état de chaque session",
+             EDITOR, ("200", SessionList, "Sessions"), ("404",), params=(SLUG,)),
+    ApiRoute("POST", "/api/sessions/{id}/{guid}/retry", retry_session,
+             "Relancer l’étape en échec", ORGANISER, _JOB, ("404", "409"),
+             params=(RECORDING, GUID)),
+    ApiRoute("POST", "/api/sessions/{id}/{guid}/publish", publish_session, "Publier la session",
+             ORGANISER, _JOB, ("404", "409"), params=(RECORDING, GUID)),
+    ApiRoute("POST", "/api/sessions/{id}/{guid}/unpublish", unpublish_session,
+             "Retirer la session du site", ORGANISER,
+             ("202", _UNPUBLISHED, f"Retrait demandé{NBSP}: la publication de l’évènement le "
+                                   "fait"), ("404", "409"), params=(RECORDING, GUID)),
+)
