@@ -37,9 +37,11 @@ from replay.speech.transcriber import FakeTranscriber
 from replay.storage.memory import MemoryStore
 from replay.store.db import Store
 from replay.store.users import Role
+from replay.web.api_routes import ORGANISER
 from replay.web.app import create_app
 from replay.web.auth import USERS
 from replay.web.keys import DB, QUEUE, SETTINGS, STORE
+from replay.web.openapi import api_routes as documented_routes
 from replay.web.openapi import openapi_document
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "programmes"
@@ -550,6 +552,26 @@ async def test_every_endpoint_checks_the_role(api: Api) -> None:
     for method, path in READERS:
         response = await api.client.request(method, path, headers=api.auth("editor"))
         assert response.status == 200, (method, path)
+
+
+#: A value for each path parameter of the API's routes.
+PATH_VALUES = {"slug": SLUG, "id": "1", "guid": "first", "lang": "fr", "n": "1",
+               "upload_id": "absent", "room": "pleniere"}
+
+
+async def test_each_route_enforces_the_role_its_table_declares(api: Api) -> None:
+    """The role written in the document is the one the handler checks: anonymous callers
+    get 401 everywhere, editors 403 on the organisers' routes and never on theirs."""
+    await create_event(api)
+    for route in documented_routes():
+        path = route.path.format(**PATH_VALUES)
+        anonymous = await api.client.request(route.method, path)
+        assert anonymous.status == 401, (route.method, route.path)
+        editor = await api.client.request(route.method, path, headers=api.auth("editor"))
+        if route.role == ORGANISER:
+            assert editor.status == 403, (route.method, route.path)
+        else:
+            assert editor.status not in (401, 403), (route.method, route.path)
 
 
 def api_routes(app: web.Application) -> set[tuple[str, str]]:

@@ -139,6 +139,33 @@ async def test_cue_times_beyond_a_float_are_refused(api: Api, raw: str) -> None:
     assert await api.version() == 1
 
 
+#: Bodies whose members have JSON's wrong type: once taken (« "oui" » as false, « 5 » as
+#: the title « 5 »), now each is a 400 naming the member, and nothing changes.
+WRONG_TYPES = [
+    ("PATCH", "/api/recordings/{id}/plan/first", {"confirm": "oui"}, "confirm"),
+    ("POST", "/api/events/{slug}/replace", {"find": "a", "replace": "b", "apply": "oui"},
+     "apply"),
+    ("POST", "/api/events/{slug}/replace", {"find": "a", "replace": "b", "versions": []},
+     "versions"),
+    ("PUT", "/api/events/{slug}/options", {"editors_may_publish": 1}, "editors_may_publish"),
+    ("POST", "/api/events", {"title": 5, "start": "2026-03-03"}, "title"),
+    ("PUT", "/api/captions/{id}/first/fr", {"cues": [], "note": 5}, "note"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), WRONG_TYPES,
+                         ids=[f"{m} {b}" for m, _, b, _ in WRONG_TYPES])
+async def test_a_member_of_the_wrong_type_is_a_400_naming_it(
+        api: Api, method: str, path: str, body: dict[str, object], field: str) -> None:
+    url = path.format(id=api.recording.id, slug=SLUG)
+    response = await api.client.request(method, url, json=body, headers={
+        **api.headers, "If-Match": await api.etag()})
+    message = await error_of(response, 400)
+    assert (await response.json())["field"] == field
+    assert f"«\u00a0{field}" in message or f"« {field}" in message, message
+    assert await api.version() == 1
+
+
 # -- subtitle files --------------------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from replay.live.timeline import on_now
 from replay.live.transcript_feed import TRANSCRIPT_FEEDS, TranscriptFeeds, setup_transcript_feeds
 from replay.settings import Settings
 from replay.web.api_common import load_event
+from replay.web.api_routes import ORGANISER, SLUG, ApiRoute, add_api_routes, path_param
 from replay.web.auth import Role, require
 from replay.web.dashboard import HOME, render
 from replay.web.errors import NBSP, api_error
@@ -56,9 +57,7 @@ def setup_live(app: web.Application) -> None:
     router = app.router
     router.add_post("/live/hooks/{secret}/{call}", nginx_hook)
     setup_transcript_feeds(app, TranscriptFeeds(), TRANSCRIPT_BASE)
-    router.add_get("/api/events/{slug}/live", keys_api)
-    router.add_post("/api/events/{slug}/live/{room}/key", issue_api)
-    router.add_delete("/api/events/{slug}/live/{room}/key", revoke_api)
+    add_api_routes(router, API_ROUTES)
     router.add_get(PAGE, keys_page, name="organisateur-direct")
     router.add_post(PAGE + "/{room}/cle", issue_form)
     router.add_post(PAGE + "/{room}/revocation", revoke_form)
@@ -285,3 +284,30 @@ async def issue_form(request: web.Request) -> web.Response:
 @_organiser
 async def revoke_form(request: web.Request) -> web.Response:
     return await _form_change(request, revoke=True)
+
+
+# -- the API's routes ----------------------------------------------------------------------
+
+_ROOM: Final = path_param("room", "Salle (son nom ou son identifiant, ex. « pleniere »)")
+_KEY: Final = {"type": "object", "required": ["room", "slug", "live_page", "key"],
+               "properties": {
+                   "room": {"type": "string"}, "slug": {"type": "string"},
+                   "live_page": {"type": "string"},
+                   "key": {"type": ["object", "null"], "properties": {
+                       "revoked": {"type": "boolean"}, "rtmp_url": {"type": "string"},
+                       "stream_key": {"type": "string"}, "srt_url": {"type": "string"},
+                       "srt_passphrase": {"type": "string"}}}}}
+_ROOMS: Final = {"type": "object", "properties": {
+    "event": {"type": "string"}, "rooms": {"type": "array", "items": _KEY}}}
+
+API_ROUTES: Final = (
+    ApiRoute("GET", "/api/events/{slug}/live", keys_api,
+             "Les URL et clés de diffusion (RTMP, SRT) de chaque salle", ORGANISER,
+             ("200", _ROOMS, "Salles"), ("404",), params=(SLUG,)),
+    ApiRoute("POST", "/api/events/{slug}/live/{room}/key", issue_api,
+             "Créer ou régénérer la clé d’une salle (l’ancienne cesse de fonctionner)",
+             ORGANISER, ("201", _KEY, "Nouvelle clé"), ("404",), params=(SLUG, _ROOM)),
+    ApiRoute("DELETE", "/api/events/{slug}/live/{room}/key", revoke_api,
+             "Révoquer la clé d’une salle", ORGANISER, ("200", _KEY, "Clé révoquée"),
+             ("404",), params=(SLUG, _ROOM)),
+)

@@ -1,8 +1,9 @@
 """The JSON API under ``/api/``: events and programmes, recordings and uploads.
 
 `setup_api(app)` registers the routes of this module and of `api_sessions` (cut plans,
-session status, retry, publish), mounts the tus sub-application at ``/api/uploads/`` and
-serves the OpenAPI document at ``/api/openapi.json``. It needs `setup_auth` on the same
+session status, retry, publish), each declared once in a table (``ROUTES``, see
+`replay.web.api_routes`), and mounts the tus sub-application at ``/api/uploads/``
+(documented beside, `TUS_PATHS`). It needs `setup_auth` on the same
 application (every handler checks the role) and the factory's SETTINGS, DB (the store, on
 its own thread) and QUEUE.
 
@@ -30,12 +31,28 @@ from replay.services.errors import ServiceError
 from replay.settings import Settings
 from replay.store.db import EventSummary, ImportSummary, Recording
 from replay.web import api_sessions
+from replay.web.api_bodies import EventDescription, HeldCorrection, ProgrammeSource
 from replay.web.api_common import (
     answered,
     check_event_access,
-    json_body,
     load_event,
+    read_body,
     recording_json,
+)
+from replay.web.api_models import EventDetail, EventList, RecordingList, Uploaded
+from replay.web.api_models import ImportSummary as ImportSummaryShape
+from replay.web.api_routes import (
+    EDITOR,
+    ERRORS,
+    OBJECT,
+    ORGANISER,
+    SLUG,
+    UPLOAD_ID,
+    ApiRoute,
+    JSONObj,
+    add_api_routes,
+    query_param,
+    ref,
 )
 from replay.web.auth import Role, authorizer, current_user, require
 from replay.web.errors import NBSP, APIError, api_error, json_response
@@ -43,7 +60,6 @@ from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetc
 from replay.web.ingest import Incoming, admit_upload
 from replay.web.keys import DB, QUEUE, SETTINGS
 from replay.web.multipart import Received, receive
-from replay.web.openapi import openapi_document
 from replay.web.quotas import Quotas, UploadLimits
 from replay.web.tus import Admit, OnComplete, create_tus_app, parse_metadata
 from replay.web.uploads_store import Upload, UploadNotFound, UploadStore
@@ -73,17 +89,8 @@ def setup_api(app: web.Application, *, upload_max_bytes: int | None = None,
         limit = settings.upload_max_bytes
     app[UPLOAD_LIMIT] = limit
     app[FETCH_POLICY] = fetch_policy
-    router = app.router
-    router.add_get("/api/openapi.json", openapi)
-    router.add_post("/api/events", create_event)
-    router.add_get("/api/events", list_events)
-    router.add_get("/api/events/{slug}", show_event)
-    router.add_post("/api/events/{slug}/programme", import_programme)
-    router.add_post("/api/events/{slug}/recordings", upload_recording)
-    router.add_get("/api/events/{slug}/recordings", list_recordings)
-    router.add_get("/api/events/{slug}/held-uploads", list_held)
-    router.add_post("/api/held-uploads/{upload_id}", admit_held)
-    api_sessions.add_routes(router)
+    add_api_routes(app.router, ROUTES)
+    api_sessions.add_routes(app.router)
     tus_store = UploadStore(tus_dir(settings))
     quotas = Quotas(UploadLimits.from_settings(settings), tus_store, settings.data_dir)
     app[QUOTAS] = quotas
@@ -128,11 +135,6 @@ def summary_json(summary: ImportSummary) -> dict[str, list[str]]:
 # -- events and programmes ---------------------------------------------------------------
 
 
-@_reader
-async def openapi(request: web.Request) -> web.Response:
-    return json_response(openapi_document())
-
-
 @dataclass(frozen=True, slots=True)
 class EventRequest:
     """What a request describes: form fields (see `event_form`) and a programme, if any."""
@@ -141,20 +143,18 @@ class EventRequest:
     programme: Event | None
 
 
-async def _event_request(request: web.Request) -> EventRequest:
-    """JSON: the fields and an optional programme ``url``; multipart: the fields and an
-    optional ``programme`` file."""
+async def _event_request(request: web.Request,
+                         model: type[ProgrammeSource]) -> EventRequest:
+    """JSON (as `model`): the fields and an optional programme ``url``; multipart: the
+    fields and an optional ``programme`` file."""
     if request.content_type == "application/json":
-        body = await json_body(request)
-        fields = {name: _field_text(body.get(name)) for name in FIELDS if name in body}
-        fields["publication_rule"] = _field_text(body.get("publication_rule"))
-        url = body.get("url")
-        if url is None or url == "":
+        body = await read_body(request, model)
+        fields = {name: _field_text(value) for name, value
+                  in body.model_dump(exclude_unset=True, exclude={"url"}).items()}
+        if not body.url:
             return EventRequest(fields, None)
-        if not isinstance(url, str):
-            raise api_error(400, f"« url » invalide{NBSP}: donnez l’adresse du programme.")
         try:
-            data, filename = await fetch_programme(url,
+            data, filename = await fetch_programme(body.url,
                                                    policy=request.config_dict[FETCH_POLICY])
         except FetchError as exc:
             raise api_error(exc.status, str(exc)) from None
@@ -178,7 +178,7 @@ def _parsed(data: bytes, filename: str) -> Event:
 
 async def _programme(request: web.Request) -> Event:
     """The programme in the request: a multipart ``programme`` file or JSON ``{"url"}``."""
-    found = (await _event_request(request)).programme
+    found = (await _event_request(request, ProgrammeSource)).programme
     if found is None:
         raise api_error(400, f"Programme manquant{NBSP}: envoyez le fichier dans le champ "
                              "« programme », ou son adresse en JSON {\"url\": ...}.")
@@ -210,7 +210,7 @@ def _rule_field(found: EventRequest) -> PublicationRule:
 async def create_event(request: web.Request) -> web.Response:
     """Create an event from its description, its programme, or both; with
     ``preview=true``, only say what would be created."""
-    found = await _event_request(request)
+    found = await _event_request(request, EventDescription)
     event, rule = _new_event(found), _rule_field(found)
     check_event_access(request, event.slug)
     db, settings = request.config_dict[DB], request.config_dict[SETTINGS]
@@ -435,9 +435,9 @@ async def admit_held(request: web.Request) -> web.Response:
     settings = request.config_dict[SETTINGS]
     store = UploadStore(tus_dir(settings))
     upload = await _held(request, store)
-    body = await json_body(request)
-    changes = {key: body[key].strip() for key in ("room", "started_at")
-               if isinstance(body.get(key), str) and body[key].strip()}
+    body = await read_body(request, HeldCorrection)
+    changes = {key: value.strip() for key, value in body.model_dump(exclude_none=True).items()
+               if value.strip()}
     upload = replace(upload, metadata={**upload.metadata, **changes})
     app = request.config_dict
     try:
@@ -449,3 +449,105 @@ async def admit_held(request: web.Request) -> web.Response:
                        held=upload.id if refusal.correctable else None) from None
     await store.remove(upload.id)
     return json_response({"recording": recording_json(recording), "job": job}, status=201)
+
+
+# -- the routes ----------------------------------------------------------------------------
+
+_PREVIEW_FALSE: Final = query_param("preview", {"type": "boolean", "default": False})
+_PREVIEW_TRUE: Final = query_param("preview", {"type": "boolean", "default": True})
+
+#: The programme as a file (multipart) or by its address (JSON).
+_PROGRAMME_BODY: Final = {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["programme"],
+        "properties": {"programme": {"type": "string", "format": "binary",
+                                     "description": "schedule.json, schedule.xml ou iCal"}}}},
+    "application/json": {"schema": ref(ProgrammeSource.__name__)},
+}}
+
+_UPLOAD_BODY: Final = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "room"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "room": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time",
+                       "description": "Début à l’horloge murale, avec fuseau ; sinon "
+                                      "creation_time du fichier"},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    }}}}}
+
+_EVENT_FIELDS: Final = {
+    "title": {"type": "string"}, "start": {"type": "string", "format": "date"},
+    "end": {"type": "string", "format": "date"}, "timezone": {"type": "string"},
+    "rooms": {"type": "string", "description": "Une salle par ligne"},
+    "publication_rule": {"type": "string",
+                         "enum": ["automatique", "apres_decoupage", "apres_sous_titres"]},
+}
+
+#: The event as a form with an optional programme file, or in JSON.
+_EVENT_BODY: Final = {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        **_EVENT_FIELDS, "programme": {"type": "string", "format": "binary",
+                                       "description": "schedule.json, schedule.xml ou iCal "
+                                                      "(facultatif)"}}}},
+    "application/json": {"schema": ref(EventDescription.__name__)},
+}}
+
+ROUTES: Final = (
+    ApiRoute("GET", "/api/events", list_events, "Les événements", EDITOR,
+             ("200", EventList, "Événements")),
+    ApiRoute("POST", "/api/events", create_event,
+             "Créer un évènement : sa description, son programme, ou les deux "
+             "(preview=true : seulement dire ce qui serait créé)", ORGANISER,
+             ("201", EventDetail, "Créé"), ("400", "409", "413", "415", "422"),
+             body=_EVENT_BODY, params=(_PREVIEW_FALSE,)),
+    ApiRoute("GET", "/api/events/{slug}", show_event, "Un événement et ses sessions", EDITOR,
+             ("200", EventDetail, "Événement"), ("404",), params=(SLUG,)),
+    ApiRoute("POST", "/api/events/{slug}/programme", import_programme,
+             "Réimporter le programme (aperçu des changements par guid, appliqué avec "
+             "preview=false)", ORGANISER, ("200", ImportSummaryShape, "Changements"),
+             ("404", "415", "422"), body=_PROGRAMME_BODY, params=(SLUG, _PREVIEW_TRUE)),
+    ApiRoute("GET", "/api/events/{slug}/recordings", list_recordings, "Les enregistrements",
+             ORGANISER, ("200", RecordingList, "Liste"), ("404",), params=(SLUG,)),
+    ApiRoute("POST", "/api/events/{slug}/recordings", upload_recording,
+             "Téléverser un petit enregistrement (multipart)", ORGANISER,
+             ("201", Uploaded, "Enregistré, analyse en file"), ("404", "415", "422", "429"),
+             body=_UPLOAD_BODY, params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/held-uploads", list_held,
+             "Les envois reçus en entier mais refusés pour leur salle ou leur début",
+             ORGANISER, ("200", OBJECT, "Envois à compléter"), ("404",), params=(SLUG,)),
+    ApiRoute("POST", "/api/held-uploads/{upload_id}", admit_held,
+             "Corriger la salle ou le début d’un envoi gardé, et l’admettre sans renvoi",
+             ORGANISER, ("201", Uploaded, "Admis, analyse en file"), ("400", "404", "422"),
+             body=HeldCorrection, params=(UPLOAD_ID,)),
+)
+
+_TUS: Final = ("Téléversement reprenable, protocole tus 1.0.0 (extensions creation, checksum, "
+               "termination, expiration). Métadonnées : event, room, started_at, filename, "
+               "sha256 (vérifié à la fin). Rôle : organisateur.")
+
+#: What a tus request may be answered besides its success (errors as French text, or JSON
+#: for the refusals of the API around it: role, event, room, quotas).
+_TUS_ERRORS: Final = ("400", "401", "403", "404", "409", "410", "412", "413", "415", "422",
+                      "423", "429", "460", "507")
+
+
+def _tus_op(summary: str, status: str) -> JSONObj:
+    responses: JSONObj = {status: {"description": "Réponse tus"}}
+    for code in _TUS_ERRORS:
+        responses[code] = {"description": ERRORS[code]}
+    return {"summary": summary, "description": _TUS, "responses": responses}
+
+
+#: The tus sub-application's operations (`create_tus_app` registers them), as documented.
+TUS_PATHS: Final = {
+    TUS_PATH: {"options": _tus_op("Capacités tus", "204"),
+               "post": _tus_op("Créer un téléversement", "201")},
+    TUS_PATH + "{upload_id}": {
+        "parameters": [UPLOAD_ID],
+        "options": _tus_op("Capacités tus", "204"),
+        "head": _tus_op("Position du téléversement", "200"),
+        "patch": _tus_op("Envoyer un morceau", "204"),
+        "delete": _tus_op("Abandonner le téléversement", "204"),
+    },
+}

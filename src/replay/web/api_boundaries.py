@@ -1,6 +1,6 @@
 """Hearing and seeing around a cut-plan boundary: a short audio clip and a waveform zoom
 with the speech map, both from the recording's 16 kHz analysis audio (no new encode).
-`api_sessions.add_routes` registers these routes.
+`api_sessions.add_routes` registers these routes (``ROUTES``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from replay.services.workdirs import AUDIO, SPEECH_MAP, recording_work_dir
 from replay.speech.speechmap import SAMPLE_RATE, read_wav_span
 from replay.store.db import Recording
 from replay.web.api_common import load_recording
+from replay.web.api_routes import OBJECT, ORGANISER, RECORDING, ApiRoute, query_param
 from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import SETTINGS
@@ -31,11 +32,6 @@ MAX_CLIP: Final = 60.0
 POINTS: Final = 400
 
 _organiser: Final = require(Role.ORGANISER)
-
-
-def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get("/api/recordings/{id}/audio", audio_clip)
-    router.add_get("/api/recordings/{id}/waveform", waveform)
 
 
 def _seconds(request: web.Request, name: str) -> float:
@@ -112,3 +108,18 @@ def _speech(path: Path) -> list[Interval]:
         return []
     data: list[Any] = json.loads(path.read_text(encoding="utf-8"))
     return [Interval(float(a), float(b)) for a, b in data]
+
+
+_AT: Final = query_param("at", {"type": "number"}, required=True)
+_SPAN: Final = tuple(query_param(name, {"type": "number"}, required=True)
+                     for name in ("start", "end"))
+
+ROUTES: Final = (
+    ApiRoute("GET", "/api/recordings/{id}/audio", audio_clip,
+             "Un extrait audio (WAV, une minute au plus) de start à end secondes", ORGANISER,
+             ("200", {"type": "string"}, "audio/wav"), ("400", "404", "409"),
+             params=(RECORDING, *_SPAN)),
+    ApiRoute("GET", "/api/recordings/{id}/waveform", waveform,
+             "La forme d’onde et la parole détectée autour de « at » secondes", ORGANISER,
+             ("200", OBJECT, "Forme d’onde"), ("400", "404", "409"), params=(RECORDING, _AT)),
+)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
@@ -30,7 +29,6 @@ from aiohttp import web
 from replay.captions_io.files import read_subtitles, to_srt, to_webvtt
 from replay.domain.captions import (
     CaptionError,
-    CaptionStatus,
     Change,
     diff_cues,
     validate_cues,
@@ -60,12 +58,26 @@ from replay.store.captions import (
 )
 from replay.store.db import Recording, Store
 from replay.store.users import Role, User, Users
+from replay.web.api_bodies import CaptionsChange, ChaptersChange, Revert, StatusChange
 from replay.web.api_common import (
     answered,
-    json_body,
     load_planned,
-    optional_seconds,
     parse_id,
+    read_body,
+)
+from replay.web.api_models import Captions as CaptionsShape
+from replay.web.api_models import Chapters
+from replay.web.api_routes import (
+    EDITOR,
+    GUID,
+    OBJECT,
+    RECORDING,
+    ApiRoute,
+    Handler,
+    Schema,
+    add_api_routes,
+    path_param,
+    query_param,
 )
 from replay.web.auth import check_role, current_user, require
 from replay.web.errors import NBSP, HangUp, api_error, hang_up, hangs_up, json_response
@@ -84,20 +96,7 @@ _editor: Final = require(Role.EDITOR)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    router.add_get(CAPTIONS, show)
-    router.add_put(CAPTIONS, save)
-    router.add_get(CAPTIONS + "/history", history)
-    router.add_get(CAPTIONS + "/versions/{n}", show_version)
-    router.add_get(CAPTIONS + "/diff", diff)
-    router.add_post(CAPTIONS + "/revert", revert)
-    router.add_post(CAPTIONS + "/status", change_status)
-    router.add_post(CAPTIONS + "/claim", claim)
-    router.add_delete(CAPTIONS + "/claim", release)
-    router.add_get(CAPTIONS + "/export.vtt", export_vtt)
-    router.add_get(CAPTIONS + "/export.srt", export_srt)
-    router.add_post(CAPTIONS + "/import", import_file, expect_handler=refuse_before_the_body)
-    router.add_get(CHAPTERS, show_chapters)
-    router.add_put(CHAPTERS, save_chapters)
+    add_api_routes(router, ROUTES)
 
 
 # -- the captions of one session ---------------------------------------------------------
@@ -223,28 +222,6 @@ def expected_version(request: web.Request) -> int:
     return int(match.group(1))
 
 
-def parse_cues(value: object) -> list[Cue]:
-    if not isinstance(value, list) or not all(_is_cue(item) for item in value):
-        raise api_error(400, f"« cues » invalide{NBSP}: une liste de "
-                             "{\"start\": secondes, \"end\": secondes, \"text\": texte}.")
-    return [Cue(_as_float(item["start"]), _as_float(item["end"]), (item["text"],))
-            for item in value]
-
-
-def _as_float(number: float) -> float:
-    """An integer too large for a float is infinite: validation then refuses it (422)."""
-    try:
-        return float(number)
-    except OverflowError:
-        return math.inf
-
-
-def _is_cue(item: object) -> bool:
-    return (isinstance(item, dict) and isinstance(item.get("text"), str)
-            and all(isinstance(item.get(k), int | float) and not isinstance(item.get(k), bool)
-                    for k in ("start", "end")))
-
-
 def validated(cues: list[Cue], what: str = "Sous-titres refusés") -> list[Cue]:
     try:
         return validate_cues(cues)
@@ -292,28 +269,17 @@ async def store_version(request: web.Request, where: Target, cues: list[Cue], *,
     return await respond(request, where)
 
 
-def _reviewed_until(body: dict[str, Any]) -> float | None:
-    return optional_seconds(body, "reviewed_until", f"«{NBSP}reviewed_until{NBSP}» invalide"
-                                                    f"{NBSP}: des secondes depuis le début "
-                                                    "de la session.")
-
-
-def _note(body: dict[str, Any]) -> str:
-    note = body.get("note", "")
-    return note[:200] if isinstance(note, str) else ""
-
-
 @_editor
 @hangs_up
 async def save(request: web.Request) -> web.StreamResponse:
     where = await find_target(request)
     expected = expected_version(request)
     async with offload_slot(request) as offload:
-        body = await json_body(request)
+        body = await read_body(request, CaptionsChange)
         cues = await off_the_loop(offload, "Sous-titres refusés", validated_cues,
-                                  parse_cues(body.get("cues")))
-    return await store_version(request, where, cues, expected=expected, note=_note(body),
-                               reviewed_until=_reviewed_until(body))
+                                  [Cue(c.start, c.end, (c.text,)) for c in body.cues])
+    return await store_version(request, where, cues, expected=expected, note=body.note[:200],
+                               reviewed_until=body.reviewed_until)
 
 
 # -- history, diff, revert ---------------------------------------------------------------
@@ -375,11 +341,7 @@ async def diff(request: web.Request) -> web.Response:
 async def revert(request: web.Request) -> web.Response:
     where = await find_target(request)
     expected = expected_version(request)
-    body = await json_body(request)
-    number = body.get("version")
-    if not isinstance(number, int) or isinstance(number, bool):
-        raise api_error(400, f"« version » manquante{NBSP}: le numéro de la version à "
-                             "rétablir.")
+    number = (await read_body(request, Revert)).version
     await loaded(request, where)
     old = await version_number(request, where, str(number), number)
     try:
@@ -405,19 +367,11 @@ def check_may_publish(request: web.Request, options: EventOptions) -> None:
         check_role(request, Role.ORGANISER)
 
 
-def _status(body: dict[str, Any]) -> CaptionStatus:
-    try:
-        return CaptionStatus(str(body.get("status")))
-    except ValueError:
-        names = ", ".join(s.value for s in CaptionStatus)
-        raise api_error(400, f"« status » invalide{NBSP}: l’un de {names}.") from None
-
-
 @_editor
 async def change_status(request: web.Request) -> web.Response:
     """Move one language's captions along the workflow (`caption_edits.change_status`)."""
     where = await find_target(request)
-    wanted = _status(await json_body(request))
+    wanted = (await read_body(request, StatusChange)).status
     user = current_user(request)
     with answered():
         change = await caption_edits.change_status(
@@ -591,12 +545,69 @@ async def save_chapters(request: web.Request) -> web.Response:
     """Replace the session's chapters (times from the session's start); they go out with
     the session's next publication."""
     recording, cut = await _session_cut(request)
-    body = await json_body(request)
+    body = await read_body(request, ChaptersChange)
     try:
-        chapters = parse_chapters(body.get("chapters"), cut.duration)
+        chapters = parse_chapters([c.model_dump() for c in body.chapters], cut.duration)
     except ChapterError as error:
         raise api_error(400, str(error)) from None
     who = author(request)
     await on_captions(request, lambda captions: captions.save_chapters(
         recording.id, cut.guid, chapters, who))
     return json_response({"chapters": [c.as_json() for c in chapters]})
+
+
+# -- the routes ----------------------------------------------------------------------------
+
+_LANG: Final = path_param("lang", "Langue des sous-titres : fr ou en")
+_PARAMS: Final = (RECORDING, GUID, _LANG)
+_CAPTIONS: Final = ("200", CaptionsShape, "Les sous-titres (en-tête ETag \"v<version>\")")
+_FILE: Final = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+_BETWEEN: Final = tuple(query_param(name, {"type": "integer"}) for name in ("from", "to"))
+
+
+def _on_captions(method: str, tail: str, handler: Handler, summary: str,
+                 ok: tuple[str, Schema, str], *errors: str, **more: Any) -> ApiRoute:
+    """A route of one session's captions in one language (404 and 409 besides)."""
+    return ApiRoute(method, CAPTIONS + tail, handler, summary, EDITOR, ok,
+                    tuple(sorted({"404", "409", *errors})), params=_PARAMS, **more)
+
+
+ROUTES: Final = (
+    _on_captions("GET", "", show, "Les sous-titres actuels", _CAPTIONS),
+    _on_captions("PUT", "", save, "Enregistrer une nouvelle version (If-Match requis)",
+                 _CAPTIONS, "400", "422", "428", "429", body=CaptionsChange),
+    _on_captions("GET", "/history", history, "L’historique des versions",
+                 ("200", OBJECT, "Versions")),
+    _on_captions("GET", "/versions/{n}", show_version, "Une version",
+                 ("200", OBJECT, "Version")).with_params(
+        path_param("n", "Numéro de version", integer=True)),
+    _on_captions("GET", "/diff", diff, "Les changements entre deux versions (from, to)",
+                 ("200", OBJECT, "Changements")).with_params(*_BETWEEN),
+    _on_captions("POST", "/revert", revert,
+                 "Rétablir une version (crée une nouvelle version ; If-Match requis)",
+                 _CAPTIONS, "400", "428", body=Revert),
+    _on_captions("POST", "/status", change_status,
+                 "Changer l’étape : en_relecture, valide, publie (publier : organisateur, ou "
+                 "éditeur si l’événement le permet)", ("200", OBJECT, "Nouvelle étape"), "400",
+                 body=StatusChange),
+    _on_captions("POST", "/claim", claim, "Prendre la session en charge",
+                 ("200", OBJECT, "Prise")),
+    _on_captions("DELETE", "/claim", release, "Libérer la session",
+                 ("200", OBJECT, "Libérée")),
+    _on_captions("GET", "/export.vtt", export_vtt, "Télécharger en WebVTT",
+                 ("200", {"type": "string"}, "text/vtt")),
+    _on_captions("GET", "/export.srt", export_srt, "Télécharger en SRT",
+                 ("200", {"type": "string"}, "SubRip")),
+    _on_captions("POST", "/import", import_file,
+                 "Importer un fichier .vtt ou .srt (strict ; If-Match requis)", _CAPTIONS,
+                 "400", "413", "415", "422", "428", "429", body=_FILE,
+                 expect_handler=refuse_before_the_body),
+    ApiRoute("GET", CHAPTERS, show_chapters, "Les chapitres d’une séance", EDITOR,
+             ("200", Chapters, "Chapitres"), ("404",), params=(RECORDING, GUID)),
+    ApiRoute("PUT", CHAPTERS, save_chapters,
+             "Remplacer les chapitres d’une séance (publiés avec elle)", EDITOR,
+             ("200", Chapters, "Chapitres"), ("400", "404"), body=ChaptersChange,
+             params=(RECORDING, GUID)),
+)

@@ -23,10 +23,9 @@ from replay.domain.captions import CaptionStatus, Change, find_replace
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
-from replay.domain.publication import RULE_LABELS, PublicationRule, parse_rule
+from replay.domain.publication import RULE_LABELS, PublicationRule
 from replay.services import publication
 from replay.services.captions import (
-    LANGUAGES,
     default_options,
     read_source,
     sync_from_file,
@@ -36,6 +35,7 @@ from replay.store.captions import Captions, CaptionVersion, EventOptions, Versio
 from replay.store.db import Recording, Store
 from replay.store.users import Role
 from replay.web import api_caption_sessions
+from replay.web.api_bodies import GlossaryChange, OptionsChange, PodcastChange, Replacement
 from replay.web.api_caption_sessions import (
     Target,
     author,
@@ -44,8 +44,16 @@ from replay.web.api_caption_sessions import (
     on_captions,
     validated,
 )
-from replay.web.api_common import answered, json_body, load_event
-from replay.web.api_models import MAX_TERM_CHARS, MAX_TERMS, Glossary, parse_body
+from replay.web.api_common import answered, load_event, read_body
+from replay.web.api_models import CaptionOptions, Glossary, Podcast
+from replay.web.api_routes import (
+    EDITOR,
+    OBJECT,
+    ORGANISER,
+    SLUG,
+    ApiRoute,
+    add_api_routes,
+)
 from replay.web.auth import require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import DB, QUEUE, SETTINGS
@@ -56,15 +64,7 @@ _organiser: Final = require(Role.ORGANISER)
 
 def setup_captions(app: web.Application) -> None:
     """Add the caption routes (needs `setup_auth` and `setup_api` on the same app)."""
-    router = app.router
-    api_caption_sessions.add_routes(router)
-    router.add_post("/api/events/{slug}/replace", replace_text)
-    router.add_get("/api/events/{slug}/options", show_options)
-    router.add_put("/api/events/{slug}/options", save_options)
-    router.add_get("/api/events/{slug}/glossary", show_glossary)
-    router.add_put("/api/events/{slug}/glossary", save_glossary)
-    router.add_get("/api/events/{slug}/podcast", show_podcast)
-    router.add_put("/api/events/{slug}/podcast", save_podcast)
+    add_api_routes(app.router, ROUTES)
 
 
 # -- find and replace --------------------------------------------------------------------
@@ -92,35 +92,17 @@ class Search:
     case_sensitive: bool
 
 
-def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
-    value = body.get(name, default)
-    if not isinstance(value, bool):
-        raise api_error(400, f"« {name} » doit valoir true ou false.")
-    return value
+def _search(body: Replacement) -> Search:
+    return Search(body.find, body.replace, body.lang, body.whole_word, body.case_sensitive)
 
 
-def _search(body: dict[str, Any]) -> Search:
-    find, new, lang = body.get("find"), body.get("replace"), body.get("lang", "fr")
-    if not isinstance(find, str) or not isinstance(new, str) or not find.strip():
-        raise api_error(400, f"« find » et « replace » sont requis{NBSP}: le texte à chercher "
-                             "et son remplacement.")
-    if lang not in LANGUAGES:
-        raise api_error(400, f"« lang » invalide{NBSP}: fr ou en.")
-    return Search(find, new, lang, _flag(body, "whole_word", True),
-                  _flag(body, "case_sensitive", False))
-
-
-async def _scope(request: web.Request, event: Event, body: dict[str, Any]) -> list[tuple[Recording,
-                                                                                  Cut]]:
+async def _scope(request: web.Request, event: Event,
+                 body: Replacement) -> list[tuple[Recording, Cut]]:
     pairs = await request.config_dict[DB].run(lambda store: [
         (r, c) for r in store.recordings_of(event.slug) for c in store.load_cuts(r.id)])
-    scope = body.get("scope", "session")
-    if scope == "event":
+    if body.scope == "event":
         return pairs
-    if scope != "session":
-        raise api_error(400, f"« scope » invalide{NBSP}: session ou event.")
-    chosen = [(r, c) for r, c in pairs
-              if r.id == body.get("recording_id") and c.guid == body.get("guid")]
+    chosen = [(r, c) for r, c in pairs if r.id == body.recording_id and c.guid == body.guid]
     if not chosen:
         raise api_error(404, f"Session introuvable dans cet événement{NBSP}: donnez "
                              "« recording_id » et « guid ».")
@@ -161,9 +143,8 @@ async def replace_text(request: web.Request) -> web.Response:
     """Preview every change (``apply`` false), or apply them with ``versions``, the
     ``{"<recording>/<guid>": version}`` the preview showed: all or nothing."""
     event = await load_event(request, request.match_info["slug"])
-    body = await json_body(request)
-    search = _search(body)
-    apply = _flag(body, "apply", False)
+    body = await read_body(request, Replacement)
+    search, apply = _search(body), body.apply
     scanned = []
     for recording, cut in await _scope(request, event, body):
         found = await _proposal(request, recording, cut, search)
@@ -171,7 +152,7 @@ async def replace_text(request: web.Request) -> web.Response:
             scanned.append(found)
     proposals = [p for p in scanned if p.changes]
     if apply:
-        _checked_versions(scanned, body.get("versions"))
+        _checked_versions(scanned, body.versions)
         proposals = await _apply(request, proposals, search)
     return json_response({"find": search.find, "replace": search.replace,
                           "lang": search.lang, "applied": apply,
@@ -179,10 +160,10 @@ async def replace_text(request: web.Request) -> web.Response:
                           "total": sum(len(p.changes) for p in proposals)})
 
 
-def _checked_versions(scanned: list[Proposal], versions: object) -> None:
+def _checked_versions(scanned: list[Proposal], versions: dict[str, int] | None) -> None:
     """Every session the preview showed, and every one with changes now, must still be at
     the version the preview showed."""
-    if not isinstance(versions, dict):
+    if versions is None:
         raise api_error(428, f"« versions » manquant{NBSP}: renvoyez les versions de "
                              "l’aperçu, pour ne pas écraser une correction faite depuis.")
     stale = [p for p in scanned if (p.changes or p.session in versions)
@@ -230,20 +211,12 @@ async def show_options(request: web.Request) -> web.Response:
     return json_response(await options_json(request, slug))
 
 
-def _rule(body: dict[str, Any], options: EventOptions) -> PublicationRule:
+def _rule(body: OptionsChange, options: EventOptions) -> PublicationRule:
     """The rule asked for: ``publication_rule``, or the older ``captions_policy`` (drafts
     allowed or not, the cut-plan half unchanged)."""
-    if "publication_rule" in body:
-        rule = parse_rule(body["publication_rule"])
-        if rule is None:
-            names = ", ".join(f"{r.value} ({RULE_LABELS[r]})" for r in PublicationRule)
-            raise api_error(400, f"« publication_rule » invalide{NBSP}: l’une de {names}.")
-        return rule
-    policy = body.get("captions_policy", options.captions_policy)
-    if policy not in ("brouillons", "valides"):
-        raise api_error(400, f"« captions_policy » invalide{NBSP}: brouillons (les replays "
-                             "sortent avec les brouillons automatiques, signalés) ou valides "
-                             "(ils attendent des sous-titres validés).")
+    if body.publication_rule is not None:
+        return body.publication_rule
+    policy = body.captions_policy or options.captions_policy
     if policy == "valides":
         return PublicationRule.SOUS_TITRES
     if options.publication_rule is PublicationRule.SOUS_TITRES:
@@ -256,22 +229,21 @@ async def save_options(request: web.Request) -> web.Response:
     """Change the event's publication rule and whether editors may publish; sessions the
     new rule lets out are published at once."""
     slug = (await load_event(request, request.match_info["slug"])).slug
-    body = await json_body(request)
+    body = await read_body(request, OptionsChange)
     options = await event_options(request, slug)
+    may_publish = body.editors_may_publish
     with answered():
         await publication.change_rule(
             request.config_dict[DB], request.config_dict[QUEUE], request.config_dict[SETTINGS],
             slug, rule=_rule(body, options),
-            editors_may_publish=_flag(body, "editors_may_publish", options.editors_may_publish))
+            editors_may_publish=options.editors_may_publish if may_publish is None
+            else may_publish)
     return json_response(await options_json(request, slug))
 
 
-BAD_TERMS: Final = (f"« terms » invalide{NBSP}: une liste d’au plus {MAX_TERMS} noms, chacun "
-                    f"de 1 à {MAX_TERM_CHARS} caractères.")
-
-
-def glossary_terms(glossary: Glossary) -> tuple[str, ...]:
-    """Distinct terms (validated by `Glossary`: a list of short strings), spaces collapsed."""
+def glossary_terms(glossary: GlossaryChange) -> tuple[str, ...]:
+    """Distinct terms (validated by `GlossaryChange`: a list of short strings), spaces
+    collapsed."""
     seen: dict[str, str] = {}
     for term in glossary.terms:
         text = " ".join(term.split())
@@ -288,7 +260,7 @@ async def show_glossary(request: web.Request) -> web.Response:
 @_editor
 async def save_glossary(request: web.Request) -> web.Response:
     slug = (await load_event(request, request.match_info["slug"])).slug
-    terms = glossary_terms(parse_body(Glossary, await json_body(request), BAD_TERMS))
+    terms = glossary_terms(await read_body(request, GlossaryChange))
     defaults = default_options(request.config_dict[SETTINGS])
     await on_captions(request, lambda captions: captions.save_options(
         slug, replace(captions.options(slug, defaults), glossary=terms)))
@@ -306,7 +278,7 @@ async def save_podcast(request: web.Request) -> web.Response:
     """Change the podcast feed's author, category, explicit flag and cover; the feed
     changes at the event's next publication."""
     slug = (await load_event(request, request.match_info["slug"])).slug
-    body = await json_body(request)
+    body = (await read_body(request, PodcastChange)).model_dump(exclude_unset=True)
     defaults = default_options(request.config_dict[SETTINGS])
     try:
         podcast = await on_captions(request, partial(_save_podcast, slug=slug, body=body,
@@ -324,3 +296,34 @@ def _save_podcast(captions: Captions, *, slug: str, body: dict[str, Any],
     podcast = parse_podcast(body, options.podcast)
     captions.save_options(slug, replace(options, podcast=podcast))
     return podcast
+
+
+# -- the routes ----------------------------------------------------------------------------
+
+ROUTES: Final = (
+    *api_caption_sessions.ROUTES,
+    ApiRoute("POST", "/api/events/{slug}/replace", replace_text,
+             "Chercher et remplacer dans une session ou tout l’événement (aperçu, puis "
+             "apply avec les versions de l’aperçu)", EDITOR, ("200", OBJECT, "Changements"),
+             ("400", "404", "409", "422", "428"), body=Replacement, params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/options", show_options,
+             "Règle de publication et options des sous-titres de l’évènement", ORGANISER,
+             ("200", CaptionOptions, "Options"), ("404",), params=(SLUG,)),
+    ApiRoute("PUT", "/api/events/{slug}/options", save_options,
+             "Changer les options des sous-titres", ORGANISER,
+             ("200", CaptionOptions, "Options"), ("400", "404"), body=OptionsChange,
+             params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/glossary", show_glossary,
+             "Le glossaire de l’événement", EDITOR, ("200", Glossary, "Termes"), ("404",),
+             params=(SLUG,)),
+    ApiRoute("PUT", "/api/events/{slug}/glossary", save_glossary,
+             "Remplacer le glossaire (aussi donné à Whisper)", EDITOR,
+             ("200", Glossary, "Termes"), ("400", "404"), body=GlossaryChange,
+             params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/podcast", show_podcast,
+             "Les réglages du podcast de l’évènement (balises iTunes)", ORGANISER,
+             ("200", Podcast, "Réglages"), ("404",), params=(SLUG,)),
+    ApiRoute("PUT", "/api/events/{slug}/podcast", save_podcast,
+             "Changer les réglages du podcast", ORGANISER, ("200", Podcast, "Réglages"),
+             ("400", "404"), body=PodcastChange, params=(SLUG,)),
+)

@@ -1,12 +1,12 @@
-"""What the API's handler modules share: access to an event, JSON bodies, shapes."""
+"""What the API's handler modules share: access to an event, JSON bodies (read as their
+`replay.web.api_bodies` model), shapes."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from aiohttp import web
 
@@ -15,9 +15,12 @@ from replay.domain.model import Event
 from replay.services.admission import event_for
 from replay.services.errors import ServiceError
 from replay.store.db import Recording, Store
+from replay.web.api_bodies import Body, parse_body
 from replay.web.auth import current_user
 from replay.web.errors import NBSP, APIError, api_error
 from replay.web.keys import DB
+
+AnyBody = TypeVar("AnyBody", bound=Body)
 
 #: An id in a path: ASCII digits only (``str.isdigit`` also takes « ² »), at most 18 of
 #: them, so that it fits SQLite's 64-bit integers.
@@ -27,33 +30,6 @@ _ID: Final = re.compile(r"[0-9]{1,18}")
 def parse_id(text: str | None) -> int | None:
     """The number `text` spells, when it can be a row id; None otherwise."""
     return int(text) if text is not None and _ID.fullmatch(text) else None
-
-
-#: Seconds in a request body: a recording or a session is never longer than this.
-MAX_SECONDS: Final = 100 * 3600.0
-
-
-def seconds(value: object) -> float | None:
-    """A JSON number of seconds as a float: finite, from 0 to `MAX_SECONDS`; else None
-    (booleans, strings, 1e400, an integer of a thousand digits)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, int) and abs(value) > MAX_SECONDS:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) and 0 <= number <= MAX_SECONDS else None
-
-
-def optional_seconds(body: dict[str, Any], name: str, refusal: str) -> float | None:
-    """Field `name` of a JSON body: absent (None) or seconds (`seconds`); else a 400 with
-    the French `refusal`."""
-    value = body.get(name)
-    if value is None:
-        return None
-    found = seconds(value)
-    if found is None:
-        raise api_error(400, refusal)
-    return found
 
 
 def check_event_access(request: web.Request, slug: str) -> None:
@@ -100,14 +76,13 @@ def recording_in(store: Store, text: str) -> Recording:
     return recording
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
+async def read_body(request: web.Request, model: type[AnyBody]) -> AnyBody:
+    """The request's JSON body as `model` (`parse_body`: a 400 naming what is wrong)."""
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
         body = None
-    if not isinstance(body, dict):
-        raise api_error(400, f"Corps de requête invalide{NBSP}: envoyez un objet JSON.")
-    return body
+    return parse_body(model, body)
 
 
 def recording_json(recording: Recording) -> dict[str, Any]:

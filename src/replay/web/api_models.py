@@ -1,23 +1,19 @@
-"""The API's request and response shapes as pydantic (v2) models: the schemas of
-``/api/openapi.json`` (`components.schemas`) are generated from them
-(`component_schemas`), and handlers may validate bodies with them (`Glossary`).
-
-Only the shapes live here; the routes' descriptions stay in `replay.web.openapi`.
+"""The API's response shapes as pydantic (v2) models; with the request bodies
+(`replay.web.api_bodies`), the schemas of ``/api/openapi.json`` (`components.schemas`)
+are generated from them (`component_schemas`).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.json_schema import models_json_schema
 
 from replay.domain.chapters import MAX_TITLE_CHARS
 from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
-from replay.web.errors import api_error
-
-Model = TypeVar("Model", bound=BaseModel)
+from replay.web.api_bodies import BODIES, MAX_TERMS, Term
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -137,13 +133,6 @@ class CaptionOptions(Shape):
     editors_may_publish: bool = optional()
 
 
-#: An event's glossary: at most this many names, each of 1 to this many characters.
-MAX_TERMS: Final = 300
-MAX_TERM_CHARS: Final = 100
-Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                        max_length=MAX_TERM_CHARS)]
-
-
 class Glossary(Shape):
     terms: list[Term] = Field(max_length=MAX_TERMS)
 
@@ -195,19 +184,12 @@ MODELS: tuple[type[BaseModel], ...] = (
     SessionList, Chapter, Chapters, Podcast)
 
 
-def parse_body(model: type[Model], body: object, message: str) -> Model:
-    """`body` (decoded JSON) as `model`, or a 400 saying `message` (French: what to send)."""
-    try:
-        return model.model_validate(body)
-    except ValidationError:
-        raise api_error(400, message) from None
-
-
 def component_schemas() -> dict[str, Any]:
-    """The JSON schemas of `MODELS` (and what they refer to), for
-    ``components.schemas``; the members' generated titles are left out."""
-    _, document = models_json_schema([(model, "serialization") for model in MODELS],
-                                     ref_template=REF_TEMPLATE)
+    """The JSON schemas of `MODELS` and of the request bodies (`BODIES`), and what they
+    refer to, for ``components.schemas``; the members' generated titles are left out."""
+    _, document = models_json_schema(
+        [*((model, "serialization") for model in MODELS),
+         *((body, "validation") for body in BODIES)], ref_template=REF_TEMPLATE)
     schemas: dict[str, Any] = document.get("$defs", {})
     return {name: _untitled(schema) for name, schema in schemas.items()}
 

@@ -29,14 +29,25 @@ from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, StageState, Store
 from replay.web import api_boundaries
+from replay.web.api_bodies import CutMove
 from replay.web.api_common import (
     answered,
     check_event_access,
-    json_body,
     load_event,
     load_planned,
     load_recording,
-    optional_seconds,
+    read_body,
+)
+from replay.web.api_models import Plan, SessionList
+from replay.web.api_routes import (
+    EDITOR,
+    GUID,
+    OBJECT,
+    ORGANISER,
+    RECORDING,
+    SLUG,
+    ApiRoute,
+    add_api_routes,
 )
 from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
@@ -49,15 +60,8 @@ _reader: Final = require(Role.EDITOR)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    api_boundaries.add_routes(router)
-    router.add_delete("/api/recordings/{id}", delete_recording)
-    router.add_get("/api/recordings/{id}/plan", show_plan)
-    router.add_post("/api/recordings/{id}/plan/confirm", confirm_plan)
-    router.add_patch("/api/recordings/{id}/plan/{guid}", move_cut)
-    router.add_get("/api/events/{slug}/sessions", list_sessions)
-    router.add_post("/api/sessions/{id}/{guid}/retry", retry_session)
-    router.add_post("/api/sessions/{id}/{guid}/publish", publish_session)
-    router.add_post("/api/sessions/{id}/{guid}/unpublish", unpublish_session)
+    """This module's routes and the boundaries' (`ROUTES`)."""
+    add_api_routes(router, ROUTES)
 
 
 # -- cut plan ----------------------------------------------------------------------------
@@ -82,21 +86,15 @@ async def show_plan(request: web.Request) -> web.Response:
     return json_response(await plan_json(request, await load_recording(request)))
 
 
-def _bound(body: dict[str, Any], name: str) -> float | None:
-    return optional_seconds(body, name, f"«{NBSP}{name}{NBSP}» doit être un nombre de "
-                                        "secondes depuis le début de l’enregistrement.")
-
-
 @_organiser
 async def move_cut(request: web.Request) -> web.Response:
     """Move one session's boundaries; only that session's media and speech jobs re-run."""
     recording, guid = await load_recording(request), request.match_info["guid"]
-    body = await json_body(request)
-    start, end = _bound(body, "start"), _bound(body, "end")
+    move = await read_body(request, CutMove)
     with answered():
         jobs = await plans.move_cut(request.config_dict[DB], request.config_dict[QUEUE],
-                                    recording, guid, start=start, end=end,
-                                    confirmed=body.get("confirm") is True)
+                                    recording, guid, start=move.start, end=move.end,
+                                    confirmed=move.confirm)
     return json_response({**await plan_json(request, recording), "jobs": jobs})
 
 
@@ -267,3 +265,42 @@ async def delete_recording(request: web.Request) -> web.Response:
                                      event, recording)
     return json_response({"removed": removed.recording, "sessions": list(removed.sessions),
                           "withdrawn": list(removed.withdrawn)})
+
+
+# -- the routes ----------------------------------------------------------------------------
+
+_PLAN: Final = ("200", Plan, "Le plan de découpe")
+_JOB: Final = ("202", OBJECT, "Travail mis en file")
+_PUBLISHING: Final = {"type": "object", "required": ["job", "warnings"], "properties": {
+    "job": {"type": "integer"}, "warnings": {"type": "array", "items": {"type": "string"}}}}
+_UNPUBLISHED: Final = {"type": "object", "required": ["unpublished", "job"], "properties": {
+    "unpublished": {"type": "array", "items": {"type": "string"}}, "job": {"type": "integer"}}}
+
+ROUTES: Final = (
+    *api_boundaries.ROUTES,
+    ApiRoute("DELETE", "/api/recordings/{id}", delete_recording,
+             "Supprimer un enregistrement erroné : ses séances sont retirées du site, rien "
+             "d’autre ne change", ORGANISER, ("200", OBJECT, "Supprimé"), ("404",),
+             params=(RECORDING,)),
+    ApiRoute("GET", "/api/recordings/{id}/plan", show_plan, "Le plan de découpe", ORGANISER,
+             _PLAN, ("404",), params=(RECORDING,)),
+    ApiRoute("POST", "/api/recordings/{id}/plan/confirm", confirm_plan, "Valider le plan",
+             ORGANISER, _PLAN, ("404", "409"), params=(RECORDING,)),
+    ApiRoute("PATCH", "/api/recordings/{id}/plan/{guid}", move_cut,
+             "Déplacer les limites d’une session (seule cette session est retraitée)",
+             ORGANISER, _PLAN, ("400", "404", "409", "422"), body=CutMove,
+             params=(RECORDING, GUID)),
+    ApiRoute("GET", "/api/events/{slug}/sessions", list_sessions, "L’état de chaque session",
+             EDITOR, ("200", SessionList, "Sessions"), ("404",), params=(SLUG,)),
+    ApiRoute("POST", "/api/sessions/{id}/{guid}/retry", retry_session,
+             "Relancer l’étape en échec", ORGANISER, _JOB, ("404", "409"),
+             params=(RECORDING, GUID)),
+    ApiRoute("POST", "/api/sessions/{id}/{guid}/publish", publish_session, "Publier la session",
+             ORGANISER, ("202", _PUBLISHING, "Publication demandée (avec ce que "
+                                             "l’organisateur doit savoir)"),
+             ("404", "409"), params=(RECORDING, GUID)),
+    ApiRoute("POST", "/api/sessions/{id}/{guid}/unpublish", unpublish_session,
+             "Retirer la session du site", ORGANISER,
+             ("202", _UNPUBLISHED, f"Retrait demandé{NBSP}: la publication de l’évènement le "
+                                   "fait"), ("404", "409"), params=(RECORDING, GUID)),
+)

@@ -59,6 +59,7 @@ from replay.web.keys import (
 )
 from replay.web.metrics import metrics
 from replay.web.offload import Offload
+from replay.web.openapi import setup_openapi
 from replay.web.pages import setup_pages
 from replay.web.quotas import free_bytes
 from replay.web.reading_rules import setup_reading_rules
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
     app.router.add_get("/site/{tail:.*}", site_file)
     setup_auth(app, AuthConfig.from_settings(settings))
     setup_api(app, fetch_policy=fetch_policy)
+    setup_openapi(app)
     setup_dashboard(app)
     setup_captions(app)
     setup_editor(app)

@@ -1,0 +1,315 @@
+"""The API's JSON request bodies as pydantic (v2) models, one per body: handlers validate
+with them (`parse_body`), and the document's request bodies are their schemas.
+
+A body holds JSON's own types only (no ``"1"`` for 1, no ``"true"`` for true); unknown
+members are ignored. A refused body is a 400 naming the member (``field``) in French:
+the body's own sentence for it (`Body.refusals`), or the generic one (`refusal`). What
+the domain checks beyond the types (a chapter within its session, a podcast cover in
+https) stays the domain's, with its messages.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import ErrorDetails
+
+from replay.domain.captions import CaptionStatus
+from replay.domain.chapters import MAX_CHAPTERS, MAX_TITLE_CHARS
+from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
+from replay.domain.publication import RULE_LABELS, PublicationRule
+from replay.locale import N_, _
+from replay.web.errors import NBSP, APIError
+
+Model = TypeVar("Model", bound="Body")
+
+#: Said when the body is not a JSON object at all.
+NOT_AN_OBJECT: Final = f"Corps de requête invalide{NBSP}: envoyez un objet JSON."
+#: Seconds in a request body: a recording or a session is never longer than this.
+MAX_SECONDS: Final = 100 * 3600.0
+
+
+class Body(BaseModel):
+    """A request's JSON body (no description in the document: class docstrings are
+    English, so the bodies' descriptions are comments). `refusals`: what to say when a
+    member is refused, where the generic sentence would say less (a message tests and
+    clients rely on)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    refusals: ClassVar[Mapping[str, str]] = {}
+
+
+def parse_body(model: type[Model], body: object) -> Model:
+    """`body` (decoded JSON) as `model`, or a 400 naming the refused member."""
+    if not isinstance(body, dict):
+        raise APIError(400, NOT_AN_OBJECT)
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise refusal(model, error.errors(include_url=False)[0]) from None
+
+
+# -- the generic refusal ---------------------------------------------------------------
+
+_MISSING: Final = N_("“{field}” is missing: this member is required.")
+_INVALID: Final = N_("“{field}” is invalid: {reason}.")
+#: What was expected, by pydantic's error type.
+_EXPECTED: Final = {
+    "string_type": N_("text is expected"),
+    "int_type": N_("a whole number is expected"),
+    "float_type": N_("a number is expected"),
+    "finite_number": N_("a finite number is expected"),
+    "bool_type": N_("true or false is expected"),
+    "list_type": N_("a list is expected"),
+    "dict_type": N_("a JSON object is expected"),
+    "model_type": N_("a JSON object is expected"),
+    "string_too_short": N_("it must not be empty"),
+    "string_too_long": N_("at most {max_length} characters"),
+    "too_long": N_("at most {max_length} items"),
+    "greater_than_equal": N_("at least {ge}"),
+    "less_than_equal": N_("at most {le}"),
+    "literal_error": N_("one of {expected}"),
+    "enum": N_("one of {expected}"),
+}
+_OTHER: Final = N_("this value is refused")
+
+
+def refusal(model: type[Body], error: ErrorDetails) -> APIError:
+    """The 400 for pydantic's first `error` on `model`: the member named (``field``)."""
+    where = error["loc"]
+    field = str(where[0]) if where else ""
+    message = model.refusals.get(field) or _generic(error)
+    return APIError(400, message, field=field)
+
+
+def _generic(error: ErrorDetails) -> str:
+    path = _path(error["loc"])
+    if error["type"] == "missing":
+        return _(_MISSING).format(field=path)
+    context = {key: _readable(value) for key, value in error.get("ctx", {}).items()}
+    reason = _(_EXPECTED[error["type"]]) if error["type"] in _EXPECTED else _(_OTHER)
+    return _(_INVALID).format(field=path, reason=reason.format(**context))
+
+
+def _path(where: tuple[int | str, ...]) -> str:
+    """``cues[2].start`` for pydantic's ``("cues", 2, "start")``."""
+    text = ""
+    for part in where:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")
+
+
+def _readable(value: object) -> str:
+    """A constraint as people read it: ``'a' or 'b'`` (pydantic's) as « a, b »."""
+    text = str(value)
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    return text.replace("'", "").replace(" or ", ", ")
+
+
+# -- members ---------------------------------------------------------------------------
+
+
+def _float_or_infinite(value: object) -> object:
+    """An integer too large for a float is infinite (then refused by the checks that
+    follow), not a type error: ``1`` followed by 400 zeros is still a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    return value
+
+
+#: Any JSON number (the cue checks refuse what is out of range, with the cue's number).
+Number = Annotated[float, BeforeValidator(_float_or_infinite)]
+#: Seconds in a recording or a session: finite, from 0 to `MAX_SECONDS`.
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False),
+                    BeforeValidator(_float_or_infinite)]
+
+#: An event's glossary: at most this many names, each of 1 to this many characters.
+MAX_TERMS: Final = 300
+MAX_TERM_CHARS: Final = 100
+Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                        max_length=MAX_TERM_CHARS)]
+
+
+def optional(description: str | None = None, **schema: Any) -> Any:
+    """A member that may be absent, but is never null when present."""
+    return Field(default=None, description=description, json_schema_extra=schema or None)
+
+
+# -- events and uploads ----------------------------------------------------------------
+
+
+# A programme given by its address (the JSON form of a programme import).
+class ProgrammeSource(Body):
+    url: str | None = optional("Adresse http(s) du programme", format="uri")
+    refusals = {"url": f"« url » invalide{NBSP}: donnez l’adresse du programme."}
+
+
+# A new event described in JSON: its fields (checked by `event_from_form`, which
+# names the wrong one), and an optional programme address.
+class EventDescription(ProgrammeSource):
+    title: str = optional()
+    start: str = optional(format="date")
+    end: str = optional(format="date")
+    timezone: str = optional()
+    rooms: str | list[str] = optional("Une salle par ligne (ou une liste)")
+    publication_rule: PublicationRule | None = Field(default=None, strict=False)
+    url: str | None = optional("Adresse http(s) du programme (facultatif)", format="uri")
+    refusals = {**ProgrammeSource.refusals, "publication_rule": (
+        f"« publication_rule » invalide{NBSP}: l’une de "
+        f"{', '.join(rule.value for rule in PublicationRule)}.")}
+
+
+# A held upload's room or start, corrected (empty: unchanged).
+class HeldCorrection(Body):
+    room: str | None = None
+    started_at: str | None = optional("Début à l’horloge murale, avec fuseau", format="date-time")
+
+
+# -- cut plans -------------------------------------------------------------------------
+
+
+def _seconds_refusal(name: str) -> str:
+    return (f"«{NBSP}{name}{NBSP}» doit être un nombre de secondes depuis le début de "
+            "l’enregistrement.")
+
+
+# A session's boundaries moved (either or both).
+class CutMove(Body):
+    start: Seconds | None = None
+    end: Seconds | None = None
+    confirm: bool = Field(default=False, description=(
+        "Confirme un déplacement inhabituel (séance de moins de 30 s, limite déplacée de "
+        "plus de 10 min) : sans lui, 409 avec la liste « confirm »"))
+    refusals = {"start": _seconds_refusal("start"), "end": _seconds_refusal("end"),
+                "confirm": f"«{NBSP}confirm{NBSP}» doit valoir true ou false."}
+
+
+# -- captions --------------------------------------------------------------------------
+
+
+class CueText(Body):
+    start: Number
+    end: Number
+    text: str
+
+
+# A new version of a language's captions.
+class CaptionsChange(Body):
+    cues: list[CueText]
+    reviewed_until: Seconds | None = None
+    note: str = ""
+    refusals = {
+        "cues": (f"« cues » invalide{NBSP}: une liste de "
+                 "{\"start\": secondes, \"end\": secondes, \"text\": texte}."),
+        "reviewed_until": (f"«{NBSP}reviewed_until{NBSP}» invalide{NBSP}: des secondes "
+                           "depuis le début de la session."),
+    }
+
+
+class Revert(Body):
+    version: int
+    refusals = {"version": f"« version » manquante{NBSP}: le numéro de la version à "
+                           "rétablir."}
+
+
+class StatusChange(Body):
+    status: CaptionStatus = Field(strict=False)  # the enum from its JSON value
+    refusals = {"status": f"« status » invalide{NBSP}: l’un de "
+                          f"{', '.join(s.value for s in CaptionStatus)}."}
+
+
+def _flag_refusal(*names: str) -> dict[str, str]:
+    return {name: f"« {name} » doit valoir true ou false." for name in names}
+
+
+# Find and replace in a session's captions or the whole event's.
+class Replacement(Body):
+    find: Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+    replace: str
+    scope: Literal["session", "event"] = "session"
+    recording_id: int | None = None
+    guid: str | None = None
+    lang: Literal["fr", "en"] = "fr"
+    apply: bool = False
+    whole_word: bool = True
+    case_sensitive: bool = False
+    versions: dict[str, int] | None = optional(
+        "Les versions de l’aperçu, par « enregistrement/guid »")
+    refusals = {
+        "find": (f"« find » et « replace » sont requis{NBSP}: le texte à chercher et son "
+                 "remplacement."),
+        "replace": (f"« find » et « replace » sont requis{NBSP}: le texte à chercher et son "
+                    "remplacement."),
+        "scope": f"« scope » invalide{NBSP}: session ou event.",
+        "lang": f"« lang » invalide{NBSP}: fr ou en.",
+        **_flag_refusal("apply", "whole_word", "case_sensitive"),
+    }
+
+
+# -- event options ---------------------------------------------------------------------
+
+
+# The event's publication rule (or its older name, ``captions_policy``) and whether
+# editors may publish; what is absent is unchanged.
+class OptionsChange(Body):
+    publication_rule: PublicationRule | None = Field(default=None, strict=False)
+    captions_policy: Literal["brouillons", "valides"] | None = optional(
+        "Ancien nom : valides = apres_sous_titres")
+    editors_may_publish: bool | None = None
+    refusals = {
+        "publication_rule": (
+            f"« publication_rule » invalide{NBSP}: l’une de "
+            f"{', '.join(f'{rule.value} ({RULE_LABELS[rule]})' for rule in PublicationRule)}."),
+        "captions_policy": (f"« captions_policy » invalide{NBSP}: brouillons (les replays "
+                            "sortent avec les brouillons automatiques, signalés) ou valides "
+                            "(ils attendent des sous-titres validés)."),
+        **_flag_refusal("editors_may_publish"),
+    }
+
+
+def _terms_refusal() -> str:
+    return (f"« terms » invalide{NBSP}: une liste d’au plus {MAX_TERMS} noms, chacun de 1 à "
+            f"{MAX_TERM_CHARS} caractères.")
+
+
+class GlossaryChange(Body):
+    terms: list[Term] = Field(max_length=MAX_TERMS)
+    refusals = {"terms": _terms_refusal()}
+
+
+# The podcast's settings; what is absent is unchanged (`parse_podcast` checks the
+# rest: the cover's address).
+class PodcastChange(Body):
+    author: Annotated[str, StringConstraints(max_length=MAX_AUTHOR_CHARS)] = optional()
+    category: Literal[CATEGORIES] = optional()  # type: ignore[valid-type]
+    explicit: bool = optional()
+    image: str = optional("https://… (vide : l’affiche)")
+
+
+class ChapterText(Body):
+    start: Number = Field(ge=0)
+    title: Annotated[str, StringConstraints(max_length=MAX_TITLE_CHARS)]
+
+
+# A session's chapters (`parse_chapters` checks them against the session).
+class ChaptersChange(Body):
+    chapters: list[ChapterText] = Field(max_length=MAX_CHAPTERS)
+
+
+BODIES: tuple[type[Body], ...] = (
+    ProgrammeSource, EventDescription, HeldCorrection, CutMove, CaptionsChange, Revert,
+    StatusChange, Replacement, OptionsChange, GlossaryChange, PodcastChange, ChaptersChange)

@@ -1,0 +1,138 @@
+"""Each API route declared once (`ApiRoute`): its method, path and handler, registered on
+the router by `add_api_routes`, with what ``/api/openapi.json`` says of it (`operation`):
+summary, role, success, other statuses, parameters and request body. Each handler module
+keeps its table (``ROUTES``); `replay.web.openapi` assembles the document from them.
+
+Every operation declares 401, 403 and 507 (the server's disk is full); one with a body
+also 400 (unreadable) and 413 (too large).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from aiohttp import web
+from pydantic import BaseModel
+
+JSONObj = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ExpectHandler = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
+#: A success's schema: a model of `replay.web.api_models` (by reference), or a schema.
+Schema = type[BaseModel] | JSONObj
+
+ORGANISER: Final = "organisateur"
+EDITOR: Final = "éditeur ou organisateur"
+
+ERRORS: Final = {
+    "400": "Requête invalide (programme illisible : le message de l’analyseur)",
+    "401": "Connexion requise",
+    "403": "Rôle insuffisant, ou événement non autorisé",
+    "404": "Introuvable",
+    "409": "Conflit avec l’état actuel",
+    "410": "Téléversement expiré",
+    "412": "Version du protocole tus absente ou non prise en charge (Tus-Resumable: 1.0.0)",
+    "413": "Fichier, formulaire ou corps de requête trop volumineux",
+    "415": "Type de contenu non pris en charge",
+    "422": "Refusé (média illisible, salle inconnue, limite de découpe invalide, "
+           "sous-titres invalides : la ligne ou le repère et la raison ; programme "
+           "introuvable à l’adresse donnée, ou adresse non publique)",
+    "423": "Un autre envoi écrit déjà dans ce téléversement",
+    "428": "En-tête If-Match requis (l’ETag des sous-titres lus)",
+    "429": "Trop de demandes à la fois (envois en cours pour cet organisateur, fichiers de "
+           "sous-titres en traitement) : réessayez plus tard (Retry-After)",
+    "460": "Somme de contrôle du morceau ou du fichier incorrecte (tus)",
+    "507": "Espace insuffisant : le disque du serveur est plein, ou le quota d’envoi de "
+           "l’organisateur est atteint",
+}
+
+
+def ref(name: str) -> JSONObj:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_content(schema: JSONObj, description: str) -> JSONObj:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def path_param(name: str, description: str, integer: bool = False) -> JSONObj:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "integer"} if integer else {"type": "string"}}
+
+
+def query_param(name: str, schema: JSONObj, required: bool = False) -> JSONObj:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+SLUG: Final = path_param("slug", "Identifiant de l’événement")
+RECORDING: Final = path_param("id", "Numéro de l’enregistrement", integer=True)
+GUID: Final = path_param("guid", "guid de la session dans le programme")
+UPLOAD_ID: Final = path_param("upload_id", "Identifiant du téléversement")
+OBJECT: Final = {"type": "object"}
+
+
+def _schema(schema: Schema) -> JSONObj:
+    return ref(schema.__name__) if isinstance(schema, type) else schema
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRoute:
+    """One operation of the API. `body`: a request model (a JSON body), or the request
+    body's description where it is not JSON (multipart); `ok`: the success's status,
+    schema and description; `errors`: the other statuses, beyond those every operation
+    declares."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    role: str
+    ok: tuple[str, Schema, str]
+    errors: tuple[str, ...] = ()
+    body: type[BaseModel] | JSONObj | None = None
+    params: tuple[JSONObj, ...] = ()
+    expect_handler: ExpectHandler | None = None
+
+    def with_params(self, *more: JSONObj) -> ApiRoute:
+        """The same route with `more` parameters after its own."""
+        return replace(self, params=(*self.params, *more))
+
+    def operation(self) -> JSONObj:
+        status, schema, description = self.ok
+        responses: JSONObj = {status: json_content(_schema(schema), description)}
+        with_body = ("400", "413") if self.body is not None else ()
+        for code in sorted({"401", "403", "507", *with_body, *self.errors}):
+            responses[code] = json_content(ref("Error"), ERRORS[code])
+        operation: JSONObj = {"summary": self.summary, "description": f"Rôle : {self.role}.",
+                              "responses": responses}
+        if self.body is not None:
+            operation["requestBody"] = self._request_body()
+        if self.params:
+            operation["parameters"] = list(self.params)
+        return operation
+
+    def _request_body(self) -> JSONObj:
+        if isinstance(self.body, type):
+            return {"required": True, "content": {
+                "application/json": {"schema": ref(self.body.__name__)}}}
+        assert self.body is not None
+        return self.body
+
+
+def add_api_routes(router: web.UrlDispatcher, routes: Iterable[ApiRoute]) -> None:
+    """Register `routes` (a GET answers HEAD too, as `add_get` does)."""
+    for route in routes:
+        if route.method == "GET":
+            router.add_get(route.path, route.handler)
+        else:
+            router.add_route(route.method, route.path, route.handler,
+                             expect_handler=route.expect_handler)
+
+
+def paths_of(routes: Iterable[ApiRoute]) -> dict[str, JSONObj]:
+    """The document's ``paths`` for `routes`."""
+    paths: dict[str, JSONObj] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = route.operation()
+    return paths
