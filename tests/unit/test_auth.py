@@ -257,7 +257,7 @@ async def test_login_sets_a_protected_cookie_and_redirects(site: Site) -> None:
     assert cookie["samesite"] == "Lax"
     assert cookie["path"] == "/"
     assert not cookie["secure"]  # plain HTTP and cookie_secure off
-    stored = site.users.db.execute("SELECT id_sha256 FROM login_sessions").fetchone()[0]
+    stored = site.users.db.execute("SELECT id_sha256 FROM login_sessions").fetchall()[0][0]
     assert stored != cookie.value
     assert (await site.client.get("/api/secret")).status == 200
 
@@ -421,7 +421,7 @@ def test_expired_sessions_are_purged(tmp_path: Path) -> None:
         clock.now = 61
         assert users.user_for_session(old) is None
         users.create_session(user.id)
-        assert store.db.execute("SELECT count(*) FROM login_sessions").fetchone()[0] == 1
+        assert store.db.execute("SELECT count(*) FROM login_sessions").fetchall()[0][0] == 1
     finally:
         store.close()
 

@@ -30,6 +30,7 @@ from replay.services.publication import session_facts
 from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
+from replay.store.sqlite import sqlite_raw
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
@@ -150,11 +151,11 @@ async def test_a_save_writes_on_the_stores_thread_not_the_event_loop(api: Api) -
     lock, not the event loop); the loop's connection writes no caption version."""
     _, etag = await get(api)
     on_loop: list[str] = []
-    api.store.db.set_trace_callback(on_loop.append)
+    sqlite_raw(api.store).set_trace_callback(on_loop.append)
     try:
         saved = await put(api, cues_body("Un.", "Deux.", "Trois."), etag)
     finally:
-        api.store.db.set_trace_callback(None)
+        sqlite_raw(api.store).set_trace_callback(None)
     assert saved.status == 200, await saved.text()
     assert (await saved.json())["version"] == 2
     assert not [sql for sql in on_loop if sql.lstrip().upper().startswith(

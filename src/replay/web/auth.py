@@ -26,7 +26,6 @@ import functools
 import hmac
 import json
 import secrets
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -41,6 +40,7 @@ from replay.domain.addresses import IPNetwork, client_address, parse_networks
 from replay.domain.passwords import PasswordError, hash_password, needs_rehash, verify_password
 from replay.locale import N_, _
 from replay.settings import Settings
+from replay.store.connection import Connection
 from replay.store.users import Role, User, Users, decoy_hash
 from replay.web.errors import MALFORMED_BODY
 from replay.web.pages import LOGIN_PATH, error_html, render_text, setup_pages
@@ -437,7 +437,7 @@ def _field(form: MultiDictProxy[Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def users_for(connection: sqlite3.Connection, settings: Settings) -> Users:
+def users_for(connection: Connection, settings: Settings) -> Users:
     """The repository with the configured lifetimes (``session_hours``, ``token_days``)."""
     return Users(connection, session_seconds=settings.session_hours * 3600.0,
                  token_seconds=settings.token_days * 86400.0)
