@@ -22,6 +22,7 @@ from yarl import URL
 from replay.cli import main
 from replay.settings import Settings
 from replay.store.db import Store
+from replay.store.factory import open_store
 from replay.store.users import AccountError
 from replay.web.auth import (
     NBSP,
@@ -390,8 +391,8 @@ async def test_cookie_secure_setting(tmp_path: Path) -> None:
         store.close()
 
 
-def test_accounts_repository(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "replay.sqlite3")
+def test_accounts_repository(engine_url: str) -> None:
+    store = open_store(Settings(database_url=engine_url))
     try:
         users = Users(store.db)
         ana = users.add(" Ana@Example.org ", "Ana", "editor", EDITOR[1], event_slugs=["nice-2024"])
@@ -411,8 +412,8 @@ def test_accounts_repository(tmp_path: Path) -> None:
         store.close()
 
 
-def test_expired_sessions_are_purged(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "replay.sqlite3")
+def test_expired_sessions_are_purged(engine_url: str) -> None:
+    store = open_store(Settings(database_url=engine_url))
     try:
         clock = Clock(0.0)
         users = Users(store.db, session_seconds=60, clock=clock)
@@ -430,15 +431,18 @@ def test_expired_sessions_are_purged(tmp_path: Path) -> None:
 
 
 def test_cli_user_add_creates_an_account_that_can_log_in(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, engine_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """`replay user` works on the store REPLAY_DATABASE_URL names (SQLite or PostgreSQL)."""
     monkeypatch.setenv("REPLAY_NEW_PASSWORD", "une phrase de passe assez longue")
-    data = ["--data-dir", str(tmp_path)]
+    monkeypatch.setenv("REPLAY_DATABASE_URL", engine_url)
+    data = ["--data-dir", str(tmp_path / "data")]
     assert main([*data, "user", "add", "ana@example.org", "--name", "Ana",
                  "--role", "editor"]) == 0
     assert main([*data, "user", "token", "ana@example.org", "--label", "sous-titres"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    store = Store.open(tmp_path / "replay.sqlite3")
+    store = open_store(Settings(database_url=engine_url))
     try:
         users = Users(store.db)
         user = users.authenticate("ana@example.org", "une phrase de passe assez longue")
