@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from replay.domain.captions import CaptionStatus
+from replay.domain.errors import ReplayError
 from replay.domain.model import Event
 from replay.domain.transcript import Cue
 from replay.live.store import LiveStore
@@ -156,7 +157,7 @@ def test_a_database_newer_than_the_program_is_refused(engine_url: str) -> None:
     try:
         migrate(connection)
         connection.execute("UPDATE schema_version SET version = ?", (latest_version() + 1,))
-        with pytest.raises(RuntimeError, match="newer"):
+        with pytest.raises(ReplayError, match="plus récent que celui de ce programme"):
             migrate(connection)
     finally:
         connection.close()

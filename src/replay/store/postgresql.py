@@ -20,7 +20,8 @@ from psycopg.pq import TransactionStatus
 
 from replay.store.connection import Cursor, Engine, IntegrityError
 
-#: The advisory lock every store transaction holds (any number unused by others).
+#: The advisory lock every store transaction holds, with the schema's name as its second
+#: key (two stores in two schemas of one database do not wait for each other).
 WRITER_LOCK = 0x7265706C  # "repl"
 
 
@@ -34,9 +35,6 @@ class PgRow:
 
     def __getitem__(self, key: int | str, /) -> Any:
         return self._values[self._names[key] if isinstance(key, str) else key]
-
-    def __len__(self) -> int:
-        return len(self._values)
 
 
 def _row_factory(cursor: Any) -> Any:
@@ -97,7 +95,9 @@ class PostgreSQLConnection:
             yield
             return
         with self.raw.transaction():
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            self.raw.execute("SELECT pg_advisory_xact_lock(%s, "
+                             "hashtext(coalesce(current_schema(), '')))",
+                             (WRITER_LOCK,))
             yield
 
     def data_version(self) -> int | None:
