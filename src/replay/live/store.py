@@ -136,11 +136,11 @@ class LiveStore:
     def start_take(self, event_slug: str, room: str, *, day: str, protocol: str, peer: str,
                    wall_start: datetime, folder: str) -> Take:
         """`day` is the event's local date (ISO): the day playlists it continues."""
-        row = self.db.execute(
+        # fetchall, not fetchone: SQLite commits once the statement has run to its end
+        (row,) = self.db.execute(
             "INSERT INTO live_takes (event_slug, room, day, protocol, peer, wall_start, "
             "status, folder) VALUES (?, ?, ?, ?, ?, ?, 'live', ?) RETURNING id",
-            (event_slug, room, day, protocol, peer, wall_start.isoformat(), folder)).fetchone()
-        assert row is not None
+            (event_slug, room, day, protocol, peer, wall_start.isoformat(), folder)).fetchall()
         take = self.take(int(row["id"]))
         assert take is not None
         return take

@@ -111,14 +111,14 @@ class Users:
         email = _checked_email(email)
         encoded = hash_password(password)
         try:
-            row = self.db.execute(
+            # fetchall, not fetchone: SQLite commits once the statement has run to its end
+            (row,) = self.db.execute(
                 "INSERT INTO users (email, name, role, password_hash, event_slugs, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (email, name.strip(), Role(role).value, encoded,
-                 json.dumps(sorted(set(event_slugs))), self.clock())).fetchone()
+                 json.dumps(sorted(set(event_slugs))), self.clock())).fetchall()
         except IntegrityError as exc:
             raise AccountError(f"Un compte existe déjà pour l’adresse {email}.") from exc
-        assert row is not None
         user = self.get(int(row["id"]))
         assert user is not None
         return user
