@@ -12,11 +12,13 @@ start as subprocesses hash at the production cost.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from replay.domain import passwords
 from replay.sample import SampleSession, SampleTruth, build_sample
+from tests.store_engines import ENGINES, database_url
 
 CHEAP = passwords.ScryptParams(n=1 << 10)
 
@@ -39,3 +41,11 @@ def cheap_password_hashing() -> Iterator[None]:
 def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleTruth:
     return build_sample(tmp_path_factory.mktemp("small"), sessions=SMALL_SESSIONS,
                         duration=150, size=(320, 180), fps=10)
+
+
+@pytest.fixture(params=ENGINES)
+def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The ``database_url`` of an empty state store, once per engine (SQLite, PostgreSQL):
+    the tests that take it are the store port's acceptance suite."""
+    with database_url(request.param, tmp_path) as url:
+        yield url

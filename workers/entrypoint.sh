@@ -1,6 +1,6 @@
 #!/bin/sh
 # Entry point of the replay images: the data directory must exist and be writable (a named
-# volume shared by the API and the workers, as long as the state store is SQLite), then
+# volume shared by the API and the workers, as long as originals are on it), then
 # the given command runs as PID 1's child under exec, so SIGTERM reaches replay and it
 # shuts down gracefully (running jobs finish or are handed back).
 set -eu

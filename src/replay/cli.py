@@ -35,7 +35,7 @@ from replay.services.publication import publication_warnings
 from replay.settings import Settings, load_settings
 from replay.storage.factory import describe as describe_target
 from replay.storage.factory import object_store_for
-from replay.store.db import Store
+from replay.store.factory import open_store
 from replay.store.users import User, Users
 
 log = logging.getLogger("replay")
@@ -271,13 +271,14 @@ def _add_unpublish(commands: Commands[Parser]) -> None:
     sub.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
-BACKENDS_NOTE = ("Les réglages database_url (REPLAY_DATABASE_URL) et object_store_url "
-                 "(REPLAY_OBJECT_STORE_URL) choisissent où vont les travaux (SQLite du dossier "
-                 "de données, ou PostgreSQL par procrastinate) et les sites publiés (dossier "
-                 "local, ou bucket S3). L’état (évènements, enregistrements, sous-titres, "
-                 "comptes) reste dans le fichier SQLite du dossier de données tant qu’il n’y a "
-                 "pas d’adaptateur PostgreSQL de l’état : l’API et les workers doivent "
-                 "partager ce dossier (une machine, ou un volume partagé).")
+BACKENDS_NOTE = ("Le réglage database_url (REPLAY_DATABASE_URL) choisit où vont l’état "
+                 "(évènements, enregistrements, sous-titres, comptes) et les travaux : le "
+                 "fichier SQLite du dossier de données par défaut, ou PostgreSQL "
+                 "(postgresql://…, les travaux par procrastinate). Le réglage "
+                 "object_store_url (REPLAY_OBJECT_STORE_URL) choisit où vont les sites "
+                 "publiés (dossier local, ou bucket S3). Les fichiers (originaux, travail) "
+                 "restent dans le dossier de données : l’API et les workers doivent le "
+                 "partager (une machine, ou un volume partagé).")
 
 
 def _add_serve(commands: Commands[Parser]) -> None:
@@ -397,7 +398,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run_ingest(settings: Settings, request: ProcessRequest) -> tuple[int, int]:
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     queue = await open_queue(settings)
     try:
         ctx = WorkContext(settings=settings, store=store,
@@ -426,10 +427,10 @@ def _print_json(data: object) -> None:
 
 async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     objects = object_store_for(args.to, settings)
-    if not settings.database_path.is_file():
+    if not settings.uses_postgresql and not settings.database_path.is_file():
         raise ReplayError(f"aucune donnée replay dans {settings.data_dir}{NBSP}: traitez "
                           "d’abord un enregistrement (replay process), ou donnez --data-dir")
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     try:
         event = store.load_event(args.event)
         if event is None:
@@ -459,7 +460,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _run_process(settings: Settings, request: ProcessRequest) -> JobSummary:
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     ctx = Context(settings=settings, store=store,
                   objects=object_store_for(None, settings),
                   transcriber=whisper_for(settings),
@@ -577,7 +578,7 @@ def _add_user(commands: Commands[Parser]) -> None:
 def _user(args: argparse.Namespace, settings: Settings) -> int:
     from replay.web.auth import users_for
 
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     try:
         users = users_for(store.db, settings)
         if args.user_command == "add":

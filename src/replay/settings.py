@@ -97,18 +97,17 @@ class Settings:
 
     @property
     def database_path(self) -> Path:
-        """The SQLite file of the state (and, unless ``database_url`` is PostgreSQL, of
-        the jobs): ``sqlite:///PATH`` in ``database_url``, else in the data directory."""
+        """The SQLite file of the state and the jobs, unless ``database_url`` is
+        PostgreSQL: ``sqlite:///PATH`` in ``database_url``, else in the data directory."""
         scheme, _, rest = self.database_url.partition("://")
         if scheme == "sqlite" and rest:
             return Path(rest).expanduser()
         return self.data_dir / "replay.sqlite3"
 
     @property
-    def jobs_in_postgresql(self) -> bool:
-        """Whether jobs go to procrastinate on PostgreSQL (``database_url``
-        ``postgresql://…``); the state store stays SQLite until a PostgreSQL adapter of
-        the store exists."""
+    def uses_postgresql(self) -> bool:
+        """Whether the state store and the jobs (procrastinate) are in PostgreSQL
+        (``database_url`` ``postgresql://…``) rather than in the SQLite file."""
         return self.database_url.partition("://")[0] in POSTGRESQL_SCHEMES
 
     @property
@@ -134,6 +133,16 @@ class Settings:
     @property
     def effective_translate_model(self) -> str:
         return self.translate_model or self.whisper_model
+
+
+def public_database_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}@{host}"
 
 
 def setting_names() -> list[str]:

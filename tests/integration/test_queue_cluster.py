@@ -1,9 +1,9 @@
-"""The compose topology as plain processes on this machine: jobs in procrastinate on the
-PostgreSQL at 127.0.0.1:5432 (a schema of the test's own), the site in a moto S3 server
-in place of MinIO, one API (`replay serve --no-workers`), two media workers, one speech
-worker and one publish worker, each its own process sharing the data directory (the
-state store is still SQLite). The recording arrives through tus, with an organiser's
-API token.
+"""The compose topology as plain processes on this machine: the state store and the jobs
+(procrastinate) in the PostgreSQL at 127.0.0.1:5432 (a schema of the test's own), the
+site in a moto S3 server in place of MinIO, one API (`replay serve --no-workers`), two
+media workers, one speech worker and one publish worker, each its own process sharing
+the data directory for the originals and scratch files (no SQLite file is made). The
+recording arrives through tus, with an organiser's API token.
 
 A media worker is killed with SIGKILL in the middle of a transcode and the API is
 restarted while the recording is processed: the other media worker takes the job over
@@ -34,8 +34,9 @@ from replay.domain.publication import PublicationRule
 from replay.jobs.procrastinate_queue import ProcrastinateQueue
 from replay.jobs.queue import Job
 from replay.sample import SampleSession, SampleTruth, build_sample
+from replay.settings import load_settings
 from replay.store.captions import Captions, EventOptions
-from replay.store.db import Store
+from replay.store.factory import open_store
 from tests.e2e.test_serve_kill import free_port, healthy
 from tests.integration.conftest import MotoS3
 from tests.integration.test_queue_acceptance import PG_URL, fresh_schema
@@ -136,11 +137,10 @@ def all_done(jobs: list[Job]) -> bool:
         j.status in ("succeeded", "failed") for j in jobs)
 
 
-def prepare(database: Path, sample: SampleTruth) -> None:
+def prepare(env: dict[str, str], sample: SampleTruth) -> None:
     """The event's programme, published automatically (this test is about the cluster,
-    not the publication rule)."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    store = Store.open(database)
+    not the publication rule), in the store the processes' settings name."""
+    store = open_store(load_settings(environ=env))
     try:
         store.save_event(parse_programme(sample.schedule.read_bytes(),
                                          filename=sample.schedule.name))
@@ -192,7 +192,7 @@ async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
             "REPLAY_LEASE_SECONDS": "3", "REPLAY_HEARTBEAT_SECONDS": "1",
             "REPLAY_CPU_THREADS": "2", "REPLAY_LIVE_ENABLED": "false"}
         with (tmp_path / "cluster.log").open("wb") as log, running(env, log) as cluster:
-            prepare(data / "replay.sqlite3", sample)
+            prepare(env, sample)
             api, api_port = await cluster.api()
             media = [cluster.start("worker", "--queue", "media") for _ in range(2)]
             cluster.start("worker", "--queue", "speech")
@@ -246,3 +246,4 @@ async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
                      "hls/master.m3u8"):
             assert f"{folder}/{name}" in keys, f"{folder}/{name}"
     assert list(work.rglob("*.partial*")) == [], "no attempt's scratch is left behind"
+    assert not (data / "replay.sqlite3").exists(), "the state is in PostgreSQL only"

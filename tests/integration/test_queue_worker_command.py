@@ -1,6 +1,6 @@
-"""`replay worker` as its own process, on the adapters the settings choose: jobs from
-procrastinate on this machine's PostgreSQL (a schema of the test's own), the site to the
-moto S3 server; the state store in the shared data directory's SQLite."""
+"""`replay worker` as its own process, on the adapters the settings choose: the state
+store and the jobs (procrastinate) in this machine's PostgreSQL (a schema of the test's
+own), the site to the moto S3 server."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from replay.jobs.procrastinate_queue import ProcrastinateQueue
 from replay.jobs.sqlite_queue import SQLiteQueue
 from replay.jobs.tasks import publish_job
 from replay.settings import load_settings
-from replay.store.db import Store
+from replay.store.factory import open_store
 from tests.integration.conftest import MotoS3
 from tests.integration.test_queue_acceptance import PG_URL, fresh_schema
 
@@ -41,7 +41,6 @@ async def test_the_settings_choose_the_queue(tmp_path: Path) -> None:
     async with fresh_schema() as (schema, _):
         settings = load_settings(environ={"REPLAY_DATABASE_URL": schema_url(schema)},
                                  data_dir=tmp_path)
-        assert settings.database_path == tmp_path / "replay.sqlite3"  # the state stays
         queue = await open_queue(settings)
         try:
             assert isinstance(queue, ProcrastinateQueue)
@@ -70,7 +69,8 @@ async def test_replay_worker_publishes_a_job_from_postgresql_to_s3(
             "REPLAY_S3_ENDPOINT_URL": moto_s3.endpoint, "REPLAY_S3_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         settings = load_settings(environ=environ)
-        store = Store.open(settings.database_path)
+        store = open_store(settings)  # the worker finds the event there, not in a file
+        assert store.db.engine == "postgresql"
         store.save_event(event)
         store.close()
         queue = await open_queue(settings)

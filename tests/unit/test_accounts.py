@@ -23,6 +23,7 @@ from replay.domain import passwords
 from replay.domain.passwords import LEGACY_PARAMS, ScryptParams, hash_password
 from replay.settings import Settings
 from replay.store.db import MIGRATIONS, Store
+from replay.store.factory import open_store
 from replay.store.users import Role, Users
 from replay.web import auth
 from replay.web.app import create_app
@@ -62,9 +63,10 @@ def parse(text: str) -> Any:
     return html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(text)
 
 
-async def start(tmp_path: Path, trusted_proxies: str = "") -> AsyncIterator[Site]:
+async def start(tmp_path: Path, trusted_proxies: str = "",
+                database_url: str = "") -> AsyncIterator[Site]:
     config = Settings(data_dir=tmp_path / "data", cpu_threads=1,
-                      trusted_proxies=trusted_proxies)
+                      trusted_proxies=trusted_proxies, database_url=database_url)
     app = create_app(config, run_workers=False)
     async with TestClient(TestServer(app)) as client:
         users = app[USERS]
@@ -76,8 +78,9 @@ async def start(tmp_path: Path, trusted_proxies: str = "") -> AsyncIterator[Site
 
 
 @pytest_asyncio.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    async for found in start(tmp_path):
+async def site(tmp_path: Path, engine_url: str) -> AsyncIterator[Site]:
+    """The site on each engine of the state store (the accounts' acceptance suite)."""
+    async for found in start(tmp_path, database_url=engine_url):
         yield found
 
 
@@ -180,8 +183,8 @@ async def test_tokens_expire(site: Site) -> None:
     assert site.users.token_seconds == 90 * 86400
 
 
-def test_token_lifetime_follows_the_clock(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "replay.sqlite3")
+def test_token_lifetime_follows_the_clock(engine_url: str) -> None:
+    store = open_store(Settings(database_url=engine_url))
     try:
         now = [1000.0]
         users = Users(store.db, token_seconds=60, clock=lambda: now[0])
@@ -196,7 +199,10 @@ def test_token_lifetime_follows_the_clock(tmp_path: Path) -> None:
 
 
 def cli(site: Site, *args: str) -> int:
-    return main(["--data-dir", str(site.settings.data_dir), "user", *args])
+    """`replay user …` on the site's store, which the CLI finds from REPLAY_DATABASE_URL."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REPLAY_DATABASE_URL", site.settings.database_url)
+        return main(["--data-dir", str(site.settings.data_dir), "user", *args])
 
 
 async def test_the_cli_lists_and_revokes_tokens(

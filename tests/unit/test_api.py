@@ -36,6 +36,7 @@ from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber
 from replay.storage.memory import MemoryStore
 from replay.store.db import Store
+from replay.store.sqlite import sqlite_raw
 from replay.store.users import Role
 from replay.web.api_routes import ORGANISER
 from replay.web.app import create_app
@@ -495,10 +496,11 @@ async def test_the_session_list_reads_the_store_off_the_event_loop(api: Api,
     recording = await planned_recording(api, media)
     on_loop: list[str] = []
     threads: set[str] = set()
-    api.store.db.set_trace_callback(on_loop.append)
+    sqlite_raw(api.store).set_trace_callback(on_loop.append)
 
     def trace(store: Store) -> None:
-        store.db.set_trace_callback(lambda sql: threads.add(threading.current_thread().name))
+        sqlite_raw(store).set_trace_callback(
+            lambda sql: threads.add(threading.current_thread().name))
 
     await api.app[DB].run(trace)
     try:
@@ -508,8 +510,8 @@ async def test_the_session_list_reads_the_store_off_the_event_loop(api: Api,
         rows = (await response.json())["sessions"]
         assert {row["recording"] for row in rows if row["recording"]} == {recording}
     finally:
-        api.store.db.set_trace_callback(None)
-        await api.app[DB].run(lambda store: store.db.set_trace_callback(None))
+        sqlite_raw(api.store).set_trace_callback(None)
+        await api.app[DB].run(lambda store: sqlite_raw(store).set_trace_callback(None))
     assert not [sql for sql in on_loop if "stages" in sql or "cuts" in sql
                 or "recordings" in sql], on_loop
     assert threads, "the store's thread ran the queries"

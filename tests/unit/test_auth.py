@@ -23,6 +23,7 @@ from replay.cli import main
 from replay.settings import Settings
 from replay.store.async_store import AsyncStore
 from replay.store.db import Store
+from replay.store.factory import open_store
 from replay.store.users import AccountError
 from replay.web.auth import (
     NBSP,
@@ -117,7 +118,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     editor = users.add(EDITOR[0], "Éditeur", "editor", EDITOR[1])
     app = web.Application()
     setup_auth(app, AuthConfig(), users=users, clock=monotonic)
-    app[DB] = await AsyncStore.open(tmp_path / "replay.sqlite3")  # where the queries run
+    app[DB] = await AsyncStore.open(Settings(data_dir=tmp_path))  # where the queries run
     app[PUBLISHED] = []
     app.router.add_get("/api/secret", secret)
     app.router.add_get("/api/captions", captions)
@@ -261,7 +262,7 @@ async def test_login_sets_a_protected_cookie_and_redirects(site: Site) -> None:
     assert cookie["samesite"] == "Lax"
     assert cookie["path"] == "/"
     assert not cookie["secure"]  # plain HTTP and cookie_secure off
-    stored = site.users.db.execute("SELECT id_sha256 FROM login_sessions").fetchone()[0]
+    stored = site.users.db.execute("SELECT id_sha256 FROM login_sessions").fetchall()[0][0]
     assert stored != cookie.value
     assert (await site.client.get("/api/secret")).status == 200
 
@@ -378,7 +379,7 @@ async def test_cookie_secure_setting(tmp_path: Path) -> None:
     users.add(ORGANISER[0], "Organisatrice", Role.ORGANISER, ORGANISER[1])
     app = web.Application()
     setup_auth(app, AuthConfig.from_settings(Settings(cookie_secure=True)), users=users)
-    app[DB] = await AsyncStore.open(tmp_path / "replay.sqlite3")
+    app[DB] = await AsyncStore.open(Settings(data_dir=tmp_path))
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
@@ -396,8 +397,8 @@ async def test_cookie_secure_setting(tmp_path: Path) -> None:
         store.close()
 
 
-def test_accounts_repository(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "replay.sqlite3")
+def test_accounts_repository(engine_url: str) -> None:
+    store = open_store(Settings(database_url=engine_url))
     try:
         users = Users(store.db)
         ana = users.add(" Ana@Example.org ", "Ana", "editor", EDITOR[1], event_slugs=["nice-2024"])
@@ -417,8 +418,8 @@ def test_accounts_repository(tmp_path: Path) -> None:
         store.close()
 
 
-def test_expired_sessions_are_purged(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "replay.sqlite3")
+def test_expired_sessions_are_purged(engine_url: str) -> None:
+    store = open_store(Settings(database_url=engine_url))
     try:
         clock = Clock(0.0)
         users = Users(store.db, session_seconds=60, clock=clock)
@@ -427,7 +428,7 @@ def test_expired_sessions_are_purged(tmp_path: Path) -> None:
         clock.now = 61
         assert users.user_for_session(old) is None
         users.create_session(user.id)
-        assert store.db.execute("SELECT count(*) FROM login_sessions").fetchone()[0] == 1
+        assert store.db.execute("SELECT count(*) FROM login_sessions").fetchall()[0][0] == 1
     finally:
         store.close()
 
@@ -436,15 +437,18 @@ def test_expired_sessions_are_purged(tmp_path: Path) -> None:
 
 
 def test_cli_user_add_creates_an_account_that_can_log_in(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, engine_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """`replay user` works on the store REPLAY_DATABASE_URL names (SQLite or PostgreSQL)."""
     monkeypatch.setenv("REPLAY_NEW_PASSWORD", "une phrase de passe assez longue")
-    data = ["--data-dir", str(tmp_path)]
+    monkeypatch.setenv("REPLAY_DATABASE_URL", engine_url)
+    data = ["--data-dir", str(tmp_path / "data")]
     assert main([*data, "user", "add", "ana@example.org", "--name", "Ana",
                  "--role", "editor"]) == 0
     assert main([*data, "user", "token", "ana@example.org", "--label", "sous-titres"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
-    store = Store.open(tmp_path / "replay.sqlite3")
+    store = open_store(Settings(database_url=engine_url))
     try:
         users = Users(store.db)
         user = users.authenticate("ana@example.org", "une phrase de passe assez longue")

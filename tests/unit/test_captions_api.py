@@ -30,6 +30,7 @@ from replay.services.publication import session_facts
 from replay.settings import Settings
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
+from replay.store.sqlite import sqlite_raw
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
@@ -77,8 +78,10 @@ def make_session(settings: Settings, recording: Recording, guid: str, cues: list
 
 
 @pytest_asyncio.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = Settings(data_dir=tmp_path / "data", cpu_threads=1)
+async def api(tmp_path: Path, engine_url: str) -> AsyncIterator[Api]:
+    """The captions API on each engine of the state store (the caption repository's
+    acceptance suite)."""
+    settings = Settings(data_dir=tmp_path / "data", cpu_threads=1, database_url=engine_url)
     app = create_app(settings, run_workers=False)
     async with TestClient(TestServer(app)) as client:
         users, store = app[USERS], app[STORE]
@@ -145,16 +148,17 @@ async def test_save_needs_if_match_and_makes_a_version(api: Api) -> None:
     assert body["reviewed_until"] == 4.0
 
 
+@pytest.mark.parametrize("engine_url", ["sqlite"], indirect=True)  # traces SQLite's statements
 async def test_a_save_writes_on_the_stores_thread_not_the_event_loop(api: Api) -> None:
     """The version is written through `AsyncStore` (its thread waits for SQLite's write
     lock, not the event loop); the loop's connection writes no caption version."""
     _, etag = await get(api)
     on_loop: list[str] = []
-    api.store.db.set_trace_callback(on_loop.append)
+    sqlite_raw(api.store).set_trace_callback(on_loop.append)
     try:
         saved = await put(api, cues_body("Un.", "Deux.", "Trois."), etag)
     finally:
-        api.store.db.set_trace_callback(None)
+        sqlite_raw(api.store).set_trace_callback(None)
     assert saved.status == 200, await saved.text()
     assert (await saved.json())["version"] == 2
     assert not [sql for sql in on_loop if sql.lstrip().upper().startswith(

@@ -134,7 +134,7 @@ def test_every_setting_it_uses_exists() -> None:
                 assert key[len(ENV_PREFIX):].lower() in known, (name, key)
         assert [c["target"] for c in service["configs"]] == ["/etc/replay/replay.toml"]
         settings = load_settings(config, environ=environment)  # refuses unknown keys
-        assert settings.jobs_in_postgresql, name
+        assert settings.uses_postgresql, name
         assert settings.object_store_url.startswith("s3://"), name
     assert (ROOT / "config" / "compose.toml").samefile(config)
 

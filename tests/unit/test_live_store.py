@@ -1,27 +1,29 @@
-"""The live's state: keys, takes and the day's segments, across a reopened store."""
+"""The live's state on both engines (`engine_url`): keys, takes and the day's segments,
+across a reopened store."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from replay.domain.model import Event
 from replay.live.store import LiveStore
+from replay.settings import Settings
 from replay.store.db import Store
+from replay.store.factory import open_store
 
 EVENT = Event("ev", "Évènement", datetime(2026, 3, 3).date(), datetime(2026, 3, 3).date(),
               "Europe/Paris", ("Plénière", "Salle 2"))
 WALL = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
 
-def open_store(tmp_path: Path) -> tuple[Store, LiveStore]:
-    store = Store.open(tmp_path / "replay.sqlite3")
+def open_live(engine_url: str) -> tuple[Store, LiveStore]:
+    store = open_store(Settings(database_url=engine_url))
     store.save_event(EVENT)
     return store, LiveStore(store.db)
 
 
-def test_keys_are_issued_regenerated_and_revoked_keeping_the_srt_port(tmp_path: Path) -> None:
-    store, live = open_store(tmp_path)
+def test_keys_are_issued_regenerated_and_revoked_keeping_the_srt_port(engine_url: str) -> None:
+    store, live = open_live(engine_url)
     first = live.issue_key("ev", "Plénière", 9000)
     second_room = live.issue_key("ev", "Salle 2", 9000)
     assert (first.srt_port, second_room.srt_port) == (9000, 9001)
@@ -42,15 +44,15 @@ def test_keys_are_issued_regenerated_and_revoked_keeping_the_srt_port(tmp_path: 
     store.close()
 
 
-def test_the_day_continues_across_takes_and_a_reopened_store(tmp_path: Path) -> None:
-    store, live = open_store(tmp_path)
+def test_the_day_continues_across_takes_and_a_reopened_store(engine_url: str) -> None:
+    store, live = open_live(engine_url)
     take = live.start_take("ev", "Plénière", day="2026-03-03", protocol="rtmp",
                            peer="192.0.2.7", wall_start=WALL, folder="/w/1")
     for n in range(3):
         live.add_segment(take, "720p", start=2.0 * n, duration=2.0, keep=True)
     store.close()
 
-    store = Store.open(tmp_path / "replay.sqlite3")  # replay serve restarted
+    store = open_store(Settings(database_url=engine_url))  # replay serve restarted
     live = LiveStore(store.db)
     assert [t.id for t in live.open_takes()] == [take.id]
     live.end_take(take.id, WALL)
@@ -71,8 +73,8 @@ def test_the_day_continues_across_takes_and_a_reopened_store(tmp_path: Path) -> 
     store.close()
 
 
-def test_chunks_wait_for_their_stretch(tmp_path: Path) -> None:
-    store, live = open_store(tmp_path)
+def test_chunks_wait_for_their_stretch(engine_url: str) -> None:
+    store, live = open_live(engine_url)
     take = live.start_take("ev", "Plénière", day="2026-03-03", protocol="rtmp", peer="x",
                            wall_start=WALL, folder="/w")
     live.add_chunk(take.id, 0, 0.0, 2.0, "/w/archive/000000.ts", keep=True)

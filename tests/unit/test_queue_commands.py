@@ -33,7 +33,7 @@ def test_the_help_is_french_and_says_where_the_state_stays(
     assert not ENGLISH.search(text), ENGLISH.findall(text)
     assert not re.search(r" [:;?!»]|« ", text)
     assert "REPLAY_DATABASE_URL" in text
-    assert "reste dans le fichier SQLite" in text
+    assert "fichier SQLite du dossier de données par défaut, ou PostgreSQL" in text
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -78,11 +78,10 @@ def test_database_url_chooses_the_files(tmp_path: Path) -> None:
     elsewhere = load_settings(
         environ={"REPLAY_DATABASE_URL": f"sqlite://{tmp_path}/state.sqlite3"})
     assert elsewhere.database_path == tmp_path / "state.sqlite3"
-    assert not elsewhere.jobs_in_postgresql
+    assert not elsewhere.uses_postgresql
     pg = load_settings(environ={"REPLAY_DATABASE_URL": "postgresql://replay@db:5432/replay"},
                        data_dir=tmp_path)
-    assert pg.jobs_in_postgresql
-    assert pg.database_path == tmp_path / "replay.sqlite3"  # the state stays SQLite
+    assert pg.uses_postgresql
 
 
 def test_object_store_url_is_the_default_target(tmp_path: Path) -> None:

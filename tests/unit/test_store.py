@@ -1,9 +1,12 @@
-"""The SQLite store: programme re-import by guid, recordings, cuts and stage states."""
+"""The state store on both engines (the `engine_url` fixture: SQLite, PostgreSQL):
+programme re-import by guid, recordings, cuts and stage states; and SQLite's migrations
+from the versions before the version table."""
 
 from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -13,8 +16,10 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Person, Session
 from replay.domain.publication import PublicationRule, Release
 from replay.domain.stages import PlanReview, StageStatus
+from replay.settings import Settings
 from replay.store.captions import Captions, EventOptions
 from replay.store.db import MIGRATIONS, Store
+from replay.store.factory import open_store
 from replay.store.ports import StateStore
 
 START = datetime.fromisoformat("2026-03-03T09:30:00+01:00")
@@ -33,8 +38,10 @@ def event(*sessions: Session) -> Event:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "state.sqlite3")
+def store(engine_url: str) -> Iterator[Store]:
+    opened = open_store(Settings(database_url=engine_url))
+    yield opened
+    opened.close()
 
 
 def test_reimport_updates_by_guid_and_reports_changes(store: Store) -> None:
@@ -83,13 +90,14 @@ def test_cuts_and_stages_round_trip(store: Store, tmp_path: Path) -> None:
     assert [c for _, c in store.published_cuts("mv")] == [moved]
 
 
-def test_reopening_keeps_everything(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
-    first = Store.open(path)
+def test_reopening_keeps_everything(engine_url: str) -> None:
+    settings = Settings(database_url=engine_url)
+    first = open_store(settings)
     first.save_event(event(session("a", "Ouverture", 0)))
     first.close()
-    second = Store.open(path)
+    second = open_store(settings)
     loaded = second.load_event("mv")
+    second.close()
     assert loaded is not None
     assert [s.title for s in loaded.sessions] == ["Ouverture"]
 
@@ -160,7 +168,7 @@ def test_plan_reviews_leave_the_stages_table_with_their_status(tmp_path: Path) -
     store.close()
 
 
-def test_the_sqlite_store_is_the_whole_port(store: Store) -> None:
+def test_the_store_is_the_whole_port(store: Store) -> None:
     """`Store` implements `store.ports.StateStore` (checked by mypy through this
     assignment), and its transactions nest."""
     port: StateStore = store

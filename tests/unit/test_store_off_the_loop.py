@@ -5,7 +5,6 @@ another writer's lock never stalls the other requests."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,8 +23,9 @@ from replay.domain.transcript import Cue
 from replay.domain.webvtt import render_webvtt
 from replay.services.captions import vtt_path
 from replay.settings import Settings
-from replay.store import async_store, db
+from replay.store import db, factory
 from replay.store.db import Store
+from replay.store.sqlite import SQLiteConnection
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import users_for
@@ -66,13 +66,13 @@ class Site:
 async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Site]:
     watch, connect = LoopWatch(), db.connect
 
-    def watched(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    def watched(path: Path, *, check_same_thread: bool = True) -> SQLiteConnection:
         connection = connect(path, check_same_thread=check_same_thread)
-        connection.set_trace_callback(watch.traced)
+        connection.raw.set_trace_callback(watch.traced)
         return connection
 
     monkeypatch.setattr(db, "connect", watched)
-    monkeypatch.setattr(async_store, "connect", watched)
+    monkeypatch.setattr(factory, "connect", watched)
     settings = Settings(data_dir=tmp_path / "data", cpu_threads=1)
     app = create_app(settings, run_workers=False)
     async with TestClient(TestServer(app)) as client:

@@ -8,14 +8,14 @@ import asyncio
 from replay.domain.errors import ReplayError
 from replay.jobs.queue import JobQueue
 from replay.jobs.sqlite_queue import SQLiteQueue
-from replay.settings import Settings
+from replay.settings import Settings, public_database_url
 
 NBSP = "\u00a0"
 
 
 async def open_queue(settings: Settings) -> JobQueue:
     """The queue of ``settings``, ready to use; the caller closes it."""
-    if not settings.jobs_in_postgresql:
+    if not settings.uses_postgresql:
         return await asyncio.to_thread(SQLiteQueue.open, settings.database_path)
     try:
         import psycopg
@@ -30,23 +30,14 @@ async def open_queue(settings: Settings) -> JobQueue:
                                              lease_seconds=settings.lease_seconds)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReplayError(f"PostgreSQL injoignable ({_where(settings.database_url)}){NBSP}: "
-                          f"{reason}") from exc
+        where = public_database_url(settings.database_url)
+        raise ReplayError(f"PostgreSQL injoignable ({where}){NBSP}: {reason}") from exc
 
 
 def describe_backend(settings: Settings) -> str:
     """Where jobs and state live, for people (French)."""
-    if settings.jobs_in_postgresql:
-        return (f"travaux dans PostgreSQL ({_where(settings.database_url)}), état dans "
-                f"{settings.database_path}")
+    if settings.uses_postgresql:
+        where = public_database_url(settings.database_url)
+        return f"état et travaux dans PostgreSQL ({where})"
     return f"état et travaux dans {settings.database_path}"
 
-
-def _where(url: str) -> str:
-    """The URL without its password."""
-    scheme, _, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.partition(":")[0]
-    return f"{scheme}://{user}@{host}"

@@ -16,7 +16,7 @@ from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker, install_signal_handlers
 from replay.settings import Settings
 from replay.storage.factory import object_store_for
-from replay.store.db import Store
+from replay.store.factory import open_store
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ async def run_worker(settings: Settings, queue_name: str, *, concurrency: int = 
     if stop is None:
         stop = asyncio.Event()
         install_signal_handlers(stop)
-    store = Store.open(settings.database_path)  # its connection belongs to this thread
+    store = open_store(settings)  # its connection belongs to this thread
     objects = object_store_for(None, settings)
     queue = await open_queue(settings)
     try:

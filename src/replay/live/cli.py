@@ -8,13 +8,13 @@ from replay.live import bridge
 from replay.live.store import LiveStore
 from replay.live.web import key_json, public_host
 from replay.settings import Settings
-from replay.store.db import Store
+from replay.store.factory import open_store
 
 NBSP = "\u00a0"
 
 
 def live_command(settings: Settings, action: str, event_slug: str, room: str | None) -> str:
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     try:
         event = bridge.load_event(store, event_slug)
         if event is None:

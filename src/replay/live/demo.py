@@ -25,7 +25,7 @@ from replay.live.store import LiveStore
 from replay.media.runner import run_ffmpeg
 from replay.sample import SampleSession, SampleTruth, build_sample
 from replay.settings import Settings
-from replay.store.db import Store
+from replay.store.factory import open_store
 
 #: Two minutes on air: two sessions (programme times are whole minutes), each starting late
 #: and ending early, with silence between them.
@@ -57,7 +57,7 @@ def prepare(settings: Settings, out: Path, *, lead: float = 8.0,
                          size=(640, 360), fps=25)
     _own_event(truth.schedule)
     event = parse_programme(truth.schedule.read_bytes())
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     try:
         bridge.import_programme(store, event)
         key = LiveStore(store.db).issue_key(event.slug, truth.room, settings.live_srt_port)

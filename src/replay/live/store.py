@@ -1,4 +1,4 @@
-"""The live's state in the SQLite store (migration 4 of `replay.store.db`): stream keys,
+"""The live's state in the store (migration 5 of `replay.store.migrations`): stream keys,
 takes, the segments each room's playlists list, archive chunks and instant replays.
 
 Everything a restart of `replay serve` needs to continue a room's day is here: the next
@@ -9,12 +9,11 @@ chunks not yet kept as a recording.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from replay.store.db import transaction
+from replay.store.connection import Connection, Row
 
 #: Alphabet-safe keys: letters and digits only, so they survive copy and paste into
 #: any encoder's form and any URL.
@@ -77,9 +76,9 @@ def _token() -> str:
 
 
 class LiveStore:
-    """Repositories of the live over the store's SQLite connection."""
+    """Repositories of the live over the store's connection."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     # -- keys ------------------------------------------------------------------------
@@ -106,7 +105,7 @@ class LiveStore:
     def issue_key(self, event_slug: str, room: str, first_srt_port: int) -> StreamKey:
         """A new key and passphrase for the room (replacing any former one, revoked or
         not); the room keeps its SRT port."""
-        with transaction(self.db):
+        with self.db.transaction():
             found = self.key_for_room(event_slug, room)
             port = found.srt_port if found else self._free_port(first_srt_port)
             self.db.execute(
@@ -137,11 +136,12 @@ class LiveStore:
     def start_take(self, event_slug: str, room: str, *, day: str, protocol: str, peer: str,
                    wall_start: datetime, folder: str) -> Take:
         """`day` is the event's local date (ISO): the day playlists it continues."""
-        cursor = self.db.execute(
+        # fetchall, not fetchone: SQLite commits once the statement has run to its end
+        (row,) = self.db.execute(
             "INSERT INTO live_takes (event_slug, room, day, protocol, peer, wall_start, "
-            "status, folder) VALUES (?, ?, ?, ?, ?, ?, 'live', ?)",
-            (event_slug, room, day, protocol, peer, wall_start.isoformat(), folder))
-        take = self.take(int(cursor.lastrowid or 0))
+            "status, folder) VALUES (?, ?, ?, ?, ?, ?, 'live', ?) RETURNING id",
+            (event_slug, room, day, protocol, peer, wall_start.isoformat(), folder)).fetchall()
+        take = self.take(int(row["id"]))
         assert take is not None
         return take
 
@@ -151,19 +151,19 @@ class LiveStore:
 
     def takes_of(self, event_slug: str, room: str, day: str | None = None) -> list[Take]:
         rows = self.db.execute("SELECT * FROM live_takes WHERE event_slug = ? AND room = ? "
-                               "AND (? IS NULL OR day = ?) ORDER BY id",
+                               "AND (CAST(? AS TEXT) IS NULL OR day = ?) ORDER BY id",
                                (event_slug, room, day, day))
         return [_take(row) for row in rows]
 
     def segment_count(self, take_id: int, rung: str) -> int:
-        row = self.db.execute("SELECT COUNT(*) FROM live_segments WHERE take_id = ? AND "
-                              "rung = ?", (take_id, rung)).fetchone()
-        return int(row[0])
+        rows = self.db.execute("SELECT COUNT(*) FROM live_segments WHERE take_id = ? AND "
+                               "rung = ?", (take_id, rung)).fetchall()
+        return int(rows[0][0])
 
     def chunk_count(self, take_id: int) -> int:
-        row = self.db.execute("SELECT COUNT(*) FROM live_chunks WHERE take_id = ?",
-                              (take_id,)).fetchone()
-        return int(row[0])
+        rows = self.db.execute("SELECT COUNT(*) FROM live_chunks WHERE take_id = ?",
+                               (take_id,)).fetchall()
+        return int(rows[0][0])
 
     def open_takes(self) -> list[Take]:
         rows = self.db.execute("SELECT * FROM live_takes WHERE status = 'live' ORDER BY id")
@@ -190,7 +190,7 @@ class LiveStore:
                     keep: bool) -> LiveSegment:
         """Append a segment to the rung's day: the next sequence number, and a
         discontinuity when it is the first of a take that is not the day's first."""
-        with transaction(self.db):
+        with self.db.transaction():
             last = self.db.execute(
                 "SELECT sequence, take_id FROM live_segments WHERE event_slug = ? AND room = ? "
                 "AND day = ? AND rung = ? ORDER BY sequence DESC LIMIT 1",
@@ -269,17 +269,17 @@ class LiveStore:
         return {row[0]: row[1] for row in rows}
 
 
-def _key(row: sqlite3.Row) -> StreamKey:
+def _key(row: Row) -> StreamKey:
     return StreamKey(row["event_slug"], row["room"], row["stream_key"], row["srt_passphrase"],
                      row["srt_port"], row["revoked_at"] is not None)
 
 
-def _take(row: sqlite3.Row) -> Take:
+def _take(row: Row) -> Take:
     return Take(row["id"], row["event_slug"], row["room"], row["day"], row["protocol"],
                 row["peer"], datetime.fromisoformat(row["wall_start"]), row["mpegts_origin"],
                 row["status"], row["folder"])
 
 
-def _chunk(row: sqlite3.Row) -> Chunk:
+def _chunk(row: Row) -> Chunk:
     return Chunk(row["take_id"], row["number"], row["start"], row["duration"], row["path"],
                  row["status"])

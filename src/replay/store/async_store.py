@@ -1,11 +1,12 @@
-"""The state store off the event loop: one connection, used on one dedicated thread.
+"""The state store off the event loop: one connection (SQLite or PostgreSQL, as the
+settings choose), used on one dedicated thread.
 
 `AsyncStore.run(use)` runs ``use(store)`` on that thread, with a `Store` whose connection
 only that thread uses, and returns its result: a use case's reads and its transaction
 run together there, and a wait for another writer's lock (``busy_timeout``) never stalls
 the event loop. Every request of the web app runs its store work here; the loop's own
 `Store` stays for the job workers and the live ingest. Both are connections to the same
-WAL database, so each sees what the other committed.
+database, so each sees what the other committed.
 """
 
 from __future__ import annotations
@@ -14,26 +15,27 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
-from replay.store.db import Store, connect
+from replay.settings import Settings
+from replay.store.db import Store
+from replay.store.factory import open_connection
 
 T = TypeVar("T")
 
 
 class AsyncStore:
     """A `Store` confined to its own thread (one at a time: the connection's use is
-    serialised, as SQLite's one writer wants anyway)."""
+    serialised, as the store's one writer wants anyway)."""
 
     def __init__(self, thread: ThreadPoolExecutor, store: Store) -> None:
         self._thread, self._store = thread, store
 
     @classmethod
-    async def open(cls, path: Path) -> AsyncStore:
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+    async def open(cls, settings: Settings) -> AsyncStore:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-store")
         connection = await asyncio.get_running_loop().run_in_executor(
-            thread, partial(connect, path, check_same_thread=False))
+            thread, partial(open_connection, settings, check_same_thread=False))
         return cls(thread, Store(connection))
 
     async def run(self, use: Callable[[Store], T]) -> T:

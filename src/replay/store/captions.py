@@ -1,15 +1,14 @@
-"""Caption versions, review state and event options, over the store's SQLite connection.
+"""Caption versions, review state and event options, over the store's connection.
 
 Every save is a new version (never an update); ``caption_state.current_version`` is the
-one editors see. Saving checks the version the editor started from inside one
-``BEGIN IMMEDIATE`` transaction, so of two editors saving from the same version the
-second gets `VersionConflict`, never a silent overwrite.
+one editors see. Saving checks the version the editor started from inside one store
+transaction (which holds the writer's lock on both engines), so of two editors saving
+from the same version the second gets `VersionConflict`, never a silent overwrite.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from replay.domain.chapters import Chapter
 from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
 from replay.domain.publication import PublicationRule, parse_rule
 from replay.domain.transcript import Cue
-from replay.store.db import transaction
+from replay.store.connection import Connection, Row
 
 Policy = Literal["brouillons", "valides"]
 POLICIES: tuple[Policy, ...] = ("brouillons", "valides")
@@ -103,7 +102,7 @@ def cues_from_json(text: str) -> tuple[Cue, ...]:
 class Captions:
     """The caption repository; `clock` gives the times recorded."""
 
-    def __init__(self, db: sqlite3.Connection, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Connection, clock: Callable[[], float] = time.time) -> None:
         self.db, self.clock = db, clock
 
     # -- reading -----------------------------------------------------------------------
@@ -138,7 +137,7 @@ class Captions:
         """A machine transcription as a new version, unless a human version is current:
         then only the digest is remembered elsewhere (see `machine_pending`). Returns
         whether it became current."""
-        with transaction(self.db):
+        with self.db.transaction():
             current = self.current(key)
             if current is not None and current.author_id is not None:
                 return False
@@ -159,7 +158,7 @@ class Captions:
              reviewed_until: float | None = None) -> CaptionVersion:
         """A new version from `expected`; raises VersionConflict if another came first.
         Saved as validated by a person, it counts as their review of the track."""
-        with transaction(self.db):
+        with self.db.transaction():
             current = self.current(key)
             assert current is not None, "import the machine version first"
             if current.version != expected:
@@ -179,7 +178,7 @@ class Captions:
     def set_status(self, key: Key, status: CaptionStatus, *, by: int | None = None) -> None:
         """Move the track to `status`; validated by user `by`, it counts as their review
         of the current version."""
-        with transaction(self.db):
+        with self.db.transaction():
             self.db.execute("UPDATE caption_state SET status = ? WHERE recording_id = ? AND "
                             "guid = ? AND lang = ?", (status, *key))
             state = self.state(key)
@@ -197,7 +196,7 @@ class Captions:
 
     def claim(self, key: Key, user_id: int) -> CaptionState:
         """Claim the session's captions; raises ClaimConflict when someone else holds them."""
-        with transaction(self.db):
+        with self.db.transaction():
             state = self.state(key)
             assert state is not None, "import the machine version first"
             if state.claimed_by is not None and state.claimed_by != user_id:
@@ -272,7 +271,7 @@ def _podcast(text: str) -> PodcastOptions:
         return PodcastOptions()
 
 
-def _version(row: sqlite3.Row) -> CaptionVersion:
+def _version(row: Row) -> CaptionVersion:
     return CaptionVersion(row["version"], cues_from_json(row["cues"]), row["author"],
                           row["author_id"], row["created_at"], CaptionStatus(row["status"]),
                           row["note"])

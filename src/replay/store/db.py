@@ -1,16 +1,16 @@
-"""SQLite state of the embedded default: schema, migrations and repositories.
+"""The state's repositories (programmes, recordings, cut plans, stages), over the
+connection port of `store.connection`: SQLite (the embedded default) or PostgreSQL.
 
-Calls are short and local; the pipeline makes a handful per stage.
+Calls are short; the pipeline makes a handful per stage.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -20,287 +20,33 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Person, Session
 from replay.domain.publication import Release
 from replay.domain.stages import PlanReview, StageStatus
+from replay.store.connection import Connection, Row
+from replay.store.migrations import SQLITE_MIGRATIONS
+from replay.store.migrations import migrate as migrate
+from replay.store.sqlite import SQLiteConnection, sqlite_transaction
+from replay.store.sqlite import private_database as private_database
 
 #: The stage whose status is a `Release` (what people decided about a session).
 PUBLISH_STAGE = "publish"
 
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE events (
-        slug TEXT PRIMARY KEY,
-        title TEXT NOT NULL,
-        start_date TEXT NOT NULL,
-        end_date TEXT NOT NULL,
-        timezone TEXT NOT NULL,
-        rooms TEXT NOT NULL
-    );
-    CREATE TABLE sessions (
-        event_slug TEXT NOT NULL REFERENCES events(slug),
-        guid TEXT NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (event_slug, guid)
-    );
-    CREATE TABLE recordings (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        event_slug TEXT NOT NULL REFERENCES events(slug),
-        room TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        original TEXT NOT NULL,
-        source_name TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        duration REAL,
-        probe TEXT,
-        created_at REAL NOT NULL,
-        UNIQUE (event_slug, room, sha256)
-    );
-    CREATE TABLE cuts (
-        recording_id INTEGER NOT NULL REFERENCES recordings(id),
-        guid TEXT NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (recording_id, guid)
-    );
-    CREATE TABLE stages (
-        recording_id INTEGER NOT NULL REFERENCES recordings(id),
-        guid TEXT NOT NULL,
-        stage TEXT NOT NULL,
-        input_key TEXT NOT NULL,
-        status TEXT NOT NULL,
-        progress REAL NOT NULL DEFAULT 0,
-        error TEXT,
-        updated_at REAL NOT NULL,
-        PRIMARY KEY (recording_id, guid, stage)
-    );
-    """,
-    # 2: accounts (replay.web.auth). Session ids and API tokens are stored as SHA-256 only.
-    """
-    CREATE TABLE users (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('organiser', 'editor')),
-        password_hash TEXT NOT NULL,
-        event_slugs TEXT NOT NULL DEFAULT '[]',
-        created_at REAL NOT NULL
-    );
-    CREATE TABLE login_sessions (
-        id_sha256 TEXT PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        csrf_token TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        expires_at REAL NOT NULL
-    );
-    CREATE INDEX login_sessions_expiry ON login_sessions (expires_at);
-    CREATE TABLE api_tokens (
-        token_sha256 TEXT PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        label TEXT NOT NULL,
-        created_at REAL NOT NULL
-    );
-    """,
-    # 3: caption review (replay.store.captions): versions, per-language state, event options.
-    """
-    CREATE TABLE caption_versions (
-        recording_id INTEGER NOT NULL REFERENCES recordings(id),
-        guid TEXT NOT NULL,
-        lang TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        cues TEXT NOT NULL,
-        author TEXT NOT NULL,
-        author_id INTEGER,
-        created_at REAL NOT NULL,
-        status TEXT NOT NULL,
-        note TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (recording_id, guid, lang, version)
-    );
-    CREATE TABLE caption_state (
-        recording_id INTEGER NOT NULL REFERENCES recordings(id),
-        guid TEXT NOT NULL,
-        lang TEXT NOT NULL,
-        current_version INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        claimed_by INTEGER,
-        claimed_at REAL,
-        reviewed_until REAL,
-        source_sha256 TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (recording_id, guid, lang)
-    );
-    CREATE TABLE event_options (
-        event_slug TEXT PRIMARY KEY REFERENCES events(slug),
-        captions_policy TEXT NOT NULL CHECK (captions_policy IN ('brouillons', 'valides')),
-        editors_may_publish INTEGER NOT NULL DEFAULT 0,
-        glossary TEXT NOT NULL DEFAULT '[]'
-    );
-    """,
-    # 4: the publication rule per event (replay.domain.publication; NULL: the default), and
-    # which version of a caption track a person validated, and who (per language).
-    """
-    ALTER TABLE event_options ADD COLUMN publication_rule TEXT;
-    UPDATE event_options SET publication_rule = 'apres_sous_titres'
-        WHERE captions_policy = 'valides';
-    ALTER TABLE caption_state ADD COLUMN validated_version INTEGER;
-    ALTER TABLE caption_state ADD COLUMN validated_by INTEGER;
-    UPDATE caption_state SET validated_version = current_version
-        WHERE status = 'valide' OR (status = 'publie' AND EXISTS (
-            SELECT 1 FROM caption_versions v WHERE v.recording_id = caption_state.recording_id
-            AND v.guid = caption_state.guid AND v.lang = caption_state.lang
-            AND v.version = caption_state.current_version AND v.author_id IS NOT NULL));
-    """,
-    # 5: the live (replay.live.store): stream keys per room, takes, published segments,
-    # archive chunks and the sessions already given an instant replay.
-    """
-    CREATE TABLE live_keys (
-        event_slug TEXT NOT NULL REFERENCES events(slug),
-        room TEXT NOT NULL,
-        stream_key TEXT NOT NULL UNIQUE,
-        srt_passphrase TEXT NOT NULL,
-        srt_port INTEGER NOT NULL UNIQUE,
-        created_at REAL NOT NULL,
-        revoked_at REAL,
-        PRIMARY KEY (event_slug, room)
-    );
-    CREATE TABLE live_takes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        event_slug TEXT NOT NULL,
-        room TEXT NOT NULL,
-        day TEXT NOT NULL,
-        protocol TEXT NOT NULL,
-        peer TEXT NOT NULL,
-        wall_start TEXT NOT NULL,
-        mpegts_origin INTEGER,
-        status TEXT NOT NULL CHECK (status IN ('live', 'ended')),
-        ended_at TEXT,
-        folder TEXT NOT NULL
-    );
-    CREATE TABLE live_segments (
-        event_slug TEXT NOT NULL,
-        room TEXT NOT NULL,
-        day TEXT NOT NULL,
-        rung TEXT NOT NULL,
-        sequence INTEGER NOT NULL,
-        take_id INTEGER NOT NULL REFERENCES live_takes(id),
-        start REAL NOT NULL,
-        duration REAL NOT NULL,
-        discontinuity INTEGER NOT NULL,
-        keep INTEGER NOT NULL,
-        PRIMARY KEY (event_slug, room, day, rung, sequence)
-    );
-    CREATE TABLE live_chunks (
-        take_id INTEGER NOT NULL REFERENCES live_takes(id),
-        number INTEGER NOT NULL,
-        start REAL NOT NULL,
-        duration REAL NOT NULL,
-        path TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('pending', 'archived', 'dropped')),
-        recording_id INTEGER,
-        PRIMARY KEY (take_id, number)
-    );
-    CREATE TABLE live_replays (
-        event_slug TEXT NOT NULL,
-        guid TEXT NOT NULL,
-        status TEXT NOT NULL,
-        recording_id INTEGER,
-        ended_at TEXT NOT NULL,
-        published_at TEXT,
-        PRIMARY KEY (event_slug, guid)
-    );
-    """,
-    # 6: API tokens get an id (to list and revoke them), an expiry and a revocation time;
-    # accounts can be disabled. Tokens made before expire 90 days after this migration.
-    """
-    CREATE TABLE api_tokens_v4 (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        token_sha256 TEXT NOT NULL UNIQUE,
-        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        label TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        expires_at REAL NOT NULL,
-        revoked_at REAL
-    );
-    INSERT INTO api_tokens_v4 (token_sha256, user_id, label, created_at, expires_at)
-        SELECT token_sha256, user_id, label, created_at,
-               CAST(strftime('%s', 'now') AS REAL) + 90 * 86400 FROM api_tokens;
-    DROP TABLE api_tokens;
-    ALTER TABLE api_tokens_v4 RENAME TO api_tokens;
-    CREATE INDEX api_tokens_user ON api_tokens (user_id);
-    ALTER TABLE users ADD COLUMN disabled_at REAL;
-    """,
-    # 7: each event's podcast options (replay.domain.podcast, as JSON; '{}': the defaults).
-    """
-    ALTER TABLE event_options ADD COLUMN podcast TEXT NOT NULL DEFAULT '{}';
-    """,
-    # 8: the chapters editors mark in each session (replay.domain.chapters, as JSON).
-    """
-    CREATE TABLE chapters (
-        recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
-        guid TEXT NOT NULL,
-        chapters TEXT NOT NULL,
-        updated_by INTEGER,
-        updated_at REAL NOT NULL,
-        PRIMARY KEY (recording_id, guid)
-    );
-    """,
-    # 9: the organisers' review of a cut plan gets its own table (it was a stage row with
-    # an empty guid, stage 'plan_review').
-    """
-    CREATE TABLE plan_reviews (
-        recording_id INTEGER PRIMARY KEY REFERENCES recordings(id),
-        status TEXT NOT NULL CHECK (status IN ('edited', 'confirmed')),
-        updated_at REAL NOT NULL
-    );
-    INSERT INTO plan_reviews (recording_id, status, updated_at)
-        SELECT recording_id, status, updated_at FROM stages
-        WHERE guid = '' AND stage = 'plan_review' AND status IN ('edited', 'confirmed');
-    DELETE FROM stages WHERE guid = '' AND stage = 'plan_review';
-    """,
-)
+#: SQLite's migrations (`store.migrations` has both engines').
+MIGRATIONS = SQLITE_MIGRATIONS
 
 
-def private_database(path: Path) -> None:
-    """Make the database's folder (when new: 0700) and the file itself (0600) private to
-    the server's user; SQLite gives its -wal and -shm files the database file's mode.
-
-    An existing file is only chmod'ed, never opened: closing any descriptor of it would
-    drop the POSIX locks of this process's SQLite connections to it (and another process
-    could then checkpoint and delete the WAL under them)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        os.chmod(path, 0o600)
-
-
-def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
-    """The state database, migrated. `check_same_thread=False` for a connection that one
-    dedicated thread other than its opener uses (`store.async_store`)."""
-    private_database(path)
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30,
-                                 check_same_thread=check_same_thread)
-    connection.row_factory = sqlite3.Row
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA foreign_keys=ON")
-    connection.execute("PRAGMA busy_timeout=30000")
+def connect(path: Path, *, check_same_thread: bool = True) -> SQLiteConnection:
+    """The SQLite state database, migrated. `check_same_thread=False` for a connection
+    that one dedicated thread other than its opener uses (`store.async_store`)."""
+    connection = SQLiteConnection.open(path, check_same_thread=check_same_thread)
     migrate(connection)
     return connection
 
 
-def migrate(connection: sqlite3.Connection) -> None:
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        connection.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
-
-
-@contextmanager
-def transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    if connection.in_transaction:
-        yield
-        return
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
+def transaction(connection: Connection | sqlite3.Connection) -> AbstractContextManager[None]:
+    """A transaction on either a store connection or a raw sqlite3 one (the SQLite job
+    queue's, in the same file); nested ones join the outer one."""
+    if isinstance(connection, sqlite3.Connection):
+        return sqlite_transaction(connection)
+    return connection.transaction()
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,11 +92,11 @@ class ImportSummary:
 
 
 class Store:
-    """Repositories over one SQLite connection."""
+    """Repositories over one connection (`store.connection`)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: Connection) -> None:
         self.db = connection
-        #: `event_summaries` as of a `PRAGMA data_version` (see there).
+        #: `event_summaries` as of the connection's data version (see there).
         self._summaries: tuple[int, list[EventSummary]] | None = None
 
     @classmethod
@@ -362,14 +108,14 @@ class Store:
 
     def transaction(self) -> AbstractContextManager[None]:
         """One transaction for a use case's writes (nested ones join it)."""
-        return transaction(self.db)
+        return self.db.transaction()
 
     # -- programme ---------------------------------------------------------------
 
     def save_event(self, event: Event) -> ImportSummary:
         """Insert or update the event and its sessions, keyed by guid."""
         self._summaries = None
-        with transaction(self.db):
+        with self.db.transaction():
             self.db.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
                 "title=excluded.title, start_date=excluded.start_date, "
@@ -400,10 +146,13 @@ class Store:
         return ImportSummary(tuple(added), tuple(changed), tuple(removed))
 
     def event_summaries(self) -> list[EventSummary]:
-        """Every event with its number of sessions, counted by SQLite: one light query
-        whatever the size of the programmes, and kept until the programmes change (by
-        `save_event` here, or by another connection: SQLite's data_version tells)."""
-        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        """Every event with its number of sessions, counted by the database: one light
+        query whatever the size of the programmes, and kept on SQLite until the
+        programmes change (by `save_event` here, or by another connection: SQLite's
+        data_version tells; PostgreSQL has no such number, so it is read each time)."""
+        version = self.db.data_version()
+        if version is None:
+            return self._read_summaries()
         if self._summaries is None or self._summaries[0] != version:
             self._summaries = (version, self._read_summaries())
         return list(self._summaries[1])
@@ -438,7 +187,7 @@ class Store:
 
     def add_recording(self, *, event_slug: str, room: str, sha256: str, original: Path,
                       source_name: str, started_at: datetime) -> Recording:
-        with transaction(self.db):
+        with self.db.transaction():
             self.db.execute(
                 "INSERT INTO recordings (event_slug, room, sha256, original, source_name, "
                 "started_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -472,7 +221,7 @@ class Store:
 
     def delete_recording(self, recording_id: int) -> None:
         """Forget the recording: its cut plan, stages and caption versions with it."""
-        with transaction(self.db):
+        with self.db.transaction():
             for table in ("caption_state", "caption_versions", "stages", "plan_reviews",
                           "cuts"):
                 self.db.execute(f"DELETE FROM {table} WHERE recording_id = ?",
@@ -486,7 +235,7 @@ class Store:
     # -- cut plan ----------------------------------------------------------------
 
     def save_cuts(self, recording_id: int, cuts: Sequence[Cut]) -> None:
-        with transaction(self.db):
+        with self.db.transaction():
             self.db.execute("DELETE FROM cuts WHERE recording_id = ?", (recording_id,))
             self.db.executemany("INSERT INTO cuts VALUES (?, ?, ?)", [
                 (recording_id, cut.guid, json.dumps(asdict(cut))) for cut in cuts])
@@ -541,7 +290,7 @@ class Store:
             (recording_id, review.value, time.time()))
 
 
-def _stage_state(row: sqlite3.Row) -> StageState:
+def _stage_state(row: Row) -> StageState:
     text = row["status"]
     status: StageStatus | Release
     if row["stage"] != PUBLISH_STAGE:
@@ -554,7 +303,7 @@ def _stage_state(row: sqlite3.Row) -> StageState:
                       row["error"])
 
 
-def _recording(row: sqlite3.Row) -> Recording:
+def _recording(row: Row) -> Recording:
     return Recording(
         id=row["id"], event_slug=row["event_slug"], room=row["room"], sha256=row["sha256"],
         original=Path(row["original"]), source_name=row["source_name"],

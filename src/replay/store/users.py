@@ -1,4 +1,4 @@
-"""Accounts, login sessions and API tokens over the SQLite connection of `Store`.
+"""Accounts, login sessions and API tokens over the connection of `Store`.
 
 Session ids and API tokens are random secrets handed out once; only their SHA-256 is
 stored, so a copy of the database does not let anyone sign in. Tokens expire
@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Final
 
 from replay.domain.errors import ReplayError
 from replay.domain.passwords import hash_password, verify_password
-from replay.store.db import transaction
+from replay.store.connection import Connection, IntegrityError, Row
 
 NBSP: Final = "\u00a0"
 SESSION_SECONDS: Final = 12 * 3600.0
@@ -97,7 +96,7 @@ def decoy_hash() -> str:
 class Users:
     """Repository of accounts; `clock` is wall-clock seconds (sessions expire on it)."""
 
-    def __init__(self, db: sqlite3.Connection, *, session_seconds: float = SESSION_SECONDS,
+    def __init__(self, db: Connection, *, session_seconds: float = SESSION_SECONDS,
                  token_seconds: float = TOKEN_SECONDS,
                  clock: Callable[[], float] = time.time) -> None:
         self.db = db
@@ -112,14 +111,15 @@ class Users:
         email = _checked_email(email)
         encoded = hash_password(password)
         try:
-            cursor = self.db.execute(
+            # fetchall, not fetchone: SQLite commits once the statement has run to its end
+            (row,) = self.db.execute(
                 "INSERT INTO users (email, name, role, password_hash, event_slugs, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (email, name.strip(), Role(role).value, encoded,
-                 json.dumps(sorted(set(event_slugs))), self.clock()))
-        except sqlite3.IntegrityError as exc:
+                 json.dumps(sorted(set(event_slugs))), self.clock())).fetchall()
+        except IntegrityError as exc:
             raise AccountError(f"Un compte existe déjà pour l’adresse {email}.") from exc
-        user = self.get(int(cursor.lastrowid or 0))
+        user = self.get(int(row["id"]))
         assert user is not None
         return user
 
@@ -134,8 +134,8 @@ class Users:
     def credentials(self, email: str) -> tuple[User, str] | None:
         """The account and its password hash, for verifying off the event loop; None for
         an unknown or disabled account."""
-        row = self.db.execute("SELECT * FROM users WHERE email = ? AND disabled_at IS NULL",
-                              (email.strip(),)).fetchone()
+        row = self.db.execute("SELECT * FROM users WHERE lower(email) = lower(?) AND "
+                              "disabled_at IS NULL", (email.strip(),)).fetchone()
         return None if row is None else (_user(row), row["password_hash"])
 
     def set_password_hash(self, user_id: int, encoded: str) -> None:
@@ -143,11 +143,11 @@ class Users:
         self.db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id))
 
     def all(self) -> list[User]:
-        return [_user(row) for row in self.db.execute("SELECT * FROM users ORDER BY email")]
+        return [_user(row) for row in self.db.execute("SELECT * FROM users ORDER BY lower(email)")]
 
     def set_disabled(self, user_id: int, disabled: bool) -> bool:
         """Disable (closing its login sessions) or enable an account; False if none."""
-        with transaction(self.db):
+        with self.db.transaction():
             changed = self.db.execute("UPDATE users SET disabled_at = ? WHERE id = ?",
                                       (self.clock() if disabled else None, user_id)).rowcount
             if disabled:
@@ -229,13 +229,13 @@ def _checked_email(email: str) -> str:
     return email
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: Row) -> User:
     return User(id=row["id"], email=row["email"], name=row["name"], role=Role(row["role"]),
                 event_slugs=tuple(json.loads(row["event_slugs"])),
                 disabled=row["disabled_at"] is not None)
 
 
-def _token(row: sqlite3.Row) -> TokenInfo:
+def _token(row: Row) -> TokenInfo:
     return TokenInfo(id=row["id"], user_id=row["user_id"], label=row["label"],
                      created_at=row["created_at"], expires_at=row["expires_at"],
                      revoked_at=row["revoked_at"])

@@ -38,7 +38,7 @@ from replay.site.pages import EMBED_PAGE
 from replay.speech.transcriber import Transcriber
 from replay.storage.factory import object_store_for
 from replay.store.async_store import AsyncStore
-from replay.store.db import Store
+from replay.store.factory import open_store
 from replay.web.accounts import setup_accounts
 from replay.web.api import setup_api
 from replay.web.api_captions import setup_captions
@@ -132,9 +132,9 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
-    app[STORE] = Store.open(app[SETTINGS].database_path)
+    app[STORE] = open_store(app[SETTINGS])
     app[USERS] = users_for(app[STORE].db, app[SETTINGS])
-    app[DB] = await AsyncStore.open(app[SETTINGS].database_path)
+    app[DB] = await AsyncStore.open(app[SETTINGS])
     yield
     await app[DB].close()
     app[STORE].close()

@@ -28,7 +28,6 @@ import functools
 import hmac
 import json
 import secrets
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -44,6 +43,7 @@ from replay.domain.addresses import IPNetwork, client_address, parse_networks
 from replay.domain.passwords import PasswordError, hash_password, needs_rehash, verify_password
 from replay.locale import N_, _
 from replay.settings import Settings
+from replay.store.connection import Connection
 from replay.store.db import Store
 from replay.store.users import Role, User, Users, decoy_hash
 from replay.web.errors import MALFORMED_BODY
@@ -466,7 +466,7 @@ async def on_users(request: web.Request, use: Callable[[Users], T]) -> T:
     return await request.config_dict[DB].run(over)
 
 
-def users_for(connection: sqlite3.Connection, settings: Settings) -> Users:
+def users_for(connection: Connection, settings: Settings) -> Users:
     """The repository with the configured lifetimes (``session_hours``, ``token_days``)."""
     return Users(connection, session_seconds=settings.session_hours * 3600.0,
                  token_seconds=settings.token_days * 86400.0)
