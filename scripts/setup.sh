@@ -9,7 +9,9 @@ with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 
 # nginx-light + libnginx-mod-rtmp: the RTMP ingest of the live (run unprivileged by replay serve).
-packages=(ffmpeg espeak-ng nginx-light libnginx-mod-rtmp)
+# util-linux: setpriv and prlimit, which confine every ffmpeg (media/runner.py); essential on
+# Debian, named so that a slimmed image gets it back.
+packages=(ffmpeg espeak-ng nginx-light libnginx-mod-rtmp util-linux)
 [ "$with_tests" = 1 ] && packages+=(chromium)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

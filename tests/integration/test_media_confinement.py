@@ -112,3 +112,31 @@ async def test_a_file_with_too_many_streams_is_refused(tmp_path: Path) -> None:
                        "ultrafast", "-c:a", "pcm_s16le", str(path)], timeout=60)
     with pytest.raises(MediaError, match=f"more than {MAX_STREAMS} streams"):
         await probe(path)
+
+
+HELD_IMPORT_LOCK = """
+import _imp, asyncio, threading
+from replay.media.runner import run_capture
+held = threading.Event()
+def hold():
+    _imp.acquire_lock()  # as a thread importing a module does, for as long as it takes
+    held.set()
+    threading.Event().wait()
+threading.Thread(target=hold, daemon=True).start()
+held.wait()
+print(asyncio.run(run_capture(["echo", "started"], timeout=10)).decode().strip())
+"""
+
+
+def test_starting_a_child_waits_for_no_other_thread() -> None:
+    """Another thread holding the import lock (or any lock a fork handler takes) must not
+    stop the server from starting ffmpeg: nothing runs in the child between fork and
+    exec. With a Python preexec function, the fork waited for that lock for ever."""
+    done = subprocess.run([sys.executable, "-c", HELD_IMPORT_LOCK], capture_output=True,
+                          timeout=60, check=True)
+    assert done.stdout.decode().strip() == "started"
+
+
+async def test_a_missing_program_is_said_missing() -> None:
+    with pytest.raises(FileNotFoundError, match="ffmpeg-absent"):
+        await run_capture(["ffmpeg-absent", "-version"], timeout=10)

@@ -9,26 +9,28 @@ purpose): on expiry the child is killed and reaped and the error carries
 ffmpeg's last words, which a caller's ``asyncio.timeout`` could not give.
 Cancelling from outside is safe too: the child is killed and reaped.
 
-Children are confined (`_confine`, run in the child between fork and exec): the kernel
-kills them when the thread that started them dies (``PR_SET_PDEATHSIG``), so a server
-killed with SIGKILL leaves no ffmpeg behind; they get resource limits (address space,
-CPU seconds, no core dumps); and their environment holds only ``PATH`` and the locale,
-never the server's credentials (``AWS_*``, ``REPLAY_*``...).
+Children are confined (`confined_argv`): util-linux's ``setpriv`` asks the kernel to kill
+them when the thread that started them dies (``PR_SET_PDEATHSIG``), so a server killed
+with SIGKILL leaves no ffmpeg behind, and ``prlimit`` gives them resource limits (address
+space, CPU seconds, no core dumps); each execs the next, so ffmpeg keeps the PID the
+server started. Their environment holds only ``PATH`` and the locale, never the server's
+credentials (``AWS_*``, ``REPLAY_*``...).
+
+Nothing runs in the child between fork and exec: a Python ``preexec_fn`` makes the fork
+wait for the interpreter's import lock and run every library's fork handlers, and in a
+server whose other threads run Whisper it hung the event loop's thread in the fork.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
-import functools
+import errno
 import logging
 import math
 import os
-import resource
 import shlex
-import signal
+import shutil
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +47,6 @@ CAPTURE_MAX_BYTES = 16 << 20
 #: Address space a child may map: several times what a 1080p ladder transcode maps (its
 #: threads' stacks and malloc arenas included), a third of the 24 GiB machine.
 MEMORY_LIMIT_BYTES = 8 << 30
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,30 +70,14 @@ def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str
     return {"PATH": source.get("PATH", os.defpath), "LC_ALL": "C.UTF-8"}
 
 
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    """libc's prctl, looked up in the parent: the child must not load anything."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        function: Callable[..., int] = ctypes.CDLL(name, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return function
-
-
-def _confine(parent: int, limits: ChildLimits, prctl: Callable[..., int] | None) -> None:
-    """In the child, before exec: die with the parent's thread, then the limits."""
-    if prctl is not None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl: nobody would kill us
-            os._exit(1)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def confined_argv(argv: Sequence[str], limits: ChildLimits) -> list[str]:
+    """`argv` behind ``setpriv`` (killed with the starting thread) and ``prlimit``."""
+    prefix = ["setpriv", "--pdeathsig", "KILL", "--", "prlimit", "--core=0"]
     if limits.memory_bytes is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        prefix.append(f"--as={limits.memory_bytes}")
     if limits.cpu_seconds is not None:
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        prefix.append(f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 5}")
+    return [*prefix, "--", *argv]
 
 
 class FfmpegFailed(MediaError):
@@ -195,15 +180,15 @@ async def _run(argv: Sequence[str], *, limit: float, consume: _Consumer,
         raise ValueError("empty argv")
     log.debug("run: %s", shlex.join(argv))
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-    confine = functools.partial(_confine, os.getpid(), ChildLimits.for_timeout(limit),
-                                _prctl())
+    environment = child_environment()
+    if shutil.which(argv[0], path=environment["PATH"]) is None:  # as exec would say
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
     proc = await asyncio.create_subprocess_exec(
-        *argv,
+        *confined_argv(argv, ChildLimits.for_timeout(limit)),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=child_environment(),
-        preexec_fn=confine,
+        env=environment,
     )
     try:
         async with asyncio.timeout(limit):
