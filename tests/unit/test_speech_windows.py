@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replay.speech.transcriber import speech_windows
+from replay.speech.transcriber import speech_windows, uncovered
 
 S = 16000
 W = 30 * S
@@ -47,3 +47,19 @@ def test_windows_cover_every_chunk_in_order_within_the_limit(
     for first, last in chunks:
         covered = sum(min(last, b) - max(first, a) for a, b in windows if a < last and b > first)
         assert covered == last - first
+
+
+@pytest.mark.parametrize(("chunks", "spans", "skipped"), [
+    ([], [], []),
+    ([(0, 100)], [], [(0, 100)]),
+    ([(0, 100), (200, 300)], [(10, 90), (210, 290)], []),
+    # the decoder jumped over the first sentence (its text starts after it)
+    ([(25, 100), (120, 200), (230, 290)], [(120, 195), (229, 285)], [(25, 100)]),
+    # touching counts as covered; a span ending where the chunk starts does not touch it
+    ([(100, 200)], [(190, 300)], []),
+    ([(100, 200)], [(0, 100), (200, 300)], [(100, 200)]),
+])
+def test_uncovered_speech_is_what_no_segment_touches(
+        chunks: list[tuple[int, int]], spans: list[tuple[int, int]],
+        skipped: list[tuple[int, int]]) -> None:
+    assert uncovered(chunks, spans) == skipped

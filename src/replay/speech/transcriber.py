@@ -95,6 +95,14 @@ def speech_windows(chunks: Sequence[tuple[int, int]], max_samples: int) -> list[
     return windows
 
 
+def uncovered(chunks: Sequence[tuple[int, int]],
+              spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The speech chunks that no decoded span touches: speech the decoder skipped (with a
+    prompt, Whisper sometimes jumps over a window's first sentence)."""
+    return [(first, last) for first, last in chunks
+            if not any(start < last and end > first for start, end in spans)]
+
+
 #: Decoding again, still at temperature 0, a window whose text loops (too repetitive):
 #: first with a mild repetition penalty, then also forbidding repeated 3-token runs. The
 #: previous window's text is left out of these retries (a prompt can start a loop).
@@ -178,34 +186,50 @@ class WhisperTranscriber:
         retries = REPETITION_RETRIES if config.repetition_retries else ()
         return _Decoder(model, tokenizer, info.transcription_options, retries)
 
-    def _windows(self, audio: np.ndarray) -> list[tuple[int, int]]:
+    def _chunks(self, audio: np.ndarray) -> list[tuple[int, int]]:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         options = VadOptions(min_silence_duration_ms=self._config.vad_min_silence_ms,
                              speech_pad_ms=200, max_speech_duration_s=WINDOW_SECONDS - 1)
-        chunks = [(c["start"], c["end"]) for c in get_speech_timestamps(audio, options)]
-        return speech_windows(chunks, int(WINDOW_SECONDS * SAMPLE_RATE))
+        return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, options)]
 
     def _run(self, audio: np.ndarray, decoders: Sequence[_Decoder],
              on_progress: Callable[[float], None] | None) -> list[list[Segment]]:
-        """Every decoder over every window; one encoder pass per window and model."""
+        """Every decoder over every window; one encoder pass per window and model. Speech
+        a decoder skipped in a window is decoded again on its own."""
         results: list[list[Segment]] = [[] for _ in decoders]
         total = max(len(audio), 1)
-        for first, last in self._windows(audio):
-            offset = first / SAMPLE_RATE
-            encoded: dict[int, tuple[np.ndarray, Any]] = {}
+        chunks = self._chunks(audio)
+        for first, last in speech_windows(chunks, int(WINDOW_SECONDS * SAMPLE_RATE)):
+            encoded: dict[tuple[int, int, int], tuple[np.ndarray, Any]] = {}
+            inside = [c for c in chunks if first <= c[0] and c[1] <= last]
             for index, decoder in enumerate(decoders):
-                if id(decoder.model) not in encoded:
-                    encoded[id(decoder.model)] = _encode(decoder.model, audio[first:last])
-                features, output = encoded[id(decoder.model)]
-                prompt = self._prompt(results[index])
-                results[index] += [_segment(raw, offset)
-                                   for raw in decoder.segments(features, output, prompt)]
+                found = self._decode_span(audio, (first, last), decoder, encoded,
+                                          self._prompt(results[index]))
+                spans = [(int(s.start * SAMPLE_RATE), int(s.end * SAMPLE_RATE)) for s in found]
+                for chunk in uncovered(inside, spans):
+                    log.debug("speech skipped at %.1f s: decoding it on its own",
+                              chunk[0] / SAMPLE_RATE)
+                    found += self._decode_span(audio, chunk, decoder, encoded, None)
+                results[index] += sorted(found, key=lambda segment: segment.start)
             if on_progress is not None:
                 on_progress(min(1.0, last / total))
         if on_progress is not None:
             on_progress(1.0)
         return results
+
+    @staticmethod
+    def _decode_span(audio: np.ndarray, span: tuple[int, int], decoder: _Decoder,
+                     encoded: dict[tuple[int, int, int], tuple[np.ndarray, Any]],
+                     prompt: str | None) -> list[Segment]:
+        """`decoder` over `span` (samples), its encoder output shared by the decoders of
+        the same model; segments on the audio's clock."""
+        key = (id(decoder.model), *span)
+        if key not in encoded:
+            encoded[key] = _encode(decoder.model, audio[span[0]:span[1]])
+        features, output = encoded[key]
+        return [_segment(raw, span[0] / SAMPLE_RATE)
+                for raw in decoder.segments(features, output, prompt)]
 
     def _prompt(self, previous: list[Segment]) -> str | None:
         if not self._config.previous_text_as_prompt or not previous:
