@@ -131,11 +131,16 @@ def test_the_previous_version_migrates_with_its_data(engine_url: str) -> None:
 def test_processes_opening_a_new_database_together_migrate_it_once(engine_url: str) -> None:
     """Each opener reads the version under the writer's lock: the second finds the
     schema made, instead of making it again (which fails: the tables exist)."""
-    start = threading.Barrier(3)
+    start = threading.Barrier(3, timeout=60)
     failures: list[BaseException] = []
 
     def open_one() -> None:
-        connection = unmigrated(engine_url)
+        try:
+            connection = unmigrated(engine_url)
+        except BaseException as exc:
+            failures.append(exc)
+            start.abort()  # the others must not wait for this one
+            return
         try:
             start.wait()
             migrate(connection)

@@ -24,6 +24,7 @@ from typing import Any, TypeAlias, TypeVar
 
 from replay.jobs.queue import Job, Jobs, JobSpec, JobStatus, lost_worker_error
 from replay.store.db import private_database, transaction
+from replay.store.sqlite import raw_connection
 
 T = TypeVar("T")
 _Rows: TypeAlias = "list[sqlite3.Row]"
@@ -82,11 +83,7 @@ class SQLiteQueue:
     def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> SQLiteQueue:
         """Open (creating or migrating the queue's tables) the queue in ``path``."""
         private_database(path)
-        connection = sqlite3.connect(path, isolation_level=None, timeout=30,
-                                     check_same_thread=False)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA busy_timeout=30000")
+        connection = raw_connection(path, check_same_thread=False)
         migrate(connection)
         return cls(connection, clock=clock)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -29,6 +30,35 @@ def private_database(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         os.chmod(path, 0o600)
+
+
+#: How long an opener waits for another connection's lock (SQLite's busy timeout too).
+BUSY_SECONDS = 30.0
+
+
+def raw_connection(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """An autocommit sqlite3 connection to `path` in WAL mode, rows by name."""
+    raw = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS,
+                          check_same_thread=check_same_thread)
+    raw.row_factory = sqlite3.Row
+    _write_ahead_log(raw)
+    raw.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+    return raw
+
+
+def _write_ahead_log(raw: sqlite3.Connection) -> None:
+    """Switch to WAL. Connections opening a new database at once (the API and a worker
+    starting together) can find it locked, and SQLite's busy timeout does not cover
+    this pragma: try again for a while."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager
@@ -60,12 +90,8 @@ class SQLiteConnection:
         """`check_same_thread=False` for a connection that one dedicated thread other
         than its opener uses (`store.async_store`)."""
         private_database(path)
-        raw = sqlite3.connect(path, isolation_level=None, timeout=30,
-                              check_same_thread=check_same_thread)
-        raw.row_factory = sqlite3.Row
-        raw.execute("PRAGMA journal_mode=WAL")
+        raw = raw_connection(path, check_same_thread=check_same_thread)
         raw.execute("PRAGMA foreign_keys=ON")
-        raw.execute("PRAGMA busy_timeout=30000")
         return cls(raw)
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor:
