@@ -23,7 +23,7 @@ from replay.domain.transcript import Cue
 from replay.domain.webvtt import MAX_CUE_CHARS, MAX_CUES, render_webvtt
 from replay.services.captions import vtt_path
 from replay.settings import Settings
-from replay.store.db import Recording
+from replay.store.db import Recording, Store
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
@@ -67,18 +67,26 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         users, store = app[USERS], app[STORE]
         user = users.add("orga@example.org", "Orga", Role.ORGANISER, "un mot de passe sûr")
         headers = {"Authorization": f"Bearer {users.create_token(user.id, 'tests')}"}
-        store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
-        recording = store.add_recording(
-            event_slug=SLUG, room="Plénière", sha256="ab" * 32, original=tmp_path / "o.mp4",
-            source_name="o.mp4", started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
-        store.save_cuts(recording.id, [Cut("first", "Ouverture", 0.0, 60.0, 0.0, 60.0,
-                                           False, False)])
-        speech = vtt_path(settings, recording, "first", "fr").parent
-        speech.mkdir(parents=True)
-        for lang in ("fr", "en"):
-            (speech / f"subtitles.{lang}.vtt").write_text(render_webvtt(CUES), "utf-8")
-        (speech / "transcript.fr.json").write_text(json.dumps({"segments": []}), "utf-8")
+        recording = seed_session(store, settings, tmp_path, CUES)
         yield Api(client, app, headers, recording)
+
+
+def seed_session(store: Store, settings: Settings, tmp_path: Path,
+                 cues: list[Cue]) -> Recording:
+    """The programme, one recording with its session « first », and that session's speech
+    stage output (`cues` in French and English, an empty transcript)."""
+    store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
+    recording = store.add_recording(
+        event_slug=SLUG, room="Plénière", sha256="ab" * 32, original=tmp_path / "o.mp4",
+        source_name="o.mp4", started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
+    store.save_cuts(recording.id, [Cut("first", "Ouverture", 0.0, 60.0, 0.0, 60.0,
+                                       False, False)])
+    speech = vtt_path(settings, recording, "first", "fr").parent
+    speech.mkdir(parents=True)
+    for lang in ("fr", "en"):
+        (speech / f"subtitles.{lang}.vtt").write_text(render_webvtt(cues), "utf-8")
+    (speech / "transcript.fr.json").write_text(json.dumps({"segments": []}), "utf-8")
+    return recording
 
 
 async def error_of(response: aiohttp.ClientResponse, status: int) -> str:

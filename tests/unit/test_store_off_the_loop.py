@@ -4,11 +4,9 @@ another writer's lock never stalls the other requests."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -17,11 +15,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from replay.domain.cutplan import Cut
-from replay.domain.programme import parse_programme
 from replay.domain.transcript import Cue
-from replay.domain.webvtt import render_webvtt
-from replay.services.captions import vtt_path
 from replay.settings import Settings
 from replay.store import db, factory
 from replay.store.db import Store
@@ -30,10 +24,8 @@ from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import users_for
 from replay.web.keys import DB, SETTINGS
+from tests.unit.test_bad_input import PROGRAMME, SLUG, seed_session
 
-PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
-             / "mission-villes-2026.schedule.json")
-SLUG = "mission-villes-2026"
 PASSWORD = "un mot de passe sûr"
 HTML = {"Accept": "text/html"}
 
@@ -84,18 +76,7 @@ def _seed(store: Store, settings: Settings, tmp_path: Path) -> tuple[str, int]:
     users = users_for(store.db, settings)
     organiser = users.add("orga@example.org", "Orga", Role.ORGANISER, PASSWORD)
     users.add("edith@example.org", "Édith", Role.EDITOR, PASSWORD)
-    store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
-    recording = store.add_recording(
-        event_slug=SLUG, room="Plénière", sha256="ab" * 32, original=tmp_path / "o.mp4",
-        source_name="o.mp4", started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
-    store.save_cuts(recording.id, [Cut("first", "Ouverture", 0.0, 60.0, 0.0, 60.0,
-                                       False, False)])
-    speech = vtt_path(settings, recording, "first", "fr").parent
-    speech.mkdir(parents=True)
-    cues = [Cue(1.0, 3.0, ("Bonjour à tous.",))]
-    for lang in ("fr", "en"):
-        (speech / f"subtitles.{lang}.vtt").write_text(render_webvtt(cues), "utf-8")
-    (speech / "transcript.fr.json").write_text(json.dumps({"segments": []}), "utf-8")
+    recording = seed_session(store, settings, tmp_path, [Cue(1.0, 3.0, ("Bonjour à tous.",))])
     return users.create_token(organiser.id, "tests"), recording.id
 
 
