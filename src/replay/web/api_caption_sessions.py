@@ -467,12 +467,17 @@ async def offload_slot(request: web.Request) -> AsyncIterator[Offload]:
     except Busy:
         user = current_user(request)
         if offload.refuse(user.id if user is not None else request.remote):
-            refusal = json_response({"error": BUSY}, status=429)
-            refusal.headers["Retry-After"] = str(RETRY_AFTER)
-            raise HangUp(refusal) from None
+            raise HangUp(_busy_refusal()) from None
         error = api_error(429, BUSY)
         error.headers["Retry-After"] = str(RETRY_AFTER)
         raise error from None
+
+
+def _busy_refusal() -> web.Response:
+    """The 429 sent before hanging up (outside the error middleware, so built whole)."""
+    refusal = json_response({"error": BUSY}, status=429)
+    refusal.headers["Retry-After"] = str(RETRY_AFTER)
+    return refusal
 
 
 async def refuse_before_the_body(request: web.Request) -> web.StreamResponse | None:
@@ -482,11 +487,9 @@ async def refuse_before_the_body(request: web.Request) -> web.StreamResponse | N
     if request.headers.get("Expect", "").lower() != "100-continue":
         raise web.HTTPExpectationFailed(text="Seul « Expect: 100-continue » est compris.")
     if request.config_dict[OFFLOAD].busy:
-        refusal = json_response({"error": BUSY}, status=429)
-        refusal.headers["Retry-After"] = str(RETRY_AFTER)
         # The body will not come: aiohttp would otherwise wait for it (its lingering close)
         # for 10 s, holding the connection of every refused client.
-        return await hang_up(request, refusal)
+        return await hang_up(request, _busy_refusal())
     await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     request.writer.output_size = 0  # what follows is the response's own size
     return None
