@@ -9,8 +9,11 @@ each box white or black), sends it over RTMP to the app's live ingest, and the l
 plays it in headless Chromium (hls.js, the page's own settings). Every half second the
 page's frame is copied to a canvas, the barcode read back, and the latency is « now »
 minus the moment that frame was sent (one clock: one machine). The camera's and the
-encoder's own delay are not in it. Prints the median and 95th percentile; writes
-``--out/live-latency.json``.
+encoder's own delay are not in it. The sound is the sample's French speech, looped, so
+the live captions run (and set the page's live delay) as on an event day. Beside the
+median and 95th percentile it reports what the page's player did: the live delay it was
+rendered with, hls.js's `latency` and `targetLatency`, and how far `currentTime` stayed
+behind `liveSyncPosition`. Writes ``--out/live-latency.json``.
 
 Never run by the test suite.
 """
@@ -60,17 +63,23 @@ READ_BARCODE = """() => {
     const pixel = context.getImageData(x, y, 1, 1).data;
     if ((pixel[0] + pixel[1] + pixel[2]) / 3 > 128) { value += 2 ** i; }
   }
-  return [value, Date.now()];
+  const hls = window.replayLive && window.replayLive.hls;
+  const main = document.querySelector('main.live');
+  return [value, Date.now(), hls ? hls.latency : null, hls ? hls.targetLatency : null,
+          hls && hls.liveSyncPosition !== null ? hls.liveSyncPosition - video.currentTime : null,
+          main ? parseFloat(main.getAttribute('data-live-delay')) : null];
 }"""
 
 
-def publisher(url: str, seconds: float) -> list[str]:
+def publisher(url: str, seconds: float, speech: Path) -> list[str]:
+    """The barcoded picture, and the sample's French speech looped, so that the live
+    captions work (and set the page's delay) while the latency is read."""
     return ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
             "-f", "lavfi", "-i", f"color=c=gray:size=640x360:rate=25,format=yuv420p,{BARCODE}",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-re", "-stream_loop", "-1", "-i", str(speech), "-map", "0:v", "-map", "1:a",
             "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-tune",
             "zerolatency", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
-            "-b:v", "1500k", "-c:a", "aac", "-f", "flv", url]
+            "-b:v", "1500k", "-c:a", "aac", "-ar", "48000", "-f", "flv", url]
 
 
 def latency_ms(value: int, shown_ms: int, sent_origin: float) -> float:
@@ -93,11 +102,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     event = parse_programme(truth.schedule.read_bytes())
     async with live_app(settings, event) as (_, key):
         url = f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/{key.stream_key}"
-        sender = await asyncio.create_subprocess_exec(*publisher(url, args.seconds))
+        sender = await asyncio.create_subprocess_exec(
+            *publisher(url, args.seconds, truth.recording))
         sent_origin = time.time()  # -re: the frame at T leaves at about origin + T
         page_url = (f"http://127.0.0.1:{settings.port}/site/"
                     f"{room_prefix(event.slug, truth.room)}/index.html")
         found: list[float] = []
+        player: list[list[float | None]] = []
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                        args=CHROMIUM_ARGS)
@@ -108,14 +119,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 reading = await page.evaluate(READ_BARCODE)
                 if reading is not None:
                     found.append(latency_ms(int(reading[0]), int(reading[1]), sent_origin))
+                    player.append(reading[2:])
                 await asyncio.sleep(0.5)
             await browser.close()
         settled = found[len(found) // 4:]  # after the player has settled on the live edge
         return {"samples": len(settled),
                 "median_ms": round(statistics.median(settled)),
                 "p95_ms": round(sorted(settled)[int(0.95 * (len(settled) - 1))]),
-                "player_delay_s": settings.live_player_delay,
-                "segment_seconds": settings.live_segment_seconds}
+                "segment_seconds": settings.live_segment_seconds,
+                **page_player(player[len(player) // 4:])}
+
+
+def page_player(readings: list[list[float | None]]) -> dict[str, float | None]:
+    """What the page's player did while it was measured (medians): hls.js's own estimate
+    of its distance to the playlist's live edge (`hls.latency`), the latency it aimed at
+    (`targetLatency`), how far `video.currentTime` was behind `liveSyncPosition`, and the
+    live delay the page was rendered with (`data-live-delay`)."""
+    names = ("hls_latency_s", "hls_target_latency_s", "behind_sync_position_s",
+             "page_live_delay_s")
+    return {name: _median([row[index] for row in readings])
+            for index, name in enumerate(names)}
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return round(statistics.median(known), 2) if known else None
 
 
 def main() -> None:
@@ -131,8 +159,10 @@ def main() -> None:
     (args.out / "live-latency.json").write_text(json.dumps(result, indent=1))
     print(f"glass-to-glass: median {result['median_ms'] / 1000:.1f} s, 95th percentile "
           f"{result['p95_ms'] / 1000:.1f} s over {result['samples']} frames "
-          f"(player delay {result['player_delay_s']:g} s, segments "
-          f"{result['segment_seconds']:g} s)")
+          f"(segments {result['segment_seconds']:g} s); the page: live delay "
+          f"{result['page_live_delay_s']} s, hls.js latency {result['hls_latency_s']} s "
+          f"(target {result['hls_target_latency_s']} s), behind liveSyncPosition "
+          f"{result['behind_sync_position_s']} s")
 
 
 if __name__ == "__main__":
