@@ -32,6 +32,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser,
                                  reason="nginx-light is installed by scripts/setup.sh")]
 
 SESSIONS = (SampleSession("Atelier diffusé en direct", 0, 120, late_by=2, paragraphs=12),)
+#: A delay the captions could ask for: longer than the playlist when the viewer joins.
+DELAY = 8.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class OnAir:
 @pytest_asyncio.fixture
 async def on_air(tmp_path: Path) -> AsyncIterator[OnAir]:
     truth = sample_around_now(tmp_path / "sample", SESSIONS, 110.0, lead=0.0)
-    settings = live_settings(tmp_path / "data", live_player_delay=4.0)
+    settings = live_settings(tmp_path / "data", live_player_delay=DELAY)
     async with live_app(settings, truth) as (_, key):
         yield OnAir(settings,
                     f"http://127.0.0.1:{settings.port}/site/"
@@ -79,8 +81,12 @@ async def test_the_live_page_plays_near_the_edge_and_survives_a_reconnection(
         await wait_playing_past(page, 2.0, 40_000)
         first = await playing_time(page)
         await wait_playing_past(page, first + 4.0, 20_000)
+        # It joined as the live started, with fewer seconds in the playlist than its delay:
+        # it must still settle at its delay (the captions need it), not nearer the edge.
+        await page.wait_for_function("d => window.replayLive.hls.latency >= d",
+                                     arg=DELAY - 1.5, timeout=30_000)
         latency = await page.evaluate("() => window.replayLive.hls.latency")
-        assert latency <= on_air.settings.live_player_delay + 3 * 2.0, latency
+        assert latency <= DELAY + 3 * 2.0, latency
         assert await page.is_visible("#on-air")
         assert "Atelier diffusé en direct" in (await page.text_content("#now-title") or "")
         assert await axe_violations(page) == []

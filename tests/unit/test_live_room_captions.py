@@ -20,6 +20,7 @@ from replay.live.replay import TakeSpan
 from replay.live.room_captions import (
     LiveCaptions,
     journal_path,
+    live_window_segments,
     player_delay,
     shifted,
     subtitle_renditions,
@@ -194,6 +195,21 @@ def test_the_players_delay_leaves_room_for_the_captions(tmp_path: Path, enabled:
                                                          delay: float, expected: float) -> None:
     chosen = settings(tmp_path, live_captions_enabled=enabled, live_player_delay=delay)
     assert player_delay(chosen) == expected
+
+
+@pytest.mark.parametrize(("enabled", "delay", "max_lag", "window", "expected"), [
+    (False, 6.0, 12.0, 6, 6),       # the setting: 12 s reach a 6 s delay
+    (False, 20.0, 12.0, 6, 12),     # a long delay: 20 s and two segments
+    (True, 6.0, 12.0, 6, 11),       # captions may ask for 12 + 2 x 2 + 2 = 18 s
+    (True, 6.0, 4.0, 6, 7),         # ... or 4 + 4 + 2 = 10 s
+    (True, 6.0, 4.0, 20, 20),       # a longer setting is kept
+])
+def test_the_live_playlist_reaches_back_as_far_as_the_players_delay(
+        tmp_path: Path, enabled: bool, delay: float, max_lag: float, window: int,
+        expected: int) -> None:
+    chosen = settings(tmp_path, live_captions_enabled=enabled, live_player_delay=delay,
+                      live_caption_max_lag=max_lag, live_window_segments=window)
+    assert live_window_segments(chosen) == expected
 
 
 def test_shifted_cues_keep_their_length() -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -91,6 +92,19 @@ def player_delay(settings: Settings) -> float:
     wanted = settings.live_caption_commit_after + settings.live_caption_step + \
         2 * settings.live_segment_seconds
     return max(settings.live_player_delay, wanted)
+
+
+def live_window_segments(settings: Settings) -> int:
+    """How many segments the live playlists list: the setting, or more when a player's
+    delay can be longer (with captions, up to their longest wait, see
+    `LiveSupervisor.player_delay`). hls.js cannot play further behind the edge than its
+    playlist reaches: it would start at the first segment, closer to the edge than the
+    captions allow."""
+    segment = settings.live_segment_seconds
+    longest = player_delay(settings)
+    if settings.live_captions_enabled:
+        longest = max(longest, settings.live_caption_max_lag + 2 * segment + 2)
+    return max(settings.live_window_segments, math.ceil(longest / segment) + 2)
 
 
 def shifted(cues: Sequence[Cue], offset: float) -> list[Cue]:
@@ -255,7 +269,7 @@ class LiveCaptions:
         if key not in self.renditions:
             rendition = SubtitleRendition(self.objects, RenditionConfig(
                 prefix=f"{day.prefix}/{SUBTITLES_FOLDER}/{language}", language=language,
-                window=self.settings.live_window_segments,
+                window=live_window_segments(self.settings),
                 target_duration=max(1, round(self.settings.live_segment_seconds)),
                 max_lag=self.settings.live_caption_max_lag))
             await rendition.resume()  # the day's playlist goes on after a restart

@@ -36,6 +36,7 @@ from replay.live.instant import LiveDeps, close_stretch, instant_replay, take_cl
 from replay.live.nginx import NginxConfig, nginx_argv, nginx_config, pull_url
 from replay.live.publisher import RoomDay, RoomPublisher
 from replay.live.replay import DraftCaptions, audio_rung, download_rung
+from replay.live.room_captions import live_window_segments
 from replay.live.speech import LiveSpeechMap
 from replay.live.status import (
     LivePage,
@@ -350,7 +351,7 @@ class LiveSupervisor:
         if room.publisher is None or room.publisher.day != day:
             keep = frozenset({download_rung(plan.rungs).name, audio_rung(plan.rungs).name})
             room.publisher = RoomPublisher(self.deps.objects, self.deps.live, day,
-                                           self.settings.live_window_segments,
+                                           live_window_segments(self.settings),
                                            self.settings.live_segment_seconds, keep)
         return room.publisher
 

@@ -81,6 +81,10 @@
       hls.on(window.Hls.Events.SUBTITLE_TRACKS_UPDATED, function () {
         if (hls.subtitleTracks.length) { hls.subtitleTrack = 0; hls.subtitleDisplay = true; }
       });
+      // A viewer who joins as the live starts gets a playlist shorter than the delay: hls.js
+      // then starts at its first segment, closer to the edge than the captions allow, and
+      // never steps back. Step back once the playlist is long enough.
+      hls.on(window.Hls.Events.LEVEL_UPDATED, keepDelay);
       hls.loadSource(url);
       hls.attachMedia(video);
       window.replayLive = { hls: hls };  // for the curious (and the tests): hls.latency
@@ -92,6 +96,14 @@
     } else {
       state("Votre navigateur ne sait pas lire le direct\u00a0: essayez un navigateur récent.");
     }
+  }
+
+  function keepDelay() {
+    var target = hls.liveSyncPosition, latency = hls.latency;
+    if (target === null || target === undefined || !latency || video.paused || video.seeking) { return; }
+    var wanted = video.currentTime + latency - hls.targetLatency;
+    if (target > wanted + 0.5) { return; }  // the playlist does not reach that far back yet
+    if (video.currentTime - target > 1.5) { video.currentTime = target; }
   }
 
   function needLibrary(then) {
@@ -154,6 +166,12 @@
       state("Le direct est interrompu\u00a0: la lecture reprend dès son retour.");
     } else {
       state("En direct.");
+    }
+    if (hls && status.player_delay && status.player_delay > delay) {
+      // The captions got later while playing: the player steps back with them.
+      delay = status.player_delay;
+      hls.config.liveSyncDuration = delay;
+      hls.config.liveMaxLatencyDuration = delay * 2 + 4;
     }
   }
 
