@@ -98,7 +98,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                              microsecond=0), size=(320, 180), fps=25)
     settings = Settings(data_dir=args.out / "latency-data", cpu_threads=2, port=args.port,
                         live_listen_host="127.0.0.1", live_rtmp_port=args.rtmp_port,
-                        live_srt_port=args.srt_port)
+                        live_srt_port=args.srt_port, live_captions_enabled=args.captions)
     event = parse_programme(truth.schedule.read_bytes())
     async with live_app(settings, event) as (_, key):
         url = f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/{key.stream_key}"
@@ -113,7 +113,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                        args=CHROMIUM_ARGS)
             page = await browser.new_page()
-            await asyncio.sleep(8)
+            await asyncio.sleep(args.join_after)
             await page.goto(page_url)
             while sender.returncode is None:
                 reading = await page.evaluate(READ_BARCODE)
@@ -123,7 +123,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.5)
             await browser.close()
         settled = found[len(found) // 4:]  # after the player has settled on the live edge
-        return {"samples": len(settled),
+        return {"samples": len(settled), "captions": args.captions,
+                "join_after_s": args.join_after,
                 "median_ms": round(statistics.median(settled)),
                 "p95_ms": round(sorted(settled)[int(0.95 * (len(settled) - 1))]),
                 "segment_seconds": settings.live_segment_seconds,
@@ -153,13 +154,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18181)
     parser.add_argument("--rtmp-port", type=int, default=11986)
     parser.add_argument("--srt-port", type=int, default=19986)
+    parser.add_argument("--captions", action=argparse.BooleanOptionalAction, default=True,
+                        help="the live captions (on by default, as in the service)")
+    parser.add_argument("--join-after", type=float, default=8.0,
+                        help="seconds after the publisher starts when the viewer opens the page")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     result = asyncio.run(run(args))
     (args.out / "live-latency.json").write_text(json.dumps(result, indent=1))
     print(f"glass-to-glass: median {result['median_ms'] / 1000:.1f} s, 95th percentile "
           f"{result['p95_ms'] / 1000:.1f} s over {result['samples']} frames "
-          f"(segments {result['segment_seconds']:g} s); the page: live delay "
+          f"(captions {'on' if result['captions'] else 'off'}, joined after "
+          f"{result['join_after_s']:g} s, segments {result['segment_seconds']:g} s); the page: "
+          f"live delay "
           f"{result['page_live_delay_s']} s, hls.js latency {result['hls_latency_s']} s "
           f"(target {result['hls_target_latency_s']} s), behind liveSyncPosition "
           f"{result['behind_sync_position_s']} s")
