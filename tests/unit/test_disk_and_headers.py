@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import html5lib
+import psycopg.errors
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -31,7 +32,7 @@ from replay.web import app as app_module
 from replay.web import uploads_store
 from replay.web.app import CONTENT_SECURITY_POLICY, WORKERS, create_app
 from replay.web.auth import USERS
-from replay.web.errors import DISK_FULL
+from replay.web.errors import DISK_FULL, is_disk_full
 from replay.web.keys import SETTINGS
 
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
@@ -62,6 +63,21 @@ def no_space(*args: Any, **kwargs: Any) -> Any:
 
 
 # -- a full disk ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("error", "full"), [
+    (OSError(errno.ENOSPC, "No space left on device"), True),
+    (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+    (OSError(errno.EACCES, "Permission denied"), False),
+    (sqlite3.OperationalError("database or disk is full"), True),
+    (sqlite3.OperationalError("database is locked"), False),
+    (psycopg.errors.DiskFull("could not extend file: No space left on device"), True),
+    (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), False),
+    (ValueError("disk is full"), False),
+])
+def test_a_full_disk_is_told_apart_on_every_engine(error: BaseException, full: bool) -> None:
+    assert is_disk_full(error) is full
+
 
 
 async def test_a_full_database_is_a_french_507(

@@ -58,10 +58,17 @@ def json_response(data: object, status: int = 200) -> web.Response:
                              dumps=lambda value: json.dumps(value, ensure_ascii=False))
 
 
+#: PostgreSQL's SQLSTATE for a write refused for lack of space (class 53, disk_full).
+_POSTGRESQL_DISK_FULL = "53100"
+
+
 def is_disk_full(error: BaseException) -> bool:
-    """A write refused for lack of space: the file system's ENOSPC or EDQUOT, or SQLite's
-    SQLITE_FULL (« database or disk is full »)."""
+    """A write refused for lack of space: the file system's ENOSPC or EDQUOT, SQLite's
+    SQLITE_FULL (« database or disk is full »), or PostgreSQL's disk_full (psycopg's
+    errors carry their SQLSTATE)."""
     if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
+        return True
+    if getattr(error, "sqlstate", None) == _POSTGRESQL_DISK_FULL:
         return True
     return isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error)
 
