@@ -5,6 +5,7 @@ seen, deletions take what hangs off a recording, and concurrent writers are seri
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from replay.store.captions import Author, Captions, VersionConflict
 from replay.store.db import Store
 from replay.store.factory import open_store
 from replay.store.postgresql import PostgreSQLConnection
-from tests.store_engines import PG_URL
+from tests.store_engines import PG_URL, fresh_pg_schema, in_schema
 
 WALL = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -148,3 +149,49 @@ def wait_until_blocked(store: Store) -> None:
         while not watcher.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT "
                                   "granted", (pid,)).fetchall()[0][0]:
             watcher.execute("SELECT pg_sleep(0.01)")
+
+
+def terminate_backend(store: Store) -> None:
+    """What a PostgreSQL restart does to the store's connection."""
+    assert isinstance(store.db, PostgreSQLConnection)
+    pid = store.db.raw.info.backend_pid
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_lost_postgresql_connection_is_opened_again_at_its_next_use() -> None:
+    """The statement that meets the loss fails (its outcome is unknown); the store works
+    again after it, in the same schema, without a new process."""
+    with fresh_pg_schema() as schema:
+        store = open_store(Settings(database_url=in_schema(PG_URL, schema)))
+        try:
+            store.save_event(event("before"))
+            terminate_backend(store)
+            with pytest.raises(psycopg.OperationalError):
+                store.save_event(event("lost"))
+            store.save_event(event("after"))
+            assert {"before", "after"} <= set(store.event_slugs())
+        finally:
+            store.close()
+
+
+def save_across_a_loss(store: Store) -> None:
+    with store.transaction():
+        store.save_event(event("first"))
+        terminate_backend(store)
+        with contextlib.suppress(psycopg.OperationalError):
+            store.save_event(event("lost"))
+        store.save_event(event("second"))
+
+
+def test_a_connection_lost_inside_a_transaction_is_not_replaced_there() -> None:
+    """Inside a transaction the loss ends it: its later statements are not sent on a new
+    connection, where they would commit without the ones before them."""
+    with fresh_pg_schema() as schema:
+        store = open_store(Settings(database_url=in_schema(PG_URL, schema)))
+        try:
+            with pytest.raises(psycopg.OperationalError):
+                save_across_a_loss(store)
+            assert set(store.event_slugs()).isdisjoint({"first", "second"})
+        finally:
+            store.close()

@@ -54,19 +54,34 @@ def _param(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+def _connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
+
+
 class PostgreSQLConnection:
+    """One connection, opened again at its next use once it is lost (PostgreSQL restarted,
+    the backend terminated, the network cut): the statement that met the loss fails, as
+    its outcome is unknown, and the ones after it work again without restarting the
+    process."""
+
     engine: Engine = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
-        self.raw = raw
+    def __init__(self, raw: psycopg.Connection[Any], url: str | None = None) -> None:
+        self._raw, self._url = raw, url
+        self._transactions = 0  # never reconnect inside one: its statements go together
 
     @classmethod
     def open(cls, url: str) -> PostgreSQLConnection:
         """Connect to ``url`` (``postgresql://…``; ``?options=-csearch_path%3DS`` picks a
         schema)."""
-        raw: psycopg.Connection[Any] = psycopg.connect(
-            url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
-        return cls(raw)
+        return cls(_connect(url), url)
+
+    @property
+    def raw(self) -> psycopg.Connection[Any]:
+        if self._raw.broken and self._url is not None and not self._transactions:
+            self._raw.close()
+            self._raw = _connect(self._url)
+        return self._raw
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor:
         try:
@@ -91,17 +106,22 @@ class PostgreSQLConnection:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        if self.raw.info.transaction_status != TransactionStatus.IDLE:
+        raw = self.raw
+        if raw.info.transaction_status != TransactionStatus.IDLE:
             yield
             return
-        with self.raw.transaction():
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s, "
-                             "hashtext(coalesce(current_schema(), '')))",
-                             (WRITER_LOCK,))
-            yield
+        self._transactions += 1
+        try:
+            with raw.transaction():
+                raw.execute("SELECT pg_advisory_xact_lock(%s, "
+                            "hashtext(coalesce(current_schema(), '')))",
+                            (WRITER_LOCK,))
+                yield
+        finally:
+            self._transactions -= 1
 
     def data_version(self) -> int | None:
         return None
 
     def close(self) -> None:
-        self.raw.close()
+        self._raw.close()
