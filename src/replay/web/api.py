@@ -54,7 +54,7 @@ from replay.web.api_routes import (
     query_param,
     ref,
 )
-from replay.web.auth import Role, authorizer, current_user, require
+from replay.web.auth import Role, authorizer, current_user
 from replay.web.errors import NBSP, APIError, api_error, json_response
 from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
 from replay.web.ingest import Incoming, admit_upload
@@ -67,9 +67,6 @@ from replay.web.uploads_store import Upload, UploadNotFound, UploadStore
 UPLOAD_LIMIT: Final = web.AppKey("replay_upload_max_bytes", int)
 QUOTAS: Final = web.AppKey("replay_upload_quotas", Quotas)
 TUS_PATH: Final = "/api/uploads/"
-
-_organiser: Final = require(Role.ORGANISER)
-_reader: Final = require(Role.EDITOR)  # editors and organisers
 
 
 def tus_dir(settings: Settings) -> Path:
@@ -206,7 +203,6 @@ def _rule_field(found: EventRequest) -> PublicationRule:
     return rule
 
 
-@_organiser
 async def create_event(request: web.Request) -> web.Response:
     """Create an event from its description, its programme, or both; with
     ``preview=true``, only say what would be created."""
@@ -225,7 +221,6 @@ async def create_event(request: web.Request) -> web.Response:
     return response
 
 
-@_reader
 async def list_events(request: web.Request) -> web.Response:
     """The events the user may work on, without their sessions (one light query)."""
     user = current_user(request)
@@ -234,7 +229,6 @@ async def list_events(request: web.Request) -> web.Response:
                                      if user is not None and user.may_access_event(e.slug)]})
 
 
-@_reader
 async def show_event(request: web.Request) -> web.Response:
     return json_response(event_json(await load_event(request, request.match_info["slug"]),
                                     with_sessions=True))
@@ -247,7 +241,6 @@ def _preview(request: web.Request, default: str = "true") -> bool:
     return value in {"true", "1"}
 
 
-@_organiser
 async def import_programme(request: web.Request) -> web.Response:
     """Re-import: the changes by guid; applied only with ``preview=false``."""
     slug = request.match_info["slug"]
@@ -263,7 +256,6 @@ async def import_programme(request: web.Request) -> web.Response:
 # -- recordings --------------------------------------------------------------------------
 
 
-@_organiser
 async def upload_recording(request: web.Request) -> web.Response:
     """A small recording as multipart: ``file``, ``room``, ``started_at`` (``sha256``
     optional, checked when given)."""
@@ -303,7 +295,6 @@ async def _admit_received(request: web.Request, slug: str,
         raise api_error(refusal.status, refusal.message) from None
 
 
-@_organiser
 async def list_recordings(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     await load_event(request, slug)
@@ -408,7 +399,6 @@ async def held_uploads(settings: Settings, slug: str) -> list[Upload]:
             if u.complete and HELD_KEY in u.metadata and u.event == slug and u.expires > now]
 
 
-@_organiser
 async def list_held(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     await load_event(request, slug)
@@ -429,7 +419,6 @@ async def _held(request: web.Request, store: UploadStore) -> Upload:
     return upload
 
 
-@_organiser
 async def admit_held(request: web.Request) -> web.Response:
     """Correct the room or the start of a held upload and admit it: nothing is sent again."""
     settings = request.config_dict[SETTINGS]

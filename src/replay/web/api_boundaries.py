@@ -22,7 +22,6 @@ from replay.speech.speechmap import SAMPLE_RATE, read_wav_span
 from replay.store.db import Recording
 from replay.web.api_common import load_recording
 from replay.web.api_routes import OBJECT, ORGANISER, RECORDING, ApiRoute, query_param
-from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import SETTINGS
 
@@ -30,8 +29,6 @@ from replay.web.keys import SETTINGS
 MAX_CLIP: Final = 60.0
 #: Points of the waveform zoom (a min and a max each).
 POINTS: Final = 400
-
-_organiser: Final = require(Role.ORGANISER)
 
 
 def _seconds(request: web.Request, name: str) -> float:
@@ -54,7 +51,6 @@ def _analysis_audio(request: web.Request, recording: Recording) -> Path:
     return wav
 
 
-@_organiser
 async def audio_clip(request: web.Request) -> web.Response:
     """``start`` to ``end`` seconds (at most a minute) as a WAV file."""
     recording = await load_recording(request)
@@ -79,7 +75,6 @@ def _clip(wav: Path, start: float, end: float) -> bytes:
     return buffer.getvalue()
 
 
-@_organiser
 async def waveform(request: web.Request) -> web.Response:
     """The window around ``at``: its waveform (``points`` pairs of min and max) and the
     speech map's intervals within it."""

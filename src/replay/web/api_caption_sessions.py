@@ -79,7 +79,7 @@ from replay.web.api_routes import (
     path_param,
     query_param,
 )
-from replay.web.auth import check_role, current_user, require
+from replay.web.auth import check_role, current_user
 from replay.web.errors import NBSP, HangUp, api_error, hang_up, hangs_up, json_response
 from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS
 from replay.web.multipart import receive
@@ -91,8 +91,6 @@ IMPORT_MAX_BYTES: Final = 4 << 20
 LOW_CONFIDENCE: Final = 0.5
 T = TypeVar("T")
 _ETAG: Final = re.compile(r'\s*(?:W/)?"v([0-9]{1,18})"\s*')
-
-_editor: Final = require(Role.EDITOR)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -202,7 +200,6 @@ async def respond(request: web.Request, where: Target, status: int = 200) -> web
     return with_etag(json_response(body, status=status), body["version"])
 
 
-@_editor
 async def show(request: web.Request) -> web.Response:
     return await respond(request, await find_target(request))
 
@@ -269,7 +266,6 @@ async def store_version(request: web.Request, where: Target, cues: list[Cue], *,
     return await respond(request, where)
 
 
-@_editor
 @hangs_up
 async def save(request: web.Request) -> web.StreamResponse:
     where = await find_target(request)
@@ -294,7 +290,6 @@ def version_json(version: CaptionVersion, *, with_cues: bool) -> dict[str, Any]:
     return data
 
 
-@_editor
 async def history(request: web.Request) -> web.Response:
     where = await find_target(request)
     state, _ = await loaded(request, where)
@@ -311,7 +306,6 @@ async def version_number(request: web.Request, where: Target, text: str | None,
             captions, where, number, str(text)))
 
 
-@_editor
 async def show_version(request: web.Request) -> web.Response:
     where = await find_target(request)
     await loaded(request, where)
@@ -325,7 +319,6 @@ def change_json(change: Change) -> dict[str, Any]:
             "new": None if change.new is None else cue_json(change.new)}
 
 
-@_editor
 async def diff(request: web.Request) -> web.Response:
     where = await find_target(request)
     state, _ = await loaded(request, where)
@@ -337,7 +330,6 @@ async def diff(request: web.Request) -> web.Response:
                           "changes": [change_json(c) for c in changes]})
 
 
-@_editor
 async def revert(request: web.Request) -> web.Response:
     where = await find_target(request)
     expected = expected_version(request)
@@ -367,7 +359,6 @@ def check_may_publish(request: web.Request, options: EventOptions) -> None:
         check_role(request, Role.ORGANISER)
 
 
-@_editor
 async def change_status(request: web.Request) -> web.Response:
     """Move one language's captions along the workflow (`caption_edits.change_status`)."""
     where = await find_target(request)
@@ -395,7 +386,6 @@ async def claimed_by_other(request: web.Request, state: CaptionState,
                             content_type="application/json")
 
 
-@_editor
 async def claim(request: web.Request) -> web.Response:
     where = await find_target(request)
     state, _ = await loaded(request, where)
@@ -412,7 +402,6 @@ def _claim(store: Store, *, where: Target, user_id: int) -> Any:
     return user_json(store, claimed.claimed_by, claimed.claimed_at)
 
 
-@_editor
 async def release(request: web.Request) -> web.Response:
     """Give a claim up; someone else's only for organisers."""
     where = await find_target(request)
@@ -441,12 +430,10 @@ async def export(request: web.Request, suffix: str) -> web.Response:
     return with_etag(response, current.version)
 
 
-@_editor
 async def export_vtt(request: web.Request) -> web.Response:
     return await export(request, "vtt")
 
 
-@_editor
 async def export_srt(request: web.Request) -> web.Response:
     return await export(request, "srt")
 
@@ -507,7 +494,6 @@ async def off_the_loop(offload: Offload, what: str,
     return found
 
 
-@_editor
 @hangs_up
 async def import_file(request: web.Request) -> web.StreamResponse:
     where = await find_target(request)
@@ -535,7 +521,6 @@ async def _session_cut(request: web.Request) -> tuple[Recording, Cut]:
                          f"l’enregistrement {recording.id}.")
 
 
-@_editor
 async def show_chapters(request: web.Request) -> web.Response:
     recording, cut = await _session_cut(request)
     chapters = await on_captions(request,
@@ -543,7 +528,6 @@ async def show_chapters(request: web.Request) -> web.Response:
     return json_response({"chapters": [c.as_json() for c in chapters]})
 
 
-@_editor
 async def save_chapters(request: web.Request) -> web.Response:
     """Replace the session's chapters (times from the session's start); they go out with
     the session's next publication."""
