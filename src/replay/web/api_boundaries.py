@@ -17,12 +17,13 @@ from aiohttp import web
 
 from replay.domain.boundaries import speech_in, window_around
 from replay.domain.cutplan import Interval
+from replay.locale import _
 from replay.services.workdirs import AUDIO, SPEECH_MAP, recording_work_dir
 from replay.speech.speechmap import SAMPLE_RATE, read_wav_span
 from replay.store.db import Recording
 from replay.web.api_common import load_recording
 from replay.web.api_routes import OBJECT, ORGANISER, RECORDING, ApiRoute, query_param
-from replay.web.errors import NBSP, api_error, json_response
+from replay.web.errors import api_error, json_response
 from replay.web.keys import SETTINGS
 
 #: The longest clip served, in seconds.
@@ -38,16 +39,16 @@ def _seconds(request: web.Request, name: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < 1e7:
-        raise api_error(400, f"« {name} » invalide{NBSP}: des secondes depuis le début de "
-                             "l’enregistrement.")
+        raise api_error(400, _("“{name}” is invalid: seconds from the start of the "
+                               "recording.").format(name=name))
     return value
 
 
 def _analysis_audio(request: web.Request, recording: Recording) -> Path:
     wav = recording_work_dir(request.config_dict[SETTINGS], recording) / AUDIO
     if not wav.is_file() or recording.duration is None:
-        raise api_error(409, f"L’audio d’analyse n’existe pas encore{NBSP}: attendez la fin "
-                             "de l’analyse de l’enregistrement.")
+        raise api_error(409, _("The analysis audio does not exist yet: wait until the "
+                               "recording's analysis is over."))
     return wav
 
 
@@ -56,8 +57,8 @@ async def audio_clip(request: web.Request) -> web.Response:
     recording = await load_recording(request)
     start, end = _seconds(request, "start"), _seconds(request, "end")
     if not 0 < end - start <= MAX_CLIP:
-        raise api_error(400, f"Extrait invalide{NBSP}: « end » après « start », "
-                             f"{MAX_CLIP:.0f}{NBSP}secondes au plus.")
+        raise api_error(400, _("Invalid excerpt: “end” after “start”, {seconds} seconds at "
+                               "most.").format(seconds=f"{MAX_CLIP:.0f}"))
     wav = _analysis_audio(request, recording)
     data = await asyncio.to_thread(_clip, wav, start, end)
     return web.Response(body=data, content_type="audio/wav",

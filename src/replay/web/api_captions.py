@@ -24,6 +24,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
 from replay.domain.publication import RULE_LABELS, PublicationRule
+from replay.locale import _
 from replay.services import publication
 from replay.services.captions import (
     default_options,
@@ -53,7 +54,7 @@ from replay.web.api_routes import (
     ApiRoute,
     add_api_routes,
 )
-from replay.web.errors import NBSP, api_error, json_response
+from replay.web.errors import api_error, json_response
 from replay.web.keys import DB, QUEUE, SETTINGS
 
 
@@ -99,8 +100,8 @@ async def _scope(request: web.Request, event: Event,
         return pairs
     chosen = [(r, c) for r, c in pairs if r.id == body.recording_id and c.guid == body.guid]
     if not chosen:
-        raise api_error(404, f"Session introuvable dans cet événement{NBSP}: donnez "
-                             "« recording_id » et « guid ».")
+        raise api_error(404, _("Session not found in this event: give “recording_id” and "
+                               "“guid”."))
     return chosen
 
 
@@ -158,19 +159,22 @@ def _checked_versions(scanned: list[Proposal], versions: dict[str, int] | None) 
     """Every session the preview showed, and every one with changes now, must still be at
     the version the preview showed."""
     if versions is None:
-        raise api_error(428, f"« versions » manquant{NBSP}: renvoyez les versions de "
-                             "l’aperçu, pour ne pas écraser une correction faite depuis.")
+        raise api_error(428, _("“versions” missing: send the preview's versions back, so as "
+                               "not to overwrite a correction made since."))
     stale = [p for p in scanned if (p.changes or p.session in versions)
              and versions.get(p.session) != p.version]
     if stale:
-        raise api_error(409, f"Conflit{NBSP}: ces sessions ont changé depuis l’aperçu "
-                             f"({', '.join(p.title for p in stale)}). Refaites l’aperçu.")
+        raise api_error(409, _("Conflict: these sessions changed since the preview ({titles})."
+                               " Make the preview again.").format(
+                                   titles=", ".join(p.title for p in stale)))
 
 
 async def _apply(request: web.Request, proposals: list[Proposal],
                  search: Search) -> list[Proposal]:
-    cues = [validated(p.cues, f"Remplacement refusé dans « {p.title} »") for p in proposals]
-    note = f"remplacer « {search.find} » par « {search.replace} »"[:200]
+    cues = [validated(p.cues, _("Replacement refused in “{title}”").format(title=p.title))
+            for p in proposals]
+    note = _("replace “{find}” with “{replace}”").format(find=search.find,
+                                                        replace=search.replace)[:200]
     who = author(request)
 
     def save_all(store: Store) -> list[CaptionVersion]:
@@ -183,8 +187,8 @@ async def _apply(request: web.Request, proposals: list[Proposal],
     try:
         saved = await request.config_dict[DB].run(save_all)
     except VersionConflict:
-        raise api_error(409, f"Conflit{NBSP}: une session a changé pendant le "
-                             "remplacement. Refaites l’aperçu.") from None
+        raise api_error(409, _("Conflict: a session changed during the replacement. Make the "
+                               "preview again.")) from None
     return [replace(p, version=s.version) for p, s in zip(proposals, saved, strict=True)]
 
 

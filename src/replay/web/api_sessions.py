@@ -19,6 +19,7 @@ from aiohttp import web
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
 from replay.jobs.queue import Job, JobStatus
+from replay.locale import _
 from replay.services import plans, publication
 from replay.services.admission import event_for
 from replay.services.publication import Candidate, candidates, publication_rule
@@ -36,6 +37,7 @@ from replay.web.api_common import (
     load_event,
     load_planned,
     load_recording,
+    not_in_plan,
     read_body,
 )
 from replay.web.api_models import Plan, SessionList
@@ -198,8 +200,7 @@ def _sessions_json(store: Store, *, slug: str, jobs: list[Job],
 async def _session_cut(request: web.Request) -> tuple[Recording, str]:
     (recording, cuts), guid = await load_planned(request), request.match_info["guid"]
     if guid not in {cut.guid for cut in cuts}:
-        raise api_error(404, f"La session « {guid} » n’est pas dans le plan de "
-                             f"l’enregistrement {recording.id}.")
+        raise api_error(404, not_in_plan(guid, recording))
     return recording, guid
 
 
@@ -209,11 +210,10 @@ async def retry_session(request: web.Request) -> web.Response:
     queue = request.config_dict[QUEUE]
     jobs = await queue.list()
     candidates = [latest_job(jobs, "analyse_recording", recording=recording.id)] + [
-        latest_job(jobs, task, recording=recording.id, guid=guid) for task, _ in SESSION_TASKS]
+        latest_job(jobs, task, recording=recording.id, guid=guid) for task, _queue in SESSION_TASKS]
     failed = [job for job in candidates if job is not None and job.status in RETRYABLE]
     if not failed:
-        raise api_error(409, f"Rien à relancer{NBSP}: aucune étape de cette session n’a "
-                             "échoué.")
+        raise api_error(409, _("Nothing to restart: no stage of this session failed."))
     retried = [job.id for job in failed if await queue.retry(job.id)]
     return json_response({"retried": retried}, status=202)
 
