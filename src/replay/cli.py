@@ -27,12 +27,12 @@ from replay.jobs.factory import describe_backend, open_queue
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.runner import run_worker
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
-from replay.locale import N_, _, format_seconds
-from replay.services.admission import ROOM, STARTED_AT
+from replay.locale import N_, _, format_seconds, ngettext
+from replay.services.admission import EXAMPLE, ROOM, STARTED_AT
 from replay.services.errors import ServiceError
 from replay.services.programmes import read_programme
 from replay.services.publication import publication_warnings
-from replay.settings import Settings, load_settings
+from replay.settings import Settings, load_settings, s3_example
 from replay.storage.factory import describe as describe_target
 from replay.storage.factory import object_store_for
 from replay.store.factory import open_store
@@ -41,11 +41,9 @@ from replay.store.users import User, Users
 log = logging.getLogger("replay")
 
 NBSP = "\u00a0"
-DESCRIPTION = """\
-replay fait d’un enregistrement de salle des replays publiés : un par séance du programme,
-chacun avec sa vidéo en streaming HLS et en MP4, sa transcription, ses sous-titres français
-et anglais, et ses pages pour le public.
-"""
+DESCRIPTION = N_("replay turns a room's recording into published replays: one per session of "
+                 "the programme, each with its video streamed in HLS and in MP4, its "
+                 "transcript, its French and English subtitles, and its pages for the public.")
 
 #: What people read of each pipeline stage's progress (the stage ids are the code's); the
 #: names and every sentence below come from the French catalogue (`replay.locale`).
@@ -170,18 +168,18 @@ Commands = argparse._SubParsersAction  # type of `add_subparsers()`' result
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="replay", description=DESCRIPTION)
+    parser = Parser(prog="replay", description=_(DESCRIPTION))
     parser.add_argument("--version", action="version", version=f"replay {__version__}",
-                        help="afficher la version et quitter")
+                        help=_("show the version and exit"))
     parser.add_argument("--config", type=Path, metavar="FICHIER",
-                        help="un fichier de réglages TOML (voir config/replay.toml)")
+                        help=_("a TOML settings file (see config/replay.toml)"))
     parser.add_argument("--data-dir", type=Path, metavar="DOSSIER",
-                        help="où vivent l’état, les originaux et le site (par défaut "
-                             "./replay-data, ou REPLAY_DATA_DIR)")
+                        help=_("where the state, the originals and the site live (by default "
+                               "./replay-data, or REPLAY_DATA_DIR)"))
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="journaliser chaque commande lancée")
+                        help=_("log each command run"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE",
-                                     title=f"commandes{NBSP}", parser_class=Parser)
+                                     title=_("commands") + NBSP, parser_class=Parser)
     _add_process(commands)
     _add_demo(commands)
     _add_publish(commands)
@@ -194,111 +192,117 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-JSON_HELP = "écrire le résultat en JSON sur la sortie standard (pour les scripts)"
+JSON_HELP = N_("write the result as JSON on the standard output (for scripts)")
 
 
 def _add_process(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "process", help="traiter l’enregistrement d’une salle jusqu’aux replays publiés",
-        description="Importer le programme, recevoir l’enregistrement, le découper en un "
-                    "replay par séance de la salle, encoder, transcrire, sous-titrer et "
-                    "publier dans DATA_DIR/site/. Relancée, la commande ne refait que ce qui "
-                    "a changé. La lancer est la décision de publier, sauf avec --review.")
+        "process", help=_("process a room's recording up to the published replays"),
+        description=_("Import the programme, receive the recording, cut it into one replay "
+                      "per session of the room, encode, transcribe, subtitle and publish in "
+                      "DATA_DIR/site/. Run again, the command only redoes what changed. "
+                      "Running it is the decision to publish, except with --review."))
     _add_recording_arguments(sub)
     sub.add_argument("--review", action="store_true",
-                     help="s’arrêter avant de publier, pour que les sous-titres soient relus")
-    sub.add_argument("--json", action="store_true", help=JSON_HELP)
+                     help=_("stop before publishing, so that the subtitles are reviewed"))
+    sub.add_argument("--json", action="store_true", help=_(JSON_HELP))
 
 
 def _add_recording_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("recording", type=Path, metavar="ENREGISTREMENT",
-                     help="l’enregistrement de la salle (fichier vidéo ou audio)")
+                     help=_("the room's recording (a video or audio file)"))
     sub.add_argument("--schedule", type=Path, required=True, metavar="PROGRAMME",
-                     help="le programme : schedule.json (c3voc/pretalx), schedule.xml (frab) "
-                          "ou iCal .ics")
+                     help=_("the programme: schedule.json (c3voc/pretalx), schedule.xml (frab) "
+                            "or iCal .ics"))
     sub.add_argument("--room", required=True, metavar="SALLE",
-                     help="la salle du programme d’où vient cet enregistrement")
+                     help=_("the programme's room this recording comes from"))
     sub.add_argument("--started-at", type=_started_at, metavar="DEBUT",
-                     help="début de l’enregistrement à l’horloge, avec son fuseau, par exemple "
-                          "2026-03-03T09:28:00+01:00 (par défaut : le creation_time du fichier)")
+                     help=_("start of the recording by the clock, with its time zone, for "
+                            "example {example} (by default: the file's creation_time)"
+                            ).format(example=EXAMPLE))
 
 
 def _add_demo(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "demo", help="créer un évènement d’exemple (parole française, vidéo de test) et le "
-                     "traiter",
-        description="Créer l’enregistrement de 3 min 30 d’une salle avec deux séances en "
-                    "français, un début en retard et une pause silencieuse, avec son "
-                    "programme, puis lancer `replay process` dessus.")
+        "demo", help=_("create a sample event (French speech, test video) and process it"),
+        description=_("Create the 3 min 30 recording of a room with two sessions in French, "
+                      "a late start and a silent break, with its programme, then run {command} "
+                      "on it.").format(command="`replay process`"))
     sub.add_argument("--out", type=Path, default=Path("replay-sample"), metavar="DOSSIER",
-                     help="où écrire l’enregistrement et le programme d’exemple")
-    sub.add_argument("--json", action="store_true", help=JSON_HELP)
+                     help=_("where to write the sample recording and programme"))
+    sub.add_argument("--json", action="store_true", help=_(JSON_HELP))
     sub.add_argument("--live", action="store_true",
-                     help="mettre une salle en direct à la place : un diffuseur généré envoie "
-                          "une mire et de la parole française pendant deux minutes en RTMP, "
-                          "avec un programme calé sur l’heure actuelle ; affiche l’adresse de "
-                          "la page du direct")
+                     help=_("put a room live instead: a generated broadcaster sends a test "
+                            "pattern and French speech for two minutes over RTMP, with a "
+                            "programme set on the current time; shows the live page's address"))
 
 
-TO_HELP = ("où publier : s3://BUCKET/PREFIXE (point d’accès et région : réglages "
-           "s3_endpoint_url et s3_region ; identifiants : AWS_ACCESS_KEY_ID et "
-           "AWS_SECRET_ACCESS_KEY, ou AWS_PROFILE) ou un dossier (par défaut : DATA_DIR/site)")
+TO_HELP = N_("where to publish: {s3} (endpoint and region: settings s3_endpoint_url and "
+             "s3_region; credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+             "AWS_PROFILE) or a folder (by default: DATA_DIR/site)")
+EVENT_HELP = N_("the event's identifier (slug)")
 
 
 def _add_publish(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "publish", help="publier les séances traitées d’un évènement et son index",
-        description="Envoyer les séances traitées d’un évènement (médias, puis listes de "
-                    "lecture, puis pages, l’index en dernier) vers un dossier ou un bucket S3. "
-                    "Seuls les objets qui ont changé sont envoyés. La lancer est la décision "
-                    "de publier toutes les séances traitées ; celles retirées avec `replay "
-                    "unpublish` restent retirées, sauf si --session les nomme.")
-    sub.add_argument("event", metavar="EVENEMENT", help="l’identifiant (slug) de l’évènement")
-    sub.add_argument("--to", metavar="CIBLE", help=TO_HELP)
+        "publish", help=_("publish an event's processed sessions and its index"),
+        description=_("Send an event's processed sessions (media, then playlists, then pages, "
+                      "the index last) to a folder or an S3 bucket. Only the objects that "
+                      "changed are sent. Running it is the decision to publish every "
+                      "processed session; those withdrawn with {unpublish} stay withdrawn, "
+                      "unless --session names them.").format(unpublish="`replay unpublish`"))
+    sub.add_argument("event", metavar="EVENEMENT", help=_(EVENT_HELP))
+    sub.add_argument("--to", metavar="CIBLE", help=_(TO_HELP).format(s3=s3_example()))
     sub.add_argument("--session", action="append", default=[], metavar="GUID_OU_SLUG",
-                     help="republier cette séance après un `replay unpublish` (répétable)")
-    sub.add_argument("--json", action="store_true", help=JSON_HELP)
+                     help=_("publish this session again after a {unpublish} (repeatable)"
+                            ).format(unpublish="`replay unpublish`"))
+    sub.add_argument("--json", action="store_true", help=_(JSON_HELP))
 
 
 def _add_unpublish(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "unpublish", help="retirer une séance du site et mettre l’index à jour",
-        description="Publier l’index de l’évènement sans la séance, puis supprimer ses "
-                    "objets. `replay publish EVENEMENT --session GUID` la remet en ligne.")
-    sub.add_argument("event", metavar="EVENEMENT", help="l’identifiant (slug) de l’évènement")
-    sub.add_argument("session", metavar="GUID_OU_SLUG", help="le guid ou le slug de la séance")
-    sub.add_argument("--to", metavar="CIBLE", help=TO_HELP)
-    sub.add_argument("--json", action="store_true", help=JSON_HELP)
+        "unpublish", help=_("withdraw a session from the site and update the index"),
+        description=_("Publish the event's index without the session, then delete its "
+                      "objects. {command} puts it back online.").format(
+                          command="`replay publish EVENEMENT --session GUID`"))
+    sub.add_argument("event", metavar="EVENEMENT", help=_(EVENT_HELP))
+    sub.add_argument("session", metavar="GUID_OU_SLUG", help=_("the session's guid or slug"))
+    sub.add_argument("--to", metavar="CIBLE", help=_(TO_HELP).format(s3=s3_example()))
+    sub.add_argument("--json", action="store_true", help=_(JSON_HELP))
 
 
-BACKENDS_NOTE = ("Le réglage database_url (REPLAY_DATABASE_URL) choisit où vont l’état "
-                 "(évènements, enregistrements, sous-titres, comptes) et les travaux : le "
-                 "fichier SQLite du dossier de données par défaut, ou PostgreSQL "
-                 "(postgresql://…, les travaux par procrastinate). Le réglage "
-                 "object_store_url (REPLAY_OBJECT_STORE_URL) choisit où vont les sites "
-                 "publiés (dossier local, ou bucket S3). Les fichiers (originaux, travail) "
-                 "restent dans le dossier de données : l’API et les workers doivent le "
-                 "partager (une machine, ou un volume partagé).")
+BACKENDS_NOTE = N_("The setting database_url (REPLAY_DATABASE_URL) chooses where the state "
+                   "(events, recordings, subtitles, accounts) and the jobs go: the SQLite file "
+                   "of the data folder by default, or PostgreSQL ({postgresql}, the jobs by "
+                   "procrastinate). The setting object_store_url (REPLAY_OBJECT_STORE_URL) "
+                   "chooses where the published sites go (a local folder, or an S3 bucket). "
+                   "The files (originals, work) stay in the data folder: the API and the "
+                   "workers must share it (one machine, or a shared volume).")
+
+
+def _backends_note() -> str:
+    return _(BACKENDS_NOTE).format(postgresql="postgresql://…")
 
 
 def _add_serve(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "serve", help="lancer le service : API HTTP, pages, site publié et traitements",
-        description="Servir les points de santé et de métriques, les pages et le site publié "
-                    "(sous /site/), et exécuter les travaux du traitement et le direct. "
-                    "SIGTERM ou Ctrl-C l’arrête proprement : aucun "
-                    "nouveau travail n’est pris et ceux en cours finissent ou sont rendus. "
-                    "Avec --no-workers, seulement l’API et les pages : des `replay worker` "
-                    "exécutent les travaux. " + BACKENDS_NOTE)
+        "serve", help=_("run the service: HTTP API, pages, published site and processing"),
+        description=_("Serve the health and metrics endpoints, the pages and the published "
+                      "site (under /site/), and run the processing jobs and the live. SIGTERM "
+                      "or Ctrl-C stops it cleanly: no new job is taken and those running "
+                      "finish or are given back. With --no-workers, only the API and the "
+                      "pages: {workers} run the jobs.").format(workers="`replay worker`")
+        + " " + _backends_note())
     sub.add_argument("--host", metavar="ADRESSE",
-                     help="adresse d’écoute (par défaut : le réglage host)")
-    sub.add_argument("--port", type=int, help="port d’écoute (par défaut : le réglage port)")
+                     help=_("address to listen on (by default: the setting host)"))
+    sub.add_argument("--port", type=int,
+                     help=_("port to listen on (by default: the setting port)"))
     sub.add_argument("--workers", default=",".join(QUEUES), metavar="FILES",
-                     help="files de travaux à exécuter, séparées par des virgules (par "
-                          f"défaut : {','.join(QUEUES)} ; vide : servir seulement)")
+                     help=_("queues of jobs to run, separated by commas (by default: {queues}; "
+                            "empty: serve only)").format(queues=",".join(QUEUES)))
     sub.add_argument("--no-workers", action="store_true",
-                     help="servir l’API et les pages seulement, sans travaux ni direct (les "
-                          "`replay worker` s’en chargent)")
+                     help=_("serve the API and the pages only, without jobs or live ({workers} "
+                            "take them)").format(workers="`replay worker`"))
 
 
 WORKER_QUEUES = (*QUEUES, "live")
@@ -308,40 +312,46 @@ def _concurrency(text: str) -> int:
     try:
         value = int(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"« {text} » n’est pas un nombre entier") from exc
+        raise argparse.ArgumentTypeError(_("“{text}” is not a whole number").format(
+            text=text)) from exc
     if value < 1:
-        raise argparse.ArgumentTypeError(f"il faut au moins 1 travail à la fois, pas {value}")
+        raise argparse.ArgumentTypeError(_("at least 1 job at a time is needed, not {value}"
+                                           ).format(value=value))
     return value
 
 
 def _add_worker(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "worker", help="exécuter les travaux d’une file (media, speech, publish) ou le direct",
-        description="Exécuter les travaux d’une file, pour répartir le traitement sur "
-                    "plusieurs processus ou machines à côté d’un `replay serve --no-workers`. "
-                    "media : analyse et encodage ; speech : transcription et traduction "
-                    "(Whisper, sur GPU avec whisper_device = \"cuda\") ; publish : "
-                    "publication ; live : la réception du direct (RTMP et SRT) et ses points "
-                    "HTTP, sur le port du réglage port. SIGTERM ou Ctrl-C l’arrête proprement. "
-                    + BACKENDS_NOTE)
+        "worker", help=_("run the jobs of a queue (media, speech, publish) or the live"),
+        description=_("Run the jobs of a queue, to spread the processing over several "
+                      "processes or machines beside a {serve}. media: analysis and encoding; "
+                      "speech: transcription and translation (Whisper, on GPU with "
+                      "{cuda}); publish: publication; live: the reception of the live (RTMP "
+                      "and SRT) and its HTTP endpoints, on the setting port's port. SIGTERM or "
+                      "Ctrl-C stops it cleanly.").format(
+                          serve="`replay serve --no-workers`",
+                          cuda='whisper_device = "cuda"')
+        + " " + _backends_note())
     sub.add_argument("--queue", required=True, choices=WORKER_QUEUES, metavar="FILE",
-                     help=f"la file à exécuter : {', '.join(WORKER_QUEUES)}")
+                     help=_("the queue to run: {queues}").format(
+                         queues=", ".join(WORKER_QUEUES)))
     sub.add_argument("--concurrency", type=_concurrency, default=1, metavar="N",
-                     help="travaux exécutés en même temps par ce processus (par défaut : 1)")
+                     help=_("jobs run at the same time by this process (by default: 1)"))
     sub.add_argument("--health-file", type=Path, metavar="FICHIER",
-                     help="toucher ce fichier chaque fois que la file répond (sonde de santé "
-                          "d’un conteneur : il doit être récent)")
+                     help=_("touch this file each time the queue answers (a container's "
+                            "health probe: it must be recent)"))
 
 
 def _add_ingest(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "ingest", help="confier l’enregistrement d’une salle à un `replay serve` en marche",
-        description="Importer le programme, vérifier et recevoir l’enregistrement (copié et "
-                    "vérifié dans le dossier de données), puis mettre son traitement en file. "
-                    "Un `replay serve` sur le même dossier de données fait le reste ; la "
-                    "règle de publication de l’évènement s’applique.")
+        "ingest", help=_("hand a room's recording over to a running {serve}").format(
+            serve="`replay serve`"),
+        description=_("Import the programme, check and receive the recording (copied and "
+                      "checked in the data folder), then queue its processing. A {serve} on "
+                      "the same data folder does the rest; the event's publication rule "
+                      "applies.").format(serve="`replay serve`"))
     _add_recording_arguments(sub)
-    sub.add_argument("--json", action="store_true", help=JSON_HELP)
+    sub.add_argument("--json", action="store_true", help=_(JSON_HELP))
     sub.set_defaults(review=False)
 
 
@@ -356,8 +366,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
               else [name.strip() for name in args.workers.split(",") if name.strip()])
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
-        raise ReplayError(f"file(s) de travaux inconnue(s){NBSP}: {', '.join(unknown)}{NBSP}; "
-                          f"choisissez parmi {','.join(QUEUES)}")
+        raise ReplayError(_("unknown job queue(s): {unknown}; choose among {queues}").format(
+            unknown=", ".join(unknown), queues=",".join(QUEUES)))
     logging.getLogger("replay").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     print(f"replay serve{NBSP}: http://{settings.host}:{settings.port}/ {NBSP}; "
           f"{describe_backend(settings)}", file=sys.stderr, flush=True)
@@ -383,15 +393,18 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         from replay.web.app import create_app
 
         if not settings.live_enabled:
-            raise ReplayError(f"le direct est désactivé (réglage live_enabled){NBSP}: "
-                              "activez-le pour lancer `replay worker --queue live`")
+            raise ReplayError(_("the live is disabled (setting live_enabled): enable it to run "
+                                "{command}").format(command="`replay worker --queue live`"))
         print(f"replay worker live{NBSP}: http://{settings.host}:{settings.port}/ {NBSP}; "
               f"{describe_backend(settings)}", file=sys.stderr, flush=True)
         web.run_app(create_app(settings, worker_queues=()), host=settings.host,
                     port=settings.port, print=None, access_log=None)
         return 0
-    print(f"replay worker {args.queue}{NBSP}: {args.concurrency} travail(s) à la fois{NBSP}; "
-          f"{describe_backend(settings)}", file=sys.stderr, flush=True)
+    print(ngettext("replay worker {queue}: {n} job at a time; {backend}",
+                   "replay worker {queue}: {n} jobs at a time; {backend}",
+                   args.concurrency).format(queue=args.queue, n=args.concurrency,
+                                            backend=describe_backend(settings)),
+          file=sys.stderr, flush=True)
     asyncio.run(run_worker(settings, args.queue, concurrency=args.concurrency,
                            health_file=args.health_file))
     return 0
@@ -416,8 +429,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json({"recording": recording, "job": job})
     else:
-        print(f"Enregistrement {recording} ajouté{NBSP}; analyse en file (travail {job}). "
-              "`replay serve` (ou `replay worker --queue media`) le traite.")
+        print(_("Recording {recording} added; analysis queued (job {job}). {serve} (or {worker}) "
+                "processes it.").format(recording=recording, job=job, serve="`replay serve`",
+                                        worker="`replay worker --queue media`"))
     return 0
 
 
@@ -428,15 +442,15 @@ def _print_json(data: object) -> None:
 async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     objects = object_store_for(args.to, settings)
     if not settings.uses_postgresql and not settings.database_path.is_file():
-        raise ReplayError(f"aucune donnée replay dans {settings.data_dir}{NBSP}: traitez "
-                          "d’abord un enregistrement (replay process), ou donnez --data-dir")
+        raise ReplayError(_("no replay data in {folder}: process a recording first (replay "
+                            "process), or give --data-dir").format(folder=settings.data_dir))
     store = open_store(settings)
     try:
         event = store.load_event(args.event)
         if event is None:
-            known = ", ".join(store.event_slugs()) or "aucun pour l’instant"
-            raise ReplayError(f"évènement «{NBSP}{args.event}{NBSP}» inconnu{NBSP}; évènements "
-                              f"connus{NBSP}: {known}")
+            known = ", ".join(store.event_slugs()) or _("none yet")
+            raise ReplayError(_("unknown event “{slug}”; known events: {known}").format(
+                slug=args.event, known=known))
         ctx = WorkContext(settings=settings, store=store, objects=objects,
                           progress=TerminalProgress(sys.stderr))
         index = f"{describe_target(args.to, settings).rstrip('/')}/{event.slug}/index.html"
@@ -476,19 +490,21 @@ def _request(args: argparse.Namespace) -> ProcessRequest:
     try:
         programme = args.schedule.read_bytes()
     except OSError as exc:
-        raise ReplayError(f"programme {args.schedule} illisible{NBSP}: {exc.strerror}") from exc
+        raise ReplayError(_("programme {path} unreadable: {reason}").format(
+            path=args.schedule, reason=exc.strerror)) from exc
     if not args.recording.is_file():
-        raise ReplayError(f"{args.recording} n’existe pas ou n’est pas un fichier")
+        raise ReplayError(_("{path} does not exist or is not a file").format(path=args.recording))
     event = read_programme(programme, args.schedule.name)
     return ProcessRequest(args.recording, event, args.room, args.started_at, args.review)
 
 
 def _published_text(args: argparse.Namespace, result: dict[str, Any]) -> str:
     if args.command == "publish":
-        return "\n".join([f"Publié{NBSP}: {result['index']}",
-                          *(f"Attention{NBSP}: {warning}" for warning in result["warnings"])])
-    return (f"Retiré{NBSP}: {', '.join(result['withdrawn'])}{NBSP}; index mis à "
-            f"jour{NBSP}: {result['index']}")
+        return "\n".join([_("Published: {where}").format(where=result["index"]),
+                          *(_("Warning: {warning}").format(warning=warning)
+                            for warning in result["warnings"])])
+    return _("Withdrawn: {sessions}; index updated: {where}").format(
+        sessions=", ".join(result["withdrawn"]), where=result["index"])
 
 
 def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
@@ -496,17 +512,20 @@ def _report(summary: JobSummary, settings: Settings, as_json: bool) -> None:
         print(summary.as_json())
         return
     for result in summary.sessions:
-        print(f"«{NBSP}{result.title}{NBSP}»{NBSP}: {result.start:.1f}–{result.end:.1f}{NBSP}s")
+        print(_("“{title}”: {start}–{end} s").format(title=result.title,
+                                                     start=f"{result.start:.1f}",
+                                                     end=f"{result.end:.1f}"))
     if summary.site and settings.object_store_url:
-        print(f"Publié{NBSP}: {settings.object_store_url.rstrip('/')}/{summary.site}/index.html")
+        print(_("Published: {where}").format(
+            where=f"{settings.object_store_url.rstrip('/')}/{summary.site}/index.html"))
     elif summary.site:
         index = (settings.site_dir / summary.site / "index.html").resolve()
-        print(f"Publié{NBSP}: {index}")
+        print(_("Published: {where}").format(where=index))
     else:
-        print(f"Traitement terminé{NBSP}; rien n’est publié (--review).")
+        print(_("Processing finished; nothing is published (--review)."))
     if summary.site:
         for warning in publication_warnings(settings):
-            print(f"Attention{NBSP}: {warning}")
+            print(_("Warning: {warning}").format(warning=warning))
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -518,7 +537,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("replay").setLevel(logging.DEBUG if args.verbose else logging.INFO)
         return asyncio.run(run_demo(settings, args.out))
 
-    print(f"Création de l’évènement d’exemple dans {args.out}…", file=sys.stderr)
+    print(_("Creating the sample event in {folder}…").format(folder=args.out), file=sys.stderr)
     truth = build_sample(args.out)
     request = ProcessRequest(truth.recording, read_programme(truth.schedule.read_bytes()),
                              truth.room, truth.started_at)
@@ -529,50 +548,49 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_user(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "user", help="gérer les comptes (organisateurs, éditeurs) et les jetons d’API",
-        description="Créer les comptes de connexion et les jetons d’API des scripts. Le mot "
-                    "de passe est demandé deux fois dans le terminal, ou lu dans la variable "
-                    "d’environnement REPLAY_NEW_PASSWORD (pour les scripts) ; jamais en "
-                    "argument.")
+        "user", help=_("manage the accounts (organisers, editors) and the API tokens"),
+        description=_("Create the login accounts and the scripts' API tokens. The password is "
+                      "asked twice in the terminal, or read from the environment variable "
+                      "REPLAY_NEW_PASSWORD (for scripts); never as an argument."))
     actions = sub.add_subparsers(dest="user_command", required=True, metavar="ACTION",
-                                 title=f"actions{NBSP}", parser_class=Parser)
-    add = actions.add_parser("add", help="créer un compte",
-                             description="Créer un compte. Les organisateurs font tout sur "
-                                         "leurs évènements ; les éditeurs corrigent les "
-                                         "sous-titres.")
-    add.add_argument("email", metavar="ADRESSE", help="l’adresse de connexion")
-    add.add_argument("--name", required=True, metavar="NOM", help="le nom affiché dans les pages")
+                                 title=_("actions") + NBSP, parser_class=Parser)
+    add = actions.add_parser("add", help=_("create an account"),
+                             description=_("Create an account. Organisers do everything on "
+                                           "their events; editors correct the subtitles."))
+    add.add_argument("email", metavar="ADRESSE", help=_("the login address"))
+    add.add_argument("--name", required=True, metavar="NOM",
+                     help=_("the name shown in the pages"))
     add.add_argument("--role", required=True, choices=["organiser", "editor"],
-                     help="organiser (organisateur) ou editor (éditeur)")
+                     help=_("organiser or editor"))
     add.add_argument("--event", action="append", default=[], metavar="SLUG",
-                     help="limiter le compte à cet évènement (répétable ; par défaut : tous)")
-    add.add_argument("--json", action="store_true", help=JSON_HELP)
-    token = actions.add_parser("token", help="afficher une seule fois un nouveau jeton d’API",
-                               description="Afficher un nouveau jeton d’API, à envoyer en "
-                                           "`Authorization: Bearer JETON`. Seule son empreinte "
-                                           "est gardée : il ne peut pas être réaffiché.")
-    token.add_argument("email", metavar="ADRESSE", help="l’adresse du compte")
+                     help=_("limit the account to this event (repeatable; by default: all)"))
+    add.add_argument("--json", action="store_true", help=_(JSON_HELP))
+    token = actions.add_parser("token", help=_("show a new API token, once"),
+                               description=_("Show a new API token, to send as {header}. Only "
+                                             "its digest is kept: it cannot be shown again."
+                                             ).format(header="`Authorization: Bearer " +
+                                                      _("TOKEN") + "`"))
+    token.add_argument("email", metavar="ADRESSE", help=_("the account's address"))
     token.add_argument("--label", required=True, metavar="LIBELLE",
-                       help="à quoi sert le jeton, par exemple un script")
+                       help=_("what the token is for, for example a script"))
     token.add_argument("--days", type=float, metavar="JOURS",
-                       help="nombre de jours de validité du jeton (par défaut : le réglage "
-                            "token_days)")
-    token.add_argument("--json", action="store_true", help=JSON_HELP)
-    tokens = actions.add_parser("tokens", help="lister les jetons d’API d’un compte",
-                                description="Lister les jetons du compte : numéro, libellé, "
-                                            "dates et état (actif, révoqué, expiré).")
-    tokens.add_argument("email", metavar="ADRESSE", help="l’adresse du compte")
-    revoke = actions.add_parser("revoke", help="révoquer définitivement un jeton d’API",
-                                description="Révoquer un jeton par son numéro (voir `replay "
-                                            "user tokens`) : les scripts qui l’utilisent sont "
-                                            "refusés aussitôt.")
-    revoke.add_argument("token_id", type=int, metavar="NUMERO", help="le numéro du jeton")
-    disable = actions.add_parser("disable", help="désactiver un compte (ou le réactiver)",
-                                 description="Un compte désactivé ne peut plus se connecter, "
-                                             "ses sessions ouvertes prennent fin et ses jetons "
-                                             "cessent de fonctionner.")
-    disable.add_argument("email", metavar="ADRESSE", help="l’adresse du compte")
-    disable.add_argument("--undo", action="store_true", help="réactiver le compte")
+                       help=_("number of days the token is valid (by default: the setting "
+                              "token_days)"))
+    token.add_argument("--json", action="store_true", help=_(JSON_HELP))
+    tokens = actions.add_parser("tokens", help=_("list an account's API tokens"),
+                                description=_("List the account's tokens: number, label, dates "
+                                              "and state (active, revoked, expired)."))
+    tokens.add_argument("email", metavar="ADRESSE", help=_("the account's address"))
+    revoke = actions.add_parser("revoke", help=_("revoke an API token for good"),
+                                description=_("Revoke a token by its number (see {tokens}): "
+                                              "the scripts that use it are refused at once."
+                                              ).format(tokens="`replay user tokens`"))
+    revoke.add_argument("token_id", type=int, metavar="NUMERO", help=_("the token's number"))
+    disable = actions.add_parser("disable", help=_("deactivate an account (or reactivate it)"),
+                                 description=_("A deactivated account can no longer log in, its "
+                                               "open sessions end and its tokens stop working."))
+    disable.add_argument("email", metavar="ADRESSE", help=_("the account's address"))
+    disable.add_argument("--undo", action="store_true", help=_("reactivate the account"))
 
 
 def _user(args: argparse.Namespace, settings: Settings) -> int:
@@ -587,7 +605,8 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 _print_json({"email": user.email, "role": str(user.role), "id": user.id})
             else:
-                print(f"Compte créé{NBSP}: {user.email} ({user.role})")
+                print(_("Account created: {email} ({role})").format(email=user.email,
+                                                                    role=user.role))
             return 0
         USER_ACTIONS[args.user_command](users, args)
         return 0
@@ -601,8 +620,8 @@ def _account(users: Users, email: str) -> User:
     found = next((u for u in users.all() if u.email.casefold() == email.strip().casefold()),
                  None)
     if found is None:
-        raise AccountError(f"Aucun compte pour l’adresse {email}\u00a0: vérifiez-la, ou "
-                           "créez-le (replay user add).")
+        raise AccountError(_("No account for the address {email}: check it, or create it "
+                             "(replay user add).").format(email=email))
     return found
 
 
@@ -614,19 +633,19 @@ def _user_token(users: Users, args: argparse.Namespace) -> None:
         _print_json({"email": found.email, "label": args.label, "token": token})
     else:
         print(token)
-    print(f"Conservez ce jeton{NBSP}: il ne sera plus affiché.", file=sys.stderr)
+    print(_("Keep this token: it will not be shown again."), file=sys.stderr)
 
 
 def _user_tokens(users: Users, args: argparse.Namespace) -> None:
     found = _account(users, args.email)
     listed = users.tokens_of(found.id)
     if not listed:
-        print(f"Aucun jeton pour {found.email}.")
+        print(_("No token for {email}.").format(email=found.email))
     now = time.time()
     for token in listed:
-        print(f"n°\u00a0{token.id}\t«\u00a0{token.label}\u00a0»\tcréé le "
-              f"{_day(token.created_at)}\texpire le {_day(token.expires_at)}\t"
-              f"{token.state(now)}")
+        print(_("No. {number}\t“{label}”\tcreated on {created}\texpires on {expires}\t{state}"
+                ).format(number=token.id, label=token.label, created=_day(token.created_at),
+                         expires=_day(token.expires_at), state=_(token.state(now))))
 
 
 def _day(timestamp: float) -> str:
@@ -638,22 +657,23 @@ def _user_revoke(users: Users, args: argparse.Namespace) -> None:
 
     token = users.token(args.token_id)
     if token is None:
-        raise AccountError(f"Aucun jeton n°\u00a0{args.token_id}\u00a0: voyez la liste "
-                           "(replay user tokens ADRESSE).")
+        raise AccountError(_("No token No. {number}: see the list (replay user tokens "
+                             "ADDRESS).").format(number=args.token_id))
     if not users.revoke_token(token.id):
-        print(f"Le jeton n°\u00a0{token.id} était déjà révoqué.")
+        print(_("Token No. {number} was already revoked.").format(number=token.id))
         return
-    print(f"Jeton n°\u00a0{token.id} («\u00a0{token.label}\u00a0») révoqué.")
+    print(_("Token No. {number} (“{label}”) revoked.").format(number=token.id,
+                                                              label=token.label))
 
 
 def _user_disable(users: Users, args: argparse.Namespace) -> None:
     found = _account(users, args.email)
     users.set_disabled(found.id, not args.undo)
     if args.undo:
-        print(f"Compte réactivé\u00a0: {found.email}")
+        print(_("Account reactivated: {email}").format(email=found.email))
     else:
-        print(f"Compte désactivé\u00a0: {found.email}\u00a0; ses sessions sont fermées et "
-              "ses jetons refusés.")
+        print(_("Account deactivated: {email}; its sessions are closed and its tokens refused."
+                ).format(email=found.email))
 
 
 USER_ACTIONS: dict[str, Callable[[Users, argparse.Namespace], None]] = {
@@ -670,33 +690,32 @@ def _new_password() -> str:
     given = os.environ.get("REPLAY_NEW_PASSWORD")
     if given is not None:
         return given
-    first = getpass.getpass("Mot de passe (12\u00a0caractères au moins)\u00a0: ")
+    first = getpass.getpass(_("Password (12 characters at least): "))
     check_new_password(first)
-    if getpass.getpass("Le même, une seconde fois\u00a0: ") != first:
-        raise PasswordError("Les deux saisies du mot de passe diffèrent.")
+    if getpass.getpass(_("The same, a second time: ")) != first:
+        raise PasswordError(_("The two entries of the password differ."))
     return first
 
 
 def _add_live(commands: Commands[Parser]) -> None:
     sub = commands.add_parser(
-        "live", help="clés de diffusion du direct : lister, régénérer, révoquer",
-        description="Chaque salle d’un évènement reçoit une URL RTMP avec sa clé de stream et "
-                    "une URL SRT avec sa phrase secrète, pour OBS, vMix ou un encodeur "
-                    "matériel. Un `replay serve` en marche prend les changements en compte en "
-                    "quelques secondes.")
+        "live", help=_("the live's streaming keys: list, regenerate, revoke"),
+        description=_("Each room of an event gets an RTMP URL with its stream key and an SRT "
+                      "URL with its passphrase, for OBS, vMix or a hardware encoder. A running "
+                      "{serve} takes the changes into account within a few seconds.").format(
+                          serve="`replay serve`"))
     actions = sub.add_subparsers(dest="live_command", required=True, metavar="ACTION",
-                                 title=f"actions{NBSP}", parser_class=Parser)
-    keys = actions.add_parser("keys", help="afficher les URL et les clés de chaque salle (en "
-                                           "créant celles qui manquent)")
-    keys.add_argument("event", metavar="EVENEMENT", help="l’identifiant (slug) de l’évènement")
-    for name, what in (("regenerate", "remplacer la clé et la phrase secrète d’une salle (les "
-                                      "anciennes cessent de fonctionner)"),
-                       ("revoke", "révoquer la clé d’une salle : plus aucun encodeur ne peut y "
-                                  "diffuser")):
+                                 title=_("actions") + NBSP, parser_class=Parser)
+    keys = actions.add_parser("keys", help=_("show the URLs and keys of each room (creating "
+                                             "those missing)"))
+    keys.add_argument("event", metavar="EVENEMENT", help=_(EVENT_HELP))
+    for name, what in (("regenerate", _("replace a room's key and passphrase (the old ones "
+                                        "stop working)")),
+                       ("revoke", _("revoke a room's key: no encoder can stream there any "
+                                    "more"))):
         action = actions.add_parser(name, help=what, description=what)
-        action.add_argument("event", metavar="EVENEMENT",
-                            help="l’identifiant (slug) de l’évènement")
-        action.add_argument("room", metavar="SALLE", help="le nom de la salle dans le programme")
+        action.add_argument("event", metavar="EVENEMENT", help=_(EVENT_HELP))
+        action.add_argument("room", metavar="SALLE", help=_("the room's name in the programme"))
 
 
 def _live(args: argparse.Namespace, settings: Settings) -> int:
@@ -742,11 +761,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         summary = asyncio.run(_run_process(settings, _request(args)))
     except ReplayError as exc:
-        print(f"replay{NBSP}: erreur{NBSP}: {_with_option(exc)}", file=sys.stderr)
+        print(_("replay: error: {message}").format(message=_with_option(exc)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"replay{NBSP}: interrompu{NBSP}; relancez la même commande pour reprendre",
-              file=sys.stderr)
+        print(_("replay: interrupted; run the same command again to resume"), file=sys.stderr)
         return 130
     _report(summary, settings, args.json)
     log.info("done in %.1f s", time.monotonic() - started)

@@ -15,9 +15,9 @@ from typing import Any
 
 from replay.domain.addresses import parse_networks
 from replay.domain.errors import ReplayError
+from replay.locale import _
 
 ENV_PREFIX = "REPLAY_"
-NBSP = "\u00a0"
 POSTGRESQL_SCHEMES = ("postgresql", "postgres")
 
 
@@ -211,20 +211,27 @@ def _build(values: Mapping[str, Any]) -> Settings:
 def _check_urls(settings: Settings) -> None:
     scheme, sep, rest = settings.database_url.partition("://")
     if settings.database_url and not (sep and rest and scheme in ("sqlite", *POSTGRESQL_SCHEMES)):
-        raise ReplayError(
-            f"réglage database_url{NBSP}: «{NBSP}{settings.database_url}{NBSP}» n’est pas "
-            f"reconnu{NBSP}; écrivez postgresql://UTILISATEUR@HÔTE:5432/BASE, "
-            "sqlite:///CHEMIN/replay.sqlite3, ou rien (le fichier SQLite du dossier de "
-            "données)")
+        raise ReplayError(_(
+            "setting database_url: “{value}” is not recognised; write {postgresql}, {sqlite}, "
+            "or nothing (the SQLite file of the data folder)").format(
+                value=settings.database_url,
+                postgresql=("postgresql://" + _("USER") + "@" + _("HOST") + ":5432/"
+                            + _("DATABASE")),
+                sqlite="sqlite:///" + _("PATH") + "/replay.sqlite3"))
     scheme, sep, rest = settings.object_store_url.partition("://")
     if settings.object_store_url and sep and scheme not in ("s3", "file"):
-        raise ReplayError(
-            f"réglage object_store_url{NBSP}: «{NBSP}{settings.object_store_url}{NBSP}» "
-            f"n’est pas reconnu{NBSP}; écrivez s3://BUCKET/PRÉFIXE (avec s3_endpoint_url "
-            "pour MinIO), un dossier, ou rien (DATA_DIR/site)")
+        raise ReplayError(_(
+            "setting object_store_url: “{value}” is not recognised; write {s3} (with "
+            "s3_endpoint_url for MinIO), a folder, or nothing ({default})").format(
+                value=settings.object_store_url, s3=s3_example(), default="DATA_DIR/site"))
     if scheme == "s3" and not rest.strip("/"):
-        raise ReplayError(f"réglage object_store_url{NBSP}: il manque le nom du bucket "
-                          "(s3://BUCKET/PRÉFIXE)")
+        raise ReplayError(_("setting object_store_url: the bucket's name is missing ({s3})"
+                            ).format(s3=s3_example()))
+
+
+def s3_example() -> str:
+    """An S3 target as people write one, for the messages that ask for one."""
+    return "s3://BUCKET/" + _("PREFIX")
 
 
 def _check_limits(settings: Settings) -> None:

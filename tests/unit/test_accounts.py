@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from replay.cli import main
 from replay.domain import passwords
 from replay.domain.passwords import LEGACY_PARAMS, ScryptParams, hash_password
+from replay.locale import _
 from replay.settings import Settings
 from replay.store.db import MIGRATIONS, Store
 from replay.store.factory import open_store
@@ -128,7 +129,7 @@ async def test_behind_a_trusted_proxy_each_client_is_limited_alone(tmp_path: Pat
     async for site in start(tmp_path, trusted_proxies="127.0.0.1"):
         fields = await site.form()
         attacker = {"X-Forwarded-For": "198.51.100.66"}
-        for _ in range(5):
+        for _attempt in range(5):
             assert (await site.login("orga@example.org", WRONG, fields, **attacker)).status == 200
         locked = await site.login("orga@example.org", PASSWORD, fields, **attacker)
         assert locked.status == 429
@@ -178,7 +179,7 @@ async def test_tokens_expire(site: Site) -> None:
     stale = site.users.create_token(user.id, "ancien", seconds=0)
     assert (await site.client.get("/api/events", headers=bearer(fresh))).status == 200
     assert (await site.client.get("/api/events", headers=bearer(stale))).status == 401
-    states = {t.label: t.state(site.users.clock()) for t in site.users.tokens_of(user.id)}
+    states = {t.label: _(t.state(site.users.clock())) for t in site.users.tokens_of(user.id)}
     assert states == {"script": "actif", "ancien": "expiré"}
     assert site.users.token_seconds == 90 * 86400
 

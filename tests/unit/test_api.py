@@ -576,6 +576,31 @@ async def test_each_route_enforces_the_role_its_table_declares(api: Api) -> None
             assert editor.status not in (401, 403), (route.method, route.path)
 
 
+#: The routes editors may call (organisers may call every route), written here apart from
+#: the routes' tables: the tables are the one place the server takes roles from, so a role
+#: changed there by mistake is caught here.
+CAPTIONS = "/api/captions/{id}/{guid}/{lang}"
+EDITORS_ROUTES = {
+    ("GET", "/api/openapi.json"), ("GET", "/api/events"), ("GET", "/api/events/{slug}"),
+    ("GET", "/api/events/{slug}/sessions"), ("POST", "/api/events/{slug}/replace"),
+    ("GET", "/api/events/{slug}/glossary"), ("PUT", "/api/events/{slug}/glossary"),
+    ("GET", "/api/chapters/{id}/{guid}"), ("PUT", "/api/chapters/{id}/{guid}"),
+    ("GET", CAPTIONS), ("PUT", CAPTIONS), ("GET", f"{CAPTIONS}/history"),
+    ("GET", f"{CAPTIONS}/versions/{{n}}"), ("GET", f"{CAPTIONS}/diff"),
+    ("POST", f"{CAPTIONS}/revert"), ("POST", f"{CAPTIONS}/status"),
+    ("POST", f"{CAPTIONS}/claim"), ("DELETE", f"{CAPTIONS}/claim"),
+    ("GET", f"{CAPTIONS}/export.vtt"), ("GET", f"{CAPTIONS}/export.srt"),
+    ("POST", f"{CAPTIONS}/import"),
+}
+
+
+def test_the_tables_give_editors_exactly_their_routes() -> None:
+    routes = documented_routes()
+    assert {route.role for route in routes} == set(Role)
+    editors = {(route.method, route.path) for route in routes if route.role is Role.EDITOR}
+    assert editors == EDITORS_ROUTES
+
+
 def api_routes(app: web.Application) -> set[tuple[str, str]]:
     found = set()
     for route in app.router.routes():

@@ -14,6 +14,7 @@ from replay.domain.srt import parse_srt
 from replay.domain.subtitle_files import Refusal
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import display_lines, parse_webvtt, render_webvtt
+from replay.locale import _
 from tests.unit.test_webvtt import clean_cues, hostile_cues, visible
 from tests.unit.test_webvtt_hardening import HOSTILE_TAGS
 
@@ -95,4 +96,4 @@ def test_a_file_webvtt_py_reads_differently_is_refused() -> None:
     stamp = "0" * 12 + "99:00:01.000"
     text = f"WEBVTT\n\n{stamp} --> {stamp.replace('01.000', '02.000')}\nsalut\n"
     assert parse_webvtt(text) == [Cue(356401.0, 356402.0, ("salut",))]
-    assert read_subtitles(text.encode(), "a.vtt") == Refusal(DISAGREEMENT)
+    assert read_subtitles(text.encode(), "a.vtt") == Refusal(_(DISAGREEMENT))

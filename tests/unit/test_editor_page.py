@@ -20,6 +20,7 @@ from yarl import URL
 
 from replay.domain.cutplan import Cut
 from replay.domain.programme import parse_programme
+from replay.locale import _
 from replay.services.captions import speech_dir
 from replay.settings import Settings
 from replay.store.db import Recording
@@ -114,9 +115,9 @@ async def test_editors_and_organisers_get_the_editor(site: Site, who: str) -> No
                   "Rechercher et remplacer", "Historique des versions", "Garder ma version",
                   "Prendre la leur", "Glossaire de l’évènement"):
         assert label in text, label
-    for keys, action in SHORTCUTS:
-        assert keys in text
-        assert action in text
+    for keys, action in SHORTCUTS:  # catalogue messages, shown in French
+        assert _(keys) in text
+        assert _(action) in text
     assert ("Publier" in text) is (who == "organiser")  # editors may not publish here
     assert "Séance <b>un</b>" in text  # escaped, shown as text
     video = next(document.iter(f"{NS}video"))

@@ -16,6 +16,7 @@ from aiohttp.resolver import ThreadedResolver
 from aiohttp.test_utils import BaseTestServer, TestServer
 
 from replay.domain.addresses import IPAddress, is_public_address
+from replay.locale import _
 from replay.web.fetch import UNREACHABLE, FetchError, fetch_programme
 
 LOOPBACK_V4 = "127.0.0.1"
@@ -81,7 +82,7 @@ async def test_an_injected_policy_reaches_the_listener(listener: Listener) -> No
 ])
 async def test_the_default_policy_refuses_local_addresses_without_sending_anything(
         listener: Listener, host: str) -> None:
-    assert await refused(listener.url("/schedule.json", host)) == UNREACHABLE
+    assert await refused(listener.url("/schedule.json", host)) == _(UNREACHABLE)
     assert listener.hits == []
 
 
@@ -94,7 +95,7 @@ async def test_literal_addresses_are_refused_before_any_connection(url: str) -> 
         assert not is_public_address(address)  # checked, then refused: never dialled
         return False
 
-    assert await refused(url, policy) == UNREACHABLE
+    assert await refused(url, policy) == _(UNREACHABLE)
 
 
 async def test_every_redirect_hop_is_checked(listener: Listener) -> None:
@@ -103,14 +104,14 @@ async def test_every_redirect_hop_is_checked(listener: Listener) -> None:
                    "http://169.254.169.254/", "http://10.0.0.1/"):
         listener.hits.clear()
         url = f"{listener.url('/redirect')}?to={target}"
-        assert await refused(url, only_127_0_0_1) == UNREACHABLE
+        assert await refused(url, only_127_0_0_1) == _(UNREACHABLE)
         assert listener.hits == ["/redirect"]
     allowed = f"{listener.url('/redirect')}?to={listener.url('/schedule.json')}"
     assert (await fetch_programme(allowed, policy=only_127_0_0_1))[1] == "schedule.json"
 
 
 async def test_a_redirect_loop_ends(listener: Listener) -> None:
-    assert await refused(listener.url("/loop"), only_127_0_0_1) == UNREACHABLE
+    assert await refused(listener.url("/loop"), only_127_0_0_1) == _(UNREACHABLE)
     assert listener.hits == ["/loop"] * 4
 
 
@@ -124,7 +125,7 @@ async def test_closed_port_missing_file_and_refused_address_read_the_same(
         await refused(listener.url("/missing"), only_127_0_0_1),
         await refused(listener.url("/schedule.json")),  # the default policy
     }
-    assert messages == {UNREACHABLE}
+    assert messages == {_(UNREACHABLE)}
 
 
 async def test_a_name_is_resolved_once_and_the_checked_address_is_used(
@@ -142,7 +143,7 @@ async def test_a_name_is_resolved_once_and_the_checked_address_is_used(
 
     monkeypatch.setattr(ThreadedResolver, "resolve", resolve)
     url = listener.url("/schedule.json", "programme.example")
-    data, _ = await fetch_programme(url, policy=only_127_0_0_1)
+    data, _kind = await fetch_programme(url, policy=only_127_0_0_1)
     assert data == b'{"schedule": {}}'
     assert asked == ["programme.example"]
     assert listener.hits == ["/schedule.json"]

@@ -21,9 +21,9 @@ from replay.web.errors import DISK_FULL
 PACKAGE = Path(replay.__file__).parent
 PO = LOCALE_DIR / "fr" / "LC_MESSAGES" / "replay.po"
 NBSP = "\u00a0"
-#: Where messages are marked: the Python code, and the service's page templates.
-METHODS = [("**/site/templates/**.html", "ignore"), ("**/templates/**.html", "jinja2"),
-           ("**.py", "python")]
+#: Where messages are marked: the Python code, the service's page templates and the
+#: published site's.
+METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 
 
@@ -81,8 +81,9 @@ def _check_typography(msgid: str, text: str) -> None:
     for index, char in enumerate(text):
         if char in ":;?!»" and index > 0:
             before = text[index - 1]
-            a_time = char == ":" and before.isdigit()  # 09:28, +01:00
-            assert a_time or before in (NBSP, "\u202f"), (msgid, text)
+            # 09:28, +01:00, minutes:secondes: a colon in a notation, not punctuation
+            notation = char == ":" and (before.isdigit() or text[index + 1:index + 2].isalpha())
+            assert notation or before in (NBSP, "\u202f"), (msgid, text)
         if char == "«":
             assert text[index + 1] in (NBSP, "\u202f"), (msgid, text)
     assert "'" not in text, (msgid, text)  # the apostrophe is ’

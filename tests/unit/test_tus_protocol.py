@@ -139,11 +139,11 @@ def test_check_metadata_keeps_a_display_name_and_normalises_the_digest() -> None
 @pytest.mark.parametrize(
     ("metadata", "message"),
     [
-        ({"room": "r"}, "Métadonnée manquante\u00a0: « event »"),
-        ({"event": " ", "room": "r"}, "Métadonnée manquante\u00a0: « event »"),
-        ({"event": "e", "room": "r", "sha256": "abc"}, "« sha256 » invalide"),
-        ({"event": "e", "room": "r", "sha256": "g" * 64}, "« sha256 » invalide"),
-        ({"event": "e", "room": "r", "started_at": "mardi"}, "« started_at » invalide"),
+        ({"room": "r"}, "Métadonnée manquante\u00a0: «\u00a0event\u00a0»"),
+        ({"event": " ", "room": "r"}, "Métadonnée manquante\u00a0: «\u00a0event\u00a0»"),
+        ({"event": "e", "room": "r", "sha256": "abc"}, "«\u00a0sha256\u00a0» invalide"),
+        ({"event": "e", "room": "r", "sha256": "g" * 64}, "«\u00a0sha256\u00a0» invalide"),
+        ({"event": "e", "room": "r", "started_at": "mardi"}, "«\u00a0started_at\u00a0» invalide"),
     ],
 )
 def test_check_metadata_refuses(metadata: dict[str, str], message: str) -> None:

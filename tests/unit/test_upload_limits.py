@@ -20,6 +20,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from replay.locale import _
 from replay.settings import Settings
 from replay.store.users import Role
 from replay.web.api import QUOTAS
@@ -168,7 +169,7 @@ async def test_a_full_disk_refuses_uploads_with_a_french_507(
     assert (await site.create("alice", GiB // 2)).status == 201  # 2 GiB stay free
     refused = await site.create("alice", GiB)  # 0.5 GiB pending + 1 GiB: below 2 GiB free
     assert refused.status == 507
-    assert (await refused.json())["error"] == DISK_FULL
+    assert (await refused.json())["error"] == _(DISK_FULL)
     site.app[QUOTAS].free = lambda path: 0
     form = aiohttp.FormData()
     form.add_field("room", ROOM)
@@ -177,7 +178,7 @@ async def test_a_full_disk_refuses_uploads_with_a_french_507(
     plain = await site.client.post(f"/api/events/{SLUG}/recordings", data=form,
                                    headers={"Authorization": f"Bearer {site.tokens['alice']}"})
     assert plain.status == 507
-    assert (await plain.json())["error"] == DISK_FULL
+    assert (await plain.json())["error"] == _(DISK_FULL)
     assert site.app[STORE].recordings_of(SLUG) == []
 
 

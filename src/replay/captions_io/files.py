@@ -34,12 +34,13 @@ from webvtt.errors import MalformedCaptionError, MalformedFileError
 from replay.domain.subtitle_files import Refusal, imported_cues
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import format_timestamp, written_cues
+from replay.locale import N_, _
 
 NBSP: Final = "\u00a0"
 ARROW: Final = "-->"
 _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
-DISAGREEMENT: Final = (f"Fichier ambigu{NBSP}: ses repères ne se lisent pas de la même façon "
-                       "partout. Exportez-le à nouveau depuis votre logiciel de sous-titrage.")
+DISAGREEMENT: Final = N_("Ambiguous file: its cues do not read the same way everywhere. Export "
+                         "it again from your subtitling software.")
 
 
 def read_subtitles(data: bytes, filename: str) -> list[Cue] | Refusal:
@@ -54,11 +55,11 @@ def read_subtitles(data: bytes, filename: str) -> list[Cue] | Refusal:
     try:
         captions = webvtt.from_buffer(io.StringIO(text), format=kind).captions
     except (MalformedCaptionError, MalformedFileError):
-        return Refusal(DISAGREEMENT)
+        return Refusal(_(DISAGREEMENT))
     found = [(c.start_time.in_milliseconds(), c.end_time.in_milliseconds()) for c in captions]
     expected = [(round(cue.start * 1000), round(cue.end * 1000)) for cue in checked]
     if found != expected:
-        return Refusal(DISAGREEMENT)
+        return Refusal(_(DISAGREEMENT))
     return checked
 
 

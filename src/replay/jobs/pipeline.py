@@ -50,6 +50,7 @@ from replay.domain.stages import StageStatus
 from replay.domain.transcript import Segment
 from replay.domain.webvtt import render_webvtt
 from replay.jobs.context import Context, StaleAttempt, WorkContext, discard
+from replay.locale import _, ngettext
 from replay.media import commands
 from replay.media.probe import MediaInfo
 from replay.media.runner import run_ffmpeg
@@ -494,11 +495,13 @@ async def process(ctx: Context, request: ProcessRequest) -> JobSummary:
     if not request.review:  # the organiser's command is the decision to publish
         site = await publish(ctx, request.event, decided=[cut.guid for cut in cuts])
     if failures:
-        raise ReplayError(
-            f"{len(failures)} séance{'s' if len(failures) > 1 else ''} sur {len(cuts)} en "
-            f"échec ({f'{NBSP}; '.join(failures)})"
-            f"{NBSP}; les autres sont traitées. Corrigez la cause et relancez la même "
-            f"commande{NBSP}: le travail fini est gardé.")
+        raise ReplayError(ngettext(
+            "{n} session out of {total} failed ({failures}); the others are processed. Fix the "
+            "cause and run the same command again: the finished work is kept.",
+            "{n} sessions out of {total} failed ({failures}); the others are processed. Fix the "
+            "cause and run the same command again: the finished work is kept.",
+            len(failures)).format(n=len(failures), total=len(cuts),
+                                  failures=f"{NBSP}; ".join(failures)))
     return _summary(request, recording, info, cuts, published=not request.review, site=site)
 
 
@@ -510,7 +513,7 @@ def _failures(cuts: list[Cut], outcomes: list[BaseException | None]) -> list[str
                 raise outcome
             log.error("session %s failed", cut.guid, exc_info=outcome)
             reason = str(outcome).splitlines()[0] if str(outcome) else type(outcome).__name__
-            failures.append(f"«{NBSP}{cut.title}{NBSP}»{NBSP}: {reason}")
+            failures.append(_("“{title}”: {reason}").format(title=cut.title, reason=reason))
     return failures
 
 

@@ -7,10 +7,9 @@ from replay.domain.errors import ReplayError
 from replay.live import bridge
 from replay.live.store import LiveStore
 from replay.live.web import key_json, public_host
+from replay.locale import _
 from replay.settings import Settings
 from replay.store.factory import open_store
-
-NBSP = "\u00a0"
 
 
 def live_command(settings: Settings, action: str, event_slug: str, room: str | None) -> str:
@@ -18,19 +17,20 @@ def live_command(settings: Settings, action: str, event_slug: str, room: str | N
     try:
         event = bridge.load_event(store, event_slug)
         if event is None:
-            known = ", ".join(bridge.event_slugs(store)) or "aucun"
-            raise ReplayError(f"évènement « {event_slug} » inconnu{NBSP}; évènements connus"
-                              f"{NBSP}: {known}")
+            known = ", ".join(bridge.event_slugs(store)) or _("none")
+            raise ReplayError(_("unknown event “{slug}”; known events: {known}").format(
+                slug=event_slug, known=known))
         live = LiveStore(store.db)
         rooms = list(event.rooms)
         if room is not None:
             if room not in event.rooms:
-                raise ReplayError(f"salle « {room} » inconnue{NBSP}; les salles sont{NBSP}: "
-                                  f"{', '.join(event.rooms)}")
+                raise ReplayError(_("unknown room “{room}”; the rooms are: {rooms}").format(
+                    room=room, rooms=", ".join(event.rooms)))
             rooms = [room]
             if action == "revoke":
                 if not live.revoke_key(event.slug, room):
-                    raise ReplayError(f"la salle « {room} » n’a pas de clé active à révoquer")
+                    raise ReplayError(_("the room “{room}” has no active key to revoke").format(
+                        room=room))
             else:
                 live.issue_key(event.slug, room, settings.live_srt_port)
         else:
@@ -50,9 +50,10 @@ def live_command(settings: Settings, action: str, event_slug: str, room: str | N
 def _lines(entry: dict[str, object]) -> list[str]:
     key = entry["key"]
     assert isinstance(key, dict)
-    state = " (clé révoquée)" if key["revoked"] else ""
-    return [f"Salle «{NBSP}{entry['room']}{NBSP}»{state}",
-            f"  Serveur RTMP{NBSP}: {key['rtmp_url']}",
-            f"  Clé de stream{NBSP}: {key['stream_key']}",
-            f"  URL SRT{NBSP}: {key['srt_url']}",
-            f"  Page du direct{NBSP}: {entry['live_page']}", ""]
+    room = (_("Room “{room}” (key revoked)") if key["revoked"] else _("Room “{room}”")).format(
+        room=entry["room"])
+    return [room,
+            "  " + _("RTMP server: {url}").format(url=key["rtmp_url"]),
+            "  " + _("Stream key: {key}").format(key=key["stream_key"]),
+            "  " + _("SRT URL: {url}").format(url=key["srt_url"]),
+            "  " + _("Live page: {url}").format(url=entry["live_page"]), ""]

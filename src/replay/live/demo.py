@@ -22,6 +22,7 @@ from replay.live import bridge
 from replay.live.nginx import APPLICATION
 from replay.live.publisher import room_prefix
 from replay.live.store import LiveStore
+from replay.locale import _
 from replay.media.runner import run_ffmpeg
 from replay.sample import SampleSession, SampleTruth, build_sample
 from replay.settings import Settings
@@ -92,21 +93,23 @@ async def publish_at(demo: LiveDemo, port: int) -> None:
 async def run_demo(settings: Settings, out: Path) -> int:
     from replay.web.app import create_app
 
-    print(f"Préparation du direct de démonstration dans {out} ...", file=sys.stderr)
+    print(_("Preparing the demonstration live in {folder} ...").format(folder=out),
+          file=sys.stderr)
     demo = await asyncio.to_thread(prepare, settings, out)
     runner = web.AppRunner(create_app(settings, worker_queues=()), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
     page = (f"http://{settings.host}:{settings.port}/site/"
             f"{room_prefix(demo.event_slug, demo.truth.room)}/index.html")
-    print(f"Direct de la salle «\u00a0{demo.truth.room}\u00a0»\u00a0: {page}")
-    print("Les deux replays apparaissent sur cette page à la fin de leur session "
-          f"(environ {int(DEMO_SECONDS + WAIT_AFTER)}\u00a0s).", flush=True)
+    print(_("Live of the room “{room}”: {page}").format(room=demo.truth.room, page=page))
+    print(_("The two replays appear on this page at the end of their session (about {seconds} "
+            "s).").format(seconds=int(DEMO_SECONDS + WAIT_AFTER)), flush=True)
     try:
         await publish_at(demo, settings.live_rtmp_port)
         await asyncio.sleep(WAIT_AFTER)
     finally:
         await runner.cleanup()
-    print(f"Fin du direct. Replays et archive dans {settings.data_dir}\u00a0; "
-          "`replay serve` traite l’archive (transcription complète, traduction).")
+    print(_("End of the live. Replays and archive in {folder}; {command} processes the archive "
+            "(full transcription, translation).").format(folder=settings.data_dir,
+                                                         command="`replay serve`"))
     return 0

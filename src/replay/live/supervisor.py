@@ -529,13 +529,13 @@ class LiveSupervisor:
             outcome = "skipped" if plan is None else await instant_replay(
                 self.deps, event, room.key.room, session, plan, now)
         except Exception:
-            log.exception("live: the instant replay of « %s » failed", session.title)
+            log.exception("live: the instant replay of %r failed", session.title)
             outcome = "failed"
         finally:
             room.busy = False
         live.set_replay(event.slug, session.guid, outcome, ended_at=now,
                         published_at=datetime.now(UTC) if outcome == "published" else None)
-        log.info("live: instant replay of « %s »: %s", session.title, outcome)
+        log.info("live: instant replay of %r: %s", session.title, outcome)
 
     def _last_plan(self, room: Room) -> LivePlan | None:
         takes = self.deps.live.takes_of(room.key.event_slug, room.key.room)

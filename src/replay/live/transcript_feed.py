@@ -21,6 +21,7 @@ from aiohttp import web
 
 from replay.domain.livecues import spoken_text
 from replay.domain.transcript import Word
+from replay.locale import _
 from replay.web.errors import api_error, json_response
 
 NBSP: Final = "\u00a0"
@@ -146,8 +147,8 @@ def setup_transcript_feeds(app: web.Application, feeds: TranscriptFeeds,
 def _room_feed(request: web.Request) -> TranscriptFeed:
     feed = request.app[TRANSCRIPT_FEEDS].get(request.match_info["room"])
     if feed is None:
-        raise api_error(404, f"Pas de transcription en direct pour cette salle{NBSP}: "
-                             "vérifiez l’adresse, ou attendez le début du direct.")
+        raise api_error(404, _("No live transcription for this room: check the address, or "
+                               "wait until the live starts."))
     return feed
 
 
@@ -155,8 +156,8 @@ def _after(value: str | None) -> int:
     if value is None or value == "":
         return 0
     if not value.isdigit():
-        raise api_error(400, f"Paramètre « after » invalide{NBSP}: donnez le numéro "
-                             "(entier positif) du dernier extrait reçu.")
+        raise api_error(400, _("Parameter “after” invalid: give the number (a positive "
+                               "integer) of the last excerpt received."))
     return int(value)
 
 

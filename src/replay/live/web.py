@@ -33,12 +33,13 @@ from replay.live.store import LiveStore, StreamKey, Take
 from replay.live.supervisor import LiveSupervisor, load_plan
 from replay.live.timeline import on_now
 from replay.live.transcript_feed import TRANSCRIPT_FEEDS, TranscriptFeeds, setup_transcript_feeds
+from replay.locale import _
 from replay.settings import Settings
 from replay.web.api_common import load_event
 from replay.web.api_routes import ORGANISER, SLUG, ApiRoute, add_api_routes, path_param
 from replay.web.auth import Role, require
 from replay.web.dashboard import HOME, render
-from replay.web.errors import NBSP, api_error
+from replay.web.errors import api_error
 from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
@@ -211,19 +212,17 @@ async def rooms_of(request: web.Request, event: Event) -> list[dict[str, Any]]:
 def _api_room(request: web.Request, event: Event) -> str:
     room = _room(event, request.match_info["room"])
     if room is None:
-        raise api_error(404, f"Salle « {request.match_info['room']} » inconnue{NBSP}: les "
-                             f"salles de l’évènement sont {', '.join(event.rooms)}.")
+        raise api_error(404, _("Unknown room “{room}”: the event's rooms are {rooms}.").format(
+            room=request.match_info["room"], rooms=", ".join(event.rooms)))
     return room
 
 
-@_organiser
 async def keys_api(request: web.Request) -> web.Response:
     event = await load_event(request, request.match_info["slug"])
     rooms = await rooms_of(request, event)
     return web.json_response({"event": event.slug, "rooms": rooms})
 
 
-@_organiser
 async def issue_api(request: web.Request) -> web.Response:
     event = await load_event(request, request.match_info["slug"])
     room = _api_room(request, event)
@@ -234,15 +233,14 @@ async def issue_api(request: web.Request) -> web.Response:
                              status=201)
 
 
-@_organiser
 async def revoke_api(request: web.Request) -> web.Response:
     event = await load_event(request, request.match_info["slug"])
     room = _api_room(request, event)
     found = await request.app[DB].run(
         lambda store: LiveStore(store.db).key_for_room(event.slug, room))
     if found is None:
-        raise api_error(404, f"La salle « {room} » n’a pas de clé de diffusion{NBSP}: "
-                             "rien à révoquer.")
+        raise api_error(404, _("The room “{room}” has no streaming key: nothing to "
+                               "revoke.").format(room=room))
     key = await change_key(request.app, event, room, revoke=True)
     settings = request.app[SETTINGS]
     return web.json_response(key_json(settings, event, room, key,
@@ -256,22 +254,23 @@ async def _page_event(request: web.Request) -> Event:
     try:
         return await load_event(request, request.match_info["slug"])
     except web.HTTPException:
-        raise web.HTTPNotFound(text="Évènement introuvable ou inaccessible.") from None
+        raise web.HTTPNotFound(text=_("Event not found or not accessible.")) from None
 
 
 @_organiser
 async def keys_page(request: web.Request) -> web.Response:
     event = await _page_event(request)
     rooms = await rooms_of(request, event)
-    return render(request, "live_keys.html", title=f"Direct — {event.title}", event=event,
-                  rooms=rooms, home=HOME, live_on=request.app.get(LIVE) is not None)
+    title = _("Live — {event}").format(event=event.title)
+    return render(request, "live_keys.html", title=title, event=event, rooms=rooms,
+                  home=HOME, live_on=request.app.get(LIVE) is not None)
 
 
 async def _form_change(request: web.Request, *, revoke: bool) -> web.Response:
     event = await _page_event(request)
     room = _room(event, request.match_info["room"])
     if room is None:
-        raise web.HTTPNotFound(text="Salle inconnue.")
+        raise web.HTTPNotFound(text=_("Unknown room."))
     await change_key(request.app, event, room, revoke=revoke)
     raise web.HTTPSeeOther(PAGE.format(slug=event.slug) + f"#salle-{room_slug(room)}")
 

@@ -20,12 +20,14 @@ from typing import Final
 
 from replay.domain.errors import MediaError
 from replay.domain.model import Event
+from replay.locale import _
 from replay.media.probe import MediaInfo, probe
 from replay.services.errors import NotFound, Refused
 from replay.store.db import Recording
 from replay.store.ports import EventRepository, RecordingRepository, StoreRunner
 
-NBSP: Final = "\u00a0"
+#: A wall-clock start as the refusals show one.
+EXAMPLE: Final = "2026-03-03T09:28:00+01:00"
 #: The field of a refusal about the wall-clock start (the CLI names its option for it).
 STARTED_AT: Final = "started_at"
 ROOM: Final = "room"
@@ -57,16 +59,16 @@ Keep = Callable[[MediaInfo], Awaitable[tuple[str, Path]]]
 def event_for(events: EventRepository, slug: str) -> Event:
     event = events.load_event(slug)
     if event is None:
-        raise NotFound(f"Événement «{NBSP}{slug}{NBSP}» introuvable{NBSP}: créez-le d’abord "
-                       "(POST /api/events) ou vérifiez son identifiant.", field="event")
+        raise NotFound(_("Event “{slug}” not found: create it first (POST /api/events) or "
+                         "check its identifier.").format(slug=slug), field="event")
     return event
 
 
 def check_room(event: Event, room: str) -> None:
     if room not in event.rooms:
-        known = ", ".join(f"«{NBSP}{r}{NBSP}»" for r in event.rooms)
-        raise Refused(f"Salle «{NBSP}{room}{NBSP}» inconnue{NBSP}: les salles du programme "
-                      f"sont {known}.", field=ROOM, correctable=True)
+        known = ", ".join(_("“{room}”").format(room=r) for r in event.rooms)
+        raise Refused(_("Unknown room “{room}”: the programme's rooms are {known}.").format(
+            room=room, known=known), field=ROOM, correctable=True)
 
 
 def parse_started_at(text: str | None) -> datetime | None:
@@ -78,8 +80,8 @@ def parse_started_at(text: str | None) -> datetime | None:
     except ValueError:
         started = None
     if started is None or started.tzinfo is None:
-        raise Refused(f"Heure de début «{NBSP}{text}{NBSP}» invalide{NBSP}: donnez une date ISO "
-                      "8601 avec son fuseau, par exemple 2026-03-03T09:28:00+01:00.",
+        raise Refused(_("Start time “{text}” invalid: give an ISO 8601 date with its time "
+                        "zone, for example {example}.").format(text=text, example=EXAMPLE),
                       field=STARTED_AT, correctable=True)
     return started
 
@@ -90,9 +92,10 @@ def check_start_before_end(event: Event, started: datetime | None) -> None:
         return
     last = max(session.end for session in event.sessions)
     if started >= last:
-        raise Refused(f"Début {started.isoformat()} après la fin du programme "
-                      f"({last.isoformat()}){NBSP}: vérifiez la date et l’heure du début "
-                      "de l’enregistrement.", field=STARTED_AT, correctable=True)
+        raise Refused(_("Start {start} after the end of the programme ({end}): check the date "
+                        "and time of the recording's start.").format(
+                            start=started.isoformat(), end=last.isoformat()),
+                      field=STARTED_AT, correctable=True)
 
 
 async def probe_media(path: Path, display_name: str) -> MediaInfo:
@@ -100,40 +103,40 @@ async def probe_media(path: Path, display_name: str) -> MediaInfo:
         return await probe(path)
     except MediaError as exc:
         detail = str(exc).replace(str(path), display_name).replace(path.name, display_name)
-        raise Refused(f"Fichier refusé{NBSP}: ce n’est pas un enregistrement audio ou "
-                      f"vidéo exploitable ({detail}). Vérifiez que c’est bien "
-                      "l’enregistrement complet, puis renvoyez-le.", field="file") from exc
+        raise Refused(_("File refused: it is not a usable audio or video recording ({detail})."
+                        " Check that it is the whole recording, then send it again.").format(
+                            detail=detail), field="file") from exc
 
 
 def resolve_start(given: datetime | None, info: MediaInfo, display_name: str) -> datetime:
     started = given or info.creation_time
     if started is None:
-        raise Refused(f"Le fichier «{NBSP}{display_name}{NBSP}» ne dit pas quand il a été "
-                      f"enregistré (pas de creation_time){NBSP}: indiquez l’heure de début "
-                      "de l’enregistrement, par exemple 2026-03-03T09:28:00+01:00.",
+        raise Refused(_("The file “{name}” does not say when it was recorded (no "
+                        "creation_time): give the recording's start time, for example "
+                        "{example}.").format(name=display_name, example=EXAMPLE),
                       field=STARTED_AT, correctable=True)
     if started.tzinfo is None:
-        raise Refused(f"Heure de début sans fuseau horaire{NBSP}: donnez-la avec son fuseau, "
-                      "par exemple 2026-03-03T09:28:00+01:00.", field=STARTED_AT,
+        raise Refused(_("Start time without a time zone: give it with its time zone, for "
+                        "example {example}.").format(example=EXAMPLE), field=STARTED_AT,
                       correctable=True)
     return started
 
 
 def check_within_programme(event: Event, started: datetime, duration: float) -> None:
     if not event.sessions:
-        raise Refused(f"Le programme n’a aucune séance{NBSP}: importez-le d’abord.",
-                      field="event")
+        raise Refused(_("The programme has no session: import it first."), field="event")
     end = started + timedelta(seconds=duration)
     first = min(s.start for s in event.sessions)
     last = max(s.end for s in event.sessions)
     if end <= first or started >= last:
         zone = first.tzinfo
         shown_start, shown_end = started.astimezone(zone), end.astimezone(zone)
-        raise Refused(
-            f"L’enregistrement (du {shown_start:%d/%m/%Y %H:%M} à {shown_end:%H:%M}, "
-            f"{duration:.0f}{NBSP}s) tombe entièrement hors du programme (du "
-            f"{first:%d/%m/%Y %H:%M} au {last:%d/%m/%Y %H:%M}){NBSP}: vérifiez l’heure de "
-            "début ou l’horloge de l’appareil.", field=STARTED_AT, correctable=True)
+        raise Refused(_(
+            "The recording (from {start} to {end}, {seconds} s) falls entirely outside the "
+            "programme (from {first} to {last}): check the start time or the device's clock."
+        ).format(start=f"{shown_start:%d/%m/%Y %H:%M}", end=f"{shown_end:%H:%M}",
+                 seconds=f"{duration:.0f}", first=f"{first:%d/%m/%Y %H:%M}",
+                 last=f"{last:%d/%m/%Y %H:%M}"), field=STARTED_AT, correctable=True)
 
 
 async def examine(submission: Submission) -> Examined:

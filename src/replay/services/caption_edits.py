@@ -26,6 +26,7 @@ from replay.domain.captions import (
 from replay.domain.publication import VALIDATED, PublicationRule, Track, text_goes_out
 from replay.domain.transcript import Cue
 from replay.jobs.queue import JobQueue
+from replay.locale import N_, _
 from replay.services.captions import (
     default_options,
     digest,
@@ -42,11 +43,10 @@ from replay.store.captions import Author, Captions, CaptionState, CaptionVersion
 from replay.store.db import Recording, Store
 from replay.store.ports import StoreRunner
 
-NBSP: Final = "\u00a0"
 ALREADY: Final = {
-    CaptionStatus.RELECTURE: f"Déjà en relecture{NBSP}: chaque modification enregistrée "
-                             "envoie les sous-titres en relecture.",
-    CaptionStatus.VALIDE: "Ces sous-titres sont déjà validés.",
+    CaptionStatus.RELECTURE: N_("Already in review: each change saved sends the subtitles to "
+                                "review."),
+    CaptionStatus.VALIDE: N_("These subtitles are already validated."),
 }
 
 
@@ -88,8 +88,8 @@ def synced(captions: Captions, track: CaptionTrack, source: str | None) -> Capti
     while there is no draft yet."""
     state = sync_from_file(captions, track.key, source)
     if state is None:
-        raise Conflict(f"Pas encore de sous-titres pour cette session{NBSP}: attendez la fin "
-                       "de sa transcription.")
+        raise Conflict(_("No subtitles for this session yet: wait until its transcription is "
+                         "over."))
     return state
 
 
@@ -125,7 +125,7 @@ def version(captions: Captions, track: CaptionTrack, number: int | None,
             shown: str) -> CaptionVersion:
     found = None if number is None else captions.version(track.key, number)
     if found is None:
-        raise NotFound(f"Version «{NBSP}{shown}{NBSP}» introuvable{NBSP}: voir l’historique.")
+        raise NotFound(_("Version “{shown}” not found: see the history.").format(shown=shown))
     return found
 
 
@@ -140,16 +140,17 @@ async def revert(settings: Settings, db: StoreRunner, track: CaptionTrack, numbe
         return list(version(captions, track, number, str(number)).cues)
 
     cues = await db.run(old_cues)
+    note = _("back to version {number}").format(number=number)
     await db.run(partial(_save, track=track, source=source, cues=cues, author=author,
-                         expected=expected, note=f"retour à la version {number}",
+                         expected=expected, note=note,
                          reviewed_until=None))
 
 
 def check_rule_lets_out(rule: PublicationRule, state: CaptionState) -> None:
     """Where the event waits for validated captions, only validated ones are published."""
     if rule is PublicationRule.SOUS_TITRES and state.status not in VALIDATED:
-        raise Conflict(f"Cet évènement attend des sous-titres validés{NBSP}: relisez et "
-                       "validez-les avant de les publier.")
+        raise Conflict(_("This event waits for validated subtitles: review and validate them "
+                         "before publishing them."))
 
 
 async def change_status(settings: Settings, db: StoreRunner, queue: JobQueue,
@@ -161,11 +162,11 @@ async def change_status(settings: Settings, db: StoreRunner, queue: JobQueue,
     source = await read_draft(settings, track)
     state = await db.run(lambda store: synced(Captions(store.db), track, source))
     if wanted is state.status and wanted in ALREADY:
-        return StatusChange(wanted, None, True, ALREADY[wanted])
+        return StatusChange(wanted, None, True, _(ALREADY[wanted]))
     try:
         check_transition(state.status, wanted)
     except CaptionError as exc:
-        raise Conflict(f"Changement refusé{NBSP}: {exc}.") from None
+        raise Conflict(_("Change refused: {reason}.").format(reason=exc)) from None
     if wanted is CaptionStatus.PUBLIE:
         return await publish(settings, db, queue, track, state,
                              check_publisher=check_publisher)
@@ -189,9 +190,9 @@ async def publish(settings: Settings, db: StoreRunner, queue: JobQueue, track: C
     job = await publish_captions(settings, db, queue, track, rule)
     decision = await db.run(lambda store: session_decision(
         store, Captions(store.db), rule, track.recording, track.guid))
-    message = (f"Publication demandée{NBSP}: la séance sera en ligne dans un instant."
-               if decision.publish else f"La séance n’est pas encore publiée{NBSP}: "
-                                        f"{decision.reason}")
+    message = (_("Publication requested: the session will be online in a moment.")
+               if decision.publish else _("The session is not published yet: {reason}").format(
+                   reason=decision.reason))
     return StatusChange(state.status, job, False, message, decision.publish, decision.reason)
 
 

@@ -12,6 +12,7 @@ from replay.domain.cutplan import Cut, move_boundary
 from replay.domain.errors import PlanError
 from replay.domain.stages import PlanReview
 from replay.jobs.queue import JobQueue
+from replay.locale import _
 from replay.services.errors import Conflict, NotFound, Refused
 from replay.services.work import enqueue_session, publish_job
 from replay.store.db import Recording
@@ -24,8 +25,8 @@ def plan_of(plans: PlanRepository, recording: Recording) -> list[Cut]:
     """The recording's cut plan; `Conflict` while its analysis has not made one."""
     cuts = plans.load_cuts(recording.id)
     if not cuts or recording.duration is None:
-        raise Conflict(f"Le plan de découpe n’existe pas encore{NBSP}: attendez la fin "
-                       "de l’analyse de l’enregistrement.")
+        raise Conflict(_("The cut plan does not exist yet: wait until the recording's "
+                         "analysis is over."))
     return cuts
 
 
@@ -47,19 +48,20 @@ def move_boundaries(plans: PlanRepository, *, recording: Recording, guid: str,
     """The store's part of `move_cut`: check the move, save the plan, mark it edited."""
     cuts = plan_of(plans, recording)
     if guid not in {cut.guid for cut in cuts}:
-        raise NotFound(f"La session «{NBSP}{guid}{NBSP}» n’est pas dans le plan de cet "
-                       "enregistrement.")
+        raise NotFound(_("The session “{guid}” is not in this recording's cut plan.").format(
+            guid=guid))
     assert recording.duration is not None  # checked by plan_of
     try:
         moved = move_boundary(cuts, guid, start=start, end=end, duration=recording.duration)
     except PlanError as exc:
-        raise Refused(f"Limite refusée ({exc}){NBSP}: choisissez un début et une fin "
-                      "dans l’enregistrement, sans chevaucher les sessions voisines.") from None
+        raise Refused(_("Boundary refused ({reason}): choose a start and an end within the "
+                        "recording, without overlapping the neighbouring sessions.").format(
+                            reason=exc)) from None
     doubts = implausible(next(c for c in cuts if c.guid == guid),
                          next(c for c in moved if c.guid == guid))
     if doubts and not confirmed:
-        raise Conflict(f"Déplacement inhabituel{NBSP}: {f'{NBSP}; '.join(doubts)}. "
-                       "Confirmez-le si c’est bien voulu.", details={"confirm": doubts})
+        raise Conflict(_("Unusual move: {doubts}. Confirm it if it is really wanted.").format(
+            doubts=f"{NBSP}; ".join(doubts)), details={"confirm": doubts})
     with plans.transaction():
         plans.save_cuts(recording.id, moved)
         plans.set_plan_review(recording.id, PlanReview.EDITED)

@@ -4,12 +4,12 @@ it (changes by guid, previewed or applied). One place for its refusals."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Final
 
 from replay.domain.errors import ProgrammeError
 from replay.domain.model import Event
 from replay.domain.programme import parse_programme
 from replay.domain.publication import PublicationRule
+from replay.locale import _
 from replay.services.captions import default_options
 from replay.services.errors import Conflict, Refused
 from replay.settings import Settings
@@ -17,16 +17,14 @@ from replay.store.captions import Captions
 from replay.store.db import ImportSummary, Store
 from replay.store.ports import EventRepository
 
-NBSP: Final = "\u00a0"
-
 
 def read_programme(data: bytes, filename: str = "") -> Event:
     """The programme in `data`; `Refused` (400) with the parser's reason."""
     try:
         return parse_programme(data, filename=filename)
     except ProgrammeError as exc:
-        raise Refused(f"Programme illisible{NBSP}: {exc}", field="programme",
-                      status=400) from None
+        raise Refused(_("Unreadable programme: {reason}").format(reason=exc),
+                      field="programme", status=400) from None
 
 
 def create_event(store: Store, settings: Settings, event: Event,
@@ -35,9 +33,10 @@ def create_event(store: Store, settings: Settings, event: Event,
     `Conflict` when the event exists (its programme is re-imported instead)."""
     with store.transaction():
         if store.load_event(event.slug) is not None:
-            raise Conflict(f"L’évènement «{NBSP}{event.slug}{NBSP}» existe déjà{NBSP}: pour "
-                           f"mettre son programme à jour, utilisez POST /api/events/"
-                           f"{event.slug}/programme.")
+            raise Conflict(_("The event “{slug}” already exists: to update its programme, use "
+                             "{request}.").format(
+                                 slug=event.slug,
+                                 request=f"POST /api/events/{event.slug}/programme"))
         store.save_event(event)
         captions = Captions(store.db)
         options = captions.options(event.slug, default_options(settings))

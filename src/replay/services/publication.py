@@ -28,6 +28,7 @@ from replay.domain.publication import (
 )
 from replay.domain.stages import PlanReview, StageStatus
 from replay.jobs.queue import JobQueue
+from replay.locale import _
 from replay.services.captions import default_options, tracks_of
 from replay.services.errors import Conflict, NotFound
 from replay.services.work import publish_job
@@ -36,7 +37,6 @@ from replay.store.captions import Captions, EventOptions
 from replay.store.db import Recording, Store
 from replay.store.ports import PlanRepository, StoreRunner
 
-NBSP: Final = "\u00a0"
 #: The store's stages of a session's work (its media and speech jobs).
 SESSION_STAGES: Final = ("media", "speech")
 
@@ -141,9 +141,10 @@ def find_sessions(store: Store, event: Event, guid_or_slug: str) -> list[tuple[R
              if guid_or_slug in {cut.guid, session_for(event, cut, recording).slug}]
     if not found:
         known = sorted({session_for(event, cut, recording).slug for recording, cut in everything})
-        raise NotFound(f"L’évènement «{NBSP}{event.slug}{NBSP}» n’a pas de séance "
-                       f"enregistrée «{NBSP}{guid_or_slug}{NBSP}»{NBSP}: donnez un guid ou "
-                       f"l’un de ces noms{NBSP}: {', '.join(known) or '(aucun)'}.")
+        raise NotFound(_("The event “{slug}” has no recorded session “{name}”: give a guid or "
+                         "one of these names: {known}.").format(
+                             slug=event.slug, name=guid_or_slug,
+                             known=", ".join(known) or _("(none)")))
     return found
 
 
@@ -179,8 +180,8 @@ async def request_publish(db: StoreRunner, queue: JobQueue, recording: Recording
 
 def _request_publish(store: Store, *, recording: Recording, guid: str) -> None:
     if not processed(store, recording.id, guid):
-        raise Conflict(f"La session n’est pas prête{NBSP}: attendez la fin de son "
-                       "traitement (vidéo et sous-titres), puis publiez-la.")
+        raise Conflict(_("The session is not ready: wait until its processing (video and "
+                         "subtitles) is over, then publish it."))
     request_publication(store, recording, guid)
 
 

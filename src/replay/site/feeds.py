@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from replay.domain.model import Event
 from replay.domain.podcast import PodcastOptions
+from replay.locale import _
 from replay.site.pages import SessionPage
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -156,7 +157,8 @@ def podcast_feed(event: Event, items: Sequence[FeedItem], *, base_url: str = "",
     _sub(channel, "title", f"{event.title} — audio")
     _sub(channel, "link", site_link(event, "index.html", base_url))
     _sub(channel, "description",
-         f"Les enregistrements audio des sessions de l’évènement «\u00a0{event.title}\u00a0».")
+         _("The audio recordings of the sessions of the event “{title}”.").format(
+             title=event.title))
     _sub(channel, "language", "fr")
     _sub(channel, "lastBuildDate", format_datetime(_updated(event, items)))
     _sub(channel, _i("author"), options.author or event.title)

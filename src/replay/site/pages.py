@@ -1,4 +1,5 @@
-"""The public pages, rendered with Jinja2 (autoescaped: programme texts are never markup)."""
+"""The public pages, rendered with Jinja2 (autoescaped: programme texts are never markup),
+their words from the French catalogue (`replay.locale`, Jinja's i18n extension)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import jinja2
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session
+from replay.locale import format_day, translations
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,6 @@ STATIC_FILES = ("style.css", "controls.js", "share.js", "player.js", "search.js"
                 "live.js", "live-transcript.js", "live-transcript.css")
 #: hls.js builds: the light one for replays, the full one (WebVTT in live HLS) for live pages.
 VENDOR_FILES = ("hls.light.min.js", "hls.min.js")
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-          "septembre", "octobre", "novembre", "décembre")
-WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 #: The pages' Content-Security-Policy, in a <meta> element (an object store or a CDN may
 #: send no header): everything from the site's origin, no inline script or style; the
 #: player plays media through blob: URLs and may run hls.js in a worker made from a blob.
@@ -72,7 +71,8 @@ class SessionPage:
 
 
 def french_date(day: date) -> str:
-    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+    """« mardi 3 mars 2026 » (`replay.locale.format_day`, through Babel)."""
+    return format_day(day)
 
 
 def clock(seconds: float) -> str:
@@ -100,7 +100,9 @@ def site_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(translations(), newstyle=True)  # type: ignore[attr-defined]
     env.filters["french_date"] = french_date
     env.filters["clock"] = clock
     env.filters["duration"] = french_duration

@@ -4,12 +4,14 @@ PostgreSQL when ``database_url`` is ``postgresql://…`` (the jobs are then ther
 from __future__ import annotations
 
 from replay.domain.errors import ReplayError
+from replay.locale import _
 from replay.settings import Settings, public_database_url
 from replay.store.connection import Connection
 from replay.store.db import Store, connect
 from replay.store.migrations import migrate
 
-NBSP = "\u00a0"
+#: How the PostgreSQL dependencies are installed, as the refusals say it.
+POSTGRES_EXTRA = "pip install 'replay[postgres]'"
 
 
 def open_connection(settings: Settings, *, check_same_thread: bool = True) -> Connection:
@@ -22,16 +24,14 @@ def open_connection(settings: Settings, *, check_same_thread: bool = True) -> Co
 
         from replay.store.postgresql import PostgreSQLConnection
     except ImportError as exc:
-        raise ReplayError(
-            f"database_url désigne PostgreSQL{NBSP}: installez psycopg avec "
-            "pip install 'replay[postgres]'") from exc
+        raise ReplayError(_("database_url names PostgreSQL: install {package} with {command}"
+                            ).format(package="psycopg", command=POSTGRES_EXTRA)) from exc
     try:
         connection = PostgreSQLConnection.open(settings.database_url)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReplayError(f"PostgreSQL injoignable "
-                          f"({public_database_url(settings.database_url)}){NBSP}: "
-                          f"{reason}") from exc
+        raise ReplayError(_("PostgreSQL unreachable ({where}): {reason}").format(
+            where=public_database_url(settings.database_url), reason=reason)) from exc
     migrate(connection)
     return connection
 

@@ -17,9 +17,8 @@ an explicit column of ``stages`` (listed in insertion order).
 from __future__ import annotations
 
 from replay.domain.errors import ReplayError
+from replay.locale import _
 from replay.store.connection import Connection
-
-NBSP = "\u00a0"
 
 RECORDING_AND_TAKE_INDEXES = """
     CREATE INDEX recordings_sha256 ON recordings (sha256);
@@ -478,9 +477,9 @@ def migrate(connection: Connection, target: int | None = None) -> int:
     with connection.transaction():
         version = schema_version(connection)
         if version > len(scripts):
-            raise ReplayError(f"la base de données est au schéma {version}, plus récent que "
-                              f"celui de ce programme ({len(scripts)}){NBSP}: mettez replay "
-                              "à jour")
+            raise ReplayError(_("the database is at schema {version}, newer than this "
+                                "program's ({known}): update replay").format(
+                                    version=version, known=len(scripts)))
         for number in range(version + 1, target + 1):
             connection.executescript(scripts[number - 1])
             connection.execute("UPDATE schema_version SET version = ?", (number,))

@@ -21,9 +21,9 @@ from typing import Final
 
 from replay.domain.errors import ReplayError
 from replay.domain.passwords import hash_password, verify_password
+from replay.locale import N_, _
 from replay.store.connection import Connection, IntegrityError, Row
 
-NBSP: Final = "\u00a0"
 SESSION_SECONDS: Final = 12 * 3600.0
 TOKEN_SECONDS: Final = 90 * 86400.0
 _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+")
@@ -70,10 +70,10 @@ class TokenInfo:
     revoked_at: float | None
 
     def state(self, now: float) -> str:
-        """« actif », « révoqué » or « expiré », for people."""
+        """"active", "revoked" or "expired" (a catalogue message: `_` says it in French)."""
         if self.revoked_at is not None:
-            return "révoqué"
-        return "actif" if self.expires_at > now else "expiré"
+            return N_("revoked")
+        return N_("active") if self.expires_at > now else N_("expired")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,8 @@ class Users:
                 (email, name.strip(), Role(role).value, encoded,
                  json.dumps(sorted(set(event_slugs))), self.clock())).fetchall()
         except IntegrityError as exc:
-            raise AccountError(f"Un compte existe déjà pour l’adresse {email}.") from exc
+            raise AccountError(_("An account already exists for the address {email}.").format(
+                email=email)) from exc
         user = self.get(int(row["id"]))
         assert user is not None
         return user
@@ -225,7 +226,7 @@ class Users:
 def _checked_email(email: str) -> str:
     email = email.strip()
     if not _EMAIL.fullmatch(email):
-        raise AccountError(f"Adresse électronique invalide{NBSP}: «{NBSP}{email}{NBSP}».")
+        raise AccountError(_("Invalid email address: “{email}”.").format(email=email))
     return email
 
 

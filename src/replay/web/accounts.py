@@ -49,6 +49,7 @@ class TokenView:
     created: str
     expires: str
     state: str
+    active: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +67,14 @@ def _when(timestamp: float) -> str:
 
 
 def token_view(token: TokenInfo, now: float) -> TokenView:
+    state = token.state(now)
     return TokenView(token.id, token.label, _when(token.created_at), _when(token.expires_at),
-                     token.state(now))
+                     _(state), state == "active")
 
 
 def account_view(user: User) -> AccountView:
-    role = "organisateur" if user.role is Role.ORGANISER else "éditeur"
-    events = ", ".join(user.event_slugs) or "tous"
+    role = _("organiser") if user.role is Role.ORGANISER else _("editor")
+    events = ", ".join(user.event_slugs) or _("all")
     return AccountView(user.id, user.name, user.email, role, events, user.disabled)
 
 
@@ -86,7 +88,7 @@ async def account_page(request: web.Request) -> web.Response:
     accounts = [account_view(u) for u in everyone]
     done = DONE.get(request.query.get("fait", ""))
     done = _(done) if done else ""
-    return render(request, "accounts.html", title="Votre compte", tokens=tokens,
+    return render(request, "accounts.html", title=_("Your account"), tokens=tokens,
                   accounts=accounts, done=done)
 
 

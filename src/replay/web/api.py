@@ -26,6 +26,7 @@ from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
+from replay.locale import _
 from replay.services import admission, programmes
 from replay.services.errors import ServiceError
 from replay.settings import Settings
@@ -54,8 +55,8 @@ from replay.web.api_routes import (
     query_param,
     ref,
 )
-from replay.web.auth import Role, authorizer, current_user, require
-from replay.web.errors import NBSP, APIError, api_error, json_response
+from replay.web.auth import Role, authorizer, current_user
+from replay.web.errors import APIError, api_error, json_response
 from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
 from replay.web.ingest import Incoming, admit_upload
 from replay.web.keys import DB, QUEUE, SETTINGS
@@ -67,9 +68,8 @@ from replay.web.uploads_store import Upload, UploadNotFound, UploadStore
 UPLOAD_LIMIT: Final = web.AppKey("replay_upload_max_bytes", int)
 QUOTAS: Final = web.AppKey("replay_upload_quotas", Quotas)
 TUS_PATH: Final = "/api/uploads/"
-
-_organiser: Final = require(Role.ORGANISER)
-_reader: Final = require(Role.EDITOR)  # editors and organisers
+#: How a programme's address is sent, as the refusals show it.
+URL_JSON: Final = '{"url": ...}'
 
 
 def tus_dir(settings: Settings) -> Path:
@@ -180,16 +180,18 @@ async def _programme(request: web.Request) -> Event:
     """The programme in the request: a multipart ``programme`` file or JSON ``{"url"}``."""
     found = (await _event_request(request, ProgrammeSource)).programme
     if found is None:
-        raise api_error(400, f"Programme manquant{NBSP}: envoyez le fichier dans le champ "
-                             "« programme », ou son adresse en JSON {\"url\": ...}.")
+        raise api_error(400, _(
+            "Programme missing: send the file in the field “programme”, or its address in "
+            "JSON {json}.").format(json=URL_JSON))
     return found
 
 
 def _new_event(found: EventRequest) -> Event:
     if found.programme is None and not any(found.fields.get(name) for name in FIELDS):
-        raise api_error(400, f"Programme manquant{NBSP}: envoyez le fichier dans le champ "
-                             "« programme », son adresse en JSON {\"url\": ...}, ou décrivez "
-                             "l’évènement (title, start, end, timezone, rooms).")
+        raise api_error(400, _(
+            "Programme missing: send the file in the field “programme”, its address in JSON "
+            "{json}, or describe the event (title, start, end, timezone, rooms).").format(
+                json=URL_JSON))
     try:
         return event_from_form(found.fields, found.programme)
     except EventFormError as exc:
@@ -201,12 +203,12 @@ def _rule_field(found: EventRequest) -> PublicationRule:
     rule = parse_rule(text) if text else DEFAULT_RULE
     if rule is None:
         names = ", ".join(str(r) for r in PublicationRule)
-        raise APIError(400, f"« publication_rule » invalide{NBSP}: l’une de {names}.",
+        raise APIError(400, _("“publication_rule” is invalid: one of {names}.").format(
+            names=names),
                        field="publication_rule")
     return rule
 
 
-@_organiser
 async def create_event(request: web.Request) -> web.Response:
     """Create an event from its description, its programme, or both; with
     ``preview=true``, only say what would be created."""
@@ -225,7 +227,6 @@ async def create_event(request: web.Request) -> web.Response:
     return response
 
 
-@_reader
 async def list_events(request: web.Request) -> web.Response:
     """The events the user may work on, without their sessions (one light query)."""
     user = current_user(request)
@@ -234,7 +235,6 @@ async def list_events(request: web.Request) -> web.Response:
                                      if user is not None and user.may_access_event(e.slug)]})
 
 
-@_reader
 async def show_event(request: web.Request) -> web.Response:
     return json_response(event_json(await load_event(request, request.match_info["slug"]),
                                     with_sessions=True))
@@ -243,11 +243,10 @@ async def show_event(request: web.Request) -> web.Response:
 def _preview(request: web.Request, default: str = "true") -> bool:
     value = request.query.get("preview", default).strip().lower()
     if value not in {"true", "false", "1", "0"}:
-        raise api_error(400, f"Paramètre « preview » invalide{NBSP}: true ou false.")
+        raise api_error(400, _("Parameter “preview” is invalid: true or false."))
     return value in {"true", "1"}
 
 
-@_organiser
 async def import_programme(request: web.Request) -> web.Response:
     """Re-import: the changes by guid; applied only with ``preview=false``."""
     slug = request.match_info["slug"]
@@ -263,7 +262,6 @@ async def import_programme(request: web.Request) -> web.Response:
 # -- recordings --------------------------------------------------------------------------
 
 
-@_organiser
 async def upload_recording(request: web.Request) -> web.Response:
     """A small recording as multipart: ``file``, ``room``, ``started_at`` (``sha256``
     optional, checked when given)."""
@@ -288,12 +286,11 @@ async def upload_recording(request: web.Request) -> web.Response:
 async def _admit_received(request: web.Request, slug: str,
                           received: Received) -> tuple[Recording, int]:
     if received.path is None:
-        raise api_error(400, f"Fichier manquant{NBSP}: envoyez l’enregistrement dans le "
-                             "champ « file ».")
+        raise api_error(400, _("File missing: send the recording in the field “file”."))
     expected = received.fields.get("sha256", "").strip().lower()
     if expected and expected != received.sha256:
-        raise api_error(422, f"L’empreinte SHA-256 du fichier reçu ne correspond pas{NBSP}: "
-                             "le fichier est rejeté, renvoyez-le.")
+        raise api_error(422, _("The SHA-256 digest of the file received does not match: the "
+                               "file is rejected, send it again."))
     incoming = Incoming(received.path, received.sha256, slug, received.fields.get("room", ""),
                         received.fields.get("started_at"), received.filename)
     app = request.config_dict
@@ -303,7 +300,6 @@ async def _admit_received(request: web.Request, slug: str,
         raise api_error(refusal.status, refusal.message) from None
 
 
-@_organiser
 async def list_recordings(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     await load_event(request, slug)
@@ -408,7 +404,6 @@ async def held_uploads(settings: Settings, slug: str) -> list[Upload]:
             if u.complete and HELD_KEY in u.metadata and u.event == slug and u.expires > now]
 
 
-@_organiser
 async def list_held(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     await load_event(request, slug)
@@ -423,13 +418,12 @@ async def _held(request: web.Request, store: UploadStore) -> Upload:
     except UploadNotFound:
         upload = None
     if upload is None or not upload.complete or HELD_KEY not in upload.metadata:
-        raise api_error(404, f"Envoi « {upload_id} » introuvable{NBSP}: il a peut-être déjà "
-                             "été admis, ou a expiré.")
+        raise api_error(404, _("Upload “{upload}” not found: it may have been admitted "
+                               "already, or it expired.").format(upload=upload_id))
     await load_event(request, upload.event or "")
     return upload
 
 
-@_organiser
 async def admit_held(request: web.Request) -> web.Response:
     """Correct the room or the start of a held upload and admit it: nothing is sent again."""
     settings = request.config_dict[SETTINGS]

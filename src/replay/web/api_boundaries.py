@@ -17,21 +17,19 @@ from aiohttp import web
 
 from replay.domain.boundaries import speech_in, window_around
 from replay.domain.cutplan import Interval
+from replay.locale import _
 from replay.services.workdirs import AUDIO, SPEECH_MAP, recording_work_dir
 from replay.speech.speechmap import SAMPLE_RATE, read_wav_span
 from replay.store.db import Recording
 from replay.web.api_common import load_recording
 from replay.web.api_routes import OBJECT, ORGANISER, RECORDING, ApiRoute, query_param
-from replay.web.auth import Role, require
-from replay.web.errors import NBSP, api_error, json_response
+from replay.web.errors import api_error, json_response
 from replay.web.keys import SETTINGS
 
 #: The longest clip served, in seconds.
 MAX_CLIP: Final = 60.0
 #: Points of the waveform zoom (a min and a max each).
 POINTS: Final = 400
-
-_organiser: Final = require(Role.ORGANISER)
 
 
 def _seconds(request: web.Request, name: str) -> float:
@@ -41,27 +39,26 @@ def _seconds(request: web.Request, name: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < 1e7:
-        raise api_error(400, f"« {name} » invalide{NBSP}: des secondes depuis le début de "
-                             "l’enregistrement.")
+        raise api_error(400, _("“{name}” is invalid: seconds from the start of the "
+                               "recording.").format(name=name))
     return value
 
 
 def _analysis_audio(request: web.Request, recording: Recording) -> Path:
     wav = recording_work_dir(request.config_dict[SETTINGS], recording) / AUDIO
     if not wav.is_file() or recording.duration is None:
-        raise api_error(409, f"L’audio d’analyse n’existe pas encore{NBSP}: attendez la fin "
-                             "de l’analyse de l’enregistrement.")
+        raise api_error(409, _("The analysis audio does not exist yet: wait until the "
+                               "recording's analysis is over."))
     return wav
 
 
-@_organiser
 async def audio_clip(request: web.Request) -> web.Response:
     """``start`` to ``end`` seconds (at most a minute) as a WAV file."""
     recording = await load_recording(request)
     start, end = _seconds(request, "start"), _seconds(request, "end")
     if not 0 < end - start <= MAX_CLIP:
-        raise api_error(400, f"Extrait invalide{NBSP}: « end » après « start », "
-                             f"{MAX_CLIP:.0f}{NBSP}secondes au plus.")
+        raise api_error(400, _("Invalid excerpt: “end” after “start”, {seconds} seconds at "
+                               "most.").format(seconds=f"{MAX_CLIP:.0f}"))
     wav = _analysis_audio(request, recording)
     data = await asyncio.to_thread(_clip, wav, start, end)
     return web.Response(body=data, content_type="audio/wav",
@@ -79,7 +76,6 @@ def _clip(wav: Path, start: float, end: float) -> bytes:
     return buffer.getvalue()
 
 
-@_organiser
 async def waveform(request: web.Request) -> web.Response:
     """The window around ``at``: its waveform (``points`` pairs of min and max) and the
     speech map's intervals within it."""

@@ -39,6 +39,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.errors import SubtitleError
 from replay.domain.subtitle_files import Refusal, validated_cues
 from replay.domain.transcript import Cue
+from replay.locale import N_, _
 from replay.services import caption_edits
 from replay.services.caption_edits import CaptionTrack
 from replay.services.captions import (
@@ -62,6 +63,7 @@ from replay.web.api_bodies import CaptionsChange, ChaptersChange, Revert, Status
 from replay.web.api_common import (
     answered,
     load_planned,
+    not_in_plan,
     parse_id,
     read_body,
 )
@@ -79,8 +81,8 @@ from replay.web.api_routes import (
     path_param,
     query_param,
 )
-from replay.web.auth import check_role, current_user, require
-from replay.web.errors import NBSP, HangUp, api_error, hang_up, hangs_up, json_response
+from replay.web.auth import check_role, current_user
+from replay.web.errors import HangUp, api_error, hang_up, hangs_up, json_response
 from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS
 from replay.web.multipart import receive
 from replay.web.offload import RETRY_AFTER, Busy, Offload
@@ -91,8 +93,7 @@ IMPORT_MAX_BYTES: Final = 4 << 20
 LOW_CONFIDENCE: Final = 0.5
 T = TypeVar("T")
 _ETAG: Final = re.compile(r'\s*(?:W/)?"v([0-9]{1,18})"\s*')
-
-_editor: Final = require(Role.EDITOR)
+SUBTITLES_REFUSED: Final = N_("Subtitles refused")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -114,11 +115,10 @@ async def on_captions(request: web.Request, use: Callable[[Captions], T]) -> T:
 def _target(request: web.Request, recording: Recording, cuts: Iterable[Cut]) -> Target:
     guid = request.match_info["guid"]
     if guid not in {cut.guid for cut in cuts}:
-        raise api_error(404, f"La session « {guid} » n’est pas dans le plan de "
-                             f"l’enregistrement {recording.id}.")
+        raise api_error(404, not_in_plan(guid, recording))
     lang = request.match_info["lang"]
     if lang not in LANGUAGES:
-        raise api_error(404, f"Langue « {lang} » inconnue{NBSP}: fr ou en.")
+        raise api_error(404, _("Unknown language “{lang}”: fr or en.").format(lang=lang))
     return Target(recording, guid, lang)
 
 
@@ -202,7 +202,6 @@ async def respond(request: web.Request, where: Target, status: int = 200) -> web
     return with_etag(json_response(body, status=status), body["version"])
 
 
-@_editor
 async def show(request: web.Request) -> web.Response:
     return await respond(request, await find_target(request))
 
@@ -213,33 +212,35 @@ async def show(request: web.Request) -> web.Response:
 def expected_version(request: web.Request) -> int:
     value = request.headers.get("If-Match")
     if value is None:
-        raise api_error(428, f"En-tête If-Match manquant{NBSP}: renvoyez l’ETag reçu avec "
-                             "les sous-titres, pour ne pas écraser le travail d’un autre.")
+        raise api_error(428, _("If-Match header missing: send back the ETag received with the "
+                               "subtitles, so as not to overwrite someone else's work."))
     match = _ETAG.fullmatch(value)
     if match is None:
-        raise api_error(400, f"If-Match illisible{NBSP}: renvoyez l’ETag tel quel "
-                             "(par exemple \"v3\").")
+        raise api_error(400, _("If-Match unreadable: send the ETag back as it is (for example "
+                               "{example}).").format(example='"v3"'))
     return int(match.group(1))
 
 
-def validated(cues: list[Cue], what: str = "Sous-titres refusés") -> list[Cue]:
+def validated(cues: list[Cue], what: str | None = None) -> list[Cue]:
+    """`cues` if they are valid; else a 422 that starts with `what` (French)."""
     try:
         return validate_cues(cues)
     except CaptionError as exc:
-        raise _refused(exc, what, cue=exc.cue) from None
+        raise _refused(exc, what or _(SUBTITLES_REFUSED), cue=exc.cue) from None
 
 
 def _refused(exc: SubtitleError, what: str, **detail: Any) -> web.HTTPException:
-    body = {"error": f"{what}{NBSP}: {exc}. Rien n’a été enregistré.", **detail}
+    body = {"error": _("{what}: {reason}. Nothing was saved.").format(what=what, reason=exc),
+            **detail}
     return web.HTTPUnprocessableEntity(text=json.dumps(body, ensure_ascii=False),
                                        content_type="application/json")
 
 
 def conflict(exc: VersionConflict, yours: list[Cue]) -> web.HTTPException:
     current = exc.current
-    body = {"error": f"Conflit{NBSP}: {current.author} a enregistré la version "
-                     f"{current.version} entre-temps. Comparez les deux versions, puis "
-                     "enregistrez à partir de la sienne.",
+    body = {"error": _("Conflict: {author} saved version {version} in the meantime. Compare "
+                       "the two versions, then save from theirs.").format(
+                           author=current.author, version=current.version),
             "current": {"version": current.version, "author": current.author,
                         "created_at": current.created_at,
                         "cues": [cue_json(c) for c in current.cues]},
@@ -269,14 +270,13 @@ async def store_version(request: web.Request, where: Target, cues: list[Cue], *,
     return await respond(request, where)
 
 
-@_editor
 @hangs_up
 async def save(request: web.Request) -> web.StreamResponse:
     where = await find_target(request)
     expected = expected_version(request)
     async with offload_slot(request) as offload:
         body = await read_body(request, CaptionsChange)
-        cues = await off_the_loop(offload, "Sous-titres refusés", validated_cues,
+        cues = await off_the_loop(offload, _(SUBTITLES_REFUSED), validated_cues,
                                   [Cue(c.start, c.end, (c.text,)) for c in body.cues])
     return await store_version(request, where, cues, expected=expected, note=body.note[:200],
                                reviewed_until=body.reviewed_until)
@@ -294,10 +294,9 @@ def version_json(version: CaptionVersion, *, with_cues: bool) -> dict[str, Any]:
     return data
 
 
-@_editor
 async def history(request: web.Request) -> web.Response:
     where = await find_target(request)
-    state, _ = await loaded(request, where)
+    state, _cues = await loaded(request, where)
     versions = await on_captions(request, lambda captions: captions.history(where.key))
     return json_response({"current": state.current_version,
                           "versions": [version_json(v, with_cues=False) for v in versions]})
@@ -311,7 +310,6 @@ async def version_number(request: web.Request, where: Target, text: str | None,
             captions, where, number, str(text)))
 
 
-@_editor
 async def show_version(request: web.Request) -> web.Response:
     where = await find_target(request)
     await loaded(request, where)
@@ -325,10 +323,9 @@ def change_json(change: Change) -> dict[str, Any]:
             "new": None if change.new is None else cue_json(change.new)}
 
 
-@_editor
 async def diff(request: web.Request) -> web.Response:
     where = await find_target(request)
-    state, _ = await loaded(request, where)
+    state, _cues = await loaded(request, where)
     latest = state.current_version
     old = await version_number(request, where, request.query.get("from"), max(latest - 1, 1))
     new = await version_number(request, where, request.query.get("to"), latest)
@@ -337,7 +334,6 @@ async def diff(request: web.Request) -> web.Response:
                           "changes": [change_json(c) for c in changes]})
 
 
-@_editor
 async def revert(request: web.Request) -> web.Response:
     where = await find_target(request)
     expected = expected_version(request)
@@ -367,7 +363,6 @@ def check_may_publish(request: web.Request, options: EventOptions) -> None:
         check_role(request, Role.ORGANISER)
 
 
-@_editor
 async def change_status(request: web.Request) -> web.Response:
     """Move one language's captions along the workflow (`caption_edits.change_status`)."""
     where = await find_target(request)
@@ -389,16 +384,15 @@ async def claimed_by_other(request: web.Request, state: CaptionState,
                            user: User) -> web.HTTPException:
     holder = await request.config_dict[DB].run(
         lambda store: user_json(store, state.claimed_by, state.claimed_at))
-    body = {"error": f"Session déjà prise par {holder['name']}{NBSP}: voyez avec cette "
-                     "personne avant de corriger.", "claimed_by": holder}
+    body = {"error": _("Session already taken by {name}: talk to this person before "
+                       "correcting.").format(name=holder["name"]), "claimed_by": holder}
     return web.HTTPConflict(text=json.dumps(body, ensure_ascii=False),
                             content_type="application/json")
 
 
-@_editor
 async def claim(request: web.Request) -> web.Response:
     where = await find_target(request)
-    state, _ = await loaded(request, where)
+    state, _cues = await loaded(request, where)
     user = current_user(request)
     assert user is not None
     if state.claimed_by not in (None, user.id):
@@ -412,11 +406,10 @@ def _claim(store: Store, *, where: Target, user_id: int) -> Any:
     return user_json(store, claimed.claimed_by, claimed.claimed_at)
 
 
-@_editor
 async def release(request: web.Request) -> web.Response:
     """Give a claim up; someone else's only for organisers."""
     where = await find_target(request)
-    state, _ = await loaded(request, where)
+    state, _cues = await loaded(request, where)
     user = current_user(request)
     assert user is not None
     if state.claimed_by not in (None, user.id) and user.role is not Role.ORGANISER:
@@ -441,18 +434,16 @@ async def export(request: web.Request, suffix: str) -> web.Response:
     return with_etag(response, current.version)
 
 
-@_editor
 async def export_vtt(request: web.Request) -> web.Response:
     return await export(request, "vtt")
 
 
-@_editor
 async def export_srt(request: web.Request) -> web.Response:
     return await export(request, "srt")
 
 
-BUSY: Final = (f"Le serveur traite déjà plusieurs fichiers de sous-titres{NBSP}: réessayez "
-               f"dans un instant.")
+BUSY: Final = N_("The server is already processing several subtitle files: try again in a "
+                "moment.")
 
 
 @contextlib.asynccontextmanager
@@ -468,14 +459,14 @@ async def offload_slot(request: web.Request) -> AsyncIterator[Offload]:
         user = current_user(request)
         if offload.refuse(user.id if user is not None else request.remote):
             raise HangUp(_busy_refusal()) from None
-        error = api_error(429, BUSY)
+        error = api_error(429, _(BUSY))
         error.headers["Retry-After"] = str(RETRY_AFTER)
         raise error from None
 
 
 def _busy_refusal() -> web.Response:
     """The 429 sent before hanging up (outside the error middleware, so built whole)."""
-    refusal = json_response({"error": BUSY}, status=429)
+    refusal = json_response({"error": _(BUSY)}, status=429)
     refusal.headers["Retry-After"] = str(RETRY_AFTER)
     return refusal
 
@@ -485,7 +476,8 @@ async def refuse_before_the_body(request: web.Request) -> web.StreamResponse | N
     the 429 goes out before the client sends its file, so a refused import costs no
     transfer. The connection then closes at once, since the announced body never comes."""
     if request.headers.get("Expect", "").lower() != "100-continue":
-        raise web.HTTPExpectationFailed(text="Seul « Expect: 100-continue » est compris.")
+        raise web.HTTPExpectationFailed(text=_("Only “{expect}” is understood.").format(
+            expect="Expect: 100-continue"))
     if request.config_dict[OFFLOAD].busy:
         # The body will not come: aiohttp would otherwise wait for it (its lingering close)
         # for 10 s, holding the connection of every refused client.
@@ -507,7 +499,6 @@ async def off_the_loop(offload: Offload, what: str,
     return found
 
 
-@_editor
 @hangs_up
 async def import_file(request: web.Request) -> web.StreamResponse:
     where = await find_target(request)
@@ -516,11 +507,12 @@ async def import_file(request: web.Request) -> web.StreamResponse:
         received = await receive(request, file_field="file", limit=IMPORT_MAX_BYTES,
                                  directory=None)
         if received.data is None:
-            raise api_error(400, f"Fichier manquant{NBSP}: envoyez-le dans le champ « file ».")
-        cues = await off_the_loop(offload, "Fichier refusé", read_subtitles, received.data,
+            raise api_error(400, _("File missing: send it in the field “file”."))
+        cues = await off_the_loop(offload, _("File refused"), read_subtitles, received.data,
                                   received.filename)
     return await store_version(request, where, cues, expected=expected,
-                               note=f"import de {received.filename or 'fichier'}"[:200])
+                               note=_("import of {name}").format(
+                                   name=received.filename or _("file"))[:200])
 
 
 # -- chapters ------------------------------------------------------------------------------
@@ -531,11 +523,9 @@ async def _session_cut(request: web.Request) -> tuple[Recording, Cut]:
     for cut in cuts:
         if cut.guid == guid:
             return recording, cut
-    raise api_error(404, f"La session « {guid} » n’est pas dans le plan de "
-                         f"l’enregistrement {recording.id}.")
+    raise api_error(404, not_in_plan(guid, recording))
 
 
-@_editor
 async def show_chapters(request: web.Request) -> web.Response:
     recording, cut = await _session_cut(request)
     chapters = await on_captions(request,
@@ -543,7 +533,6 @@ async def show_chapters(request: web.Request) -> web.Response:
     return json_response({"chapters": [c.as_json() for c in chapters]})
 
 
-@_editor
 async def save_chapters(request: web.Request) -> web.Response:
     """Replace the session's chapters (times from the session's start); they go out with
     the session's next publication."""

@@ -24,6 +24,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
 from replay.domain.publication import RULE_LABELS, PublicationRule
+from replay.locale import _
 from replay.services import publication
 from replay.services.captions import (
     default_options,
@@ -33,7 +34,6 @@ from replay.services.captions import (
 )
 from replay.store.captions import Captions, CaptionVersion, EventOptions, VersionConflict
 from replay.store.db import Recording, Store
-from replay.store.users import Role
 from replay.web import api_caption_sessions
 from replay.web.api_bodies import GlossaryChange, OptionsChange, PodcastChange, Replacement
 from replay.web.api_caption_sessions import (
@@ -54,12 +54,8 @@ from replay.web.api_routes import (
     ApiRoute,
     add_api_routes,
 )
-from replay.web.auth import require
-from replay.web.errors import NBSP, api_error, json_response
+from replay.web.errors import api_error, json_response
 from replay.web.keys import DB, QUEUE, SETTINGS
-
-_editor: Final = require(Role.EDITOR)
-_organiser: Final = require(Role.ORGANISER)
 
 
 def setup_captions(app: web.Application) -> None:
@@ -104,8 +100,8 @@ async def _scope(request: web.Request, event: Event,
         return pairs
     chosen = [(r, c) for r, c in pairs if r.id == body.recording_id and c.guid == body.guid]
     if not chosen:
-        raise api_error(404, f"Session introuvable dans cet événement{NBSP}: donnez "
-                             "« recording_id » et « guid ».")
+        raise api_error(404, _("Session not found in this event: give “recording_id” and "
+                               "“guid”."))
     return chosen
 
 
@@ -138,7 +134,6 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
             "changes": [change_json(c) for c in proposal.changes]}
 
 
-@_editor
 async def replace_text(request: web.Request) -> web.Response:
     """Preview every change (``apply`` false), or apply them with ``versions``, the
     ``{"<recording>/<guid>": version}`` the preview showed: all or nothing."""
@@ -164,19 +159,22 @@ def _checked_versions(scanned: list[Proposal], versions: dict[str, int] | None) 
     """Every session the preview showed, and every one with changes now, must still be at
     the version the preview showed."""
     if versions is None:
-        raise api_error(428, f"« versions » manquant{NBSP}: renvoyez les versions de "
-                             "l’aperçu, pour ne pas écraser une correction faite depuis.")
+        raise api_error(428, _("“versions” missing: send the preview's versions back, so as "
+                               "not to overwrite a correction made since."))
     stale = [p for p in scanned if (p.changes or p.session in versions)
              and versions.get(p.session) != p.version]
     if stale:
-        raise api_error(409, f"Conflit{NBSP}: ces sessions ont changé depuis l’aperçu "
-                             f"({', '.join(p.title for p in stale)}). Refaites l’aperçu.")
+        raise api_error(409, _("Conflict: these sessions changed since the preview ({titles})."
+                               " Make the preview again.").format(
+                                   titles=", ".join(p.title for p in stale)))
 
 
 async def _apply(request: web.Request, proposals: list[Proposal],
                  search: Search) -> list[Proposal]:
-    cues = [validated(p.cues, f"Remplacement refusé dans « {p.title} »") for p in proposals]
-    note = f"remplacer « {search.find} » par « {search.replace} »"[:200]
+    cues = [validated(p.cues, _("Replacement refused in “{title}”").format(title=p.title))
+            for p in proposals]
+    note = _("replace “{find}” with “{replace}”").format(find=search.find,
+                                                        replace=search.replace)[:200]
     who = author(request)
 
     def save_all(store: Store) -> list[CaptionVersion]:
@@ -189,8 +187,8 @@ async def _apply(request: web.Request, proposals: list[Proposal],
     try:
         saved = await request.config_dict[DB].run(save_all)
     except VersionConflict:
-        raise api_error(409, f"Conflit{NBSP}: une session a changé pendant le "
-                             "remplacement. Refaites l’aperçu.") from None
+        raise api_error(409, _("Conflict: a session changed during the replacement. Make the "
+                               "preview again.")) from None
     return [replace(p, version=s.version) for p, s in zip(proposals, saved, strict=True)]
 
 
@@ -205,7 +203,6 @@ async def options_json(request: web.Request, slug: str) -> dict[str, Any]:
             "editors_may_publish": options.editors_may_publish}
 
 
-@_organiser
 async def show_options(request: web.Request) -> web.Response:
     slug = (await load_event(request, request.match_info["slug"])).slug
     return json_response(await options_json(request, slug))
@@ -224,7 +221,6 @@ def _rule(body: OptionsChange, options: EventOptions) -> PublicationRule:
     return options.publication_rule
 
 
-@_organiser
 async def save_options(request: web.Request) -> web.Response:
     """Change the event's publication rule and whether editors may publish; sessions the
     new rule lets out are published at once."""
@@ -251,13 +247,11 @@ def glossary_terms(glossary: GlossaryChange) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
-@_editor
 async def show_glossary(request: web.Request) -> web.Response:
     slug = (await load_event(request, request.match_info["slug"])).slug
     return json_response({"terms": list((await event_options(request, slug)).glossary)})
 
 
-@_editor
 async def save_glossary(request: web.Request) -> web.Response:
     slug = (await load_event(request, request.match_info["slug"])).slug
     terms = glossary_terms(await read_body(request, GlossaryChange))
@@ -267,13 +261,11 @@ async def save_glossary(request: web.Request) -> web.Response:
     return json_response({"terms": list(terms)})
 
 
-@_organiser
 async def show_podcast(request: web.Request) -> web.Response:
     slug = (await load_event(request, request.match_info["slug"])).slug
     return json_response((await event_options(request, slug)).podcast.as_json())
 
 
-@_organiser
 async def save_podcast(request: web.Request) -> web.Response:
     """Change the podcast feed's author, category, explicit flag and cover; the feed
     changes at the event's next publication."""

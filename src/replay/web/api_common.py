@@ -12,12 +12,13 @@ from aiohttp import web
 
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
+from replay.locale import _
 from replay.services.admission import event_for
 from replay.services.errors import ServiceError
 from replay.store.db import Recording, Store
 from replay.web.api_bodies import Body, parse_body
 from replay.web.auth import current_user
-from replay.web.errors import NBSP, APIError, api_error
+from replay.web.errors import APIError, api_error
 from replay.web.keys import DB
 
 AnyBody = TypeVar("AnyBody", bound=Body)
@@ -25,6 +26,8 @@ AnyBody = TypeVar("AnyBody", bound=Body)
 #: An id in a path: ASCII digits only (``str.isdigit`` also takes « ² »), at most 18 of
 #: them, so that it fits SQLite's 64-bit integers.
 _ID: Final = re.compile(r"[0-9]{1,18}")
+#: Where the recordings' numbers are listed, as a refusal names it.
+RECORDINGS_REQUEST: Final = "GET /api/events/{slug}/recordings"
 
 
 def parse_id(text: str | None) -> int | None:
@@ -36,8 +39,8 @@ def check_event_access(request: web.Request, slug: str) -> None:
     """403 unless the current user may work on event `slug` (roles are checked before)."""
     user = current_user(request)
     if user is None or not user.may_access_event(slug):
-        raise api_error(403, f"Vous n’avez pas accès à l’événement « {slug} »{NBSP}: "
-                             "demandez-le à un organisateur.")
+        raise api_error(403, _("You have no access to the event “{slug}”: ask an organiser "
+                               "for it.").format(slug=slug))
 
 
 async def load_event(request: web.Request, slug: str) -> Event:
@@ -66,13 +69,19 @@ async def load_planned(request: web.Request) -> tuple[Recording, list[Cut]]:
     return recording, cuts
 
 
+def not_in_plan(guid: str, recording: Recording) -> str:
+    """The refusal of session `guid`, which `recording`'s cut plan lacks."""
+    return _("The session “{guid}” is not in the cut plan of recording {number}.").format(
+        guid=guid, number=recording.id)
+
+
 def recording_in(store: Store, text: str) -> Recording:
     """The recording numbered `text` (a path's id), or a 404 (access is not checked)."""
     number = parse_id(text)
     recording = None if number is None else store.recording(number)
     if recording is None:
-        raise api_error(404, f"Enregistrement « {text} » introuvable{NBSP}: vérifiez son "
-                             "numéro (GET /api/events/{slug}/recordings).")
+        raise api_error(404, _("Recording “{number}” not found: check its number ({request})."
+                               ).format(number=text, request=RECORDINGS_REQUEST))
     return recording
 
 

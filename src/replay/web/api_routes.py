@@ -1,7 +1,9 @@
 """Each API route declared once (`ApiRoute`): its method, path and handler, registered on
 the router by `add_api_routes`, with what ``/api/openapi.json`` says of it (`operation`):
-summary, role, success, other statuses, parameters and request body. Each handler module
-keeps its table (``ROUTES``); `replay.web.openapi` assembles the document from them.
+summary, role, success, other statuses, parameters and request body. The role is
+enforced from the table (`add_api_routes` guards each handler with it): handlers carry no
+role decorator of their own. Each handler module keeps its table (``ROUTES``);
+`replay.web.openapi` assembles the document from them.
 
 Every operation declares 401, 403 and 507 (the server's disk is full); one with a body
 also 400 (unreadable) and 413 (too large).
@@ -16,14 +18,19 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import BaseModel
 
+from replay.store.users import Role
+from replay.web.auth import require
+
 JSONObj = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ExpectHandler = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 #: A success's schema: a model of `replay.web.api_models` (by reference), or a schema.
 Schema = type[BaseModel] | JSONObj
 
-ORGANISER: Final = "organisateur"
-EDITOR: Final = "éditeur ou organisateur"
+ORGANISER: Final = Role.ORGANISER
+EDITOR: Final = Role.EDITOR  # editors and organisers: organisers pass every role check
+#: How the document names each role.
+ROLE_LABELS: Final = {ORGANISER: "organisateur", EDITOR: "éditeur ou organisateur"}
 
 ERRORS: Final = {
     "400": "Requête invalide (programme illisible : le message de l’analyseur)",
@@ -87,7 +94,7 @@ class ApiRoute:
     path: str
     handler: Handler
     summary: str
-    role: str
+    role: Role
     ok: tuple[str, Schema, str]
     errors: tuple[str, ...] = ()
     body: type[BaseModel] | JSONObj | None = None
@@ -104,7 +111,8 @@ class ApiRoute:
         with_body = ("400", "413") if self.body is not None else ()
         for code in sorted({"401", "403", "507", *with_body, *self.errors}):
             responses[code] = json_content(ref("Error"), ERRORS[code])
-        operation: JSONObj = {"summary": self.summary, "description": f"Rôle : {self.role}.",
+        operation: JSONObj = {"summary": self.summary,
+                              "description": f"Rôle : {ROLE_LABELS[self.role]}.",
                               "responses": responses}
         if self.body is not None:
             operation["requestBody"] = self._request_body()
@@ -121,12 +129,14 @@ class ApiRoute:
 
 
 def add_api_routes(router: web.UrlDispatcher, routes: Iterable[ApiRoute]) -> None:
-    """Register `routes` (a GET answers HEAD too, as `add_get` does)."""
+    """Register `routes`, each handler guarded by its table's role: the table is where a
+    route's role is written, once (a GET answers HEAD too, as `add_get` does)."""
     for route in routes:
+        handler = require(route.role)(route.handler)
         if route.method == "GET":
-            router.add_get(route.path, route.handler)
+            router.add_get(route.path, handler)
         else:
-            router.add_route(route.method, route.path, route.handler,
+            router.add_route(route.method, route.path, handler,
                              expect_handler=route.expect_handler)
 
 

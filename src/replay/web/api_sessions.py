@@ -19,6 +19,7 @@ from aiohttp import web
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
 from replay.jobs.queue import Job, JobStatus
+from replay.locale import _
 from replay.services import plans, publication
 from replay.services.admission import event_for
 from replay.services.publication import Candidate, candidates, publication_rule
@@ -36,6 +37,7 @@ from replay.web.api_common import (
     load_event,
     load_planned,
     load_recording,
+    not_in_plan,
     read_body,
 )
 from replay.web.api_models import Plan, SessionList
@@ -49,14 +51,10 @@ from replay.web.api_routes import (
     ApiRoute,
     add_api_routes,
 )
-from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
 from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
 
 RETRYABLE: Final = (JobStatus.FAILED, JobStatus.CANCELLED)
-
-_organiser: Final = require(Role.ORGANISER)
-_reader: Final = require(Role.EDITOR)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -81,12 +79,10 @@ async def plan_json(request: web.Request, recording: Recording) -> dict[str, Any
             "confirmed": confirmed, "cuts": [asdict(cut) for cut in cuts], "speech": speech}
 
 
-@_organiser
 async def show_plan(request: web.Request) -> web.Response:
     return json_response(await plan_json(request, await load_recording(request)))
 
 
-@_organiser
 async def move_cut(request: web.Request) -> web.Response:
     """Move one session's boundaries; only that session's media and speech jobs re-run."""
     recording, guid = await load_recording(request), request.match_info["guid"]
@@ -98,7 +94,6 @@ async def move_cut(request: web.Request) -> web.Response:
     return json_response({**await plan_json(request, recording), "jobs": jobs})
 
 
-@_organiser
 async def confirm_plan(request: web.Request) -> web.Response:
     recording = await load_recording(request)
     with answered():
@@ -174,7 +169,6 @@ def session_rows(store: Store, event: Event, jobs: list[Job],
     return rows
 
 
-@_reader
 async def list_sessions(request: web.Request) -> web.Response:
     """Every session of the event: programme slots, and what each recording made of them."""
     slug = request.match_info["slug"]
@@ -206,28 +200,24 @@ def _sessions_json(store: Store, *, slug: str, jobs: list[Job],
 async def _session_cut(request: web.Request) -> tuple[Recording, str]:
     (recording, cuts), guid = await load_planned(request), request.match_info["guid"]
     if guid not in {cut.guid for cut in cuts}:
-        raise api_error(404, f"La session « {guid} » n’est pas dans le plan de "
-                             f"l’enregistrement {recording.id}.")
+        raise api_error(404, not_in_plan(guid, recording))
     return recording, guid
 
 
-@_organiser
 async def retry_session(request: web.Request) -> web.Response:
     """Re-queue what failed for this session: its analysis, its media or speech job."""
     recording, guid = await load_recording(request), request.match_info["guid"]
     queue = request.config_dict[QUEUE]
     jobs = await queue.list()
     candidates = [latest_job(jobs, "analyse_recording", recording=recording.id)] + [
-        latest_job(jobs, task, recording=recording.id, guid=guid) for task, _ in SESSION_TASKS]
+        latest_job(jobs, task, recording=recording.id, guid=guid) for task, _queue in SESSION_TASKS]
     failed = [job for job in candidates if job is not None and job.status in RETRYABLE]
     if not failed:
-        raise api_error(409, f"Rien à relancer{NBSP}: aucune étape de cette session n’a "
-                             "échoué.")
+        raise api_error(409, _("Nothing to restart: no stage of this session failed."))
     retried = [job.id for job in failed if await queue.retry(job.id)]
     return json_response({"retried": retried}, status=202)
 
 
-@_organiser
 async def publish_session(request: web.Request) -> web.Response:
     """An organiser's decision to publish this session now, whatever the event's rule
     (taken down before or not): queue the event's publication."""
@@ -239,7 +229,6 @@ async def publish_session(request: web.Request) -> web.Response:
     return json_response({"job": job, "warnings": warnings}, status=202)
 
 
-@_organiser
 async def unpublish_session(request: web.Request) -> web.Response:
     """Take the session down: marked withdrawn now, then the event's publication job
     publishes the index without it and deletes its objects (202 with that job)."""
@@ -252,7 +241,6 @@ async def unpublish_session(request: web.Request) -> web.Response:
                          status=202)
 
 
-@_organiser
 async def delete_recording(request: web.Request) -> web.Response:
     """Remove a wrong recording: its sessions are withdrawn from the public site, its jobs
     cancelled, its cut plan and captions forgotten; nothing else changes."""

@@ -11,7 +11,8 @@
   cookie must carry the session's CSRF token, in the form field ``csrf_token`` or the
   header ``X-CSRF-Token``; pages get it from `csrf_token(request)`. Bearer requests are
   exempt: browsers never attach that header on their own.
-- Handlers declare who may call them with `require(Role.EDITOR)` and the like; an
+- Pages declare who may call them with `require(Role.EDITOR)` and the like; API routes
+  get the same guard from the role in their table (`replay.web.api_routes`). An
   organiser passes every role check. Anonymous visitors get 401 (API) or a redirect to
   the login page (HTML); a user whose role does not fit gets 403.
 - Logins are rate-limited per account and client address, and per client address alone;

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, RULE_LABELS, PublicationRule
-from replay.locale import _, format_moment, format_size, ngettext
+from replay.locale import N_, _, format_moment, format_size, ngettext
 from replay.services.captions import default_options
 from replay.services.publication import publication_warnings
 from replay.site.pages import clock, french_date
@@ -141,8 +141,9 @@ def recording_view(store: Store, recording: Recording, tz: ZoneInfo) -> Recordin
 
 def upload_view(upload: Upload) -> UploadView:
     percent = int(100 * upload.offset / upload.length) if upload.length else 0
-    received = f"{french_size(upload.offset)} sur {french_size(upload.length)}"
-    return UploadView(upload.id, upload.filename or "fichier", upload.room or "", percent,
+    received = _("{done} of {total}").format(done=french_size(upload.offset),
+                                             total=french_size(upload.length))
+    return UploadView(upload.id, upload.filename or _("file"), upload.room or "", percent,
                       received, upload.metadata.get(HELD_KEY, ""))
 
 
@@ -184,7 +185,7 @@ async def new_event_page(request: web.Request) -> web.Response:
     """Create an event: name, dates, time zone, rooms, its programme (a file or an address,
     previewed before anything is created) and its publication rule (``event_new.js``)."""
     today = date.today().isoformat()
-    return render(request, "event_new.html", title="Créer un évènement", today=today,
+    return render(request, "event_new.html", title=_("Create an event"), today=today,
                   timezones=TIMEZONES, rules=_rules(DEFAULT_RULE))
 
 
@@ -194,7 +195,7 @@ async def events_page(request: web.Request) -> web.Response:
     assert user is not None  # the role check came first
     found = await request.app[DB].run(partial(_events_of, user=user))
     views = [{"event": e, "dates": _dates(e), "recordings": count} for e, count in found]
-    return render(request, "events.html", title="Vos évènements", events=views)
+    return render(request, "events.html", title=_("Your events"), events=views)
 
 
 def _events_of(store: Store, *, user: User) -> list[tuple[Event, int]]:
@@ -236,17 +237,17 @@ class RuleView:
 
 
 RULE_HELP: Final = {
-    PublicationRule.AUTOMATIQUE: "chaque séance sort dès que sa vidéo et ses sous-titres "
-                                 "sont prêts (sous-titres signalés comme automatiques).",
-    PublicationRule.DECOUPAGE: "chaque séance attend qu’un organisateur ait validé le "
-                               "découpage de son enregistrement.",
-    PublicationRule.SOUS_TITRES: "chaque séance attend, en plus, que ses sous-titres "
-                                 "français et anglais aient été validés par une personne.",
+    PublicationRule.AUTOMATIQUE: N_("each session comes out as soon as its video and its "
+                                    "subtitles are ready (subtitles marked as automatic)."),
+    PublicationRule.DECOUPAGE: N_("each session waits until an organiser has validated the "
+                                  "cut plan of its recording."),
+    PublicationRule.SOUS_TITRES: N_("each session also waits until its French and English "
+                                    "subtitles have been validated by a person."),
 }
 
 
 def _rules(chosen: PublicationRule) -> list[RuleView]:
-    return [RuleView(str(rule), RULE_LABELS[rule].capitalize(), RULE_HELP[rule],
+    return [RuleView(str(rule), RULE_LABELS[rule].capitalize(), _(RULE_HELP[rule]),
                      rule is chosen) for rule in PublicationRule]
 
 
@@ -255,7 +256,8 @@ async def upload_page(request: web.Request) -> web.Response:
     event = await _event(request)
     zones = [event.timezone] + [z for z in TIMEZONES if z != event.timezone]
     held = {u.id: u for u in await held_uploads(request.app[SETTINGS], event.slug)}
-    return render(request, "upload.html", title=f"Envoyer un enregistrement – {event.title}",
+    title = _("Send a recording – {event}").format(event=event.title)
+    return render(request, "upload.html", title=title,
                   event=event, dates=_dates(event), timezones=zones,
                   held=held.get(request.query.get("retenu", "")))
 
@@ -278,7 +280,8 @@ async def _event(request: web.Request) -> Event:
 def _dates(event: Event) -> str:
     if event.start == event.end:
         return french_date(event.start)
-    return f"du {french_date(event.start)} au {french_date(event.end)}"
+    return _("from {start} to {end}").format(start=french_date(event.start),
+                                             end=french_date(event.end))
 
 
 # -- rendering ------------------------------------------------------------------------------

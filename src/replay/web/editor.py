@@ -33,6 +33,7 @@ from replay.domain.captions import STATUS_LABELS, CaptionStatus
 from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.waveform import PEAKS_PER_SECOND, peaks
+from replay.locale import N_, _
 from replay.services.captions import default_options, speech_dir
 from replay.services.workdirs import AUDIO, recording_work_dir
 from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
@@ -41,7 +42,7 @@ from replay.store.captions import Captions
 from replay.store.db import Recording, Store
 from replay.store.users import Users
 from replay.web.api_common import parse_id
-from replay.web.auth import NBSP, Role, User, current_user, require
+from replay.web.auth import Role, User, current_user, require
 from replay.web.dashboard import page_error, render
 from replay.web.errors import json_response
 from replay.web.keys import DB, SETTINGS
@@ -51,19 +52,19 @@ MEDIA_NAME: Final = "replay.mp4"
 
 #: The shortcuts of the editor: (keys, what they do); `editor.js` implements these.
 SHORTCUTS: Final = (
-    ("Ctrl + Espace", "Lecture ou pause"),
-    ("Alt + ↓", "Repère suivant"),
-    ("Alt + ↑", "Repère précédent"),
-    ("Alt + S", "Couper le repère au curseur"),
-    ("Alt + M", "Fusionner avec le repère suivant"),
-    ("Alt + I", "Insérer un repère à la tête de lecture"),
-    ("Alt + Suppr", "Supprimer le repère"),
-    ("Alt + ←", "Avancer le début de 0,1" + NBSP + "s"),
-    ("Alt + →", "Retarder le début de 0,1" + NBSP + "s"),
-    ("Alt + Maj + ←", "Avancer la fin de 0,1" + NBSP + "s"),
-    ("Alt + Maj + →", "Retarder la fin de 0,1" + NBSP + "s"),
-    ("Alt + R", "Marquer corrigé jusqu’à la tête de lecture"),
-    ("Ctrl + S", "Enregistrer maintenant"),
+    (N_("Ctrl + Space"), N_("Play or pause")),
+    ("Alt + ↓", N_("Next cue")),
+    ("Alt + ↑", N_("Previous cue")),
+    ("Alt + S", N_("Split the cue at the cursor")),
+    ("Alt + M", N_("Merge with the next cue")),
+    ("Alt + I", N_("Insert a cue at the playhead")),
+    (N_("Alt + Del"), N_("Delete the cue")),
+    ("Alt + ←", N_("Move the start 0.1 s earlier")),
+    ("Alt + →", N_("Move the start 0.1 s later")),
+    (N_("Alt + Shift + ←"), N_("Move the end 0.1 s earlier")),
+    (N_("Alt + Shift + →"), N_("Move the end 0.1 s later")),
+    ("Alt + R", N_("Mark corrected up to the playhead")),
+    ("Ctrl + S", N_("Save now")),
 )
 
 _editor: Final = require(Role.EDITOR)
@@ -81,11 +82,12 @@ def setup_editor(app: web.Application) -> None:
 
 #: The review filters of the sessions list: (value, label); `_matches` applies them.
 REVIEW_FILTERS: Final = (
-    ("", "toutes"),
-    ("a_relire", "à relire (une langue au moins ni validée ni publiée)"),
-    ("validees", "validées ou publiées dans les deux langues"),
+    ("", N_("all of them")),
+    ("a_relire", N_("to review (at least one language neither validated nor published)")),
+    ("validees", N_("validated or published in both languages")),
 )
-CLAIM_FILTERS: Final = (("", "toutes"), ("moi", "prises par moi"), ("libres", "libres"))
+CLAIM_FILTERS: Final = (("", N_("all of them")), ("moi", N_("taken by me")),
+                        ("libres", N_("free")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +123,9 @@ class SessionLink:
 
 
 def _matches(link: SessionLink, review: str, claim: str) -> bool:
-    if review == "a_relire" and all(t.done for _, t in link.tracks):
+    if review == "a_relire" and all(t.done for _name, t in link.tracks):
         return False
-    if review == "validees" and not all(t.done for _, t in link.tracks):
+    if review == "validees" and not all(t.done for _name, t in link.tracks):
         return False
     if claim == "moi" and not link.mine:
         return False
@@ -134,7 +136,7 @@ def _review(store: Store, recording: int, cut: Cut,
             user_id: int) -> tuple[tuple[tuple[str, TrackReview], ...], str, bool]:
     captions = Captions(store.db)
     tracks, holder = [], None
-    for lang, name in (("fr", "français"), ("en", "anglais")):
+    for lang, name in (("fr", _("french")), ("en", _("english"))):
         state = captions.state((recording, cut.guid, lang))
         if state is None:
             tracks.append((name, TrackReview(None, 0)))
@@ -146,9 +148,10 @@ def _review(store: Store, recording: int, cut: Cut,
     if holder is None:
         return tuple(tracks), "", False
     if holder == user_id:
-        return tuple(tracks), "vous", True
+        return tuple(tracks), _("you"), True
     user = Users(store.db).get(holder)
-    return tuple(tracks), user.name if user is not None else f"compte {holder}", False
+    return tuple(tracks), user.name if user is not None else _("account {number}").format(
+        number=holder), False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +175,20 @@ async def sessions_page(request: web.Request) -> web.Response:
         review, claim = "", ""
     groups = await request.app[DB].run(partial(_groups, user=user, review=review,
                                                claim=claim))
-    return render(request, "editor_list.html", title="Sous-titres à corriger",
-                  groups=groups, review=review, claim=claim, review_filters=REVIEW_FILTERS,
-                  claim_filters=CLAIM_FILTERS)
+    return render(request, "editor_list.html", title=_("Subtitles to correct"),
+                  groups=groups, review=review, claim=claim,
+                  review_filters=_translated(REVIEW_FILTERS),
+                  claim_filters=_translated(CLAIM_FILTERS))
+
+
+def _shortcuts() -> list[tuple[str, str]]:
+    """The editor's shortcuts, keys and actions in French."""
+    return [(_(keys), _(action)) for keys, action in SHORTCUTS]
+
+
+def _translated(pairs: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """`pairs` with their second member in French."""
+    return [(first, _(second)) for first, second in pairs]
 
 
 def _groups(store: Store, *, user: User, review: str, claim: str) -> list[EventSessions]:
@@ -201,15 +215,16 @@ async def editor_page(request: web.Request) -> web.Response:
         store.load_event(recording.event_slug),
         Captions(store.db).options(recording.event_slug, defaults)))
     if event is None:
-        raise _page_error(request, web.HTTPNotFound, "Évènement introuvable.")
+        raise _page_error(request, web.HTTPNotFound, _("Event not found."))
     user = current_user(request)
     assert user is not None
     may_publish = user.role is Role.ORGANISER or options.editors_may_publish
     nonce = secrets.token_urlsafe(18)
-    response = render(request, "editor.html", title=f"Sous-titres – {cut.title}", event=event,
+    title = _("Subtitles – {title}").format(title=cut.title)
+    response = render(request, "editor.html", title=title, event=event,
                       recording=recording, cut=cut, video=_video_url(request, recording, cut,
                                                                      event),
-                      may_publish=may_publish, shortcuts=SHORTCUTS, user_id=user.id,
+                      may_publish=may_publish, shortcuts=_shortcuts(), user_id=user.id,
                       style_nonce=nonce)
     response.headers["Content-Security-Policy"] = editor_policy(nonce)
     return response
@@ -232,8 +247,8 @@ async def waveform(request: web.Request) -> web.Response:
     try:
         found = await asyncio.to_thread(_read_span, wav, cut.start, cut.end)
     except (OSError, EOFError, wave.Error):
-        return json_response({"error": f"Forme d’onde indisponible{NBSP}: l’audio de "
-                                       "l’enregistrement n’est pas encore extrait."},
+        return json_response({"error": _("Waveform unavailable: the recording's audio is not "
+                                         "extracted yet.")},
                              status=404)
     return json_response({"duration": cut.end - cut.start,
                           "peaks_per_second": PEAKS_PER_SECOND, "peaks": found})
@@ -269,18 +284,18 @@ async def _session(request: web.Request) -> tuple[Recording, Cut]:
     recording, cuts = (None, []) if number is None else await request.app[DB].run(
         partial(_recording_and_cuts, number=number))
     if recording is None:
-        raise _page_error(request, web.HTTPNotFound, f"Enregistrement introuvable{NBSP}: "
-                          "revenez à la liste des séances.")
+        raise _page_error(request, web.HTTPNotFound, _(
+            "Recording not found: go back to the list of sessions."))
     user = current_user(request)
     if user is None or not user.may_access_event(recording.event_slug):
         raise _page_error(request, web.HTTPForbidden,
-                          f"Vous n’avez pas accès à cet évènement{NBSP}: demandez-le à un "
-                          "organisateur qui y a accès.")
+                          _("You have no access to this event: ask an organiser who has "
+                            "access to it."))
     for cut in cuts:
         if cut.guid == guid:
             return recording, cut
-    raise _page_error(request, web.HTTPNotFound, f"Séance introuvable dans cet "
-                      f"enregistrement{NBSP}: revenez à la liste des séances.")
+    raise _page_error(request, web.HTTPNotFound, _(
+        "Session not found in this recording: go back to the list of sessions."))
 
 
 def _recording_and_cuts(store: Store, *, number: int) -> tuple[Recording | None, list[Cut]]:

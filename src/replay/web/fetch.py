@@ -23,8 +23,8 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from replay.domain.addresses import AddressPolicy, is_public_address, parse_address
+from replay.locale import N_, _
 
-NBSP: Final = "\u00a0"
 PROGRAMME_MAX_BYTES: Final = 8 << 20
 FETCH_TIMEOUT: Final = 30.0
 MAX_REDIRECTS: Final = 3
@@ -32,17 +32,17 @@ _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 #: The policy the API fetches with; tests replace it to reach a listener on 127.0.0.1.
 FETCH_POLICY: Final[web.AppKey[AddressPolicy]] = web.AppKey("replay_fetch_policy")
 
-UNREACHABLE: Final = (f"Le programme n’a pas pu être téléchargé depuis cette adresse{NBSP}: "
-                      "elle doit être publique (ni locale ni interne) et répondre avec le "
-                      "fichier du programme. Vérifiez l’adresse, ou envoyez le fichier.")
+UNREACHABLE: Final = N_("The programme could not be downloaded from this address: it must be "
+                       "public (neither local nor internal) and answer with the programme's "
+                       "file. Check the address, or send the file.")
 
 
 class FetchError(Exception):
     """The programme could not be fetched; the message is French and says what to do.
     `status`: 400 for an address that is not http(s), 422 for anything else."""
 
-    def __init__(self, message: str = UNREACHABLE, status: int = 422) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None, status: int = 422) -> None:
+        super().__init__(message or _(UNREACHABLE))
         self.status = status
 
 
@@ -76,8 +76,9 @@ def checked_url(text: str) -> URL:
     except ValueError:
         url = URL()
     if url.scheme not in {"http", "https"} or not url.host:
-        raise FetchError(f"Adresse «{NBSP}{text[:200]}{NBSP}» refusée{NBSP}: donnez une "
-                         "adresse http:// ou https:// complète.", status=400)
+        raise FetchError(_("Address “{address}” refused: give a complete {http} or {https} "
+                           "address.").format(address=text[:200], http="http://",
+                                              https="https://"), status=400)
     return url
 
 
@@ -104,7 +105,7 @@ async def fetch_programme(text: str, *, max_bytes: int = PROGRAMME_MAX_BYTES,
 
 async def _follow(http: aiohttp.ClientSession, url: URL, max_bytes: int,
                   policy: AddressPolicy) -> tuple[bytes, str]:
-    for _ in range(MAX_REDIRECTS + 1):
+    for _hop in range(MAX_REDIRECTS + 1):
         _check_literal(url, policy)
         async with http.get(url, allow_redirects=False) as response:
             if response.status in _REDIRECTS and "Location" in response.headers:
@@ -123,6 +124,6 @@ async def _body(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     async for chunk in response.content.iter_chunked(1 << 16):
         body += chunk
         if len(body) > max_bytes:
-            raise FetchError(f"Le document à cette adresse dépasse {max_bytes >> 20}{NBSP}Mo"
-                             f"{NBSP}: ce n’est sans doute pas un programme.")
+            raise FetchError(_("The document at this address exceeds {megabytes} MB: it is "
+                               "probably not a programme.").format(megabytes=max_bytes >> 20))
     return bytes(body)

@@ -18,7 +18,8 @@ from typing import BinaryIO, Final
 
 from aiohttp import BodyPartReader, web
 
-from replay.web.errors import MALFORMED_BODY, NBSP, api_error
+from replay.locale import _
+from replay.web.errors import MALFORMED_BODY, api_error
 from replay.web.tus import display_filename, format_size
 
 FIELD_MAX_BYTES: Final = 64 << 10
@@ -48,9 +49,9 @@ class Received:
 
 
 def too_large(limit: int) -> web.HTTPException:
-    return api_error(413, f"Fichier trop volumineux{NBSP}: la taille maximale est de "
-                          f"{format_size(limit)}. Pour les gros fichiers, utilisez le "
-                          "téléversement reprenable (tus) à /api/uploads/.")
+    return api_error(413, _("File too large: the maximum size is {size}. For large files, use "
+                            "the resumable upload (tus) at {path}.").format(
+                                size=format_size(limit), path="/api/uploads/"))
 
 
 async def receive(request: web.Request, *, file_field: str, limit: int,
@@ -60,8 +61,8 @@ async def receive(request: web.Request, *, file_field: str, limit: int,
     Over `limit` bytes of file: 413, and nothing is kept.
     """
     if request.content_type != "multipart/form-data":
-        raise api_error(415, f"Envoyez un formulaire multipart/form-data{NBSP}: le fichier "
-                             f"dans le champ « {file_field} ».")
+        raise api_error(415, _("Send a {type} form: the file in the field “{field}”.").format(
+            type="multipart/form-data", field=file_field))
     if request.content_length is not None and request.content_length > limit + _FRAMING:
         raise too_large(limit)
     received = Received()
@@ -77,8 +78,9 @@ async def receive(request: web.Request, *, file_field: str, limit: int,
 
 
 def malformed() -> web.HTTPException:
-    return api_error(400, f"Formulaire multipart illisible{NBSP}: renvoyez-le depuis la page "
-                          "ou un client HTTP qui respecte le format multipart/form-data.")
+    return api_error(400, _("Unreadable multipart form: send it again from the page or from an "
+                            "HTTP client that follows the {type} format.").format(
+                                type="multipart/form-data"))
 
 
 async def _read_parts(request: web.Request, received: Received, file_field: str,
@@ -86,9 +88,9 @@ async def _read_parts(request: web.Request, received: Received, file_field: str,
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
-            raise api_error(400, f"Formulaire imbriqué refusé{NBSP}: envoyez des champs simples.")
+            raise api_error(400, _("Nested form refused: send plain fields."))
         if part.name == file_field and received.filename == "" and received.data is None:
-            received.filename = display_filename(part.filename or "fichier")
+            received.filename = display_filename(part.filename or _("file"))
             await _read_file(part, received, limit, directory)
         else:
             _check_room_for_field(received)
@@ -102,8 +104,8 @@ def _text_left(received: Received) -> int:
 
 def _check_room_for_field(received: Received) -> None:
     if len(received.fields) >= MAX_FIELDS or _text_left(received) <= 0:
-        raise api_error(413, f"Formulaire trop chargé{NBSP}: {MAX_FIELDS}{NBSP}champs et "
-                             f"{FIELDS_MAX_BYTES >> 10}{NBSP}Kio de texte au plus.")
+        raise api_error(413, _("Form too heavy: {fields} fields and {kib} KiB of text at most."
+                               ).format(fields=MAX_FIELDS, kib=FIELDS_MAX_BYTES >> 10))
 
 
 async def _read_text(part: BodyPartReader, room: int) -> str:
@@ -111,14 +113,15 @@ async def _read_text(part: BodyPartReader, room: int) -> str:
     while chunk := await part.read_chunk(_READ_SIZE):
         data += chunk
         if len(data) > room:
-            raise api_error(413, f"Champ « {part.name} » trop long{NBSP}: "
-                                 f"{FIELD_MAX_BYTES >> 10}{NBSP}Kio au plus, "
-                                 f"{FIELDS_MAX_BYTES >> 10}{NBSP}Kio pour tout le formulaire.")
+            raise api_error(413, _("Field “{name}” too long: {kib} KiB at most, {form_kib} KiB "
+                                   "for the whole form.").format(
+                                       name=part.name, kib=FIELD_MAX_BYTES >> 10,
+                                       form_kib=FIELDS_MAX_BYTES >> 10))
     try:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError:
-        raise api_error(400, f"Champ « {part.name} » illisible{NBSP}: envoyez du texte "
-                             "UTF-8.") from None
+        raise api_error(400, _("Field “{name}” unreadable: send UTF-8 text.").format(
+            name=part.name)) from None
 
 
 async def _read_file(part: BodyPartReader, received: Received, limit: int,

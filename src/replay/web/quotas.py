@@ -18,15 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from replay.locale import N_, _, ngettext
 from replay.services.errors import Refused
 from replay.settings import Settings
 from replay.web.tus import format_size
 from replay.web.uploads_store import Upload, UploadStore
 
-NBSP: Final = "\u00a0"
-DISK_FULL: Final = (f"Espace disque insuffisant sur le serveur{NBSP}: le fichier ne peut pas "
-                    "être reçu pour l’instant. Réessayez plus tard, ou prévenez "
-                    "l’administrateur pour qu’il libère de la place.")
+DISK_FULL: Final = N_("Not enough disk space on the server: the file cannot be received for "
+                     "now. Try again later, or ask the administrator to free some space.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +68,17 @@ class Quotas:
         mine = [u for u in active if u.owner == owner]
         receiving = self._receiving.get(owner, [])
         if len(mine) + len(receiving) >= self.limits.in_flight:
-            raise Refused(f"Déjà {self.limits.in_flight}{NBSP}envois en cours{NBSP}: "
-                          "terminez-en ou annulez-en un avant d’en commencer un autre.",
-                          status=429)
+            raise Refused(ngettext(
+                "Already {n} upload in progress: finish or cancel one before starting another.",
+                "Already {n} uploads in progress: finish or cancel one before starting another.",
+                self.limits.in_flight).format(n=self.limits.in_flight), status=429)
         announced = sum(u.length for u in mine) + sum(receiving)
         if announced + length > self.limits.quota_bytes:
-            raise Refused(f"Quota d’envoi dépassé{NBSP}: vos envois en cours annoncent "
-                          f"{format_size(announced)} et le quota est de "
-                          f"{format_size(self.limits.quota_bytes)}. Terminez ou annulez un "
-                          "envoi, puis recommencez.", status=507)
+            raise Refused(_("Upload quota exceeded: your uploads in progress announce {announced} "
+                            "and the quota is {quota}. Finish or cancel an upload, then start "
+                            "again.").format(announced=format_size(announced),
+                                             quota=format_size(self.limits.quota_bytes)),
+                          status=507)
         await self._check_disk(active, length)
 
     async def _check_disk(self, active: list[Upload], length: int) -> None:
@@ -85,7 +86,7 @@ class Quotas:
         pending += sum(size for sizes in self._receiving.values() for size in sizes)
         free = await asyncio.to_thread(self.free, self.disk)
         if free - pending - length < self.limits.min_free_bytes:
-            raise Refused(DISK_FULL, status=507)
+            raise Refused(_(DISK_FULL), status=507)
 
     @contextlib.asynccontextmanager
     async def receiving(self, owner: str, length: int) -> AsyncIterator[None]:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 from aiohttp import web
 from aiohttp.http_exceptions import PayloadEncodingError
 
+from replay.locale import N_, _
 from replay.web.uploads_store import (
     ChunkWriter,
     Upload,
@@ -84,9 +85,9 @@ def parse_metadata(header: str | None) -> dict[str, str]:
         return {}
     metadata: dict[str, str] = {}
     for pair in header.split(","):
-        key, _, encoded = pair.strip().partition(" ")
+        key, _space, encoded = pair.strip().partition(" ")
         if _METADATA_KEY.fullmatch(key) is None or key in metadata or " " in encoded:
-            raise ValueError(f"En-tête Upload-Metadata invalide{NBSP}: clé « {key} ».")
+            raise ValueError(_("Upload-Metadata header invalid: key “{key}”.").format(key=key))
         metadata[key] = _decode_value(key, encoded)
     return metadata
 
@@ -96,8 +97,8 @@ def _decode_value(key: str, encoded: str) -> str:
         return base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise ValueError(
-            f"En-tête Upload-Metadata invalide{NBSP}: la valeur de « {key} » "
-            "n’est pas du Base64 UTF-8."
+            _("Upload-Metadata header invalid: the value of “{key}” is not UTF-8 Base64.").format(
+                key=key)
         ) from None
 
 
@@ -112,17 +113,15 @@ def parse_checksum(header: str | None) -> Checksum | None:
     """``Upload-Checksum: sha1 <base64 digest>``; `ValueError` for anything else."""
     if header is None:
         return None
-    algorithm, _, encoded = header.strip().partition(" ")
+    algorithm, _space, encoded = header.strip().partition(" ")
     if algorithm != "sha1":
-        raise ValueError(
-            f"Algorithme de somme de contrôle non pris en charge{NBSP}: seul sha1 l’est."
-        )
+        raise ValueError(_("Checksum algorithm not supported: only sha1 is."))
     try:
         digest = base64.b64decode(encoded.strip(), validate=True)
     except binascii.Error:
         digest = b""
     if len(digest) != hashlib.sha1().digest_size:
-        raise ValueError(f"En-tête Upload-Checksum invalide{NBSP}: empreinte sha1 attendue.")
+        raise ValueError(_("Upload-Checksum header invalid: a sha1 digest is expected."))
     return Checksum(algorithm, digest)
 
 
@@ -130,36 +129,34 @@ def display_filename(name: str) -> str:
     """The last component of a client's file name, without control characters: for display."""
     last = re.split(r"[/\\]", name)[-1]
     cleaned = "".join(c for c in last if c.isprintable()).strip()
-    return cleaned[:255] or "fichier"
+    return cleaned[:255] or _("file")
 
 
 def check_metadata(metadata: Mapping[str, str], required: tuple[str, ...]) -> dict[str, str]:
     """The metadata the app relies on, checked; the file name reduced to a display name."""
     for key in required:
         if not metadata.get(key, "").strip():
-            raise ValueError(f"Métadonnée manquante{NBSP}: « {key} ».")
+            raise ValueError(_("Metadata missing: “{key}”.").format(key=key))
     checked = dict(metadata)
     if "filename" in checked:
         checked["filename"] = display_filename(checked["filename"])
     if "sha256" in checked:
         checked["sha256"] = checked["sha256"].strip().lower()
         if _SHA256_HEX.fullmatch(checked["sha256"]) is None:
-            raise ValueError(
-                f"Métadonnée « sha256 » invalide{NBSP}: 64 chiffres hexadécimaux attendus."
-            )
+            raise ValueError(_("Metadata “sha256” invalid: 64 hexadecimal digits expected."))
     if "started_at" in checked:
         try:
             datetime.fromisoformat(checked["started_at"])
         except ValueError:
             raise ValueError(
-                f"Métadonnée « started_at » invalide{NBSP}: date ISO 8601 attendue."
+                _("Metadata “started_at” invalid: an ISO 8601 date is expected.")
             ) from None
     return checked
 
 
 def format_size(size: int) -> str:
     """``21474836480`` → ``"21 474 836 480 octets"``, with narrow non-breaking spaces."""
-    return f"{size:,}".replace(",", "\u202f") + f"{NBSP}octets"
+    return f"{size:,}".replace(",", "\u202f") + NBSP + _("bytes")
 
 
 def http_date(timestamp: float) -> str:
@@ -185,18 +182,16 @@ def _fail(error: type[web.HTTPException], message: str) -> web.HTTPException:
     return error(text=message, headers={"Tus-Resumable": TUS_VERSION})
 
 
-NOT_FOUND: Final = "Téléversement introuvable."
-GONE: Final = f"Ce téléversement a expiré{NBSP}: recommencez l’envoi du fichier."
-BUSY: Final = "Un envoi est déjà en cours pour ce téléversement."
-TOO_LONG: Final = "Les données envoyées dépassent la taille annoncée du fichier."
-BAD_CHUNK: Final = f"Somme de contrôle incorrecte{NBSP}: ce morceau est rejeté, renvoyez-le."
-BAD_FILE: Final = (
-    f"L’empreinte SHA-256 du fichier reçu ne correspond pas{NBSP}: "
-    "le téléversement est annulé, recommencez l’envoi."
+NOT_FOUND: Final = N_("Upload not found.")
+GONE: Final = N_("This upload has expired: start sending the file again.")
+BUSY: Final = N_("A transfer is already running for this upload.")
+TOO_LONG: Final = N_("The data sent exceed the announced size of the file.")
+BAD_CHUNK: Final = N_("Wrong checksum: this piece is rejected, send it again.")
+BAD_FILE: Final = N_(
+    "The SHA-256 digest of the file received does not match: the upload is cancelled, "
+    "start sending again."
 )
-HANDOVER_FAILED: Final = (
-    f"Le fichier est bien arrivé mais n’a pas pu être enregistré{NBSP}: réessayez l’envoi."
-)
+HANDOVER_FAILED: Final = N_("The file arrived but could not be saved: try sending it again.")
 
 
 # --- The application ---------------------------------------------------------------------
@@ -316,7 +311,7 @@ async def _preflight(request: web.Request) -> None:
         await authorize(request)
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
         raise web.HTTPPreconditionFailed(
-            text=f"Version du protocole tus non prise en charge{NBSP}: 1.0.0 attendue.",
+            text=_("tus protocol version not supported: 1.0.0 expected."),
             headers={"Tus-Version": TUS_VERSION},
         )
 
@@ -359,17 +354,17 @@ async def _create(request: web.Request) -> web.Response:
 
 def _declared_length(request: web.Request, max_size: int) -> int:
     if "Upload-Defer-Length" in request.headers:
-        raise _fail(web.HTTPBadRequest, "La longueur différée n’est pas prise en charge.")
+        raise _fail(web.HTTPBadRequest, _("Deferred length is not supported."))
     try:
         length = parse_length(request.headers.get("Upload-Length"))
     except ValueError:
-        raise _fail(web.HTTPBadRequest, "En-tête Upload-Length manquant ou invalide.") from None
+        raise _fail(web.HTTPBadRequest, _("Upload-Length header missing or invalid.")) from None
     if length == 0:
-        raise _fail(web.HTTPBadRequest, "Le fichier est vide.")
+        raise _fail(web.HTTPBadRequest, _("The file is empty."))
     if length > max_size:
         raise _fail(
             HTTPContentTooLarge,
-            f"Fichier trop volumineux{NBSP}: la taille maximale est de {format_size(max_size)}.",
+            _("File too large: the maximum size is {size}.").format(size=format_size(max_size)),
         )
     return length
 
@@ -391,7 +386,7 @@ async def _current(request: web.Request) -> Upload:
     try:
         upload = await request.app[TUS_STORE].get(request.match_info["upload_id"])
     except UploadNotFound:
-        raise _fail(web.HTTPNotFound, NOT_FOUND) from None
+        raise _fail(web.HTTPNotFound, _(NOT_FOUND)) from None
     _check_alive(request, upload)
     return upload
 
@@ -405,9 +400,9 @@ def _check_alive(request: web.Request, upload: Upload) -> None:
     """404 for anyone but the upload's owner (the same answer as for no upload at all);
     410 once it expired."""
     if upload.owner != _asker(request):
-        raise _fail(web.HTTPNotFound, NOT_FOUND)
+        raise _fail(web.HTTPNotFound, _(NOT_FOUND))
     if upload.expires <= request.app[TUS_CONFIG].clock():
-        raise _fail(web.HTTPGone, GONE)
+        raise _fail(web.HTTPGone, _(GONE))
 
 
 async def _delete(request: web.Request) -> web.Response:
@@ -426,26 +421,26 @@ async def _locked(request: web.Request) -> AsyncIterator[Upload]:
             _check_alive(request, upload)
             yield upload
     except UploadNotFound:
-        raise _fail(web.HTTPNotFound, NOT_FOUND) from None
+        raise _fail(web.HTTPNotFound, _(NOT_FOUND)) from None
     except UploadBusy:
-        raise _fail(HTTPLocked, BUSY) from None
+        raise _fail(HTTPLocked, _(BUSY)) from None
 
 
 async def _patch(request: web.Request) -> web.Response:
     if request.content_type != OFFSET_CONTENT_TYPE:
         raise _fail(
             web.HTTPUnsupportedMediaType,
-            f"Type de contenu incorrect{NBSP}: « {OFFSET_CONTENT_TYPE} » attendu.",
+            _("Wrong content type: “{expected}” expected.").format(expected=OFFSET_CONTENT_TYPE),
         )
     offset, checksum = _patch_headers(request)
     async with _locked(request) as upload:
         if offset != upload.offset:
             raise _fail(
                 web.HTTPConflict,
-                f"Position incorrecte{NBSP}: le serveur attend l’octet {upload.offset}.",
+                _("Wrong offset: the server expects byte {offset}.").format(offset=upload.offset),
             )
         if upload.offset + (request.content_length or 0) > upload.length:
-            raise _fail(HTTPContentTooLarge, TOO_LONG)
+            raise _fail(HTTPContentTooLarge, _(TOO_LONG))
         if not upload.complete:  # a complete upload is handed over once, whatever comes
             upload = await _receive(request, upload, checksum)
     return web.Response(
@@ -458,7 +453,7 @@ def _patch_headers(request: web.Request) -> tuple[int, Checksum | None]:
     try:
         offset = parse_length(request.headers.get("Upload-Offset"))
     except ValueError:
-        raise _fail(web.HTTPBadRequest, "En-tête Upload-Offset manquant ou invalide.") from None
+        raise _fail(web.HTTPBadRequest, _("Upload-Offset header missing or invalid.")) from None
     try:
         return offset, parse_checksum(request.headers.get("Upload-Checksum"))
     except ValueError as error:
@@ -501,7 +496,9 @@ def _refusal(body: _Body, checksum: Checksum | None) -> BaseException | None:
     """Without a checksum, what came in whole is kept; with one, the chunk must be whole."""
     if checksum is None or (not body.dropped and body.sha1.digest() == checksum.digest):
         return None
-    return asyncio.CancelledError() if body.cancelled else _fail(HTTPChecksumMismatch, BAD_CHUNK)
+    if body.cancelled:
+        return asyncio.CancelledError()
+    return _fail(HTTPChecksumMismatch, _(BAD_CHUNK))
 
 
 def _running_hash(app: web.Application, upload: Upload) -> _Hash | None:
@@ -521,7 +518,7 @@ async def _copy_body(request: web.Request, writer: ChunkWriter, capacity: int) -
     try:
         async for chunk in request.content.iter_chunked(_READ_SIZE):
             if writer.written + len(pending) + len(chunk) > capacity:
-                raise _fail(HTTPContentTooLarge, TOO_LONG)
+                raise _fail(HTTPContentTooLarge, _(TOO_LONG))
             sha1.update(chunk)
             pending += chunk
             if len(pending) >= _WRITE_SIZE:
@@ -553,7 +550,7 @@ async def _commit(request: web.Request, upload: Upload, running: _Hash | None) -
     digest = running.hexdigest() if running is not None else await store.sha256(upload)
     if upload.expected_sha256 not in {None, digest}:
         await store.remove(upload.id)
-        raise _fail(HTTPChecksumMismatch, BAD_FILE)
+        raise _fail(HTTPChecksumMismatch, _(BAD_FILE))
     upload = replace(upload, complete=True, sha256=digest)
     if config.on_complete is not None:
         await _hand_over(config.on_complete, upload)
@@ -568,4 +565,4 @@ async def _hand_over(on_complete: OnComplete, upload: Upload) -> None:
         raise
     except Exception:
         log.exception("handing over upload %s failed", upload.id)
-        raise _fail(web.HTTPInternalServerError, HANDOVER_FAILED) from None
+        raise _fail(web.HTTPInternalServerError, _(HANDOVER_FAILED)) from None
