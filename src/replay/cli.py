@@ -723,6 +723,11 @@ def _with_option(error: ReplayError) -> str:
     return f"{error} (option {option})" if option else str(error)
 
 
+#: The commands that write the data directory whatever happens (a failed `publish` or
+#: `user` command creates nothing there).
+WRITES_DATA = frozenset({"serve", "worker", "process", "ingest", "demo"})
+
+
 def _works_on_jobs(args: argparse.Namespace) -> bool:
     """A `replay worker` of a job queue: it may sweep its data directory's scratch."""
     return bool(args.command == "worker" and args.queue != "live")
@@ -735,7 +740,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         settings = _settings(args)
-        with data_dir_in_use(settings.data_dir, sweep=_works_on_jobs(args)):
+        with data_dir_in_use(settings.data_dir, sweep=_works_on_jobs(args),
+                             create=args.command in WRITES_DATA):
             if args.command == "demo":
                 return _demo(args, settings)
             if args.command in SERVICE_COMMANDS:

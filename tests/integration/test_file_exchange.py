@@ -211,3 +211,9 @@ def test_a_worker_alone_on_its_data_directory_sweeps_the_scratch(tmp_path: Path)
     assert tree(session) == {"speech/subtitles.fr.vtt": b"WEBVTT\n",
                              ".speech.exchanged.json": b"{}"}
     assert (data / "originals" / "abc.mp4").exists()
+
+
+def test_a_command_that_may_fail_creates_no_data_directory(tmp_path: Path) -> None:
+    with data_dir_in_use(tmp_path / "data", sweep=True, create=False) as swept:
+        assert swept == []
+    assert not (tmp_path / "data").exists()

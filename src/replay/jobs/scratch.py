@@ -31,12 +31,15 @@ SWEPT_FOLDERS = ("work", "originals")
 
 
 @contextmanager
-def data_dir_in_use(data_dir: Path, *, sweep: bool = False) -> Iterator[list[Path]]:
+def data_dir_in_use(data_dir: Path, *, sweep: bool = False,
+                    create: bool = True) -> Iterator[list[Path]]:
     """Hold the data directory's shared lock; first, when `sweep` and no other process
-    holds it, remove the scratch left there (yielded). Without a writable data directory
-    there is no lock, and nothing is swept."""
+    holds it, remove the scratch left there (yielded). The directory is created unless
+    `create` is False (then, where it does not exist, there is nothing to lock); without
+    a writable data directory there is no lock, and nothing is swept."""
     try:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the store's
+        if create:
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as the store's
         fd = os.open(data_dir / IN_USE, os.O_RDONLY | os.O_CREAT, 0o600)
     except OSError:
         yield []
