@@ -64,8 +64,8 @@ def _sweep_if_alone(fd: int, data_dir: Path) -> list[Path]:
         else:
             path.unlink(missing_ok=True)
     if swept:
-        log.info("removed %d scratch file(s) left by a stopped process in %s", len(swept),
-                 data_dir)
+        log.warning("removed %d scratch file(s) left by a stopped process in %s",
+                    len(swept), data_dir)
     return swept
 
 
