@@ -26,6 +26,7 @@ from replay.jobs.context import Context, Lanes, WorkContext
 from replay.jobs.factory import describe_backend, open_queue
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.runner import run_worker
+from replay.jobs.scratch import data_dir_in_use
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
 from replay.locale import N_, _, format_seconds, ngettext
 from replay.services.admission import EXAMPLE, ROOM, STARTED_AT
@@ -479,7 +480,7 @@ async def _run_process(settings: Settings, request: ProcessRequest) -> JobSummar
                   objects=object_store_for(None, settings),
                   transcriber=whisper_for(settings),
                   lanes=Lanes.for_threads(settings.cpu_threads),
-                  progress=TerminalProgress(sys.stderr))
+                  progress=TerminalProgress(sys.stderr), alone=True)
     try:
         return await process(ctx, request)
     finally:
@@ -741,6 +742,16 @@ def _with_option(error: ReplayError) -> str:
     return f"{error} (option {option})" if option else str(error)
 
 
+#: The commands that write the data directory whatever happens (a failed `publish` or
+#: `user` command creates nothing there).
+WRITES_DATA = frozenset({"serve", "worker", "process", "ingest", "demo"})
+
+
+def _works_on_jobs(args: argparse.Namespace) -> bool:
+    """A `replay worker` of a job queue: it may sweep its data directory's scratch."""
+    return bool(args.command == "worker" and args.queue != "live")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -748,18 +759,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         settings = _settings(args)
-        if args.command == "demo":
-            return _demo(args, settings)
-        if args.command in SERVICE_COMMANDS:
-            return SERVICE_COMMANDS[args.command](args, settings)
-        if args.command in {"publish", "unpublish"}:
-            result = asyncio.run(_run_publishing(settings, args))
-            if args.json:
-                _print_json(result)
-            else:
-                print(_published_text(args, result))
-            return 0
-        summary = asyncio.run(_run_process(settings, _request(args)))
+        with data_dir_in_use(settings.data_dir, sweep=_works_on_jobs(args),
+                             create=args.command in WRITES_DATA):
+            if args.command == "demo":
+                return _demo(args, settings)
+            if args.command in SERVICE_COMMANDS:
+                return SERVICE_COMMANDS[args.command](args, settings)
+            if args.command in {"publish", "unpublish"}:
+                result = asyncio.run(_run_publishing(settings, args))
+                if args.json:
+                    _print_json(result)
+                else:
+                    print(_published_text(args, result))
+                return 0
+            summary = asyncio.run(_run_process(settings, _request(args)))
     except ReplayError as exc:
         print(_("replay: error: {message}").format(message=_with_option(exc)), file=sys.stderr)
         return 2

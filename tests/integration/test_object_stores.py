@@ -66,6 +66,19 @@ async def test_put_file(store: ObjectStore, tmp_path: Path) -> None:
     assert source.read_bytes() == b"\x47" * 188 * 10, "the source is left alone"
 
 
+async def test_get_file(store: ObjectStore, tmp_path: Path) -> None:
+    data = os.urandom(188 * 1000)
+    await store.put_bytes("_private/originals/abc.ts", data)
+    fetched = tmp_path / "fetched.ts"
+    assert await store.get_file("_private/originals/abc.ts", fetched) is True
+    assert fetched.read_bytes() == data
+    assert await store.get_file("_private/originals/absent.ts", tmp_path / "absent") is False
+    assert not (tmp_path / "absent").exists()
+    await store.put_bytes("_private/empty.json", b"")
+    assert await store.get_file("_private/empty.json", tmp_path / "empty.json") is True
+    assert (tmp_path / "empty.json").read_bytes() == b""
+
+
 async def test_empty_object(store: ObjectStore) -> None:
     await store.put_bytes("event/empty.txt", b"")
     assert await store.get_bytes("event/empty.txt") == b""
@@ -137,7 +150,10 @@ async def test_bad_keys_are_refused(store: ObjectStore, key: str, tmp_path: Path
         await store.digest(key)
     with pytest.raises(ValueError, match="invalid object key"):
         await store.delete(key)
+    with pytest.raises(ValueError, match="invalid object key"):
+        await store.get_file(key, tmp_path / "fetched.txt")
     assert await store.list_keys("") == []
+    assert not (tmp_path / "fetched.txt").exists()
 
 
 @pytest.mark.parametrize("prefix", ["../", "/", "/etc/", "a/../../", "a//"])
@@ -247,6 +263,9 @@ async def test_s3_multipart_upload(moto_s3: MotoS3, tmp_path: Path) -> None:
     uploader = Uploader(store)
     await uploader.file("e/s/replay.mp4", source)
     assert (uploader.uploaded, uploader.unchanged) == (0, 1)
+    fetched = tmp_path / "fetched.mp4"
+    assert await store.get_file("e/s/replay.mp4", fetched)  # in ranged parts
+    assert fetched.read_bytes() == data
 
 
 class CorruptingClient:

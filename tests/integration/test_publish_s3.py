@@ -213,6 +213,7 @@ class FailingStore:
         self.done = 0
         self.digest = store.digest
         self.get_bytes = store.get_bytes
+        self.get_file = store.get_file
         self.delete = store.delete
         self.list_keys = store.list_keys
 

@@ -1,14 +1,16 @@
-"""The compose topology as plain processes on this machine: the state store and the jobs
-(procrastinate) in the PostgreSQL at 127.0.0.1:5432 (a schema of the test's own), the
-site in a moto S3 server in place of MinIO, one API (`replay serve --no-workers`), two
-media workers, one speech worker and one publish worker, each its own process sharing
-the data directory for the originals and scratch files (no SQLite file is made). The
-recording arrives through tus, with an organiser's API token.
+"""The compose topology as plain processes on this machine, as if each ran on a machine
+of its own: the state store and the jobs (procrastinate) in the PostgreSQL at
+127.0.0.1:5432 (a schema of the test's own), the object store a moto S3 server in place
+of MinIO, one API (`replay serve --no-workers`), two media workers, one speech worker and
+one publish worker, each its own process with its own data directory: the original and
+the outputs a later job reads go through the bucket (`storage.exchange`); no SQLite file
+is made. The recording arrives through tus, with an organiser's API token.
 
 A media worker is killed with SIGKILL in the middle of a transcode and the API is
 restarted while the recording is processed: the other media worker takes the job over
 under the next attempt, every session is published once to the bucket, and no scratch
-is left behind. Real ffmpeg and Whisper (base) on a short generated recording.
+is left behind (the killed worker's, in its own data directory, is swept when it is
+started again there). Real ffmpeg and Whisper (base) on a short generated recording.
 """
 
 from __future__ import annotations
@@ -64,15 +66,17 @@ class Cluster:
         self.env, self.log = env, log
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *command: str) -> subprocess.Popen[bytes]:
+    def start(self, data: Path, *command: str) -> subprocess.Popen[bytes]:
+        """`replay COMMAND` with `data` as its data directory (its machine's disk)."""
         process = subprocess.Popen([sys.executable, "-m", "replay", *command], cwd=ROOT,
-                                   env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+                                   env=self.env | {"REPLAY_DATA_DIR": str(data)},
+                                   stdout=self.log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         return process
 
-    async def api(self) -> tuple[subprocess.Popen[bytes], int]:
+    async def api(self, data: Path) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
-        process = self.start("serve", "--no-workers", "--port", str(port))
+        process = self.start(data, "serve", "--no-workers", "--port", str(port))
         await until(lambda: healthy(port), 60, "the API answers /health", process)
         return process, port
 
@@ -123,13 +127,19 @@ async def queue_of(schema: str) -> AsyncIterator[ProcrastinateQueue]:
         await queue.close()
 
 
-def transcoding(jobs: list[Job], work: Path) -> Job | None:
+def transcoding(jobs: list[Job], machines: list[Path]) -> Job | None:
     """A media_session job that runs and has started writing its ladder."""
     for job in jobs:
+        pattern = f"work/*/sessions/*/.media.job{job.id}-{job.attempt}.partial/hls/*/*.ts"
         if job.task == "media_session" and job.status == "doing" and any(
-                work.glob(f"*/sessions/*/.media.job{job.id}-{job.attempt}.partial/hls/*/*.ts")):
+                any(data.glob(pattern)) for data in machines):
             return job
     return None
+
+
+def scratch_in(data: Path) -> list[Path]:
+    """What attempts and fetches leave while they run (`jobs.scratch`)."""
+    return [*data.rglob("*.partial*"), *data.rglob(".*.old")]
 
 
 def all_done(jobs: list[Job]) -> bool:
@@ -180,11 +190,13 @@ def upload(sample: SampleTruth, port: int, token: str) -> None:
 
 async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
                                          moto_s3: MotoS3) -> None:
-    data, prefix = tmp_path / "data", f"cluster/{uuid.uuid4().hex}"
-    work = data / "work"
+    prefix = f"cluster/{uuid.uuid4().hex}"
+    api_data, speech_data, publish_data = (tmp_path / name for name in ("api", "speech",
+                                                                          "publish"))
+    media_data = [tmp_path / f"media{index}" for index in range(2)]
     async with fresh_schema() as (schema, _), queue_of(schema) as queue:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REPLAY_")} | {
-            "REPLAY_DATA_DIR": str(data),
+            "REPLAY_DATA_DIR": str(api_data),
             "REPLAY_DATABASE_URL": f"{PG_URL}?options=-csearch_path%3D{schema}",
             "REPLAY_OBJECT_STORE_URL": f"s3://{moto_s3.bucket}/{prefix}",
             "REPLAY_S3_ENDPOINT_URL": moto_s3.endpoint, "REPLAY_S3_REGION": "us-east-1",
@@ -193,31 +205,33 @@ async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
             "REPLAY_CPU_THREADS": "2", "REPLAY_LIVE_ENABLED": "false"}
         with (tmp_path / "cluster.log").open("wb") as log, running(env, log) as cluster:
             prepare(env, sample)
-            api, api_port = await cluster.api()
-            media = [cluster.start("worker", "--queue", "media") for _ in range(2)]
-            cluster.start("worker", "--queue", "speech")
-            cluster.start("worker", "--queue", "publish")
+            api, api_port = await cluster.api(api_data)
+            media = {cluster.start(data, "worker", "--queue", "media").pid: data
+                     for data in media_data}
+            cluster.start(speech_data, "worker", "--queue", "speech")
+            cluster.start(publish_data, "worker", "--queue", "publish")
             token = await organiser_token(env)
             await asyncio.to_thread(upload, sample, api_port, token)
 
             found: list[Job] = []
 
             async def caught() -> bool:
-                found.extend(filter(None, [transcoding(await queue.list(), work)]))
+                found.extend(filter(None, [transcoding(await queue.list(), media_data)]))
                 return bool(found)
 
             await until(caught, 180, "a transcode runs")
             killed = found[0]
             assert killed.worker_id is not None
             pid = int(killed.worker_id.rsplit("/", 1)[0].rsplit(":", 1)[1])
-            victim = next(p for p in media if p.pid == pid)
+            victim = next(p for p in cluster.processes if p.pid == pid)
             victim.send_signal(signal.SIGKILL)
             assert victim.wait(timeout=10) == -signal.SIGKILL
+            assert scratch_in(media[pid]), "the killed transcode left its scratch"
 
             # The API restarts while the recording is processed.
             api.send_signal(signal.SIGTERM)
             assert api.wait(timeout=60) == 0
-            _, port = await cluster.api()
+            _, port = await cluster.api(api_data)
 
             async def finished() -> bool:
                 return all_done(await queue.list())
@@ -225,6 +239,13 @@ async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
             await until(finished, 600, "every job is finished", every=0.5)
             assert healthy(port)
             jobs = await queue.list()
+
+            # The killed worker's machine starts it again: alone on its data directory,
+            # it removes the scratch the SIGKILL left there before taking any job.
+            health = tmp_path / "restarted.health"
+            restarted = cluster.start(media[pid], "worker", "--queue", "media",
+                                      "--health-file", str(health))
+            await until(health.exists, 60, "the restarted worker answers", restarted)
 
     assert [(j.id, j.task, j.status, j.error) for j in jobs if j.status != "succeeded"] == []
     retaken = next(j for j in jobs if j.id == killed.id)
@@ -245,5 +266,32 @@ async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
         for name in ("index.html", "subtitles.fr.vtt", "subtitles.en.vtt",
                      "hls/master.m3u8"):
             assert f"{folder}/{name}" in keys, f"{folder}/{name}"
-    assert list(work.rglob("*.partial*")) == [], "no attempt's scratch is left behind"
-    assert not (data / "replay.sqlite3").exists(), "the state is in PostgreSQL only"
+    machines = [api_data, speech_data, publish_data, *media_data]
+    assert {str(m): scratch_in(m) for m in machines} == {str(m): [] for m in machines}, (
+        "no attempt's scratch is left behind")
+    assert_files_moved_through_the_bucket(moto_s3, prefix, sample, machines)
+
+
+def assert_files_moved_through_the_bucket(moto_s3: MotoS3, prefix: str,
+                                          sample: SampleTruth, machines: list[Path]) -> None:
+    """The original went up once, under the private prefix beside the site's; each
+    machine holds only what its jobs needed: the speech and publish workers never
+    fetched the original."""
+    api_data, speech_data, publish_data, *media_data = machines
+    digest = hashlib.sha256(sample.recording.read_bytes()).hexdigest()
+    original = f"{digest}{sample.recording.suffix.lower()}"
+    beside = f"{prefix.rpartition('/')[0]}/_private/"  # not under the public site prefix
+    private = moto_s3.client.list_objects_v2(Bucket=moto_s3.bucket, Prefix=beside,
+                                             MaxKeys=1000)
+    private_keys = {item["Key"][len(beside):] for item in private.get("Contents", [])}
+    assert f"originals/{original}" in private_keys
+    public = moto_s3.client.list_objects_v2(Bucket=moto_s3.bucket, Prefix=f"{prefix}/")
+    assert not [item["Key"] for item in public.get("Contents", [])
+                if "_private" in item["Key"] or "originals" in item["Key"]]
+    assert [p.name for p in (api_data / "originals").iterdir()] == [original]
+    assert not (api_data / "work").exists(), "the API processes nothing"
+    for data in (speech_data, publish_data):
+        assert not list(data.glob("originals/*")), f"{data.name} fetched no original"
+    assert any((data / "originals" / original).is_file() for data in media_data)
+    for data in (speech_data, publish_data, *media_data):
+        assert not (data / "replay.sqlite3").exists(), "the state is in PostgreSQL only"

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
+from replay.storage.exchange import FileExchange, SameDisk, exchange_for
 from replay.storage.port import ObjectStore
 from replay.store.db import Store
 
@@ -73,9 +74,18 @@ class WorkContext:
     attempt_tag: str = field(default_factory=lambda: f"pid{os.getpid()}")
     #: The fence: True while this run may still publish (see `jobs.worker.JobContext`).
     still_current: Callable[[], Awaitable[bool]] = _always_current
+    #: True when no other machine takes part in this run (`replay process`): its files
+    #: are not put in the object store for others, whatever that store is.
+    alone: bool = False
 
     def tracker(self, stage: str, label: str) -> StageTracker:
         return StageTracker(self.progress, stage, label)
+
+    @property
+    def files(self) -> FileExchange:
+        """Files between machines (`storage.exchange`); on one machine, nothing moves."""
+        return SameDisk() if self.alone else exchange_for(self.objects,
+                                                          self.settings.data_dir)
 
     def scratch(self, target: Path) -> Path:
         """Where this attempt writes what will become `target` (its suffix kept, for

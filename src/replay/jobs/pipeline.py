@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -119,8 +119,18 @@ async def ingest(ctx: WorkContext, source: Path, info: MediaInfo) -> tuple[str, 
     sha256, original = await asyncio.to_thread(
         _copy_with_digest, source, ctx.settings.originals_dir, tracker
     )
+    await ctx.files.share(original, sha256)
     tracker.done()
     return sha256, original
+
+
+async def local_original(ctx: WorkContext, recording: Recording) -> Recording:
+    """`recording` as this machine reads it: its original fetched (once, checked) from the
+    object store when it was admitted on another machine."""
+    here = await ctx.files.original(
+        recording.original, ctx.settings.originals_dir / recording.original.name,
+        recording.sha256)
+    return recording if here == recording.original else replace(recording, original=here)
 
 
 def _copy_with_digest(
@@ -217,6 +227,7 @@ async def extract_audio(ctx: Context, recording: Recording, info: MediaInfo) -> 
             await run_ffmpeg(argv, expected_duration=info.duration, on_progress=tracker,
                              timeout=ctx.settings.job_timeout)
             await ctx.commit(partial, wav)
+            await ctx.files.share(wav)  # for the speech jobs on other machines
         finally:
             discard(partial)
         tracker.done()
@@ -235,6 +246,7 @@ async def speech_map(ctx: Context, recording: Recording, wav: Path) -> list[Inte
         try:
             _write_json(partial, [[i.start, i.end] for i in found])
             await ctx.commit(partial, target)
+            await ctx.files.share(target)
         finally:
             discard(partial)
         tracker.done()
@@ -324,6 +336,7 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
             async with ctx.lanes.media:
                 await _transcode(ctx, recording, info, cut, ladder, scratch)
             await ctx.commit(scratch, out)
+            await ctx.files.share(out)  # for the publish job
         finally:
             discard(scratch)
 
@@ -397,6 +410,7 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
             await asyncio.to_thread(_write_speech_outputs, scratch, speech.spoken,
                                     speech.english)
             await ctx.commit(scratch, out)
+            await ctx.files.share(out)  # for the publish job
         finally:
             discard(scratch)
 
@@ -552,6 +566,7 @@ async def publish(ctx: WorkContext, event: Event, *, decided: Collection[str] = 
             request_publication(ctx.store, item.recording, item.cut.guid)
     found = candidates(ctx.store, captions, event, rule)
     ready = [item for item in found if item.decision.publish]
+    await _fetch_outputs(ctx, ready)
     await write_corrections(captions, ctx.settings, [(c.recording, c.cut.guid) for c in ready],
                             rule=rule)
     outputs = [
@@ -576,6 +591,15 @@ async def publish(ctx: WorkContext, event: Event, *, decided: Collection[str] = 
     await _delete_withdrawn(ctx, event, found, ready)
     tracker.done()
     return event.slug
+
+
+async def _fetch_outputs(ctx: WorkContext, ready: Sequence[Candidate]) -> None:
+    """The session folders made on other machines, fetched here (those already here with
+    the same contents are not)."""
+    for item in ready:
+        folder = session_dir(ctx, item.recording, item.cut)
+        for part in ("media", "speech"):
+            await ctx.files.fetch(folder / part)
 
 
 async def _delete_withdrawn(ctx: WorkContext, event: Event, found: Sequence[Candidate],

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from replay.domain.cutplan import Cut
 from replay.domain.errors import MediaError
@@ -34,7 +35,9 @@ from replay.jobs.pipeline import (
     admit,
     analyse,
     extract_audio,
+    local_original,
     publish,
+    recording_dir,
     transcode_session,
     transcribe_session,
 )
@@ -50,6 +53,7 @@ from replay.services.work import (
     publish_job,
     session_jobs,
 )
+from replay.services.workdirs import AUDIO
 from replay.settings import Settings
 from replay.speech.models import resolve_model
 from replay.speech.transcriber import (
@@ -155,7 +159,7 @@ async def ingest_recording(ctx: WorkContext, queue: JobQueue,
 
 async def analyse_recording(deps: TaskDeps, job: JobContext) -> None:
     ctx = deps.context(job)
-    recording = _recording(deps, job)
+    recording = await local_original(ctx, _recording(deps, job))
     event = _event(deps, recording.event_slug)
     info = await _probe(recording)
     deps.store.set_probe(recording.id, info.duration, asdict(info))
@@ -169,6 +173,7 @@ async def analyse_recording(deps: TaskDeps, job: JobContext) -> None:
 async def media_session(deps: TaskDeps, job: JobContext) -> None:
     ctx = deps.context(job)
     recording, cut = _session(deps, job)
+    recording = await local_original(ctx, recording)
     await transcode_session(ctx, recording, await _probe(recording), cut)
     await _publish_when_ready(deps, ctx, recording, cut)
 
@@ -177,7 +182,7 @@ async def speech_session(deps: TaskDeps, job: JobContext) -> None:
     ctx = deps.context(job)
     recording, cut = _session(deps, job)
     event = _event(deps, recording.event_slug)
-    wav = await extract_audio(ctx, recording, await _probe(recording))  # skipped when done
+    wav = await _audio(ctx, recording)
     await transcribe_session(ctx, event, recording, wav, cut)
     await _publish_when_ready(deps, ctx, recording, cut)
 
@@ -200,6 +205,17 @@ async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording
     if all(state is not None and state.status is StageStatus.DONE for state in stages):
         await ctx.ensure_current()
         await deps.queue.enqueue(publish_job(recording.event_slug))
+
+
+async def _audio(ctx: Context, recording: Recording) -> Path:
+    """The recording's 16 kHz audio as its analysis left it (fetched when that ran on
+    another machine: the original is not downloaded for it), else decoded again."""
+    wav = recording_dir(ctx, recording) / AUDIO
+    state = ctx.store.stage(recording.id, "", "audio")
+    if state is not None and state.status is StageStatus.DONE and await ctx.files.fetch(wav):
+        return wav
+    recording = await local_original(ctx, recording)
+    return await extract_audio(ctx, recording, await _probe(recording))
 
 
 async def _probe(recording: Recording) -> MediaInfo:

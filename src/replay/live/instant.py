@@ -43,6 +43,7 @@ from replay.live.timeline import (
     segments_between,
 )
 from replay.settings import Settings
+from replay.storage.exchange import exchange_for
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
 
@@ -79,6 +80,7 @@ async def close_stretch(deps: LiveDeps, event: Event, room: str, chunks: Sequenc
         return None
     sha256, original = await keep_stretch(chunks, deps.settings.originals_dir,
                                           timeout=deps.settings.job_timeout)
+    await exchange_for(deps.objects, deps.settings.data_dir).share(original, sha256)
     started = clocks[chunks[0].take_id].wall(chunks[0].start)
     recording = await bridge.admit_archive(deps.store, event, room, sha256=sha256,
                                            original=original, started_at=started)
@@ -131,6 +133,9 @@ async def instant_replay(deps: LiveDeps, event: Event, room: str, session: Sessi
     await build_media(source, media_dir, timeout=deps.settings.job_timeout)
     top = source.segments[plan.rungs[0].name]
     write_speech(speech_dir, await deps.drafts(take_spans(top)))
+    files = exchange_for(deps.objects, deps.settings.data_dir)
+    for folder in (media_dir, speech_dir):  # for a publish worker on another machine
+        await files.share(folder)
     bridge.record_instant_replay(deps.store, recording,
                                  _recording_cut(cut, origin, kept, clocks, recording.duration))
     await bridge.publish_event(deps.settings, deps.store, deps.objects, event,

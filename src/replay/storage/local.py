@@ -46,6 +46,13 @@ class LocalDirectoryStore:
         path = self.path_of(key)
         return await asyncio.to_thread(path.read_bytes) if path.is_file() else None
 
+    async def get_file(self, key: str, dest: Path) -> bool:
+        path = self.path_of(key)
+        if not path.is_file():
+            return False
+        await asyncio.to_thread(shutil.copyfile, path, dest)
+        return True
+
     async def digest(self, key: str) -> str | None:
         path = self.path_of(key)
         return await asyncio.to_thread(sha256_of_file, path) if path.is_file() else None

@@ -24,6 +24,13 @@ class MemoryStore:
     async def get_bytes(self, key: str) -> bytes | None:
         return self.objects.get(check_key(key))
 
+    async def get_file(self, key: str, dest: Path) -> bool:
+        data = self.objects.get(check_key(key))
+        if data is None:
+            return False
+        await asyncio.to_thread(dest.write_bytes, data)
+        return True
+
     async def digest(self, key: str) -> str | None:
         data = self.objects.get(check_key(key))
         return None if data is None else hashlib.sha256(data).hexdigest()

@@ -66,6 +66,12 @@ class ObjectStore(Protocol):
 
     async def get_bytes(self, key: str) -> bytes | None: ...
 
+    async def get_file(self, key: str, dest: Path) -> bool:
+        """Write the object into the file `dest` (its folder exists); False when absent.
+        A large object is not held in memory. `dest` may be left partial on error: the
+        caller writes to a scratch name and renames."""
+        ...
+
     async def digest(self, key: str) -> str | None:
         """SHA-256 of the stored object, or None when absent."""
         ...

@@ -141,6 +141,17 @@ class S3Store:
     def __repr__(self) -> str:
         return f"S3Store(s3://{self.bucket}/{self.prefix})"
 
+    def parent_store(self) -> S3Store:
+        """The same bucket and client, one level above this prefix (``s3://b/site`` gives
+        ``s3://b``): where `storage.exchange` keeps the files that must not be public
+        when the site's prefix is (a bucket policy such as ``mc anonymous set download
+        b/site``)."""
+        parent = self.prefix.rstrip("/").rpartition("/")[0]
+        return S3Store(self.bucket, parent, endpoint_url=self.endpoint_url, client=self.client,
+                       multipart_threshold=self.multipart_threshold,
+                       multipart_chunksize=self.multipart_chunksize,
+                       verify_etag=self.verify_etag, list_page_size=self.list_page_size)
+
     def close(self) -> None:
         self.client.close()
 
@@ -230,6 +241,26 @@ class S3Store:
             return data
 
         return await self._call(get)
+
+    async def get_file(self, key: str, dest: Path) -> bool:
+        """Downloaded by s3transfer (ranged parts in parallel above the threshold)."""
+        target = self._key(key)
+
+        def download() -> bool:
+            from boto3.s3.transfer import TransferConfig
+
+            config = TransferConfig(multipart_threshold=self.multipart_threshold,
+                                    multipart_chunksize=self.multipart_chunksize,
+                                    max_concurrency=MULTIPART_THREADS)
+            try:
+                self.client.download_file(self.bucket, target, str(dest), Config=config)
+            except Exception as exc:
+                if _not_found(exc):
+                    return False
+                raise
+            return True
+
+        return await self._call(download)
 
     async def digest(self, key: str) -> str | None:
         """The SHA-256 recorded at upload; None when absent or not written by replay."""

@@ -59,7 +59,7 @@ from replay.web.auth import Role, authorizer, current_user
 from replay.web.errors import APIError, api_error, json_response
 from replay.web.fetch import FETCH_POLICY, PROGRAMME_MAX_BYTES, FetchError, fetch_programme
 from replay.web.ingest import Incoming, admit_upload
-from replay.web.keys import DB, QUEUE, SETTINGS
+from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS
 from replay.web.multipart import Received, receive
 from replay.web.quotas import Quotas, UploadLimits
 from replay.web.tus import Admit, OnComplete, create_tus_app, parse_metadata
@@ -295,7 +295,7 @@ async def _admit_received(request: web.Request, slug: str,
                         received.fields.get("started_at"), received.filename)
     app = request.config_dict
     try:
-        return await admit_upload(app[SETTINGS], app[DB], app[QUEUE], incoming)
+        return await admit_upload(app[SETTINGS], app[DB], app[QUEUE], app[OBJECTS], incoming)
     except ServiceError as refusal:
         raise api_error(refusal.status, refusal.message) from None
 
@@ -357,7 +357,8 @@ HELD_SECONDS: Final = 7 * 24 * 3600.0
 def _tus_handover(app: web.Application, tus_store: UploadStore) -> OnComplete:
     async def on_complete(upload: Upload) -> None:
         try:
-            await admit_upload(app[SETTINGS], app[DB], app[QUEUE], incoming_of(upload))
+            await admit_upload(app[SETTINGS], app[DB], app[QUEUE], app[OBJECTS],
+                               incoming_of(upload))
         except ServiceError as refusal:
             await _hold_or_drop(tus_store, upload, refusal)
             raise APIError(refusal.status, refusal.message,
@@ -435,7 +436,7 @@ async def admit_held(request: web.Request) -> web.Response:
     upload = replace(upload, metadata={**upload.metadata, **changes})
     app = request.config_dict
     try:
-        recording, job = await admit_upload(settings, app[DB], app[QUEUE],
+        recording, job = await admit_upload(settings, app[DB], app[QUEUE], app[OBJECTS],
                                             incoming_of(upload))
     except ServiceError as refusal:
         await _hold_or_drop(store, upload, refusal)

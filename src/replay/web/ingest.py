@@ -25,6 +25,8 @@ from replay.services import admission
 from replay.services.errors import NotFound, Refused, ServiceError
 from replay.services.work import enqueue_recording
 from replay.settings import Settings
+from replay.storage.exchange import exchange_for
+from replay.storage.port import ObjectStore
 from replay.store.db import Recording
 from replay.store.ports import StoreRunner
 
@@ -47,8 +49,9 @@ class Incoming:
 
 
 async def admit_upload(settings: Settings, db: StoreRunner, queue: JobQueue,
-                       incoming: Incoming) -> tuple[Recording, int]:
-    """Admit (`services.admission`), keep by moving, queue the analysis; a `ServiceError`
+                       objects: ObjectStore, incoming: Incoming) -> tuple[Recording, int]:
+    """Admit (`services.admission`), keep by moving (and put in the object store for the
+    workers of other machines, `storage.exchange`), queue the analysis; a `ServiceError`
     when the upload cannot be used (the caller removes or holds the refused file). The
     store's work runs where `db` runs it (off the event loop)."""
     event = await db.run(partial(admission.event_for, slug=incoming.event_slug))
@@ -60,6 +63,7 @@ async def admit_upload(settings: Settings, db: StoreRunner, queue: JobQueue,
     async def keep(_info: object) -> tuple[str, Path]:
         original = await asyncio.to_thread(keep_original, incoming.path, settings.originals_dir,
                                            incoming.sha256, _suffix(incoming.display_name))
+        await exchange_for(objects, settings.data_dir).share(original, incoming.sha256)
         return incoming.sha256, original
 
     recording, _ = await admission.admit_recording(db, submission, keep)
