@@ -5,6 +5,7 @@ the shared manifests (`web.work_files`, `storage.exchange`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import uuid
@@ -42,8 +43,11 @@ WORDS = {"language": "fr", "segments": [{"start": 1.0, "end": 3.0, "text": "Bonj
     {"start": 1.0, "end": 1.5, "word": "Bonjour", "probability": 0.9},
     {"start": 1.5, "end": 2.0, "word": "à", "probability": 0.3}]}]}
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8
+SHA256 = hashlib.sha256(VIDEO).hexdigest()
 
 Client = TestClient[web.Request, web.Application]
+#: The API's client, an organiser's token, the bucket's private prefix.
+ApiMachine = tuple[Client, str, str]
 
 
 def machine(data: Path, moto_s3: MotoS3, prefix: str) -> Settings:
@@ -68,13 +72,17 @@ async def process_elsewhere(worker: Settings, recording: Recording, guid: str) -
         audio.setframerate(16000)
         audio.writeframes(struct.pack("<h", 3277) * 16000 * 8)
     (work / SPEECH_MAP).write_text(json.dumps([[1.0, 6.0]]))
-    for path in (work / AUDIO, work / SPEECH_MAP, session / "speech", session / "media"):
+    original = worker.originals_dir / recording.original.name
+    original.parent.mkdir(parents=True)
+    original.write_bytes(VIDEO)
+    for path in (original, work / AUDIO, work / SPEECH_MAP, session / "speech",
+                 session / "media"):
         await files.share(path)
 
 
 @pytest_asyncio.fixture
 async def api_machine(tmp_path: Path, moto_s3: MotoS3,
-                      monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Client, str]]:
+                      monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ApiMachine]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     prefix = f"editor/{uuid.uuid4().hex}"
@@ -85,7 +93,8 @@ async def api_machine(tmp_path: Path, moto_s3: MotoS3,
         token = app[USERS].create_token(editor.id, "tests")
         app[STORE].save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
         recording = app[STORE].add_recording(
-            event_slug=SLUG, room="Plénière", sha256="ef" * 32, original=tmp_path / "o.mp4",
+            event_slug=SLUG, room="Plénière", sha256=SHA256,
+            original=api.originals_dir / f"{SHA256}.mp4",
             source_name="o.mp4", started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
         app[STORE].set_probe(recording.id, 8.0, {})
         app[STORE].save_cuts(recording.id, [Cut("first", "Séance", 0.0, 8.0, 0.0, 8.0,
@@ -93,12 +102,12 @@ async def api_machine(tmp_path: Path, moto_s3: MotoS3,
         await process_elsewhere(machine(tmp_path / "worker", moto_s3, prefix), recording,
                                 "first")
         assert not (tmp_path / "api" / "work").exists()
-        yield client, token
+        yield client, token, f"{prefix}/_private/"
 
 
 async def test_an_editor_on_the_api_machine_reads_a_session_made_elsewhere(
-        api_machine: tuple[Client, str]) -> None:
-    client, token = api_machine
+        api_machine: ApiMachine) -> None:
+    client, token, _ = api_machine
     auth = {"Authorization": f"Bearer {token}"}
     captions = await client.get("/api/captions/1/first/fr", headers=auth)
     assert captions.status == 200, await captions.text()
@@ -120,3 +129,22 @@ async def test_an_editor_on_the_api_machine_reads_a_session_made_elsewhere(
     window = await client.get("/api/recordings/1/waveform?at=2", headers=auth)
     assert window.status == 200, await window.text()
     assert (await window.json())["speech"] == [[1.0, 6.0]]
+
+
+async def test_removing_the_recording_deletes_its_private_files(
+        api_machine: ApiMachine, moto_s3: MotoS3) -> None:
+    client, token, private = api_machine
+    other = f"{private}work/{'0' * 16}/speech.json"  # another recording's
+    moto_s3.client.put_object(Bucket=moto_s3.bucket, Key=other, Body=b"[]")
+
+    def private_keys() -> list[str]:
+        listed = moto_s3.client.list_objects_v2(Bucket=moto_s3.bucket, Prefix=private)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+    before = private_keys()
+    assert f"{private}originals/{SHA256}.mp4" in before
+    assert any(key.endswith("/speech.manifest.json") for key in before)
+    removed = await client.delete("/api/recordings/1",
+                                  headers={"Authorization": f"Bearer {token}"})
+    assert removed.status == 200, await removed.text()
+    assert private_keys() == [other]
