@@ -120,6 +120,21 @@ async def test_a_folder_travels_whole_and_follows_a_redo(objects: ObjectStore,
     assert no_scratch(machines.worker)
 
 
+async def test_forgetting_deletes_a_file_or_a_folder_and_nothing_beside(
+        objects: ObjectStore, tmp_path: Path) -> None:
+    machines = Machines(objects, tmp_path)
+    work = machines.api / "work" / "abc"
+    write_tree(work / "sessions" / "g1" / "speech", {"subtitles.fr.vtt": b"WEBVTT"})
+    write_tree(work, {"speech.json": b"[]"})
+    write_tree(machines.api / "work" / "abcd", {"speech.json": b"[]"})  # a prefix's sibling
+    for path in (work / "sessions" / "g1" / "speech", work / "speech.json",
+                 machines.api / "work" / "abcd" / "speech.json"):
+        await machines.here.share(path)
+    await machines.here.forget(work)
+    await machines.here.forget(machines.api / "originals" / "absent.mp4")  # never shared
+    assert await objects.list_keys("") == ["_private/work/abcd/speech.json"]
+
+
 async def test_a_folder_already_here_is_not_downloaded_again(
         objects: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     machines = Machines(objects, tmp_path)

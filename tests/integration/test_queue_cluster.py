@@ -28,6 +28,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import IO
 
+import aiohttp
 import pytest
 from tusclient.client import TusClient
 
@@ -239,6 +240,7 @@ async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
             await until(finished, 600, "every job is finished", every=0.5)
             assert healthy(port)
             jobs = await queue.list()
+            await assert_the_editor_reads_through_the_bucket(port, token, sample)
 
             # The killed worker's machine starts it again: alone on its data directory,
             # it removes the scratch the SIGKILL left there before taking any job.
@@ -272,6 +274,20 @@ async def test_the_cluster_loses_nothing(sample: SampleTruth, tmp_path: Path,
     assert_files_moved_through_the_bucket(moto_s3, prefix, sample, machines)
 
 
+async def assert_the_editor_reads_through_the_bucket(port: int, token: str,
+                                                     sample: SampleTruth) -> None:
+    """An editor on the API opens a session's captions that the speech worker made."""
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession(headers=auth) as http:
+        async with http.get(f"{base}/api/events/{EVENT}/recordings") as listed:
+            recording = (await listed.json())["recordings"][0]["id"]
+        guid = sample.sessions[0].guid
+        async with http.get(f"{base}/api/captions/{recording}/{guid}/fr") as captions:
+            assert captions.status == 200, await captions.text()
+            assert (await captions.json())["cues"], "Whisper's draft, read on the API"
+
+
 def assert_files_moved_through_the_bucket(moto_s3: MotoS3, prefix: str,
                                           sample: SampleTruth, machines: list[Path]) -> None:
     """The original went up once, under the private prefix beside the site's; each
@@ -289,7 +305,11 @@ def assert_files_moved_through_the_bucket(moto_s3: MotoS3, prefix: str,
     assert not [item["Key"] for item in public.get("Contents", [])
                 if "_private" in item["Key"] or "originals" in item["Key"]]
     assert [p.name for p in (api_data / "originals").iterdir()] == [original]
-    assert not (api_data / "work").exists(), "the API processes nothing"
+    # The API processes nothing: it only fetched the speech folder its editor read.
+    work, guid = api_data / "work", sample.sessions[0].guid
+    fetched = {p.relative_to(work).parts[1:4] for p in work.rglob("*") if p.is_file()}
+    assert ("sessions", guid, "speech") in fetched
+    assert fetched <= {("sessions", guid, "speech"), ("sessions", guid, ".speech.exchanged.json")}
     for data in (speech_data, publish_data):
         assert not list(data.glob("originals/*")), f"{data.name} fetched no original"
     assert any((data / "originals" / original).is_file() for data in media_data)

@@ -15,7 +15,7 @@ from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import publish
 from replay.jobs.queue import JobQueue, JobStatus
 from replay.services.publication import candidates, publication_rule
-from replay.services.workdirs import recording_work_dir
+from replay.services.workdirs import forget_shared, recording_work_dir
 from replay.settings import Settings
 from replay.site.publish import unpublish_session
 from replay.storage.port import ObjectStore
@@ -59,6 +59,7 @@ async def remove_recording(settings: Settings, store: Store, objects: ObjectStor
         await unpublish_session(ctx.objects, event, slug)
     if not ctx.store.recordings_with_sha256(recording.sha256):
         await asyncio.to_thread(_delete_files, ctx, recording)
+        await forget_shared(ctx.files, ctx.settings, recording)
     return Removed(recording.id, guids, tuple(gone))
 
 

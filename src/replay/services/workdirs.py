@@ -7,6 +7,7 @@ from pathlib import Path
 
 from replay.domain.model import path_component
 from replay.settings import Settings
+from replay.storage.exchange import FileExchange
 from replay.store.db import Recording
 
 SPEECH_MAP = "speech.json"
@@ -31,3 +32,10 @@ def child_dir(base: Path, name: str) -> Path:
     if path.parent != base or path.name != name:
         raise ValueError(f"{name[:80]!r} is not one path component")
     return path
+
+
+async def forget_shared(files: FileExchange, settings: Settings, recording: Recording) -> None:
+    """Delete from the object store what the machines shared of `recording`: its original
+    and its work files (`storage.exchange`; nothing where every process reads one disk)."""
+    await files.forget(settings.originals_dir / recording.original.name)
+    await files.forget(recording_work_dir(settings, recording))

@@ -58,6 +58,10 @@ class FileExchange(Protocol):
         (where the admitting machine kept it) only when the store does not have it."""
         ...
 
+    async def forget(self, path: Path) -> None:
+        """Delete what was shared of the file or folder `path` (and below it)."""
+        ...
+
 
 def exchange_for(objects: ObjectStore, data_dir: Path) -> FileExchange:
     """Nothing to copy when the object store is a directory here; on S3, the files go
@@ -81,6 +85,9 @@ class SameDisk:
 
     async def original(self, recorded: Path, local: Path, sha256: str) -> Path:
         return recorded
+
+    async def forget(self, path: Path) -> None:
+        return None
 
 
 class ThroughObjects:
@@ -118,6 +125,13 @@ class ThroughObjects:
         data = json.dumps(manifest, sort_keys=True).encode()
         await self.objects.put_bytes(MANIFEST_KEY.format(key=key), data)
         _manifest_path(folder).write_bytes(data)
+
+    async def forget(self, path: Path) -> None:
+        key = self.key_of(path)
+        await self.objects.delete(MANIFEST_KEY.format(key=key))  # a folder: absent first
+        for below in await self.objects.list_keys(f"{key}/"):
+            await self.objects.delete(below)
+        await self.objects.delete(key)
 
     # -- fetch ---------------------------------------------------------------------
 

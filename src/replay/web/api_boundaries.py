@@ -25,6 +25,7 @@ from replay.web.api_common import load_recording
 from replay.web.api_routes import OBJECT, ORGANISER, RECORDING, ApiRoute, query_param
 from replay.web.errors import api_error, json_response
 from replay.web.keys import SETTINGS
+from replay.web.work_files import present
 
 #: The longest clip served, in seconds.
 MAX_CLIP: Final = 60.0
@@ -44,9 +45,10 @@ def _seconds(request: web.Request, name: str) -> float:
     return value
 
 
-def _analysis_audio(request: web.Request, recording: Recording) -> Path:
+async def _analysis_audio(request: web.Request, recording: Recording) -> Path:
+    """The 16 kHz audio, fetched when the analysis ran on another machine."""
     wav = recording_work_dir(request.config_dict[SETTINGS], recording) / AUDIO
-    if not wav.is_file() or recording.duration is None:
+    if not await present(request, wav) or recording.duration is None:
         raise api_error(409, _("The analysis audio does not exist yet: wait until the "
                                "recording's analysis is over."))
     return wav
@@ -59,7 +61,7 @@ async def audio_clip(request: web.Request) -> web.Response:
     if not 0 < end - start <= MAX_CLIP:
         raise api_error(400, _("Invalid excerpt: “end” after “start”, {seconds} seconds at "
                                "most.").format(seconds=f"{MAX_CLIP:.0f}"))
-    wav = _analysis_audio(request, recording)
+    wav = await _analysis_audio(request, recording)
     data = await asyncio.to_thread(_clip, wav, start, end)
     return web.Response(body=data, content_type="audio/wav",
                         headers={"Cache-Control": "private, max-age=3600"})
@@ -81,11 +83,12 @@ async def waveform(request: web.Request) -> web.Response:
     speech map's intervals within it."""
     recording = await load_recording(request)
     at = _seconds(request, "at")
-    wav = _analysis_audio(request, recording)
+    wav = await _analysis_audio(request, recording)
     assert recording.duration is not None  # checked by _analysis_audio
     window = window_around(at, recording.duration)
     peaks = await asyncio.to_thread(_peaks, wav, window.start, window.end, POINTS)
     speech_file = recording_work_dir(request.config_dict[SETTINGS], recording) / SPEECH_MAP
+    await present(request, speech_file)
     speech = await asyncio.to_thread(_speech, speech_file)
     return json_response({"start": window.start, "end": window.end, "peaks": peaks,
                           "speech": [[i.start, i.end] for i in speech_in(window, speech)]})

@@ -86,6 +86,7 @@ from replay.web.errors import HangUp, api_error, hang_up, hangs_up, json_respons
 from replay.web.keys import DB, OFFLOAD, QUEUE, SETTINGS
 from replay.web.multipart import receive
 from replay.web.offload import RETRY_AFTER, Busy, Offload
+from replay.web.work_files import session_folder
 
 CAPTIONS: Final = "/api/captions/{id}/{guid}/{lang}"
 CHAPTERS: Final = "/api/chapters/{id}/{guid}"
@@ -123,7 +124,10 @@ def _target(request: web.Request, recording: Recording, cuts: Iterable[Cut]) -> 
 
 
 async def find_target(request: web.Request) -> Target:
-    return _target(request, *await load_planned(request))
+    """The track, its speech folder fetched when a worker of another machine made it."""
+    where = _target(request, *await load_planned(request))
+    await session_folder(request, where.recording, where.guid, "speech")
+    return where
 
 
 async def loaded(request: web.Request, where: Target) -> tuple[CaptionState, str | None]:

@@ -56,6 +56,7 @@ from replay.web.api_routes import (
 )
 from replay.web.errors import api_error, json_response
 from replay.web.keys import DB, QUEUE, SETTINGS
+from replay.web.work_files import session_folder
 
 
 def setup_captions(app: web.Application) -> None:
@@ -109,6 +110,7 @@ async def _proposal(request: web.Request, recording: Recording, cut: Cut,
                     search: Search) -> Proposal | None:
     """What replacing would change in this session (an empty proposal when nothing)."""
     where = Target(recording, cut.guid, search.lang)
+    await session_folder(request, recording, cut.guid, "speech")
     path = vtt_path(request.config_dict[SETTINGS], recording, cut.guid, search.lang)
     source = await asyncio.to_thread(read_source, path)
     current = await on_captions(request, partial(_synced_current, where=where, source=source))

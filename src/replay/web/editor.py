@@ -34,7 +34,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.waveform import PEAKS_PER_SECOND, peaks
 from replay.locale import N_, _
-from replay.services.captions import default_options, speech_dir
+from replay.services.captions import default_options
 from replay.services.workdirs import AUDIO, recording_work_dir
 from replay.site.pages import CONTENT_SECURITY_POLICY as SITE_POLICY
 from replay.site.pages import clock
@@ -46,6 +46,7 @@ from replay.web.auth import Role, User, current_user, require
 from replay.web.dashboard import page_error, render
 from replay.web.errors import json_response
 from replay.web.keys import DB, SETTINGS
+from replay.web.work_files import present, session_folder
 
 EDITOR_HOME: Final = "/edition/"
 MEDIA_NAME: Final = "replay.mp4"
@@ -244,6 +245,7 @@ async def waveform(request: web.Request) -> web.Response:
     recording's 16 kHz speech audio; 404 while it is not made yet."""
     recording, cut = await _session(request)
     wav = recording_work_dir(request.app[SETTINGS], recording) / AUDIO
+    await present(request, wav)
     try:
         found = await asyncio.to_thread(_read_span, wav, cut.start, cut.end)
     except (OSError, EOFError, wave.Error):
@@ -268,7 +270,7 @@ def _read_span(path: Path, start: float, end: float) -> list[float]:
 async def session_media(request: web.Request) -> web.StreamResponse:
     """A file of the session's media folder (Range requests work: `web.FileResponse`)."""
     recording, cut = await _session(request)
-    root = _media_dir(request, recording, cut).resolve()
+    root = (await session_folder(request, recording, cut.guid, "media")).resolve()
     path = (root / request.match_info["tail"]).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise web.HTTPNotFound()
@@ -301,10 +303,6 @@ async def _session(request: web.Request) -> tuple[Recording, Cut]:
 def _recording_and_cuts(store: Store, *, number: int) -> tuple[Recording | None, list[Cut]]:
     recording = store.recording(number)
     return recording, [] if recording is None else store.load_cuts(recording.id)
-
-
-def _media_dir(request: web.Request, recording: Recording, cut: Cut) -> Path:
-    return speech_dir(request.app[SETTINGS], recording, cut.guid).parent / "media"
 
 
 def _video_url(request: web.Request, recording: Recording, cut: Cut, event: Event) -> str:
