@@ -1,13 +1,19 @@
 """One pass of the live captions over an audio window: the port, faster-whisper, a fake.
 
-A pass is blocking (the live captioner runs it in a worker thread). faster-whisper's
-`transcribe()` returns a lazy generator, so it is consumed here, inside that thread.
-Words come back on the take's clock: `offset` is the take time of the window's first
-sample.
+A pass is blocking (the live captioner runs it in a worker thread). Words come back on
+the take's clock: `offset` is the take time of the window's first sample.
+
+The faster-whisper adapter does what `WhisperModel.transcribe()` does for one window
+(Silero VAD, features, one decode at temperature 0, word timestamps, times put back on
+the audio's clock), with one difference: the encoder sees the window's audio plus
+`encoder_padding` seconds of silence instead of always 30 s. Its cost grows with its
+input, and a live window is 5 to 24 s long (`bench/sim_live_captions.py --timing`
+compares the two).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -17,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from replay.domain.transcript import Word
-from replay.speech.transcriber import SAMPLE_RATE, Task
+from replay.speech.transcriber import SAMPLE_RATE, WINDOW_SECONDS, Task
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +33,9 @@ _LOOP_RATIO = 2.4
 _TOKENS_PER_SECOND, _TOKENS_EXTRA = 6, 16
 #: Whisper's context: prompt and output together; each part of the prompt is cut to half.
 _CONTEXT, _HALF = 448, 223
+#: Mel frames per second of audio (10 ms hop); the encoder halves them (stride 2).
+_FRAMES_PER_SECOND = 100
+_VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}
 
 
 class StreamingRecognizer(Protocol):
@@ -38,6 +47,9 @@ class StreamingRecognizer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LiveWhisperConfig:
+    """`encoder_padding`: seconds of silence the encoder sees after the window's speech,
+    up to Whisper's 30 s in all; 30 gives faster-whisper's own behaviour (always 30 s)."""
+
     model: str
     task: Task = "transcribe"
     language: str = "fr"
@@ -45,6 +57,15 @@ class LiveWhisperConfig:
     compute_type: str = "int8"
     cpu_threads: int = 1
     beam_size: int = 1
+    encoder_padding: float = WINDOW_SECONDS
+
+
+def encoder_frames(content_frames: int, padding: float) -> int:
+    """Mel frames the encoder is given for `content_frames` of speech: the speech and
+    `padding` seconds after it, even (the encoder's stride), at most Whisper's 30 s."""
+    wanted = content_frames + round(padding * _FRAMES_PER_SECOND)
+    wanted += wanted % 2
+    return max(2, min(int(WINDOW_SECONDS * _FRAMES_PER_SECOND), wanted))
 
 
 class WhisperStreamingRecognizer:
@@ -53,18 +74,31 @@ class WhisperStreamingRecognizer:
     def __init__(self, config: LiveWhisperConfig) -> None:
         self.config = config
         self._model: Any = None
+        self._tokenizer: Any = None
+        self._options: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
             if self._model is None:
                 from faster_whisper import WhisperModel
+                from faster_whisper.tokenizer import Tokenizer
 
-                log.info("loading Whisper model %s for live %s", self.config.model,
-                         self.config.task)
-                self._model = WhisperModel(self.config.model, device=self.config.device,
-                                           compute_type=self.config.compute_type,
-                                           cpu_threads=self.config.cpu_threads, num_workers=1)
+                config = self.config
+                log.info("loading Whisper model %s for live %s", config.model, config.task)
+                model = WhisperModel(config.model, device=config.device,
+                                     compute_type=config.compute_type,
+                                     cpu_threads=config.cpu_threads, num_workers=1)
+                # transcribe() builds every option before its lazy generator runs (never,
+                # here): the way to get this version's options right, as the transcriber.
+                _unused, info = model.transcribe(
+                    np.zeros(SAMPLE_RATE // 10, dtype=np.float32), language=config.language,
+                    task=config.task, beam_size=config.beam_size, temperature=0.0,
+                    word_timestamps=True, condition_on_previous_text=False)
+                self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                                            task=config.task, language=config.language)
+                self._options = info.transcription_options
+                self._model = model
 
     def recognise(self, audio: np.ndarray, *, offset: float, prompt: str,
                   hotwords: str) -> list[Word]:
@@ -74,27 +108,35 @@ class WhisperStreamingRecognizer:
         # repetition loop is cut short by the token limit and left out.
         limit = int(len(audio) / SAMPLE_RATE * _TOKENS_PER_SECOND) + _TOKENS_EXTRA
         limit = min(limit, _CONTEXT - self._prompt_tokens(prompt, hotwords))
-        segments, _info = self._model.transcribe(
-            audio,
-            language=self.config.language,
-            task=self.config.task,
-            beam_size=self.config.beam_size,
-            temperature=0.0,
-            word_timestamps=True,
-            condition_on_previous_text=False,
-            initial_prompt=prompt or None,
-            hotwords=hotwords or None,
-            vad_filter=True,
-            vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 200},
-            max_new_tokens=max(limit, 1),
-        )
+        options = dataclasses.replace(self._options, initial_prompt=prompt or None,
+                                      hotwords=hotwords or None, max_new_tokens=max(limit, 1),
+                                      clip_timestamps=[])
         return [  # plain floats: faster-whisper's are numpy's, which JSON refuses
             Word(round(offset + float(w.start), 3), round(offset + float(w.end), 3), w.word,
                  round(float(w.probability), 4))
-            for segment in segments if segment.compression_ratio <= _LOOP_RATIO
+            for segment in self._segments(audio, options)
+            if segment.compression_ratio <= _LOOP_RATIO
             for w in (segment.words or ())
         ]
 
+    def _segments(self, audio: np.ndarray, options: Any) -> list[Any]:
+        """faster-whisper's segments of the window's speech, on the window's clock."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import restore_speech_timestamps
+        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+        chunks = get_speech_timestamps(audio, VadOptions(**_VAD))
+        if not chunks:
+            return []
+        speech = np.concatenate(collect_chunks(audio, chunks)[0])
+        features = self._model.feature_extractor(speech)
+        content = features.shape[-1] - 1  # the extractor adds one frame past the audio
+        frames = encoder_frames(content, self.config.encoder_padding)
+        # Zeros after the speech, as faster-whisper pads every window to 30 s.
+        encoded = self._model.encode(pad_or_trim(features[:, :content], frames))
+        found = self._model.generate_segments(features, self._tokenizer, options, False,
+                                              encoded)
+        return list(restore_speech_timestamps(found, chunks, SAMPLE_RATE))
 
     def _prompt_tokens(self, prompt: str, hotwords: str) -> int:
         """Tokens faster-whisper puts before the output (hotwords, prompt, start marks)."""
