@@ -199,9 +199,10 @@ def test_a_live_pass_encodes_its_speech_and_the_padding_only(
     audio = read_wav_span(speech_wav)
     heard = live_recognizer(model_dir, 2.0).recognise(audio, offset=0.0, prompt="",
                                                       hotwords="Mission Villes")
-    # VAD keeps the three sentences (about 13 s) and leaves most of the silences out.
-    assert len(encoder_calls) == 1
+    # VAD keeps the three sentences (about 13 s) and leaves most of the silences out; a
+    # second window (the tail after the last complete segment), if any, is short too.
     assert 500 + 200 < encoder_calls[0] < min(3000, len(audio) / 160 + 200)
+    assert all(frames < 3000 for frames in encoder_calls)
     text = "".join(w.text for w in heard).casefold()
     expected = ["bonjour", "toutes", "tous", "mission villes", "rénovation", "public",
                 "priorité", "métropole", "mobilité", "transports", "commun", "émissions"]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from replay.domain.errors import ReplayError
@@ -30,7 +31,12 @@ from replay.live.captions import (
 from replay.live.subtitles import RenditionConfig, SubtitleRendition
 from replay.live.transcript_feed import TranscriptFeed
 from replay.settings import Settings, load_settings
-from replay.speech.streaming import ScriptedRecognizer, encoder_frames
+from replay.speech.streaming import (
+    ScriptedRecognizer,
+    content_frames,
+    encoder_frames,
+    fitted_encode,
+)
 from replay.storage.memory import MemoryStore
 
 RATE = 16000
@@ -319,3 +325,29 @@ async def test_caption_take_feeds_the_rendition_the_feed_and_the_transcript() ->
 def test_the_encoder_sees_the_speech_and_the_padding_up_to_30_s(
         content_frames: int, padding: float, expected: int) -> None:
     assert encoder_frames(content_frames, padding) == expected
+
+
+def padded_window(filled: int) -> np.ndarray:
+    """Mel features as faster-whisper hands them to the encoder: `filled` frames of
+    audio, then zeros up to 30 s."""
+    features = np.zeros((80, 3000), dtype=np.float32)
+    features[:, :filled] = np.linspace(-0.8, 0.6, 80, dtype=np.float32)[:, None]
+    return features
+
+
+@pytest.mark.parametrize("filled", [0, 1, 617, 2999, 3000])
+def test_the_frames_before_the_padding_are_found(filled: int) -> None:
+    assert content_frames(padded_window(filled)) == filled
+    assert content_frames(padded_window(filled)[None]) == filled  # with a batch axis
+
+
+def test_the_fitted_encoder_gets_the_frames_and_the_padding_asked_for() -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def encode(features: np.ndarray) -> str:
+        seen.append(features.shape)
+        return "encoded"
+
+    assert fitted_encode(encode, 2.0, padded_window(617)) == "encoded"
+    assert fitted_encode(encode, 30.0, padded_window(617)) == "encoded"
+    assert seen == [(80, 818), (80, 3000)]

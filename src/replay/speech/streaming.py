@@ -1,23 +1,24 @@
 """One pass of the live captions over an audio window: the port, faster-whisper, a fake.
 
-A pass is blocking (the live captioner runs it in a worker thread). Words come back on
-the take's clock: `offset` is the take time of the window's first sample.
+A pass is blocking (the live captioner runs it in a worker thread). faster-whisper's
+`transcribe()` returns a lazy generator, so it is consumed here, inside that thread.
+Words come back on the take's clock: `offset` is the take time of the window's first
+sample.
 
-The faster-whisper adapter does what `WhisperModel.transcribe()` does for one window
-(Silero VAD, features, one decode at temperature 0, word timestamps, times put back on
-the audio's clock), with one difference: the encoder sees the window's audio plus
-`encoder_padding` seconds of silence instead of always 30 s. Its cost grows with its
-input, and a live window is 5 to 24 s long (`bench/sim_live_captions.py --timing`
-compares the two).
+faster-whisper pads the features of every window it decodes to 30 s with zeros, and the
+encoder's cost grows with its input. A live pass decodes a 5 to 24 s buffer, and most
+passes a second, short window too (the tail after the last complete segment). With
+`encoder_padding` under 30 the model's `encode` is given only the window's frames and
+that many seconds of the zeros after them (`bench/sim_live_captions.py --timing`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,9 +34,8 @@ _LOOP_RATIO = 2.4
 _TOKENS_PER_SECOND, _TOKENS_EXTRA = 6, 16
 #: Whisper's context: prompt and output together; each part of the prompt is cut to half.
 _CONTEXT, _HALF = 448, 223
-#: Mel frames per second of audio (10 ms hop); the encoder halves them (stride 2).
+#: Mel frames per second of audio (10 ms hop).
 _FRAMES_PER_SECOND = 100
-_VAD = {"min_silence_duration_ms": 500, "speech_pad_ms": 200}
 
 
 class StreamingRecognizer(Protocol):
@@ -47,8 +47,8 @@ class StreamingRecognizer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LiveWhisperConfig:
-    """`encoder_padding`: seconds of silence the encoder sees after the window's speech,
-    up to Whisper's 30 s in all; 30 gives faster-whisper's own behaviour (always 30 s)."""
+    """`encoder_padding`: seconds of silence the encoder sees after a window's frames, up
+    to Whisper's 30 s in all; 30 gives faster-whisper's own behaviour (always 30 s)."""
 
     model: str
     task: Task = "transcribe"
@@ -60,12 +60,26 @@ class LiveWhisperConfig:
     encoder_padding: float = WINDOW_SECONDS
 
 
-def encoder_frames(content_frames: int, padding: float) -> int:
-    """Mel frames the encoder is given for `content_frames` of speech: the speech and
-    `padding` seconds after it, even (the encoder's stride), at most Whisper's 30 s."""
-    wanted = content_frames + round(padding * _FRAMES_PER_SECOND)
+def encoder_frames(filled: int, padding: float) -> int:
+    """Mel frames the encoder is given for `filled` frames of audio: those and `padding`
+    seconds after them, even (the encoder's stride), at most Whisper's 30 s."""
+    wanted = filled + round(padding * _FRAMES_PER_SECOND)
     wanted += wanted % 2
     return max(2, min(int(WINDOW_SECONDS * _FRAMES_PER_SECOND), wanted))
+
+
+def content_frames(features: np.ndarray) -> int:
+    """The frames of a padded window before the zeros it was padded with (a frame of
+    audio is never exactly zero in all 80 bands)."""
+    filled = np.flatnonzero(np.any(features != 0, axis=-2))
+    return int(filled[-1]) + 1 if filled.size else 0
+
+
+def fitted_encode(encode: Callable[[np.ndarray], Any], padding: float,
+                  features: np.ndarray) -> Any:
+    """`encode` (faster-whisper's) over a window's frames and `padding` seconds of its
+    padding only, instead of all 30 s."""
+    return encode(features[..., : encoder_frames(content_frames(features), padding)])
 
 
 class WhisperStreamingRecognizer:
@@ -74,31 +88,22 @@ class WhisperStreamingRecognizer:
     def __init__(self, config: LiveWhisperConfig) -> None:
         self.config = config
         self._model: Any = None
-        self._tokenizer: Any = None
-        self._options: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
             if self._model is None:
                 from faster_whisper import WhisperModel
-                from faster_whisper.tokenizer import Tokenizer
 
-                config = self.config
-                log.info("loading Whisper model %s for live %s", config.model, config.task)
-                model = WhisperModel(config.model, device=config.device,
-                                     compute_type=config.compute_type,
-                                     cpu_threads=config.cpu_threads, num_workers=1)
-                # transcribe() builds every option before its lazy generator runs (never,
-                # here): the way to get this version's options right, as the transcriber.
-                _unused, info = model.transcribe(
-                    np.zeros(SAMPLE_RATE // 10, dtype=np.float32), language=config.language,
-                    task=config.task, beam_size=config.beam_size, temperature=0.0,
-                    word_timestamps=True, condition_on_previous_text=False)
-                self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
-                                            task=config.task, language=config.language)
-                self._options = info.transcription_options
-                self._model = model
+                log.info("loading Whisper model %s for live %s", self.config.model,
+                         self.config.task)
+                self._model = WhisperModel(self.config.model, device=self.config.device,
+                                           compute_type=self.config.compute_type,
+                                           cpu_threads=self.config.cpu_threads, num_workers=1)
+                if self.config.encoder_padding < WINDOW_SECONDS:
+                    # generate_segments calls the model's encode for each window it decodes.
+                    self._model.encode = partial(fitted_encode, self._model.encode,
+                                                 self.config.encoder_padding)
 
     def recognise(self, audio: np.ndarray, *, offset: float, prompt: str,
                   hotwords: str) -> list[Word]:
@@ -108,35 +113,27 @@ class WhisperStreamingRecognizer:
         # repetition loop is cut short by the token limit and left out.
         limit = int(len(audio) / SAMPLE_RATE * _TOKENS_PER_SECOND) + _TOKENS_EXTRA
         limit = min(limit, _CONTEXT - self._prompt_tokens(prompt, hotwords))
-        options = dataclasses.replace(self._options, initial_prompt=prompt or None,
-                                      hotwords=hotwords or None, max_new_tokens=max(limit, 1),
-                                      clip_timestamps=[])
+        segments, _info = self._model.transcribe(
+            audio,
+            language=self.config.language,
+            task=self.config.task,
+            beam_size=self.config.beam_size,
+            temperature=0.0,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            initial_prompt=prompt or None,
+            hotwords=hotwords or None,
+            vad_filter=True,
+            vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 200},
+            max_new_tokens=max(limit, 1),
+        )
         return [  # plain floats: faster-whisper's are numpy's, which JSON refuses
             Word(round(offset + float(w.start), 3), round(offset + float(w.end), 3), w.word,
                  round(float(w.probability), 4))
-            for segment in self._segments(audio, options)
-            if segment.compression_ratio <= _LOOP_RATIO
+            for segment in segments if segment.compression_ratio <= _LOOP_RATIO
             for w in (segment.words or ())
         ]
 
-    def _segments(self, audio: np.ndarray, options: Any) -> list[Any]:
-        """faster-whisper's segments of the window's speech, on the window's clock."""
-        from faster_whisper.audio import pad_or_trim
-        from faster_whisper.transcribe import restore_speech_timestamps
-        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
-
-        chunks = get_speech_timestamps(audio, VadOptions(**_VAD))
-        if not chunks:
-            return []
-        speech = np.concatenate(collect_chunks(audio, chunks)[0])
-        features = self._model.feature_extractor(speech)
-        content = features.shape[-1] - 1  # the extractor adds one frame past the audio
-        frames = encoder_frames(content, self.config.encoder_padding)
-        # Zeros after the speech, as faster-whisper pads every window to 30 s.
-        encoded = self._model.encode(pad_or_trim(features[:, :content], frames))
-        found = self._model.generate_segments(features, self._tokenizer, options, False,
-                                              encoded)
-        return list(restore_speech_timestamps(found, chunks, SAMPLE_RATE))
 
     def _prompt_tokens(self, prompt: str, hotwords: str) -> int:
         """Tokens faster-whisper puts before the output (hotwords, prompt, start marks)."""
