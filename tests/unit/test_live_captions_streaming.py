@@ -120,36 +120,6 @@ def test_empty_or_punctuation_words_are_never_committed() -> None:
     assert texts(policy.insert(heard, audio_end=2.0)) == "oui non"
 
 
-# --- confirmation of a run of words past the first difference ------------------------
-
-
-@pytest.mark.parametrize(
-    ("previous", "current", "audio_end", "committed"),
-    [
-        # Words end at 0.45, 0.95, 1.45 ... (every 0.5 s); with confirm_after 2.0 at 4.5,
-        # words ending by 2.5 s are old enough: the fifth (« et ») and before.
-        pytest.param("euh bienvenue à toutes et à tous", "et bienvenue à toutes et à tous",
-                     4.5, "et bienvenue à toutes et", id="run-after-a-difference"),
-        pytest.param("euh bienvenue à toutes et à tous", "et bienvenue à toutes et à tous",
-                     3.0, "", id="run-too-recent"),
-        pytest.param("euh oui non merci", "et ici non voici", 4.5, "", id="one-word-is-no-run"),
-        pytest.param("il parle de la ville", "de la ville il parle", 4.5, "",
-                     id="same-words-elsewhere"),
-    ],
-)
-def test_a_run_two_passes_agree_on_commits_what_comes_before_it(
-        previous: str, current: str, audio_end: float, committed: str) -> None:
-    policy = LocalAgreement(StreamingParams(commit_after=4.5, confirm_after=2.0))
-    policy.insert(words(previous), audio_end=audio_end - 0.5)
-    assert texts(policy.insert(words(current), audio_end=audio_end)) == committed
-
-
-def test_without_confirm_after_only_the_common_prefix_commits() -> None:
-    policy = LocalAgreement(StreamingParams(commit_after=4.5))
-    policy.insert(words("euh bienvenue à toutes et à tous"), audio_end=4.0)
-    assert texts(policy.insert(words("et bienvenue à toutes et à tous"), audio_end=4.5)) == ""
-
-
 # --- settled time ---------------------------------------------------------------------
 
 
@@ -232,8 +202,6 @@ def test_forgetting_drops_the_tentative_words_whose_audio_is_gone() -> None:
         {"max_buffer": 31.0, "trim_after": 12.0},
         {"commit_after": 0.5, "step": 1.0},
         {"settle_margin": -1.0},
-        {"confirm_after": 5.0, "commit_after": 4.0},
-        {"confirm_after": -1.0},
     ],
 )
 def test_params_refuse_impossible_values(kwargs: dict[str, float]) -> None:

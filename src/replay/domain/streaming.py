@@ -12,9 +12,6 @@ Two passes may keep disagreeing on a word (hard audio, a weak model), and then n
 after it can be committed. So a tentative word that ended more than `commit_after`
 seconds before the end of the audio heard is committed anyway, as the latest pass has
 it: that bounds the latency, at the price of a word the passes did not agree on.
-With `confirm_after`, two passes that differ at first but then agree on a run of words
-old enough commit that run and the words before it (as the latest pass has them) without
-waiting for `commit_after`: most passes on hard audio differ somewhere early.
 
 All times are seconds on the take's clock (t = 0 is the take's first audio sample).
 """
@@ -25,7 +22,6 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
 from replay.domain.transcript import Word
 
@@ -33,9 +29,6 @@ _SENTENCE_END = re.compile(r"[.?!…][\s»\"”’)\]]*$")
 #: How far before the last committed word's end a new word may start and still be new
 #: (successive passes place the same boundary a few tens of milliseconds apart).
 _OVERLAP_TOLERANCE = 0.1
-#: Words in a row two passes must agree on, and how far apart in time (seconds) the two
-#: may place each, to confirm what comes before them (`confirm_after`).
-_CONFIRMING_RUN, _SAME_PLACE = 2, 0.5
 #: The longest run of already committed words looked for at the start of a new pass.
 _MAX_REPEAT = 5
 #: Characters of committed text handed to Whisper as context for the next pass.
@@ -48,17 +41,13 @@ class StreamingParams:
     which it is cut at a committed sentence end; `max_buffer`: its hard limit (under
     Whisper's 30 s window); `commit_after`: the age past which a tentative word is
     committed without agreement; `settle_margin`: how long before the end of the audio
-    seen a word may still begin unseen (the tail of a pass is not yet reliable);
-    `confirm_after`: the age past which a run of words two passes agree on is committed
-    with the words before it, even where the two passes differ before the run (None:
-    only their common prefix is)."""
+    seen a word may still begin unseen (the tail of a pass is not yet reliable)."""
 
     step: float = 1.0
     trim_after: float = 12.0
     max_buffer: float = 24.0
     commit_after: float = 4.0
     settle_margin: float = 1.0
-    confirm_after: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.step < self.max_buffer:
@@ -67,8 +56,6 @@ class StreamingParams:
             raise ValueError("need 0 < trim_after <= max_buffer <= 30 seconds")
         if self.settle_margin < 0 or self.commit_after <= self.step:
             raise ValueError("need settle_margin >= 0 and commit_after > step")
-        if self.confirm_after is not None and not 0 <= self.confirm_after <= self.commit_after:
-            raise ValueError("need 0 <= confirm_after <= commit_after")
 
 
 def normalise(text: str) -> str:
@@ -104,7 +91,11 @@ class LocalAgreement:
         with the previous pass's; return the words now committed, in order: those both
         agree on, then those too old to wait any longer."""
         new = self._unseen(hypothesis)
-        count = max(self._agreed_prefix(new), self._confirmed_through(new, audio_end))
+        count = 0
+        for previous, word in zip(self.tentative, new, strict=False):
+            if normalise(previous.text) != normalise(word.text):
+                break
+            count += 1
         deadline = audio_end - self.params.commit_after
         while count < len(new) and new[count].end <= deadline:
             count += 1
@@ -161,36 +152,6 @@ class LocalAgreement:
     def prompt(self) -> str:
         """Committed text before the buffer (the words inside it are heard again)."""
         return self.context
-
-    def _agreed_prefix(self, new: Sequence[Word]) -> int:
-        """How many of the new pass's first words the previous pass had first too."""
-        count = 0
-        for previous, word in zip(self.tentative, new, strict=False):
-            if normalise(previous.text) != normalise(word.text):
-                break
-            count += 1
-        return count
-
-    def _confirmed_through(self, new: Sequence[Word], audio_end: float) -> int:
-        """How many of the new pass's words end with a run of `_CONFIRMING_RUN` words that
-        the previous pass heard too, at the same place, older than `confirm_after`; 0 if
-        none. Words aligned by content (difflib), not only from the first one."""
-        if self.params.confirm_after is None:
-            return 0
-        horizon = audio_end - self.params.confirm_after
-        previous = self.tentative
-        matcher = SequenceMatcher(None, [normalise(w.text) for w in previous],
-                                  [normalise(w.text) for w in new], autojunk=False)
-        through = 0
-        for block in matcher.get_matching_blocks():
-            pairs = zip(previous[block.a:block.a + block.size],
-                        range(block.b, block.b + block.size), strict=True)
-            old = [index for before, index in pairs
-                   if new[index].end <= horizon and normalise(new[index].text)
-                   and abs(new[index].start - before.start) <= _SAME_PLACE]
-            if len(old) >= _CONFIRMING_RUN:
-                through = max(through, old[-1] + 1)
-        return through
 
     def _unseen(self, hypothesis: Sequence[Word]) -> list[Word]:
         """The pass's words after what is committed: later than the last committed word,
