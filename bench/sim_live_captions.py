@@ -114,8 +114,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--commit-after", type=float)
     parser.add_argument("--step", type=float)
     parser.add_argument("--trim-after", type=float)
-    parser.add_argument("--confirm-after", type=float,
-                        help="commit a run two passes agree on past this age (default: off)")
     parser.add_argument("--offline", action="store_true", help="also the offline WER")
     parser.add_argument("--timing", action="store_true")
     parser.add_argument("--rounds", type=int, default=2)
@@ -134,7 +132,7 @@ def main(argv: Sequence[str]) -> None:
     if args.timing:
         result["timing"] = timing(speech, settings, args.rounds)
     else:
-        params = replace(streaming_params(settings), confirm_after=args.confirm_after)
+        params = streaming_params(settings)
         result["params"] = str(params)
         result["encoder_padding"] = settings.live_caption_encoder_padding
         run = simulate(speech, recognizer_for(settings), params, args.pass_seconds)

@@ -173,8 +173,8 @@ def live_recognizer(model_dir: str, padding: float) -> WhisperStreamingRecognize
 def test_a_live_pass_given_30_s_is_faster_whispers_own_transcription(
     speech_wav: Path, model_dir: str, encoder_calls: list[int]
 ) -> None:
-    """The live pass does transcribe()'s work itself (to choose the encoder's input);
-    with the full 30 s it gives exactly transcribe()'s words."""
+    """With the full 30 s the encoder is not fitted: the pass gives exactly transcribe()'s
+    words, as before encoder_padding existed."""
     from faster_whisper import WhisperModel
 
     audio = read_wav_span(speech_wav)[: 16000 * 10]
