@@ -93,6 +93,7 @@ class Settings:
     live_caption_trim_after: float = 12.0
     live_caption_max_buffer: float = 24.0
     live_caption_commit_after: float = 4.0
+    live_caption_encoder_padding: float = 2.0
     live_caption_max_lag: float = 12.0
 
     @property
@@ -264,6 +265,9 @@ def _check_live_captions(settings: Settings) -> None:
         raise ReplayError("setting live_caption_commit_after must be above live_caption_step")
     if settings.live_caption_max_lag <= 0:
         raise ReplayError("setting live_caption_max_lag must be above 0")
+    if not 0 <= settings.live_caption_encoder_padding <= 30:
+        raise ReplayError("setting live_caption_encoder_padding must be between 0 and 30 "
+                          f"seconds (got {settings.live_caption_encoder_padding:g})")
 
 
 def _convert(name: str, value: Any, kind: type) -> Any:

@@ -13,6 +13,7 @@ import pytest
 from replay.domain.cutplan import Interval
 from replay.speech.models import resolve_model
 from replay.speech.speechmap import detect_speech, read_wav_span
+from replay.speech.streaming import LiveWhisperConfig, WhisperStreamingRecognizer
 from replay.speech.transcriber import WhisperConfig, WhisperTranscriber
 
 pytestmark = pytest.mark.slow
@@ -159,3 +160,60 @@ def test_a_separate_translation_model_encodes_the_window_itself(
 
     assert len(encoder_calls) == 2 * once
     assert separate == shared
+
+
+# --- the live pass ---------------------------------------------------------------------
+
+
+def live_recognizer(model_dir: str, padding: float) -> WhisperStreamingRecognizer:
+    return WhisperStreamingRecognizer(LiveWhisperConfig(model_dir, cpu_threads=2,
+                                                        encoder_padding=padding))
+
+
+def test_a_live_pass_given_30_s_is_faster_whispers_own_transcription(
+    speech_wav: Path, model_dir: str, encoder_calls: list[int]
+) -> None:
+    """With the full 30 s the encoder is not fitted: the pass gives exactly transcribe()'s
+    words, as before encoder_padding existed."""
+    from faster_whisper import WhisperModel
+
+    audio = read_wav_span(speech_wav)[: 16000 * 10]
+    heard = live_recognizer(model_dir, 30.0).recognise(audio, offset=5.0, prompt="",
+                                                       hotwords="Mission Villes")
+    assert encoder_calls == [3000]
+    model = WhisperModel(model_dir, compute_type="int8", cpu_threads=2)
+    segments, _info = model.transcribe(
+        audio, language="fr", beam_size=1, temperature=0.0, word_timestamps=True,
+        condition_on_previous_text=False, hotwords="Mission Villes", vad_filter=True,
+        vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 200},
+        max_new_tokens=10 * 6 + 16)
+    expected = [(round(5.0 + w.start, 3), round(5.0 + w.end, 3), w.word)
+                for segment in segments for w in segment.words]
+    assert [(w.start, w.end, w.text) for w in heard] == expected
+    assert expected
+
+
+def test_a_live_pass_encodes_its_speech_and_the_padding_only(
+    speech_wav: Path, model_dir: str, encoder_calls: list[int]
+) -> None:
+    audio = read_wav_span(speech_wav)
+    heard = live_recognizer(model_dir, 2.0).recognise(audio, offset=0.0, prompt="",
+                                                      hotwords="Mission Villes")
+    # VAD keeps the three sentences (about 13 s) and leaves most of the silences out; a
+    # second window (the tail after the last complete segment), if any, is short too.
+    assert 500 + 200 < encoder_calls[0] < min(3000, len(audio) / 160 + 200)
+    assert all(frames < 3000 for frames in encoder_calls)
+    text = "".join(w.text for w in heard).casefold()
+    expected = ["bonjour", "toutes", "tous", "mission villes", "rénovation", "public",
+                "priorité", "métropole", "mobilité", "transports", "commun", "émissions"]
+    found = [word for word in expected if word in text]
+    assert len(found) >= 5, (found, text)
+    assert all(0 <= w.start <= w.end <= len(audio) / 16000 + 0.5 for w in heard)
+    assert [w.start for w in heard] == sorted(w.start for w in heard)
+
+
+def test_a_silent_live_window_runs_no_encoder(model_dir: str, encoder_calls: list[int]) -> None:
+    silence = np.zeros(16000 * 5, dtype=np.float32)
+    assert live_recognizer(model_dir, 2.0).recognise(silence, offset=0.0, prompt="",
+                                                     hotwords="") == []
+    assert encoder_calls == []

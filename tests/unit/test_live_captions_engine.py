@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from replay.domain.errors import ReplayError
@@ -30,7 +31,12 @@ from replay.live.captions import (
 from replay.live.subtitles import RenditionConfig, SubtitleRendition
 from replay.live.transcript_feed import TranscriptFeed
 from replay.settings import Settings, load_settings
-from replay.speech.streaming import ScriptedRecognizer
+from replay.speech.streaming import (
+    ScriptedRecognizer,
+    content_frames,
+    encoder_frames,
+    fitted_encode,
+)
 from replay.storage.memory import MemoryStore
 
 RATE = 16000
@@ -228,10 +234,10 @@ def test_the_recogniser_follows_the_live_settings(tmp_path: Path) -> None:
     (model / "model.bin").write_bytes(b"")
     settings = Settings(live_caption_model=str(model), live_caption_device="cuda",
                         live_caption_compute_type="float16", live_caption_threads=3,
-                        live_caption_beam_size=2)
+                        live_caption_beam_size=2, live_caption_encoder_padding=3.0)
     config = recognizer_for(settings, "translate").config
     assert dataclasses.astuple(config) == (str(model), "translate", "fr", "cuda", "float16",
-                                           3, 2)
+                                           3, 2, 3.0)
     captioner = LiveCaptioner.from_settings(dataclasses.replace(settings,
                                                                 live_caption_step=2.0),
                                             hotwords="Marseille")
@@ -261,6 +267,8 @@ def test_live_hotwords_put_the_glossary_first_then_the_sessions_names() -> None:
          "30 seconds"),
         ({"REPLAY_LIVE_CAPTION_COMMIT_AFTER": "1"}, "live_caption_commit_after"),
         ({"REPLAY_LIVE_CAPTION_MAX_LAG": "0"}, "live_caption_max_lag"),
+        ({"REPLAY_LIVE_CAPTION_ENCODER_PADDING": "-1"}, "live_caption_encoder_padding"),
+        ({"REPLAY_LIVE_CAPTION_ENCODER_PADDING": "31"}, "live_caption_encoder_padding"),
     ],
 )
 def test_live_caption_settings_refuse_what_cannot_work(environ: dict[str, str],
@@ -300,3 +308,46 @@ async def test_caption_take_feeds_the_rendition_the_feed_and_the_transcript() ->
                                      or b"").decode())}
     shown = " ".join(cue.text for cue in sorted(cues, key=lambda cue: cue.start)).split()
     assert shown == expected
+
+
+@pytest.mark.parametrize(
+    ("content_frames", "padding", "expected"),
+    [
+        (1000, 2.0, 1200),   # 10 s of speech and 2 s after it
+        (1001, 2.0, 1202),   # even: the encoder's second convolution has a stride of 2
+        (1000, 0.0, 1000),
+        (1, 0.0, 2),
+        (2900, 2.0, 3000),   # never more than Whisper's 30 s
+        (3000, 2.0, 3000),
+        (1000, 30.0, 3000),  # 30: always the full window, as faster-whisper does
+    ],
+)
+def test_the_encoder_sees_the_speech_and_the_padding_up_to_30_s(
+        content_frames: int, padding: float, expected: int) -> None:
+    assert encoder_frames(content_frames, padding) == expected
+
+
+def padded_window(filled: int) -> np.ndarray:
+    """Mel features as faster-whisper hands them to the encoder: `filled` frames of
+    audio, then zeros up to 30 s."""
+    features = np.zeros((80, 3000), dtype=np.float32)
+    features[:, :filled] = np.linspace(-0.8, 0.6, 80, dtype=np.float32)[:, None]
+    return features
+
+
+@pytest.mark.parametrize("filled", [0, 1, 617, 2999, 3000])
+def test_the_frames_before_the_padding_are_found(filled: int) -> None:
+    assert content_frames(padded_window(filled)) == filled
+    assert content_frames(padded_window(filled)[None]) == filled  # with a batch axis
+
+
+def test_the_fitted_encoder_gets_the_frames_and_the_padding_asked_for() -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def encode(features: np.ndarray) -> str:
+        seen.append(features.shape)
+        return "encoded"
+
+    assert fitted_encode(encode, 2.0, padded_window(617)) == "encoded"
+    assert fitted_encode(encode, 30.0, padded_window(617)) == "encoded"
+    assert seen == [(80, 818), (80, 3000)]

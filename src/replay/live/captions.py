@@ -74,7 +74,8 @@ def recognizer_for(settings: Settings, task: Task = "transcribe") -> WhisperStre
     return WhisperStreamingRecognizer(LiveWhisperConfig(
         model=model, task=task, language="fr", device=settings.live_caption_device,
         compute_type=settings.live_caption_compute_type,
-        cpu_threads=settings.live_caption_threads, beam_size=settings.live_caption_beam_size))
+        cpu_threads=settings.live_caption_threads, beam_size=settings.live_caption_beam_size,
+        encoder_padding=settings.live_caption_encoder_padding))
 
 
 class _Audio:

@@ -4,20 +4,27 @@ A pass is blocking (the live captioner runs it in a worker thread). faster-whisp
 `transcribe()` returns a lazy generator, so it is consumed here, inside that thread.
 Words come back on the take's clock: `offset` is the take time of the window's first
 sample.
+
+faster-whisper pads the features of every window it decodes to 30 s with zeros, and the
+encoder's cost grows with its input. A live pass decodes a 5 to 24 s buffer, and most
+passes a second, short window too (the tail after the last complete segment). With
+`encoder_padding` under 30 the model's `encode` is given only the window's frames and
+that many seconds of the zeros after them (`bench/sim_live_captions.py --timing`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 
 from replay.domain.transcript import Word
-from replay.speech.transcriber import SAMPLE_RATE, Task
+from replay.speech.transcriber import SAMPLE_RATE, WINDOW_SECONDS, Task
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,8 @@ _LOOP_RATIO = 2.4
 _TOKENS_PER_SECOND, _TOKENS_EXTRA = 6, 16
 #: Whisper's context: prompt and output together; each part of the prompt is cut to half.
 _CONTEXT, _HALF = 448, 223
+#: Mel frames per second of audio (10 ms hop).
+_FRAMES_PER_SECOND = 100
 
 
 class StreamingRecognizer(Protocol):
@@ -38,6 +47,9 @@ class StreamingRecognizer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LiveWhisperConfig:
+    """`encoder_padding`: seconds of silence the encoder sees after a window's frames, up
+    to Whisper's 30 s in all; 30 gives faster-whisper's own behaviour (always 30 s)."""
+
     model: str
     task: Task = "transcribe"
     language: str = "fr"
@@ -45,6 +57,29 @@ class LiveWhisperConfig:
     compute_type: str = "int8"
     cpu_threads: int = 1
     beam_size: int = 1
+    encoder_padding: float = 2.0
+
+
+def encoder_frames(filled: int, padding: float) -> int:
+    """Mel frames the encoder is given for `filled` frames of audio: those and `padding`
+    seconds after them, even (the encoder's stride), at most Whisper's 30 s."""
+    wanted = filled + round(padding * _FRAMES_PER_SECOND)
+    wanted += wanted % 2
+    return max(2, min(int(WINDOW_SECONDS * _FRAMES_PER_SECOND), wanted))
+
+
+def content_frames(features: np.ndarray) -> int:
+    """The frames of a padded window before the zeros it was padded with (a frame of
+    audio is never exactly zero in all 80 bands)."""
+    filled = np.flatnonzero(np.any(features != 0, axis=-2))
+    return int(filled[-1]) + 1 if filled.size else 0
+
+
+def fitted_encode(encode: Callable[[np.ndarray], Any], padding: float,
+                  features: np.ndarray) -> Any:
+    """`encode` (faster-whisper's) over a window's frames and `padding` seconds of its
+    padding only, instead of all 30 s."""
+    return encode(features[..., : encoder_frames(content_frames(features), padding)])
 
 
 class WhisperStreamingRecognizer:
@@ -65,6 +100,10 @@ class WhisperStreamingRecognizer:
                 self._model = WhisperModel(self.config.model, device=self.config.device,
                                            compute_type=self.config.compute_type,
                                            cpu_threads=self.config.cpu_threads, num_workers=1)
+                if self.config.encoder_padding < WINDOW_SECONDS:
+                    # generate_segments calls the model's encode for each window it decodes.
+                    self._model.encode = partial(fitted_encode, self._model.encode,
+                                                 self.config.encoder_padding)
 
     def recognise(self, audio: np.ndarray, *, offset: float, prompt: str,
                   hotwords: str) -> list[Word]:
