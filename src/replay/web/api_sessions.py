@@ -51,7 +51,7 @@ from replay.web.api_routes import (
 )
 from replay.web.auth import Role, require
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS
 
 RETRYABLE: Final = (JobStatus.FAILED, JobStatus.CANCELLED)
 
@@ -259,9 +259,7 @@ async def delete_recording(request: web.Request) -> web.Response:
     recording = await load_recording(request)
     event = await load_event(request, recording.event_slug)
     app = request.config_dict
-    # On the loop's store: the removal publishes the event through the pipeline's
-    # `publish`, whose store work runs on the loop as the workers' does.
-    removed = await remove_recording(app[SETTINGS], app[STORE], app[OBJECTS], app[QUEUE],
+    removed = await remove_recording(app[SETTINGS], app[DB], app[OBJECTS], app[QUEUE],
                                      event, recording)
     return json_response({"removed": removed.recording, "sessions": list(removed.sessions),
                           "withdrawn": list(removed.withdrawn)})
