@@ -42,7 +42,7 @@ from replay.live.store import LiveStore
 from replay.live.web import LIVE
 from replay.sample import SampleSession, build_sample
 from replay.settings import Settings
-from replay.web.keys import STORE
+from replay.store.factory import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -145,38 +145,40 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     event = parse_programme(schedule.read_bytes())
     async with live_app(settings, event) as (app, key):
         room = event.rooms[0]
-        live = LiveStore(app[STORE].db)
-        captions = next((listener for listener in app[LIVE].listeners
-                         if isinstance(listener, LiveCaptions)), None)
-        seconds = args.minutes * 60
-        publisher = await asyncio.create_subprocess_exec(
-            "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
-            "-stream_loop", "-1", "-i", str(video), "-t", str(seconds), "-c", "copy",
-            "-f", "flv", f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/"
-                         f"{key.stream_key}")
-        started, cpu0, own0 = time.monotonic(), descendants_cpu({publisher.pid}), \
-            time.process_time()
-        samples: list[dict[str, float]] = []
-        while publisher.returncode is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(publisher.wait(), args.every)
-            elapsed = time.monotonic() - started
-            ladder = descendants_cpu({publisher.pid}) - cpu0
-            own = time.process_time() - own0
-            behind = lag(live, event.slug, room)
-            if behind is not None:
-                state = caption_state(captions, live, event.slug, room)
-                samples.append({"elapsed": elapsed, "cpu": ladder + own, "cpu_ladder": ladder,
-                                "cpu_service": own, "lag": behind, **state})
-                line = (f"{elapsed:7.0f} s  CPU {(ladder + own) / elapsed:5.2f} s/s (ladder "
-                        f"{ladder / elapsed:4.2f}, captions and service {own / elapsed:4.2f})"
-                        f"  lag {behind:5.1f} s")
-                if state:
-                    line += (f"  captions: wait {state['caption_wait']:4.1f} s, "
-                             f"{state['subtitle_segments_behind']:.0f} segments behind, "
-                             f"{state['caption_skipped_s']:.1f} s skipped")
-                print(line, flush=True)
-        return summary(samples, args)
+        # The bench's own connection: the app's store work runs on the app's store thread.
+        with contextlib.closing(open_store(settings)) as store:
+            live = LiveStore(store.db)
+            captions = next((listener for listener in app[LIVE].listeners
+                             if isinstance(listener, LiveCaptions)), None)
+            seconds = args.minutes * 60
+            publisher = await asyncio.create_subprocess_exec(
+                "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
+                "-stream_loop", "-1", "-i", str(video), "-t", str(seconds), "-c", "copy",
+                "-f", "flv", f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/"
+                             f"{key.stream_key}")
+            started, cpu0, own0 = time.monotonic(), descendants_cpu({publisher.pid}), \
+                time.process_time()
+            samples: list[dict[str, float]] = []
+            while publisher.returncode is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(publisher.wait(), args.every)
+                elapsed = time.monotonic() - started
+                ladder = descendants_cpu({publisher.pid}) - cpu0
+                own = time.process_time() - own0
+                behind = lag(live, event.slug, room)
+                if behind is not None:
+                    state = caption_state(captions, live, event.slug, room)
+                    samples.append({"elapsed": elapsed, "cpu": ladder + own, "cpu_ladder": ladder,
+                                    "cpu_service": own, "lag": behind, **state})
+                    line = (f"{elapsed:7.0f} s  CPU {(ladder + own) / elapsed:5.2f} s/s (ladder "
+                            f"{ladder / elapsed:4.2f}, captions and service {own / elapsed:4.2f})"
+                            f"  lag {behind:5.1f} s")
+                    if state:
+                        line += (f"  captions: wait {state['caption_wait']:4.1f} s, "
+                                 f"{state['subtitle_segments_behind']:.0f} segments behind, "
+                                 f"{state['caption_skipped_s']:.1f} s skipped")
+                    print(line, flush=True)
+            return summary(samples, args)
 
 
 def summary(samples: list[dict[str, float]], args: argparse.Namespace) -> dict[str, Any]:

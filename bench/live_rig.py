@@ -15,8 +15,9 @@ from replay.live.store import LiveStore, StreamKey
 from replay.live.take import TakeListener
 from replay.live.web import LIVE
 from replay.settings import Settings
+from replay.store.db import Store
 from replay.web.app import create_app
-from replay.web.keys import STORE
+from replay.web.keys import DB
 
 
 @asynccontextmanager
@@ -26,9 +27,12 @@ async def live_app(settings: Settings, event: Event, *, listener: TakeListener |
     server = TestServer(app, host="127.0.0.1", port=settings.port)
     await server.start_server()
     try:
-        app[STORE].save_event(event)
-        key = LiveStore(app[STORE].db).issue_key(event.slug, event.rooms[0],
+        def seed(store: Store) -> StreamKey:
+            store.save_event(event)
+            return LiveStore(store.db).issue_key(event.slug, event.rooms[0],
                                                  settings.live_srt_port)
+
+        key = await app[DB].run(seed)  # on the app's store thread
         app[LIVE].attach(listener=listener)
         app[LIVE].key_changed(key)
         await asyncio.sleep(3)  # nginx starts

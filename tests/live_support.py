@@ -23,8 +23,9 @@ from replay.live.take import TakeListener
 from replay.live.web import LIVE
 from replay.sample import SampleSession, SampleTruth, build_sample
 from replay.settings import Settings
+from replay.store.db import Store
 from replay.web.app import create_app
-from replay.web.keys import STORE
+from replay.web.keys import DB
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -136,8 +137,12 @@ async def live_app(settings: Settings, truth: SampleTruth, *,
     await server.start_server()
     try:
         event = parse_programme(truth.schedule.read_bytes())
-        app[STORE].save_event(event)
-        key = LiveStore(app[STORE].db).issue_key(event.slug, truth.room, settings.live_srt_port)
+
+        def seed(store: Store) -> StreamKey:
+            store.save_event(event)
+            return LiveStore(store.db).issue_key(event.slug, truth.room, settings.live_srt_port)
+
+        key = await app[DB].run(seed)
         app[LIVE].attach(listener=listener, drafts=drafts)
         app[LIVE].key_changed(key)
         await wait_for(lambda: (settings.live_dir / "nginx" / "nginx.pid").exists(), 30,

@@ -37,6 +37,7 @@ from replay.settings import Settings, load_settings, s3_example
 from replay.storage.factory import describe as describe_target
 from replay.storage.factory import object_store_for
 from replay.store.factory import open_store
+from replay.store.ports import InPlace
 from replay.store.users import User, Users
 
 log = logging.getLogger("replay")
@@ -415,7 +416,7 @@ async def _run_ingest(settings: Settings, request: ProcessRequest) -> tuple[int,
     store = open_store(settings)
     queue = await open_queue(settings)
     try:
-        ctx = WorkContext(settings=settings, store=store,
+        ctx = WorkContext(settings=settings, db=InPlace(store),
                           objects=object_store_for(None, settings),
                           progress=TerminalProgress(sys.stderr))
         recording, job = await ingest_recording(ctx, queue, request)
@@ -452,7 +453,7 @@ async def _run_publishing(settings: Settings, args: argparse.Namespace) -> dict[
             known = ", ".join(store.event_slugs()) or _("none yet")
             raise ReplayError(_("unknown event “{slug}”; known events: {known}").format(
                 slug=args.event, known=known))
-        ctx = WorkContext(settings=settings, store=store, objects=objects,
+        ctx = WorkContext(settings=settings, db=InPlace(store), objects=objects,
                           progress=TerminalProgress(sys.stderr))
         index = f"{describe_target(args.to, settings).rstrip('/')}/{event.slug}/index.html"
         if args.command == "publish":  # the organiser's command is the decision to publish
@@ -476,7 +477,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def _run_process(settings: Settings, request: ProcessRequest) -> JobSummary:
     store = open_store(settings)
-    ctx = Context(settings=settings, store=store,
+    ctx = Context(settings=settings, db=InPlace(store),
                   objects=object_store_for(None, settings),
                   transcriber=whisper_for(settings),
                   lanes=Lanes.for_threads(settings.cpu_threads),

@@ -19,9 +19,11 @@ from aiohttp import web
 from replay.settings import Settings
 from replay.site.publish import publish_event
 from replay.storage.local import LocalDirectoryStore
+from replay.store.db import Store
 from replay.web.app import create_app
-from replay.web.auth import USERS
-from replay.web.keys import STORE
+from replay.web.auth import users_for
+from replay.web.keys import DB
+from tests.app_store import own_store
 from tests.e2e.test_dashboard_browser import EMAIL, PASSWORD, SLUG, add_planned_recording, event
 from tests.e2e.test_dashboard_browser import Server as DashboardServer
 from tests.unit.test_site_pages import T0, fake_outputs, make_event, make_session
@@ -65,8 +67,12 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     try:
         await site.start()
-        app[STORE].save_event(event())
-        app[USERS].add(EMAIL, "Orga", "organiser", PASSWORD)
+
+        def seed(store: Store) -> None:
+            store.save_event(event())
+            users_for(store.db, settings).add(EMAIL, "Orga", "organiser", PASSWORD)
+
+        await app[DB].run(seed)
         first = make_session("g1", "ouverture", T0, evil=False)
         second = make_session("g2", "table-ronde", T0 + timedelta(hours=2), evil=False)
         await publish_event(LocalDirectoryStore(settings.site_dir), make_event(first, second),
@@ -89,7 +95,8 @@ async def test_no_page_breaks_the_policy(strict_page: Page, server: Server) -> N
     page.on("console", lambda message: refused.append(message.text)
             if "Content Security Policy" in message.text else None)
     await page.add_init_script(LISTEN)
-    recording = add_planned_recording(DashboardServer(server.url, server.app))
+    async with own_store(server.app) as store:
+        recording = add_planned_recording(DashboardServer(server.url, server.app, store))
 
     await visit(page, f"{server.url}/connexion")
     colour = await page.eval_on_selector("label", "l => getComputedStyle(l).fontWeight")

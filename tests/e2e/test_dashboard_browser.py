@@ -30,8 +30,9 @@ from replay.settings import Settings
 from replay.store.db import Store
 from replay.web.api_sessions import speech_map_path
 from replay.web.app import create_app
-from replay.web.auth import USERS
-from replay.web.keys import QUEUE, SETTINGS, STORE
+from replay.web.auth import users_for
+from replay.web.keys import DB, QUEUE, SETTINGS
+from tests.app_store import own_store
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Route
@@ -87,10 +88,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 class Server:
     url: str
     app: web.Application
-
-    @property
-    def store(self) -> Store:
-        return self.app[STORE]
+    store: Store  # the test's own connection (`own_store`); the app's runs on its thread
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -106,10 +104,15 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     try:
         await site.start()
-        app[STORE].save_event(event())
-        app[USERS].add(EMAIL, "Orga", "organiser", PASSWORD)  # scrypt: a blink, in a test
+
+        def seed(store: Store) -> None:
+            store.save_event(event())
+            users_for(store.db, settings).add(EMAIL, "Orga", "organiser", PASSWORD)
+
+        await app[DB].run(seed)  # scrypt: a blink, in a test
         port = runner.addresses[0][1]
-        yield Server(f"http://127.0.0.1:{port}", app)
+        async with own_store(app) as store:
+            yield Server(f"http://127.0.0.1:{port}", app, store)
     finally:
         await runner.cleanup()
 

@@ -34,8 +34,8 @@ from replay.settings import Settings
 from replay.store.db import Recording
 from replay.store.users import Role
 from replay.web.app import create_app
-from replay.web.auth import USERS
-from replay.web.keys import STORE
+from replay.web.auth import users_for
+from tests.app_store import own_store
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -103,19 +103,21 @@ async def server(tmp_path: Path, mp4: Path) -> AsyncIterator[Server]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     try:
         await site.start()
-        store, users = app[STORE], app[USERS]
-        store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
-        recording = store.add_recording(
-            event_slug=SLUG, room="Plénière", sha256="ef" * 32, original=tmp_path / "o.mp4",
-            source_name="o.mp4", started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
-        store.save_cuts(recording.id, [Cut("first", "Ouverture", 0.0, 10.0, 0.0, 10.0,
-                                           False, False)])
-        prepare_session(settings, recording, mp4)
-        tokens = {}
-        for name, role in (("edith", Role.EDITOR), ("ed2", Role.EDITOR),
-                           ("orga", Role.ORGANISER)):
-            user = users.add(f"{name}@example.org", name.capitalize(), role, PASSWORD)
-            tokens[name] = users.create_token(user.id, "tests")
+        async with own_store(app) as store:  # the test's own connection
+            store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
+            recording = store.add_recording(
+                event_slug=SLUG, room="Plénière", sha256="ef" * 32,
+                original=tmp_path / "o.mp4", source_name="o.mp4",
+                started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
+            store.save_cuts(recording.id, [Cut("first", "Ouverture", 0.0, 10.0, 0.0, 10.0,
+                                               False, False)])
+            prepare_session(settings, recording, mp4)
+            users = users_for(store.db, settings)
+            tokens = {}
+            for name, role in (("edith", Role.EDITOR), ("ed2", Role.EDITOR),
+                               ("orga", Role.ORGANISER)):
+                user = users.add(f"{name}@example.org", name.capitalize(), role, PASSWORD)
+                tokens[name] = users.create_token(user.id, "tests")
         port = runner.addresses[0][1]
         yield Server(f"http://127.0.0.1:{port}", app, recording, settings, tokens)
     finally:

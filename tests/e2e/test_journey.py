@@ -25,8 +25,8 @@ from replay.sample import SampleTruth
 from replay.settings import Settings
 from replay.store.db import Store
 from replay.web.app import create_app
-from replay.web.auth import USERS
-from replay.web.keys import STORE
+from replay.web.auth import users_for
+from replay.web.keys import DB
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -50,10 +50,6 @@ class Server:
     url: str
     app: web.Application
 
-    @property
-    def store(self) -> Store:
-        return self.app[STORE]
-
 
 def strict_csp() -> Any:
     """What the pages must live with: no inline script or style, no style attribute,
@@ -75,8 +71,13 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     try:
         await site.start()
-        app[USERS].add(EMAIL, "Orga", "organiser", PASSWORD)
-        app[USERS].add(EDITOR_EMAIL, "Édith", "editor", PASSWORD)
+
+        def accounts(store: Store) -> None:
+            users = users_for(store.db, settings)
+            users.add(EMAIL, "Orga", "organiser", PASSWORD)
+            users.add(EDITOR_EMAIL, "Édith", "editor", PASSWORD)
+
+        await app[DB].run(accounts)  # the workers may use the store's thread meanwhile
         yield Server(f"http://127.0.0.1:{runner.addresses[0][1]}", app)
     finally:
         await runner.cleanup()
@@ -144,7 +145,7 @@ async def test_the_organiser_journey(watch: Watch, server: Server,
     await page.get_by_role("button", name="Voir l’aperçu").click()
     await page.locator("#apercu-seances li", has_text="Premier atelier").wait_for()
     assert await page.locator("#apercu-seances li").count() == 2
-    assert store_has_no_event(server, slug), "the preview creates nothing"
+    assert await store_has_no_event(server, slug), "the preview creates nothing"
     await watch.axe("création, aperçu")
     await page.get_by_role("button", name="Créer l’évènement").click()
     await page.wait_for_url(dashboard)
@@ -287,8 +288,8 @@ async def test_the_organiser_journey(watch: Watch, server: Server,
     assert watch.checked == {name: [] for name in watch.checked}
 
 
-def store_has_no_event(server: Server, slug: str) -> bool:
-    return server.store.load_event(slug) is None
+async def store_has_no_event(server: Server, slug: str) -> bool:
+    return await server.app[DB].run(lambda store: store.load_event(slug)) is None
 
 
 async def _until_gone(page: Page, url: str, *, attempts: int = 120) -> None:

@@ -32,7 +32,7 @@ from replay.live.publisher import feed_key, room_prefix, room_slug
 from replay.live.store import LiveStore
 from replay.sample import SampleSession, SampleTruth
 from replay.settings import Settings
-from replay.web.keys import STORE
+from tests.app_store import own_store
 from tests.e2e.test_process import axe_violations
 from tests.live_support import (
     live_app,
@@ -144,7 +144,7 @@ async def captioned(tmp_path_factory: pytest.TempPathFactory,
     # Subtitle segments wait long enough for a loaded machine's captions: this test checks
     # what they carry, bench/bench_live_captions.py how late they are.
     settings = live_settings(root / "data", live_captions_enabled=True, live_caption_max_lag=30.0)
-    async with live_app(settings, truth) as (app, key):
+    async with live_app(settings, truth) as (app, key), own_store(app) as store:
         url = f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/{key.stream_key}"
         page = (f"http://127.0.0.1:{settings.port}/site/"
                 f"{room_prefix(key.event_slug, truth.room)}/index.html")
@@ -152,7 +152,7 @@ async def captioned(tmp_path_factory: pytest.TempPathFactory,
                                                  timeout=DURATION + 60))
         viewer = await watch_live_page(browser, page, publishing, settings)
         assert await publishing == 0
-        live = LiveStore(app[STORE].db)
+        live = LiveStore(store.db)
         await wait_for(lambda: any(s != "making" for s in live.replays_of(
             key.event_slug).values()), 120, "the session's replay is made")
         [take, *_] = live.takes_of(key.event_slug, truth.room)

@@ -40,7 +40,8 @@ from replay.sample import SampleSession, SampleTruth
 from replay.settings import Settings
 from replay.storage.local import LocalDirectoryStore
 from replay.store.db import Store
-from replay.web.keys import QUEUE, STORE
+from replay.web.keys import DB, QUEUE
+from tests.app_store import own_store
 from tests.live_support import (
     live_app,
     live_settings,
@@ -80,10 +81,7 @@ class LiveRun:
     event: str
     settings: Settings
     live: LiveStore
-
-    @property
-    def store(self) -> Store:
-        return self.app[STORE]
+    store: Store  # the test's own connection (`own_store`); the app's runs on its thread
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -91,14 +89,14 @@ async def live_run(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Li
     root = tmp_path_factory.mktemp("live-replay")
     truth = sample_around_now(root / "sample", SESSIONS, DURATION, lead=0.0)
     settings = live_settings(root / "data")
-    async with live_app(settings, truth, drafts=drafts) as (app, key):
+    async with live_app(settings, truth, drafts=drafts) as (app, key), own_store(app) as store:
         started = datetime.now(UTC)
         url = f"rtmp://127.0.0.1:{settings.live_rtmp_port}/{APPLICATION}/{key.stream_key}"
         assert await publish(rtmp_publisher(truth.recording, url), timeout=DURATION + 60) == 0
-        live = LiveStore(app[STORE].db)
+        live = LiveStore(store.db)
         await wait_for(lambda: len([s for s in live.replays_of(key.event_slug).values()
                                     if s != "making"]) == 2, 90, "both replays are made")
-        yield LiveRun(app, truth, started, key.event_slug, settings, live)
+        yield LiveRun(app, truth, started, key.event_slug, settings, live, store)
 
 
 def test_each_session_has_its_replay_within_a_minute_cut_within_five_seconds(
@@ -188,7 +186,8 @@ async def test_the_full_pass_replaces_the_live_replay_at_the_same_url(
     site = settings.site_dir / live_run.event
     before = json.loads((site / "replays.json").read_text(encoding="utf-8"))["replays"]
     url = next(e["hls"] for e in before if e["guid"] == first.guid).split("/")[0]
-    ctx = Context(settings=settings, store=store, objects=LocalDirectoryStore(settings.site_dir),
+    ctx = Context(settings=settings, db=live_run.app[DB],
+                  objects=LocalDirectoryStore(settings.site_dir),
                   transcriber=whisper_for(settings), lanes=Lanes.for_threads(2))
     event = store.load_event(live_run.event)
     assert event is not None

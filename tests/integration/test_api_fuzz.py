@@ -16,6 +16,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,10 +41,11 @@ from replay.domain.transcript import Cue
 from replay.domain.webvtt import render_webvtt
 from replay.services.captions import vtt_path
 from replay.settings import Settings
+from replay.store.factory import open_store
 from replay.store.users import Role
 from replay.web.app import create_app
-from replay.web.auth import USERS
-from replay.web.keys import SETTINGS, STORE
+from replay.web.auth import users_for
+from replay.web.keys import SETTINGS
 from replay.web.openapi import openapi_document
 
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
@@ -77,23 +79,26 @@ def _serve(app: web.Application, sock: socket.socket, ready: threading.Event,
 
 def _populate(app: web.Application, settings: Settings) -> str:
     """An organiser, an event, a recording cut in two sessions with captions: ids 1 and
-    the guids « first » and « second » exist, so some generated requests find them."""
-    user = app[USERS].add("orga@example.org", "Orga", Role.ORGANISER, "un mot de passe sûr")
-    store = app[STORE]
-    store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
-    recording = store.add_recording(
-        event_slug=SLUG, room="Plénière", sha256="ab" * 32, original=Path("/dev/null"),
-        source_name="o.mp4", started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
-    store.save_cuts(recording.id, [Cut(g, g, s, s + 60, s, s + 60, False, False)
-                                   for g, s in (("first", 0.0), ("second", 60.0))])
-    for guid in ("first", "second"):
-        speech = vtt_path(settings, recording, guid, "fr").parent
-        speech.mkdir(parents=True, exist_ok=True)
-        for lang in ("fr", "en"):
-            (speech / f"subtitles.{lang}.vtt").write_text(
-                render_webvtt([Cue(1.0, 2.0, ("Bonjour",))]), "utf-8")
-        (speech / "transcript.fr.json").write_text(json.dumps({"segments": []}), "utf-8")
-    return app[USERS].create_token(user.id, "schemathesis")
+    the guids « first » and « second » exist, so some generated requests find them (over a
+    connection of the test's own: the app's runs on its store's thread)."""
+    with closing(open_store(settings)) as store:
+        users = users_for(store.db, settings)
+        user = users.add("orga@example.org", "Orga", Role.ORGANISER, "un mot de passe sûr")
+        store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
+        recording = store.add_recording(
+            event_slug=SLUG, room="Plénière", sha256="ab" * 32, original=Path("/dev/null"),
+            source_name="o.mp4",
+            started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
+        store.save_cuts(recording.id, [Cut(g, g, s, s + 60, s, s + 60, False, False)
+                                       for g, s in (("first", 0.0), ("second", 60.0))])
+        for guid in ("first", "second"):
+            speech = vtt_path(settings, recording, guid, "fr").parent
+            speech.mkdir(parents=True, exist_ok=True)
+            for lang in ("fr", "en"):
+                (speech / f"subtitles.{lang}.vtt").write_text(
+                    render_webvtt([Cue(1.0, 2.0, ("Bonjour",))]), "utf-8")
+            (speech / "transcript.fr.json").write_text(json.dumps({"segments": []}), "utf-8")
+        return users.create_token(user.id, "schemathesis")
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from replay.store.db import Recording
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
-from replay.web.keys import STORE
+from tests.app_store import own_store
 from tests.integration.conftest import MotoS3
 
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
@@ -88,17 +88,17 @@ async def api_machine(tmp_path: Path, moto_s3: MotoS3,
     prefix = f"editor/{uuid.uuid4().hex}"
     api = machine(tmp_path / "api", moto_s3, prefix)
     app = create_app(api, run_workers=False)
-    async with TestClient(TestServer(app)) as client:
+    async with TestClient(TestServer(app)) as client, own_store(app) as store:
         editor = app[USERS].add("ed@example.org", "Ed", Role.ORGANISER, "mot de passe sûr")
         token = app[USERS].create_token(editor.id, "tests")
-        app[STORE].save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
-        recording = app[STORE].add_recording(
+        store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
+        recording = store.add_recording(
             event_slug=SLUG, room="Plénière", sha256=SHA256,
             original=api.originals_dir / f"{SHA256}.mp4",
             source_name="o.mp4", started_at=datetime.fromisoformat("2026-03-03T09:00:00+01:00"))
-        app[STORE].set_probe(recording.id, 8.0, {})
-        app[STORE].save_cuts(recording.id, [Cut("first", "Séance", 0.0, 8.0, 0.0, 8.0,
-                                                False, False)])
+        store.set_probe(recording.id, 8.0, {})
+        store.save_cuts(recording.id, [Cut("first", "Séance", 0.0, 8.0, 0.0, 8.0,
+                                           False, False)])
         await process_elsewhere(machine(tmp_path / "worker", moto_s3, prefix), recording,
                                 "first")
         assert not (tmp_path / "api" / "work").exists()

@@ -39,8 +39,10 @@ from replay.sample import SampleTruth
 from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber, Task
 from replay.storage.local import LocalDirectoryStore
+from replay.store.async_store import AsyncStore
 from replay.store.captions import Captions, EventOptions
 from replay.store.db import Store
+from replay.store.ports import InPlace
 
 pytestmark = pytest.mark.slow
 
@@ -71,17 +73,18 @@ class Flaky(FakeTranscriber):
 @dataclass
 class Rig:
     settings: Settings
-    store: Store
+    store: Store  # the test's own connection
+    db: AsyncStore  # the workers' store, on its thread as in `replay serve` and `replay worker`
     queue: SQLiteQueue
     transcriber: Flaky
 
     def deps(self) -> TaskDeps:
-        return TaskDeps(settings=self.settings, store=self.store, queue=self.queue,
+        return TaskDeps(settings=self.settings, db=self.db, queue=self.queue,
                         objects=LocalDirectoryStore(self.settings.site_dir),
                         transcriber=self.transcriber, lanes=Lanes.for_threads(2))
 
     async def ingest(self, sample: SampleTruth, *, automatic: bool = True) -> int:
-        ctx = Context(settings=self.settings, store=self.store,
+        ctx = Context(settings=self.settings, db=InPlace(self.store),  # as `replay ingest`
                       objects=LocalDirectoryStore(self.settings.site_dir),
                       transcriber=self.transcriber, lanes=Lanes.for_threads(1))
         request = ProcessRequest(sample.recording, parse_programme(sample.schedule.read_bytes()),
@@ -132,7 +135,9 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     settings = Settings(data_dir=tmp_path / "data", cpu_threads=2)
     store = Store.open(settings.database_path)
     queue = SQLiteQueue.open(settings.database_path)
-    yield Rig(settings, store, queue, Flaky(script=SCRIPT))
+    db = await AsyncStore.open(settings)
+    yield Rig(settings, store, db, queue, Flaky(script=SCRIPT))
+    await db.close()
     await queue.close()
     store.close()
 

@@ -23,7 +23,8 @@ from replay.live.publisher import room_prefix
 from replay.live.store import LiveSegment, LiveStore, StreamKey, Take
 from replay.sample import SampleSession, SampleTruth
 from replay.settings import Settings
-from replay.web.keys import STORE
+from replay.store.db import Store
+from tests.app_store import own_store
 from tests.live_support import (
     live_app,
     live_settings,
@@ -74,10 +75,11 @@ class Running:
     key: StreamKey
     truth: SampleTruth
     recorder: Recorder
+    store: Store  # the test's own connection (`own_store`)
 
     @property
     def live(self) -> LiveStore:
-        return LiveStore(self.app[STORE].db)
+        return LiveStore(self.store.db)
 
     @property
     def day_folder(self) -> Path:
@@ -97,8 +99,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     truth = sample_around_now(tmp_path / "sample", SESSIONS, 40.0, lead=0.0)
     settings = live_settings(tmp_path / "data")
     recorder = Recorder()
-    async with live_app(settings, truth, listener=recorder) as (app, key):
-        yield Running(settings, app, key, truth, recorder)
+    async with live_app(settings, truth, listener=recorder) as (app, key), own_store(app) as store:
+        yield Running(settings, app, key, truth, recorder, store)
 
 
 async def test_wrong_keys_are_refused_right_ones_go_live_over_rtmp_then_srt(

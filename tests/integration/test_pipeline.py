@@ -29,6 +29,7 @@ from replay.speech.transcriber import FakeTranscriber, Task
 from replay.storage.local import LocalDirectoryStore
 from replay.store.captions import Author, Captions
 from replay.store.db import Store
+from replay.store.ports import InPlace
 
 pytestmark = pytest.mark.slow
 
@@ -58,10 +59,16 @@ class FailingOnce(FakeTranscriber):
 
 
 def context(data_dir: Path, transcriber: FakeTranscriber) -> Context:
+    """The pipeline as `replay process` runs it: the store's work in place (`InPlace`)."""
     settings = Settings(data_dir=data_dir, cpu_threads=2)
-    return Context(settings=settings, store=Store.open(settings.database_path),
+    return Context(settings=settings, db=InPlace(Store.open(settings.database_path)),
                    objects=LocalDirectoryStore(settings.site_dir), transcriber=transcriber,
                    lanes=Lanes.for_threads(2))
+
+
+def store_of(ctx: Context) -> Store:
+    assert isinstance(ctx.db, InPlace)
+    return ctx.db.store
 
 
 def request(sample: SampleTruth) -> ProcessRequest:
@@ -83,7 +90,7 @@ async def test_a_failing_session_does_not_stop_the_others(sample: SampleTruth,
     with pytest.raises(ReplayError, match=r"1 séance sur 2 en échec.*speech model crashed"):
         await process(ctx, request(sample))
     assert len(published_guids(tmp_path)) == 1
-    failed = [s for s in ctx.store.stages_of(1) if s.status == "failed"]
+    failed = [s for s in store_of(ctx).stages_of(1) if s.status == "failed"]
     assert [(s.stage, s.error) for s in failed] == [("speech", "speech model crashed")]
 
     again = FakeTranscriber(script=SCRIPT)
@@ -119,7 +126,7 @@ async def test_a_corrected_and_validated_session_is_published_without_the_draft_
     ctx = context(tmp_path, FakeTranscriber(script=SCRIPT))
     summary = await process(ctx, request(sample))
     first, second = (r.guid for r in summary.sessions)
-    captions = Captions(ctx.store.db)
+    captions = Captions(store_of(ctx).db)
     key = (1, first, "fr")
     vtt = tmp_path / "work"
     source = next(vtt.rglob(f"sessions/{first}/speech/subtitles.fr.vtt")).read_text("utf-8")
@@ -146,13 +153,13 @@ async def test_planning_again_keeps_a_boundary_the_organiser_moved(
 ) -> None:
     ctx = context(tmp_path, FakeTranscriber(script=SCRIPT))
     summary = await process(ctx, request(sample))
-    planned = ctx.store.load_cuts(1)
+    planned = store_of(ctx).load_cuts(1)
     first = summary.sessions[0]
     moved = move_boundary(planned, first.guid, start=first.start + 3.0, end=None,
                           duration=summary.duration)
-    ctx.store.save_cuts(1, moved)
+    store_of(ctx).save_cuts(1, moved)
     await process(ctx, request(sample))  # a retry or re-run plans the recording again
-    assert ctx.store.load_cuts(1) == moved
+    assert store_of(ctx).load_cuts(1) == moved
 
 
 def ffprobe_json(*args: str) -> dict[str, Any]:

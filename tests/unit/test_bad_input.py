@@ -27,7 +27,7 @@ from replay.store.db import Recording, Store
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
-from replay.web.keys import STORE
+from replay.web.keys import DB
 
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
              / "mission-villes-2026.schedule.json")
@@ -64,10 +64,11 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = Settings(data_dir=tmp_path / "data", cpu_threads=1)
     app = create_app(settings, run_workers=False)
     async with TestClient(TestServer(app)) as client:
-        users, store = app[USERS], app[STORE]
+        users = app[USERS]
         user = users.add("orga@example.org", "Orga", Role.ORGANISER, "un mot de passe sûr")
         headers = {"Authorization": f"Bearer {users.create_token(user.id, 'tests')}"}
-        recording = seed_session(store, settings, tmp_path, CUES)
+        recording = await app[DB].run(lambda store: seed_session(store, settings, tmp_path,
+                                                                  CUES))
         yield Api(client, app, headers, recording)
 
 
@@ -247,7 +248,7 @@ async def test_malformed_multipart_bodies_are_refused(
             **api.headers, "Content-Type": content_type, "If-Match": '"v1"'})
         assert response.status in {400, 422}, (path, await response.text())
         assert (await response.json())["error"]
-    assert api.app[STORE].recordings_of(SLUG) == [api.recording]
+    assert await api.app[DB].run(lambda store: store.recordings_of(SLUG)) == [api.recording]
 
 
 def fields_form(count: int, size: int) -> aiohttp.FormData:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +35,8 @@ from replay.store.sqlite import sqlite_raw
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import USERS
-from replay.web.keys import QUEUE, STORE
+from replay.web.keys import DB, QUEUE
+from tests.app_store import own_store
 
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
              / "mission-villes-2026.schedule.json")
@@ -56,14 +58,11 @@ class Api:
     tokens: dict[str, str]
     settings: Settings
     recording: Recording
+    store: Store  # the test's own connection (`own_store`); the app's runs on its thread
 
     def auth(self, who: str, **headers: str) -> dict[str, str]:
         found = {"Authorization": f"Bearer {self.tokens[who]}"} if who in self.tokens else {}
         return {**found, **headers}
-
-    @property
-    def store(self) -> Store:
-        return self.app[STORE]
 
     def path(self, guid: str = "first", lang: str = "fr", tail: str = "") -> str:
         return f"/api/captions/{self.recording.id}/{guid}/{lang}{tail}"
@@ -83,8 +82,8 @@ async def api(tmp_path: Path, engine_url: str) -> AsyncIterator[Api]:
     acceptance suite)."""
     settings = Settings(data_dir=tmp_path / "data", cpu_threads=1, database_url=engine_url)
     app = create_app(settings, run_workers=False)
-    async with TestClient(TestServer(app)) as client:
-        users, store = app[USERS], app[STORE]
+    async with TestClient(TestServer(app)) as client, own_store(app) as store:
+        users = app[USERS]
         tokens = {}
         for name, role in (("organiser", Role.ORGANISER), ("editor", Role.EDITOR),
                            ("editor2", Role.EDITOR)):
@@ -98,7 +97,7 @@ async def api(tmp_path: Path, engine_url: str) -> AsyncIterator[Api]:
                                        for g, s in (("first", 0.0), ("second", 60.0))])
         for guid in ("first", "second"):
             make_session(settings, recording, guid, CUES)
-        yield Api(client, app, tokens, settings, recording)
+        yield Api(client, app, tokens, settings, recording, store)
 
 
 async def get(api: Api, who: str = "editor", **kw: Any) -> tuple[dict[str, Any], str]:
@@ -151,18 +150,25 @@ async def test_save_needs_if_match_and_makes_a_version(api: Api) -> None:
 @pytest.mark.parametrize("engine_url", ["sqlite"], indirect=True)  # traces SQLite's statements
 async def test_a_save_writes_on_the_stores_thread_not_the_event_loop(api: Api) -> None:
     """The version is written through `AsyncStore` (its thread waits for SQLite's write
-    lock, not the event loop); the loop's connection writes no caption version."""
+    lock, not the event loop)."""
     _, etag = await get(api)
-    on_loop: list[str] = []
-    sqlite_raw(api.store).set_trace_callback(on_loop.append)
+    traced: list[tuple[str, str]] = []  # (the thread, the statement)
+
+    def trace(store: Store) -> None:
+        sqlite_raw(store).set_trace_callback(
+            lambda sql: traced.append((threading.current_thread().name, sql)))
+
+    await api.app[DB].run(trace)
     try:
         saved = await put(api, cues_body("Un.", "Deux.", "Trois."), etag)
     finally:
-        sqlite_raw(api.store).set_trace_callback(None)
+        await api.app[DB].run(lambda store: sqlite_raw(store).set_trace_callback(None))
     assert saved.status == 200, await saved.text()
     assert (await saved.json())["version"] == 2
-    assert not [sql for sql in on_loop if sql.lstrip().upper().startswith(
-        ("INSERT", "UPDATE", "DELETE")) and "caption" in sql], on_loop
+    writes = [(thread, sql) for thread, sql in traced if sql.lstrip().upper().startswith(
+        ("INSERT", "UPDATE", "DELETE")) and "caption" in sql]
+    assert writes, "the version was written"
+    assert all(thread.startswith("state-store") for thread, _ in writes), writes
 
 
 async def test_second_editor_gets_a_conflict_with_both_versions(api: Api) -> None:
@@ -478,9 +484,9 @@ async def test_publish_step_uses_corrections_and_the_policy(api: Api) -> None:
     path.write_text(render_webvtt([Cue(1.0, 2.0, ("Nouveau modèle.",))]), encoding="utf-8")
     captions = Captions(api.store.db)
     sessions = [(api.recording, "first"), (api.recording, "second")]
-    assert await write_corrections(captions, api.settings, sessions) == 1
+    assert write_corrections(captions, api.settings, sessions) == 1
     assert parse_webvtt(path.read_text(encoding="utf-8"))[0].text == "Corrigé."
-    assert await write_corrections(captions, api.settings, sessions) == 0
+    assert write_corrections(captions, api.settings, sessions) == 0
     for name in ("media", "speech"):
         api.store.set_stage(api.recording.id, "first", name, input_key="",
                             status=StageStatus.DONE)

@@ -23,12 +23,13 @@ from replay.domain.programme import parse_programme
 from replay.locale import _
 from replay.services.captions import speech_dir
 from replay.settings import Settings
-from replay.store.db import Recording
+from replay.store.db import Recording, Store
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import SESSION_COOKIE, USERS
 from replay.web.editor import SHORTCUTS
-from replay.web.keys import SETTINGS, STORE
+from replay.web.keys import SETTINGS
+from tests.app_store import own_store
 
 PROGRAMME = (Path(__file__).parent.parent / "fixtures" / "programmes"
              / "mission-villes-2026.schedule.json")
@@ -45,6 +46,7 @@ class Site:
     client: Client
     sessions: dict[str, str]
     recording: Recording
+    store: Store  # the test's own connection (`own_store`)
 
     def login(self, who: str) -> None:
         self.client.session.cookie_jar.update_cookies(
@@ -59,8 +61,8 @@ class Site:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     settings = Settings(data_dir=tmp_path / "data", cpu_threads=1)
     app = create_app(settings, run_workers=False)
-    async with TestClient(TestServer(app)) as client:
-        users, store = app[USERS], app[STORE]
+    async with TestClient(TestServer(app)) as client, own_store(app) as store:
+        users = app[USERS]
         sessions = {}
         for name, role, events in (("organiser", Role.ORGANISER, ()),
                                    ("editor", Role.EDITOR, ()),
@@ -78,7 +80,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         media.mkdir(parents=True)
         (media / "replay.mp4").write_bytes(VIDEO)
         (speech_dir(settings, recording, "first").parent / "secret.txt").write_text("non")
-        yield Site(client, sessions, recording)
+        yield Site(client, sessions, recording, store)
 
 
 def parse(text: str) -> Element:
@@ -188,7 +190,7 @@ async def test_the_list_shows_review_state_claims_and_progress_with_filters(site
     from replay.store.captions import Author, Captions
 
     app = site.client.app
-    store, users = app[STORE], app[USERS]
+    store, users = site.store, app[USERS]
     store.save_cuts(site.recording.id, [
         Cut("first", "Séance <b>un</b>", 0.0, 60.0, 0.0, 60.0, False, False),
         Cut("second", "Séance deux", 60.0, 120.0, 60.0, 120.0, False, False)])
@@ -246,7 +248,7 @@ async def test_the_waveform_is_the_sessions_span_of_the_speech_audio(site: Site)
     assert missing.status == 404
     assert "pas encore extrait" in (await missing.json())["error"]
     app = site.client.app
-    app[STORE].save_cuts(site.recording.id, [Cut("first", "Séance", 1.0, 3.0, 1.0, 3.0,
+    site.store.save_cuts(site.recording.id, [Cut("first", "Séance", 1.0, 3.0, 1.0, 3.0,
                                                  False, False)])
     path = recording_work_dir(app[SETTINGS], site.recording) / AUDIO
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from replay.domain.model import Event
 from replay.domain.programme import parse_programme
 from replay.store.db import Store
 from replay.web.api import event_json
-from replay.web.keys import OFFLOAD, STORE
+from replay.web.keys import DB, OFFLOAD
 from replay.web.offload import Busy, Offload
 from tests.unit.test_bad_input import PROGRAMME, SLUG, Api
 from tests.unit.test_bad_input import api as bad_input_api
@@ -29,13 +30,16 @@ api = bad_input_api  # the same fixture: the real factory, an event, a session's
 
 async def test_the_events_list_loads_no_programme(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = api.app[STORE]
     event = parse_programme(PROGRAMME.read_bytes(), filename="p.json")
     first = event.sessions[0]
     many = tuple(replace(first, guid=f"g{n}", slug=f"s{n}",
                          start=first.start + timedelta(minutes=n)) for n in range(3000))
-    store.save_event(replace(event, slug="grand", sessions=many))
-    loaded = [store.load_event(slug) for slug in (SLUG, "grand")]
+
+    def seed(store: Store) -> list[Event | None]:
+        store.save_event(replace(event, slug="grand", sessions=many))
+        return [store.load_event(slug) for slug in (SLUG, "grand")]
+
+    loaded = await api.app[DB].run(seed)
     expected = {e.slug: event_json(e) for e in loaded if e is not None}
 
     def whole(self: Store, slug: str) -> Any:

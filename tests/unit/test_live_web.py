@@ -19,10 +19,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from replay.domain.programme import parse_programme
 from replay.settings import Settings
+from replay.store.db import Store
 from replay.store.users import Role
 from replay.web.app import create_app
-from replay.web.auth import USERS
-from replay.web.keys import STORE
+from replay.web.auth import users_for
+from replay.web.keys import DB
 
 PROGRAMME = Path(__file__).parent.parent / "fixtures" / "programmes" / \
     "mission-villes-2026.schedule.json"
@@ -70,10 +71,14 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
                         nginx_binary=str(tmp_path / "no-nginx"))
     app = create_app(settings, worker_queues=())
     async with TestClient(TestServer(app)) as client:
-        app[STORE].save_event(parse_programme(PROGRAMME.read_bytes()))
-        users = app[USERS]
-        user = users.add("orga@example.org", "Orga", Role.ORGANISER, "un mot de passe solide")
-        token = users.create_token(user.id, "tests")
+        def seed(store: Store) -> str:
+            store.save_event(parse_programme(PROGRAMME.read_bytes()))
+            users = users_for(store.db, settings)
+            user = users.add("orga@example.org", "Orga", Role.ORGANISER,
+                             "un mot de passe solide")
+            return users.create_token(user.id, "tests")
+
+        token = await app[DB].run(seed)  # the live's watch uses the store's thread meanwhile
         yield Live(client, app, {"Authorization": f"Bearer {token}"})
 
 

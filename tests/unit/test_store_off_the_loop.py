@@ -1,9 +1,12 @@
-"""No request runs a statement of the state store on the event loop's thread: every one
-goes through the store's own thread (`AsyncStore.run`), so a slow query or a wait for
-another writer's lock never stalls the other requests."""
+"""No store statement of `replay serve` runs on the event loop's thread: the requests',
+the embedded job workers' and the live's all go through the store's own thread
+(`AsyncStore.run`), so a slow query or a wait for another writer's lock never stalls the
+rest of the service."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,16 +18,28 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from replay.domain.programme import parse_programme
 from replay.domain.transcript import Cue
+from replay.jobs.queue import ACTIVE, Job, JobQueue, JobStatus
+from replay.jobs.tasks import MEDIA, PUBLISH, enqueue_recording, publish_job
+from replay.live.store import LiveStore, StreamKey
+from replay.live.supervisor import WATCH_EVERY
+from replay.live.web import LIVE
 from replay.settings import Settings
+from replay.speech.transcriber import FakeTranscriber
 from replay.store import db, factory
 from replay.store.db import Store
 from replay.store.sqlite import SQLiteConnection
 from replay.store.users import Role
 from replay.web.app import create_app
 from replay.web.auth import users_for
-from replay.web.keys import DB, SETTINGS
+from replay.web.keys import DB, QUEUE, SETTINGS
+from tests.live_support import free_port
+from tests.unit.test_api import Media
+from tests.unit.test_api import media as api_media
 from tests.unit.test_bad_input import PROGRAMME, SLUG, seed_session
+
+media = api_media  # the same fixture: a 5 s recording, 160x90 with a tone
 
 PASSWORD = "un mot de passe sûr"
 HTML = {"Accept": "text/html"}
@@ -54,8 +69,9 @@ class Site:
     recording_id: int
 
 
-@pytest_asyncio.fixture
-async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Site]:
+def watched_connections(monkeypatch: pytest.MonkeyPatch) -> LoopWatch:
+    """Every state-store connection opened from now on traces its statements into the
+    returned watch."""
     watch, connect = LoopWatch(), db.connect
 
     def watched(path: Path, *, check_same_thread: bool = True) -> SQLiteConnection:
@@ -65,6 +81,12 @@ async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
 
     monkeypatch.setattr(db, "connect", watched)
     monkeypatch.setattr(factory, "connect", watched)
+    return watch
+
+
+@pytest_asyncio.fixture
+async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Site]:
+    watch = watched_connections(monkeypatch)
     settings = Settings(data_dir=tmp_path / "data", cpu_threads=1)
     app = create_app(settings, run_workers=False)
     async with TestClient(TestServer(app)) as client:
@@ -164,3 +186,74 @@ async def test_the_watch_sees_a_statement_run_on_the_loop(site: Site) -> None:
     finally:
         on_the_loop.close()
     assert site.watch.on_the_loop
+
+
+# -- the embedded workers and the live, as `replay serve` runs them --------------------------
+
+
+async def until_settled(queue: JobQueue, queues: set[str], seconds: float = 120) -> list[Job]:
+    """The jobs of `queues` once none of them waits or runs any more, or once one failed
+    (its retry would come later)."""
+    async with asyncio.timeout(seconds):
+        while True:
+            jobs = [job for job in await queue.list() if job.queue in queues]
+            if all(job.status not in ACTIVE for job in jobs) or any(job.error for job in jobs):
+                return jobs
+            await asyncio.sleep(0.1)
+
+
+async def test_the_embedded_workers_jobs_touch_no_store_on_the_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, media: Media) -> None:
+    """A recording's analysis (then its session's media job) and the event's publication,
+    taken from the real queue by the server's own workers: every statement of theirs runs
+    on the store's thread, from the start of the server to its end."""
+    watch = watched_connections(monkeypatch)
+    watch.armed = True
+    settings = Settings(data_dir=tmp_path / "data", cpu_threads=1, live_enabled=False)
+    (tmp_path / "o.mp4").write_bytes(media.data)  # `seed_session`'s original
+    app = create_app(settings, transcriber=FakeTranscriber(), worker_queues=(MEDIA, PUBLISH))
+    async with TestClient(TestServer(app)):
+        recording = await app[DB].run(lambda store: seed_session(store, settings, tmp_path, [
+            Cue(1.0, 3.0, ("Bonjour à tous.",))]))
+        await enqueue_recording(app[QUEUE], recording.id)
+        await app[QUEUE].enqueue(publish_job(SLUG))
+        jobs = await until_settled(app[QUEUE], {MEDIA, PUBLISH})
+    assert {job.task for job in jobs} == {"analyse_recording", "media_session", "publish_event"}
+    assert [(job.task, job.error) for job in jobs if job.status is not JobStatus.SUCCEEDED] == []
+    assert (settings.site_dir / SLUG / "index.html").is_file(), "the publication ran"
+    assert watch.on_the_loop == []
+
+
+async def test_the_live_and_its_hooks_touch_no_store_on_the_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """nginx's on_publish with a wrong key and a good one, its update and on_publish_done,
+    the take that starts (its stream cannot be read: no nginx here) and a look of the live
+    at its rooms: none runs a store statement on the loop's thread."""
+    watch = watched_connections(monkeypatch)
+    watch.armed = True
+    settings = Settings(data_dir=tmp_path / "data", cpu_threads=1,
+                        live_listen_host="127.0.0.1", live_rtmp_port=free_port(),
+                        live_srt_port=free_port(socket.SOCK_DGRAM),
+                        nginx_binary=str(tmp_path / "no-nginx"))
+    app = create_app(settings, worker_queues=())  # the live, no pipeline workers
+    async with TestClient(TestServer(app)) as client:
+        key = await app[DB].run(lambda store: _seed_live(store, settings))
+
+        async def hook(call: str, name: str, form_call: str | None = None) -> int:
+            response = await client.post(
+                f"/live/hooks/{app[LIVE].hook_secret}/{call}",
+                data={"app": "live", "name": name, "addr": "198.51.100.23",
+                      "call": form_call or call})
+            return response.status
+
+        assert await hook("publish", "not-a-key") == 403
+        assert await hook("publish", key.stream_key) == 200
+        assert await hook("update", key.stream_key, "update_publish") == 200
+        assert await hook("publish_done", key.stream_key) == 200
+        await asyncio.sleep(WATCH_EVERY * 1.5)  # the live's look at its rooms
+    assert watch.on_the_loop == []
+
+
+def _seed_live(store: Store, settings: Settings) -> StreamKey:
+    store.save_event(parse_programme(PROGRAMME.read_bytes(), filename="p.json"))
+    return LiveStore(store.db).issue_key(SLUG, "Plénière", settings.live_srt_port)

@@ -26,7 +26,7 @@ from replay.store.users import Role
 from replay.web.api import QUOTAS
 from replay.web.app import create_app
 from replay.web.auth import USERS
-from replay.web.keys import STORE
+from replay.web.keys import DB
 from replay.web.quotas import DISK_FULL
 from replay.web.uploads_store import UploadStore
 
@@ -125,10 +125,10 @@ async def test_an_upload_is_invisible_to_everyone_but_its_creator(
     completed = await site.client.patch(location, data=media,
                                         headers=site.auth("bruno", **patch))
     assert completed.status == 404
-    assert site.app[STORE].recordings_of(SLUG) == []
+    assert await site.app[DB].run(lambda store: store.recordings_of(SLUG)) == []
     done = await site.client.patch(location, data=media, headers=site.auth("alice", **patch))
     assert done.status == 204, await done.text()
-    (recording,) = site.app[STORE].recordings_of(SLUG)
+    (recording,) = await site.app[DB].run(lambda store: store.recordings_of(SLUG))
     assert recording.sha256 == hashlib.sha256(media).hexdigest()
 
 
@@ -179,7 +179,7 @@ async def test_a_full_disk_refuses_uploads_with_a_french_507(
                                    headers={"Authorization": f"Bearer {site.tokens['alice']}"})
     assert plain.status == 507
     assert (await plain.json())["error"] == _(DISK_FULL)
-    assert site.app[STORE].recordings_of(SLUG) == []
+    assert await site.app[DB].run(lambda store: store.recordings_of(SLUG)) == []
 
 
 async def test_plain_uploads_count_while_they_are_received(site: Site, media: bytes) -> None:

@@ -15,7 +15,7 @@ from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.exchange import FileExchange, SameDisk, exchange_for
 from replay.storage.port import ObjectStore
-from replay.store.db import Store
+from replay.store.ports import StoreRunner
 
 
 class StaleAttempt(Exception):
@@ -64,10 +64,11 @@ class Lanes:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkContext:
     """What work that neither transcodes nor transcribes needs (admitting, publishing,
-    withdrawing): the state, the object store, progress and the fence."""
+    withdrawing): the state (its work run where `db` runs it: off the event loop in the
+    service), the object store, progress and the fence."""
 
     settings: Settings
-    store: Store
+    db: StoreRunner
     objects: ObjectStore
     progress: ProgressSink = field(default_factory=SilentProgress)
     #: Names this run's scratch files, so that two attempts never write the same ones.

@@ -41,8 +41,10 @@ from replay.domain.ladder import (
     with_passthrough,
 )
 from replay.domain.model import Event
+from replay.domain.podcast import PodcastOptions
 from replay.domain.programme import HOTWORDS_LIMIT, programme_hotwords
 from replay.domain.publication import (
+    PublicationRule,
     Release,
     automatic_languages,
 )
@@ -73,7 +75,6 @@ from replay.speech.speechmap import detect_speech, read_wav_span
 from replay.speech.transcriber import Transcription
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
-from replay.store.ports import InPlace
 
 log = logging.getLogger(__name__)
 
@@ -182,14 +183,14 @@ async def run_stage(
     Returns True when the work ran. Bookkeeping is shielded from cancellation; a
     cancelled or superseded run leaves the stage as it is (`running`, not `done`).
     """
-    state = ctx.store.stage(recording.id, guid, stage)
+    state = await ctx.db.run(lambda store: store.stage(recording.id, guid, stage))
     if state and state.status is StageStatus.DONE and state.input_key == key and all(
         p.exists() for p in outputs
     ):
         ctx.progress.finished(stage, guid or recording.source_name, 0.0, True)
         return False
-    ctx.store.set_stage(recording.id, guid, stage, input_key=key,
-                        status=StageStatus.RUNNING)
+    await ctx.db.run(lambda store: store.set_stage(recording.id, guid, stage, input_key=key,
+                                                   status=StageStatus.RUNNING))
     try:
         async with asyncio.timeout(ctx.settings.job_timeout):
             await work()
@@ -206,8 +207,9 @@ async def run_stage(
 
 async def _mark(ctx: Context, recording: Recording, guid: str, stage: str, key: str,
                 status: StageStatus, error: str | None) -> None:
-    ctx.store.set_stage(recording.id, guid, stage, input_key=key, status=status,
-                        progress=1.0 if status is StageStatus.DONE else 0.0, error=error)
+    await ctx.db.run(lambda store: store.set_stage(
+        recording.id, guid, stage, input_key=key, status=status,
+        progress=1.0 if status is StageStatus.DONE else 0.0, error=error))
 
 
 def recording_dir(ctx: WorkContext, recording: Recording) -> Path:
@@ -275,10 +277,15 @@ async def plan(ctx: Context, event: Event, recording: Recording, info: MediaInfo
         title = f"{recording.room} — {recording.started_at:%d/%m/%Y %H:%M}"
         cuts = [whole_recording_cut(f"{WHOLE_RECORDING}-{recording.sha256[:12]}", title,
                                     speech, duration, cut_rules(ctx))]
-    cuts = await _on_keyframes(ctx, recording, info, cuts, speech)
-    cuts = keep_organiser_moves(cuts, ctx.store.load_cuts(recording.id), duration)
-    ctx.store.save_cuts(recording.id, cuts)
-    return cuts
+    planned = await _on_keyframes(ctx, recording, info, cuts, speech)
+
+    def save(store: Store) -> list[Cut]:
+        with store.transaction():  # an organiser's move in between is kept, not lost
+            kept = keep_organiser_moves(planned, store.load_cuts(recording.id), duration)
+            store.save_cuts(recording.id, kept)
+        return kept
+
+    return await ctx.db.run(save)
 
 
 async def _on_keyframes(ctx: Context, recording: Recording, info: MediaInfo, cuts: list[Cut],
@@ -390,7 +397,8 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
                              cut: Cut) -> None:
     out = session_dir(ctx, recording, cut) / "speech"
     sessions = [s for s in event.sessions if s.guid == cut.guid]
-    glossary = Captions(ctx.store.db).options(event.slug, default_options(ctx.settings)).glossary
+    glossary = await ctx.db.run(lambda store: Captions(store.db).options(
+        event.slug, default_options(ctx.settings)).glossary)
     hotwords = with_glossary(glossary, programme_hotwords(event, sessions or None),
                              HOTWORDS_LIMIT)
     settings = ctx.settings
@@ -482,10 +490,11 @@ async def admit(ctx: WorkContext, request: ProcessRequest) -> tuple[Recording, M
                                       request.started_at, request.source.name)
 
     async def keep(info: MediaInfo) -> tuple[str, Path]:
-        programmes.import_programme(ctx.store, request.event, apply=True)
+        await ctx.db.run(lambda store: programmes.import_programme(store, request.event,
+                                                                   apply=True))
         return await ingest(ctx, request.source, info)
 
-    return await admission.admit_recording(InPlace(ctx.store), submission, keep)
+    return await admission.admit_recording(ctx.db, submission, keep)
 
 
 async def analyse(ctx: Context, event: Event, recording: Recording,
@@ -557,18 +566,57 @@ async def publish(ctx: WorkContext, event: Event, *, decided: Collection[str] = 
     withdrawn with `unpublish` stays down unless it is also in `republish`. Human caption
     corrections the rule lets out are written over the speech stage's files first.
     """
-    captions = Captions(ctx.store.db)
+    chosen = await ctx.db.run(lambda store: _choose(ctx, store, event, decided, republish))
+    await _fetch_outputs(ctx, chosen.ready)
+    todo = await ctx.db.run(lambda store: _to_publish(ctx, store, event, chosen))
+    tracker = ctx.tracker("publish", event.slug)
+    await ctx.ensure_current()
+    await publish_event(ctx.objects, event, todo.outputs, drafts=ctx.settings.publish_drafts,
+                        on_progress=tracker, base_url=ctx.settings.public_url,
+                        podcast=todo.podcast)
+    await ctx.db.run(lambda store: _released(store, todo.ready))
+    await _delete_withdrawn(ctx, event, todo.found, todo.ready)
+    tracker.done()
+    return event.slug
+
+
+@dataclass(frozen=True, slots=True)
+class _Publication:
+    found: list[Candidate]
+    ready: list[Candidate]
+    outputs: list[SessionOutputs]
+    podcast: PodcastOptions
+
+
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    rule: PublicationRule
+    found: list[Candidate]
+    ready: list[Candidate]
+
+
+def _choose(ctx: WorkContext, store: Store, event: Event, decided: Collection[str],
+            republish: Collection[str]) -> _Chosen:
+    """The organiser's decisions recorded, then the sessions the rule lets out (on the
+    store's side, in one go)."""
+    captions = Captions(store.db)
     rule = publication_rule(captions, ctx.settings, event.slug)
-    for item in candidates(ctx.store, captions, event, rule):
+    for item in candidates(store, captions, event, rule):
         names = {item.cut.guid, item.session.slug}
         withdrawn = item.facts.release is Release.WITHDRAWN
         if names & set(republish) or (names & set(decided) and not withdrawn):
-            request_publication(ctx.store, item.recording, item.cut.guid)
-    found = candidates(ctx.store, captions, event, rule)
-    ready = [item for item in found if item.decision.publish]
-    await _fetch_outputs(ctx, ready)
-    await write_corrections(captions, ctx.settings, [(c.recording, c.cut.guid) for c in ready],
-                            rule=rule)
+            request_publication(store, item.recording, item.cut.guid)
+    found = candidates(store, captions, event, rule)
+    return _Chosen(rule, found, [item for item in found if item.decision.publish])
+
+
+def _to_publish(ctx: WorkContext, store: Store, event: Event, chosen: _Chosen) -> _Publication:
+    """`publish`'s store work before the upload, once the session folders are here: the
+    corrected caption files written over the speech stage's, and what the site shows."""
+    captions = Captions(store.db)
+    found, ready = chosen.found, chosen.ready
+    write_corrections(captions, ctx.settings, [(c.recording, c.cut.guid) for c in ready],
+                      rule=chosen.rule)
     outputs = [
         SessionOutputs(cut=item.cut, room=item.recording.room, session=item.session,
                        media_dir=session_dir(ctx, item.recording, item.cut) / "media",
@@ -576,21 +624,12 @@ async def publish(ctx: WorkContext, event: Event, *, decided: Collection[str] = 
                        automatic_languages=automatic_languages(item.facts.tracks),
                        captions_edited=human_edited(captions, (item.recording.id,
                                                                item.cut.guid, "fr")),
-                       live_replay=_from_live(ctx, item.recording, item.cut),
+                       live_replay=_from_live(store, item.recording, item.cut),
                        chapters=captions.chapters(item.recording.id, item.cut.guid))
         for item in ready
     ]
-    tracker = ctx.tracker("publish", event.slug)
-    await ctx.ensure_current()
     podcast = captions.options(event.slug, default_options(ctx.settings)).podcast
-    await publish_event(ctx.objects, event, outputs, drafts=ctx.settings.publish_drafts,
-                        on_progress=tracker, base_url=ctx.settings.public_url,
-                        podcast=podcast)
-    for item in ready:
-        _released(ctx.store, captions, item)
-    await _delete_withdrawn(ctx, event, found, ready)
-    tracker.done()
-    return event.slug
+    return _Publication(found, ready, outputs, podcast)
 
 
 async def _fetch_outputs(ctx: WorkContext, ready: Sequence[Candidate]) -> None:
@@ -616,31 +655,35 @@ async def _delete_withdrawn(ctx: WorkContext, event: Event, found: Sequence[Cand
     return slugs
 
 
-def _released(store: Store, captions: Captions, item: Candidate) -> None:
-    store.set_stage(item.recording.id, item.cut.guid, "publish", input_key="",
-                    status=Release.RELEASED, progress=1.0)
-    for track in item.facts.tracks:
-        if track.status is CaptionStatus.VALIDE:
-            captions.set_status((item.recording.id, item.cut.guid, track.lang),
-                                CaptionStatus.PUBLIE)
+def _released(store: Store, ready: Sequence[Candidate]) -> None:
+    captions = Captions(store.db)
+    with store.transaction():
+        for item in ready:
+            store.set_stage(item.recording.id, item.cut.guid, "publish", input_key="",
+                            status=Release.RELEASED, progress=1.0)
+            for track in item.facts.tracks:
+                if track.status is CaptionStatus.VALIDE:
+                    captions.set_status((item.recording.id, item.cut.guid, track.lang),
+                                        CaptionStatus.PUBLIE)
 
 
 async def unpublish(ctx: WorkContext, event: Event, guid_or_slug: str) -> list[str]:
     """Take a session down now (`replay unpublish`): mark it withdrawn, publish the index
     without it, then delete its objects. Returns the slugs taken down."""
-    return await withdraw(ctx, event, find_sessions(ctx.store, event, guid_or_slug))
+    found = await ctx.db.run(lambda store: find_sessions(store, event, guid_or_slug))
+    return await withdraw(ctx, event, found)
 
 
 async def withdraw(ctx: WorkContext, event: Event, found: list[tuple[Recording, Cut]]) -> list[str]:
     """Mark these sessions withdrawn, then publish: the index without them, then their
     objects deleted (`_delete_withdrawn`)."""
-    mark_withdrawn(ctx.store, found)
+    await ctx.db.run(lambda store: mark_withdrawn(store, found))
     await publish(ctx, event)
     return sorted({session_for(event, cut, recording).slug for recording, cut in found})
 
 
-def _from_live(ctx: WorkContext, recording: Recording, cut: Cut) -> bool:
-    state = ctx.store.stage(recording.id, cut.guid, "media")
+def _from_live(store: Store, recording: Recording, cut: Cut) -> bool:
+    state = store.stage(recording.id, cut.guid, "media")
     return state is not None and state.input_key.startswith(LIVE_STAGE_KEY)
 
 

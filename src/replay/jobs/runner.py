@@ -16,7 +16,7 @@ from replay.jobs.tasks import QUEUES, TaskDeps, task_table, whisper_for
 from replay.jobs.worker import Worker, install_signal_handlers
 from replay.settings import Settings
 from replay.storage.factory import object_store_for
-from replay.store.factory import open_store
+from replay.store.async_store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,11 @@ async def run_worker(settings: Settings, queue_name: str, *, concurrency: int = 
     if stop is None:
         stop = asyncio.Event()
         install_signal_handlers(stop)
-    store = open_store(settings)  # its connection belongs to this thread
+    db = await AsyncStore.open(settings)  # the store's work off this loop, on its thread
     objects = object_store_for(None, settings)
     queue = await open_queue(settings)
     try:
-        deps = TaskDeps(settings=settings, store=store, queue=queue, objects=objects,
+        deps = TaskDeps(settings=settings, db=db, queue=queue, objects=objects,
                         transcriber=whisper_for(settings),  # models load on first use
                         lanes=Lanes.for_threads(settings.cpu_threads))
         worker = Worker(queue, task_table(deps), [queue_name], worker_id=worker_name(queue_name),
@@ -63,7 +63,7 @@ async def run_worker(settings: Settings, queue_name: str, *, concurrency: int = 
         close = getattr(objects, "close", None)
         if close is not None:
             await asyncio.to_thread(close)
-        store.close()
+        await db.close()
         log.info("worker on %s stopped", queue_name)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from replay.domain.cutplan import Cut
@@ -64,6 +65,7 @@ from replay.speech.transcriber import (
 )
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
+from replay.store.ports import StoreRunner
 
 __all__ = ["MEDIA", "PUBLISH", "QUEUES", "SPEECH", "TaskDeps", "enqueue_recording",
            "publish_job", "session_jobs", "task_table", "whisper_for"]
@@ -71,10 +73,11 @@ __all__ = ["MEDIA", "PUBLISH", "QUEUES", "SPEECH", "TaskDeps", "enqueue_recordin
 
 @dataclass(frozen=True, slots=True)
 class TaskDeps:
-    """What the tasks work with, built once per worker process."""
+    """What the tasks work with, built once per worker process. ``db`` runs their store
+    work (`AsyncStore`: on the store's own thread, never on the workers' event loop)."""
 
     settings: Settings
-    store: Store
+    db: StoreRunner
     queue: JobQueue
     objects: ObjectStore
     transcriber: Transcriber
@@ -83,7 +86,7 @@ class TaskDeps:
 
     def work_context(self, job: JobContext) -> WorkContext:
         """The context of one attempt of a job that neither transcodes nor transcribes."""
-        return WorkContext(settings=self.settings, store=self.store, objects=self.objects,
+        return WorkContext(settings=self.settings, db=self.db, objects=self.objects,
                            progress=JobProgress(job.report_progress, self.durations),
                            attempt_tag=f"job{job.job_id}-{job.attempt}",
                            still_current=job.still_current)
@@ -91,7 +94,7 @@ class TaskDeps:
     def context(self, job: JobContext) -> Context:
         """The pipeline's context for one attempt of one job: progress goes to the job,
         scratch paths and the fence are the attempt's."""
-        return Context(settings=self.settings, store=self.store, objects=self.objects,
+        return Context(settings=self.settings, db=self.db, objects=self.objects,
                        transcriber=self.transcriber, lanes=self.lanes,
                        progress=JobProgress(job.report_progress, self.durations),
                        attempt_tag=f"job{job.job_id}-{job.attempt}",
@@ -159,10 +162,10 @@ async def ingest_recording(ctx: WorkContext, queue: JobQueue,
 
 async def analyse_recording(deps: TaskDeps, job: JobContext) -> None:
     ctx = deps.context(job)
-    recording = await local_original(ctx, _recording(deps, job))
-    event = _event(deps, recording.event_slug)
+    recording, event = await deps.db.run(lambda store: _recording_and_event(store, job))
+    recording = await local_original(ctx, recording)
     info = await _probe(recording)
-    deps.store.set_probe(recording.id, info.duration, asdict(info))
+    await deps.db.run(lambda store: store.set_probe(recording.id, info.duration, asdict(info)))
     cuts = await analyse(ctx, event, recording, info)
     await ctx.ensure_current()
     for cut in cuts:
@@ -172,7 +175,7 @@ async def analyse_recording(deps: TaskDeps, job: JobContext) -> None:
 
 async def media_session(deps: TaskDeps, job: JobContext) -> None:
     ctx = deps.context(job)
-    recording, cut = _session(deps, job)
+    recording, cut = await deps.db.run(lambda store: _session(store, job))
     recording = await local_original(ctx, recording)
     await transcode_session(ctx, recording, await _probe(recording), cut)
     await _publish_when_ready(deps, ctx, recording, cut)
@@ -180,8 +183,7 @@ async def media_session(deps: TaskDeps, job: JobContext) -> None:
 
 async def speech_session(deps: TaskDeps, job: JobContext) -> None:
     ctx = deps.context(job)
-    recording, cut = _session(deps, job)
-    event = _event(deps, recording.event_slug)
+    recording, cut, event = await deps.db.run(lambda store: _session_and_event(store, job))
     wav = await _audio(ctx, recording)
     await transcribe_session(ctx, event, recording, wav, cut)
     await _publish_when_ready(deps, ctx, recording, cut)
@@ -191,7 +193,7 @@ async def publish_event(deps: TaskDeps, job: JobContext) -> None:
     slug = job.args.get("event")
     if not isinstance(slug, str):
         raise PermanentError(f"job {job.job_id}: no event slug in its arguments")
-    await publish(deps.work_context(job), _event(deps, slug))
+    await publish(deps.work_context(job), await deps.db.run(partial(_event, slug=slug)))
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -201,7 +203,8 @@ async def _publish_when_ready(deps: TaskDeps, ctx: Context, recording: Recording
                               cut: Cut) -> None:
     """Each session job marks its stage done before looking at the other, so whichever
     finishes second sees both done and queues the publication."""
-    stages = [ctx.store.stage(recording.id, cut.guid, name) for name in ("media", "speech")]
+    stages = await ctx.db.run(lambda store: [store.stage(recording.id, cut.guid, name)
+                                             for name in ("media", "speech")])
     if all(state is not None and state.status is StageStatus.DONE for state in stages):
         await ctx.ensure_current()
         await deps.queue.enqueue(publish_job(recording.event_slug))
@@ -211,7 +214,7 @@ async def _audio(ctx: Context, recording: Recording) -> Path:
     """The recording's 16 kHz audio as its analysis left it (fetched when that ran on
     another machine: the original is not downloaded for it), else decoded again."""
     wav = recording_dir(ctx, recording) / AUDIO
-    state = ctx.store.stage(recording.id, "", "audio")
+    state = await ctx.db.run(lambda store: store.stage(recording.id, "", "audio"))
     if state is not None and state.status is StageStatus.DONE and await ctx.files.fetch(wav):
         return wav
     recording = await local_original(ctx, recording)
@@ -233,25 +236,38 @@ def _int_arg(job: JobContext, name: str) -> int:
     return value
 
 
-def _recording(deps: TaskDeps, job: JobContext) -> Recording:
+# The store's reads below run on the store's side (``db.run``): plain functions of a `Store`.
+
+
+def _recording(store: Store, job: JobContext) -> Recording:
     recording_id = _int_arg(job, "recording")
-    recording = deps.store.recording(recording_id)
+    recording = store.recording(recording_id)
     if recording is None:
         raise PermanentError(f"recording {recording_id} does not exist (any more)")
     return recording
 
 
-def _event(deps: TaskDeps, slug: str) -> Event:
-    event = deps.store.load_event(slug)
+def _event(store: Store, slug: str) -> Event:
+    event = store.load_event(slug)
     if event is None:
         raise PermanentError(f"event {slug!r} does not exist (any more)")
     return event
 
 
-def _session(deps: TaskDeps, job: JobContext) -> tuple[Recording, Cut]:
-    recording = _recording(deps, job)
+def _recording_and_event(store: Store, job: JobContext) -> tuple[Recording, Event]:
+    recording = _recording(store, job)
+    return recording, _event(store, recording.event_slug)
+
+
+def _session_and_event(store: Store, job: JobContext) -> tuple[Recording, Cut, Event]:
+    recording, cut = _session(store, job)
+    return recording, cut, _event(store, recording.event_slug)
+
+
+def _session(store: Store, job: JobContext) -> tuple[Recording, Cut]:
+    recording = _recording(store, job)
     guid = job.args.get("guid")
-    for cut in deps.store.load_cuts(recording.id):
+    for cut in store.load_cuts(recording.id):
         if cut.guid == guid:
             return recording, cut
     raise PermanentError(f"session {guid!r} is no longer in the cut plan of recording "

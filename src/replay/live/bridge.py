@@ -28,6 +28,7 @@ from replay.settings import Settings
 from replay.storage.port import ObjectStore
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
+from replay.store.ports import StoreRunner
 
 
 def load_event(store: Store, slug: str) -> Event | None:
@@ -46,7 +47,7 @@ def room_sessions(event: Event, room: str) -> list[Session]:
     return event.sessions_in_room(room)
 
 
-async def admit_archive(store: Store, event: Event, room: str, *, sha256: str,
+async def admit_archive(db: StoreRunner, event: Event, room: str, *, sha256: str,
                         original: Path, started_at: datetime) -> Recording:
     """An archive stretch becomes a recording like an upload (`services.admission`):
     its room checked, probed, recorded with its wall-clock start. The stretch is the
@@ -56,12 +57,16 @@ async def admit_archive(store: Store, event: Event, room: str, *, sha256: str,
                                       f"direct-{started_at:%Y%m%d-%H%M%S}.ts")
     admission.check_room(event, room)
     info = await admission.probe_media(original, submission.display_name)
-    recording = admission.record(store, submission=submission,
-                                 examined=admission.Examined(info, started_at),
-                                 sha256=sha256, original=original)
-    probed = store.recording(recording.id)
-    assert probed is not None
-    return probed
+    examined = admission.Examined(info, started_at)
+
+    def record(store: Store) -> Recording:
+        recording = admission.record(store, submission=submission, examined=examined,
+                                     sha256=sha256, original=original)
+        probed = store.recording(recording.id)
+        assert probed is not None
+        return probed
+
+    return await db.run(record)
 
 
 def session_dirs(settings: Settings, recording: Recording, guid: str) -> tuple[Path, Path]:
@@ -80,11 +85,11 @@ def record_instant_replay(store: Store, recording: Recording, cut: Cut) -> None:
                         status=StageStatus.DONE, progress=1.0)
 
 
-async def publish_event(settings: Settings, store: Store, objects: ObjectStore,
+async def publish_event(settings: Settings, db: StoreRunner, objects: ObjectStore,
                         event: Event, *, decided: Sequence[str] = ()) -> None:
     """Publish the event; `decided` names the instant replays to put out whatever the
     event's publication rule: they are the replay of what was just shown live."""
-    ctx = WorkContext(settings=settings, store=store, objects=objects)
+    ctx = WorkContext(settings=settings, db=db, objects=objects)
     await publish(ctx, event, decided=decided)
 
 

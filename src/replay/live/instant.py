@@ -32,7 +32,7 @@ from replay.live.replay import (
     write_speech,
 )
 from replay.live.speech import LiveSpeechMap
-from replay.live.store import Chunk, LiveStore, Take
+from replay.live.store import Chunk, LiveRunner, Take
 from replay.live.take import PCM_FILE, SPEECH_FILE
 from replay.live.timeline import (
     TakeClock,
@@ -46,6 +46,7 @@ from replay.settings import Settings
 from replay.storage.exchange import exchange_for
 from replay.storage.port import ObjectStore
 from replay.store.db import Recording, Store
+from replay.store.ports import StoreRunner
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,35 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class LiveDeps:
     settings: Settings
-    store: Store
-    live: LiveStore
+    #: Runs the live's store work (`AsyncStore`: on the store's thread, off the event loop).
+    db: StoreRunner
     objects: ObjectStore
     queue: JobQueue
     drafts: DraftCaptions
     #: What this process last wrote of the polled files (status, rooms, page).
     written: dict[str, bytes] = field(default_factory=dict)
+    #: Each event as last read with its glossary, by slug: what the live captions' plain
+    #: (not awaited) hotword and session lookups read (`event` refreshes it).
+    programmes: dict[str, tuple[Event, tuple[str, ...]]] = field(default_factory=dict)
+
+    @property
+    def live(self) -> LiveRunner:
+        return LiveRunner(self.db)
+
+    async def event(self, slug: str) -> Event | None:
+        """The event, read on the store's side (with its glossary, kept in `programmes`)."""
+        found = await self.db.run(lambda store: _programme(self.settings, store, slug))
+        if found is None:
+            self.programmes.pop(slug, None)
+            return None
+        self.programmes[slug] = found
+        return found[0]
+
+
+def _programme(settings: Settings, store: Store,
+               slug: str) -> tuple[Event, tuple[str, ...]] | None:
+    event = bridge.load_event(store, slug)
+    return None if event is None else (event, bridge.event_glossary(settings, store, event))
 
 
 def take_clock(take: Take) -> TakeClock:
@@ -82,9 +105,9 @@ async def close_stretch(deps: LiveDeps, event: Event, room: str, chunks: Sequenc
                                           timeout=deps.settings.job_timeout)
     await exchange_for(deps.objects, deps.settings.data_dir).share(original, sha256)
     started = clocks[chunks[0].take_id].wall(chunks[0].start)
-    recording = await bridge.admit_archive(deps.store, event, room, sha256=sha256,
+    recording = await bridge.admit_archive(deps.db, event, room, sha256=sha256,
                                            original=original, started_at=started)
-    deps.live.archive_chunks(list(chunks), recording.id)
+    await deps.live.run(lambda live: live.archive_chunks(list(chunks), recording.id))
     discard_chunks(chunks)
     log.info("live: %s, %s: %d s of the archive kept as recording %d", event.slug, room,
              round(sum(c.duration for c in chunks)), recording.id)
@@ -105,8 +128,9 @@ def _recording_cut(cut: Cut, origin: datetime, chunks: Sequence[Chunk],
 async def instant_replay(deps: LiveDeps, event: Event, room: str, session: Session,
                          plan: LivePlan, now: datetime) -> str:
     """Make and publish the session's instant replay; returns what became of it."""
-    chunks = deps.live.pending_chunks(event.slug, room)
-    takes = {t.id: t for t in deps.live.takes_of(event.slug, room)}
+    chunks, takes = await deps.live.run(lambda live: (
+        live.pending_chunks(event.slug, room),
+        {t.id: t for t in live.takes_of(event.slug, room)}))
     clocks = {take_id: take_clock(take) for take_id, take in takes.items()}
     if not chunks:
         return "skipped: nothing of it was received"
@@ -127,7 +151,7 @@ async def instant_replay(deps: LiveDeps, event: Event, room: str, session: Sessi
     if recording is None or recording.duration is None:
         return "skipped: no archive"
     media_dir, speech_dir = bridge.session_dirs(deps.settings, recording, session.guid)
-    source = _replay_source(deps, takes, plan, clocks, start, end)
+    source = await _replay_source(deps, takes, plan, clocks, start, end)
     if not source.segments.get(plan.rungs[0].name):
         return "skipped: no live segment"
     await build_media(source, media_dir, timeout=deps.settings.job_timeout)
@@ -136,24 +160,24 @@ async def instant_replay(deps: LiveDeps, event: Event, room: str, session: Sessi
     files = exchange_for(deps.objects, deps.settings.data_dir)
     for folder in (media_dir, speech_dir):  # for a publish worker on another machine
         await files.share(folder)
-    bridge.record_instant_replay(deps.store, recording,
-                                 _recording_cut(cut, origin, kept, clocks, recording.duration))
-    await bridge.publish_event(deps.settings, deps.store, deps.objects, event,
+    replay_cut = _recording_cut(cut, origin, kept, clocks, recording.duration)
+    await deps.db.run(lambda store: bridge.record_instant_replay(store, recording, replay_cut))
+    await bridge.publish_event(deps.settings, deps.db, deps.objects, event,
                                decided=[session.guid])
     await bridge.queue_full_pass(deps.queue, recording)
     return "published"
 
 
-def _replay_source(deps: LiveDeps, takes: dict[int, Take], plan: LivePlan,
-                   clocks: dict[int, TakeClock], start: datetime, end: datetime) -> ReplaySource:
+async def _replay_source(deps: LiveDeps, takes: dict[int, Take], plan: LivePlan,
+                         clocks: dict[int, TakeClock], start: datetime,
+                         end: datetime) -> ReplaySource:
     any_take = next(iter(takes.values()))
     day = max(t.day for t in takes.values())
-    segments = {
-        rung.name: segments_between(
-            deps.live.segments(any_take.event_slug, any_take.room, day, rung.name),
-            clocks, start, end)
-        for rung in plan.rungs
-    }
+    listed = await deps.live.run(lambda live: {
+        rung.name: live.segments(any_take.event_slug, any_take.room, day, rung.name)
+        for rung in plan.rungs})
+    segments = {name: segments_between(found, clocks, start, end)
+                for name, found in listed.items()}
     folders = {(take_id, rung.name): Path(take.folder) / rung.name
                for take_id, take in takes.items() for rung in plan.rungs}
     uri = f"../../../{LIVE_FOLDER}/{room_slug(any_take.room)}/{day}"

@@ -28,7 +28,7 @@ from replay.live.playlists import (
     master_playlist,
     segment_name,
 )
-from replay.live.store import LiveSegment, LiveStore, Take
+from replay.live.store import LiveRunner, LiveSegment, Take
 from replay.storage.port import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class RoomDay:
 @dataclass
 class RoomPublisher:
     objects: ObjectStore
-    store: LiveStore
+    live: LiveRunner
     day: RoomDay
     window: int
     target: float
@@ -75,10 +75,12 @@ class RoomPublisher:
     keep_local: frozenset[str] = frozenset()
     cache: dict[str, list[LiveSegment]] = field(default_factory=dict)
 
-    def day_segments(self, rung: str) -> list[LiveSegment]:
+    async def day_segments(self, rung: str) -> list[LiveSegment]:
         if rung not in self.cache:
-            self.cache[rung] = self.store.segments(self.day.event_slug, self.day.room,
-                                                   self.day.day, rung)
+            day = self.day
+            listed = await self.live.run(
+                lambda live: live.segments(day.event_slug, day.room, day.day, rung))
+            return self.cache.setdefault(rung, listed)  # the first one read, if two were
         return self.cache[rung]
 
     async def publish_masters(self, rungs: tuple[Rung, ...],
@@ -94,8 +96,9 @@ class RoomPublisher:
     async def segment(self, take: Take, rung: str, path: Path, *, start: float,
                       duration: float, keep: bool) -> LiveSegment:
         """Upload a finished segment, then list it in the rung's two playlists."""
-        day = self.day_segments(rung)
-        segment = self.store.add_segment(take, rung, start=start, duration=duration, keep=keep)
+        day = await self.day_segments(rung)
+        segment = await self.live.run(lambda live: live.add_segment(
+            take, rung, start=start, duration=duration, keep=keep))
         await self.objects.put_file(self.day.segment_key(rung, segment.sequence), path)
         if rung not in self.keep_local:
             await asyncio.to_thread(path.unlink, missing_ok=True)
@@ -107,7 +110,7 @@ class RoomPublisher:
         return segment
 
     async def publish_playlists(self, rung: str, *, ended: bool = False) -> None:
-        day = self.day_segments(rung)
+        day = await self.day_segments(rung)
         await self.objects.put_bytes(f"{self.day.prefix}/{rung}/{LIVE_PLAYLIST}",
                                      live_window(day, self.window, target=self.target).encode())
         await self.objects.put_bytes(f"{self.day.prefix}/{rung}/{DAY_PLAYLIST}",

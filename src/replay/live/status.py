@@ -17,6 +17,7 @@ from replay.domain.model import Event, Session
 from replay.live import bridge
 from replay.live.playlists import DAY_PLAYLIST, MASTER_LIVE
 from replay.live.publisher import LIVE_FOLDER, feed_key, room_prefix, room_slug
+from replay.live.store import LiveStore
 from replay.live.timeline import on_now
 from replay.site.pages import french_date, site_environment, static_assets
 from replay.storage.port import ObjectStore
@@ -91,10 +92,11 @@ async def _write(objects: ObjectStore, key: str, data: bytes,
 async def publish_room_status(deps: LiveDeps, event: Event, room: str, *, on_air: bool,
                               now: datetime,
                               player_delay: float | None = None) -> dict[str, Any]:
-    takes = deps.live.takes_of(event.slug, room)
+    takes, replays = await deps.db.run(lambda store: (
+        LiveStore(store.db).takes_of(event.slug, room),
+        bridge.published_sessions(store, event, room)))
     day = takes[-1].day if takes else None
-    status = room_status(event, room, on_air=on_air, day=day, now=now,
-                         replays=bridge.published_sessions(deps.store, event, room),
+    status = room_status(event, room, on_air=on_air, day=day, now=now, replays=replays,
                          player_delay=player_delay)
     data = json.dumps({**status, "updated": None}, ensure_ascii=False, indent=1)
     await _write(deps.objects, f"{room_prefix(event.slug, room)}/{STATUS}", data.encode(),

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from replay.store.connection import Connection, Row
+from replay.store.ports import StoreRunner
+
+T = TypeVar("T")
 
 #: Alphabet-safe keys: letters and digits only, so they survive copy and paste into
 #: any encoder's form and any URL.
@@ -283,3 +288,15 @@ def _take(row: Row) -> Take:
 def _chunk(row: Row) -> Chunk:
     return Chunk(row["take_id"], row["number"], row["start"], row["duration"], row["path"],
                  row["status"])
+
+
+class LiveRunner:
+    """The live's repositories where the store's work runs (`StoreRunner.run`: off the
+    event loop in the service), over that side's connection."""
+
+    def __init__(self, db: StoreRunner) -> None:
+        self.db = db
+
+    async def run(self, use: Callable[[LiveStore], T]) -> T:
+        """``use(LiveStore)`` on the store's side; its result (or its exception)."""
+        return await self.db.run(lambda store: use(LiveStore(store.db)))

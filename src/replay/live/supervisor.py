@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -44,7 +45,7 @@ from replay.live.status import (
     publish_room_status,
     publish_rooms,
 )
-from replay.live.store import StreamKey, Take
+from replay.live.store import LiveStore, StreamKey, Take
 from replay.live.take import (
     PCM_FILE,
     SPEECH_FILE,
@@ -162,7 +163,7 @@ class LiveSupervisor:
     async def start(self) -> None:
         self.deps.settings.live_dir.mkdir(parents=True, exist_ok=True)
         await self.recover()
-        for key in self.deps.live.all_keys():
+        for key in await self.deps.live.run(LiveStore.all_keys):
             self.rooms[(key.event_slug, key.room)] = Room(key)
         self.tasks.append(asyncio.create_task(self._watch(), name="live-watch"))
         for room in self.rooms.values():
@@ -255,9 +256,9 @@ class LiveSupervisor:
 
     # -- publish hooks (nginx) -----------------------------------------------------------
 
-    def check_publish(self, name: str, peer: str) -> StreamKey | None:
+    async def check_publish(self, name: str, peer: str) -> StreamKey | None:
         """The key's room if it may publish now; None refuses it (and logs why)."""
-        key = self.deps.live.find_key(name)
+        key = await self.deps.live.run(lambda live: live.find_key(name))
         if key is None:
             log.warning("live: publisher refused from %s: unknown stream key", peer)
             return None
@@ -284,18 +285,18 @@ class LiveSupervisor:
         room.take_task = asyncio.create_task(self._take(room, protocol, peer),
                                              name=f"live-take-{key.room}")
 
-    def publish_done(self, name: str) -> None:
+    async def publish_done(self, name: str) -> None:
         """The publisher left. nginx keeps our reader waiting on the idle stream, so the
         take is stopped, once ffmpeg has had the time to finish what it had buffered."""
-        key = self.deps.live.find_key(name)
+        key = await self.deps.live.run(lambda live: live.find_key(name))
         room = self.rooms.get((key.event_slug, key.room)) if key else None
         if room is not None and room.take_task is not None:
             task = room.take_task
             room.draining = task
             asyncio.get_running_loop().call_later(DRAIN_SECONDS, task.cancel)
 
-    def still_valid(self, name: str) -> bool:
-        key = self.deps.live.find_key(name)
+    async def still_valid(self, name: str) -> bool:
+        key = await self.deps.live.run(lambda live: live.find_key(name))
         return key is not None and not key.revoked
 
     # -- a take ---------------------------------------------------------------------------
@@ -303,7 +304,7 @@ class LiveSupervisor:
     async def _take(self, room: Room, protocol: str, peer: str) -> None:
         published_at = datetime.now(UTC)
         key = room.key
-        event = bridge.load_event(self.deps.store, key.event_slug)
+        event = await self.deps.event(key.event_slug)
         if event is None:
             log.error("live: event %s does not exist any more", key.event_slug)
             return
@@ -355,15 +356,16 @@ class LiveSupervisor:
                                            self.settings.live_segment_seconds, keep)
         return room.publisher
 
-    def _started(self, room: Room, day: str, protocol: str, peer: str, wall: datetime,
-                 folder: Path) -> Take:
-        room.take = self.deps.live.start_take(room.key.event_slug, room.key.room, day=day,
-                                              protocol=protocol, peer=peer, wall_start=wall,
-                                              folder=str(folder))
+    async def _started(self, room: Room, day: str, protocol: str, peer: str, wall: datetime,
+                       folder: Path) -> Take:
+        key = room.key
+        room.take = await self.deps.live.run(lambda live: live.start_take(
+            key.event_slug, key.room, day=day, protocol=protocol, peer=peer, wall_start=wall,
+            folder=str(folder)))
         return room.take
 
-    def _moved(self, take: Take, wall_start: datetime) -> Take:
-        moved = self.deps.live.move_start(take, wall_start)
+    async def _moved(self, take: Take, wall_start: datetime) -> Take:
+        moved = await self.deps.live.run(lambda live: live.move_start(take, wall_start))
         room = self.rooms.get((take.event_slug, take.room))
         if room is not None:
             room.take = moved
@@ -374,8 +376,9 @@ class LiveSupervisor:
         plan = room.plan
         if plan is not None and rung == plan.rungs[0].name and take.mpegts_origin is None:
             origin = await mpegts_origin(path, row)
-            self.deps.live.set_origin(take.id, origin)
-            take = room.take = self.deps.live.take(take.id) or take
+            first = take
+            take = room.take = await self.deps.live.run(
+                lambda live: _with_origin(live, first, origin))
         keep = _recorded(sessions, take.wall_start + timedelta(seconds=row.start))
         segment = await publisher.segment(take, rung, path, start=row.start,
                                           duration=row.end - row.start, keep=keep)
@@ -386,8 +389,8 @@ class LiveSupervisor:
                      row: Finished) -> None:
         keep = _recorded(sessions, take.wall_start + timedelta(seconds=row.start))
         number = int(Path(row.name).stem)
-        self.deps.live.add_chunk(take.id, number, row.start, row.end - row.start,
-                                 str(path), keep=keep)
+        await self.deps.live.run(lambda live: live.add_chunk(
+            take.id, number, row.start, row.end - row.start, str(path), keep=keep))
         if not keep:
             # A session that must not be recorded: shown live, never kept.
             await asyncio.to_thread(path.unlink, missing_ok=True)
@@ -405,7 +408,7 @@ class LiveSupervisor:
             room.off_air_since = ended
         if take is None:
             return
-        self.deps.live.end_take(take.id, ended)
+        await self.deps.live.run(lambda live: live.end_take(take.id, ended))
         if room.take is not None and room.take.id == take.id:
             room.take = None
         for listener in self.listeners:
@@ -417,29 +420,35 @@ class LiveSupervisor:
     async def recover(self) -> None:
         """End the takes a killed process left open, collecting what their ffmpeg had
         finished (segments not yet published, chunks not yet recorded)."""
-        self.deps.live.forget_unfinished_replays()
-        for take in self.deps.live.open_takes():
-            event = bridge.load_event(self.deps.store, take.event_slug)
+        open_takes = await self.deps.live.run(_left_open)
+        for take in open_takes:
+            event = await self.deps.event(take.event_slug)
             plan = load_plan(Path(take.folder))
             if event is not None and plan is not None:
                 await self._collect_leftovers(event, take, plan)
-            self.deps.live.end_take(take.id, datetime.now(UTC))
+            await self.deps.live.run(partial(LiveStore.end_take, take_id=take.id,
+                                             ended_at=datetime.now(UTC)))
             log.info("live: take %d of room %s ended by the restart", take.id, take.room)
 
     async def _collect_leftovers(self, event: Event, take: Take, plan: LivePlan) -> None:
-        key = self.deps.live.key_for_room(take.event_slug, take.room)
+        key, seen = await self.deps.live.run(lambda live: (
+            live.key_for_room(take.event_slug, take.room),
+            {**{rung.name: live.segment_count(take.id, rung.name) for rung in plan.rungs},
+             "archive": live.chunk_count(take.id)}))
         room = Room(key or StreamKey(take.event_slug, take.room, "", "", 0, True), plan=plan)
         publisher = self._publisher(room, RoomDay(take.event_slug, take.room, take.day), plan)
         sessions = bridge.room_sessions(event, take.room)
+
+        async def same_take(wall: datetime) -> Take:
+            return take
+
         run = TakeRun("", plan, Path(take.folder), self.settings.live_segment_seconds, 1,
-                      lambda wall: take,
+                      same_take,
                       on_segment=lambda t, rung, path, row: self._segment(
                           room, publisher, sessions, t, rung, path, row),
                       on_chunk=lambda t, path, row: self._chunk(sessions, t, path, row),
                       take=take)
-        run.seen = {rung.name: self.deps.live.segment_count(take.id, rung.name)
-                    for rung in plan.rungs}
-        run.seen["archive"] = self.deps.live.chunk_count(take.id)
+        run.seen = seen
         await run.collect()
 
     # -- the programme ----------------------------------------------------------------------
@@ -448,7 +457,7 @@ class LiveSupervisor:
         await self._publish_pages()
         while True:
             await asyncio.sleep(WATCH_EVERY)
-            if self._reload_keys() or self.pages_due:
+            if await self._reload_keys() or self.pages_due:
                 self.pages_due = False
                 await self._publish_pages()
             on_air: dict[str, dict[str, bool]] = {}
@@ -459,14 +468,14 @@ class LiveSupervisor:
                 except Exception:
                     log.exception("live: watching room %s failed", room.key.room)
             for slug, rooms in on_air.items():
-                event = bridge.load_event(self.deps.store, slug)
+                event = await self.deps.event(slug)
                 if event is not None:
                     await publish_rooms(self.deps.objects, event, rooms, self.deps.written)
 
-    def _reload_keys(self) -> bool:
+    async def _reload_keys(self) -> bool:
         """Keys changed by `replay live` (another process) reach the running live."""
         changed = False
-        for key in self.deps.live.all_keys():
+        for key in await self.deps.live.run(LiveStore.all_keys):
             room = self.rooms.get((key.event_slug, key.room))
             if room is None or room.key != key:
                 self.key_changed(key)
@@ -477,7 +486,7 @@ class LiveSupervisor:
         """Each keyed room's live page, and the event's index where none is published."""
         for slug in sorted({key.event_slug for key, *_ in
                             ((r.key,) for r in self.rooms.values())}):
-            event = bridge.load_event(self.deps.store, slug)
+            event = await self.deps.event(slug)
             if event is None:
                 continue
             for room in self.rooms.values():
@@ -485,11 +494,11 @@ class LiveSupervisor:
                     await publish_live_page(self.deps.objects, event, room.key.room,
                                             page=self.live_page, written=self.deps.written)
             if await self.deps.objects.get_bytes(f"{slug}/index.html") is None:
-                await bridge.publish_event(self.settings, self.deps.store, self.deps.objects,
+                await bridge.publish_event(self.settings, self.deps.db, self.deps.objects,
                                            event)
 
     async def _look_at(self, room: Room) -> None:
-        event = bridge.load_event(self.deps.store, room.key.event_slug)
+        event = await self.deps.event(room.key.event_slug)
         if event is None:
             return
         if room.take is not None:
@@ -506,8 +515,8 @@ class LiveSupervisor:
         key = room.key
         rules = EndRules(self.settings.snap_window_before, self.settings.snap_window_after,
                          self.settings.live_end_silence, self.settings.live_reconnect_grace)
-        takes = self.deps.live.takes_of(key.event_slug, key.room)
-        done = self.deps.live.replays_of(key.event_slug)
+        takes, done = await self.deps.live.run(lambda live: (
+            live.takes_of(key.event_slug, key.room), live.replays_of(key.event_slug)))
         waiting = [s for s in bridge.room_sessions(event, key.room)
                    if s.publishable and s.guid not in done and s.start < now]
         last = last_speech_end([take_clock(t) for t in takes[-3:]])
@@ -521,9 +530,10 @@ class LiveSupervisor:
             await self._close_off_air(room, event)
 
     async def _replay(self, room: Room, event: Event, session: Session, now: datetime) -> None:
-        plan = room.plan or self._last_plan(room)
-        live = self.deps.live
-        live.set_replay(event.slug, session.guid, "making", ended_at=now)
+        plan = room.plan or await self._last_plan(room)
+        runner = self.deps.live
+        await runner.run(lambda live: live.set_replay(event.slug, session.guid, "making",
+                                                      ended_at=now))
         room.busy = True
         try:
             outcome = "skipped" if plan is None else await instant_replay(
@@ -533,25 +543,27 @@ class LiveSupervisor:
             outcome = "failed"
         finally:
             room.busy = False
-        live.set_replay(event.slug, session.guid, outcome, ended_at=now,
-                        published_at=datetime.now(UTC) if outcome == "published" else None)
+        published_at = datetime.now(UTC) if outcome == "published" else None
+        await runner.run(lambda live: live.set_replay(event.slug, session.guid, outcome,
+                                                      ended_at=now, published_at=published_at))
         log.info("live: instant replay of %r: %s", session.title, outcome)
 
-    def _last_plan(self, room: Room) -> LivePlan | None:
-        takes = self.deps.live.takes_of(room.key.event_slug, room.key.room)
+    async def _last_plan(self, room: Room) -> LivePlan | None:
+        key = room.key
+        takes = await self.deps.live.run(lambda live: live.takes_of(key.event_slug, key.room))
         return load_plan(Path(takes[-1].folder)) if takes else None
 
     async def _close_off_air(self, room: Room, event: Event) -> None:
-        takes = self.deps.live.takes_of(event.slug, room.key.room)
-        chunks = self.deps.live.pending_chunks(event.slug, room.key.room)
+        name = room.key.room
+        takes, chunks = await self.deps.live.run(lambda live: (
+            live.takes_of(event.slug, name), live.pending_chunks(event.slug, name)))
         if chunks:
             clocks = {t.id: take_clock(t) for t in takes}
             for group in contiguous(chunks, clocks, self.settings.live_reconnect_grace):
-                recording = await close_stretch(self.deps, event, room.key.room, group,
-                                                clocks)
+                recording = await close_stretch(self.deps, event, name, group, clocks)
                 if recording is not None:
                     await bridge.queue_full_pass(self.deps.queue, recording)
-        if not self.deps.live.pending_chunks(event.slug, room.key.room):
+        if not await self.deps.live.run(lambda live: live.pending_chunks(event.slug, name)):
             await self._prune_segments(takes)
 
     async def _prune_segments(self, takes: Sequence[Take]) -> None:
@@ -586,3 +598,16 @@ def _recorded(sessions: Sequence[Session], moment: datetime) -> bool:
 
 async def _ignore(chunk: bytes) -> None:
     return None
+
+
+def _with_origin(live: LiveStore, take: Take, origin: int) -> Take:
+    """The take with its MPEG-TS origin recorded."""
+    live.set_origin(take.id, origin)
+    return live.take(take.id) or take
+
+
+def _left_open(live: LiveStore) -> list[Take]:
+    """The takes a killed process left open (the instant replays it was making forgotten:
+    the programme watch makes them again)."""
+    live.forget_unfinished_replays()
+    return live.open_takes()

@@ -116,6 +116,10 @@ async def heard(call: Awaitable[None]) -> None:
         log.exception("live: a take listener failed")
 
 
+async def _as_is(take: Take) -> Take:
+    return take
+
+
 SegmentSink = Callable[[Take, str, Path, Finished], Awaitable[None]]
 ChunkSink = Callable[[Take, Path, Finished], Awaitable[None]]
 
@@ -129,10 +133,10 @@ class TakeRun:
     folder: Path
     segment_seconds: float
     threads: int
-    start_take: Callable[[datetime], Take]
+    start_take: Callable[[datetime], Awaitable[Take]]
     on_segment: SegmentSink
     on_chunk: ChunkSink
-    move_start: Callable[[Take, datetime], Take] = lambda take, _: take
+    move_start: Callable[[Take, datetime], Awaitable[Take]] = lambda take, _: _as_is(take)
     listeners: list[TakeListener] = field(default_factory=list)
     input_format: str = "flv"
     take: Take | None = None
@@ -190,15 +194,15 @@ class TakeRun:
         start = anchored or datetime.now(UTC) - timedelta(
             seconds=self.received / PCM_BYTES_PER_SECOND)
         if self.take is None:
-            self.take = self.start_take(start)
+            self.take = await self.start_take(start)
             for listener in self.listeners:
                 await heard(listener.take_started(self.take, self.fanout.subscribe()))
         elif anchored is not None:
             if self.take.wall_start != anchored:  # ffmpeg's stderr came after its stdout
-                self.take = self.move_start(self.take, anchored)
+                self.take = await self.move_start(self.take, anchored)
         elif self.received < SETTLE_SECONDS * PCM_BYTES_PER_SECOND and \
                 start < self.take.wall_start - timedelta(seconds=0.02):
-            self.take = self.move_start(self.take, start)
+            self.take = await self.move_start(self.take, start)
         handle.write(chunk)
         handle.flush()
         self.fanout.publish(chunk)

@@ -40,7 +40,7 @@ from replay.web.api_routes import ORGANISER, SLUG, ApiRoute, add_api_routes, pat
 from replay.web.auth import Role, require
 from replay.web.dashboard import HOME, render
 from replay.web.errors import api_error
-from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def setup_live(app: web.Application) -> None:
 
 async def live_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    deps = LiveDeps(settings=settings, store=app[STORE], live=LiveStore(app[STORE].db),
-                    objects=app[OBJECTS], queue=app[QUEUE], drafts=no_drafts)
+    deps = LiveDeps(settings=settings, db=app[DB], objects=app[OBJECTS], queue=app[QUEUE],
+                    drafts=no_drafts)
     supervisor = LiveSupervisor(deps)
     captions = live_captions(deps, app[TRANSCRIPT_FEEDS]) \
         if settings.live_captions_enabled else None
@@ -86,19 +86,22 @@ async def live_context(app: web.Application) -> AsyncIterator[None]:
 
 def live_captions(deps: LiveDeps, feeds: TranscriptFeeds) -> LiveCaptions:
     """The live captions of every take: the programme of the take's room gives the
-    hotwords and the sessions that must not be recorded."""
+    hotwords and the sessions that must not be recorded. They read the programme as the
+    live last read it (`LiveDeps.programmes`, refreshed at every look at the rooms, and
+    before a take starts): not the store, from these plain calls on the event loop."""
 
     def sessions(take: Take) -> Sequence[Session]:
-        event = bridge.load_event(deps.store, take.event_slug)
-        return bridge.room_sessions(event, take.room) if event is not None else ()
+        known = deps.programmes.get(take.event_slug)
+        return bridge.room_sessions(known[0], take.room) if known is not None else ()
 
     def hotwords(take: Take, now: datetime) -> str:
-        event = bridge.load_event(deps.store, take.event_slug)
-        if event is None:
+        known = deps.programmes.get(take.event_slug)
+        if known is None:
             return ""
+        event, glossary = known
         current, upcoming = on_now(bridge.room_sessions(event, take.room), now)
         return live_hotwords(event, [s for s in (current, upcoming) if s is not None],
-                             bridge.event_glossary(deps.settings, deps.store, event))
+                             glossary)
 
     def top_rung(take: Take) -> str:
         plan = load_plan(Path(take.folder))
@@ -121,16 +124,16 @@ async def nginx_hook(request: web.Request) -> web.Response:
     if str(form.get("app", "")) != APPLICATION:
         raise web.HTTPForbidden()
     if call == "publish":
-        key = supervisor.check_publish(name, peer)
+        key = await supervisor.check_publish(name, peer)
         if key is None:
             raise web.HTTPForbidden()
         # Our own SRT listener relays into nginx from this machine, saying so.
         via_srt = form.get("via") == "srt" and peer == "127.0.0.1"
         supervisor.publish_started(key, peer, "srt" if via_srt else "rtmp")
     elif call == "publish_done":
-        supervisor.publish_done(name)
+        await supervisor.publish_done(name)
     elif call == "update":
-        if form.get("call") == "update_publish" and not supervisor.still_valid(name):
+        if form.get("call") == "update_publish" and not await supervisor.still_valid(name):
             log.warning("live: publisher cut from %s: its key was revoked", peer)
             raise web.HTTPForbidden()
     else:

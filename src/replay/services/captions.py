@@ -14,7 +14,6 @@ on the caller's thread (the SQLite connection is not shared across threads).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -114,12 +113,14 @@ def cues_of(captions: Captions, key: Key) -> list[Cue]:
     return [] if current is None else list(current.cues)
 
 
-async def write_corrections(captions: Captions, settings: Settings,
-                            sessions: list[tuple[Recording, str]], *,
-                            rule: PublicationRule = DEFAULT_RULE) -> int:
+def write_corrections(captions: Captions, settings: Settings,
+                      sessions: list[tuple[Recording, str]], *,
+                      rule: PublicationRule = DEFAULT_RULE) -> int:
     """Before a publish: write every human-corrected current version the rule lets out
     (`publication.text_goes_out`) over the speech stage's file where they differ (after a
-    re-transcription, say). Returns how many files were written."""
+    re-transcription, say). Returns how many files were written. Runs where the store's
+    work runs (`StoreRunner.run`, off the event loop), its small file reads and writes
+    with it."""
     written = 0
     for recording, guid in sessions:
         for track in tracks_of(captions, recording, guid):
@@ -128,8 +129,8 @@ async def write_corrections(captions: Captions, settings: Settings,
                 continue
             text = rendered_current(captions, key)
             path = vtt_path(settings, recording, guid, track.lang)
-            if text is not None and await asyncio.to_thread(read_source, path) != text:
-                await asyncio.to_thread(write_current_file, path, text)
+            if text is not None and read_source(path) != text:
+                write_current_file(path, text)
                 captions.set_source(key, digest(text))
                 written += 1
     return written

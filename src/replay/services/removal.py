@@ -8,19 +8,21 @@ from __future__ import annotations
 import asyncio
 import shutil
 from dataclasses import dataclass
+from functools import partial
 
 from replay.domain.model import Event
 from replay.domain.publication import Release
 from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import publish
 from replay.jobs.queue import JobQueue, JobStatus
-from replay.services.publication import candidates, publication_rule
+from replay.services.publication import Candidate, candidates, publication_rule
 from replay.services.workdirs import forget_shared, recording_work_dir
 from replay.settings import Settings
 from replay.site.publish import unpublish_session
 from replay.storage.port import ObjectStore
 from replay.store.captions import Captions
 from replay.store.db import Recording, Store
+from replay.store.ports import StoreRunner
 
 RECORDING_TASKS = ("analyse_recording", "media_session", "speech_session")
 
@@ -32,35 +34,54 @@ class Removed:
     withdrawn: tuple[str, ...]  # the slugs taken off the public site
 
 
-async def remove_recording(settings: Settings, store: Store, objects: ObjectStore,
+async def remove_recording(settings: Settings, db: StoreRunner, objects: ObjectStore,
                            queue: JobQueue, event: Event, recording: Recording) -> Removed:
     """Cancel its jobs, forget it, publish the event without it, then delete the objects
     of the sessions no other recording publishes, and its files no other recording uses.
 
     The publication runs here, not in the event's publication job: the recording's rows
     are gone once it is forgotten, so a later job could not tell which objects to delete.
+    Its store work runs where ``db`` runs it (off the event loop in the service).
     """
-    ctx = WorkContext(settings=settings, store=store, objects=objects)
+    ctx = WorkContext(settings=settings, db=db, objects=objects)
     for job in await queue.list():
         if job.task in RECORDING_TASKS and job.args.get("recording") == recording.id and \
                 job.status in (JobStatus.TODO, JobStatus.DOING):
             await queue.cancel(job.id)
-    captions = Captions(ctx.store.db)
-    rule = publication_rule(captions, ctx.settings, event.slug)
-    mine = [item for item in candidates(ctx.store, captions, event, rule)
-            if item.recording.id == recording.id]
+    mine = await db.run(partial(_forget, settings=settings, event=event, recording=recording))
     guids = tuple(item.cut.guid for item in mine)
-    ctx.store.delete_recording(recording.id)
     await publish(ctx, event)
-    still = {item.session.slug for item in candidates(ctx.store, captions, event, rule)
-             if item.facts.release is Release.RELEASED}
+    still, shared = await db.run(partial(_after, settings=settings, event=event,
+                                         recording=recording))
     gone = sorted({item.session.slug for item in mine} - still)
     for slug in gone:
         await unpublish_session(ctx.objects, event, slug)
-    if not ctx.store.recordings_with_sha256(recording.sha256):
+    if not shared:
         await asyncio.to_thread(_delete_files, ctx, recording)
         await forget_shared(ctx.files, ctx.settings, recording)
     return Removed(recording.id, guids, tuple(gone))
+
+
+def _forget(store: Store, *, settings: Settings, event: Event,
+            recording: Recording) -> list[Candidate]:
+    """The recording's sessions as they stood, then the recording forgotten."""
+    captions = Captions(store.db)
+    rule = publication_rule(captions, settings, event.slug)
+    mine = [item for item in candidates(store, captions, event, rule)
+            if item.recording.id == recording.id]
+    store.delete_recording(recording.id)
+    return mine
+
+
+def _after(store: Store, *, settings: Settings, event: Event,
+           recording: Recording) -> tuple[set[str], bool]:
+    """The slugs still released by other recordings, and whether another recording
+    shares the removed one's original."""
+    captions = Captions(store.db)
+    rule = publication_rule(captions, settings, event.slug)
+    still = {item.session.slug for item in candidates(store, captions, event, rule)
+             if item.facts.release is Release.RELEASED}
+    return still, bool(store.recordings_with_sha256(recording.sha256))
 
 
 def _delete_files(ctx: WorkContext, recording: Recording) -> None:

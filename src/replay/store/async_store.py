@@ -4,9 +4,8 @@ settings choose), used on one dedicated thread.
 `AsyncStore.run(use)` runs ``use(store)`` on that thread, with a `Store` whose connection
 only that thread uses, and returns its result: a use case's reads and its transaction
 run together there, and a wait for another writer's lock (``busy_timeout``) never stalls
-the event loop. Every request of the web app runs its store work here; the loop's own
-`Store` stays for the job workers and the live ingest. Both are connections to the same
-database, so each sees what the other committed.
+the event loop. In `replay serve` every store statement runs here: the requests', the
+embedded job workers' and the live ingest's; `replay worker` opens one of its own.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ from replay.web.api_routes import (
     add_api_routes,
 )
 from replay.web.errors import NBSP, api_error, json_response
-from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS, STORE
+from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS
 
 RETRYABLE: Final = (JobStatus.FAILED, JobStatus.CANCELLED)
 
@@ -247,9 +247,7 @@ async def delete_recording(request: web.Request) -> web.Response:
     recording = await load_recording(request)
     event = await load_event(request, recording.event_slug)
     app = request.config_dict
-    # On the loop's store: the removal publishes the event through the pipeline's
-    # `publish`, whose store work runs on the loop as the workers' does.
-    removed = await remove_recording(app[SETTINGS], app[STORE], app[OBJECTS], app[QUEUE],
+    removed = await remove_recording(app[SETTINGS], app[DB], app[OBJECTS], app[QUEUE],
                                      event, recording)
     return json_response({"removed": removed.recording, "sessions": list(removed.sessions),
                           "withdrawn": list(removed.withdrawn)})

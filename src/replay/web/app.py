@@ -38,7 +38,6 @@ from replay.site.pages import EMBED_PAGE
 from replay.speech.transcriber import Transcriber
 from replay.storage.factory import object_store_for
 from replay.store.async_store import AsyncStore
-from replay.store.factory import open_store
 from replay.web.accounts import setup_accounts
 from replay.web.api import setup_api
 from replay.web.api_captions import setup_captions
@@ -53,7 +52,6 @@ from replay.web.keys import (
     OFFLOAD,
     QUEUE,
     SETTINGS,
-    STORE,
     TRANSCRIBER,
     WORKER_QUEUES,
 )
@@ -132,12 +130,12 @@ def create_app(settings: Settings, *, transcriber: Transcriber | None = None,
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
-    app[STORE] = open_store(app[SETTINGS])
-    app[USERS] = users_for(app[STORE].db, app[SETTINGS])
-    app[DB] = await AsyncStore.open(app[SETTINGS])
+    settings = app[SETTINGS]
+    app[DB] = await AsyncStore.open(settings)
+    # Its lifetimes and clock; its connection is the store thread's (see `on_users`).
+    app[USERS] = await app[DB].run(lambda store: users_for(store.db, settings))
     yield
     await app[DB].close()
-    app[STORE].close()
 
 
 async def _offload(app: web.Application) -> AsyncIterator[None]:
@@ -159,7 +157,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     transcriber = app[TRANSCRIBER]
     if transcriber is None:
         transcriber = await asyncio.to_thread(whisper_for, settings)
-    deps = TaskDeps(settings=settings, store=app[STORE], queue=app[QUEUE],
+    deps = TaskDeps(settings=settings, db=app[DB], queue=app[QUEUE],
                     objects=app[OBJECTS], transcriber=transcriber,
                     lanes=Lanes.for_threads(settings.cpu_threads), durations=app[DURATIONS])
     tasks = task_table(deps)

@@ -13,15 +13,11 @@ from replay.settings import Settings
 from replay.speech.transcriber import Transcriber
 from replay.storage.port import ObjectStore
 from replay.store.async_store import AsyncStore
-from replay.store.db import Store
 from replay.web.offload import Offload
 
 SETTINGS: Final = web.AppKey("settings", Settings)
-#: The store on the event loop's thread: for the job workers and the live ingest, which
-#: run their store work there (and for the subtitle import's lookup, for now). Never for
-#: a request's handler: they use `DB`.
-STORE: Final = web.AppKey("store", Store)
-#: The store off the event loop (`AsyncStore.run`): every request's store work runs there.
+#: The store off the event loop (`AsyncStore.run`): every request's, job's and the live's
+#: store work runs there.
 DB: Final = web.AppKey("db", AsyncStore)
 QUEUE: Final[web.AppKey[JobQueue]] = web.AppKey("queue")
 OBJECTS: Final[web.AppKey[ObjectStore]] = web.AppKey("objects")
