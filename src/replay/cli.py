@@ -27,7 +27,7 @@ from replay.jobs.factory import describe_backend, open_queue
 from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, unpublish
 from replay.jobs.runner import run_worker
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
-from replay.locale import N_, _, format_seconds, ngettext
+from replay.locale import N_, _, describe, format_seconds, ngettext
 from replay.services.admission import EXAMPLE, ROOM, STARTED_AT
 from replay.services.errors import ServiceError
 from replay.services.programmes import read_programme
@@ -738,7 +738,8 @@ _OPTIONS: Final = {STARTED_AT: "--started-at", ROOM: "--room"}
 def _with_option(error: ReplayError) -> str:
     """The error's message; a service refusal about a field names the option to use."""
     option = _OPTIONS.get(error.field or "") if isinstance(error, ServiceError) else None
-    return f"{error} (option {option})" if option else str(error)
+    message = describe(error)
+    return f"{message} (option {option})" if option else message
 
 
 def main(argv: Sequence[str] | None = None) -> int:

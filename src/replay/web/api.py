@@ -26,7 +26,7 @@ from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
-from replay.locale import _
+from replay.locale import _, describe
 from replay.services import admission, programmes
 from replay.services.errors import ServiceError
 from replay.settings import Settings
@@ -195,7 +195,7 @@ def _new_event(found: EventRequest) -> Event:
     try:
         return event_from_form(found.fields, found.programme)
     except EventFormError as exc:
-        raise APIError(400, str(exc), field=exc.field) from None
+        raise APIError(400, describe(exc), field=exc.field) from None
 
 
 def _rule_field(found: EventRequest) -> PublicationRule:
