@@ -45,6 +45,19 @@ class ReplayError(Exception):
     def __str__(self) -> str:
         return self.render()
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled with its values (an error crosses to and from worker processes); the
+        # default would call the subclass's __init__ with `args` alone.
+        return _restored, (type(self), self.args, self.__dict__)
+
+
+def _restored(kind: type[ReplayError], args: tuple[object, ...],
+              state: dict[str, object]) -> ReplayError:
+    error = kind.__new__(kind, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ProgrammeError(ReplayError):
     """The programme cannot be parsed or is inconsistent."""

@@ -39,7 +39,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.errors import SubtitleError
 from replay.domain.subtitle_files import Refusal, validated_cues
 from replay.domain.transcript import Cue
-from replay.locale import N_, _
+from replay.locale import N_, _, describe
 from replay.services import caption_edits
 from replay.services.caption_edits import CaptionTrack
 from replay.services.captions import (
@@ -230,7 +230,8 @@ def validated(cues: list[Cue], what: str | None = None) -> list[Cue]:
 
 
 def _refused(exc: SubtitleError, what: str, **detail: Any) -> web.HTTPException:
-    body = {"error": _("{what}: {reason}. Nothing was saved.").format(what=what, reason=exc),
+    body = {"error": _("{what}: {reason}. Nothing was saved.").format(what=what,
+                                                                      reason=describe(exc)),
             **detail}
     return web.HTTPUnprocessableEntity(text=json.dumps(body, ensure_ascii=False),
                                        content_type="application/json")
@@ -495,7 +496,7 @@ async def off_the_loop(offload: Offload, what: str,
     found = await offload.call(work, *args)
     if isinstance(found, Refusal):
         detail = {"cue": found.cue} if found.cue is not None else {"line": found.line}
-        raise _refused(SubtitleError(found.reason), what, **detail)
+        raise _refused(found.reason, what, **detail)
     return found
 
 
