@@ -53,7 +53,7 @@ def test_transitions(current: CaptionStatus, target: CaptionStatus, allowed: boo
     if allowed:
         check_transition(current, target)
     else:
-        with pytest.raises(CaptionError, match="impossible"):
+        with raises_in_french(CaptionError, "impossible"):
             check_transition(current, target)
 
 
@@ -67,7 +67,7 @@ def test_transitions(current: CaptionStatus, target: CaptionStatus, allowed: boo
     ([Cue(1.0, 360_000.0, ("a",))], "repère 1 : horodatage au-delà"),
 ])
 def test_validation_refuses_with_the_cue_and_the_reason(cues: list[Cue], message: str) -> None:
-    with pytest.raises(CaptionError, match=message.replace(" : ", "\u00a0: ")):
+    with raises_in_french(CaptionError, message.replace(" : ", "\u00a0: ")):
         validate_cues(cues)
 
 
@@ -114,7 +114,7 @@ def test_find_replace(find: str, replace: str, whole: bool, case: bool, changed:
 
 
 def test_find_replace_refuses_empty_search() -> None:
-    with pytest.raises(CaptionError, match="vide"):
+    with raises_in_french(CaptionError, "vide"):
         find_replace(CUES, " ", "x")
 
 
