@@ -542,7 +542,7 @@ async def save_chapters(request: web.Request) -> web.Response:
     try:
         chapters = parse_chapters([c.model_dump() for c in body.chapters], cut.duration)
     except ChapterError as error:
-        raise api_error(400, str(error)) from None
+        raise api_error(400, describe(error)) from None
     who = author(request)
     await on_captions(request, lambda captions: captions.save_chapters(
         recording.id, cut.guid, chapters, who))
