@@ -24,7 +24,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
 from replay.domain.publication import RULE_LABELS, PublicationRule
-from replay.locale import _
+from replay.locale import _, describe
 from replay.services import publication
 from replay.services.captions import (
     default_options,
@@ -276,7 +276,7 @@ async def save_podcast(request: web.Request) -> web.Response:
         podcast = await on_captions(request, partial(_save_podcast, slug=slug, body=body,
                                                      defaults=defaults))
     except PodcastError as error:
-        raise api_error(400, str(error)) from None
+        raise api_error(400, describe(error)) from None
     return json_response(podcast.as_json())
 
 
