@@ -4,6 +4,8 @@ templates outside it.
 - Python: every string constant of ``src/replay`` that holds French letters (accents,
   « », ’), except docstrings and the messages marked for the catalogue (``_``, ``N_``,
   ``ngettext``: their msgids are English), counts as French outside the catalogue.
+- Command line: every argparse ``help=``/``metavar=`` given a plain string (French without
+  accents included), but for symbols (``N``, ``SLUG``).
 - Templates (the service's pages and the published site's): the words of the static text
   and of the attributes people read (``aria-label``, ``title``, ``alt``, ``placeholder``,
   ``label``), outside ``_()``/``{% trans %}``, and the string constants of expressions
@@ -151,6 +153,35 @@ def test_the_python_scan_sees_french_and_lets_messages_pass(tmp_path: Path) -> N
                       'D = f"Accès refusé{C}"\n'
                       'E = "plain ascii"\n', encoding="utf-8")
     assert french_strings(module) == [(6, "Accès refusé")]
+
+
+#: argparse metavars that are symbols, the same in every language.
+METAVAR_SYMBOLS = {"N", "SLUG"}
+
+
+def plain_argparse_texts(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of each `help=` or `metavar=` given a plain string: command-line texts
+    people read go through the catalogue, even French without accents (« DOSSIER »)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [(keyword.value.lineno, keyword.value.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Call) for keyword in node.keywords
+            if keyword.arg in {"help", "metavar"} and isinstance(keyword.value, ast.Constant)
+            and isinstance(keyword.value.value, str)
+            and keyword.value.value not in METAVAR_SYMBOLS]
+
+
+def test_command_line_texts_are_in_the_catalogue() -> None:
+    found = {path.relative_to(SRC).as_posix(): texts for path in sorted(SRC.rglob("*.py"))
+             if (texts := plain_argparse_texts(path))}
+    assert found == {}
+
+
+def test_the_argparse_scan_sees_plain_metavars(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text('p.add_argument("--out", metavar="DOSSIER", help=_("the folder"))\n'
+                      'p.add_argument("--n", metavar="N", help="le nombre")\n'
+                      'p.add_argument("--x", metavar=_("FILE"))\n', encoding="utf-8")
+    assert plain_argparse_texts(module) == [(1, "DOSSIER"), (2, "le nombre")]
 
 
 # -- templates -----------------------------------------------------------------------------
