@@ -3,7 +3,7 @@
 `setup_api(app)` registers the routes of this module and of `api_sessions` (cut plans,
 session status, retry, publish), each declared once in a table (``ROUTES``, see
 `replay.web.api_routes`), and mounts the tus sub-application at ``/api/uploads/``
-(documented beside, `TUS_PATHS`). It needs `setup_auth` on the same
+(documented beside, `tus_paths`). It needs `setup_auth` on the same
 application (every handler checks the role) and the factory's SETTINGS, DB (the store, on
 its own thread) and QUEUE.
 
@@ -26,7 +26,7 @@ from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
-from replay.locale import _, describe
+from replay.locale import N_, _, describe
 from replay.services import admission, programmes
 from replay.services.errors import ServiceError
 from replay.settings import Settings
@@ -54,6 +54,7 @@ from replay.web.api_routes import (
     add_api_routes,
     query_param,
     ref,
+    translated,
 )
 from replay.web.auth import Role, authorizer, current_user
 from replay.web.errors import APIError, api_error, json_response
@@ -516,9 +517,9 @@ ROUTES: Final = (
              body=HeldCorrection, params=(UPLOAD_ID,)),
 )
 
-_TUS: Final = ("Téléversement reprenable, protocole tus 1.0.0 (extensions creation, checksum, "
-               "termination, expiration). Métadonnées : event, room, started_at, filename, "
-               "sha256 (vérifié à la fin). Rôle : organisateur.")
+_TUS: Final = N_("Resumable upload, tus protocol 1.0.0 (extensions creation, checksum, "
+                 "termination, expiration). Metadata: event, room, started_at, filename, "
+                 "sha256 (checked at the end). Role: organiser.")
 
 #: What a tus request may be answered besides its success (errors as French text, or JSON
 #: for the refusals of the API around it: role, event, room, quotas).
@@ -527,21 +528,23 @@ _TUS_ERRORS: Final = ("400", "401", "403", "404", "409", "410", "412", "413", "4
 
 
 def _tus_op(summary: str, status: str) -> JSONObj:
-    responses: JSONObj = {status: {"description": "Réponse tus"}}
+    responses: JSONObj = {status: {"description": _("tus answer")}}
     for code in _TUS_ERRORS:
-        responses[code] = {"description": ERRORS[code]}
-    return {"summary": summary, "description": _TUS, "responses": responses}
+        responses[code] = {"description": _(ERRORS[code])}
+    return {"summary": _(summary), "description": _(_TUS), "responses": responses}
 
 
-#: The tus sub-application's operations (`create_tus_app` registers them), as documented.
-TUS_PATHS: Final = {
-    TUS_PATH: {"options": _tus_op("Capacités tus", "204"),
-               "post": _tus_op("Créer un téléversement", "201")},
-    TUS_PATH + "{upload_id}": {
-        "parameters": [UPLOAD_ID],
-        "options": _tus_op("Capacités tus", "204"),
-        "head": _tus_op("Position du téléversement", "200"),
-        "patch": _tus_op("Envoyer un morceau", "204"),
-        "delete": _tus_op("Abandonner le téléversement", "204"),
-    },
-}
+def tus_paths() -> JSONObj:
+    """The tus sub-application's operations (`create_tus_app` registers them), as
+    documented."""
+    return {
+        TUS_PATH: {"options": _tus_op(N_("tus capabilities"), "204"),
+                   "post": _tus_op(N_("Create an upload"), "201")},
+        TUS_PATH + "{upload_id}": {
+            "parameters": [translated(UPLOAD_ID)],
+            "options": _tus_op(N_("tus capabilities"), "204"),
+            "head": _tus_op(N_("The upload's offset"), "200"),
+            "patch": _tus_op(N_("Send a chunk"), "204"),
+            "delete": _tus_op(N_("Abandon the upload"), "204"),
+        },
+    }
