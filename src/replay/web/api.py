@@ -489,31 +489,32 @@ _EVENT_BODY: Final = {"required": True, "content": {
 }}
 
 ROUTES: Final = (
-    ApiRoute("GET", "/api/events", list_events, "Les événements", EDITOR,
-             ("200", EventList, "Événements")),
+    ApiRoute("GET", "/api/events", list_events, N_("The events"), EDITOR,
+             ("200", EventList, N_("Events"))),
     ApiRoute("POST", "/api/events", create_event,
-             "Créer un évènement : sa description, son programme, ou les deux "
-             "(preview=true : seulement dire ce qui serait créé)", ORGANISER,
-             ("201", EventDetail, "Créé"), ("400", "409", "413", "415", "422"),
+             N_("Create an event: its description, its programme, or both (preview=true: "
+                "only say what would be created)"), ORGANISER,
+             ("201", EventDetail, N_("Created")), ("400", "409", "413", "415", "422"),
              body=_EVENT_BODY, params=(_PREVIEW_FALSE,)),
-    ApiRoute("GET", "/api/events/{slug}", show_event, "Un événement et ses sessions", EDITOR,
-             ("200", EventDetail, "Événement"), ("404",), params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}", show_event, N_("An event and its sessions"), EDITOR,
+             ("200", EventDetail, N_("Event")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/events/{slug}/programme", import_programme,
-             "Réimporter le programme (aperçu des changements par guid, appliqué avec "
-             "preview=false)", ORGANISER, ("200", ImportSummaryShape, "Changements"),
+             N_("Import the programme again (preview of the changes by guid, applied with "
+                "preview=false)"), ORGANISER, ("200", ImportSummaryShape, N_("Changes")),
              ("404", "415", "422"), body=_PROGRAMME_BODY, params=(SLUG, _PREVIEW_TRUE)),
-    ApiRoute("GET", "/api/events/{slug}/recordings", list_recordings, "Les enregistrements",
-             ORGANISER, ("200", RecordingList, "Liste"), ("404",), params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/recordings", list_recordings, N_("The recordings"),
+             ORGANISER, ("200", RecordingList, N_("List")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/events/{slug}/recordings", upload_recording,
-             "Téléverser un petit enregistrement (multipart)", ORGANISER,
-             ("201", Uploaded, "Enregistré, analyse en file"), ("404", "415", "422", "429"),
+             N_("Upload a small recording (multipart)"), ORGANISER,
+             ("201", Uploaded, N_("Recorded, analysis queued")), ("404", "415", "422", "429"),
              body=_UPLOAD_BODY, params=(SLUG,)),
     ApiRoute("GET", "/api/events/{slug}/held-uploads", list_held,
-             "Les envois reçus en entier mais refusés pour leur salle ou leur début",
-             ORGANISER, ("200", OBJECT, "Envois à compléter"), ("404",), params=(SLUG,)),
+             N_("The uploads received whole but refused for their room or their start"),
+             ORGANISER, ("200", OBJECT, N_("Uploads to complete")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/held-uploads/{upload_id}", admit_held,
-             "Corriger la salle ou le début d’un envoi gardé, et l’admettre sans renvoi",
-             ORGANISER, ("201", Uploaded, "Admis, analyse en file"), ("400", "404", "422"),
+             N_("Correct the room or the start of a held upload, and admit it without "
+                "sending it again"),
+             ORGANISER, ("201", Uploaded, N_("Admitted, analysis queued")), ("400", "404", "422"),
              body=HeldCorrection, params=(UPLOAD_ID,)),
 )
 
