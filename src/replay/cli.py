@@ -28,7 +28,7 @@ from replay.jobs.pipeline import JobSummary, ProcessRequest, process, publish, u
 from replay.jobs.runner import run_worker
 from replay.jobs.scratch import data_dir_in_use
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
-from replay.locale import N_, _, format_seconds, ngettext
+from replay.locale import N_, _, describe, format_seconds, ngettext
 from replay.services.admission import EXAMPLE, ROOM, STARTED_AT
 from replay.services.errors import ServiceError
 from replay.services.programmes import read_programme
@@ -173,14 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="replay", description=_(DESCRIPTION))
     parser.add_argument("--version", action="version", version=f"replay {__version__}",
                         help=_("show the version and exit"))
-    parser.add_argument("--config", type=Path, metavar="FICHIER",
+    parser.add_argument("--config", type=Path, metavar=_("FILE"),
                         help=_("a TOML settings file (see config/replay.toml)"))
-    parser.add_argument("--data-dir", type=Path, metavar="DOSSIER",
+    parser.add_argument("--data-dir", type=Path, metavar=_("FOLDER"),
                         help=_("where the state, the originals and the site live (by default "
                                "./replay-data, or REPLAY_DATA_DIR)"))
     parser.add_argument("-v", "--verbose", action="store_true",
                         help=_("log each command run"))
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE",
+    commands = parser.add_subparsers(dest="command", required=True, metavar=_("COMMAND"),
                                      title=_("commands") + NBSP, parser_class=Parser)
     _add_process(commands)
     _add_demo(commands)
@@ -211,14 +211,14 @@ def _add_process(commands: Commands[Parser]) -> None:
 
 
 def _add_recording_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("recording", type=Path, metavar="ENREGISTREMENT",
+    sub.add_argument("recording", type=Path, metavar=_("RECORDING"),
                      help=_("the room's recording (a video or audio file)"))
-    sub.add_argument("--schedule", type=Path, required=True, metavar="PROGRAMME",
+    sub.add_argument("--schedule", type=Path, required=True, metavar=_("SCHEDULE"),
                      help=_("the programme: schedule.json (c3voc/pretalx), schedule.xml (frab) "
                             "or iCal .ics"))
-    sub.add_argument("--room", required=True, metavar="SALLE",
+    sub.add_argument("--room", required=True, metavar=_("ROOM"),
                      help=_("the programme's room this recording comes from"))
-    sub.add_argument("--started-at", type=_started_at, metavar="DEBUT",
+    sub.add_argument("--started-at", type=_started_at, metavar=_("START"),
                      help=_("start of the recording by the clock, with its time zone, for "
                             "example {example} (by default: the file's creation_time)"
                             ).format(example=EXAMPLE))
@@ -230,7 +230,7 @@ def _add_demo(commands: Commands[Parser]) -> None:
         description=_("Create the 3 min 30 recording of a room with two sessions in French, "
                       "a late start and a silent break, with its programme, then run {command} "
                       "on it.").format(command="`replay process`"))
-    sub.add_argument("--out", type=Path, default=Path("replay-sample"), metavar="DOSSIER",
+    sub.add_argument("--out", type=Path, default=Path("replay-sample"), metavar=_("FOLDER"),
                      help=_("where to write the sample recording and programme"))
     sub.add_argument("--json", action="store_true", help=_(JSON_HELP))
     sub.add_argument("--live", action="store_true",
@@ -253,9 +253,9 @@ def _add_publish(commands: Commands[Parser]) -> None:
                       "changed are sent. Running it is the decision to publish every "
                       "processed session; those withdrawn with {unpublish} stay withdrawn, "
                       "unless --session names them.").format(unpublish="`replay unpublish`"))
-    sub.add_argument("event", metavar="EVENEMENT", help=_(EVENT_HELP))
-    sub.add_argument("--to", metavar="CIBLE", help=_(TO_HELP).format(s3=s3_example()))
-    sub.add_argument("--session", action="append", default=[], metavar="GUID_OU_SLUG",
+    sub.add_argument("event", metavar=_("EVENT"), help=_(EVENT_HELP))
+    sub.add_argument("--to", metavar=_("TARGET"), help=_(TO_HELP).format(s3=s3_example()))
+    sub.add_argument("--session", action="append", default=[], metavar=_("GUID_OR_SLUG"),
                      help=_("publish this session again after a {unpublish} (repeatable)"
                             ).format(unpublish="`replay unpublish`"))
     sub.add_argument("--json", action="store_true", help=_(JSON_HELP))
@@ -267,9 +267,9 @@ def _add_unpublish(commands: Commands[Parser]) -> None:
         description=_("Publish the event's index without the session, then delete its "
                       "objects. {command} puts it back online.").format(
                           command="`replay publish EVENEMENT --session GUID`"))
-    sub.add_argument("event", metavar="EVENEMENT", help=_(EVENT_HELP))
-    sub.add_argument("session", metavar="GUID_OU_SLUG", help=_("the session's guid or slug"))
-    sub.add_argument("--to", metavar="CIBLE", help=_(TO_HELP).format(s3=s3_example()))
+    sub.add_argument("event", metavar=_("EVENT"), help=_(EVENT_HELP))
+    sub.add_argument("session", metavar=_("GUID_OR_SLUG"), help=_("the session's guid or slug"))
+    sub.add_argument("--to", metavar=_("TARGET"), help=_(TO_HELP).format(s3=s3_example()))
     sub.add_argument("--json", action="store_true", help=_(JSON_HELP))
 
 
@@ -295,11 +295,11 @@ def _add_serve(commands: Commands[Parser]) -> None:
                       "finish or are given back. With --no-workers, only the API and the "
                       "pages: {workers} run the jobs.").format(workers="`replay worker`")
         + " " + _backends_note())
-    sub.add_argument("--host", metavar="ADRESSE",
+    sub.add_argument("--host", metavar=_("ADDRESS"),
                      help=_("address to listen on (by default: the setting host)"))
     sub.add_argument("--port", type=int,
                      help=_("port to listen on (by default: the setting port)"))
-    sub.add_argument("--workers", default=",".join(QUEUES), metavar="FILES",
+    sub.add_argument("--workers", default=",".join(QUEUES), metavar=_("QUEUES"),
                      help=_("queues of jobs to run, separated by commas (by default: {queues}; "
                             "empty: serve only)").format(queues=",".join(QUEUES)))
     sub.add_argument("--no-workers", action="store_true",
@@ -334,12 +334,12 @@ def _add_worker(commands: Commands[Parser]) -> None:
                           serve="`replay serve --no-workers`",
                           cuda='whisper_device = "cuda"')
         + " " + _backends_note())
-    sub.add_argument("--queue", required=True, choices=WORKER_QUEUES, metavar="FILE",
+    sub.add_argument("--queue", required=True, choices=WORKER_QUEUES, metavar=_("QUEUE"),
                      help=_("the queue to run: {queues}").format(
                          queues=", ".join(WORKER_QUEUES)))
     sub.add_argument("--concurrency", type=_concurrency, default=1, metavar="N",
                      help=_("jobs run at the same time by this process (by default: 1)"))
-    sub.add_argument("--health-file", type=Path, metavar="FICHIER",
+    sub.add_argument("--health-file", type=Path, metavar=_("FILE"),
                      help=_("touch this file each time the queue answers (a container's "
                             "health probe: it must be recent)"))
 
@@ -554,13 +554,13 @@ def _add_user(commands: Commands[Parser]) -> None:
         description=_("Create the login accounts and the scripts' API tokens. The password is "
                       "asked twice in the terminal, or read from the environment variable "
                       "REPLAY_NEW_PASSWORD (for scripts); never as an argument."))
-    actions = sub.add_subparsers(dest="user_command", required=True, metavar="ACTION",
+    actions = sub.add_subparsers(dest="user_command", required=True, metavar=_("ACTION"),
                                  title=_("actions") + NBSP, parser_class=Parser)
     add = actions.add_parser("add", help=_("create an account"),
                              description=_("Create an account. Organisers do everything on "
                                            "their events; editors correct the subtitles."))
-    add.add_argument("email", metavar="ADRESSE", help=_("the login address"))
-    add.add_argument("--name", required=True, metavar="NOM",
+    add.add_argument("email", metavar=_("ADDRESS"), help=_("the login address"))
+    add.add_argument("--name", required=True, metavar=_("NAME"),
                      help=_("the name shown in the pages"))
     add.add_argument("--role", required=True, choices=["organiser", "editor"],
                      help=_("organiser or editor"))
@@ -572,26 +572,26 @@ def _add_user(commands: Commands[Parser]) -> None:
                                              "its digest is kept: it cannot be shown again."
                                              ).format(header="`Authorization: Bearer " +
                                                       _("TOKEN") + "`"))
-    token.add_argument("email", metavar="ADRESSE", help=_("the account's address"))
-    token.add_argument("--label", required=True, metavar="LIBELLE",
+    token.add_argument("email", metavar=_("ADDRESS"), help=_("the account's address"))
+    token.add_argument("--label", required=True, metavar=_("LABEL"),
                        help=_("what the token is for, for example a script"))
-    token.add_argument("--days", type=float, metavar="JOURS",
+    token.add_argument("--days", type=float, metavar=_("DAYS"),
                        help=_("number of days the token is valid (by default: the setting "
                               "token_days)"))
     token.add_argument("--json", action="store_true", help=_(JSON_HELP))
     tokens = actions.add_parser("tokens", help=_("list an account's API tokens"),
                                 description=_("List the account's tokens: number, label, dates "
                                               "and state (active, revoked, expired)."))
-    tokens.add_argument("email", metavar="ADRESSE", help=_("the account's address"))
+    tokens.add_argument("email", metavar=_("ADDRESS"), help=_("the account's address"))
     revoke = actions.add_parser("revoke", help=_("revoke an API token for good"),
                                 description=_("Revoke a token by its number (see {tokens}): "
                                               "the scripts that use it are refused at once."
                                               ).format(tokens="`replay user tokens`"))
-    revoke.add_argument("token_id", type=int, metavar="NUMERO", help=_("the token's number"))
+    revoke.add_argument("token_id", type=int, metavar=_("NUMBER"), help=_("the token's number"))
     disable = actions.add_parser("disable", help=_("deactivate an account (or reactivate it)"),
                                  description=_("A deactivated account can no longer log in, its "
                                                "open sessions end and its tokens stop working."))
-    disable.add_argument("email", metavar="ADRESSE", help=_("the account's address"))
+    disable.add_argument("email", metavar=_("ADDRESS"), help=_("the account's address"))
     disable.add_argument("--undo", action="store_true", help=_("reactivate the account"))
 
 
@@ -706,18 +706,18 @@ def _add_live(commands: Commands[Parser]) -> None:
                       "URL with its passphrase, for OBS, vMix or a hardware encoder. A running "
                       "{serve} takes the changes into account within a few seconds.").format(
                           serve="`replay serve`"))
-    actions = sub.add_subparsers(dest="live_command", required=True, metavar="ACTION",
+    actions = sub.add_subparsers(dest="live_command", required=True, metavar=_("ACTION"),
                                  title=_("actions") + NBSP, parser_class=Parser)
     keys = actions.add_parser("keys", help=_("show the URLs and keys of each room (creating "
                                              "those missing)"))
-    keys.add_argument("event", metavar="EVENEMENT", help=_(EVENT_HELP))
+    keys.add_argument("event", metavar=_("EVENT"), help=_(EVENT_HELP))
     for name, what in (("regenerate", _("replace a room's key and passphrase (the old ones "
                                         "stop working)")),
                        ("revoke", _("revoke a room's key: no encoder can stream there any "
                                     "more"))):
         action = actions.add_parser(name, help=what, description=what)
-        action.add_argument("event", metavar="EVENEMENT", help=_(EVENT_HELP))
-        action.add_argument("room", metavar="SALLE", help=_("the room's name in the programme"))
+        action.add_argument("event", metavar=_("EVENT"), help=_(EVENT_HELP))
+        action.add_argument("room", metavar=_("ROOM"), help=_("the room's name in the programme"))
 
 
 def _live(args: argparse.Namespace, settings: Settings) -> int:
@@ -740,7 +740,8 @@ _OPTIONS: Final = {STARTED_AT: "--started-at", ROOM: "--room"}
 def _with_option(error: ReplayError) -> str:
     """The error's message; a service refusal about a field names the option to use."""
     option = _OPTIONS.get(error.field or "") if isinstance(error, ServiceError) else None
-    return f"{error} (option {option})" if option else str(error)
+    message = describe(error)
+    return f"{message} (option {option})" if option else message
 
 
 #: The commands that write the data directory whatever happens (a failed `publish` or

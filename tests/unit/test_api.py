@@ -32,6 +32,7 @@ from replay.domain.stages import StageStatus
 from replay.jobs.context import Context, Lanes
 from replay.jobs.pipeline import publish as publish_event_now
 from replay.jobs.queue import Job, JobQueue, JobSpec, JobStatus
+from replay.locale import _
 from replay.settings import Settings
 from replay.speech.transcriber import FakeTranscriber
 from replay.storage.memory import MemoryStore
@@ -448,7 +449,7 @@ async def test_sessions_show_their_stages_and_a_failed_one_is_retried(
     (publish,) = await jobs(api, "publish_event")
     assert (publish.id, publish.args) == (answer["job"], {"event": SLUG})
     # No public_url here: the organiser learns the podcast feed will link relatively.
-    assert answer["warnings"] == [relative_links_warning()]
+    assert answer["warnings"] == [_(relative_links_warning())]
 
 
 async def test_unpublishing_is_the_publication_jobs_work(api: Api, media: Media) -> None:

@@ -49,6 +49,9 @@ def test_the_glossary_schema_documents_the_limits_it_enforces() -> None:
         "I4CE", "Anne Hidalgo"]
 
 
+FIND_AND_REPLACE = "«\u00a0find\u00a0» et «\u00a0replace\u00a0» sont requis"
+
+
 @pytest.mark.parametrize("body", [
     {}, {"terms": "I4CE"}, {"terms": [1]}, {"terms": ["   "]},
     {"terms": ["x" * (MAX_TERM_CHARS + 1)]}, {"terms": ["x"] * (MAX_TERMS + 1)},
@@ -57,7 +60,7 @@ def test_a_bad_glossary_is_a_french_400(body: object) -> None:
     with pytest.raises(APIError) as refused:
         parse_body(GlossaryChange, body)
     assert refused.value.status == 400
-    assert "« terms » invalide" in str(refused.value.text)
+    assert "«\u00a0terms\u00a0» invalide" in str(refused.value.text)
     assert json.loads(str(refused.value.text))["field"] == "terms"
 
 
@@ -82,16 +85,17 @@ REFUSED = [
     (CutMove, {"confirm": "oui"}, "confirm", f"«{NBSP}confirm{NBSP}» doit valoir true ou false."),
     (CutMove, {"start": 10 ** 400}, "start", "nombre de secondes"),
     (CutMove, {"end": -1}, "end", "nombre de secondes"),
-    (CaptionsChange, {"cues": [{"start": 0, "end": 1}]}, "cues", "« cues » invalide"),
+    (CaptionsChange, {"cues": [{"start": 0, "end": 1}]}, "cues", "«\u00a0cues\u00a0» invalide"),
     (CaptionsChange, {"cues": [], "reviewed_until": float("nan")}, "reviewed_until",
      "reviewed_until"),
-    (Replacement, {"replace": "b"}, "find", "« find » et « replace » sont requis"),
-    (Replacement, {"find": "  ", "replace": "b"}, "find", "« find » et « replace » sont requis"),
-    (Replacement, {"find": "a", "replace": "b", "scope": "tout"}, "scope", "« scope » invalide"),
-    (Revert, {"version": True}, "version", "« version » manquante"),
-    (StatusChange, {"status": "fini"}, "status", "« status » invalide"),
+    (Replacement, {"replace": "b"}, "find", FIND_AND_REPLACE),
+    (Replacement, {"find": "  ", "replace": "b"}, "find", FIND_AND_REPLACE),
+    (Replacement, {"find": "a", "replace": "b", "scope": "tout"}, "scope",
+     "«\u00a0scope\u00a0» invalide"),
+    (Revert, {"version": True}, "version", "«\u00a0version\u00a0» manquante"),
+    (StatusChange, {"status": "fini"}, "status", "«\u00a0status\u00a0» invalide"),
     (EventDescription, {"publication_rule": "jamais"}, "publication_rule",
-     "« publication_rule » invalide"),
+     "«\u00a0publication_rule\u00a0» invalide"),
     (PodcastChange, {"explicit": "non"}, "explicit",
      f"«{NBSP}explicit{NBSP}» invalide{NBSP}: true ou false est attendu."),
     (PodcastChange, {"author": "x" * 201}, "author",

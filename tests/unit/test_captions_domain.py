@@ -32,6 +32,7 @@ from replay.domain.errors import SubtitleError
 from replay.domain.srt import parse_srt
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_srt, render_webvtt
+from tests.french import raises_in_french
 
 B, R, V, P = (CaptionStatus.BROUILLON, CaptionStatus.RELECTURE, CaptionStatus.VALIDE,
               CaptionStatus.PUBLIE)
@@ -52,7 +53,7 @@ def test_transitions(current: CaptionStatus, target: CaptionStatus, allowed: boo
     if allowed:
         check_transition(current, target)
     else:
-        with pytest.raises(CaptionError, match="impossible"):
+        with raises_in_french(CaptionError, "impossible"):
             check_transition(current, target)
 
 
@@ -66,7 +67,7 @@ def test_transitions(current: CaptionStatus, target: CaptionStatus, allowed: boo
     ([Cue(1.0, 360_000.0, ("a",))], "repère 1 : horodatage au-delà"),
 ])
 def test_validation_refuses_with_the_cue_and_the_reason(cues: list[Cue], message: str) -> None:
-    with pytest.raises(CaptionError, match=message.replace(" : ", "\u00a0: ")):
+    with raises_in_french(CaptionError, message.replace(" : ", "\u00a0: ")):
         validate_cues(cues)
 
 
@@ -113,7 +114,7 @@ def test_find_replace(find: str, replace: str, whole: bool, case: bool, changed:
 
 
 def test_find_replace_refuses_empty_search() -> None:
-    with pytest.raises(CaptionError, match="vide"):
+    with raises_in_french(CaptionError, "vide"):
         find_replace(CUES, " ", "x")
 
 
@@ -169,7 +170,7 @@ def test_srt_round_trip() -> None:
      "avant le précédent"),
 ])
 def test_srt_refuses_with_the_line(text: str, line: int, reason: str) -> None:
-    with pytest.raises(SubtitleError, match=f"ligne {line}\u00a0: .*{reason}"):
+    with raises_in_french(SubtitleError, f"ligne {line}\u00a0: .*{reason}"):
         parse_srt(text)
 
 
@@ -181,7 +182,7 @@ def test_srt_drops_font_tags() -> None:
 def test_strict_webvtt_refuses_foreign_tags() -> None:
     text = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<i>a</i>\n<script>x</script>\n"
     assert parse_webvtt(text) == [Cue(1.0, 2.0, ("<i>a</i>", "x"))]
-    with pytest.raises(SubtitleError, match="ligne 5\u00a0: balise non autorisée"):
+    with raises_in_french(SubtitleError, "ligne 5\u00a0: balise non autorisée"):
         parse_webvtt(text, strict_markup=True)
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from replay.domain.chapters import Chapter, ChapterError, chapters_webvtt, parse_chapters
 from replay.domain.webvtt import parse_webvtt
+from replay.locale import describe
 
 
 def test_chapters_are_sorted_and_tidied() -> None:
@@ -37,7 +38,7 @@ def test_chapters_are_sorted_and_tidied() -> None:
 def test_bad_chapters_are_refused_in_french(value: object, message: str) -> None:
     with pytest.raises(ChapterError) as error:
         parse_chapters(value, 600.0)
-    assert message in str(error.value)
+    assert message in describe(error.value)
 
 
 def test_the_chapters_track_runs_each_chapter_to_the_next() -> None:

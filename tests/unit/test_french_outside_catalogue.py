@@ -4,6 +4,8 @@ templates outside it.
 - Python: every string constant of ``src/replay`` that holds French letters (accents,
   « », ’), except docstrings and the messages marked for the catalogue (``_``, ``N_``,
   ``ngettext``: their msgids are English), counts as French outside the catalogue.
+- Command line: every argparse ``help=``/``metavar=`` given a plain string (French without
+  accents included), but for symbols (``N``, ``SLUG``).
 - Templates (the service's pages and the published site's): the words of the static text
   and of the attributes people read (``aria-label``, ``title``, ``alt``, ``placeholder``,
   ``label``), outside ``_()``/``{% trans %}``, and the string constants of expressions
@@ -34,6 +36,7 @@ ALLOWED_MODULES: dict[str, str] = {
     "sample.py": "the generated sample event: a French programme and its French speech",
     "sample_words.py": "the French words the sample event's speech is made of",
 }
+TYPOGRAPHY = "French typography of cue lines: punctuation marks and their patterns"
 #: French strings that are data, not messages: (module, text).
 ALLOWED_STRINGS: dict[tuple[str, str], str] = {
     ("site/publish.py", "Français"): "the French subtitle track is named in its own language",
@@ -44,21 +47,36 @@ ALLOWED_STRINGS: dict[tuple[str, str], str] = {
     ("domain/streaming.py", r"[.?!…][\s»\"”’)\]]*$"): "a sentence's end: a pattern",
     ("domain/sentences.py", "»\"'”) \xa0"): "the closing punctuation a sentence may end with",
     ("live/demo.py", "Démo : le direct de la Mission Villes"): "the demo event's title: data",
+    ('domain/cues.py', '[.?!…]+[»\\"”’)\\]]*$'): TYPOGRAPHY,
+    ('domain/cues.py', '[,;:—–]+[»\\"”’)\\]]*$'): TYPOGRAPHY,
+    ('domain/cues.py', '?!:;».,…)]}”%'): TYPOGRAPHY,
+    ('domain/cues.py', '?!:;»%'): TYPOGRAPHY,
+    ('domain/cues.py', '«([{“'): TYPOGRAPHY,
+    ('domain/cues.py', '(?<=[^\\s\\u00a0«(\\[{“;:!?%])([;!?»%]|:(?![\\d/]))'): TYPOGRAPHY,
+    ('domain/cues.py', '«(?=[^\\s\\u00a0])'): TYPOGRAPHY,
+    ('domain/cues.py', '«'): TYPOGRAPHY,
+    ('domain/cues.py', '’'): TYPOGRAPHY,
+    ('domain/cues.py', '«»"“”()[],;:.?!…'): TYPOGRAPHY,
+    ('domain/livecues.py', '[ \\u00a0]*([;:!?»])'): TYPOGRAPHY,
+    ('domain/livecues.py', '«[ \\u00a0]*'): TYPOGRAPHY,
+    ('domain/livecues.py', '«'): TYPOGRAPHY,
+    ('domain/programme.py', 'Œ'): "slugs: a ligature spelled out, a table of letters",
+    ('domain/programme.py', 'œ'): "slugs: a ligature spelled out, a table of letters",
+    ('domain/programme.py', 'Æ'): "slugs: a ligature spelled out, a table of letters",
+    ('domain/programme.py', 'æ'): "slugs: a ligature spelled out, a table of letters",
+    ('domain/model.py', 'déjeuner'): "a title announcing a break: a word matched, not shown",
+    ('domain/captions.py', '[.?!…][»\\"”’)\\]\\u00a0]*$'): "a sentence's end: a pattern",
 }
 #: French still written in these modules (string constants), to move to the catalogue.
-#: `domain/` cannot import `replay.locale` (tests/unit/test_layers.py): its errors should
-#: carry an English message and its values, translated where they are shown. The API's
+#: `domain/` cannot import `replay.locale` (tests/unit/test_layers.py): its errors carry
+#: an English message (`replay.domain.errors.N_`) and its values, shown in French with
+#: `replay.locale.describe`; its labels and reasons returned as text are next. The API's
 #: OpenAPI texts (summaries, statuses, descriptions: api*.py tables, api_routes, api_models,
 #: openapi) and the request bodies' refusals (api_bodies, defined at class level) are next.
 PENDING: dict[str, int] = {
-    "domain/boundaries.py": 2, "domain/captions.py": 26, "domain/chapters.py": 16,
-    "domain/cues.py": 11, "domain/cutplan.py": 5, "domain/event_form.py": 10,
-    "domain/livecues.py": 3, "domain/model.py": 8, "domain/passwords.py": 3,
-    "domain/podcast.py": 15, "domain/programme.py": 12, "domain/publication.py": 11,
-    "domain/srt.py": 21, "domain/subtitle_files.py": 1, "domain/webvtt.py": 21,
-    "live/web.py": 6, "web/api.py": 20, "web/api_bodies.py": 37, "web/api_boundaries.py": 3,
-    "web/api_caption_sessions.py": 12, "web/api_captions.py": 8, "web/api_models.py": 1,
-    "web/api_routes.py": 16, "web/api_sessions.py": 10, "web/openapi.py": 1,
+    "domain/boundaries.py": 2, "domain/captions.py": 12, "domain/model.py": 7,
+    "domain/programme.py": 8, "domain/publication.py": 11,
+    "live/web.py": 6, "web/api.py": 1, "web/api_bodies.py": 4, "web/api_models.py": 1,
 }
 
 #: Words of the templates' static text that are not French to translate: the product's
@@ -133,6 +151,35 @@ def test_the_python_scan_sees_french_and_lets_messages_pass(tmp_path: Path) -> N
                       'D = f"Accès refusé{C}"\n'
                       'E = "plain ascii"\n', encoding="utf-8")
     assert french_strings(module) == [(6, "Accès refusé")]
+
+
+#: argparse metavars that are symbols, the same in every language.
+METAVAR_SYMBOLS = {"N", "SLUG"}
+
+
+def plain_argparse_texts(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of each `help=` or `metavar=` given a plain string: command-line texts
+    people read go through the catalogue, even French without accents (« DOSSIER »)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [(keyword.value.lineno, keyword.value.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Call) for keyword in node.keywords
+            if keyword.arg in {"help", "metavar"} and isinstance(keyword.value, ast.Constant)
+            and isinstance(keyword.value.value, str)
+            and keyword.value.value not in METAVAR_SYMBOLS]
+
+
+def test_command_line_texts_are_in_the_catalogue() -> None:
+    found = {path.relative_to(SRC).as_posix(): texts for path in sorted(SRC.rglob("*.py"))
+             if (texts := plain_argparse_texts(path))}
+    assert found == {}
+
+
+def test_the_argparse_scan_sees_plain_metavars(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text('p.add_argument("--out", metavar="DOSSIER", help=_("the folder"))\n'
+                      'p.add_argument("--n", metavar="N", help="le nombre")\n'
+                      'p.add_argument("--x", metavar=_("FILE"))\n', encoding="utf-8")
+    assert plain_argparse_texts(module) == [(1, "DOSSIER"), (2, "le nombre")]
 
 
 # -- templates -----------------------------------------------------------------------------

@@ -81,8 +81,10 @@ def _check_typography(msgid: str, text: str) -> None:
     for index, char in enumerate(text):
         if char in ":;?!»" and index > 0:
             before = text[index - 1]
-            # 09:28, +01:00, minutes:secondes: a colon in a notation, not punctuation
-            notation = char == ":" and (before.isdigit() or text[index + 1:index + 2].isalpha())
+            # 09:28, +01:00, minutes:secondes, https://: a colon in a notation, not
+            # punctuation
+            notation = char == ":" and (before.isdigit() or text[index + 1:index + 2].isalpha()
+                                        or text[index + 1:index + 3] == "//")
             assert notation or before in (NBSP, "\u202f"), (msgid, text)
         if char == "«":
             assert text[index + 1] in (NBSP, "\u202f"), (msgid, text)

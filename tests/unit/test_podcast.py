@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
+from replay.locale import describe
 
 
 def test_defaults_and_partial_updates() -> None:
@@ -34,7 +35,7 @@ def test_defaults_and_partial_updates() -> None:
 def test_bad_values_are_refused_in_french(body: dict[str, Any], field: str) -> None:
     with pytest.raises(PodcastError) as error:
         parse_podcast(body)
-    assert str(error.value).startswith(f"«\u00a0{field}\u00a0» invalide\u00a0: ")
+    assert describe(error.value).startswith(f"«\u00a0{field}\u00a0» invalide\u00a0: ")
 
 
 def test_options_round_trip_as_json() -> None:

@@ -17,6 +17,8 @@ from replay.domain.webvtt import (
     render_srt,
     render_webvtt,
 )
+from replay.locale import describe
+from tests.french import raises_in_french
 
 NBSP = "\u00a0"
 ALLOWED_TAG = re.compile(
@@ -95,7 +97,7 @@ def test_render_never_writes_a_blank_line_inside_a_cue() -> None:
     ],
 )
 def test_render_refuses_what_parse_would_refuse(cues: list[Cue], message: str) -> None:
-    with pytest.raises(SubtitleError, match=message):
+    with raises_in_french(SubtitleError, message):
         render_webvtt(cues)
 
 
@@ -184,7 +186,7 @@ CUE = "00:00:01.000 --> 00:00:02.000"
 def test_parse_refuses_malformed_files(text: str, line: int, reason: str) -> None:
     with pytest.raises(SubtitleError) as caught:
         parse_webvtt(text)
-    message = str(caught.value)
+    message = describe(caught.value)
     assert message.startswith(f"ligne {line}{NBSP}: ")
     assert reason in message
     # French typography: non-breaking spaces before : ; ? ! and inside « ».

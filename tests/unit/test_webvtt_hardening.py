@@ -8,6 +8,7 @@ from replay.domain.errors import SubtitleError
 from replay.domain.srt import parse_srt
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import forbidden_tag, parse_webvtt, render_webvtt, sanitise_line
+from tests.french import raises_in_french
 
 HOSTILE_TAGS = [
     '<v Jean" onmouseover="alert(1)>',
@@ -26,7 +27,7 @@ def test_tags_with_quotes_are_not_kept(tag: str) -> None:
     line = f"{tag}Bonjour</v>"
     assert forbidden_tag(line) == tag
     assert tag not in sanitise_line(line)
-    with pytest.raises(SubtitleError, match="balise non autorisée"):
+    with raises_in_french(SubtitleError, "balise non autorisée"):
         parse_webvtt(f"WEBVTT\n\n00:00.000 --> 00:01.000\n{line}\n", strict_markup=True)
     rendered = render_webvtt([Cue(0.0, 1.0, (line,))])
     assert tag not in rendered  # written as escaped text
@@ -41,17 +42,17 @@ def test_ordinary_tags_are_still_kept(tag: str) -> None:
 
 @pytest.mark.parametrize("stamp", ["٠٠:٠١.٠٠٠", "00:0١.000", "１２:00.000"])
 def test_only_ascii_digits_make_a_timestamp(stamp: str) -> None:
-    with pytest.raises(SubtitleError, match="horodatage invalide"):
+    with raises_in_french(SubtitleError, "horodatage invalide"):
         parse_webvtt(f"WEBVTT\n\n{stamp} --> 00:02.000\nx\n")
-    with pytest.raises(SubtitleError, match="horodatage invalide"):
+    with raises_in_french(SubtitleError, "horodatage invalide"):
         parse_srt(f"1\n{stamp.replace('.', ',')} --> 00:00:02,000\nx\n")
 
 
 @pytest.mark.parametrize("hours", ["100", "9" * 5000, "0" * 5000 + "100"])
 def test_hours_past_99_are_refused_whatever_their_length(hours: str) -> None:
-    with pytest.raises(SubtitleError, match="démesuré"):
+    with raises_in_french(SubtitleError, "démesuré"):
         parse_webvtt(f"WEBVTT\n\n{hours}:00:00.000 --> {hours}:00:01.000\nx\n")
-    with pytest.raises(SubtitleError, match="démesuré"):
+    with raises_in_french(SubtitleError, "démesuré"):
         parse_srt(f"1\n{hours}:00:00,000 --> {hours}:00:01,000\nx\n")
 
 

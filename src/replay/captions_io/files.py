@@ -31,10 +31,11 @@ import webvtt
 import webvtt.srt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
+from replay.domain.errors import SubtitleError
 from replay.domain.subtitle_files import Refusal, imported_cues
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import format_timestamp, written_cues
-from replay.locale import N_, _
+from replay.locale import N_
 
 NBSP: Final = "\u00a0"
 ARROW: Final = "-->"
@@ -55,11 +56,11 @@ def read_subtitles(data: bytes, filename: str) -> list[Cue] | Refusal:
     try:
         captions = webvtt.from_buffer(io.StringIO(text), format=kind).captions
     except (MalformedCaptionError, MalformedFileError):
-        return Refusal(_(DISAGREEMENT))
+        return Refusal(SubtitleError(DISAGREEMENT))
     found = [(c.start_time.in_milliseconds(), c.end_time.in_milliseconds()) for c in captions]
     expected = [(round(cue.start * 1000), round(cue.end * 1000)) for cue in checked]
     if found != expected:
-        return Refusal(_(DISAGREEMENT))
+        return Refusal(SubtitleError(DISAGREEMENT))
     return checked
 
 

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Literal
 
 from replay.domain.cues import cue_warnings, rules_for
-from replay.domain.errors import SubtitleError
+from replay.domain.errors import N_, SubtitleError
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import (
     MAX_CUE_CHARS,
@@ -39,8 +39,8 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 class CaptionError(SubtitleError):
     """A cue list or an edit that would make it invalid; says which cue (1-based) and why."""
 
-    def __init__(self, message: str, cue: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, /, cue: int | None = None, **values: object) -> None:
+        super().__init__(message, **values)
         self.cue = cue
 
 
@@ -91,8 +91,10 @@ def status_after_save(current: CaptionStatus) -> CaptionStatus:
 # -- validation --------------------------------------------------------------------------
 
 
-def _fail(index: int, reason: str) -> CaptionError:
-    return CaptionError(f"repère {index}{NBSP}: {reason}", index)
+def _fail(index: int, reason: str, /, **values: object) -> CaptionError:
+    """The error of cue `index`: `reason` (an English message) with its `values`."""
+    return CaptionError(N_("cue {index}: {reason}"), index, index=index,
+                        reason=SubtitleError(reason, **values))
 
 
 def clean_lines(text_or_lines: str | Sequence[str]) -> tuple[str, ...]:
@@ -111,31 +113,33 @@ def clean_cue(cue: Cue, index: int = 1) -> Cue:
     """`cue` with times to the millisecond and sanitised text; raises when unusable."""
     for value in (cue.start, cue.end):
         if not math.isfinite(value) or value < 0:
-            raise _fail(index, "horodatage négatif ou invalide")
+            raise _fail(index, N_("negative or invalid timestamp"))
     start, end = _ms(cue.start), _ms(cue.end)
     if end <= start:
-        raise _fail(index, "la fin doit venir après le début")
+        raise _fail(index, N_("the end must come after the start"))
     if end >= MAX_SECONDS:
-        raise _fail(index, "horodatage au-delà de 99 heures")
+        raise _fail(index, N_("timestamp beyond 99 hours"))
     if sum(len(line) for line in cue.lines) > MAX_CUE_CHARS:
-        raise _fail(index, f"plus de {MAX_CUE_CHARS}{NBSP}caractères, coupez-le en plusieurs "
-                           "repères")
+        raise _fail(index, N_("over {maximum} characters, cut it into several cues"),
+                    maximum=MAX_CUE_CHARS)
     lines = clean_lines(cue.lines)
     if not lines:
-        raise _fail(index, "repère sans texte")
+        raise _fail(index, N_("cue without text"))
     return Cue(start, end, lines)
 
 
 def validate_cues(cues: Sequence[Cue]) -> list[Cue]:
     """The list cleaned (see `clean_cue`); raises CaptionError naming the first bad cue."""
     if len(cues) > MAX_CUES:
-        raise _fail(MAX_CUES + 1, f"plus de {MAX_CUES}{NBSP}repères, découpez la session")
+        raise _fail(MAX_CUES + 1, N_("over {maximum} cues, split the session"),
+                    maximum=MAX_CUES)
     out: list[Cue] = []
     for index, cue in enumerate(cues, start=1):
         cleaned = clean_cue(cue, index)
         if out and cleaned.start < out[-1].start:
-            raise _fail(index, f"il commence ({format_timestamp(cleaned.start)}) avant le "
-                               f"repère précédent ({format_timestamp(out[-1].start)})")
+            raise _fail(index, N_("it starts ({start}) before the previous cue ({previous})"),
+                        start=format_timestamp(cleaned.start),
+                        previous=format_timestamp(out[-1].start))
         out.append(cleaned)
     return out
 
@@ -202,7 +206,7 @@ def diff_cues(old: Sequence[Cue], new: Sequence[Cue]) -> list[Change]:
 
 def find_pattern(find: str, *, whole_word: bool, case_sensitive: bool) -> re.Pattern[str]:
     if not find.strip():
-        raise CaptionError(f"texte à chercher vide{NBSP}: saisissez un mot ou une expression")
+        raise CaptionError(N_("text to search empty: type a word or a phrase"))
     pattern = re.escape(find)
     if whole_word:
         pattern = rf"(?<!\w){pattern}(?!\w)"
@@ -231,7 +235,8 @@ def find_replace(cues: Sequence[Cue], find: str, replace: str, *, whole_word: bo
 
 def _at(cues: Sequence[Cue], index: int) -> Cue:
     if not 0 <= index < len(cues):
-        raise CaptionError(f"repère {index + 1} inexistant (il y en a {len(cues)})")
+        raise CaptionError(N_("cue {number} does not exist (there are {count})"),
+                           number=index + 1, count=len(cues))
     return cues[index]
 
 
@@ -241,11 +246,11 @@ def split_cue(cues: Sequence[Cue], index: int, at: float, char_index: int) -> li
     cue = _at(cues, index)
     at = _ms(at)
     if not cue.start < at < cue.end:
-        raise _fail(index + 1, "le point de coupe doit tomber à l’intérieur du repère")
+        raise _fail(index + 1, N_("the cut point must fall inside the cue"))
     text = cue.text
     first, second = clean_lines(text[:char_index]), clean_lines(text[char_index:])
     if not first or not second:
-        raise _fail(index + 1, "la coupe laisserait un repère sans texte")
+        raise _fail(index + 1, N_("the cut would leave a cue without text"))
     return [*cues[:index], Cue(cue.start, at, first), Cue(at, cue.end, second),
             *cues[index + 1:]]
 
@@ -276,7 +281,7 @@ def nudge_cue(cues: Sequence[Cue], index: int, *, start: float = 0.0,
     before = cues[index - 1].start if index > 0 else 0.0
     after = cues[index + 1].start if index + 1 < len(cues) else math.inf
     if not before <= moved.start <= after:
-        raise _fail(index + 1, "le décalage le ferait passer avant ou après un repère voisin")
+        raise _fail(index + 1, N_("the shift would move it before or after a neighbouring cue"))
     return [*cues[:index], moved, *cues[index + 1:]]
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Final
 
+from replay.domain.errors import N_, ReplayError
 from replay.domain.webvtt import format_timestamp
 
-NBSP: Final = "\u00a0"
 _WHITE_SPACE: Final = re.compile(r"[ \t\r\n\f\v\u2028\u2029]+")
 MAX_CHAPTERS: Final = 200
 MAX_TITLE_CHARS: Final = 150
@@ -30,39 +30,38 @@ class Chapter:
         return {"start": self.start, "title": self.title}
 
 
-class ChapterError(ValueError):
-    """A French message naming the chapter (by its number) and what is wrong."""
+class ChapterError(ReplayError, ValueError):
+    """A message naming the chapter (by its number) and what is wrong."""
 
 
 def parse_chapters(value: object, duration: float) -> tuple[Chapter, ...]:
     """Chapters from JSON (``[{"start": s, "title": t}, ...]``), sorted by start; a
     session of `duration` seconds. `ChapterError` for anything else."""
     if not isinstance(value, list) or len(value) > MAX_CHAPTERS:
-        raise ChapterError(f"«{NBSP}chapters{NBSP}» invalide{NBSP}: une liste d’au plus "
-                           f"{MAX_CHAPTERS} chapitres, chacun avec «{NBSP}start{NBSP}» "
-                           f"(secondes) et «{NBSP}title{NBSP}».")
+        raise ChapterError(N_("“chapters” invalid: a list of {maximum} chapters at most, each "
+                              "with “start” (seconds) and “title”."), maximum=MAX_CHAPTERS)
     chapters = [_chapter(number, item, duration) for number, item in enumerate(value, 1)]
     chapters.sort(key=lambda c: c.start)
     for before, after in pairwise(chapters):
         if after.start - before.start < MIN_SPACING:
-            raise ChapterError(f"Les chapitres «{NBSP}{before.title}{NBSP}» et «{NBSP}"
-                               f"{after.title}{NBSP}» commencent à moins d’une seconde "
-                               "d’écart.")
+            raise ChapterError(N_("The chapters “{first}” and “{second}” start less than a "
+                                  "second apart."), first=before.title, second=after.title)
     return tuple(chapters)
 
 
 def _chapter(number: int, item: object, duration: float) -> Chapter:
     if not isinstance(item, dict):
-        raise ChapterError(f"Chapitre {number}{NBSP}: un objet avec «{NBSP}start{NBSP}» et "
-                           f"«{NBSP}title{NBSP}».")
+        raise ChapterError(N_("Chapter {number}: an object with “start” and “title”."),
+                           number=number)
     start, title = item.get("start"), item.get("title")
     if isinstance(start, bool) or not isinstance(start, int | float) or \
             not 0 <= start < duration:
-        raise ChapterError(f"Chapitre {number}{NBSP}: «{NBSP}start{NBSP}» doit être un nombre de "
-                           f"secondes entre 0 et la durée de la session ({duration:.0f}{NBSP}s).")
+        raise ChapterError(N_("Chapter {number}: “start” must be a number of seconds between 0 "
+                              "and the session's duration ({duration} s)."),
+                           number=number, duration=f"{duration:.0f}")
     if not isinstance(title, str) or not title.strip() or len(title) > MAX_TITLE_CHARS:
-        raise ChapterError(f"Chapitre {number}{NBSP}: un titre de 1 à {MAX_TITLE_CHARS} "
-                           "caractères est nécessaire.")
+        raise ChapterError(N_("Chapter {number}: a title of 1 to {maximum} characters is "
+                              "needed."), number=number, maximum=MAX_TITLE_CHARS)
     return Chapter(round(float(start), 3), _tidy(title))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 
-from replay.domain.errors import PlanError
+from replay.domain.errors import N_, PlanError
 from replay.domain.model import Session
 
 GAP_SCORE_CAP = 30.0
@@ -253,10 +253,11 @@ def check_plan(cuts: Sequence[Cut], duration: float) -> None:
     for cut in cuts:
         if not 0 <= cut.start < cut.end <= duration:
             raise PlanError(
-                f"session « {cut.title} »: {cut.start:.1f}–{cut.end:.1f} s is not a span "
-                f"inside the recording (0–{duration:.1f} s)"
-            )
+                N_("session “{title}”: {start}–{end} s is not a span inside the recording "
+                   "(0–{duration} s)"), title=cut.title, start=f"{cut.start:.1f}",
+                end=f"{cut.end:.1f}", duration=f"{duration:.1f}")
     ordered = sorted(cuts, key=lambda c: c.start)
     for first, second in pairwise(ordered):
         if second.start < first.end:
-            raise PlanError(f"sessions « {first.title} » and « {second.title} » overlap")
+            raise PlanError(N_("sessions “{first}” and “{second}” overlap"),
+                            first=first.title, second=second.title)

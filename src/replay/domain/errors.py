@@ -1,8 +1,62 @@
-"""Errors a user can act on. Every message says what is wrong and what to do."""
+"""Errors a user can act on. Every message says what is wrong and what to do.
+
+`domain/` speaks English and never translates (it may not import `replay.locale`): an
+error carries an English message, marked ``N_`` for the catalogue, and its named values;
+the faces (web, CLI, jobs) show it in French with `replay.locale.describe`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: Turns an English message into the language it is shown in.
+Translate = Callable[[str], str]
+
+
+def N_(message: str) -> str:
+    """Marks an English `message` for the catalogue; it is translated where it is shown."""
+    return message
+
+
+def _untranslated(message: str) -> str:
+    return message
 
 
 class ReplayError(Exception):
-    """Base of errors reported to the user as one line, with a non-zero exit."""
+    """Base of errors reported to the user as one line, with a non-zero exit.
+
+    `msgid`: the message, with ``{name}`` holes for `values`; a value that is itself a
+    `ReplayError` (a reason) is rendered in the same language.
+    """
+
+    def __init__(self, msgid: str, /, **values: object) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.values = values
+
+    def render(self, translate: Translate = _untranslated) -> str:
+        """The message in `translate`'s language (as written by default), values put in."""
+        text = translate(self.msgid) if self.msgid else ""
+        if not self.values:
+            return text
+        return text.format(**{name: value.render(translate) if isinstance(value, ReplayError)
+                              else value for name, value in self.values.items()})
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled with its values (an error crosses to and from worker processes); the
+        # default would call the subclass's __init__ with `args` alone.
+        return _restored, (type(self), self.args, self.__dict__)
+
+
+def _restored(kind: type[ReplayError], args: tuple[object, ...],
+              state: dict[str, object]) -> ReplayError:
+    error = kind.__new__(kind, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ProgrammeError(ReplayError):

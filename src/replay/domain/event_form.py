@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from replay.domain.errors import ReplayError
+from replay.domain.errors import N_, ReplayError
 from replay.domain.model import Event
 from replay.domain.programme import slugify
 
-NBSP = "\u00a0"
 MAX_TITLE = 200
 MAX_ROOMS = 50
 FIELDS = ("title", "start", "end", "timezone", "rooms")
@@ -24,8 +23,8 @@ FIELDS = ("title", "start", "end", "timezone", "rooms")
 class EventFormError(ReplayError):
     """A field of the event form is wrong; `field` names it."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, /, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
@@ -44,23 +43,22 @@ def event_from_form(fields: Mapping[str, str], programme: Event | None = None) -
     values = {name: fields.get(name, "").strip() for name in FIELDS}
     title = values["title"] or (programme.title if programme else "")
     if not title:
-        raise EventFormError("title", f"Nom manquant{NBSP}: donnez le nom de l’évènement, ou "
-                                      "importez son programme.")
+        raise EventFormError("title", N_("Name missing: give the event's name, or import its "
+                                         "programme."))
     if len(title) > MAX_TITLE:
-        raise EventFormError("title", f"Nom trop long{NBSP}: {MAX_TITLE}{NBSP}caractères au "
-                                      "plus.")
+        raise EventFormError("title", N_("Name too long: {maximum} characters at most."),
+                             maximum=MAX_TITLE)
     start = _date(values["start"], "start", programme.start if programme else None)
     end = _date(values["end"], "end", programme.end if programme else None)
     if end < start:
-        raise EventFormError("end", f"La date de fin précède celle du début{NBSP}: "
-                                    "corrigez l’une des deux.")
+        raise EventFormError("end", N_("The end date comes before the start date: correct one "
+                                       "of them."))
     zone = values["timezone"] or (programme.timezone if programme else "")
     _check_zone(zone)
     rooms = _rooms(split_rooms(values["rooms"]), programme)
     slug = programme.slug if programme else slugify(title)
     if not slug:
-        raise EventFormError("title", f"Nom inutilisable{NBSP}: il doit contenir des lettres "
-                                      "ou des chiffres.")
+        raise EventFormError("title", N_("Name unusable: it must hold letters or digits."))
     base = programme or Event(slug=slug, title=title, start=start, end=end, timezone=zone,
                               rooms=rooms)
     return dataclasses.replace(base, title=title, start=start, end=end, timezone=zone,
@@ -71,14 +69,15 @@ def _date(text: str, field: str, fallback: date | None) -> date:
     if not text:
         if fallback is not None:
             return fallback
-        label = "début" if field == "start" else "fin"
-        raise EventFormError(field, f"Date de {label} manquante{NBSP}: choisissez-la, ou "
-                                    "importez le programme.")
+        missing = (N_("Start date missing: choose it, or import the programme.")
+                   if field == "start" else
+                   N_("End date missing: choose it, or import the programme."))
+        raise EventFormError(field, missing)
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise EventFormError(field, f"Date «{NBSP}{text}{NBSP}» illisible{NBSP}: écrivez-la "
-                                    "comme 2026-03-03.") from None
+        raise EventFormError(field, N_("Date “{text}” unreadable: write it like 2026-03-03."),
+                             text=text) from None
 
 
 def _check_zone(name: str) -> None:
@@ -87,9 +86,9 @@ def _check_zone(name: str) -> None:
             raise ValueError(name)
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise EventFormError("timezone", f"Fuseau horaire «{NBSP}{name}{NBSP}» inconnu{NBSP}: "
-                                         "choisissez-en un dans la liste, par exemple "
-                                         "Europe/Paris.") from None
+        raise EventFormError("timezone", N_("Time zone “{name}” unknown: choose one from the "
+                                            "list, Europe/Paris for instance."),
+                             name=name) from None
 
 
 def _rooms(given: tuple[str, ...], programme: Event | None) -> tuple[str, ...]:
@@ -98,8 +97,8 @@ def _rooms(given: tuple[str, ...], programme: Event | None) -> tuple[str, ...]:
     rooms = given + tuple(room for room in (programme.rooms if programme else ())
                           if room.casefold() not in known)
     if not rooms:
-        raise EventFormError("rooms", f"Aucune salle{NBSP}: donnez au moins une salle, une par "
-                                      "ligne.")
+        raise EventFormError("rooms", N_("No room: give one room at least, one a line."))
     if len(rooms) > MAX_ROOMS:
-        raise EventFormError("rooms", f"Trop de salles{NBSP}: {MAX_ROOMS} au plus.")
+        raise EventFormError("rooms", N_("Too many rooms: {maximum} at most."),
+                             maximum=MAX_ROOMS)
     return rooms

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from replay.domain.errors import ReplayError
+from replay.domain.errors import N_, ReplayError
 
 MIN_LENGTH: Final = 12
 MAX_LENGTH: Final = 1024  # scrypt cost does not depend on length, but keep inputs sane
@@ -65,14 +65,14 @@ LEGACY_PARAMS: Final = ScryptParams(n=1 << 14)
 
 
 def check_new_password(password: str) -> None:
-    """Raise `PasswordError` with a French message when a new password is not acceptable."""
+    """Raise `PasswordError` (a message for people) when a new password is not acceptable."""
     if len(password) < MIN_LENGTH:
         raise PasswordError(
-            f"Le mot de passe doit compter au moins {MIN_LENGTH}{NBSP}caractères "
-            f"(il en compte {len(password)}). Une phrase de quelques mots convient bien.")
+            N_("The password must have at least {minimum} characters (it has {length}). A "
+               "sentence of a few words does well."), minimum=MIN_LENGTH, length=len(password))
     if len(password) > MAX_LENGTH:
-        raise PasswordError(
-            f"Le mot de passe ne doit pas dépasser {MAX_LENGTH}{NBSP}caractères.")
+        raise PasswordError(N_("The password must not exceed {maximum} characters."),
+                            maximum=MAX_LENGTH)
 
 
 def hash_password(password: str, *, params: ScryptParams | None = None,

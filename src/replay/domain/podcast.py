@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-NBSP: Final = "\u00a0"
+from replay.domain.errors import N_, ReplayError
+
 _WHITE_SPACE: Final = re.compile(r"[ \t\r\n\f\v\u2028\u2029]+")
 #: Apple Podcasts' top-level categories, as the ``text`` of ``itunes:category``.
 CATEGORIES: Final = (
@@ -40,8 +41,8 @@ class PodcastOptions:
                 "image": self.image}
 
 
-class PodcastError(ValueError):
-    """A French message saying which field is wrong and what it accepts."""
+class PodcastError(ReplayError, ValueError):
+    """A message saying which field is wrong and what it accepts."""
 
 
 def parse_podcast(body: dict[str, Any], current: PodcastOptions | None = None) -> PodcastOptions:
@@ -49,21 +50,20 @@ def parse_podcast(body: dict[str, Any], current: PodcastOptions | None = None) -
     base = current or PodcastOptions()
     author = body.get("author", base.author)
     if not isinstance(author, str) or len(author) > MAX_AUTHOR_CHARS:
-        raise PodcastError(f"«{NBSP}author{NBSP}» invalide{NBSP}: un texte d’au plus "
-                           f"{MAX_AUTHOR_CHARS} caractères (vide{NBSP}: le titre de "
-                           "l’évènement).")
+        raise PodcastError(N_("“author” invalid: a text of {maximum} characters at most "
+                              "(empty: the event's title)."), maximum=MAX_AUTHOR_CHARS)
     category = body.get("category", base.category)
     if category not in CATEGORIES:
-        raise PodcastError(f"«{NBSP}category{NBSP}» invalide{NBSP}: l’une des catégories d’Apple "
-                           f"Podcasts ({', '.join(CATEGORIES)}).")
+        raise PodcastError(N_("“category” invalid: one of Apple Podcasts' categories "
+                              "({categories})."), categories=", ".join(CATEGORIES))
     explicit = body.get("explicit", base.explicit)
     if not isinstance(explicit, bool):
-        raise PodcastError(f"«{NBSP}explicit{NBSP}» invalide{NBSP}: true ou false.")
+        raise PodcastError(N_("“explicit” invalid: true or false."))
     image = body.get("image", base.image)
     if not isinstance(image, str) or (image and not _https(image)):
-        raise PodcastError(f"«{NBSP}image{NBSP}» invalide{NBSP}: l’adresse complète "
-                           "(https://…) d’une image carrée de 1400 à 3000 pixels de côté, "
-                           "ou vide pour l’affiche de la dernière session.")
+        raise PodcastError(N_("“image” invalid: the full address (https://…) of a square "
+                              "image of 1400 to 3000 pixels a side, or empty for the last "
+                              "session's poster."))
     return PodcastOptions(_tidy(author), category, explicit, image.strip())
 
 
@@ -75,10 +75,10 @@ def _https(address: str) -> bool:
 
 
 def relative_links_warning() -> str:
-    """Said at publication when the feeds can only link relatively (no public address)."""
-    return ("Le podcast est publié avec des liens relatifs, faute d’adresse publique du "
-            f"site (réglage «{NBSP}public_url{NBSP}»){NBSP}: les applications de podcast le "
-            "refuseront.")
+    """Said at publication when the feeds can only link relatively (no public address): an
+    English message, translated where it is said."""
+    return N_("The podcast is published with relative links, for want of the site's public "
+              "address (setting “public_url”): podcast applications will refuse it.")
 
 
 def _tidy(text: str) -> str:

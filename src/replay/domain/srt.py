@@ -3,7 +3,7 @@
 A block is a cue number, a timing line ``HH:MM:SS,mmm --> HH:MM:SS,mmm`` and at least
 one line of text; blocks are separated by blank lines. Only <i> <b> <u> are kept
 (``<font …>`` and ``{\\an8}``-style overrides are dropped, as players do); any other
-tag is refused. A malformed file raises SubtitleError("ligne N : raison"), in French,
+tag is refused. A malformed file raises SubtitleError("line N: reason") (shown in French),
 and nothing of it is kept.
 """
 
@@ -12,11 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from replay.domain.errors import SubtitleError
+from replay.domain.errors import N_, SubtitleError
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import check_cue_limits
 
-_NBSP = "\u00a0"
 _ARROW = "-->"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TIMING = re.compile(r"(\S+)[ \t]+-->[ \t]+(\S+)(?:[ \t]+X1:.*)?")
@@ -35,20 +34,22 @@ class _Line:
     text: str
 
 
-def _fail(number: int, reason: str) -> SubtitleError:
-    return SubtitleError(f"ligne {number}{_NBSP}: {reason}")
+def _fail(number: int, reason: str, /, **values: object) -> SubtitleError:
+    """The error at line `number`: `reason` (an English message) with its `values`."""
+    return SubtitleError(N_("line {line}: {reason}"), line=number,
+                         reason=SubtitleError(reason, **values))
 
 
 def parse_srt(text: str) -> list[Cue]:
     """The cues of an SRT file, in order; raises SubtitleError naming the line."""
     blocks = _blocks(text)
     if not blocks:
-        raise _fail(1, "fichier vide, aucun repère")
+        raise _fail(1, N_("empty file, no cue"))
     cues: list[Cue] = []
     for block in blocks:
         cue = _parse_block(block)
         if cues and cue.start < cues[-1].start:
-            raise _fail(block[0].number, "ce repère commence avant le précédent")
+            raise _fail(block[0].number, N_("this cue starts before the previous one"))
         check_cue_limits(cue, len(cues) + 1, block[0].number)
         cues.append(cue)
     return cues
@@ -72,55 +73,55 @@ def _blocks(text: str) -> list[list[_Line]]:
 def _parse_block(block: list[_Line]) -> Cue:
     head = block[0]
     if _ARROW in head.text:
-        raise _fail(head.number, "numéro de repère manquant avant la ligne de temps")
+        raise _fail(head.number, N_("cue number missing before the timing line"))
     if not _NUMBER.fullmatch(head.text.strip()):
-        raise _fail(head.number, f"numéro de repère attendu, trouvé «{_NBSP}"
-                                 f"{head.text.strip()[:40]}{_NBSP}»")
+        raise _fail(head.number, N_("cue number expected, found “{text}”"),
+                    text=head.text.strip()[:40])
     if len(block) < 2:
-        raise _fail(head.number, "ligne de temps manquante après le numéro")
+        raise _fail(head.number, N_("timing line missing after the number"))
     start, end = _parse_timing(block[1])
     lines = tuple(_text_line(line) for line in block[2:])
     if not any(line.strip() for line in lines):
-        raise _fail(block[1].number, "repère sans texte")
+        raise _fail(block[1].number, N_("cue without text"))
     return Cue(start, end, lines)
 
 
 def _text_line(line: _Line) -> str:
     if _ARROW in line.text:
-        raise _fail(line.number, "il manque une ligne vide avant ce repère")
+        raise _fail(line.number, N_("a blank line is missing before this cue"))
     text = _OVERRIDE.sub("", _DROPPED_TAG.sub("", line.text))
     for tag in _TAG.finditer(text):
         if not _KEPT_TAG.fullmatch(tag.group()):
-            raise _fail(line.number, f"balise non autorisée «{_NBSP}{tag.group()[:40]}"
-                                     f"{_NBSP}», seules <i> <b> <u> sont admises")
+            raise _fail(line.number, N_("tag “{tag}” not allowed, only <i> <b> <u> are"),
+                        tag=tag.group()[:40])
     return text.strip()
 
 
 def _parse_timing(line: _Line) -> tuple[float, float]:
     match = _TIMING.fullmatch(line.text.strip())
     if match is None:
-        raise _fail(line.number, f"ligne de temps illisible, attendu «{_NBSP}HH:MM:SS,mmm "
-                                 f"--> HH:MM:SS,mmm{_NBSP}»")
+        raise _fail(line.number, N_("timing line unreadable, expected “{expected}”"),
+                    expected="HH:MM:SS,mmm --> HH:MM:SS,mmm")
     start = _timestamp(match.group(1), line.number)
     end = _timestamp(match.group(2), line.number)
     if end <= start:
-        raise _fail(line.number, "la fin du repère doit venir après son début")
+        raise _fail(line.number, N_("the cue's end must come after its start"))
     return start, end
 
 
 def _timestamp(text: str, number: int) -> float:
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
-        raise _fail(number, f"horodatage invalide «{_NBSP}{text[:40]}{_NBSP}», attendu "
-                            "HH:MM:SS,mmm")
+        raise _fail(number, N_("invalid timestamp “{text}”, expected {expected}"),
+                    text=text[:40], expected="HH:MM:SS,mmm")
     if len(match.group(1).lstrip("0")) > len(str(_MAX_HOURS)):
-        raise _fail(number, f"horodatage démesuré «{_NBSP}{text[:40]}{_NBSP}» (plus de "
-                            f"{_MAX_HOURS} heures)")
+        raise _fail(number, N_("timestamp too large “{text}” (over {hours} hours)"),
+                    text=text[:40], hours=_MAX_HOURS)
     hours, minutes, seconds, millis = (int(group) for group in match.groups())
     if hours > _MAX_HOURS:
-        raise _fail(number, f"horodatage démesuré «{_NBSP}{text[:40]}{_NBSP}» (plus de "
-                            f"{_MAX_HOURS} heures)")
+        raise _fail(number, N_("timestamp too large “{text}” (over {hours} hours)"),
+                    text=text[:40], hours=_MAX_HOURS)
     if minutes > 59 or seconds > 59:
-        raise _fail(number, f"horodatage invalide «{_NBSP}{text[:40]}{_NBSP}», minutes et "
-                            "secondes < 60")
+        raise _fail(number, N_("invalid timestamp “{text}”, minutes and seconds < 60"),
+                    text=text[:40])
     return (hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis) / 1000

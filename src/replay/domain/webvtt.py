@@ -14,10 +14,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from replay.domain.errors import SubtitleError
+from replay.domain.errors import N_, SubtitleError
 from replay.domain.transcript import Cue
 
-_NBSP = "\u00a0"
 _ARROW = "-->"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TAG = re.compile(r"<[^<>\n]*>")
@@ -40,8 +39,9 @@ MAX_CUES = 20_000
 MAX_CUE_CHARS = 1_000
 
 
-def _quoted(text: str) -> str:
-    return f"«{_NBSP}{text}{_NBSP}»"
+def _grouped(number: int) -> str:
+    """12 345: thousands set apart by a narrow no-break space, as French writes them."""
+    return f"{number:,}".replace(",", "\u202f")
 
 
 # --- rendering --------------------------------------------------------------------
@@ -113,11 +113,12 @@ def _renderable(cues: Sequence[Cue]) -> Iterator[tuple[int, list[str], Cue]]:
 
 def _check_renderable(index: int, cue: Cue, previous_start: float) -> None:
     if round(cue.start * 1000) < round(previous_start * 1000):
-        raise SubtitleError(f"repère {index}{_NBSP}: il commence avant le précédent")
+        raise SubtitleError(N_("cue {index}: it starts before the previous one"), index=index)
     if round(cue.end * 1000) <= round(cue.start * 1000):
-        raise SubtitleError(f"repère {index}{_NBSP}: la fin doit venir après le début")
+        raise SubtitleError(N_("cue {index}: the end must come after the start"), index=index)
     if cue.end >= (_MAX_HOURS + 1) * 3600:
-        raise SubtitleError(f"repère {index}{_NBSP}: horodatage au-delà de {_MAX_HOURS} heures")
+        raise SubtitleError(N_("cue {index}: timestamp beyond {hours} hours"), index=index,
+                            hours=_MAX_HOURS)
 
 
 def _visible(line: str) -> str:
@@ -153,14 +154,16 @@ class _Line:
     text: str
 
 
-def _fail(number: int, reason: str) -> SubtitleError:
-    return SubtitleError(f"ligne {number}{_NBSP}: {reason}")
+def _fail(number: int, reason: str, /, **values: object) -> SubtitleError:
+    """The error at line `number`: `reason` (an English message) with its `values`."""
+    return SubtitleError(N_("line {line}: {reason}"), line=number,
+                         reason=SubtitleError(reason, **values))
 
 
 def parse_webvtt(text: str, *, strict_markup: bool = False) -> list[Cue]:
     """The cues of a WebVTT file; NOTE, STYLE and REGION blocks are dropped.
 
-    Raises SubtitleError("ligne N : raison") for anything malformed. Tags other than
+    Raises SubtitleError("line N: reason") for anything malformed. Tags other than
     the kept WebVTT ones are dropped, or refused with `strict_markup` (uploads)."""
     lines = [_Line(number, line) for number, line in enumerate(_split_lines(text), start=1)]
     blocks = _blocks(lines)
@@ -171,7 +174,7 @@ def parse_webvtt(text: str, *, strict_markup: bool = False) -> list[Cue]:
         if cue is None:
             continue
         if cues and cue.start < cues[-1].start:
-            raise _fail(block[0].number, "ce repère commence avant le précédent")
+            raise _fail(block[0].number, N_("this cue starts before the previous one"))
         check_cue_limits(cue, len(cues) + 1, block[0].number)
         cues.append(cue)
     return cues
@@ -181,11 +184,11 @@ def check_cue_limits(cue: Cue, count: int, number: int) -> None:
     """Refuse the `count`-th cue of a file (at line `number`) past `MAX_CUES`, or longer
     than `MAX_CUE_CHARS`."""
     if count > MAX_CUES:
-        raise _fail(number, f"plus de {MAX_CUES:,}".replace(",", "\u202f")
-                    + f"{_NBSP}repères, découpez le fichier")
+        raise _fail(number, N_("over {maximum} cues, split the file"),
+                    maximum=_grouped(MAX_CUES))
     if sum(len(line) for line in cue.lines) > MAX_CUE_CHARS:
-        raise _fail(number, f"repère de plus de {MAX_CUE_CHARS:,}".replace(",", "\u202f")
-                    + f"{_NBSP}caractères, coupez-le en plusieurs repères")
+        raise _fail(number, N_("cue of over {maximum} characters, cut it into several cues"),
+                    maximum=_grouped(MAX_CUE_CHARS))
 
 
 def _split_lines(text: str) -> list[str]:
@@ -212,10 +215,11 @@ def _blocks(lines: list[_Line]) -> list[list[_Line]]:
 def _check_header(header: list[_Line], lines: list[_Line]) -> None:
     first = lines[0].text if lines else ""
     if not header or header[0].number != 1 or not re.fullmatch(r"WEBVTT(?:[ \t].*)?", first):
-        raise _fail(1, f"le fichier doit commencer par {_quoted('WEBVTT')}")
+        raise _fail(1, N_("the file must start with “{header}”"), header="WEBVTT")
     for line in header[1:]:
         if _ARROW in line.text:
-            raise _fail(line.number, "il manque une ligne vide entre l’en-tête et ce repère")
+            raise _fail(line.number, N_("a blank line is missing between the header and this "
+                                        "cue"))
 
 
 def _parse_block(block: list[_Line], strict_markup: bool = False) -> Cue | None:
@@ -226,14 +230,14 @@ def _parse_block(block: list[_Line], strict_markup: bool = False) -> Cue | None:
     # A first line that looks like a time is a broken timing line, not an identifier.
     timing_index = 0 if _ARROW in head or re.match(r"\d+:\d", head) else 1
     if timing_index >= len(block):
-        raise _fail(block[0].number, f"ligne de temps ({_quoted('début --> fin')}) manquante")
+        raise _fail(block[0].number, N_("timing line (“start --> end”) missing"))
     timing = block[timing_index]
     try:
         start, end = _parse_timing(timing)
     except SubtitleError:
         if timing_index == 0 and len(block) > 1 and _ARROW in block[1].text:
-            reason = f"un identifiant ne peut contenir {_quoted(_ARROW)}"
-            raise _fail(timing.number, reason) from None
+            raise _fail(timing.number, N_("an identifier cannot hold “{arrow}”"),
+                        arrow=_ARROW) from None
         raise
     payload = block[timing_index + 1 :]
     _check_no_arrow(payload)
@@ -241,22 +245,22 @@ def _parse_block(block: list[_Line], strict_markup: bool = False) -> Cue | None:
         _check_markup(payload)
     lines = tuple(line for line in (_clean(item.text) for item in payload) if line.strip())
     if not any(_visible(line).strip() for line in lines):
-        raise _fail(timing.number, "repère sans texte")
+        raise _fail(timing.number, N_("cue without text"))
     return Cue(start, end, lines)
 
 
 def _check_no_arrow(lines: list[_Line]) -> None:
     for line in lines:
         if _ARROW in line.text:
-            raise _fail(line.number, "il manque une ligne vide avant ce repère")
+            raise _fail(line.number, N_("a blank line is missing before this cue"))
 
 
 def _check_markup(lines: list[_Line]) -> None:
     for line in lines:
         tag = forbidden_tag(line.text)
         if tag is not None:
-            raise _fail(line.number, f"balise non autorisée {_quoted(tag)}, seules "
-                                     "<i> <b> <u> <c> <v> <lang> sont admises")
+            raise _fail(line.number, N_("tag “{tag}” not allowed, only <i> <b> <u> <c> <v> "
+                                        "<lang> are"), tag=tag)
 
 
 def forbidden_tag(line: str) -> str | None:
@@ -279,26 +283,29 @@ def visible_text(line: str) -> str:
 def _parse_timing(line: _Line) -> tuple[float, float]:
     match = _TIMING.fullmatch(line.text)
     if match is None:
-        raise _fail(line.number, f"ligne de temps illisible, attendu {_quoted('début --> fin')}")
+        raise _fail(line.number, N_("timing line unreadable, expected “start --> end”"))
     start = _parse_timestamp(match.group(1), line.number)
     end = _parse_timestamp(match.group(2), line.number)
     if end <= start:
-        raise _fail(line.number, "la fin du repère doit venir après son début")
+        raise _fail(line.number, N_("the cue's end must come after its start"))
     return start, end
 
 
 def _parse_timestamp(text: str, number: int) -> float:
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
-        raise _fail(number, f"horodatage invalide {_quoted(text[:40])}, attendu HH:MM:SS.mmm")
+        raise _fail(number, N_("invalid timestamp “{text}”, expected {expected}"),
+                    text=text[:40], expected="HH:MM:SS.mmm")
     if len((match.group(1) or "").lstrip("0")) > len(str(_MAX_HOURS)):
-        raise _fail(number, f"horodatage démesuré {_quoted(text[:40])} (plus de {_MAX_HOURS} "
-                            "heures)")
+        raise _fail(number, N_("timestamp too large “{text}” (over {hours} hours)"),
+                    text=text[:40], hours=_MAX_HOURS)
     hours, minutes, seconds, millis = (int(group or 0) for group in match.groups())
     if hours > _MAX_HOURS:
-        raise _fail(number, f"horodatage démesuré {_quoted(text)} (plus de {_MAX_HOURS} heures)")
+        raise _fail(number, N_("timestamp too large “{text}” (over {hours} hours)"),
+                    text=text, hours=_MAX_HOURS)
     if minutes > 59 or seconds > 59:
-        raise _fail(number, f"horodatage invalide {_quoted(text[:40])}, minutes et secondes < 60")
+        raise _fail(number, N_("invalid timestamp “{text}”, minutes and seconds < 60"),
+                    text=text[:40])
     return (hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis) / 1000
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from replay.domain.errors import ReplayError
 from replay.domain.retry import RetryPolicy, next_delay
 from replay.jobs.queue import JSON, Job, JobQueue, PermanentError
+from replay.locale import describe as in_french
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +268,7 @@ class Worker:
 def describe(error: BaseException) -> str:
     """The reason shown to the organiser: our errors speak for themselves, others say
     what they are."""
-    text = str(error).strip()
+    text = (in_french(error) if isinstance(error, ReplayError) else str(error)).strip()
     if isinstance(error, ReplayError | PermanentError | JobTimeout) and text:
         return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__

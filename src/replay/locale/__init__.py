@@ -22,6 +22,8 @@ from typing import Final
 from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal
 
+from replay.domain.errors import ReplayError
+
 DOMAIN: Final = "replay"
 LOCALE_DIR: Final = Path(__file__).parent
 LANGUAGE: Final = "fr"
@@ -45,6 +47,12 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The French form of a message that depends on the number `n`."""
     return translations().ngettext(singular, plural, n)
+
+
+def describe(error: ReplayError) -> str:
+    """`error`'s message in French (the domain's errors carry an English message and its
+    values; the faces' are already French, and pass unchanged)."""
+    return error.render(_)
 
 
 def N_(message: str) -> str:

@@ -26,7 +26,7 @@ from replay.domain.captions import (
 from replay.domain.publication import VALIDATED, PublicationRule, Track, text_goes_out
 from replay.domain.transcript import Cue
 from replay.jobs.queue import JobQueue
-from replay.locale import N_, _
+from replay.locale import N_, _, describe
 from replay.services.captions import (
     default_options,
     digest,
@@ -166,7 +166,7 @@ async def change_status(settings: Settings, db: StoreRunner, queue: JobQueue,
     try:
         check_transition(state.status, wanted)
     except CaptionError as exc:
-        raise Conflict(_("Change refused: {reason}.").format(reason=exc)) from None
+        raise Conflict(_("Change refused: {reason}.").format(reason=describe(exc))) from None
     if wanted is CaptionStatus.PUBLIE:
         return await publish(settings, db, queue, track, state,
                              check_publisher=check_publisher)

@@ -12,7 +12,7 @@ from replay.domain.cutplan import Cut, move_boundary
 from replay.domain.errors import PlanError
 from replay.domain.stages import PlanReview
 from replay.jobs.queue import JobQueue
-from replay.locale import _
+from replay.locale import _, describe
 from replay.services.errors import Conflict, NotFound, Refused
 from replay.services.work import enqueue_session, publish_job
 from replay.store.db import Recording
@@ -56,7 +56,7 @@ def move_boundaries(plans: PlanRepository, *, recording: Recording, guid: str,
     except PlanError as exc:
         raise Refused(_("Boundary refused ({reason}): choose a start and an end within the "
                         "recording, without overlapping the neighbouring sessions.").format(
-                            reason=exc)) from None
+                            reason=describe(exc))) from None
     doubts = implausible(next(c for c in cuts if c.guid == guid),
                          next(c for c in moved if c.guid == guid))
     if doubts and not confirmed:

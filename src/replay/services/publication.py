@@ -61,7 +61,7 @@ class Withdrawal:
 def publication_warnings(settings: Settings) -> list[str]:
     """What organisers are told where they publish (the CLI, the dashboard, the API):
     without the site's public address, the podcast feed links relatively."""
-    return [] if settings.public_url else [relative_links_warning()]
+    return [] if settings.public_url else [_(relative_links_warning())]
 
 
 def publication_rule(captions: Captions, settings: Settings, event_slug: str) -> PublicationRule:

@@ -27,6 +27,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event, Session, path_component
 from replay.domain.podcast import PodcastOptions, relative_links_warning
 from replay.domain.webvtt import parse_webvtt
+from replay.locale import _
 from replay.media.commands import MASTER_PLAYLIST, add_subtitle_renditions
 from replay.media.timestamps import timestamp_map
 from replay.site.feeds import FeedItem, atom_feed, podcast_feed
@@ -134,7 +135,7 @@ async def publish_event(
     """
     uploader = Uploader(objects)
     if not base_url:
-        uploader.warnings.append(relative_links_warning())
+        uploader.warnings.append(_(relative_links_warning()))
         log.warning("event %s: the feeds carry relative links (no public_url)", event.slug)
     for name, data in static_assets():
         await uploader.data(f"{event.slug}/assets/{name}", data)

@@ -3,7 +3,7 @@
 `setup_api(app)` registers the routes of this module and of `api_sessions` (cut plans,
 session status, retry, publish), each declared once in a table (``ROUTES``, see
 `replay.web.api_routes`), and mounts the tus sub-application at ``/api/uploads/``
-(documented beside, `TUS_PATHS`). It needs `setup_auth` on the same
+(documented beside, `tus_paths`). It needs `setup_auth` on the same
 application (every handler checks the role) and the factory's SETTINGS, DB (the store, on
 its own thread) and QUEUE.
 
@@ -26,7 +26,7 @@ from replay.domain.addresses import AddressPolicy, is_public_address
 from replay.domain.event_form import FIELDS, EventFormError, event_from_form
 from replay.domain.model import Event, Session
 from replay.domain.publication import DEFAULT_RULE, PublicationRule, parse_rule
-from replay.locale import _
+from replay.locale import N_, _, describe
 from replay.services import admission, programmes
 from replay.services.errors import ServiceError
 from replay.settings import Settings
@@ -54,6 +54,7 @@ from replay.web.api_routes import (
     add_api_routes,
     query_param,
     ref,
+    translated,
 )
 from replay.web.auth import Role, authorizer, current_user
 from replay.web.errors import APIError, api_error, json_response
@@ -195,7 +196,7 @@ def _new_event(found: EventRequest) -> Event:
     try:
         return event_from_form(found.fields, found.programme)
     except EventFormError as exc:
-        raise APIError(400, str(exc), field=exc.field) from None
+        raise APIError(400, describe(exc), field=exc.field) from None
 
 
 def _rule_field(found: EventRequest) -> PublicationRule:
@@ -489,37 +490,38 @@ _EVENT_BODY: Final = {"required": True, "content": {
 }}
 
 ROUTES: Final = (
-    ApiRoute("GET", "/api/events", list_events, "Les événements", EDITOR,
-             ("200", EventList, "Événements")),
+    ApiRoute("GET", "/api/events", list_events, N_("The events"), EDITOR,
+             ("200", EventList, N_("Events"))),
     ApiRoute("POST", "/api/events", create_event,
-             "Créer un évènement : sa description, son programme, ou les deux "
-             "(preview=true : seulement dire ce qui serait créé)", ORGANISER,
-             ("201", EventDetail, "Créé"), ("400", "409", "413", "415", "422"),
+             N_("Create an event: its description, its programme, or both (preview=true: "
+                "only say what would be created)"), ORGANISER,
+             ("201", EventDetail, N_("Created")), ("400", "409", "413", "415", "422"),
              body=_EVENT_BODY, params=(_PREVIEW_FALSE,)),
-    ApiRoute("GET", "/api/events/{slug}", show_event, "Un événement et ses sessions", EDITOR,
-             ("200", EventDetail, "Événement"), ("404",), params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}", show_event, N_("An event and its sessions"), EDITOR,
+             ("200", EventDetail, N_("Event")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/events/{slug}/programme", import_programme,
-             "Réimporter le programme (aperçu des changements par guid, appliqué avec "
-             "preview=false)", ORGANISER, ("200", ImportSummaryShape, "Changements"),
+             N_("Import the programme again (preview of the changes by guid, applied with "
+                "preview=false)"), ORGANISER, ("200", ImportSummaryShape, N_("Changes")),
              ("404", "415", "422"), body=_PROGRAMME_BODY, params=(SLUG, _PREVIEW_TRUE)),
-    ApiRoute("GET", "/api/events/{slug}/recordings", list_recordings, "Les enregistrements",
-             ORGANISER, ("200", RecordingList, "Liste"), ("404",), params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/recordings", list_recordings, N_("The recordings"),
+             ORGANISER, ("200", RecordingList, N_("List")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/events/{slug}/recordings", upload_recording,
-             "Téléverser un petit enregistrement (multipart)", ORGANISER,
-             ("201", Uploaded, "Enregistré, analyse en file"), ("404", "415", "422", "429"),
+             N_("Upload a small recording (multipart)"), ORGANISER,
+             ("201", Uploaded, N_("Recorded, analysis queued")), ("404", "415", "422", "429"),
              body=_UPLOAD_BODY, params=(SLUG,)),
     ApiRoute("GET", "/api/events/{slug}/held-uploads", list_held,
-             "Les envois reçus en entier mais refusés pour leur salle ou leur début",
-             ORGANISER, ("200", OBJECT, "Envois à compléter"), ("404",), params=(SLUG,)),
+             N_("The uploads received whole but refused for their room or their start"),
+             ORGANISER, ("200", OBJECT, N_("Uploads to complete")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/held-uploads/{upload_id}", admit_held,
-             "Corriger la salle ou le début d’un envoi gardé, et l’admettre sans renvoi",
-             ORGANISER, ("201", Uploaded, "Admis, analyse en file"), ("400", "404", "422"),
+             N_("Correct the room or the start of a held upload, and admit it without "
+                "sending it again"),
+             ORGANISER, ("201", Uploaded, N_("Admitted, analysis queued")), ("400", "404", "422"),
              body=HeldCorrection, params=(UPLOAD_ID,)),
 )
 
-_TUS: Final = ("Téléversement reprenable, protocole tus 1.0.0 (extensions creation, checksum, "
-               "termination, expiration). Métadonnées : event, room, started_at, filename, "
-               "sha256 (vérifié à la fin). Rôle : organisateur.")
+_TUS: Final = N_("Resumable upload, tus protocol 1.0.0 (extensions creation, checksum, "
+                 "termination, expiration). Metadata: event, room, started_at, filename, "
+                 "sha256 (checked at the end). Role: organiser.")
 
 #: What a tus request may be answered besides its success (errors as French text, or JSON
 #: for the refusals of the API around it: role, event, room, quotas).
@@ -528,21 +530,23 @@ _TUS_ERRORS: Final = ("400", "401", "403", "404", "409", "410", "412", "413", "4
 
 
 def _tus_op(summary: str, status: str) -> JSONObj:
-    responses: JSONObj = {status: {"description": "Réponse tus"}}
+    responses: JSONObj = {status: {"description": _("tus answer")}}
     for code in _TUS_ERRORS:
-        responses[code] = {"description": ERRORS[code]}
-    return {"summary": summary, "description": _TUS, "responses": responses}
+        responses[code] = {"description": _(ERRORS[code])}
+    return {"summary": _(summary), "description": _(_TUS), "responses": responses}
 
 
-#: The tus sub-application's operations (`create_tus_app` registers them), as documented.
-TUS_PATHS: Final = {
-    TUS_PATH: {"options": _tus_op("Capacités tus", "204"),
-               "post": _tus_op("Créer un téléversement", "201")},
-    TUS_PATH + "{upload_id}": {
-        "parameters": [UPLOAD_ID],
-        "options": _tus_op("Capacités tus", "204"),
-        "head": _tus_op("Position du téléversement", "200"),
-        "patch": _tus_op("Envoyer un morceau", "204"),
-        "delete": _tus_op("Abandonner le téléversement", "204"),
-    },
-}
+def tus_paths() -> JSONObj:
+    """The tus sub-application's operations (`create_tus_app` registers them), as
+    documented."""
+    return {
+        TUS_PATH: {"options": _tus_op(N_("tus capabilities"), "204"),
+                   "post": _tus_op(N_("Create an upload"), "201")},
+        TUS_PATH + "{upload_id}": {
+            "parameters": [translated(UPLOAD_ID)],
+            "options": _tus_op(N_("tus capabilities"), "204"),
+            "head": _tus_op(N_("The upload's offset"), "200"),
+            "patch": _tus_op(N_("Send a chunk"), "204"),
+            "delete": _tus_op(N_("Abandon the upload"), "204"),
+        },
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import (
@@ -29,12 +30,27 @@ from replay.domain.chapters import MAX_CHAPTERS, MAX_TITLE_CHARS
 from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
 from replay.domain.publication import RULE_LABELS, PublicationRule
 from replay.locale import N_, _
-from replay.web.errors import NBSP, APIError
+from replay.web.errors import APIError
 
 Model = TypeVar("Model", bound="Body")
 
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A refusal defined with its class: an English message (marked `N_`) and its values."""
+
+    msgid: str
+    values: Mapping[str, object]
+
+    def __str__(self) -> str:
+        return _(self.msgid).format(**self.values)
+
+
+def said(msgid: str, **values: object) -> Said:
+    return Said(msgid, values)
+
 #: Said when the body is not a JSON object at all.
-NOT_AN_OBJECT: Final = f"Corps de requête invalide{NBSP}: envoyez un objet JSON."
+NOT_AN_OBJECT: Final = N_("Invalid request body: send a JSON object.")
 #: Seconds in a request body: a recording or a session is never longer than this.
 MAX_SECONDS: Final = 100 * 3600.0
 
@@ -43,16 +59,16 @@ class Body(BaseModel):
     """A request's JSON body (no description in the document: class docstrings are
     English, so the bodies' descriptions are comments). `refusals`: what to say when a
     member is refused, where the generic sentence would say less (a message tests and
-    clients rely on)."""
+    clients rely on): an English message and its values, translated when said."""
 
     model_config = ConfigDict(strict=True, extra="ignore")
-    refusals: ClassVar[Mapping[str, str]] = {}
+    refusals: ClassVar[Mapping[str, Said]] = {}
 
 
 def parse_body(model: type[Model], body: object) -> Model:
     """`body` (decoded JSON) as `model`, or a 400 naming the refused member."""
     if not isinstance(body, dict):
-        raise APIError(400, NOT_AN_OBJECT)
+        raise APIError(400, _(NOT_AN_OBJECT))
     try:
         return model.model_validate(body)
     except ValidationError as error:
@@ -88,7 +104,8 @@ def refusal(model: type[Body], error: ErrorDetails) -> APIError:
     """The 400 for pydantic's first `error` on `model`: the member named (``field``)."""
     where = error["loc"]
     field = str(where[0]) if where else ""
-    message = model.refusals.get(field) or _generic(error)
+    own = model.refusals.get(field)
+    message = str(own) if own else _generic(error)
     return APIError(400, message, field=field)
 
 
@@ -155,7 +172,7 @@ def optional(description: str | None = None, **schema: Any) -> Any:
 # A programme given by its address (the JSON form of a programme import).
 class ProgrammeSource(Body):
     url: str | None = optional("Adresse http(s) du programme", format="uri")
-    refusals = {"url": f"« url » invalide{NBSP}: donnez l’adresse du programme."}
+    refusals = {"url": said(N_("“url” invalid: give the programme's address."))}
 
 
 # A new event described in JSON: its fields (checked by `event_from_form`, which
@@ -168,9 +185,9 @@ class EventDescription(ProgrammeSource):
     rooms: str | list[str] = optional("Une salle par ligne (ou une liste)")
     publication_rule: PublicationRule | None = Field(default=None, strict=False)
     url: str | None = optional("Adresse http(s) du programme (facultatif)", format="uri")
-    refusals = {**ProgrammeSource.refusals, "publication_rule": (
-        f"« publication_rule » invalide{NBSP}: l’une de "
-        f"{', '.join(rule.value for rule in PublicationRule)}.")}
+    refusals = {**ProgrammeSource.refusals, "publication_rule": said(
+        N_("“publication_rule” invalid: one of {rules}."),
+        rules=", ".join(rule.value for rule in PublicationRule))}
 
 
 # A held upload's room or start, corrected (empty: unchanged).
@@ -182,9 +199,13 @@ class HeldCorrection(Body):
 # -- cut plans -------------------------------------------------------------------------
 
 
-def _seconds_refusal(name: str) -> str:
-    return (f"«{NBSP}{name}{NBSP}» doit être un nombre de secondes depuis le début de "
-            "l’enregistrement.")
+def _flag_refusal(*names: str) -> dict[str, Said]:
+    return {name: said(N_("“{name}” must be true or false."), name=name) for name in names}
+
+
+def _seconds_refusal(name: str) -> Said:
+    return said(N_("“{name}” must be a number of seconds from the start of the recording."),
+                name=name)
 
 
 # A session's boundaries moved (either or both).
@@ -195,7 +216,7 @@ class CutMove(Body):
         "Confirme un déplacement inhabituel (séance de moins de 30 s, limite déplacée de "
         "plus de 10 min) : sans lui, 409 avec la liste « confirm »"))
     refusals = {"start": _seconds_refusal("start"), "end": _seconds_refusal("end"),
-                "confirm": f"«{NBSP}confirm{NBSP}» doit valoir true ou false."}
+                **_flag_refusal("confirm")}
 
 
 # -- captions --------------------------------------------------------------------------
@@ -213,27 +234,27 @@ class CaptionsChange(Body):
     reviewed_until: Seconds | None = None
     note: str = ""
     refusals = {
-        "cues": (f"« cues » invalide{NBSP}: une liste de "
-                 "{\"start\": secondes, \"end\": secondes, \"text\": texte}."),
-        "reviewed_until": (f"«{NBSP}reviewed_until{NBSP}» invalide{NBSP}: des secondes "
-                           "depuis le début de la session."),
+        "cues": said(N_("“cues” invalid: a list of {shape}."),
+                     shape='{"start": seconds, "end": seconds, "text": text}'),
+        "reviewed_until": said(N_("“reviewed_until” invalid: seconds from the start of the "
+                                  "session.")),
     }
 
 
 class Revert(Body):
     version: int
-    refusals = {"version": f"« version » manquante{NBSP}: le numéro de la version à "
-                           "rétablir."}
+    refusals = {"version": said(N_("“version” missing: the number of the version to "
+                                   "restore."))}
 
 
 class StatusChange(Body):
     status: CaptionStatus = Field(strict=False)  # the enum from its JSON value
-    refusals = {"status": f"« status » invalide{NBSP}: l’un de "
-                          f"{', '.join(s.value for s in CaptionStatus)}."}
+    refusals = {"status": said(N_("“status” invalid: one of {statuses}."),
+                               statuses=", ".join(s.value for s in CaptionStatus))}
 
 
-def _flag_refusal(*names: str) -> dict[str, str]:
-    return {name: f"« {name} » doit valoir true ou false." for name in names}
+_FIND_AND_REPLACE: Final = N_("“find” and “replace” are required: the text to search for and "
+                              "its replacement.")
 
 
 # Find and replace in a session's captions or the whole event's.
@@ -250,12 +271,10 @@ class Replacement(Body):
     versions: dict[str, int] | None = optional(
         "Les versions de l’aperçu, par « enregistrement/guid »")
     refusals = {
-        "find": (f"« find » et « replace » sont requis{NBSP}: le texte à chercher et son "
-                 "remplacement."),
-        "replace": (f"« find » et « replace » sont requis{NBSP}: le texte à chercher et son "
-                    "remplacement."),
-        "scope": f"« scope » invalide{NBSP}: session ou event.",
-        "lang": f"« lang » invalide{NBSP}: fr ou en.",
+        "find": said(_FIND_AND_REPLACE),
+        "replace": said(_FIND_AND_REPLACE),
+        "scope": said(N_("“scope” invalid: session or event.")),
+        "lang": said(N_("“lang” invalid: fr or en.")),
         **_flag_refusal("apply", "whole_word", "case_sensitive"),
     }
 
@@ -271,19 +290,19 @@ class OptionsChange(Body):
         "Ancien nom : valides = apres_sous_titres")
     editors_may_publish: bool | None = None
     refusals = {
-        "publication_rule": (
-            f"« publication_rule » invalide{NBSP}: l’une de "
-            f"{', '.join(f'{rule.value} ({RULE_LABELS[rule]})' for rule in PublicationRule)}."),
-        "captions_policy": (f"« captions_policy » invalide{NBSP}: brouillons (les replays "
-                            "sortent avec les brouillons automatiques, signalés) ou valides "
-                            "(ils attendent des sous-titres validés)."),
+        "publication_rule": said(
+            N_("“publication_rule” invalid: one of {rules}."),
+            rules=", ".join(f"{rule.value} ({RULE_LABELS[rule]})" for rule in PublicationRule)),
+        "captions_policy": said(N_("“captions_policy” invalid: brouillons (the replays go out "
+                                   "with the automatic drafts, flagged) or valides (they wait "
+                                   "for validated captions).")),
         **_flag_refusal("editors_may_publish"),
     }
 
 
-def _terms_refusal() -> str:
-    return (f"« terms » invalide{NBSP}: une liste d’au plus {MAX_TERMS} noms, chacun de 1 à "
-            f"{MAX_TERM_CHARS} caractères.")
+def _terms_refusal() -> Said:
+    return said(N_("“terms” invalid: a list of {maximum} names at most, each of 1 to {chars} "
+                   "characters."), maximum=MAX_TERMS, chars=MAX_TERM_CHARS)
 
 
 class GlossaryChange(Body):

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from replay.domain.boundaries import speech_in, window_around
 from replay.domain.cutplan import Interval
-from replay.locale import _
+from replay.locale import N_, _
 from replay.services.workdirs import AUDIO, SPEECH_MAP, recording_work_dir
 from replay.speech.speechmap import SAMPLE_RATE, read_wav_span
 from replay.store.db import Recording
@@ -115,10 +115,10 @@ _SPAN: Final = tuple(query_param(name, {"type": "number"}, required=True)
 
 ROUTES: Final = (
     ApiRoute("GET", "/api/recordings/{id}/audio", audio_clip,
-             "Un extrait audio (WAV, une minute au plus) de start à end secondes", ORGANISER,
+             N_("An audio extract (WAV, one minute at most) from start to end seconds"), ORGANISER,
              ("200", {"type": "string"}, "audio/wav"), ("400", "404", "409"),
              params=(RECORDING, *_SPAN)),
     ApiRoute("GET", "/api/recordings/{id}/waveform", waveform,
-             "La forme d’onde et la parole détectée autour de « at » secondes", ORGANISER,
-             ("200", OBJECT, "Forme d’onde"), ("400", "404", "409"), params=(RECORDING, _AT)),
+             N_("The waveform and the speech detected around “at” seconds"), ORGANISER,
+             ("200", OBJECT, N_("Waveform")), ("400", "404", "409"), params=(RECORDING, _AT)),
 )

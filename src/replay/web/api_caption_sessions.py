@@ -39,7 +39,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.errors import SubtitleError
 from replay.domain.subtitle_files import Refusal, validated_cues
 from replay.domain.transcript import Cue
-from replay.locale import N_, _
+from replay.locale import N_, _, describe
 from replay.services import caption_edits
 from replay.services.caption_edits import CaptionTrack
 from replay.services.captions import (
@@ -234,7 +234,8 @@ def validated(cues: list[Cue], what: str | None = None) -> list[Cue]:
 
 
 def _refused(exc: SubtitleError, what: str, **detail: Any) -> web.HTTPException:
-    body = {"error": _("{what}: {reason}. Nothing was saved.").format(what=what, reason=exc),
+    body = {"error": _("{what}: {reason}. Nothing was saved.").format(what=what,
+                                                                      reason=describe(exc)),
             **detail}
     return web.HTTPUnprocessableEntity(text=json.dumps(body, ensure_ascii=False),
                                        content_type="application/json")
@@ -499,7 +500,7 @@ async def off_the_loop(offload: Offload, what: str,
     found = await offload.call(work, *args)
     if isinstance(found, Refusal):
         detail = {"cue": found.cue} if found.cue is not None else {"line": found.line}
-        raise _refused(SubtitleError(found.reason), what, **detail)
+        raise _refused(found.reason, what, **detail)
     return found
 
 
@@ -545,7 +546,7 @@ async def save_chapters(request: web.Request) -> web.Response:
     try:
         chapters = parse_chapters([c.model_dump() for c in body.chapters], cut.duration)
     except ChapterError as error:
-        raise api_error(400, str(error)) from None
+        raise api_error(400, describe(error)) from None
     who = author(request)
     await on_captions(request, lambda captions: captions.save_chapters(
         recording.id, cut.guid, chapters, who))
@@ -554,9 +555,9 @@ async def save_chapters(request: web.Request) -> web.Response:
 
 # -- the routes ----------------------------------------------------------------------------
 
-_LANG: Final = path_param("lang", "Langue des sous-titres : fr ou en")
+_LANG: Final = path_param("lang", N_("Captions' language: fr or en"))
 _PARAMS: Final = (RECORDING, GUID, _LANG)
-_CAPTIONS: Final = ("200", CaptionsShape, "Les sous-titres (en-tête ETag \"v<version>\")")
+_CAPTIONS: Final = ("200", CaptionsShape, N_("The captions (header ETag \"v<version>\")"))
 _FILE: Final = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"}}}}}}
@@ -571,39 +572,39 @@ def _on_captions(method: str, tail: str, handler: Handler, summary: str,
 
 
 ROUTES: Final = (
-    _on_captions("GET", "", show, "Les sous-titres actuels", _CAPTIONS),
-    _on_captions("PUT", "", save, "Enregistrer une nouvelle version (If-Match requis)",
+    _on_captions("GET", "", show, N_("The current captions"), _CAPTIONS),
+    _on_captions("PUT", "", save, N_("Save a new version (If-Match required)"),
                  _CAPTIONS, "400", "422", "428", "429", body=CaptionsChange),
-    _on_captions("GET", "/history", history, "L’historique des versions",
-                 ("200", OBJECT, "Versions")),
-    _on_captions("GET", "/versions/{n}", show_version, "Une version",
-                 ("200", OBJECT, "Version")).with_params(
-        path_param("n", "Numéro de version", integer=True)),
-    _on_captions("GET", "/diff", diff, "Les changements entre deux versions (from, to)",
-                 ("200", OBJECT, "Changements")).with_params(*_BETWEEN),
+    _on_captions("GET", "/history", history, N_("The versions' history"),
+                 ("200", OBJECT, N_("Versions"))),
+    _on_captions("GET", "/versions/{n}", show_version, N_("One version"),
+                 ("200", OBJECT, N_("Version"))).with_params(
+        path_param("n", N_("Version number"), integer=True)),
+    _on_captions("GET", "/diff", diff, N_("The changes between two versions (from, to)"),
+                 ("200", OBJECT, N_("Changes"))).with_params(*_BETWEEN),
     _on_captions("POST", "/revert", revert,
-                 "Rétablir une version (crée une nouvelle version ; If-Match requis)",
+                 N_("Restore a version (makes a new version; If-Match required)"),
                  _CAPTIONS, "400", "428", body=Revert),
     _on_captions("POST", "/status", change_status,
-                 "Changer l’étape : en_relecture, valide, publie (publier : organisateur, ou "
-                 "éditeur si l’événement le permet)", ("200", OBJECT, "Nouvelle étape"), "400",
+                 N_("Change the stage: en_relecture, valide, publie (publishing: organiser, or "
+                    "editor if the event allows it)"), ("200", OBJECT, N_("New stage")), "400",
                  body=StatusChange),
-    _on_captions("POST", "/claim", claim, "Prendre la session en charge",
-                 ("200", OBJECT, "Prise")),
-    _on_captions("DELETE", "/claim", release, "Libérer la session",
-                 ("200", OBJECT, "Libérée")),
-    _on_captions("GET", "/export.vtt", export_vtt, "Télécharger en WebVTT",
+    _on_captions("POST", "/claim", claim, N_("Take the session on"),
+                 ("200", OBJECT, N_("Taken"))),
+    _on_captions("DELETE", "/claim", release, N_("Release the session"),
+                 ("200", OBJECT, N_("Released"))),
+    _on_captions("GET", "/export.vtt", export_vtt, N_("Download as WebVTT"),
                  ("200", {"type": "string"}, "text/vtt")),
-    _on_captions("GET", "/export.srt", export_srt, "Télécharger en SRT",
+    _on_captions("GET", "/export.srt", export_srt, N_("Download as SRT"),
                  ("200", {"type": "string"}, "SubRip")),
     _on_captions("POST", "/import", import_file,
-                 "Importer un fichier .vtt ou .srt (strict ; If-Match requis)", _CAPTIONS,
+                 N_("Import a .vtt or .srt file (strict; If-Match required)"), _CAPTIONS,
                  "400", "413", "415", "422", "428", "429", body=_FILE,
                  expect_handler=refuse_before_the_body),
-    ApiRoute("GET", CHAPTERS, show_chapters, "Les chapitres d’une séance", EDITOR,
-             ("200", Chapters, "Chapitres"), ("404",), params=(RECORDING, GUID)),
+    ApiRoute("GET", CHAPTERS, show_chapters, N_("A session's chapters"), EDITOR,
+             ("200", Chapters, N_("Chapters")), ("404",), params=(RECORDING, GUID)),
     ApiRoute("PUT", CHAPTERS, save_chapters,
-             "Remplacer les chapitres d’une séance (publiés avec elle)", EDITOR,
-             ("200", Chapters, "Chapitres"), ("400", "404"), body=ChaptersChange,
+             N_("Replace a session's chapters (published with it)"), EDITOR,
+             ("200", Chapters, N_("Chapters")), ("400", "404"), body=ChaptersChange,
              params=(RECORDING, GUID)),
 )

@@ -24,7 +24,7 @@ from replay.domain.cutplan import Cut
 from replay.domain.model import Event
 from replay.domain.podcast import PodcastError, PodcastOptions, parse_podcast
 from replay.domain.publication import RULE_LABELS, PublicationRule
-from replay.locale import _
+from replay.locale import N_, _, describe
 from replay.services import publication
 from replay.services.captions import (
     default_options,
@@ -278,7 +278,7 @@ async def save_podcast(request: web.Request) -> web.Response:
         podcast = await on_captions(request, partial(_save_podcast, slug=slug, body=body,
                                                      defaults=defaults))
     except PodcastError as error:
-        raise api_error(400, str(error)) from None
+        raise api_error(400, describe(error)) from None
     return json_response(podcast.as_json())
 
 
@@ -297,27 +297,27 @@ def _save_podcast(captions: Captions, *, slug: str, body: dict[str, Any],
 ROUTES: Final = (
     *api_caption_sessions.ROUTES,
     ApiRoute("POST", "/api/events/{slug}/replace", replace_text,
-             "Chercher et remplacer dans une session ou tout l’événement (aperçu, puis "
-             "apply avec les versions de l’aperçu)", EDITOR, ("200", OBJECT, "Changements"),
+             N_("Find and replace in a session or the whole event (preview, then apply "
+                "with the preview's versions)"), EDITOR, ("200", OBJECT, N_("Changes")),
              ("400", "404", "409", "422", "428"), body=Replacement, params=(SLUG,)),
     ApiRoute("GET", "/api/events/{slug}/options", show_options,
-             "Règle de publication et options des sous-titres de l’évènement", ORGANISER,
-             ("200", CaptionOptions, "Options"), ("404",), params=(SLUG,)),
+             N_("The event's publication rule and caption options"), ORGANISER,
+             ("200", CaptionOptions, N_("Options")), ("404",), params=(SLUG,)),
     ApiRoute("PUT", "/api/events/{slug}/options", save_options,
-             "Changer les options des sous-titres", ORGANISER,
-             ("200", CaptionOptions, "Options"), ("400", "404"), body=OptionsChange,
+             N_("Change the caption options"), ORGANISER,
+             ("200", CaptionOptions, N_("Options")), ("400", "404"), body=OptionsChange,
              params=(SLUG,)),
     ApiRoute("GET", "/api/events/{slug}/glossary", show_glossary,
-             "Le glossaire de l’événement", EDITOR, ("200", Glossary, "Termes"), ("404",),
+             N_("The event's glossary"), EDITOR, ("200", Glossary, N_("Terms")), ("404",),
              params=(SLUG,)),
     ApiRoute("PUT", "/api/events/{slug}/glossary", save_glossary,
-             "Remplacer le glossaire (aussi donné à Whisper)", EDITOR,
-             ("200", Glossary, "Termes"), ("400", "404"), body=GlossaryChange,
+             N_("Replace the glossary (also given to Whisper)"), EDITOR,
+             ("200", Glossary, N_("Terms")), ("400", "404"), body=GlossaryChange,
              params=(SLUG,)),
     ApiRoute("GET", "/api/events/{slug}/podcast", show_podcast,
-             "Les réglages du podcast de l’évènement (balises iTunes)", ORGANISER,
-             ("200", Podcast, "Réglages"), ("404",), params=(SLUG,)),
+             N_("The event's podcast settings (iTunes tags)"), ORGANISER,
+             ("200", Podcast, N_("Settings")), ("404",), params=(SLUG,)),
     ApiRoute("PUT", "/api/events/{slug}/podcast", save_podcast,
-             "Changer les réglages du podcast", ORGANISER, ("200", Podcast, "Réglages"),
+             N_("Change the podcast settings"), ORGANISER, ("200", Podcast, N_("Settings")),
              ("400", "404"), body=PodcastChange, params=(SLUG,)),
 )

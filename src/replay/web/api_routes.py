@@ -18,6 +18,7 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import BaseModel
 
+from replay.locale import N_, _
 from replay.store.users import Role
 from replay.web.auth import require
 
@@ -30,28 +31,28 @@ Schema = type[BaseModel] | JSONObj
 ORGANISER: Final = Role.ORGANISER
 EDITOR: Final = Role.EDITOR  # editors and organisers: organisers pass every role check
 #: How the document names each role.
-ROLE_LABELS: Final = {ORGANISER: "organisateur", EDITOR: "éditeur ou organisateur"}
+ROLE_LABELS: Final = {ORGANISER: N_("organiser"), EDITOR: N_("editor or organiser")}
 
 ERRORS: Final = {
-    "400": "Requête invalide (programme illisible : le message de l’analyseur)",
-    "401": "Connexion requise",
-    "403": "Rôle insuffisant, ou événement non autorisé",
-    "404": "Introuvable",
-    "409": "Conflit avec l’état actuel",
-    "410": "Téléversement expiré",
-    "412": "Version du protocole tus absente ou non prise en charge (Tus-Resumable: 1.0.0)",
-    "413": "Fichier, formulaire ou corps de requête trop volumineux",
-    "415": "Type de contenu non pris en charge",
-    "422": "Refusé (média illisible, salle inconnue, limite de découpe invalide, "
-           "sous-titres invalides : la ligne ou le repère et la raison ; programme "
-           "introuvable à l’adresse donnée, ou adresse non publique)",
-    "423": "Un autre envoi écrit déjà dans ce téléversement",
-    "428": "En-tête If-Match requis (l’ETag des sous-titres lus)",
-    "429": "Trop de demandes à la fois (envois en cours pour cet organisateur, fichiers de "
-           "sous-titres en traitement) : réessayez plus tard (Retry-After)",
-    "460": "Somme de contrôle du morceau ou du fichier incorrecte (tus)",
-    "507": "Espace insuffisant : le disque du serveur est plein, ou le quota d’envoi de "
-           "l’organisateur est atteint",
+    "400": N_("Invalid request (unreadable programme: the parser's message)"),
+    "401": N_("Login required"),
+    "403": N_("Role insufficient, or event not allowed"),
+    "404": N_("Not found"),
+    "409": N_("Conflict with the current state"),
+    "410": N_("Upload expired"),
+    "412": N_("tus protocol version missing or not supported (header Tus-Resumable, 1.0.0)"),
+    "413": N_("File, form or request body too large"),
+    "415": N_("Content type not supported"),
+    "422": N_("Refused (unreadable media, unknown room, invalid cut boundary, invalid captions:"
+             " the line or the cue and the reason; programme not found at the given address, "
+             "or address not public)"),
+    "423": N_("Another request already writes into this upload"),
+    "428": N_("If-Match header required (the ETag of the captions read)"),
+    "429": N_("Too many requests at once (uploads in progress for this organiser, caption files"
+             " being processed): try again later (Retry-After)"),
+    "460": N_("Checksum of the chunk or of the file incorrect (tus)"),
+    "507": N_("Insufficient storage: the server's disk is full, or the organiser's upload quota"
+             " is reached"),
 }
 
 
@@ -72,10 +73,17 @@ def query_param(name: str, schema: JSONObj, required: bool = False) -> JSONObj:
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
-SLUG: Final = path_param("slug", "Identifiant de l’événement")
-RECORDING: Final = path_param("id", "Numéro de l’enregistrement", integer=True)
-GUID: Final = path_param("guid", "guid de la session dans le programme")
-UPLOAD_ID: Final = path_param("upload_id", "Identifiant du téléversement")
+SLUG: Final = path_param("slug", N_("The event's identifier"))
+RECORDING: Final = path_param("id", N_("The recording's number"), integer=True)
+GUID: Final = path_param("guid", N_("The session's guid in the programme"))
+UPLOAD_ID: Final = path_param("upload_id", N_("The upload's identifier"))
+
+
+def translated(param: JSONObj) -> JSONObj:
+    """`param` with its description (an English message) in French, for the document."""
+    if "description" not in param:
+        return param
+    return {**param, "description": _(param["description"])}
 OBJECT: Final = {"type": "object"}
 
 
@@ -107,17 +115,18 @@ class ApiRoute:
 
     def operation(self) -> JSONObj:
         status, schema, description = self.ok
-        responses: JSONObj = {status: json_content(_schema(schema), description)}
+        responses: JSONObj = {status: json_content(_schema(schema), _(description))}
         with_body = ("400", "413") if self.body is not None else ()
         for code in sorted({"401", "403", "507", *with_body, *self.errors}):
-            responses[code] = json_content(ref("Error"), ERRORS[code])
-        operation: JSONObj = {"summary": self.summary,
-                              "description": f"Rôle : {ROLE_LABELS[self.role]}.",
+            responses[code] = json_content(ref("Error"), _(ERRORS[code]))
+        operation: JSONObj = {"summary": _(self.summary),
+                              "description": _("Role: {role}.").format(
+                                  role=_(ROLE_LABELS[self.role])),
                               "responses": responses}
         if self.body is not None:
             operation["requestBody"] = self._request_body()
         if self.params:
-            operation["parameters"] = list(self.params)
+            operation["parameters"] = [translated(param) for param in self.params]
         return operation
 
     def _request_body(self) -> JSONObj:

@@ -19,7 +19,7 @@ from aiohttp import web
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
 from replay.jobs.queue import Job, JobStatus
-from replay.locale import _
+from replay.locale import N_, _
 from replay.services import plans, publication
 from replay.services.admission import event_for
 from replay.services.publication import Candidate, candidates, publication_rule
@@ -51,7 +51,7 @@ from replay.web.api_routes import (
     ApiRoute,
     add_api_routes,
 )
-from replay.web.errors import NBSP, api_error, json_response
+from replay.web.errors import api_error, json_response
 from replay.web.keys import DB, OBJECTS, QUEUE, SETTINGS
 
 RETRYABLE: Final = (JobStatus.FAILED, JobStatus.CANCELLED)
@@ -255,8 +255,8 @@ async def delete_recording(request: web.Request) -> web.Response:
 
 # -- the routes ----------------------------------------------------------------------------
 
-_PLAN: Final = ("200", Plan, "Le plan de découpe")
-_JOB: Final = ("202", OBJECT, "Travail mis en file")
+_PLAN: Final = ("200", Plan, N_("The cut plan"))
+_JOB: Final = ("202", OBJECT, N_("Work queued"))
 _PUBLISHING: Final = {"type": "object", "required": ["job", "warnings"], "properties": {
     "job": {"type": "integer"}, "warnings": {"type": "array", "items": {"type": "string"}}}}
 _UNPUBLISHED: Final = {"type": "object", "required": ["unpublished", "job"], "properties": {
@@ -265,28 +265,29 @@ _UNPUBLISHED: Final = {"type": "object", "required": ["unpublished", "job"], "pr
 ROUTES: Final = (
     *api_boundaries.ROUTES,
     ApiRoute("DELETE", "/api/recordings/{id}", delete_recording,
-             "Supprimer un enregistrement erroné : ses séances sont retirées du site, rien "
-             "d’autre ne change", ORGANISER, ("200", OBJECT, "Supprimé"), ("404",),
+             N_("Delete a wrong recording: its sessions are removed from the site, nothing "
+                "else changes"), ORGANISER, ("200", OBJECT, N_("Deleted")), ("404",),
              params=(RECORDING,)),
-    ApiRoute("GET", "/api/recordings/{id}/plan", show_plan, "Le plan de découpe", ORGANISER,
+    ApiRoute("GET", "/api/recordings/{id}/plan", show_plan, N_("The cut plan"), ORGANISER,
              _PLAN, ("404",), params=(RECORDING,)),
-    ApiRoute("POST", "/api/recordings/{id}/plan/confirm", confirm_plan, "Valider le plan",
+    ApiRoute("POST", "/api/recordings/{id}/plan/confirm", confirm_plan, N_("Validate the plan"),
              ORGANISER, _PLAN, ("404", "409"), params=(RECORDING,)),
     ApiRoute("PATCH", "/api/recordings/{id}/plan/{guid}", move_cut,
-             "Déplacer les limites d’une session (seule cette session est retraitée)",
+             N_("Move a session's boundaries (only this session is processed again)"),
              ORGANISER, _PLAN, ("400", "404", "409", "422"), body=CutMove,
              params=(RECORDING, GUID)),
-    ApiRoute("GET", "/api/events/{slug}/sessions", list_sessions, "L’état de chaque session",
-             EDITOR, ("200", SessionList, "Sessions"), ("404",), params=(SLUG,)),
+    ApiRoute("GET", "/api/events/{slug}/sessions", list_sessions, N_("Each session's state"),
+             EDITOR, ("200", SessionList, N_("Sessions")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/sessions/{id}/{guid}/retry", retry_session,
-             "Relancer l’étape en échec", ORGANISER, _JOB, ("404", "409"),
+             N_("Run the failed stage again"), ORGANISER, _JOB, ("404", "409"),
              params=(RECORDING, GUID)),
-    ApiRoute("POST", "/api/sessions/{id}/{guid}/publish", publish_session, "Publier la session",
-             ORGANISER, ("202", _PUBLISHING, "Publication demandée (avec ce que "
-                                             "l’organisateur doit savoir)"),
+    ApiRoute("POST", "/api/sessions/{id}/{guid}/publish", publish_session,
+             N_("Publish the session"),
+             ORGANISER, ("202", _PUBLISHING, N_("Publication requested (with what the "
+                                                "organiser must know)")),
              ("404", "409"), params=(RECORDING, GUID)),
     ApiRoute("POST", "/api/sessions/{id}/{guid}/unpublish", unpublish_session,
-             "Retirer la session du site", ORGANISER,
-             ("202", _UNPUBLISHED, f"Retrait demandé{NBSP}: la publication de l’évènement le "
-                                   "fait"), ("404", "409"), params=(RECORDING, GUID)),
+             N_("Remove the session from the site"), ORGANISER,
+             ("202", _UNPUBLISHED, N_("Removal requested: the event's publication "
+                                      "does it")), ("404", "409"), params=(RECORDING, GUID)),
 )

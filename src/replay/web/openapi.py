@@ -16,6 +16,7 @@ from typing import Final
 from aiohttp import web
 
 from replay.live import web as live_web
+from replay.locale import N_, _
 from replay.web import api, api_captions, api_sessions
 from replay.web.api_models import component_schemas
 from replay.web.api_routes import EDITOR, OBJECT, ApiRoute, JSONObj, add_api_routes, paths_of
@@ -42,14 +43,18 @@ def api_routes() -> tuple[ApiRoute, ...]:
             *live_web.API_ROUTES)
 
 
+#: What the API is for, as its document says.
+DESCRIPTION: Final = N_("Events' recordings, cut by session, captions and publication of the "
+                        "replays.")
+
+
 def openapi_document() -> JSONObj:
     return {
         "openapi": "3.1.0",
         "info": {"title": "replay", "version": "1",
-                 "description": "Enregistrements d’événements, découpe par session, "
-                                "sous-titres et publication des replays."},
+                 "description": _(DESCRIPTION)},
         "security": [{"bearer": []}, {"session": []}],
-        "paths": {**paths_of(api_routes()), **api.TUS_PATHS},
+        "paths": {**paths_of(api_routes()), **api.tus_paths()},
         "components": {
             "schemas": component_schemas(),
             "securitySchemes": {

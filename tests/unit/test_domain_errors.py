@@ -1,0 +1,38 @@
+"""The domain's errors: an English message and its values, shown in French at the faces,
+and the same after crossing to a worker process."""
+
+from __future__ import annotations
+
+import pickle
+
+from replay.domain.captions import CaptionError
+from replay.domain.errors import N_, SubtitleError
+from replay.locale import describe
+
+NBSP = "\u00a0"
+
+
+def _at_line_three() -> SubtitleError:
+    return SubtitleError(N_("line {line}: {reason}"), line=3, reason=SubtitleError(
+        N_("invalid timestamp “{text}”, expected {expected}"), text="1:2",
+        expected="HH:MM:SS.mmm"))
+
+
+def test_the_message_is_english_in_the_code_and_french_for_people() -> None:
+    error = _at_line_three()
+    assert str(error) == "line 3: invalid timestamp “1:2”, expected HH:MM:SS.mmm"
+    assert describe(error) == (f"ligne 3{NBSP}: horodatage invalide «{NBSP}1:2{NBSP}», "
+                               "attendu HH:MM:SS.mmm")
+
+
+def test_a_message_already_french_passes_unchanged() -> None:
+    assert describe(SubtitleError("Fichier {illisible}")) == "Fichier {illisible}"
+
+
+def test_an_error_keeps_its_values_through_pickle() -> None:
+    error = pickle.loads(pickle.dumps(_at_line_three()))
+    assert isinstance(error, SubtitleError)
+    assert error.values["line"] == 3
+    assert describe(error).startswith(f"ligne 3{NBSP}: horodatage invalide")
+    cue = pickle.loads(pickle.dumps(CaptionError("repère vide", cue=4)))
+    assert (cue.cue, describe(cue)) == (4, "repère vide")
