@@ -574,16 +574,14 @@ async def publish(ctx: WorkContext, event: Event, *, decided: Collection[str] = 
     await publish_event(ctx.objects, event, todo.outputs, drafts=ctx.settings.publish_drafts,
                         on_progress=tracker, base_url=ctx.settings.public_url,
                         podcast=todo.podcast)
-    await ctx.db.run(lambda store: _released(store, todo.ready))
-    await _delete_withdrawn(ctx, event, todo.found, todo.ready)
+    await ctx.db.run(lambda store: _released(store, chosen.ready))
+    await _delete_withdrawn(ctx, event, chosen.found, chosen.ready)
     tracker.done()
     return event.slug
 
 
 @dataclass(frozen=True, slots=True)
 class _Publication:
-    found: list[Candidate]
-    ready: list[Candidate]
     outputs: list[SessionOutputs]
     podcast: PodcastOptions
 
@@ -614,9 +612,8 @@ def _to_publish(ctx: WorkContext, store: Store, event: Event, chosen: _Chosen) -
     """`publish`'s store work before the upload, once the session folders are here: the
     corrected caption files written over the speech stage's, and what the site shows."""
     captions = Captions(store.db)
-    found, ready = chosen.found, chosen.ready
-    write_corrections(captions, ctx.settings, [(c.recording, c.cut.guid) for c in ready],
-                      rule=chosen.rule)
+    write_corrections(captions, ctx.settings,
+                      [(c.recording, c.cut.guid) for c in chosen.ready], rule=chosen.rule)
     outputs = [
         SessionOutputs(cut=item.cut, room=item.recording.room, session=item.session,
                        media_dir=session_dir(ctx, item.recording, item.cut) / "media",
@@ -626,10 +623,10 @@ def _to_publish(ctx: WorkContext, store: Store, event: Event, chosen: _Chosen) -
                                                                item.cut.guid, "fr")),
                        live_replay=_from_live(store, item.recording, item.cut),
                        chapters=captions.chapters(item.recording.id, item.cut.guid))
-        for item in ready
+        for item in chosen.ready
     ]
     podcast = captions.options(event.slug, default_options(ctx.settings)).podcast
-    return _Publication(found, ready, outputs, podcast)
+    return _Publication(outputs, podcast)
 
 
 async def _fetch_outputs(ctx: WorkContext, ready: Sequence[Candidate]) -> None:
