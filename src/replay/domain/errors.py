@@ -73,3 +73,10 @@ class PlanError(ReplayError):
 
 class SubtitleError(ReplayError):
     """A subtitle file is malformed."""
+
+
+def line_error(number: int, reason: str, /, **values: object) -> SubtitleError:
+    """The error at line `number` of a subtitle file: `reason` (an English message) with
+    its `values`."""
+    return SubtitleError(N_("line {line}: {reason}"), line=number,
+                         reason=SubtitleError(reason, **values))
