@@ -14,11 +14,9 @@ Translate = Callable[[str], str]
 
 
 def N_(message: str) -> str:
-    """Marks an English `message` for the catalogue; it is translated where it is shown."""
-    return message
-
-
-def _untranslated(message: str) -> str:
+    """Marks an English `message` for the catalogue; it is translated where it is shown.
+    The one definition: `replay.locale` re-exports it. Being the identity, it is also
+    what `ReplayError.render` translates with by default (the message as written)."""
     return message
 
 
@@ -34,7 +32,7 @@ class ReplayError(Exception):
         self.msgid = msgid
         self.values = values
 
-    def render(self, translate: Translate = _untranslated) -> str:
+    def render(self, translate: Translate = N_) -> str:
         """The message in `translate`'s language (as written by default), values put in."""
         text = translate(self.msgid) if self.msgid else ""
         if not self.values:

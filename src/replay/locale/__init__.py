@@ -22,6 +22,9 @@ from typing import Final
 from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal
 
+# `N_` marks `message` for the catalogue without translating it (tables of messages,
+# translated with `_` where they are used): the domain's, which may not import this module.
+from replay.domain.errors import N_ as N_
 from replay.domain.errors import ReplayError
 
 DOMAIN: Final = "replay"
@@ -53,12 +56,6 @@ def describe(error: ReplayError) -> str:
     """`error`'s message in French (the domain's errors carry an English message and its
     values; the faces' are already French, and pass unchanged)."""
     return error.render(_)
-
-
-def N_(message: str) -> str:
-    """Marks `message` for the catalogue without translating it (tables of messages,
-    translated with `_` where they are used)."""
-    return message
 
 
 def format_day(day: date) -> str:
