@@ -78,12 +78,18 @@ def parse_started_at(text: str | None) -> datetime | None:
     try:
         started = datetime.fromisoformat(text.strip())
     except ValueError:
-        started = None
-    if started is None or started.tzinfo is None:
         raise Refused(_("Start time “{text}” invalid: give an ISO 8601 date with its time "
                         "zone, for example {example}.").format(text=text, example=EXAMPLE),
-                      field=STARTED_AT, correctable=True)
+                      field=STARTED_AT, correctable=True) from None
+    if started.tzinfo is None:
+        raise _without_time_zone()
     return started
+
+
+def _without_time_zone() -> Refused:
+    return Refused(_("Start time without a time zone: give it with its time zone, for "
+                     "example {example}.").format(example=EXAMPLE), field=STARTED_AT,
+                   correctable=True)
 
 
 def check_start_before_end(event: Event, started: datetime | None) -> None:
@@ -116,9 +122,7 @@ def resolve_start(given: datetime | None, info: MediaInfo, display_name: str) ->
                         "{example}.").format(name=display_name, example=EXAMPLE),
                       field=STARTED_AT, correctable=True)
     if started.tzinfo is None:
-        raise Refused(_("Start time without a time zone: give it with its time zone, for "
-                        "example {example}.").format(example=EXAMPLE), field=STARTED_AT,
-                      correctable=True)
+        raise _without_time_zone()
     return started
 
 
