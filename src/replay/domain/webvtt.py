@@ -39,11 +39,6 @@ MAX_CUES = 20_000
 MAX_CUE_CHARS = 1_000
 
 
-def _grouped(number: int) -> str:
-    """12 345: thousands set apart by a narrow no-break space, as French writes them."""
-    return f"{number:,}".replace(",", "\u202f")
-
-
 # --- rendering --------------------------------------------------------------------
 
 
@@ -179,10 +174,10 @@ def check_cue_limits(cue: Cue, count: int, number: int) -> None:
     than `MAX_CUE_CHARS`."""
     if count > MAX_CUES:
         raise line_error(number, N_("over {maximum} cues, split the file"),
-                         maximum=_grouped(MAX_CUES))
+                         maximum=MAX_CUES)
     if sum(len(line) for line in cue.lines) > MAX_CUE_CHARS:
         raise line_error(number, N_("cue of over {maximum} characters, cut it into several cues"),
-                         maximum=_grouped(MAX_CUE_CHARS))
+                         maximum=MAX_CUE_CHARS)
 
 
 def _split_lines(text: str) -> list[str]:

@@ -54,8 +54,13 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 def describe(error: ReplayError) -> str:
     """`error`'s message in French (the domain's errors carry an English message and its
-    values; the faces' are already French, and pass unchanged)."""
-    return error.render(_)
+    values, whole numbers as numbers; the faces' are already French, and pass unchanged)."""
+    return error.render(_, format_number)
+
+
+def format_number(number: int) -> str:
+    """« 20 000 »: a whole number, its thousands set apart by a narrow no-break space."""
+    return str(format_decimal(number, locale=BABEL_LOCALE))
 
 
 def format_day(day: date) -> str:
