@@ -20,8 +20,8 @@ from typing import Final
 
 from replay.domain.errors import MediaError
 from replay.domain.model import Event
-from replay.locale import _
-from replay.media.probe import MediaInfo, probe
+from replay.locale import _, describe
+from replay.media.probe import MediaInfo, naming, probe
 from replay.services.errors import NotFound, Refused
 from replay.store.db import Recording
 from replay.store.ports import EventRepository, RecordingRepository, StoreRunner
@@ -108,7 +108,7 @@ async def probe_media(path: Path, display_name: str) -> MediaInfo:
     try:
         return await probe(path)
     except MediaError as exc:
-        detail = str(exc).replace(str(path), display_name).replace(path.name, display_name)
+        detail = describe(naming(exc, display_name))
         raise Refused(_("File refused: it is not a usable audio or video recording ({detail})."
                         " Check that it is the whole recording, then send it again.").format(
                             detail=detail), field="file") from exc
