@@ -57,8 +57,10 @@ def test_every_multipart_request_body_is_a_form_model() -> None:
 
 def _as_documented(schema: dict[str, Any]) -> dict[str, Any]:
     """A member's schema from pydantic as the document shows it: without its generated
-    title, its description in French."""
-    shown = {key: value for key, value in schema.items() if key != "title"}
+    title nor the ``default: null`` of a field that may be absent, its description in
+    French."""
+    shown = {key: value for key, value in schema.items()
+             if key != "title" and (key, value) != ("default", None)}
     if "description" in shown:
         shown["description"] = _(shown["description"])
     return shown

@@ -39,7 +39,9 @@ FILE_SCHEMA: Final = {"type": "string", "format": "binary"}
 
 
 def _file(description: str | None = None, *, required: bool = True) -> Any:
-    return Field(default=... if required else None, description=description)
+    if required:
+        return Field(description=description)
+    return Field(default=None, description=description)
 
 
 def _text(description: str | None = None) -> Any:
