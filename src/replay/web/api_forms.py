@@ -38,14 +38,12 @@ PROGRAMME_MISSING: Final = N_("Programme missing: send the file in the field “
 FILE_SCHEMA: Final = {"type": "string", "format": "binary"}
 
 
-def _file(description: str | None = None, *, required: bool = True) -> Any:
-    if required:
-        return Field(description=description)
-    return Field(default=None, description=description)
+def _required(description: str | None = None) -> Any:
+    return Field(description=description)
 
 
-def _text(description: str | None = None) -> Any:
-    """A text field that may be absent."""
+def _optional(description: str | None = None) -> Any:
+    """A field that may be absent."""
     return Field(default=None, description=description)
 
 
@@ -109,7 +107,7 @@ def form_body(form: type[FormBody], json: type[Body] | None = None) -> JSONObj:
 # A programme's file (the multipart form of a programme import).
 class ProgrammeFile(FormBody):
     file_field = "programme"
-    programme: FilePart = _file(N_("schedule.json, schedule.xml or iCal"))
+    programme: FilePart = _required(N_("schedule.json, schedule.xml or iCal"))
     refusals: ClassVar[Mapping[str, Said]] = {"programme": said(PROGRAMME_MISSING, json=URL_JSON)}
 
 
@@ -117,14 +115,14 @@ class ProgrammeFile(FormBody):
 # wrong one), and an optional programme file.
 class EventForm(FormBody):
     file_field = "programme"
-    title: Text = _text()
-    start: Day = _text()
-    end: Day = _text()
-    timezone: Text = _text()
-    rooms: Text = _text(N_("One room per line"))
-    publication_rule: Rule = _text()
-    programme: OptionalFilePart = _file(N_("schedule.json, schedule.xml or iCal (optional)"),
-                                        required=False)
+    title: Text = _optional()
+    start: Day = _optional()
+    end: Day = _optional()
+    timezone: Text = _optional()
+    rooms: Text = _optional(N_("One room per line"))
+    publication_rule: Rule = _optional()
+    programme: OptionalFilePart = _optional(N_("schedule.json, schedule.xml or iCal "
+                                               "(optional)"))
     refusals: ClassVar[Mapping[str, Said]] = {
         "publication_rule": EventDescription.refusals["publication_rule"]}
 
@@ -132,11 +130,11 @@ class EventForm(FormBody):
 # A small recording, its room and its start.
 class UploadForm(FormBody):
     file_field = "file"
-    file: FilePart = _file()
+    file: FilePart = _required()
     room: str
-    started_at: DateTime = _text(N_("Start by the wall clock, with its time zone; otherwise "
+    started_at: DateTime = _optional(N_("Start by the wall clock, with its time zone; otherwise "
                                     "the file's creation_time"))
-    sha256: Sha256 = _text()
+    sha256: Sha256 = _optional()
     refusals: ClassVar[Mapping[str, Said]] = {
         "file": said(N_("File missing: send the recording in the field “file”.")),
         "started_at": said(N_("“started_at” invalid: an ISO 8601 date and time with its time "
@@ -149,7 +147,7 @@ class UploadForm(FormBody):
 # A subtitle file to import (.vtt or .srt).
 class CaptionFile(FormBody):
     file_field = "file"
-    file: FilePart = _file()
+    file: FilePart = _required()
     refusals: ClassVar[Mapping[str, Said]] = {
         "file": said(N_("File missing: send it in the field “file”."))}
 
