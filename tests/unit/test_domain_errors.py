@@ -50,6 +50,6 @@ def test_numbers_stay_numbers_in_the_domain_and_are_written_in_french_at_the_fac
     assert (refused.value.values["line"], reason.values["maximum"]) == (40_002, MAX_CUES)
     assert str(refused.value) == "line 40002: over 20000 cues, split the file"
     assert describe(refused.value) == (
-        f"ligne 40\u202f002{NBSP}: plus de 20\u202f000 repères, découpez le fichier")
+        f"ligne 40\u202f002{NBSP}: plus de 20\u202f000{NBSP}repères, découpez le fichier")
     assert describe(SubtitleError(N_("cue {index}: the end must come after the start"),
                                   index=7)).startswith(f"repère 7{NBSP}:")
