@@ -29,8 +29,8 @@ from replay.jobs.runner import run_worker
 from replay.jobs.scratch import data_dir_in_use
 from replay.jobs.tasks import QUEUES, ingest_recording, whisper_for
 from replay.locale import N_, _, describe, format_seconds, ngettext
-from replay.services.admission import EXAMPLE, ROOM, STARTED_AT
-from replay.services.errors import ServiceError
+from replay.services.admission import EXAMPLE, ROOM, STARTED_AT, parse_started_at
+from replay.services.errors import Refused, ServiceError
 from replay.services.programmes import read_programme
 from replay.services.publication import publication_warnings
 from replay.settings import Settings, load_settings, s3_example
@@ -152,18 +152,13 @@ def _eta(seconds: float) -> str:
     return f"{minutes}\u00a0min {secs:02d}\u00a0s" if minutes else f"{secs}\u00a0s"
 
 
-def _started_at(text: str) -> datetime:
+def _started_at(text: str) -> datetime | None:
+    """``--started-at``, read by the service's parser (blank: not given); its refusal
+    becomes the error argparse reports."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            _("“{text}” is not an ISO 8601 date and time: write for example "
-              "2026-03-03T09:28:00+01:00").format(text=text)) from exc
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            _("“{text}” has no time zone: write for example 2026-03-03T09:28:00+01:00"
-              ).format(text=text))
-    return value
+        return parse_started_at(text)
+    except Refused as refusal:
+        raise argparse.ArgumentTypeError(refusal.message) from refusal
 
 
 Commands = argparse._SubParsersAction  # type of `add_subparsers()`' result

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from replay.cli import build_parser
 from replay.domain.model import Event, Session
 from replay.media.probe import MediaInfo
 from replay.services import admission
@@ -71,6 +72,27 @@ def test_a_start_without_zone_or_unreadable_is_refused(text: str) -> None:
     with pytest.raises(Refused, match="fuseau") as refused:
         admission.parse_started_at(text)
     assert refused.value.field == admission.STARTED_AT
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("2026-03-03T09:00:00", f"Heure de début sans fuseau horaire{NBSP}:"),
+    ("hier", f"Heure de début «{NBSP}hier{NBSP}» invalide{NBSP}:"),
+])
+def test_the_command_line_reads_the_start_with_the_services_parser(
+        text: str, words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(Refused, match=words):
+        admission.parse_started_at(text)
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["process", "r.mp4", "--schedule", "s.json",
+                                   "--room", "Plénière", "--started-at", text])
+    assert exited.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_a_blank_start_on_the_command_line_is_not_given() -> None:
+    args = build_parser().parse_args(["process", "r.mp4", "--schedule", "s.json",
+                                      "--room", "Plénière", "--started-at", " "])
+    assert args.started_at is None
 
 
 @pytest.mark.parametrize(("given", "info", "expected"), [

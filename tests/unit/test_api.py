@@ -294,6 +294,10 @@ async def test_bad_media_is_refused_in_french_and_nothing_is_kept(api: Api) -> N
     ({"started_at": "2026-03-03T09:00:00"}, 422, "fuseau"),
     ({"started_at": "2026-06-01T09:00:00+02:00"}, 422, "hors du programme"),
     ({"sha256": "0" * 64}, 422, "SHA-256"),
+    # refused by the form's model (`api_forms.UploadForm`), as a JSON body's member is
+    ({"sha256": "pas une empreinte"}, 400, "«\u00a0sha256\u00a0» invalide\u00a0:"),
+    ({"started_at": "hier à 9 h"}, 400, "«\u00a0started_at\u00a0» invalide\u00a0:"),
+    ({"room": " "}, 400, "«\u00a0room\u00a0» manquant\u00a0:"),
 ])
 async def test_uploads_that_do_not_fit_are_refused(api: Api, media: Media,
                                                    fields: dict[str, str], status: int,
@@ -301,7 +305,10 @@ async def test_uploads_that_do_not_fit_are_refused(api: Api, media: Media,
     await create_event(api)
     response = await upload(api, media.data, **fields)
     assert response.status == status
-    assert words in (await response.json())["error"]
+    answer = await response.json()
+    assert words in answer["error"]
+    if status == 400:
+        assert answer["field"] == next(iter(fields))
     assert kept_media(api) == []
 
 
@@ -650,10 +657,16 @@ async def test_an_event_is_created_from_its_description_then_its_programme(api: 
     ({"title": "X", "start": "2026-03-03", "end": "2026-03-03", "timezone": "UTC",
       "rooms": "A", "publication_rule": "jamais"}, "publication_rule", "invalide"),
 ])
+@pytest.mark.parametrize("sent", ["json", "form"])
 async def test_a_wrong_event_description_names_the_field(api: Api, fields: dict[str, str],
-                                                          field: str, message: str) -> None:
-    response = await api.client.post("/api/events", headers=api.auth("organiser"),
-                                     json=fields)
+                                                          field: str, message: str,
+                                                          sent: str) -> None:
+    if sent == "json":
+        response = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                         json=fields)
+    else:
+        response = await api.client.post("/api/events", headers=api.auth("organiser"),
+                                         data=aiohttp.FormData(fields, default_to_multipart=True))
     assert response.status == 400
     body = await response.json()
     assert body["field"] == field

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 from replay.domain.captions import CaptionError
 from replay.domain.errors import N_, SubtitleError
+from replay.domain.transcript import Cue
+from replay.domain.webvtt import MAX_CUES, check_cue_limits
 from replay.locale import describe
 
 NBSP = "\u00a0"
@@ -36,3 +40,16 @@ def test_an_error_keeps_its_values_through_pickle() -> None:
     assert describe(error).startswith(f"ligne 3{NBSP}: horodatage invalide")
     cue = pickle.loads(pickle.dumps(CaptionError("repère vide", cue=4)))
     assert (cue.cue, describe(cue)) == (4, "repère vide")
+
+
+def test_numbers_stay_numbers_in_the_domain_and_are_written_in_french_at_the_face() -> None:
+    with pytest.raises(SubtitleError) as refused:
+        check_cue_limits(Cue(0.0, 1.0, ("x",)), MAX_CUES + 1, 40_002)
+    reason = refused.value.values["reason"]
+    assert isinstance(reason, SubtitleError)
+    assert (refused.value.values["line"], reason.values["maximum"]) == (40_002, MAX_CUES)
+    assert str(refused.value) == "line 40002: over 20000 cues, split the file"
+    assert describe(refused.value) == (
+        f"ligne 40\u202f002{NBSP}: plus de 20\u202f000{NBSP}repères, découpez le fichier")
+    assert describe(SubtitleError(N_("cue {index}: the end must come after the start"),
+                                  index=7)).startswith(f"repère 7{NBSP}:")

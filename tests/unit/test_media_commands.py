@@ -14,6 +14,7 @@ import pytest
 
 from replay.domain.errors import MediaError
 from replay.domain.ladder import Rung, SourceVideo, choose_ladder, with_passthrough
+from replay.media import probe
 from replay.media.commands import (
     add_subtitle_renditions,
     extract_audio_argv,
@@ -22,7 +23,14 @@ from replay.media.commands import (
     mp4_from_hls_argv,
     poster_argv,
 )
-from replay.media.probe import MAX_PIXELS, MediaInfo, parse_probe, path_arg, probe_argv
+from replay.media.probe import (
+    MAX_PIXELS,
+    MediaInfo,
+    naming,
+    parse_probe,
+    path_arg,
+    probe_argv,
+)
 from replay.media.source import parse_source_video, source_video_argv
 
 SRC = Path("/data/rec/room-a.mp4")
@@ -250,6 +258,19 @@ def test_parse_probe_refuses_with_a_reason(raw: str, reason: str) -> None:
 
     assert str(caught.value).startswith("room-a.mp4")
     assert "\n" not in str(caught.value)
+    assert caught.value.values[probe.SOURCE] == "room-a.mp4"
+    assert str(naming(caught.value, "réunion.mp4")) == str(caught.value).replace(
+        "room-a.mp4", "réunion.mp4", 1)
+
+
+def test_a_refusal_names_its_file_by_a_value_that_the_face_may_change() -> None:
+    """The server's path is never cut out of the text: the name is a value, replaced."""
+    with pytest.raises(MediaError) as caught:
+        parse_probe("{}", source="/srv/uploads/0123abcd.part")
+    shown = naming(caught.value, "réunion {1}.mp4")
+    assert str(shown).startswith("réunion {1}.mp4: not a video or audio file")
+    assert "0123abcd" not in str(shown)
+    assert naming(MediaError("no file named"), "x.mp4").values == {}
 
 
 def test_stream_duration_stands_in_for_a_missing_format_duration() -> None:

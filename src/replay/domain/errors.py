@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 #: Turns an English message into the language it is shown in.
 Translate = Callable[[str], str]
+#: Writes a whole number as the language it is shown in writes it (20 000 in French).
+Number = Callable[[int], str]
 
 
 def N_(message: str) -> str:
-    """Marks an English `message` for the catalogue; it is translated where it is shown."""
-    return message
-
-
-def _untranslated(message: str) -> str:
+    """Marks an English `message` for the catalogue; it is translated where it is shown.
+    The one definition: `replay.locale` re-exports it. Being the identity, it is also
+    what `ReplayError.render` translates with by default (the message as written)."""
     return message
 
 
@@ -34,13 +34,14 @@ class ReplayError(Exception):
         self.msgid = msgid
         self.values = values
 
-    def render(self, translate: Translate = _untranslated) -> str:
-        """The message in `translate`'s language (as written by default), values put in."""
+    def render(self, translate: Translate = N_, number: Number = str) -> str:
+        """The message in `translate`'s language (as written by default), values put in:
+        a whole number as `number` writes it (digits by default)."""
         text = translate(self.msgid) if self.msgid else ""
         if not self.values:
             return text
-        return text.format(**{name: value.render(translate) if isinstance(value, ReplayError)
-                              else value for name, value in self.values.items()})
+        return text.format(**{name: _shown(value, translate, number)
+                              for name, value in self.values.items()})
 
     def __str__(self) -> str:
         return self.render()
@@ -49,6 +50,14 @@ class ReplayError(Exception):
         # Pickled with its values (an error crosses to and from worker processes); the
         # default would call the subclass's __init__ with `args` alone.
         return _restored, (type(self), self.args, self.__dict__)
+
+
+def _shown(value: object, translate: Translate, number: Number) -> object:
+    if isinstance(value, ReplayError):
+        return value.render(translate, number)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return number(value)
+    return value
 
 
 def _restored(kind: type[ReplayError], args: tuple[object, ...],
@@ -73,3 +82,10 @@ class PlanError(ReplayError):
 
 class SubtitleError(ReplayError):
     """A subtitle file is malformed."""
+
+
+def line_error(number: int, reason: str, /, **values: object) -> SubtitleError:
+    """The error at line `number` of a subtitle file: `reason` (an English message) with
+    its `values`."""
+    return SubtitleError(N_("line {line}: {reason}"), line=number,
+                         reason=SubtitleError(reason, **values))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from replay.domain.errors import N_, SubtitleError
+from replay.domain.errors import N_, line_error
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import check_cue_limits
 
@@ -34,22 +34,16 @@ class _Line:
     text: str
 
 
-def _fail(number: int, reason: str, /, **values: object) -> SubtitleError:
-    """The error at line `number`: `reason` (an English message) with its `values`."""
-    return SubtitleError(N_("line {line}: {reason}"), line=number,
-                         reason=SubtitleError(reason, **values))
-
-
 def parse_srt(text: str) -> list[Cue]:
     """The cues of an SRT file, in order; raises SubtitleError naming the line."""
     blocks = _blocks(text)
     if not blocks:
-        raise _fail(1, N_("empty file, no cue"))
+        raise line_error(1, N_("empty file, no cue"))
     cues: list[Cue] = []
     for block in blocks:
         cue = _parse_block(block)
         if cues and cue.start < cues[-1].start:
-            raise _fail(block[0].number, N_("this cue starts before the previous one"))
+            raise line_error(block[0].number, N_("this cue starts before the previous one"))
         check_cue_limits(cue, len(cues) + 1, block[0].number)
         cues.append(cue)
     return cues
@@ -73,55 +67,55 @@ def _blocks(text: str) -> list[list[_Line]]:
 def _parse_block(block: list[_Line]) -> Cue:
     head = block[0]
     if _ARROW in head.text:
-        raise _fail(head.number, N_("cue number missing before the timing line"))
+        raise line_error(head.number, N_("cue number missing before the timing line"))
     if not _NUMBER.fullmatch(head.text.strip()):
-        raise _fail(head.number, N_("cue number expected, found “{text}”"),
-                    text=head.text.strip()[:40])
+        raise line_error(head.number, N_("cue number expected, found “{text}”"),
+                         text=head.text.strip()[:40])
     if len(block) < 2:
-        raise _fail(head.number, N_("timing line missing after the number"))
+        raise line_error(head.number, N_("timing line missing after the number"))
     start, end = _parse_timing(block[1])
     lines = tuple(_text_line(line) for line in block[2:])
     if not any(line.strip() for line in lines):
-        raise _fail(block[1].number, N_("cue without text"))
+        raise line_error(block[1].number, N_("cue without text"))
     return Cue(start, end, lines)
 
 
 def _text_line(line: _Line) -> str:
     if _ARROW in line.text:
-        raise _fail(line.number, N_("a blank line is missing before this cue"))
+        raise line_error(line.number, N_("a blank line is missing before this cue"))
     text = _OVERRIDE.sub("", _DROPPED_TAG.sub("", line.text))
     for tag in _TAG.finditer(text):
         if not _KEPT_TAG.fullmatch(tag.group()):
-            raise _fail(line.number, N_("tag “{tag}” not allowed, only <i> <b> <u> are"),
-                        tag=tag.group()[:40])
+            raise line_error(line.number, N_("tag “{tag}” not allowed, only <i> <b> <u> are"),
+                             tag=tag.group()[:40])
     return text.strip()
 
 
 def _parse_timing(line: _Line) -> tuple[float, float]:
     match = _TIMING.fullmatch(line.text.strip())
     if match is None:
-        raise _fail(line.number, N_("timing line unreadable, expected “{expected}”"),
-                    expected="HH:MM:SS,mmm --> HH:MM:SS,mmm")
+        raise line_error(line.number, N_("timing line unreadable, expected “{expected}”"),
+                         expected="HH:MM:SS,mmm --> HH:MM:SS,mmm")
     start = _timestamp(match.group(1), line.number)
     end = _timestamp(match.group(2), line.number)
     if end <= start:
-        raise _fail(line.number, N_("the cue's end must come after its start"))
+        raise line_error(line.number, N_("the cue's end must come after its start"))
     return start, end
 
 
 def _timestamp(text: str, number: int) -> float:
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
-        raise _fail(number, N_("invalid timestamp “{text}”, expected {expected}"),
-                    text=text[:40], expected="HH:MM:SS,mmm")
+        raise line_error(number, N_("invalid timestamp “{text}”, expected {expected}"),
+                         text=text[:40], expected="HH:MM:SS,mmm")
     if len(match.group(1).lstrip("0")) > len(str(_MAX_HOURS)):
-        raise _fail(number, N_("timestamp too large “{text}” (over {hours} hours)"),
-                    text=text[:40], hours=_MAX_HOURS)
+        raise line_error(number, N_("timestamp too large “{text}” (over {hours} hours)"),
+                         text=text[:40], hours=_MAX_HOURS)
     hours, minutes, seconds, millis = (int(group) for group in match.groups())
     if hours > _MAX_HOURS:
-        raise _fail(number, N_("timestamp too large “{text}” (over {hours} hours)"),
-                    text=text[:40], hours=_MAX_HOURS)
+        raise line_error(number, N_("timestamp too large “{text}” (over {hours} hours)"),
+                         text=text[:40], hours=_MAX_HOURS)
     if minutes > 59 or seconds > 59:
-        raise _fail(number, N_("invalid timestamp “{text}”, minutes and seconds < 60"),
-                    text=text[:40])
+        raise line_error(number, N_("invalid timestamp “{text}”, minutes and seconds < 60"),
+                         text=text[:40])
     return (hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis) / 1000

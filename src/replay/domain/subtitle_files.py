@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 from typing import Final
 
 from replay.domain.captions import CaptionError, validate_cues
-from replay.domain.errors import N_, SubtitleError
+from replay.domain.errors import N_, SubtitleError, line_error
 from replay.domain.srt import parse_srt
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt
@@ -34,15 +34,13 @@ def parse_subtitles(data: bytes, filename: str) -> list[Cue]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise SubtitleError(N_("line {line}: {reason}"), line=line, reason=SubtitleError(
-            N_("the file must be UTF-8"))) from None
+        raise line_error(line, N_("the file must be UTF-8")) from None
     suffix = PurePosixPath(filename).suffix.lower()
     if suffix == ".srt":
         return parse_srt(text)
     if suffix == ".vtt" or text.removeprefix("\ufeff").startswith("WEBVTT"):
         return parse_webvtt(text, strict_markup=True)
-    raise SubtitleError(N_("line {line}: {reason}"), line=1, reason=SubtitleError(
-        N_("unknown format, send a .vtt or .srt file")))
+    raise line_error(1, N_("unknown format, send a .vtt or .srt file"))
 
 
 def imported_cues(data: bytes, filename: str) -> list[Cue] | Refusal:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from replay.domain.errors import N_, SubtitleError
+from replay.domain.errors import N_, SubtitleError, line_error
 from replay.domain.transcript import Cue
 
 _ARROW = "-->"
@@ -37,11 +37,6 @@ _MAX_HOURS = 99
 #: forty): what is beyond is an error, not a subtitle, and would only load the server.
 MAX_CUES = 20_000
 MAX_CUE_CHARS = 1_000
-
-
-def _grouped(number: int) -> str:
-    """12 345: thousands set apart by a narrow no-break space, as French writes them."""
-    return f"{number:,}".replace(",", "\u202f")
 
 
 # --- rendering --------------------------------------------------------------------
@@ -154,12 +149,6 @@ class _Line:
     text: str
 
 
-def _fail(number: int, reason: str, /, **values: object) -> SubtitleError:
-    """The error at line `number`: `reason` (an English message) with its `values`."""
-    return SubtitleError(N_("line {line}: {reason}"), line=number,
-                         reason=SubtitleError(reason, **values))
-
-
 def parse_webvtt(text: str, *, strict_markup: bool = False) -> list[Cue]:
     """The cues of a WebVTT file; NOTE, STYLE and REGION blocks are dropped.
 
@@ -174,7 +163,7 @@ def parse_webvtt(text: str, *, strict_markup: bool = False) -> list[Cue]:
         if cue is None:
             continue
         if cues and cue.start < cues[-1].start:
-            raise _fail(block[0].number, N_("this cue starts before the previous one"))
+            raise line_error(block[0].number, N_("this cue starts before the previous one"))
         check_cue_limits(cue, len(cues) + 1, block[0].number)
         cues.append(cue)
     return cues
@@ -184,11 +173,11 @@ def check_cue_limits(cue: Cue, count: int, number: int) -> None:
     """Refuse the `count`-th cue of a file (at line `number`) past `MAX_CUES`, or longer
     than `MAX_CUE_CHARS`."""
     if count > MAX_CUES:
-        raise _fail(number, N_("over {maximum} cues, split the file"),
-                    maximum=_grouped(MAX_CUES))
+        raise line_error(number, N_("over {maximum} cues, split the file"),
+                         maximum=MAX_CUES)
     if sum(len(line) for line in cue.lines) > MAX_CUE_CHARS:
-        raise _fail(number, N_("cue of over {maximum} characters, cut it into several cues"),
-                    maximum=_grouped(MAX_CUE_CHARS))
+        raise line_error(number, N_("cue of over {maximum} characters, cut it into several cues"),
+                         maximum=MAX_CUE_CHARS)
 
 
 def _split_lines(text: str) -> list[str]:
@@ -215,11 +204,11 @@ def _blocks(lines: list[_Line]) -> list[list[_Line]]:
 def _check_header(header: list[_Line], lines: list[_Line]) -> None:
     first = lines[0].text if lines else ""
     if not header or header[0].number != 1 or not re.fullmatch(r"WEBVTT(?:[ \t].*)?", first):
-        raise _fail(1, N_("the file must start with “{header}”"), header="WEBVTT")
+        raise line_error(1, N_("the file must start with “{header}”"), header="WEBVTT")
     for line in header[1:]:
         if _ARROW in line.text:
-            raise _fail(line.number, N_("a blank line is missing between the header and this "
-                                        "cue"))
+            raise line_error(line.number, N_("a blank line is missing between the header and this "
+                                             "cue"))
 
 
 def _parse_block(block: list[_Line], strict_markup: bool = False) -> Cue | None:
@@ -230,14 +219,14 @@ def _parse_block(block: list[_Line], strict_markup: bool = False) -> Cue | None:
     # A first line that looks like a time is a broken timing line, not an identifier.
     timing_index = 0 if _ARROW in head or re.match(r"\d+:\d", head) else 1
     if timing_index >= len(block):
-        raise _fail(block[0].number, N_("timing line (“start --> end”) missing"))
+        raise line_error(block[0].number, N_("timing line (“start --> end”) missing"))
     timing = block[timing_index]
     try:
         start, end = _parse_timing(timing)
     except SubtitleError:
         if timing_index == 0 and len(block) > 1 and _ARROW in block[1].text:
-            raise _fail(timing.number, N_("an identifier cannot hold “{arrow}”"),
-                        arrow=_ARROW) from None
+            raise line_error(timing.number, N_("an identifier cannot hold “{arrow}”"),
+                             arrow=_ARROW) from None
         raise
     payload = block[timing_index + 1 :]
     _check_no_arrow(payload)
@@ -245,22 +234,22 @@ def _parse_block(block: list[_Line], strict_markup: bool = False) -> Cue | None:
         _check_markup(payload)
     lines = tuple(line for line in (_clean(item.text) for item in payload) if line.strip())
     if not any(_visible(line).strip() for line in lines):
-        raise _fail(timing.number, N_("cue without text"))
+        raise line_error(timing.number, N_("cue without text"))
     return Cue(start, end, lines)
 
 
 def _check_no_arrow(lines: list[_Line]) -> None:
     for line in lines:
         if _ARROW in line.text:
-            raise _fail(line.number, N_("a blank line is missing before this cue"))
+            raise line_error(line.number, N_("a blank line is missing before this cue"))
 
 
 def _check_markup(lines: list[_Line]) -> None:
     for line in lines:
         tag = forbidden_tag(line.text)
         if tag is not None:
-            raise _fail(line.number, N_("tag “{tag}” not allowed, only <i> <b> <u> <c> <v> "
-                                        "<lang> are"), tag=tag)
+            raise line_error(line.number, N_("tag “{tag}” not allowed, only <i> <b> <u> <c> <v> "
+                                             "<lang> are"), tag=tag)
 
 
 def forbidden_tag(line: str) -> str | None:
@@ -283,29 +272,29 @@ def visible_text(line: str) -> str:
 def _parse_timing(line: _Line) -> tuple[float, float]:
     match = _TIMING.fullmatch(line.text)
     if match is None:
-        raise _fail(line.number, N_("timing line unreadable, expected “start --> end”"))
+        raise line_error(line.number, N_("timing line unreadable, expected “start --> end”"))
     start = _parse_timestamp(match.group(1), line.number)
     end = _parse_timestamp(match.group(2), line.number)
     if end <= start:
-        raise _fail(line.number, N_("the cue's end must come after its start"))
+        raise line_error(line.number, N_("the cue's end must come after its start"))
     return start, end
 
 
 def _parse_timestamp(text: str, number: int) -> float:
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
-        raise _fail(number, N_("invalid timestamp “{text}”, expected {expected}"),
-                    text=text[:40], expected="HH:MM:SS.mmm")
+        raise line_error(number, N_("invalid timestamp “{text}”, expected {expected}"),
+                         text=text[:40], expected="HH:MM:SS.mmm")
     if len((match.group(1) or "").lstrip("0")) > len(str(_MAX_HOURS)):
-        raise _fail(number, N_("timestamp too large “{text}” (over {hours} hours)"),
-                    text=text[:40], hours=_MAX_HOURS)
+        raise line_error(number, N_("timestamp too large “{text}” (over {hours} hours)"),
+                         text=text[:40], hours=_MAX_HOURS)
     hours, minutes, seconds, millis = (int(group or 0) for group in match.groups())
     if hours > _MAX_HOURS:
-        raise _fail(number, N_("timestamp too large “{text}” (over {hours} hours)"),
-                    text=text, hours=_MAX_HOURS)
+        raise line_error(number, N_("timestamp too large “{text}” (over {hours} hours)"),
+                         text=text, hours=_MAX_HOURS)
     if minutes > 59 or seconds > 59:
-        raise _fail(number, N_("invalid timestamp “{text}”, minutes and seconds < 60"),
-                    text=text[:40])
+        raise line_error(number, N_("invalid timestamp “{text}”, minutes and seconds < 60"),
+                         text=text[:40])
     return (hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis) / 1000
 
 

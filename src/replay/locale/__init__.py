@@ -22,6 +22,9 @@ from typing import Final
 from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal
 
+# `N_` marks `message` for the catalogue without translating it (tables of messages,
+# translated with `_` where they are used): the domain's, which may not import this module.
+from replay.domain.errors import N_ as N_
 from replay.domain.errors import ReplayError
 
 DOMAIN: Final = "replay"
@@ -51,14 +54,13 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 def describe(error: ReplayError) -> str:
     """`error`'s message in French (the domain's errors carry an English message and its
-    values; the faces' are already French, and pass unchanged)."""
-    return error.render(_)
+    values, whole numbers as numbers; the faces' are already French, and pass unchanged)."""
+    return error.render(_, format_number)
 
 
-def N_(message: str) -> str:
-    """Marks `message` for the catalogue without translating it (tables of messages,
-    translated with `_` where they are used)."""
-    return message
+def format_number(number: int) -> str:
+    """« 20 000 »: a whole number, its thousands set apart by a narrow no-break space."""
+    return str(format_decimal(number, locale=BABEL_LOCALE))
 
 
 def format_day(day: date) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from replay.domain.errors import MediaError
 from replay.media.runner import FfmpegFailed, FfmpegTimeout, run_capture
@@ -57,6 +57,22 @@ _EARLIEST_CREATION = datetime(1980, 1, 1, tzinfo=UTC)
 _NOT_WHITELISTED = re.compile(r"\[([\w,]+) @ [0-9a-fx]+\] Format not on whitelist")
 _TOO_MANY_STREAMS = "exceeds max_streams"
 _LOG_TAG = re.compile(r"^\[[^\]]+ @ [0-9a-fx]+\] ")
+
+#: The value of a refusal that names the file (`refused`): a face may show another name
+#: for it (`naming`), the upload's display name instead of the server's path.
+SOURCE: Final = "source"
+
+
+def refused(source: str, problem: str) -> MediaError:
+    """``source: problem``, the file's name kept as a value of the error."""
+    return MediaError("{source}: {problem}", **{SOURCE: source}, problem=problem)
+
+
+def naming(error: MediaError, name: str) -> MediaError:
+    """`error` with its file named `name` (unchanged if it names no file)."""
+    if SOURCE not in error.values:
+        return error
+    return MediaError(error.msgid, **{**error.values, SOURCE: name})
 
 
 @dataclass(frozen=True)
@@ -130,10 +146,11 @@ def _ratio(value: Any) -> Fraction | None:
 def _demuxer(fmt: dict[str, Any], source: str) -> str:
     name = str(fmt.get("format_name", "")).split(",")[0]
     if name not in DEMUXERS:
-        raise MediaError(
-            f"{source}: the {name or 'unknown'} format is not accepted; replay takes "
+        raise refused(
+            source,
+            f"the {name or 'unknown'} format is not accepted; replay takes "
             "video or audio recordings (MP4, MOV, MKV, WebM, TS, AVI, WAV, MP3...), "
-            "not playlists or image sequences. Upload the recording file itself."
+            "not playlists or image sequences. Upload the recording file itself.",
         )
     return name
 
@@ -143,9 +160,10 @@ def _duration(fmt: dict[str, Any], streams: list[dict[str, Any]], source: str) -
     if duration <= 0:
         duration = max((_number(s.get("duration")) for s in streams), default=0.0)
     if duration <= 0:
-        raise MediaError(
-            f"{source}: the recording has no length (zero or unknown duration); it is "
-            "probably empty or truncated. Upload the complete file again."
+        raise refused(
+            source,
+            "the recording has no length (zero or unknown duration); it is "
+            "probably empty or truncated. Upload the complete file again.",
         )
     return duration
 
@@ -177,14 +195,16 @@ def _fps(stream: dict[str, Any]) -> float:
 
 def _check_size(width: int, height: int, source: str) -> None:
     if width <= 0 or height <= 0:
-        raise MediaError(
-            f"{source}: the video track has no picture size; the file is damaged. "
-            "Export or copy the recording again."
+        raise refused(
+            source,
+            "the video track has no picture size; the file is damaged. "
+            "Export or copy the recording again.",
         )
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-        raise MediaError(
-            f"{source}: the picture is {width}x{height} pixels, larger than replay accepts "
-            f"({MAX_SIDE} a side, 8192x4320 in all). Export the recording at 4K or less."
+        raise refused(
+            source,
+            f"the picture is {width}x{height} pixels, larger than replay accepts "
+            f"({MAX_SIDE} a side, 8192x4320 in all). Export the recording at 4K or less.",
         )
 
 
@@ -218,9 +238,10 @@ def _load(raw: str | bytes, source: str) -> tuple[dict[str, Any], list[dict[str,
     except ValueError:
         data = None
     if not isinstance(data, dict) or not data.get("streams"):
-        raise MediaError(
-            f"{source}: not a video or audio file ffmpeg can read (no media streams). "
-            "Check that the upload completed and that it is the recording."
+        raise refused(
+            source,
+            "not a video or audio file ffmpeg can read (no media streams). "
+            "Check that the upload completed and that it is the recording.",
         )
     return data.get("format") or {}, list(data["streams"])
 
@@ -229,15 +250,14 @@ def parse_probe(raw: str | bytes, *, source: str) -> MediaInfo:
     """MediaInfo from ffprobe's JSON, or :class:`MediaError` saying why replay refuses it."""
     fmt, streams = _load(raw, source)
     if len(streams) > MAX_STREAMS:
-        raise MediaError(f"{source}: the file has more than {MAX_STREAMS} streams; a "
-                         "recording has a few (picture and sound). Upload the recording "
-                         "file itself.")
+        raise _too_many_streams(source)
     format_name = _demuxer(fmt, source)
     audio = _first(streams, "audio")
     if audio is None:
         raise MediaError(
-            f"{source} has no audio track; replay needs the room's sound to transcribe "
-            "and cut sessions. Upload a recording with sound."
+            "{source} has no audio track; replay needs the room's sound to transcribe "
+            "and cut sessions. Upload a recording with sound.",
+            **{SOURCE: source},
         )
     return MediaInfo(
         format_name=format_name,
@@ -257,24 +277,31 @@ def _ffprobe_says(tail: tuple[str, ...], path: Path) -> str:
     return "; ".join(dict.fromkeys(line for line in said if line)) or "no output"
 
 
-def _explain_failure(path: Path, error: FfmpegFailed) -> str:
+def _too_many_streams(source: str) -> MediaError:
+    return refused(
+        source,
+        f"the file has more than {MAX_STREAMS} streams; a recording has a few (picture and "
+        "sound). Upload the recording file itself.",
+    )
+
+
+def _explain_failure(path: Path, error: FfmpegFailed) -> MediaError:
     said = "\n".join(error.stderr_tail)
     if _TOO_MANY_STREAMS in said:
-        return (
-            f"{path.name}: the file has more than {MAX_STREAMS} streams; a recording has a "
-            "few (picture and sound). Upload the recording file itself."
-        )
-    refused = _NOT_WHITELISTED.search(said)
-    if refused:
-        return (
-            f"{path.name}: the {refused.group(1).split(',')[0]} format is not accepted; it is a "
+        return _too_many_streams(path.name)
+    not_listed = _NOT_WHITELISTED.search(said)
+    if not_listed:
+        return refused(
+            path.name,
+            f"the {not_listed.group(1).split(',')[0]} format is not accepted; it is a "
             "playlist or a format that reads other files, not a recording. "
-            "Upload the recording file itself."
+            "Upload the recording file itself.",
         )
-    return (
-        f"{path.name}: not a video or audio file ffmpeg can read, or it is truncated "
+    return refused(
+        path.name,
+        "not a video or audio file ffmpeg can read, or it is truncated "
         f"(ffprobe: {_ffprobe_says(error.stderr_tail, path)}). "
-        "Check that the upload completed and that it is the recording."
+        "Check that the upload completed and that it is the recording.",
     )
 
 
@@ -288,18 +315,19 @@ async def probe(
     try:
         size = (await asyncio.to_thread(path.stat)).st_size
     except OSError as error:
-        raise MediaError(f"{path}: cannot read the file ({error.strerror}).") from error
+        raise refused(str(path), f"cannot read the file ({error.strerror}).") from error
     if size == 0:
-        raise MediaError(f"{path.name}: the file is empty (0 bytes). Upload the recording again.")
+        raise refused(path.name, "the file is empty (0 bytes). Upload the recording again.")
     try:
         raw = await run_capture(probe_argv(path, ffprobe=ffprobe), timeout=timeout)
     except FfmpegTimeout as error:
-        raise MediaError(
-            f"{path.name}: ffprobe did not finish within {timeout:g} s; the file is probably "
-            "damaged. Export or copy the recording again."
+        raise refused(
+            path.name,
+            f"ffprobe did not finish within {timeout:g} s; the file is probably "
+            "damaged. Export or copy the recording again.",
         ) from error
     except FfmpegFailed as error:
-        raise MediaError(_explain_failure(path, error)) from error
+        raise _explain_failure(path, error) from error
     info = parse_probe(raw, source=path.name)
     await _check_complete(path, info, ffprobe=ffprobe, timeout=timeout)
     return info
@@ -329,9 +357,10 @@ async def _check_complete(
     try:
         tail = await run_capture(tail_packets_argv(path, info, ffprobe=ffprobe), timeout=timeout)
     except FfmpegFailed as error:
-        raise MediaError(_explain_failure(path, error)) from error
+        raise _explain_failure(path, error) from error
     if not tail.strip():
-        raise MediaError(
-            f"{path.name}: the file is truncated: it announces {info.duration:.0f} s but its "
-            "last seconds are missing. Copy or upload the complete recording again."
+        raise refused(
+            path.name,
+            f"the file is truncated: it announces {info.duration:.0f} s but its "
+            "last seconds are missing. Copy or upload the complete recording again.",
         )

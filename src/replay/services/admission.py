@@ -20,8 +20,8 @@ from typing import Final
 
 from replay.domain.errors import MediaError
 from replay.domain.model import Event
-from replay.locale import _
-from replay.media.probe import MediaInfo, probe
+from replay.locale import _, describe
+from replay.media.probe import MediaInfo, naming, probe
 from replay.services.errors import NotFound, Refused
 from replay.store.db import Recording
 from replay.store.ports import EventRepository, RecordingRepository, StoreRunner
@@ -78,12 +78,18 @@ def parse_started_at(text: str | None) -> datetime | None:
     try:
         started = datetime.fromisoformat(text.strip())
     except ValueError:
-        started = None
-    if started is None or started.tzinfo is None:
         raise Refused(_("Start time “{text}” invalid: give an ISO 8601 date with its time "
                         "zone, for example {example}.").format(text=text, example=EXAMPLE),
-                      field=STARTED_AT, correctable=True)
+                      field=STARTED_AT, correctable=True) from None
+    if started.tzinfo is None:
+        raise _without_time_zone()
     return started
+
+
+def _without_time_zone() -> Refused:
+    return Refused(_("Start time without a time zone: give it with its time zone, for "
+                     "example {example}.").format(example=EXAMPLE), field=STARTED_AT,
+                   correctable=True)
 
 
 def check_start_before_end(event: Event, started: datetime | None) -> None:
@@ -102,7 +108,7 @@ async def probe_media(path: Path, display_name: str) -> MediaInfo:
     try:
         return await probe(path)
     except MediaError as exc:
-        detail = str(exc).replace(str(path), display_name).replace(path.name, display_name)
+        detail = describe(naming(exc, display_name))
         raise Refused(_("File refused: it is not a usable audio or video recording ({detail})."
                         " Check that it is the whole recording, then send it again.").format(
                             detail=detail), field="file") from exc
@@ -116,9 +122,7 @@ def resolve_start(given: datetime | None, info: MediaInfo, display_name: str) ->
                         "{example}.").format(name=display_name, example=EXAMPLE),
                       field=STARTED_AT, correctable=True)
     if started.tzinfo is None:
-        raise Refused(_("Start time without a time zone: give it with its time zone, for "
-                        "example {example}.").format(example=EXAMPLE), field=STARTED_AT,
-                      correctable=True)
+        raise _without_time_zone()
     return started
 
 

@@ -77,15 +77,19 @@ def processed(stages: PlanRepository, recording_id: int, guid: str) -> bool:
 def session_facts(store: Store, captions: Captions, recording: Recording,
                   guid: str) -> SessionFacts:
     """What the publication rule looks at, from the store."""
-    published = store.stage(recording.id, guid, "publish")
-    try:
-        release = Release(published.status) if published is not None else Release.UNDECIDED
-    except ValueError:
-        release = Release.UNDECIDED
     return SessionFacts(
         processed=processed(store, recording.id, guid),
         plan_confirmed=store.plan_review(recording.id) is PlanReview.CONFIRMED,
-        release=release, tracks=tracks_of(captions, recording, guid))
+        release=release_of(store, recording.id, guid), tracks=tracks_of(captions, recording, guid))
+
+
+def release_of(stages: PlanRepository, recording_id: int, guid: str) -> Release:
+    """Where the session's publication stands (undecided when nothing says)."""
+    published = stages.stage(recording_id, guid, "publish")
+    try:
+        return Release(published.status) if published is not None else Release.UNDECIDED
+    except ValueError:
+        return Release.UNDECIDED
 
 
 def session_decision(store: Store, captions: Captions, rule: PublicationRule,

@@ -15,7 +15,12 @@ from replay.domain.publication import Release
 from replay.jobs.context import WorkContext
 from replay.jobs.pipeline import publish
 from replay.jobs.queue import JobQueue, JobStatus
-from replay.services.publication import Candidate, candidates, publication_rule
+from replay.services.publication import (
+    Candidate,
+    candidates,
+    publication_rule,
+    release_of,
+)
 from replay.services.workdirs import forget_shared, recording_work_dir
 from replay.settings import Settings
 from replay.site.publish import unpublish_session
@@ -48,12 +53,12 @@ async def remove_recording(settings: Settings, db: StoreRunner, objects: ObjectS
         if job.task in RECORDING_TASKS and job.args.get("recording") == recording.id and \
                 job.status in (JobStatus.TODO, JobStatus.DOING):
             await queue.cancel(job.id)
-    mine = await db.run(partial(_forget, settings=settings, event=event, recording=recording))
-    guids = tuple(item.cut.guid for item in mine)
+    before = await db.run(partial(_forget, settings=settings, event=event,
+                                  recording=recording))
+    guids = tuple(item.cut.guid for item in before.mine)
     await publish(ctx, event)
-    still, shared = await db.run(partial(_after, settings=settings, event=event,
-                                         recording=recording))
-    gone = sorted({item.session.slug for item in mine} - still)
+    still, shared = await db.run(partial(_after, others=before.others, recording=recording))
+    gone = sorted({item.session.slug for item in before.mine} - still)
     for slug in gone:
         await unpublish_session(ctx.objects, event, slug)
     if not shared:
@@ -62,25 +67,32 @@ async def remove_recording(settings: Settings, db: StoreRunner, objects: ObjectS
     return Removed(recording.id, guids, tuple(gone))
 
 
-def _forget(store: Store, *, settings: Settings, event: Event,
-            recording: Recording) -> list[Candidate]:
-    """The recording's sessions as they stood, then the recording forgotten."""
+@dataclass(frozen=True, slots=True)
+class _Before:
+    """The event's sessions as they stood before the removal: the removed recording's,
+    and the other recordings'."""
+
+    mine: list[Candidate]
+    others: list[Candidate]
+
+
+def _forget(store: Store, *, settings: Settings, event: Event, recording: Recording) -> _Before:
+    """The event's sessions as they stood (the rule and the candidates, found once), then
+    the recording forgotten."""
     captions = Captions(store.db)
-    rule = publication_rule(captions, settings, event.slug)
-    mine = [item for item in candidates(store, captions, event, rule)
-            if item.recording.id == recording.id]
+    found = candidates(store, captions, event, publication_rule(captions, settings, event.slug))
     store.delete_recording(recording.id)
-    return mine
+    return _Before([item for item in found if item.recording.id == recording.id],
+                   [item for item in found if item.recording.id != recording.id])
 
 
-def _after(store: Store, *, settings: Settings, event: Event,
+def _after(store: Store, *, others: list[Candidate],
            recording: Recording) -> tuple[set[str], bool]:
-    """The slugs still released by other recordings, and whether another recording
-    shares the removed one's original."""
-    captions = Captions(store.db)
-    rule = publication_rule(captions, settings, event.slug)
-    still = {item.session.slug for item in candidates(store, captions, event, rule)
-             if item.facts.release is Release.RELEASED}
+    """The slugs still released by the other recordings (their release read again: the
+    publication that just ran decided it), and whether another recording shares the
+    removed one's original."""
+    still = {item.session.slug for item in others
+             if release_of(store, item.recording.id, item.cut.guid) is Release.RELEASED}
     return still, bool(store.recordings_with_sha256(recording.sha256))
 
 

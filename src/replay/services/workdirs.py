@@ -3,6 +3,7 @@ that the pipeline writes and the API, captions and editor read."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from replay.domain.model import path_component
@@ -34,8 +35,21 @@ def child_dir(base: Path, name: str) -> Path:
     return path
 
 
+def inside(base: Path, path: Path) -> Path:
+    """`path` when it lies strictly inside `base` once its ``..`` are counted (a lexical
+    `is_relative_to` alone lets ``base/..`` pass); `ValueError` otherwise."""
+    root, normal = Path(os.path.normpath(base)), Path(os.path.normpath(path))
+    if normal == root or not normal.is_relative_to(root):
+        raise ValueError(f"{str(path)[:200]!r} is not inside {base}")
+    return path
+
+
 async def forget_shared(files: FileExchange, settings: Settings, recording: Recording) -> None:
     """Delete from the object store what the machines shared of `recording`: its original
-    and its work files (`storage.exchange`; nothing where every process reads one disk)."""
-    await files.forget(settings.originals_dir / recording.original.name)
-    await files.forget(recording_work_dir(settings, recording))
+    and its work files (`storage.exchange`; nothing where every process reads one disk).
+    Both are checked first to lie inside their folders of the data directory: a recording's
+    name or digest never makes it forget a whole folder, or anything outside."""
+    original = inside(settings.originals_dir, settings.originals_dir / recording.original.name)
+    work = inside(settings.work_dir, recording_work_dir(settings, recording))
+    await files.forget(original)
+    await files.forget(work)

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import uuid
+import weakref
 from pathlib import Path
 from typing import Protocol
 
@@ -234,10 +235,18 @@ async def _verify(path: Path, sha256: str, key: str) -> None:
                             f"expected {sha256[:12]}…; fetch it again")
 
 
-_LOCKS: dict[tuple[int, Path], asyncio.Lock] = {}
+#: A path's lock while a fetch holds or awaits it (the `async with` keeps it alive): held
+#: weakly, it goes with its last user, so that the table does not grow with every path
+#: a long-running worker ever fetched.
+_LOCKS: weakref.WeakValueDictionary[tuple[int, Path], asyncio.Lock] = (
+    weakref.WeakValueDictionary())
 
 
 def _lock(path: Path) -> asyncio.Lock:
     """One fetch of a path at a time in this process (two session jobs of one recording
     on one worker need the same original); a lock belongs to one event loop."""
-    return _LOCKS.setdefault((id(asyncio.get_running_loop()), path), asyncio.Lock())
+    key = (id(asyncio.get_running_loop()), path)
+    lock = _LOCKS.get(key)
+    if lock is None:
+        lock = _LOCKS[key] = asyncio.Lock()
+    return lock

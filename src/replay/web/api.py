@@ -40,6 +40,16 @@ from replay.web.api_common import (
     read_body,
     recording_json,
 )
+from replay.web.api_forms import (
+    PROGRAMME_MISSING,
+    URL_JSON,
+    EventForm,
+    FormBody,
+    ProgrammeFile,
+    UploadForm,
+    form_body,
+    parse_form,
+)
 from replay.web.api_models import EventDetail, EventList, RecordingList, Uploaded
 from replay.web.api_models import ImportSummary as ImportSummaryShape
 from replay.web.api_routes import (
@@ -53,7 +63,6 @@ from replay.web.api_routes import (
     JSONObj,
     add_api_routes,
     query_param,
-    ref,
     translated,
 )
 from replay.web.auth import Role, authorizer, current_user
@@ -69,8 +78,6 @@ from replay.web.uploads_store import Upload, UploadNotFound, UploadStore
 UPLOAD_LIMIT: Final = web.AppKey("replay_upload_max_bytes", int)
 QUOTAS: Final = web.AppKey("replay_upload_quotas", Quotas)
 TUS_PATH: Final = "/api/uploads/"
-#: How a programme's address is sent, as the refusals show it.
-URL_JSON: Final = '{"url": ...}'
 
 
 def tus_dir(settings: Settings) -> Path:
@@ -144,10 +151,10 @@ class EventRequest:
     programme: Event | None
 
 
-async def _event_request(request: web.Request,
-                         model: type[ProgrammeSource]) -> EventRequest:
-    """JSON (as `model`): the fields and an optional programme ``url``; multipart: the
-    fields and an optional ``programme`` file."""
+async def _event_request(request: web.Request, model: type[ProgrammeSource],
+                         form: type[FormBody]) -> EventRequest:
+    """JSON (as `model`): the fields and an optional programme ``url``; multipart (as
+    `form`): the fields and a ``programme`` file."""
     if request.content_type == "application/json":
         body = await read_body(request, model)
         fields = {name: _field_text(value) for name, value
@@ -160,10 +167,12 @@ async def _event_request(request: web.Request,
         except FetchError as exc:
             raise api_error(exc.status, str(exc)) from None
         return EventRequest(fields, _parsed(data, filename))
-    received = await receive(request, file_field="programme", limit=PROGRAMME_MAX_BYTES,
+    received = await receive(request, file_field=form.file_field, limit=PROGRAMME_MAX_BYTES,
                              directory=None)
+    fields = parse_form(form, received).model_dump(mode="json", exclude_none=True,
+                                                   exclude={form.file_field})
     programme = None if received.data is None else _parsed(received.data, received.filename)
-    return EventRequest(dict(received.fields), programme)
+    return EventRequest(fields, programme)
 
 
 def _field_text(value: object) -> str:
@@ -179,11 +188,9 @@ def _parsed(data: bytes, filename: str) -> Event:
 
 async def _programme(request: web.Request) -> Event:
     """The programme in the request: a multipart ``programme`` file or JSON ``{"url"}``."""
-    found = (await _event_request(request, ProgrammeSource)).programme
+    found = (await _event_request(request, ProgrammeSource, ProgrammeFile)).programme
     if found is None:
-        raise api_error(400, _(
-            "Programme missing: send the file in the field “programme”, or its address in "
-            "JSON {json}.").format(json=URL_JSON))
+        raise api_error(400, _(PROGRAMME_MISSING).format(json=URL_JSON))
     return found
 
 
@@ -213,7 +220,7 @@ def _rule_field(found: EventRequest) -> PublicationRule:
 async def create_event(request: web.Request) -> web.Response:
     """Create an event from its description, its programme, or both; with
     ``preview=true``, only say what would be created."""
-    found = await _event_request(request, EventDescription)
+    found = await _event_request(request, EventDescription, EventForm)
     event, rule = _new_event(found), _rule_field(found)
     check_event_access(request, event.slug)
     db, settings = request.config_dict[DB], request.config_dict[SETTINGS]
@@ -264,8 +271,8 @@ async def import_programme(request: web.Request) -> web.Response:
 
 
 async def upload_recording(request: web.Request) -> web.Response:
-    """A small recording as multipart: ``file``, ``room``, ``started_at`` (``sha256``
-    optional, checked when given)."""
+    """A small recording as multipart (`UploadForm`): ``file``, ``room``, ``started_at``
+    (``sha256`` optional, checked when given)."""
     slug = request.match_info["slug"]
     await load_event(request, slug)
     limit = request.config_dict[UPLOAD_LIMIT]
@@ -286,14 +293,13 @@ async def upload_recording(request: web.Request) -> web.Response:
 
 async def _admit_received(request: web.Request, slug: str,
                           received: Received) -> tuple[Recording, int]:
-    if received.path is None:
-        raise api_error(400, _("File missing: send the recording in the field “file”."))
-    expected = received.fields.get("sha256", "").strip().lower()
-    if expected and expected != received.sha256:
+    form = parse_form(UploadForm, received)
+    assert received.path is not None  # the form has its file, streamed to `path`
+    if form.sha256 is not None and form.sha256 != received.sha256:
         raise api_error(422, _("The SHA-256 digest of the file received does not match: the "
                                "file is rejected, send it again."))
-    incoming = Incoming(received.path, received.sha256, slug, received.fields.get("room", ""),
-                        received.fields.get("started_at"), received.filename)
+    incoming = Incoming(received.path, received.sha256, slug, form.room, form.started_at,
+                        received.filename)
     app = request.config_dict
     try:
         return await admit_upload(app[SETTINGS], app[DB], app[QUEUE], app[OBJECTS], incoming)
@@ -452,43 +458,6 @@ async def admit_held(request: web.Request) -> web.Response:
 _PREVIEW_FALSE: Final = query_param("preview", {"type": "boolean", "default": False})
 _PREVIEW_TRUE: Final = query_param("preview", {"type": "boolean", "default": True})
 
-#: The programme as a file (multipart) or by its address (JSON).
-_PROGRAMME_BODY: Final = {"required": True, "content": {
-    "multipart/form-data": {"schema": {
-        "type": "object", "required": ["programme"],
-        "properties": {"programme": {"type": "string", "format": "binary",
-                                     "description": "schedule.json, schedule.xml ou iCal"}}}},
-    "application/json": {"schema": ref(ProgrammeSource.__name__)},
-}}
-
-_UPLOAD_BODY: Final = {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file", "room"],
-    "properties": {
-        "file": {"type": "string", "format": "binary"},
-        "room": {"type": "string"},
-        "started_at": {"type": "string", "format": "date-time",
-                       "description": "Début à l’horloge murale, avec fuseau ; sinon "
-                                      "creation_time du fichier"},
-        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-    }}}}}
-
-_EVENT_FIELDS: Final = {
-    "title": {"type": "string"}, "start": {"type": "string", "format": "date"},
-    "end": {"type": "string", "format": "date"}, "timezone": {"type": "string"},
-    "rooms": {"type": "string", "description": "Une salle par ligne"},
-    "publication_rule": {"type": "string",
-                         "enum": ["automatique", "apres_decoupage", "apres_sous_titres"]},
-}
-
-#: The event as a form with an optional programme file, or in JSON.
-_EVENT_BODY: Final = {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        **_EVENT_FIELDS, "programme": {"type": "string", "format": "binary",
-                                       "description": "schedule.json, schedule.xml ou iCal "
-                                                      "(facultatif)"}}}},
-    "application/json": {"schema": ref(EventDescription.__name__)},
-}}
-
 ROUTES: Final = (
     ApiRoute("GET", "/api/events", list_events, N_("The events"), EDITOR,
              ("200", EventList, N_("Events"))),
@@ -496,19 +465,20 @@ ROUTES: Final = (
              N_("Create an event: its description, its programme, or both (preview=true: "
                 "only say what would be created)"), ORGANISER,
              ("201", EventDetail, N_("Created")), ("400", "409", "413", "415", "422"),
-             body=_EVENT_BODY, params=(_PREVIEW_FALSE,)),
+             body=form_body(EventForm, EventDescription), params=(_PREVIEW_FALSE,)),
     ApiRoute("GET", "/api/events/{slug}", show_event, N_("An event and its sessions"), EDITOR,
              ("200", EventDetail, N_("Event")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/events/{slug}/programme", import_programme,
              N_("Import the programme again (preview of the changes by guid, applied with "
                 "preview=false)"), ORGANISER, ("200", ImportSummaryShape, N_("Changes")),
-             ("404", "415", "422"), body=_PROGRAMME_BODY, params=(SLUG, _PREVIEW_TRUE)),
+             ("404", "415", "422"), body=form_body(ProgrammeFile, ProgrammeSource),
+             params=(SLUG, _PREVIEW_TRUE)),
     ApiRoute("GET", "/api/events/{slug}/recordings", list_recordings, N_("The recordings"),
              ORGANISER, ("200", RecordingList, N_("List")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/events/{slug}/recordings", upload_recording,
              N_("Upload a small recording (multipart)"), ORGANISER,
              ("201", Uploaded, N_("Recorded, analysis queued")), ("404", "415", "422", "429"),
-             body=_UPLOAD_BODY, params=(SLUG,)),
+             body=form_body(UploadForm), params=(SLUG,)),
     ApiRoute("GET", "/api/events/{slug}/held-uploads", list_held,
              N_("The uploads received whole but refused for their room or their start"),
              ORGANISER, ("200", OBJECT, N_("Uploads to complete")), ("404",), params=(SLUG,)),

@@ -67,6 +67,7 @@ from replay.web.api_common import (
     parse_id,
     read_body,
 )
+from replay.web.api_forms import CaptionFile, form_body, parse_form
 from replay.web.api_models import Captions as CaptionsShape
 from replay.web.api_models import Chapters
 from replay.web.api_routes import (
@@ -509,10 +510,10 @@ async def import_file(request: web.Request) -> web.StreamResponse:
     where = await find_target(request)
     expected = expected_version(request)
     async with offload_slot(request) as offload:  # before the body: a refusal costs nothing
-        received = await receive(request, file_field="file", limit=IMPORT_MAX_BYTES,
-                                 directory=None)
-        if received.data is None:
-            raise api_error(400, _("File missing: send it in the field “file”."))
+        received = await receive(request, file_field=CaptionFile.file_field,
+                                 limit=IMPORT_MAX_BYTES, directory=None)
+        parse_form(CaptionFile, received)
+        assert received.data is not None  # the form has its file, kept in memory
         cues = await off_the_loop(offload, _("File refused"), read_subtitles, received.data,
                                   received.filename)
     return await store_version(request, where, cues, expected=expected,
@@ -558,9 +559,6 @@ async def save_chapters(request: web.Request) -> web.Response:
 _LANG: Final = path_param("lang", N_("Captions' language: fr or en"))
 _PARAMS: Final = (RECORDING, GUID, _LANG)
 _CAPTIONS: Final = ("200", CaptionsShape, N_("The captions (header ETag \"v<version>\")"))
-_FILE: Final = {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"],
-    "properties": {"file": {"type": "string", "format": "binary"}}}}}}
 _BETWEEN: Final = tuple(query_param(name, {"type": "integer"}) for name in ("from", "to"))
 
 
@@ -599,7 +597,7 @@ ROUTES: Final = (
                  ("200", {"type": "string"}, "SubRip")),
     _on_captions("POST", "/import", import_file,
                  N_("Import a .vtt or .srt file (strict; If-Match required)"), _CAPTIONS,
-                 "400", "413", "415", "422", "428", "429", body=_FILE,
+                 "400", "413", "415", "422", "428", "429", body=form_body(CaptionFile),
                  expect_handler=refuse_before_the_body),
     ApiRoute("GET", CHAPTERS, show_chapters, N_("A session's chapters"), EDITOR,
              ("200", Chapters, N_("Chapters")), ("404",), params=(RECORDING, GUID)),

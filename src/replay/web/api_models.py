@@ -13,7 +13,9 @@ from pydantic.json_schema import models_json_schema
 
 from replay.domain.chapters import MAX_TITLE_CHARS
 from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
+from replay.locale import _
 from replay.web.api_bodies import BODIES, MAX_TERMS, Term
+from replay.web.api_forms import FORMS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -185,11 +187,12 @@ MODELS: tuple[type[BaseModel], ...] = (
 
 
 def component_schemas() -> dict[str, Any]:
-    """The JSON schemas of `MODELS` and of the request bodies (`BODIES`), and what they
-    refer to, for ``components.schemas``; the members' generated titles are left out."""
-    _, document = models_json_schema(
+    """The JSON schemas of `MODELS` and of the request bodies (`BODIES`, and the multipart
+    `FORMS`), and what they refer to, for ``components.schemas``; the members' generated
+    titles are left out."""
+    _schemas, document = models_json_schema(
         [*((model, "serialization") for model in MODELS),
-         *((body, "validation") for body in BODIES)], ref_template=REF_TEMPLATE)
+         *((body, "validation") for body in (*BODIES, *FORMS))], ref_template=REF_TEMPLATE)
     schemas: dict[str, Any] = document.get("$defs", {})
     return {name: _untitled(schema) for name, schema in schemas.items()}
 
@@ -197,7 +200,8 @@ def component_schemas() -> dict[str, Any]:
 def _untitled(schema: Any) -> Any:
     """`schema` without the ``title`` keywords pydantic adds (a member named ``title`` is
     kept: only a keyword whose value is a string goes), nor the ``default: null`` of members
-    that may be absent."""
+    that may be absent; its descriptions (English messages, marked ``N_`` where they are
+    defined) in French."""
     if isinstance(schema, list):
         return [_untitled(item) for item in schema]
     if not isinstance(schema, dict):
@@ -206,7 +210,9 @@ def _untitled(schema: Any) -> Any:
     for key, value in schema.items():
         if (key == "title" and isinstance(value, str)) or (key == "default" and value is None):
             continue
-        if key in {"properties", "$defs"} and isinstance(value, dict):
+        if key == "description" and isinstance(value, str):
+            out[key] = _(value)
+        elif key in {"properties", "$defs"} and isinstance(value, dict):
             out[key] = {name: _untitled(member) for name, member in value.items()}
         else:
             out[key] = _untitled(value)
