@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from replay.domain.model import Event, Session
-from replay.media.probe import MediaInfo
+from replay.media.probe import MediaInfo, stored_media_info
 from replay.services import admission
 from replay.services.errors import Conflict, NotFound, Refused, ServiceError
 from replay.store.db import Store
@@ -133,6 +133,8 @@ async def test_admitted_recording_is_recorded_with_its_probe(store: Store, tone:
     assert stored is not None
     assert stored.duration == info.duration
     assert stored.started_at == START
+    # What a session's media job reads instead of probing the original again.
+    assert stored_media_info(store.probe(recording.id)) == info
 
 
 @pytest.mark.parametrize(("room", "started", "words"), [
