@@ -100,7 +100,7 @@ class FfmpegTimeout(FfmpegFailed):
     """The program ran past its time limit and was killed."""
 
 
-_URL_QUERY = re.compile(r"(https?://[^\s?#]*)\?[^\s#]*", re.IGNORECASE)
+_URL_QUERY = re.compile(r"(https?://[^\s?#]*)\?[^\s#]*?(?=:?(?:\s|#|$))", re.IGNORECASE)
 
 
 def redacted(text: str) -> str:

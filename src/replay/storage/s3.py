@@ -77,14 +77,17 @@ def _valid_bucket(name: str) -> bool:
 
 def client_config(endpoint_url: str | None) -> Any:
     """Standard retries; for non-AWS endpoints, checksums only where S3 requires them
-    (boto3 >= 1.36 sends new checksum headers that many S3-compatible stores reject)."""
+    (boto3 >= 1.36 sends new checksum headers that many S3-compatible stores reject).
+    Signature V4 named, so that presigned URLs are V4 too (botocore presigns with the
+    deprecated V2 otherwise, which recent AWS regions refuse)."""
     from botocore.config import Config
 
     if endpoint_url:
         return Config(request_checksum_calculation="when_required",
                       response_checksum_validation="when_required",
-                      retries={"mode": "standard"}, connect_timeout=10)
-    return Config(retries={"mode": "standard"}, connect_timeout=10)
+                      retries={"mode": "standard"}, connect_timeout=10,
+                      signature_version="s3v4")
+    return Config(retries={"mode": "standard"}, connect_timeout=10, signature_version="s3v4")
 
 
 def multipart_etag(path: Path, chunksize: int) -> str:
