@@ -10,9 +10,12 @@ import os
 import uuid
 from pathlib import Path
 
+import aiohttp
 import pytest
+from yarl import URL
 
 from replay.jobs.scratch import data_dir_in_use, leftover_scratch
+from replay.media.probe import StoreUrl
 from replay.storage.exchange import ExchangeError, SameDisk, ThroughObjects, exchange_for
 from replay.storage.local import LocalDirectoryStore
 from replay.storage.memory import MemoryStore
@@ -173,6 +176,46 @@ async def test_a_folder_changed_in_the_store_is_refused(objects: ObjectStore,
     assert no_scratch(machines.worker)
 
 
+async def test_a_media_job_elsewhere_gets_an_address_of_the_original_not_a_copy(
+        objects: ObjectStore, tmp_path: Path) -> None:
+    """On S3, a presigned URL that serves byte ranges; in memory (no address), a fetch."""
+    machines = Machines(objects, tmp_path)
+    data = os.urandom(300_000)
+    sha256 = hashlib.sha256(data).hexdigest()
+    kept = machines.api / "originals" / f"{sha256}.mp4"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(data)
+    await machines.here.share(kept, sha256)
+    assert await machines.here.readable_original(kept, kept, sha256, expires=60) == kept
+
+    local = machines.worker / "originals" / kept.name
+    given = await machines.there.readable_original(kept, local, sha256, expires=60)
+    if isinstance(objects, S3Store):
+        assert isinstance(given, StoreUrl)
+        assert "X-Amz-Signature=" in given.address
+        assert "Expires=60" in given.address
+        async with aiohttp.ClientSession() as session, session.get(
+                URL(given.address, encoded=True), headers={"Range": "bytes=1000-1999"}) as got:
+            assert got.status == 206
+            assert await got.read() == data[1000:2000]
+        assert not local.exists(), "nothing downloaded"
+    else:
+        assert given == local, "no address: fetched whole, as the analysis does"
+        assert local.read_bytes() == data
+    assert no_scratch(machines.worker)
+
+
+async def test_an_original_changed_in_the_store_gets_no_address(objects: ObjectStore,
+                                                                tmp_path: Path) -> None:
+    machines = Machines(objects, tmp_path)
+    sha256 = hashlib.sha256(b"the real one").hexdigest()
+    await objects.put_bytes(f"_private/originals/{sha256}.mp4", b"another one")
+    local = machines.worker / "originals" / f"{sha256}.mp4"
+    with pytest.raises(ExchangeError, match="SHA-256"):
+        await machines.there.readable_original(machines.api / "originals" / local.name, local,
+                                               sha256, expires=60)
+
+
 async def test_the_embedded_default_copies_nothing(tmp_path: Path) -> None:
     site = tmp_path / "site"
     files = exchange_for(LocalDirectoryStore(site), tmp_path / "data")
@@ -185,6 +228,8 @@ async def test_the_embedded_default_copies_nothing(tmp_path: Path) -> None:
     assert await files.fetch(original)
     assert not await files.fetch(tmp_path / "data" / "work" / "absent")
     assert await files.original(original, tmp_path / "elsewhere", "abc") == original
+    assert await files.readable_original(original, tmp_path / "elsewhere", "abc",
+                                         expires=60) == original
     assert isinstance(exchange_for(MemoryStore(), tmp_path / "data"), ThroughObjects)
 
 

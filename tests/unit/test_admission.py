@@ -12,7 +12,7 @@ import pytest
 
 from replay.cli import build_parser
 from replay.domain.model import Event, Session
-from replay.media.probe import MediaInfo
+from replay.media.probe import MediaInfo, stored_media_info
 from replay.services import admission
 from replay.services.errors import Conflict, NotFound, Refused, ServiceError
 from replay.store.db import Store
@@ -155,6 +155,8 @@ async def test_admitted_recording_is_recorded_with_its_probe(store: Store, tone:
     assert stored is not None
     assert stored.duration == info.duration
     assert stored.started_at == START
+    # What a session's media job reads instead of probing the original again.
+    assert stored_media_info(store.probe(recording.id)) == info
 
 
 @pytest.mark.parametrize(("room", "started", "words"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -26,11 +26,14 @@ from replay.media.commands import (
 from replay.media.probe import (
     MAX_PIXELS,
     MediaInfo,
+    StoreUrl,
     naming,
     parse_probe,
     path_arg,
     probe_argv,
+    stored_media_info,
 )
+from replay.media.runner import FfmpegFailed, redacted
 from replay.media.source import parse_source_video, source_video_argv
 
 SRC = Path("/data/rec/room-a.mp4")
@@ -648,3 +651,115 @@ def test_bitrate_from_the_packets_when_the_container_does_not_say() -> None:
 )
 def test_a_source_shown_otherwise_than_stored_is_flagged(info: MediaInfo) -> None:
     assert not parse_source_video(source_json(H264_HIGH, []), info).displayed_as_stored
+
+
+# -- the original read from our object store (a presigned URL) ---------------------------
+
+URL = StoreUrl("https://bucket.s3.example.org/_private/originals/abc.mp4"
+               "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123abcd")
+
+
+def assert_url_input(argv: list[str], demuxer: str) -> None:
+    options = input_options(argv)
+    assert value_after(options, "-f") == demuxer
+    assert value_after(options, "-protocol_whitelist") == "https,http,tcp,tls"
+    assert "file" not in value_after(options, "-protocol_whitelist").split(",")
+    assert argv.count("-i") == 1
+    assert value_after(argv, "-i") == URL.address
+
+
+def test_ladder_reads_only_its_span_of_a_store_url() -> None:
+    argv = ladder_argv(URL, INFO, start=120.5, duration=1800.0, rungs=choose_ladder(1920, 1080),
+                       out_dir=OUT, threads=4)
+
+    assert_plain_data(argv)
+    assert_url_input(argv, "mov")
+    # The seek is the input's (before -i): ffmpeg asks for the span's bytes by range.
+    assert float(value_after(input_options(argv), "-ss")) == 120.5
+    assert float(value_after(input_options(argv), "-t")) == 1800.0
+    assert "-ss" not in argv[argv.index("-i"):]
+    assert value_after(input_options(argv), "-max_pixels") == str(MAX_PIXELS)
+    assert value_after(input_options(argv), "-reconnect") == "1"
+
+
+def test_a_path_is_still_read_through_the_file_protocol_only() -> None:
+    argv = ladder()
+
+    assert_hardened_input(argv, "mov")
+    assert "-reconnect" not in argv
+    assert value_after(argv, "-i") == str(SRC)
+
+
+def test_poster_and_keyframes_read_a_store_url_too() -> None:
+    poster = poster_argv(URL, INFO, at=30.0, dst_jpg=OUT / "poster.jpg")
+    assert_url_input(poster, "mov")
+    assert float(value_after(input_options(poster), "-ss")) == 30.0
+
+    probe = source_video_argv(URL, INFO, [300.0])
+    assert value_after(probe, "-f") == "mov"
+    assert value_after(probe, "-protocol_whitelist") == "https,http,tcp,tls"
+    assert value_after(probe, "-read_intervals") == "290.000%310.000"
+    assert probe[-1] == URL.address
+
+
+@pytest.mark.parametrize("address", [
+    "file:///etc/passwd", "concat:a.mp4|b.mp4", "-i", "/data/rec/room-a.mp4",
+    "subfile,,start,0,end,0,,:https://x/y", "https://x/y z", "https://x/y\nhttp://z",
+    "HTTPS://x/y", "data:video/mp4;base64,AAAA"])
+def test_a_store_url_is_an_http_address_and_nothing_else(address: str) -> None:
+    with pytest.raises(ValueError, match="http"):
+        StoreUrl(address)
+
+
+def test_a_store_url_keeps_its_signature_out_of_messages() -> None:
+    assert str(URL) == "https://bucket.s3.example.org/_private/originals/abc.mp4"
+    assert "Signature" not in f"{URL}"
+
+
+# -- the probe as the analysis stored it ------------------------------------------------------
+
+
+def stored(info: MediaInfo) -> dict[str, Any]:
+    """As `Store.set_probe` keeps it, read back."""
+    data: dict[str, Any] = json.loads(json.dumps(asdict(info), default=str))
+    return data
+
+
+@pytest.mark.parametrize("info", [
+    INFO,
+    AUDIO_ONLY,
+    replace(INFO, creation_time=datetime(2024, 5, 21, 9, 30, tzinfo=UTC),
+            sample_aspect=Fraction(4, 3), rotation=90, fps=29.97),
+], ids=["video", "audio-only", "dated-anamorphic-rotated"])
+def test_the_stored_probe_gives_the_same_media_info(info: MediaInfo) -> None:
+    assert stored_media_info(stored(info)) == info
+
+
+@pytest.mark.parametrize("change", [
+    {"format_name": "hls"},  # never forced on an input
+    {"format_name": "concat"},
+    {"duration": 0},
+    {"width": 100_000, "height": 100_000},
+    {"has_video": "yes"},
+    {"sample_aspect": "0"},
+    {"creation_time": "yesterday"},
+    {"width": None},
+])
+def test_a_stored_probe_that_is_not_usable_means_probe_again(change: dict[str, Any]) -> None:
+    assert stored_media_info({**stored(INFO), **change}) is None
+
+
+@pytest.mark.parametrize("data", [None, {}, {"format_name": "mov"}])
+def test_nothing_stored_means_probe_again(data: dict[str, Any] | None) -> None:
+    assert stored_media_info(data) is None
+
+
+def test_a_failure_reading_a_store_url_does_not_tell_its_signature() -> None:
+    said = f"{URL.address}: Server returned 403 Forbidden (access denied)"
+    error = FfmpegFailed("ffmpeg failed with exit status 1", ["ffmpeg", "-i", URL.address],
+                         [said, "Error opening input files: Forbidden"])
+
+    assert "Signature" not in str(error)
+    assert "Signature" not in " ".join(error.argv)
+    assert f"{URL}?…: Server returned 403 Forbidden" in str(error)
+    assert redacted("/data/rec/room-a.mp4: Invalid data") == "/data/rec/room-a.mp4: Invalid data"

@@ -67,6 +67,19 @@ def test_recording_is_unique_per_event_room_and_checksum(store: Store, tmp_path:
     assert len(store.recordings_of("mv")) == 1
 
 
+def test_the_probe_is_kept_with_the_recording(store: Store, tmp_path: Path) -> None:
+    store.save_event(event(session("a", "Ouverture", 0)))
+    recording = store.add_recording(event_slug="mv", room="Plénière", sha256="ef" * 32,
+                                    original=tmp_path / "z.mp4", source_name="z.mp4",
+                                    started_at=START)
+    assert store.probe(recording.id) is None, "not probed yet"
+    store.set_probe(recording.id, 12.5, {"format_name": "mov", "duration": 12.5,
+                                         "creation_time": START, "sample_aspect": "4/3"})
+    assert store.probe(recording.id) == {"format_name": "mov", "duration": 12.5,
+                                         "creation_time": str(START), "sample_aspect": "4/3"}
+    assert store.probe(recording.id + 1) is None
+
+
 def test_cuts_and_stages_round_trip(store: Store, tmp_path: Path) -> None:
     store.save_event(event(session("a", "Ouverture", 0)))
     recording = store.add_recording(event_slug="mv", room="Plénière", sha256="cd" * 32,

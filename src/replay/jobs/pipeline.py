@@ -54,7 +54,7 @@ from replay.domain.webvtt import render_webvtt
 from replay.jobs.context import Context, StaleAttempt, WorkContext, discard
 from replay.locale import _, ngettext
 from replay.media import commands
-from replay.media.probe import MediaInfo
+from replay.media.probe import MediaInfo, MediaInput
 from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.media.timestamps import segment_start
@@ -292,7 +292,8 @@ async def _on_keyframes(ctx: Context, recording: Recording, info: MediaInfo, cut
                         speech: list[Interval]) -> list[Cut]:
     """The cuts moved onto source keyframes when the source's video can be copied as the
     top rung (a copied stream starts on a keyframe); unchanged otherwise."""
-    source = await _source_video(ctx, recording, info, [c.start for c in cuts])
+    source = await _source_video(ctx, recording, recording.original, info,
+                                 [c.start for c in cuts])
     if source is None:
         return cuts
     top = choose_ladder(*info.display_size)[0]
@@ -303,14 +304,15 @@ async def _on_keyframes(ctx: Context, recording: Recording, info: MediaInfo, cut
     return snap_to_keyframes(cuts, source.keyframes, speech)
 
 
-async def _source_video(ctx: Context, recording: Recording, info: MediaInfo,
+async def _source_video(ctx: Context, recording: Recording, src: MediaInput, info: MediaInfo,
                         around: list[float]) -> SourceVideo | None:
-    """The source's video details near ``around``; None when passthrough is off, or the
-    source cannot tell (then every rung is encoded, as before passthrough)."""
+    """The source's video details near ``around``, read from `src` (the original, or its
+    address in the object store); None when passthrough is off, or the source cannot tell
+    (then every rung is encoded, as before passthrough)."""
     if not (info.has_video and ctx.settings.ladder_passthrough):
         return None
     try:
-        return await probe_source_video(recording.original, info, around)
+        return await probe_source_video(src, info, around)
     except (MediaError, ValueError) as error:
         log.warning("%s: keyframes not read, every rung is encoded: %s",
                     recording.source_name, error)
@@ -329,7 +331,11 @@ def session_dir(ctx: WorkContext, recording: Recording, cut: Cut) -> Path:
 
 
 async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
-                            cut: Cut) -> None:
+                            cut: Cut, *, source: MediaInput | None = None) -> None:
+    """The session's ladder, download MP4, podcast M4A and poster, read from `source`
+    (default: the original's path; a worker without the original passes its address in
+    the object store, and only the session's span is requested)."""
+    src = recording.original if source is None else source
     out = session_dir(ctx, recording, cut) / "media"
     rungs = choose_ladder(*info.display_size) if info.has_video else choose_ladder(0, 0)
     settings = ctx.settings
@@ -339,9 +345,9 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
     async def work() -> None:
         scratch = ctx.scratch(out)
         try:
-            ladder = await _session_ladder(ctx, recording, info, cut, rungs)
+            ladder = await _session_ladder(ctx, recording, src, info, cut, rungs)
             async with ctx.lanes.media:
-                await _transcode(ctx, recording, info, cut, ladder, scratch)
+                await _transcode(ctx, src, info, cut, ladder, scratch)
             await ctx.commit(scratch, out)
             await ctx.files.share(out)  # for the publish job
         finally:
@@ -352,17 +358,17 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
                      out / "audio.m4a"], work)
 
 
-async def _session_ladder(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
-                          rungs: list[Rung]) -> list[Rung]:
+async def _session_ladder(ctx: Context, recording: Recording, src: MediaInput,
+                          info: MediaInfo, cut: Cut, rungs: list[Rung]) -> list[Rung]:
     """``rungs`` with the top one copied from the source when the source fits it and the
     session starts on one of its keyframes (see `_on_keyframes`)."""
-    source = await _source_video(ctx, recording, info, [cut.start])
+    source = await _source_video(ctx, recording, src, info, [cut.start])
     if source is None or not is_keyframe(cut.start, source.keyframes):
         return rungs
     return with_passthrough(rungs, source, passthrough_rules(ctx))
 
 
-async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: Cut,
+async def _transcode(ctx: Context, src: MediaInput, info: MediaInfo, cut: Cut,
                      ladder: list[Rung], scratch: Path) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "hls").mkdir(parents=True)
@@ -372,7 +378,7 @@ async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: C
     threads = ctx.settings.cpu_threads
     tracker = ctx.tracker("transcode", cut.title)
     await run_ffmpeg(
-        commands.ladder_argv(recording.original, info, start=cut.start, duration=cut.duration,
+        commands.ladder_argv(src, info, start=cut.start, duration=cut.duration,
                              rungs=ladder, out_dir=scratch / "hls",
                              segment_seconds=ctx.settings.segment_seconds, threads=threads),
         expected_duration=cut.duration, on_progress=tracker, timeout=ctx.settings.job_timeout)
@@ -388,7 +394,7 @@ async def _transcode(ctx: Context, recording: Recording, info: MediaInfo, cut: C
         timeout=ctx.settings.job_timeout)
     if info.has_video:
         await run_ffmpeg(commands.poster_argv(
-            recording.original, info, at=cut.start + min(30.0, cut.duration / 3),
+            src, info, at=cut.start + min(30.0, cut.duration / 3),
             dst_jpg=scratch / "poster.jpg"), timeout=ctx.settings.job_timeout)
     tracker.done()
 

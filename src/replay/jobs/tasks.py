@@ -5,6 +5,8 @@ The task graph, for one recording (queues in brackets, locks after them)::
     analyse_recording [media] analyse:<recording>
         probe, audio 16 kHz, speech map, cut plan; then per session of the plan:
         ├── media_session  [media]  media:<recording>:<guid>    transcode ladder
+        │     reads the analysis's probe, and only its span of the original: on a
+        │     machine without it, through the object store's presigned URL
         └── speech_session [speech] speech:<recording>:<guid>   transcribe fr, translate en
               whichever of the two finishes second enqueues
               publish_event [publish] publish:<event>            sessions, then the index
@@ -24,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from replay.domain.cutplan import Cut
 from replay.domain.errors import MediaError
@@ -44,7 +47,7 @@ from replay.jobs.pipeline import (
 )
 from replay.jobs.queue import JobQueue, PermanentError
 from replay.jobs.worker import JobContext, TaskFn
-from replay.media.probe import MediaInfo, probe
+from replay.media.probe import MediaInfo, MediaInput, probe, stored_media_info
 from replay.services.work import (
     MEDIA,
     PUBLISH,
@@ -175,9 +178,9 @@ async def analyse_recording(deps: TaskDeps, job: JobContext) -> None:
 
 async def media_session(deps: TaskDeps, job: JobContext) -> None:
     ctx = deps.context(job)
-    recording, cut = await deps.db.run(lambda store: _session(store, job))
-    recording = await local_original(ctx, recording)
-    await transcode_session(ctx, recording, await _probe(recording), cut)
+    recording, cut, probed = await deps.db.run(lambda store: _session_and_probe(store, job))
+    source, info = await _media_input(ctx, recording, probed)
+    await transcode_session(ctx, recording, info, cut, source=source)
     await _publish_when_ready(deps, ctx, recording, cut)
 
 
@@ -221,6 +224,28 @@ async def _audio(ctx: Context, recording: Recording) -> Path:
     return await extract_audio(ctx, recording, await _probe(recording))
 
 
+#: How much longer than the job may last a presigned URL stays valid (ffmpeg makes a new
+#: range request at each seek and reconnection, until the end).
+URL_MARGIN_SECONDS = 600.0
+
+
+async def _media_input(ctx: Context, recording: Recording,
+                       probed: dict[str, Any] | None) -> tuple[MediaInput, MediaInfo]:
+    """Where a session's media job reads the original, and what the original is: the
+    probe its analysis stored, and the original as `FileExchange.readable_original` gives
+    it (on a machine without it, the object store's address, read by range requests:
+    only the span is transferred, not the whole recording). Without a usable stored probe
+    (a recording analysed before it was kept), the original is fetched and probed."""
+    info = stored_media_info(probed)
+    if info is None:
+        recording = await local_original(ctx, recording)
+        return recording.original, await _probe(recording)
+    source = await ctx.files.readable_original(
+        recording.original, ctx.settings.originals_dir / recording.original.name,
+        recording.sha256, expires=ctx.settings.job_timeout + URL_MARGIN_SECONDS)
+    return source, info
+
+
 async def _probe(recording: Recording) -> MediaInfo:
     try:
         return await probe(recording.original)
@@ -262,6 +287,12 @@ def _recording_and_event(store: Store, job: JobContext) -> tuple[Recording, Even
 def _session_and_event(store: Store, job: JobContext) -> tuple[Recording, Cut, Event]:
     recording, cut = _session(store, job)
     return recording, cut, _event(store, recording.event_slug)
+
+
+def _session_and_probe(store: Store, job: JobContext
+                       ) -> tuple[Recording, Cut, dict[str, Any] | None]:
+    recording, cut = _session(store, job)
+    return recording, cut, store.probe(recording.id)
 
 
 def _session(store: Store, job: JobContext) -> tuple[Recording, Cut]:

@@ -6,7 +6,12 @@ them. ffmpeg-python never runs anything itself.
 
 Every input is read with the demuxer that probing found (``-f``), through the
 ``file`` protocol only, and video decoders get ``-max_pixels``: a file cannot
-turn into a playlist that reads other files, nor into a decompression bomb.
+turn into a playlist that reads other files, nor into a decompression bomb. A
+session's media job on a machine without the original reads it from our object
+store instead (`probe.StoreUrl`, a presigned address): through HTTP(S) only
+(``-protocol_whitelist https,http,tcp,tls``), still with the probed demuxer, and with
+the seek on the input side (``-ss``/``-t`` before ``-i``), so that ffmpeg requests the
+container's index and the span's bytes by range instead of the whole recording.
 Outputs drop the source's metadata (phones write GPS positions).
 
 ffmpeg 5.1's HLS muxer writes BANDWIDTH (nominal bitrates + 1/10, the same as
@@ -28,7 +33,15 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from replay.domain.ladder import Rung
-from replay.media.probe import MAX_PIXELS, MediaInfo, path_arg
+from replay.media.probe import (
+    MAX_PIXELS,
+    MediaInfo,
+    MediaInput,
+    StoreUrl,
+    input_arg,
+    input_protocols,
+    path_arg,
+)
 
 MASTER_PLAYLIST = "master.m3u8"
 VARIANT_PLAYLIST = "index.m3u8"
@@ -67,8 +80,13 @@ def _seconds(value: float) -> str:
     return f"{value:.6f}"
 
 
+#: A URL input: a dropped connection (a long ladder, a store's idle timeout) is opened
+#: again where it stopped, instead of failing the job.
+_URL_OPTIONS = {"reconnect": 1, "reconnect_on_network_error": 1, "reconnect_delay_max": 30}
+
+
 def _input(
-    src: Path,
+    src: MediaInput,
     info: MediaInfo,
     *,
     threads: int,
@@ -76,16 +94,19 @@ def _input(
     start: float | None = None,
     duration: float | None = None,
 ) -> Any:
-    """The source as an ffmpeg-python input: forced demuxer, file protocol, seek first."""
-    options: dict[str, Any] = {"format": info.format_name, "protocol_whitelist": "file",
-                               "threads": threads}
+    """The source as an ffmpeg-python input: forced demuxer, file protocol (HTTP(S) for
+    our store's URL), seek first."""
+    options: dict[str, Any] = {"format": info.format_name,
+                               "protocol_whitelist": input_protocols(src), "threads": threads}
+    if isinstance(src, StoreUrl):
+        options |= _URL_OPTIONS
     if decode_video:
         options["max_pixels"] = MAX_PIXELS
     if start is not None:
         options["ss"] = _seconds(start)
     if duration is not None:
         options["t"] = _seconds(duration)
-    return ffmpeg_python.input(path_arg(src), **options)
+    return ffmpeg_python.input(input_arg(src), **options)
 
 
 def _even(value: float) -> int:
@@ -198,7 +219,7 @@ def _hls_options(out_dir: Path, seconds: float, stream_map: str) -> dict[str, st
 
 
 def ladder_argv(
-    src: Path,
+    src: MediaInput,
     info: MediaInfo,
     *,
     start: float,
@@ -218,7 +239,7 @@ def ladder_argv(
     ``copy_video`` is the source's stream copied (``start`` must then be one of the
     source's keyframes); the others get keyframes where the source has them. The
     same builder serves a live ladder: ``segment_seconds`` and ``out_dir`` are
-    its parameters.
+    its parameters. ``src`` may be our store's URL: only the span is then requested.
     """
     _check_ladder(info, rungs, out_dir, segment_seconds)
     video = [rung for rung in rungs if not rung.is_audio_only]
@@ -276,7 +297,7 @@ def m4a_from_hls_argv(
 
 
 def poster_argv(
-    src: Path,
+    src: MediaInput,
     info: MediaInfo,
     *,
     at: float,

@@ -127,6 +127,46 @@ def path_arg(path: Path) -> str:
     return text if path.is_absolute() else f"./{text}"
 
 
+#: What ffmpeg may open to read a recording through `StoreUrl`: HTTP(S) and what they
+#: run on, nothing else (no ``file``, no playlists' ``crypto``, ``data`` or ``concat``).
+URL_PROTOCOLS = "https,http,tcp,tls"
+_URL_SCHEMES = ("https://", "http://")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreUrl:
+    """A time-limited HTTP(S) GET address of a recording in our own object store (a
+    presigned URL). Only `storage.exchange` makes one, from the store's answer, never
+    from anything a user sent; ffmpeg reads it through HTTP range requests, so a seek
+    (``-ss``) requests only the bytes it needs."""
+
+    address: str
+
+    def __post_init__(self) -> None:
+        if (not self.address.startswith(_URL_SCHEMES)
+                or any(c.isspace() or ord(c) < 32 for c in self.address)):
+            raise ValueError("a store URL is an http:// or https:// address without spaces")
+
+    def __str__(self) -> str:
+        """Without its query, which holds the signature: for logs and messages."""
+        return self.address.partition("?")[0]
+
+
+#: Where ffmpeg reads a recording: a file of this machine, or an address in our store.
+MediaInput = Path | StoreUrl
+
+
+def input_arg(src: MediaInput) -> str:
+    """The argument after ``-i``: a path that cannot read as an option or a protocol, or
+    the store's URL as it is."""
+    return src.address if isinstance(src, StoreUrl) else path_arg(src)
+
+
+def input_protocols(src: MediaInput) -> str:
+    """``-protocol_whitelist`` for `src`: ``file`` for a path, HTTP(S) for a URL."""
+    return URL_PROTOCOLS if isinstance(src, StoreUrl) else "file"
+
+
 def _number(value: Any, default: float = 0.0) -> float:
     try:
         result = float(value)
@@ -268,6 +308,42 @@ def parse_probe(raw: str | bytes, *, source: str) -> MediaInfo:
         creation_time=_creation_time(fmt),
         **_video_fields(_first(streams, "video"), source),
     )
+
+
+def stored_media_info(stored: dict[str, Any] | None) -> MediaInfo | None:
+    """The MediaInfo that probing gave, from its stored form (``asdict`` written as JSON
+    with ``default=str``: a date and a fraction as text), so that a job reads it instead
+    of probing the recording again; None when nothing usable was stored (then probe)."""
+    if not stored:
+        return None
+    try:
+        created = stored.get("creation_time")
+        info = MediaInfo(
+            format_name=str(stored["format_name"]),
+            duration=float(stored["duration"]),
+            has_video=_flag(stored["has_video"]),
+            width=int(stored["width"]),
+            height=int(stored["height"]),
+            fps=float(stored["fps"]),
+            video_codec=str(stored["video_codec"]),
+            has_audio=_flag(stored["has_audio"]),
+            audio_codec=str(stored["audio_codec"]),
+            sample_rate=int(stored["sample_rate"]),
+            creation_time=datetime.fromisoformat(str(created)) if created else None,
+            sample_aspect=Fraction(str(stored.get("sample_aspect", 1))),
+            rotation=int(stored.get("rotation", 0)),
+        )
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    fine = (info.format_name in DEMUXERS and info.duration > 0 and info.sample_aspect > 0
+            and (not info.has_video or 0 < info.width * info.height <= MAX_PIXELS))
+    return info if fine else None
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
 
 
 def _ffprobe_says(tail: tuple[str, ...], path: Path) -> str:

@@ -29,6 +29,7 @@ import errno
 import logging
 import math
 import os
+import re
 import shlex
 import shutil
 from collections import deque
@@ -89,14 +90,23 @@ class FfmpegFailed(MediaError):
 
     def __init__(self, summary: str, argv: Sequence[str], stderr_tail: Sequence[str]) -> None:
         self.summary = summary
-        self.argv = tuple(argv)
-        self.stderr_tail = tuple(stderr_tail)
+        self.argv = tuple(redacted(arg) for arg in argv)
+        self.stderr_tail = tuple(redacted(line) for line in stderr_tail)
         details = "\n".join(f"  {line}" for line in self.stderr_tail)
         super().__init__(f"{summary}\n{details}" if details else summary)
 
 
 class FfmpegTimeout(FfmpegFailed):
     """The program ran past its time limit and was killed."""
+
+
+_URL_QUERY = re.compile(r"(https?://[^\s?#]*)\?[^\s#]*?(?=:?(?:\s|#|$))", re.IGNORECASE)
+
+
+def redacted(text: str) -> str:
+    """`text` with the query of every HTTP(S) address cut off: a presigned URL's signature
+    (`probe.StoreUrl`) stays out of logs and of the errors organisers read."""
+    return _URL_QUERY.sub(r"\1?…", text)
 
 
 def _program(argv: Sequence[str]) -> str:
@@ -178,7 +188,7 @@ async def _run(argv: Sequence[str], *, limit: float, consume: _Consumer,
                on_stderr: Callable[[str], None] | None = None) -> None:
     if not argv:
         raise ValueError("empty argv")
-    log.debug("run: %s", shlex.join(argv))
+    log.debug("run: %s", redacted(shlex.join(argv)))
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     environment = child_environment()
     if shutil.which(argv[0], path=environment["PATH"]) is None:  # as exec would say

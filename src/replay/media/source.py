@@ -1,20 +1,19 @@
 """What the ladder needs to know about a source's video beyond probing: its H.264
 profile, pixel format, field order and bitrate, and its keyframes near given times.
 
-One ffprobe with the probed demuxer forced and the file protocol only, reading packet
-headers in short intervals (``-read_intervals``): no decoding, a few megabytes read
-whatever the recording's length.
+One ffprobe with the probed demuxer forced and the file protocol only (HTTP(S) only for
+our store's URL, `probe.StoreUrl`), reading packet headers in short intervals
+(``-read_intervals``): no decoding, a few megabytes read whatever the recording's length.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from replay.domain.ladder import SourceVideo, longest_gop
-from replay.media.probe import MediaInfo, path_arg
+from replay.media.probe import MediaInfo, MediaInput, input_arg, input_protocols
 from replay.media.runner import run_capture
 
 #: Seconds read before and after each time asked for: longer than any GOP copied.
@@ -25,18 +24,18 @@ def _intervals(around: Sequence[float], window: float) -> str:
     return ",".join(f"{max(0.0, t - window):.3f}%{t + window:.3f}" for t in sorted(around))
 
 
-def source_video_argv(src: Path, info: MediaInfo, around: Sequence[float] = (0.0,), *,
+def source_video_argv(src: MediaInput, info: MediaInfo, around: Sequence[float] = (0.0,), *,
                       window: float = KEYFRAME_WINDOW, ffprobe: str = "ffprobe") -> list[str]:
     """ffprobe's argv: the first video stream's details, and its packets near ``around``."""
     return [
         ffprobe, "-v", "error", "-hide_banner",
-        "-f", info.format_name, "-protocol_whitelist", "file",
+        "-f", info.format_name, "-protocol_whitelist", input_protocols(src),
         "-select_streams", "v:0",
         "-read_intervals", _intervals(around or [0.0], window),
         "-show_entries", "stream=codec_name,profile,pix_fmt,field_order,bit_rate"
                          ":packet=pts_time,duration_time,size,flags:format=start_time",
         "-print_format", "json",
-        path_arg(src),
+        input_arg(src),
     ]  # fmt: skip
 
 
@@ -84,7 +83,7 @@ def parse_source_video(raw: str | bytes, info: MediaInfo, around: Sequence[float
     )
 
 
-async def probe_source_video(src: Path, info: MediaInfo, around: Sequence[float], *,
+async def probe_source_video(src: MediaInput, info: MediaInfo, around: Sequence[float], *,
                              timeout: float = 60) -> SourceVideo:  # noqa: ASYNC109
     """The source's video details and its keyframes within a window of each of ``around``."""
     raw = await run_capture(source_video_argv(src, info, around), timeout=timeout)

@@ -12,6 +12,12 @@ store once its manifest is there, and a machine whose own copy has the same mani
 downloads nothing. Everything fetched is written beside its place under a scratch name,
 checked against its SHA-256, then renamed into place.
 
+A session's media job needs only its span of the original: `readable_original` gives
+it a presigned address of the object (`media.probe.StoreUrl`) that ffmpeg reads by HTTP
+range requests, so a worker on another machine transfers the container's index and the
+span's bytes, not the whole recording. Where the store has no such address (memory),
+the original is fetched whole, as the analysis stages always do (they read all of it).
+
 When the object store is a directory of this machine (the embedded default), every
 process reads the data directory itself: `SameDisk` copies nothing.
 """
@@ -28,6 +34,7 @@ from pathlib import Path
 from typing import Protocol
 
 from replay.domain.errors import ReplayError
+from replay.media.probe import MediaInput, StoreUrl
 from replay.storage.local import LocalDirectoryStore
 from replay.storage.port import ObjectStore, check_key, sha256_of_file
 from replay.storage.s3 import S3Store
@@ -59,6 +66,14 @@ class FileExchange(Protocol):
         (where the admitting machine kept it) only when the store does not have it."""
         ...
 
+    async def readable_original(self, recorded: Path, local: Path, sha256: str, *,
+                                expires: float) -> MediaInput:
+        """Where ffmpeg reads a part of a recording's original without this machine
+        downloading all of it: a path here when it is here; else the object store's
+        address of it, valid `expires` seconds (read by range requests); else, where the
+        store gives none, `original`'s path (fetched whole)."""
+        ...
+
     async def forget(self, path: Path) -> None:
         """Delete what was shared of the file or folder `path` (and below it)."""
         ...
@@ -85,6 +100,10 @@ class SameDisk:
         return await asyncio.to_thread(path.exists)
 
     async def original(self, recorded: Path, local: Path, sha256: str) -> Path:
+        return recorded
+
+    async def readable_original(self, recorded: Path, local: Path, sha256: str, *,
+                                expires: float) -> MediaInput:
         return recorded
 
     async def forget(self, path: Path) -> None:
@@ -158,6 +177,20 @@ class ThroughObjects:
             return recorded
         raise ExchangeError(f"the original {local.name} is neither on this machine nor in "
                             "the object store")
+
+    async def readable_original(self, recorded: Path, local: Path, sha256: str, *,
+                                expires: float) -> MediaInput:
+        """The object's presigned address when the store has it with the right SHA-256
+        (the digest recorded at upload, one HEAD request: the bytes read by range cannot
+        be checked whole, as a fetch checks them)."""
+        if await asyncio.to_thread(local.is_file):  # fetched (and checked) before
+            return local
+        key = self.key_of(local)
+        if await self.objects.digest(key) == sha256:
+            address = await self.objects.presigned_url(key, expires)
+            if address is not None:
+                return StoreUrl(address)
+        return await self.original(recorded, local, sha256)
 
     async def _fetch_file(self, key: str, path: Path, sha256: str) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,3 +41,7 @@ class MemoryStore:
     async def list_keys(self, prefix: str) -> list[str]:
         check_prefix(prefix)
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    async def presigned_url(self, key: str, expires: float) -> str | None:
+        check_key(key)
+        return None

@@ -80,6 +80,13 @@ class ObjectStore(Protocol):
 
     async def list_keys(self, prefix: str) -> list[str]: ...
 
+    async def presigned_url(self, key: str, expires: float) -> str | None:
+        """A GET address of the object that anyone holding it may read for `expires`
+        seconds, with HTTP range requests (S3: a presigned URL); None where the store has
+        none (a directory, memory): the caller fetches the object instead. Whether the
+        object exists is not checked."""
+        ...
+
 
 def check_key(key: str) -> str:
     parts = key.split("/")

@@ -35,6 +35,8 @@ MULTIPART_CHUNKSIZE = 8 * MiB
 MULTIPART_THREADS = 4
 SHA256_METADATA = "sha256"
 NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+#: The longest a SigV4 presigned URL may be valid: 7 days.
+PRESIGNED_MAX_SECONDS = 7 * 24 * 3600
 CREDENTIAL_VARIABLES = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
 
 T = TypeVar("T")
@@ -75,14 +77,17 @@ def _valid_bucket(name: str) -> bool:
 
 def client_config(endpoint_url: str | None) -> Any:
     """Standard retries; for non-AWS endpoints, checksums only where S3 requires them
-    (boto3 >= 1.36 sends new checksum headers that many S3-compatible stores reject)."""
+    (boto3 >= 1.36 sends new checksum headers that many S3-compatible stores reject).
+    Signature V4 named, so that presigned URLs are V4 too (botocore presigns with the
+    deprecated V2 otherwise, which recent AWS regions refuse)."""
     from botocore.config import Config
 
     if endpoint_url:
         return Config(request_checksum_calculation="when_required",
                       response_checksum_validation="when_required",
-                      retries={"mode": "standard"}, connect_timeout=10)
-    return Config(retries={"mode": "standard"}, connect_timeout=10)
+                      retries={"mode": "standard"}, connect_timeout=10,
+                      signature_version="s3v4")
+    return Config(retries={"mode": "standard"}, connect_timeout=10, signature_version="s3v4")
 
 
 def multipart_etag(path: Path, chunksize: int) -> str:
@@ -277,6 +282,16 @@ class S3Store:
             return str(value) if value else None
 
         return await self._call(head)
+
+    async def presigned_url(self, key: str, expires: float) -> str | None:
+        """A presigned GET (SigV4, signed here with the client's credentials: no request
+        is made), valid `expires` seconds, clamped to SigV4's 1 s to 7 days. With
+        temporary credentials (an instance role, STS), it also ends with them."""
+        target = self._key(key)
+        seconds = min(max(round(expires), 1), PRESIGNED_MAX_SECONDS)
+        return await self._call(lambda: str(self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": target},
+            ExpiresIn=seconds)))
 
     async def list_keys(self, prefix: str) -> list[str]:
         full = self.prefix + check_prefix(prefix)

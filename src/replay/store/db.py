@@ -232,6 +232,16 @@ class Store:
         self.db.execute("UPDATE recordings SET duration = ?, probe = ? WHERE id = ?",
                         (duration, json.dumps(probe, default=str), recording_id))
 
+    def probe(self, recording_id: int) -> dict[str, Any] | None:
+        """What `set_probe` stored (a `MediaInfo` as a dict, dates and fractions as text),
+        or None before probing."""
+        row = self.db.execute("SELECT probe FROM recordings WHERE id = ?",
+                              (recording_id,)).fetchone()
+        if row is None or not row["probe"]:
+            return None
+        data = json.loads(row["probe"])
+        return data if isinstance(data, dict) else None
+
     # -- cut plan ----------------------------------------------------------------
 
     def save_cuts(self, recording_id: int, cuts: Sequence[Cut]) -> None:
