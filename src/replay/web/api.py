@@ -457,7 +457,7 @@ _PROGRAMME_BODY: Final = {"required": True, "content": {
     "multipart/form-data": {"schema": {
         "type": "object", "required": ["programme"],
         "properties": {"programme": {"type": "string", "format": "binary",
-                                     "description": "schedule.json, schedule.xml ou iCal"}}}},
+                                     "description": N_("schedule.json, schedule.xml or iCal")}}}},
     "application/json": {"schema": ref(ProgrammeSource.__name__)},
 }}
 
@@ -467,15 +467,15 @@ _UPLOAD_BODY: Final = {"required": True, "content": {"multipart/form-data": {"sc
         "file": {"type": "string", "format": "binary"},
         "room": {"type": "string"},
         "started_at": {"type": "string", "format": "date-time",
-                       "description": "Début à l’horloge murale, avec fuseau ; sinon "
-                                      "creation_time du fichier"},
+                       "description": N_("Start by the wall clock, with its time zone; otherwise "
+                                         "the file's creation_time")},
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     }}}}}
 
 _EVENT_FIELDS: Final = {
     "title": {"type": "string"}, "start": {"type": "string", "format": "date"},
     "end": {"type": "string", "format": "date"}, "timezone": {"type": "string"},
-    "rooms": {"type": "string", "description": "Une salle par ligne"},
+    "rooms": {"type": "string", "description": N_("One room per line")},
     "publication_rule": {"type": "string",
                          "enum": ["automatique", "apres_decoupage", "apres_sous_titres"]},
 }
@@ -484,8 +484,8 @@ _EVENT_FIELDS: Final = {
 _EVENT_BODY: Final = {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         **_EVENT_FIELDS, "programme": {"type": "string", "format": "binary",
-                                       "description": "schedule.json, schedule.xml ou iCal "
-                                                      "(facultatif)"}}}},
+                                       "description": N_("schedule.json, schedule.xml or iCal "
+                                                         "(optional)")}}}},
     "application/json": {"schema": ref(EventDescription.__name__)},
 }}
 

@@ -171,7 +171,7 @@ def optional(description: str | None = None, **schema: Any) -> Any:
 
 # A programme given by its address (the JSON form of a programme import).
 class ProgrammeSource(Body):
-    url: str | None = optional("Adresse http(s) du programme", format="uri")
+    url: str | None = optional(N_("The programme's http(s) address"), format="uri")
     refusals = {"url": said(N_("“url” invalid: give the programme's address."))}
 
 
@@ -182,9 +182,9 @@ class EventDescription(ProgrammeSource):
     start: str = optional(format="date")
     end: str = optional(format="date")
     timezone: str = optional()
-    rooms: str | list[str] = optional("Une salle par ligne (ou une liste)")
+    rooms: str | list[str] = optional(N_("One room per line (or a list)"))
     publication_rule: PublicationRule | None = Field(default=None, strict=False)
-    url: str | None = optional("Adresse http(s) du programme (facultatif)", format="uri")
+    url: str | None = optional(N_("The programme's http(s) address (optional)"), format="uri")
     refusals = {**ProgrammeSource.refusals, "publication_rule": said(
         N_("“publication_rule” invalid: one of {rules}."),
         rules=", ".join(rule.value for rule in PublicationRule))}
@@ -193,7 +193,8 @@ class EventDescription(ProgrammeSource):
 # A held upload's room or start, corrected (empty: unchanged).
 class HeldCorrection(Body):
     room: str | None = None
-    started_at: str | None = optional("Début à l’horloge murale, avec fuseau", format="date-time")
+    started_at: str | None = optional(N_("Start by the wall clock, with its time zone"),
+                                      format="date-time")
 
 
 # -- cut plans -------------------------------------------------------------------------
@@ -212,9 +213,9 @@ def _seconds_refusal(name: str) -> Said:
 class CutMove(Body):
     start: Seconds | None = None
     end: Seconds | None = None
-    confirm: bool = Field(default=False, description=(
-        "Confirme un déplacement inhabituel (séance de moins de 30 s, limite déplacée de "
-        "plus de 10 min) : sans lui, 409 avec la liste « confirm »"))
+    confirm: bool = Field(default=False, description=N_(
+        "Confirms an unusual move (a session shorter than 30 s, a boundary moved by more than "
+        "10 min): without it, 409 with the list “confirm”"))
     refusals = {"start": _seconds_refusal("start"), "end": _seconds_refusal("end"),
                 **_flag_refusal("confirm")}
 
@@ -269,7 +270,7 @@ class Replacement(Body):
     whole_word: bool = True
     case_sensitive: bool = False
     versions: dict[str, int] | None = optional(
-        "Les versions de l’aperçu, par « enregistrement/guid »")
+        N_("The preview's versions, by “recording/guid”"))
     refusals = {
         "find": said(_FIND_AND_REPLACE),
         "replace": said(_FIND_AND_REPLACE),
@@ -287,7 +288,7 @@ class Replacement(Body):
 class OptionsChange(Body):
     publication_rule: PublicationRule | None = Field(default=None, strict=False)
     captions_policy: Literal["brouillons", "valides"] | None = optional(
-        "Ancien nom : valides = apres_sous_titres")
+        N_("Former name: valides = apres_sous_titres"))
     editors_may_publish: bool | None = None
     refusals = {
         "publication_rule": said(
@@ -316,7 +317,7 @@ class PodcastChange(Body):
     author: Annotated[str, StringConstraints(max_length=MAX_AUTHOR_CHARS)] = optional()
     category: Literal[CATEGORIES] = optional()  # type: ignore[valid-type]
     explicit: bool = optional()
-    image: str = optional("https://… (vide : l’affiche)")
+    image: str = optional(N_("https://… (empty: the poster)"))
 
 
 class ChapterText(Body):

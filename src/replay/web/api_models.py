@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from replay.domain.chapters import MAX_TITLE_CHARS
 from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
+from replay.locale import N_, _
 from replay.web.api_bodies import BODIES, MAX_TERMS, Term
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -129,7 +130,7 @@ class CaptionOptions(Shape):
     publication_rule: Literal["automatique", "apres_decoupage", "apres_sous_titres"] = optional()
     publication_rule_label: str = optional()
     captions_policy: Literal["brouillons", "valides"] = optional(
-        description="Ancien nom : valides = apres_sous_titres")
+        description=N_("Former name: valides = apres_sous_titres"))
     editors_may_publish: bool = optional()
 
 
@@ -175,7 +176,7 @@ class Podcast(Shape):
     author: Annotated[str, StringConstraints(max_length=MAX_AUTHOR_CHARS)] = optional()
     category: Literal[CATEGORIES] = optional()  # type: ignore[valid-type]
     explicit: bool = optional()
-    image: str = optional(description="https://… (vide : l’affiche)")
+    image: str = optional(description=N_("https://… (empty: the poster)"))
 
 
 MODELS: tuple[type[BaseModel], ...] = (
@@ -197,7 +198,8 @@ def component_schemas() -> dict[str, Any]:
 def _untitled(schema: Any) -> Any:
     """`schema` without the ``title`` keywords pydantic adds (a member named ``title`` is
     kept: only a keyword whose value is a string goes), nor the ``default: null`` of members
-    that may be absent."""
+    that may be absent; its descriptions (English messages, marked ``N_`` where they are
+    defined) in French."""
     if isinstance(schema, list):
         return [_untitled(item) for item in schema]
     if not isinstance(schema, dict):
@@ -206,7 +208,9 @@ def _untitled(schema: Any) -> Any:
     for key, value in schema.items():
         if (key == "title" and isinstance(value, str)) or (key == "default" and value is None):
             continue
-        if key in {"properties", "$defs"} and isinstance(value, dict):
+        if key == "description" and isinstance(value, str):
+            out[key] = _(value)
+        elif key in {"properties", "$defs"} and isinstance(value, dict):
             out[key] = {name: _untitled(member) for name, member in value.items()}
         else:
             out[key] = _untitled(value)
