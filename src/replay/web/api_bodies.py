@@ -27,9 +27,10 @@ from pydantic_core import ErrorDetails
 
 from replay.domain.captions import CaptionStatus
 from replay.domain.chapters import MAX_CHAPTERS, MAX_TITLE_CHARS
+from replay.domain.errors import Listed, ReplayError
 from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
 from replay.domain.publication import RULE_LABELS, PublicationRule
-from replay.locale import N_, _
+from replay.locale import N_, _, describe
 from replay.web.errors import APIError
 
 Model = TypeVar("Model", bound="Body")
@@ -43,7 +44,8 @@ class Said:
     values: Mapping[str, object]
 
     def __str__(self) -> str:
-        return _(self.msgid).format(**self.values)
+        return _(self.msgid).format(**{name: describe(value) if isinstance(value, ReplayError)
+                                       else value for name, value in self.values.items()})
 
 
 def said(msgid: str, **values: object) -> Said:
@@ -293,7 +295,9 @@ class OptionsChange(Body):
     refusals = {
         "publication_rule": said(
             N_("“publication_rule” invalid: one of {rules}."),
-            rules=", ".join(f"{rule.value} ({RULE_LABELS[rule]})" for rule in PublicationRule)),
+            rules=Listed(ReplayError(N_("{value} ({label})"), value=rule.value,
+                                     label=ReplayError(RULE_LABELS[rule]))
+                         for rule in PublicationRule)),
         "captions_policy": said(N_("“captions_policy” invalid: brouillons (the replays go out "
                                    "with the automatic drafts, flagged) or valides (they wait "
                                    "for validated captions).")),
