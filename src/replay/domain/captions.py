@@ -175,9 +175,9 @@ class Change:
     def message(self) -> CaptionError:
         """The change as people read it (shown with `replay.locale.describe`)."""
         if self.kind == "added" and self.new is not None:
-            return CaptionError(N_("added {cue}"), cue=_cue_text(self.new))
+            return CaptionError(N_("added {what}"), what=_cue_text(self.new))
         if self.kind == "removed" and self.old is not None:
-            return CaptionError(N_("removed {cue}"), cue=_cue_text(self.old))
+            return CaptionError(N_("removed {what}"), what=_cue_text(self.old))
         assert self.old is not None
         assert self.new is not None
         return CaptionError(N_("changed {old} → {new}"), old=_cue_text(self.old),
