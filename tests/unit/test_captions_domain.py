@@ -32,6 +32,7 @@ from replay.domain.errors import SubtitleError
 from replay.domain.srt import parse_srt
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import parse_webvtt, render_srt, render_webvtt
+from replay.locale import describe
 from tests.french import raises_in_french
 
 B, R, V, P = (CaptionStatus.BROUILLON, CaptionStatus.RELECTURE, CaptionStatus.VALIDE,
@@ -87,11 +88,11 @@ def test_diff_is_readable() -> None:
     new = [CUES[0], Cue(3.5, 6.0, ("Bienvenue à NetZeroCities.",)), Cue(9.0, 10.0, ("Fin.",))]
     changes = diff_cues(CUES, new)
     assert [(c.kind, c.index) for c in changes] == [("changed", 2), ("changed", 3)]
-    assert changes[0].describe().startswith("modifié [00:00:03.500 → 00:00:06.000]")
+    assert describe(changes[0].message()).startswith("modifié [00:00:03.500 → 00:00:06.000]")
     only_removed = diff_cues(CUES, CUES[:1])
     assert [(c.kind, c.index) for c in only_removed] == [("removed", 2), ("removed", 3)]
     assert diff_cues(CUES[:1], CUES)[0].kind == "added"
-    assert "supprimé" in only_removed[0].describe()
+    assert "supprimé" in describe(only_removed[0].message())
     assert diff_cues(CUES, CUES) == []
 
 

@@ -67,17 +67,12 @@ ALLOWED_STRINGS: dict[tuple[str, str], str] = {
     ('domain/model.py', 'déjeuner'): "a title announcing a break: a word matched, not shown",
     ('domain/captions.py', '[.?!…][»\\"”’)\\]\\u00a0]*$'): "a sentence's end: a pattern",
 }
-#: French still written in these modules (string constants), to move to the catalogue.
-#: `domain/` cannot import `replay.locale` (tests/unit/test_layers.py): its errors carry
-#: an English message (`replay.domain.errors.N_`) and its values, shown in French with
-#: `replay.locale.describe`; its labels and reasons returned as text are next. The API's
-#: OpenAPI texts (summaries, statuses, descriptions: api*.py tables, api_routes, api_models,
-#: openapi) and the request bodies' refusals (api_bodies, defined at class level) are next.
-PENDING: dict[str, int] = {
-    "domain/boundaries.py": 2, "domain/captions.py": 12, "domain/model.py": 7,
-    "domain/programme.py": 8, "domain/publication.py": 11,
-    "live/web.py": 6, "web/api_bodies.py": 4, "web/api_models.py": 1,
-}
+#: French still written in these modules (string constants), to move to the catalogue:
+#: none left. `domain/` cannot import `replay.locale` (tests/unit/test_layers.py): its
+#: errors, labels and reasons carry an English message (`replay.domain.errors.N_`) and its
+#: values, shown in French with `replay.locale.describe` (or `_` for a label) at the faces;
+#: the API's OpenAPI texts are marked `N_` and translated where the document is built.
+PENDING: dict[str, int] = {}
 
 #: Words of the templates' static text that are not French to translate: the product's
 #: name, file formats, a URL's scheme (a placeholder), and each subtitle track's name in

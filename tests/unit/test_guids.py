@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from replay.domain.errors import ProgrammeError
 from replay.domain.model import GUID_MAX_LENGTH, guid_problem, path_component
 from replay.domain.programme import parse_programme
+from replay.locale import describe
 from replay.services.workdirs import child_dir
 
 BAD_GUIDS = [
@@ -51,7 +52,8 @@ def _programme(guid: str, title: str = "Table ronde «\u00a0énergie\u00a0»") -
 def test_bad_guid_has_a_french_problem(guid: str) -> None:
     problem = guid_problem(guid)
     assert problem is not None
-    assert problem.startswith("le guid ")
+    assert describe(problem).startswith("le guid ")
+    assert str(problem).startswith("the guid ")
     with pytest.raises(ValueError, match="unsafe session guid"):
         path_component(guid)
 
@@ -66,7 +68,7 @@ def test_good_guid_passes(guid: str) -> None:
 def test_programme_with_bad_guid_is_refused_naming_the_session(guid: str) -> None:
     with pytest.raises(ProgrammeError) as raised:
         parse_programme(_programme(guid, title="Atelier mobilité"), filename="p.json")
-    message = str(raised.value)
+    message = describe(raised.value)
     assert "séance «\u00a0Atelier mobilité\u00a0» refusée, le guid" in message
     assert "p.json" in message
     assert "\n" not in message

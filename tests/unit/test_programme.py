@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.pofile import read_po
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replay.domain.errors import ProgrammeError
+from replay.domain import model as replay_model
+from replay.domain import programme as replay_programme
+from replay.domain.errors import ProgrammeError, ReplayError
 from replay.domain.model import Event, Person, Session
 from replay.domain.programme import (
     HOTWORDS_LIMIT,
@@ -20,6 +25,7 @@ from replay.domain.programme import (
     programme_hotwords,
     slugify,
 )
+from replay.locale import LOCALE_DIR, describe
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "programmes"
 REAL = FIXTURES / "mission-villes-2026.schedule.json"
@@ -851,3 +857,81 @@ def test_hotwords_of_the_real_programme() -> None:
     assert words.startswith("Valérie Pécresse, Nantes Métropole, Marseille")
     assert words.count("Marseille") == 1
     assert "Déjeuner" not in words
+
+
+# ---------------------------------------------------------------------------
+# People read every error in French: English messages and values, from the catalogue
+
+NBSP = "\u00a0"
+PROGRAMME_SOURCES = [Path(replay_programme.__file__), Path(replay_model.__file__)]
+MORE_ERRORS: list[Any] = [
+    pytest.param(b"", id="empty"),
+    pytest.param(b"hello", id="not-a-format"),
+    pytest.param(b"[]", id="top-level"),
+    pytest.param(b'{"schedule": "x"}', id="not-an-object"),
+    pytest.param(b'{"a": "\xff"}', id="not-utf8"),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, id="too-deep"),
+    pytest.param(b'{"schedule": {"conference": {"title": "T", "days": []}}}', id="no-dates"),
+    pytest.param(_json({" ": [_jsession()]}), id="room-without-name"),
+    pytest.param(_json({"A": [_jsession(title=["x"])]}), id="not-text"),
+    pytest.param(_json({"A": [_jsession(guid="a/b")]}), id="unsafe-guid"),
+    pytest.param(_json({"A": [_jsession(guid="g" * 201)]}), id="long-guid"),
+    pytest.param(_json({"A": [_jsession(guid="a\u0001b")]}), id="control-guid"),
+    pytest.param(BILLION_LAUGHS, id="hostile-xml"),
+]
+EVERY_ERROR = [
+    *(pytest.param(param.values[0], id=f"{kind}-{param.id}") for kind, params in (
+        ("json", JSON_ERRORS), ("xml", XML_ERRORS), ("ics", ICS_ERRORS)) for param in params),
+    *MORE_ERRORS,
+]
+
+
+@cache
+def _catalogue() -> frozenset[str]:
+    with (LOCALE_DIR / "fr" / "LC_MESSAGES" / "replay.po").open("rb") as source:
+        return frozenset(message.id for message in read_po(source)
+                         if message.id and message.string)
+
+
+def _msgids(error: ReplayError) -> list[str]:
+    """`error`'s message and those of its values that are messages too."""
+    return [error.msgid, *(msgid for value in error.values.values()
+                           if isinstance(value, ReplayError) for msgid in _msgids(value))]
+
+
+@pytest.mark.parametrize("data", EVERY_ERROR)
+def test_every_programme_error_is_said_in_french(data: bytes) -> None:
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(data, filename="programme")
+
+    error = caught.value
+    french = describe(error)
+    assert not [msgid for msgid in _msgids(error) if msgid not in _catalogue()]
+    assert french.startswith(f"programme{NBSP}: ")
+    assert french != str(error)
+    assert "\n" not in french
+    assert f"{NBSP};" in french  # what is wrong; what to do
+
+
+def test_a_french_error_keeps_the_place_and_the_value() -> None:
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(_json({"Salle Seine": [_jsession(duration="1h30")]}), filename="p.json")
+
+    assert describe(caught.value) == (
+        f"p.json{NBSP}: {SEINE}[0].duration{NBSP}: la durée «{NBSP}1h30{NBSP}» n’est pas au "
+        f"format HH:MM{NBSP}; écrivez-la comme «{NBSP}01:30{NBSP}»")
+    assert str(caught.value) == (f'p.json: {SEINE}[0].duration: duration "1h30" is not HH:MM; '
+                                 'write the length like "01:30"')
+
+
+def test_programme_errors_are_built_from_marked_messages() -> None:
+    """No message written in an f-string: each is a msgid for the catalogue, its values
+    apart."""
+    for source in PROGRAMME_SOURCES:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "ProgrammeError"):
+                assert node.args, (source.name, node.lineno)
+                assert not isinstance(node.args[0], ast.JoinedStr | ast.Constant | ast.BinOp), (
+                    source.name, node.lineno)

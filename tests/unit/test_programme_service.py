@@ -26,7 +26,8 @@ def store(tmp_path: Path) -> Store:
 def test_an_unreadable_programme_is_refused_in_french() -> None:
     with pytest.raises(Refused) as refused:
         programmes.read_programme(b"{not json", "p.json")
-    assert refused.value.message.startswith("Programme illisible\u00a0: p.json: ")
+    assert refused.value.message.startswith(
+        "Programme illisible\u00a0: p.json\u00a0: ligne 1, colonne 2\u00a0: JSON invalide (")
     assert refused.value.status == 400
     assert refused.value.field == "programme"
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from replay.domain.cutplan import Cut, Interval
+from replay.domain.errors import N_, PlanError
 
 NBSP = "\u00a0"
 #: A session shorter than this after a move is most likely a typing slip (« 0.04 »).
@@ -22,15 +23,17 @@ def french_seconds(value: float) -> str:
     return text
 
 
-def implausible(before: Cut, after: Cut) -> list[str]:
-    """Why moving `before` to `after` deserves a confirmation (French), or nothing."""
+def implausible(before: Cut, after: Cut) -> list[PlanError]:
+    """Why moving `before` to `after` deserves a confirmation (reasons shown with
+    `replay.locale.describe`), or nothing."""
     reasons = []
     if after.duration < SHORTEST_PLAUSIBLE:
-        reasons.append(f"la séance ne durerait plus que {french_seconds(after.duration)}")
-    for side, old, new in (("le début", before.start, after.start),
-                           ("la fin", before.end, after.end)):
+        reasons.append(PlanError(N_("the session would last only {duration}"),
+                                 duration=french_seconds(after.duration)))
+    for message, old, new in ((N_("the start would move by {shift}"), before.start, after.start),
+                              (N_("the end would move by {shift}"), before.end, after.end)):
         if abs(new - old) > LONGEST_PLAUSIBLE_MOVE:
-            reasons.append(f"{side} bougerait de {french_seconds(new - old)}")
+            reasons.append(PlanError(message, shift=french_seconds(new - old)))
     return reasons
 
 

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Literal
 
 from replay.domain.cues import cue_warnings, rules_for
-from replay.domain.errors import N_, SubtitleError
+from replay.domain.errors import N_, Listed, SubtitleError
 from replay.domain.transcript import Cue
 from replay.domain.webvtt import (
     MAX_CUE_CHARS,
@@ -31,7 +31,6 @@ from replay.domain.webvtt import (
     visible_text,
 )
 
-NBSP = "\u00a0"
 MAX_SECONDS = 100 * 3600.0  # WebVTT files here keep hours on two digits
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -63,11 +62,12 @@ TRANSITIONS: dict[CaptionStatus, frozenset[CaptionStatus]] = {
                                      CaptionStatus.PUBLIE}),
 }
 
+#: Each status as people read it (English messages, translated where they are shown).
 STATUS_LABELS = {
-    CaptionStatus.BROUILLON: "brouillon automatique",
-    CaptionStatus.RELECTURE: "en relecture",
-    CaptionStatus.VALIDE: "validé",
-    CaptionStatus.PUBLIE: "publié",
+    CaptionStatus.BROUILLON: N_("automatic draft"),
+    CaptionStatus.RELECTURE: N_("in review"),
+    CaptionStatus.VALIDE: N_("approved"),
+    CaptionStatus.PUBLIE: N_("published"),
 }
 
 
@@ -77,10 +77,16 @@ def can_transition(current: CaptionStatus, target: CaptionStatus) -> bool:
 
 def check_transition(current: CaptionStatus, target: CaptionStatus) -> None:
     if not can_transition(current, target):
-        allowed = ", ".join(sorted(f"« {STATUS_LABELS[s]} »" for s in TRANSITIONS[current]))
-        raise CaptionError(f"passage de « {STATUS_LABELS[current]} » à "
-                           f"« {STATUS_LABELS[target]} » impossible{NBSP}; possibles{NBSP}: "
-                           f"{allowed}")
+        allowed = Listed(_quoted(CaptionError(STATUS_LABELS[status]))
+                         for status in CaptionStatus if status in TRANSITIONS[current])
+        raise CaptionError(N_("cannot go from “{current}” to “{target}”; possible: {allowed}"),
+                           current=CaptionError(STATUS_LABELS[current]),
+                           target=CaptionError(STATUS_LABELS[target]), allowed=allowed)
+
+
+def _quoted(text: object) -> CaptionError:
+    """`text` between the quotation marks of the message's language."""
+    return CaptionError(N_("“{text}”"), text=text)
 
 
 def status_after_save(current: CaptionStatus) -> CaptionStatus:
@@ -166,19 +172,21 @@ class Change:
     old: Cue | None
     new: Cue | None
 
-    def describe(self) -> str:
+    def message(self) -> CaptionError:
+        """The change as people read it (shown with `replay.locale.describe`)."""
         if self.kind == "added" and self.new is not None:
-            return f"ajouté {_cue_text(self.new)}"
+            return CaptionError(N_("added {what}"), what=_cue_text(self.new))
         if self.kind == "removed" and self.old is not None:
-            return f"supprimé {_cue_text(self.old)}"
+            return CaptionError(N_("removed {what}"), what=_cue_text(self.old))
         assert self.old is not None
         assert self.new is not None
-        return f"modifié {_cue_text(self.old)} → {_cue_text(self.new)}"
+        return CaptionError(N_("changed {old} → {new}"), old=_cue_text(self.old),
+                            new=_cue_text(self.new))
 
 
-def _cue_text(cue: Cue) -> str:
+def _cue_text(cue: Cue) -> CaptionError:
     times = f"{format_timestamp(cue.start)} → {format_timestamp(cue.end)}"
-    return f"[{times}] « {' / '.join(cue.lines)} »"
+    return CaptionError(N_("[{times}] “{text}”"), times=times, text=" / ".join(cue.lines))
 
 
 def _key(cue: Cue) -> tuple[int, int, tuple[str, ...]]:

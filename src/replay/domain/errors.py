@@ -7,7 +7,7 @@ the faces (web, CLI, jobs) show it in French with `replay.locale.describe`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 #: Turns an English message into the language it is shown in.
 Translate = Callable[[str], str]
@@ -66,6 +66,19 @@ def _restored(kind: type[ReplayError], args: tuple[object, ...],
     error.args = args
     error.__dict__.update(state)
     return error
+
+
+class Listed(ReplayError):
+    """Values said one after the other (a message's value): each `ReplayError` among them
+    rendered in the message's language, joined by `separator`."""
+
+    def __init__(self, items: Iterable[object], separator: str = ", ") -> None:
+        super().__init__("")
+        self.items = tuple(items)
+        self.separator = separator
+
+    def render(self, translate: Translate = N_, number: Number = str) -> str:
+        return self.separator.join(str(_shown(item, translate, number)) for item in self.items)
 
 
 class ProgrammeError(ReplayError):

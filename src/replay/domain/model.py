@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
+from replay.domain.errors import N_, ProgrammeError
+
 NBSP: Final = "\u00a0"
 #: A session guid is a path component of its work directory: at most this many characters.
 GUID_MAX_LENGTH: Final = 200
@@ -73,26 +75,30 @@ class Event:
         return sorted((s for s in self.sessions if s.room == room), key=lambda s: s.start)
 
 
-def guid_problem(guid: str) -> str | None:
-    """Why `guid` cannot name a session's directory (French, for people), or None.
+def guid_problem(guid: str) -> ProgrammeError | None:
+    """Why `guid` cannot name a session's directory (a reason, shown in the language of the
+    message it is put in), or None.
 
     A guid becomes one path component (`services/workdirs.py`) and one part of page
     addresses: it must be non-empty, short, and hold no separator, no `..`, no NUL and
     no control character, so that no directory built from it leaves its parent.
     """
     if not guid.strip():
-        return "le guid est vide"
+        return ProgrammeError(N_("the guid is empty"))
     if len(guid) > GUID_MAX_LENGTH:
-        return f"le guid dépasse {GUID_MAX_LENGTH}{NBSP}caractères"
+        return ProgrammeError(N_("the guid is longer than {limit} characters"),
+                              limit=GUID_MAX_LENGTH)
     if guid == ".":
-        return "le guid est «\u00a0.\u00a0»"
+        return ProgrammeError(N_('the guid is "."'))
     if ".." in guid:
-        return "le guid contient «\u00a0..\u00a0»"
+        return ProgrammeError(N_('the guid contains ".."'))
     for char in guid:
         if char in "/\\":
-            return f"le guid contient le séparateur «{NBSP}{char}{NBSP}»"
+            return ProgrammeError(N_('the guid contains the separator "{separator}"'),
+                                  separator=char)
         if char == "\0" or unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"}:
-            return f"le guid contient un caractère de contrôle (U+{ord(char):04X})"
+            return ProgrammeError(N_("the guid contains a control character (U+{code})"),
+                                  code=f"{ord(char):04X}")
     return None
 
 

@@ -22,12 +22,13 @@ import defusedxml
 import defusedxml.ElementTree as SafeElementTree
 import icalendar
 
-from replay.domain.errors import ProgrammeError
-from replay.domain.model import NBSP, Event, Person, Session, guid_problem
+from replay.domain.errors import N_, ProgrammeError
+from replay.domain.model import Event, Person, Session, guid_problem
 
 __all__ = ["ACCEPTED_FORMATS", "HOTWORDS_LIMIT", "parse_programme", "programme_hotwords", "slugify"]
 
-ACCEPTED_FORMATS = "a c3voc/pretalx schedule.json, a frab schedule.xml or an iCalendar (.ics) file"
+ACCEPTED_FORMATS = N_("a c3voc/pretalx schedule.json, a frab schedule.xml or an iCalendar (.ics) "
+                      "file")
 HOTWORDS_LIMIT = 400
 
 Format = Literal["json", "xml", "ics"]
@@ -42,7 +43,14 @@ _BOM = b"\xef\xbb\xbf"
 _LIGATURES = str.maketrans(
     {"Œ": "OE", "œ": "oe", "Æ": "AE", "æ": "ae", "ß": "ss", "Ø": "O", "ø": "o", "Ł": "L", "ł": "l"}
 )
-_SCHEMA_HINT = "see the c3voc schedule.json schema (https://c3voc.de/schedule/schema.json)"
+_SCHEMA = "https://c3voc.de/schedule/schema.json"
+#: Every session needs these: the message naming the one missing (`where` its place).
+_NEEDED = {
+    "guid": N_("{where}: missing; every session needs its guid"),
+    "title": N_("{where}: missing; every session needs its title"),
+    "duration": N_("{where}: missing; every session needs its duration"),
+    "room": N_("{where}: missing; every session needs its room"),
+}
 
 
 # ---------------------------------------------------------------------------
@@ -58,7 +66,7 @@ def parse_programme(data: bytes, *, filename: str = "") -> Event:
         return _parse(data, filename)
     except ProgrammeError as exc:
         if filename:
-            raise ProgrammeError(f"{filename}: {exc}") from exc
+            raise ProgrammeError(N_("{file}: {reason}"), file=filename, reason=exc) from exc
         raise
 
 
@@ -125,7 +133,7 @@ def _parse(data: bytes, filename: str) -> Event:
 def _detect(data: bytes, filename: str) -> Format:
     head = data.removeprefix(_BOM).lstrip()[:64]
     if not head:
-        raise ProgrammeError(f"the file is empty; upload {ACCEPTED_FORMATS}")
+        raise ProgrammeError(N_("the file is empty; upload {formats}"), formats=_formats())
     if head[:1] in (b"{", b"["):
         return "json"
     if head[:1] == b"<":
@@ -133,10 +141,17 @@ def _detect(data: bytes, filename: str) -> Format:
     if head.upper().startswith(b"BEGIN:VCALENDAR"):
         return "ics"
     hint = _EXTENSIONS.get(PurePosixPath(filename.lower()).suffix)
-    because = f" (the name ends in .{hint} but the content is not {hint})" if hint else ""
-    raise ProgrammeError(
-        f"not a programme format this service reads{because}; upload {ACCEPTED_FORMATS}"
-    )
+    if hint:
+        raise ProgrammeError(
+            N_("not a programme format this service reads (the name ends in .{hint} but the "
+               "content is not {hint}); upload {formats}"), hint=hint, formats=_formats())
+    raise ProgrammeError(N_("not a programme format this service reads; upload {formats}"),
+                         formats=_formats())
+
+
+def _formats() -> ProgrammeError:
+    """The formats this service reads, as a message's value (translated with it)."""
+    return ProgrammeError(ACCEPTED_FORMATS)
 
 
 def _finish(draft: _Draft) -> Event:
@@ -161,7 +176,7 @@ def _finish(draft: _Draft) -> Event:
 
 def _in_zone(sessions: list[Session], zone_name: str) -> list[Session]:
     """Show every start in the programme's own time zone (the same instants)."""
-    zone = _zone(zone_name, "the time zone")
+    zone = _zone(zone_name, ProgrammeError(N_("the time zone")))
     if zone is None:
         return sessions
     return [replace(session, start=session.start.astimezone(zone)) for session in sessions]
@@ -173,10 +188,10 @@ def _check_safe_guids(slots: Iterable[_Slot]) -> None:
         problem = guid_problem(slot.session.guid)
         if problem is not None:
             raise ProgrammeError(
-                f"{slot.where}{NBSP}: séance «{NBSP}{_q(slot.session.title)[1:-1]}{NBSP}» "
-                f"refusée, {problem} («{NBSP}{_q(slot.session.guid, 40)[1:-1]}{NBSP}»){NBSP}; "
-                f"donnez-lui un guid sans «{NBSP}/{NBSP}», "
-                f"«{NBSP}\\{NBSP}», «{NBSP}..{NBSP}» ni caractère de contrôle")
+                N_('{where}: session "{title}" refused, {problem} ("{guid}"); give it a guid '
+                   'without "/", "\\", ".." or control characters'),
+                where=slot.where, title=_shown(slot.session.title), problem=problem,
+                guid=_shown(slot.session.guid, 40))
 
 
 def _check_unique_guids(slots: Iterable[_Slot]) -> None:
@@ -185,9 +200,10 @@ def _check_unique_guids(slots: Iterable[_Slot]) -> None:
         first = seen.setdefault(slot.session.guid, slot)
         if first is not slot:
             raise ProgrammeError(
-                f"{slot.where}: guid {_q(slot.session.guid)} is already used by "
-                f"{_q(first.session.title)} ({first.where}); give every session its own guid"
-            )
+                N_('{where}: guid "{guid}" is already used by "{title}" ({first}); give every '
+                   "session its own guid"),
+                where=slot.where, guid=_shown(slot.session.guid),
+                title=_shown(first.session.title), first=first.where)
 
 
 def _check_overlaps(ordered: Sequence[_Slot]) -> None:
@@ -196,10 +212,11 @@ def _check_overlaps(ordered: Sequence[_Slot]) -> None:
         previous = last_in_room.get(slot.session.room)
         if previous is not None and slot.session.start < previous.session.end:
             raise ProgrammeError(
-                f"{slot.where}: {_q(slot.session.title)} ({_span(slot.session)}) overlaps "
-                f"{_q(previous.session.title)} ({_span(previous.session)}) in room "
-                f"{_q(slot.session.room)}; correct the times or move one session to another room"
-            )
+                N_('{where}: "{title}" ({span}) overlaps "{other}" ({other_span}) in room '
+                   '"{room}"; correct the times or move one session to another room'),
+                where=slot.where, title=_shown(slot.session.title), span=_span(slot.session),
+                other=_shown(previous.session.title), other_span=_span(previous.session),
+                room=_shown(slot.session.room))
         if previous is None or slot.session.end > previous.session.end:
             last_in_room[slot.session.room] = slot
 
@@ -237,7 +254,8 @@ def _event_dates(draft: _Draft, sessions: Sequence[Session]) -> tuple[date, date
     start = draft.start or (min(days) if days else None)
     end = draft.end or (max(days) if days else None)
     if start is None or end is None:
-        raise ProgrammeError("the programme has no sessions and no start and end dates; add them")
+        raise ProgrammeError(
+            N_("the programme has no sessions and no start and end dates; add them"))
     return start, max(start, end)
 
 
@@ -254,23 +272,23 @@ def _zone_name(sessions: Sequence[Session]) -> str:
     return f"Etc/GMT{-hours:+d}" if hours and not rest else "UTC"
 
 
-def _zone(name: str, where: str) -> ZoneInfo | None:
+def _zone(name: str, where: str | ProgrammeError) -> ZoneInfo | None:
     if not name:
         return None
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError, OSError):
         raise ProgrammeError(
-            f'{where}: unknown time zone {_q(name)}; use an IANA name like "Europe/Paris"'
-        ) from None
+            N_('{where}: unknown time zone "{zone}"; use an IANA name like "Europe/Paris"'),
+            where=where, zone=_shown(name)) from None
 
 
 def _duration(text: str, where: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip())
     if match is None:
         raise ProgrammeError(
-            f'{where}: duration {_q(text)} is not HH:MM; write the length like "01:30"'
-        )
+            N_('{where}: duration "{duration}" is not HH:MM; write the length like "01:30"'),
+            where=where, duration=_shown(text))
     sign, hours, minutes, seconds = match.groups()
     length = timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
     return _positive(-length if sign else length, where)
@@ -279,16 +297,16 @@ def _duration(text: str, where: str) -> timedelta:
 def _positive(length: timedelta, where: str) -> timedelta:
     if length <= timedelta(0):
         raise ProgrammeError(
-            f"{where}: the duration must be longer than zero (found {length}); "
-            "give the session its real length"
-        )
+            N_("{where}: the duration must be longer than zero (found {length}); give the "
+               "session its real length"), where=where, length=str(length))
     return length
 
 
 def _clock(text: str, where: str) -> time:
     match = _CLOCK.fullmatch(text.strip())
     if match is None or int(match.group(1)) > 23:
-        raise ProgrammeError(f'{where}: time {_q(text)} is not HH:MM; write it like "09:30"')
+        raise ProgrammeError(N_('{where}: time "{time}" is not HH:MM; write it like "09:30"'),
+                             where=where, time=_shown(text))
     hours, minutes, seconds = match.groups()
     return time(int(hours), int(minutes), int(seconds or 0))
 
@@ -298,8 +316,8 @@ def _calendar_date(text: str, where: str) -> date:
         return date.fromisoformat(text.strip()[:10])
     except ValueError:
         raise ProgrammeError(
-            f'{where}: date {_q(text)} is not YYYY-MM-DD; write it like "2026-03-03"'
-        ) from None
+            N_('{where}: date "{date}" is not YYYY-MM-DD; write it like "2026-03-03"'),
+            where=where, date=_shown(text)) from None
 
 
 def _instant(text: str, where: str, zone: tzinfo | None) -> datetime:
@@ -307,9 +325,8 @@ def _instant(text: str, where: str, zone: tzinfo | None) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ProgrammeError(
-            f"{where}: {_q(text)} is not an ISO 8601 date and time; "
-            'write it like "2026-03-03T09:30:00+01:00"'
-        ) from None
+            N_('{where}: "{moment}" is not an ISO 8601 date and time; write it like '
+               '"2026-03-03T09:30:00+01:00"'), where=where, moment=_shown(text)) from None
     return _aware(moment, where, zone)
 
 
@@ -318,15 +335,16 @@ def _aware(moment: datetime, where: str, zone: tzinfo | None) -> datetime:
         return moment
     if zone is None:
         raise ProgrammeError(
-            f"{where}: {moment.isoformat()} has no time zone and the programme names none; "
-            "add a UTC offset (like +01:00) or the programme's time zone"
-        )
+            N_("{where}: {moment} has no time zone and the programme names none; add a UTC "
+               "offset (like +01:00) or the programme's time zone"),
+            where=where, moment=moment.isoformat())
     return moment.replace(tzinfo=zone)
 
 
 def _combine(day: date | None, clock: str, zone: tzinfo | None, where: str) -> datetime:
     if day is None:
-        raise ProgrammeError(f"{where}: the session has a start time but no date; add its date")
+        raise ProgrammeError(
+            N_("{where}: the session has a start time but no date; add its date"), where=where)
     return _aware(datetime.combine(day, _clock(clock, where)), where, zone)
 
 
@@ -336,13 +354,19 @@ def _flag(value: object, where: str) -> bool:
     text = "" if value is None else str(value).strip().casefold()
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise ProgrammeError(f'{where}: {_q(str(value))} is not true or false; write "true" or "false"')
+    raise ProgrammeError(N_('{where}: "{value}" is not true or false; write "true" or "false"'),
+                         where=where, value=_shown(str(value)))
 
 
 def _q(value: str, limit: int = 80) -> str:
     """A user-supplied value quoted on one line, shortened if long."""
     shown = value if len(value) <= limit else value[: limit - 1] + "…"
     return json.dumps(shown, ensure_ascii=False)
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """A user-supplied value for a message's quotes: on one line, shortened if long."""
+    return _q(value, limit)[1:-1]
 
 
 def _one_line(text: str, limit: int = 120) -> str:
@@ -386,7 +410,8 @@ def _parse_json(data: bytes) -> _Draft:
     ]
     title = _text(conference, "title", path) or _text(conference, "acronym", path)
     if not title:
-        raise ProgrammeError(f"{path}.title: missing; give the conference a title")
+        raise ProgrammeError(N_("{where}: missing; give the conference a title"),
+                             where=f"{path}.title")
     return _Draft(
         slug=_text(conference, "acronym", path) or title,
         title=title,
@@ -403,13 +428,13 @@ def _load_json(data: bytes) -> object:
         return json.loads(data.removeprefix(_BOM))
     except json.JSONDecodeError as exc:
         raise ProgrammeError(
-            f"line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}); fix the syntax there"
-        ) from None
+            N_("line {line}, column {column}: invalid JSON ({reason}); fix the syntax there"),
+            line=exc.lineno, column=exc.colno, reason=exc.msg) from None
     except UnicodeDecodeError:
-        raise ProgrammeError("the JSON is not UTF-8 text; save it as UTF-8") from None
+        raise ProgrammeError(N_("the JSON is not UTF-8 text; save it as UTF-8")) from None
     except RecursionError:
         raise ProgrammeError(
-            "the JSON is nested too deeply to be a programme; export the programme again"
+            N_("the JSON is nested too deeply to be a programme; export the programme again")
         ) from None
 
 
@@ -423,7 +448,7 @@ def _json_day(raw: object, path: str, zone: tzinfo | None) -> list[_Slot]:
         room_path = f"{path}.rooms[{_q(key, 200)}]"
         room = key.strip()
         if not room:
-            raise ProgrammeError(f"{room_path}: the room has no name; name it")
+            raise ProgrammeError(N_("{where}: the room has no name; name it"), where=room_path)
         for index, session in enumerate(_list(sessions, room_path)):
             slots.append(_json_session(session, f"{room_path}[{index}]", room, day_date, zone))
     return slots
@@ -464,8 +489,8 @@ def _json_start(
     if clock:
         return _combine(day, clock, zone, f"{path}.start")
     raise ProgrammeError(
-        f"{path}.date: missing; give the session's start as an ISO date and time with its offset"
-    )
+        N_("{where}: missing; give the session's start as an ISO date and time with its offset"),
+        where=f"{path}.date")
 
 
 def _json_persons(raw: object, path: str) -> tuple[Person, ...]:
@@ -511,7 +536,9 @@ def _need(obj: dict[str, object], key: str, path: str) -> object:
     value = obj.get(key)
     if value is None:
         where = f"{path}.{key}" if path else key
-        raise ProgrammeError(f"{where}: missing; add it ({_SCHEMA_HINT})")
+        raise ProgrammeError(
+            N_("{where}: missing; add it (see the c3voc schedule.json schema ({schema}))"),
+            where=where, schema=_SCHEMA)
     return value
 
 
@@ -525,30 +552,37 @@ def _text(obj: dict[str, object], key: str, path: str, *, required: bool = False
     elif value is None:
         text = ""
     else:
-        raise ProgrammeError(f"{where}: expected text, found {_json_kind(value)}; write a string")
+        raise ProgrammeError(N_("{where}: expected text, found {found}; write a string"),
+                             where=where, found=_json_kind(value))
     if required and not text:
-        raise ProgrammeError(f"{where}: missing; every session needs its {key}")
+        raise ProgrammeError(_NEEDED[key], where=where)
     return text
 
 
 def _obj(value: object, path: str) -> dict[str, object]:
     if not isinstance(value, dict):
-        where = path or "the top level"
         raise ProgrammeError(
-            f"{where}: expected an object, found {_json_kind(value)}; {_SCHEMA_HINT}"
-        )
+            N_("{where}: expected an object, found {found}; see the c3voc schedule.json schema "
+               "({schema})"),
+            where=path or ProgrammeError(N_("the top level")), found=_json_kind(value),
+            schema=_SCHEMA)
     return {str(key): item for key, item in value.items()}
 
 
 def _list(value: object, path: str) -> list[object]:
     if not isinstance(value, list):
-        raise ProgrammeError(f"{path}: expected a list, found {_json_kind(value)}; {_SCHEMA_HINT}")
+        raise ProgrammeError(
+            N_("{where}: expected a list, found {found}; see the c3voc schedule.json schema "
+               "({schema})"), where=path, found=_json_kind(value), schema=_SCHEMA)
     return list(value)
 
 
-def _json_kind(value: object) -> str:
-    kinds: dict[type, str] = {dict: "an object", list: "a list", str: "text", bool: "true/false"}
-    return kinds.get(type(value), "a number" if isinstance(value, int | float) else "null")
+def _json_kind(value: object) -> ProgrammeError:
+    """What JSON `value` is, as a message's value (translated with it)."""
+    kinds: dict[type, str] = {dict: N_("an object"), list: N_("a list"), str: N_("text"),
+                              bool: N_("true/false")}
+    number = isinstance(value, int | float)
+    return ProgrammeError(kinds.get(type(value), N_("a number") if number else N_("null")))
 
 
 # ---------------------------------------------------------------------------
@@ -559,11 +593,12 @@ def _parse_xml(data: bytes) -> _Draft:
     root = _load_xml(data)
     if root.tag != "schedule":
         raise ProgrammeError(
-            f"the XML root element is <{root.tag}>, not <schedule>; upload {ACCEPTED_FORMATS}"
-        )
+            N_("the XML root element is <{tag}>, not <schedule>; upload {formats}"),
+            tag=root.tag, formats=_formats())
     conference = root.find("conference")
     if conference is None:
-        raise ProgrammeError("schedule/conference: missing; add the <conference> element")
+        raise ProgrammeError(N_("{where}: missing; add the <conference> element"),
+                             where="schedule/conference")
     zone_name = _xtext(conference, "time_zone_name")
     zone = _zone(zone_name, "schedule/conference/time_zone_name")
     slots = [
@@ -573,7 +608,8 @@ def _parse_xml(data: bytes) -> _Draft:
     ]
     title = _xtext(conference, "title") or _xtext(conference, "acronym")
     if not title:
-        raise ProgrammeError("schedule/conference/title: missing; give the conference a title")
+        raise ProgrammeError(N_("{where}: missing; give the conference a title"),
+                             where="schedule/conference/title")
     return _Draft(
         slug=_xtext(conference, "acronym") or title,
         title=title,
@@ -591,14 +627,12 @@ def _load_xml(data: bytes) -> Element:
     except ParseError as exc:
         line, column = exc.position
         raise ProgrammeError(
-            f"line {line}, column {column + 1}: invalid XML ({_xml_reason(exc)}); "
-            "fix the syntax there"
-        ) from None
+            N_("line {line}, column {column}: invalid XML ({reason}); fix the syntax there"),
+            line=line, column=column + 1, reason=_xml_reason(exc)) from None
     except defusedxml.DefusedXmlException as exc:
         raise ProgrammeError(
-            f"the XML declares entities or external references ({type(exc).__name__}), "
-            "which are refused for safety; remove the DOCTYPE"
-        ) from None
+            N_("the XML declares entities or external references ({kind}), which are refused "
+               "for safety; remove the DOCTYPE"), kind=type(exc).__name__) from None
     return root
 
 
@@ -646,7 +680,8 @@ def _xml_session(
         recording_license=_xtext(recording, "license") if recording is not None else "",
     )
     if not session.room:
-        raise ProgrammeError(f"{path}/room: missing; give the session its room")
+        raise ProgrammeError(N_("{where}: missing; give the session its room"),
+                             where=f"{path}/room")
     return _Slot(path, session)
 
 
@@ -659,7 +694,8 @@ def _xml_start(event: Element, path: str, day: date | None, zone: tzinfo | None)
         return _instant(moment, f"{path}/date", zone)
     if clock:
         return _combine(day, clock, zone, f"{path}/start")
-    raise ProgrammeError(f"{path}/start: missing; give the session its <date> or <start>")
+    raise ProgrammeError(N_("{where}: missing; give the session its <date> or <start>"),
+                         where=f"{path}/start")
 
 
 def _xml_optout(recording: Element | None, where: str) -> bool:
@@ -690,7 +726,7 @@ def _xtext(element: Element, tag: str) -> str:
 
 def _xrequired(text: str, where: str, name: str) -> str:
     if not text.strip():
-        raise ProgrammeError(f"{where}: missing; every session needs its {name}")
+        raise ProgrammeError(_NEEDED[name], where=where)
     return text.strip()
 
 
@@ -704,7 +740,7 @@ def _parse_ics(data: bytes, fallback_name: str) -> _Draft:
     zone = _zone(zone_name, "X-WR-TIMEZONE")
     events = calendar.walk("VEVENT")
     if not events:
-        raise ProgrammeError("the calendar has no VEVENT; add one event per session")
+        raise ProgrammeError(N_("the calendar has no VEVENT; add one event per session"))
     slots = [_ics_session(event, index, zone) for index, event in enumerate(events, start=1)]
     title = (
         _ical_text(calendar.get("X-WR-CALNAME"))
@@ -728,7 +764,8 @@ def _load_ics(data: bytes) -> Any:
         return icalendar.Calendar.from_ical(data.removeprefix(_BOM))
     except (ValueError, IndexError, KeyError) as exc:
         reason = _one_line(str(exc).split(":", 1)[0])
-        raise ProgrammeError(f"invalid iCalendar ({reason}); fix the file's syntax") from None
+        raise ProgrammeError(N_("invalid iCalendar ({reason}); fix the file's syntax"),
+                             reason=reason) from None
 
 
 def _ics_session(event: Any, index: int, zone: tzinfo | None) -> _Slot:
@@ -736,7 +773,8 @@ def _ics_session(event: Any, index: int, zone: tzinfo | None) -> _Slot:
     where = f"VEVENT #{index} (UID {_q(uid)})" if uid else f"VEVENT #{index}"
     _ics_check_errors(event, where)
     if not uid:
-        raise ProgrammeError(f"{where}: UID missing; give every event a stable UID")
+        raise ProgrammeError(N_("{where}: UID missing; give every event a stable UID"),
+                             where=where)
     start = _ics_moment(event, "DTSTART", where, zone)
     categories = _ics_categories(event)
     session = Session(
@@ -757,30 +795,32 @@ def _ics_session(event: Any, index: int, zone: tzinfo | None) -> _Slot:
 def _ics_check_errors(event: Any, where: str) -> None:
     for name, reason in getattr(event, "errors", ()):
         raise ProgrammeError(
-            f"{where}: {name} cannot be read ({_one_line(str(reason))}); fix that property"
-        )
+            N_("{where}: {name} cannot be read ({reason}); fix that property"),
+            where=where, name=name, reason=_one_line(str(reason)))
 
 
 def _ics_moment(event: Any, name: str, where: str, zone: tzinfo | None) -> datetime:
     prop = event.get(name)
     if prop is None:
-        raise ProgrammeError(f"{where}: {name} missing; give the session its start time")
+        raise ProgrammeError(N_("{where}: {name} missing; give the session its start time"),
+                             where=where, name=name)
     value = prop.dt
     if not isinstance(value, datetime):
-        raise ProgrammeError(f"{where}: {name} is a whole day; sessions need a start and end time")
+        raise ProgrammeError(
+            N_("{where}: {name} is a whole day; sessions need a start and end time"),
+            where=where, name=name)
     tzid = _ical_text(getattr(prop, "params", {}).get("TZID"))
     if value.tzinfo is None and tzid:
         raise ProgrammeError(
-            f"{where}: {name} names an unknown time zone {_q(tzid)}; "
-            'use an IANA name like "Europe/Paris" or include its VTIMEZONE'
-        )
+            N_('{where}: {name} names an unknown time zone "{zone}"; use an IANA name like '
+               '"Europe/Paris" or include its VTIMEZONE'), where=where, name=name,
+            zone=_shown(tzid))
     try:
         return _aware(value, f"{where} {name}", zone)
     except ProgrammeError:
         raise ProgrammeError(
-            f"{where}: {name} is a floating time; times need a time zone: "
-            "add TZID to the property or X-WR-TIMEZONE to the calendar"
-        ) from None
+            N_("{where}: {name} is a floating time; times need a time zone: add TZID to the "
+               "property or X-WR-TIMEZONE to the calendar"), where=where, name=name) from None
 
 
 def _ics_duration(event: Any, start: datetime, where: str, zone: tzinfo | None) -> timedelta:
@@ -788,7 +828,8 @@ def _ics_duration(event: Any, start: datetime, where: str, zone: tzinfo | None) 
         return _ics_moment(event, "DTEND", where, zone) - start
     duration = event.get("DURATION")
     if duration is None or not isinstance(duration.dt, timedelta):
-        raise ProgrammeError(f"{where}: DTEND or DURATION missing; give the session its end")
+        raise ProgrammeError(N_("{where}: DTEND or DURATION missing; give the session its end"),
+                             where=where)
     length: timedelta = duration.dt
     return length
 

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from replay.domain.captions import CaptionStatus
-
-NBSP = "\u00a0"
+from replay.domain.errors import N_, Listed, ReplayError
 
 
 class PublicationRule(StrEnum):
@@ -34,13 +33,15 @@ class PublicationRule(StrEnum):
 
 DEFAULT_RULE = PublicationRule.DECOUPAGE
 
+#: Each rule as people read it (English messages, translated where they are shown).
 RULE_LABELS = {
-    PublicationRule.AUTOMATIQUE: "automatique",
-    PublicationRule.DECOUPAGE: "après validation du découpage",
-    PublicationRule.SOUS_TITRES: "après validation des sous-titres",
+    PublicationRule.AUTOMATIQUE: N_("automatic"),
+    PublicationRule.DECOUPAGE: N_("after the cut plan is validated"),
+    PublicationRule.SOUS_TITRES: N_("after the subtitles are validated"),
 }
 
-LANGUAGE_NAMES = {"fr": "français", "en": "anglais"}
+#: Each language's name inside a sentence (English messages).
+LANGUAGE_NAMES = {"fr": N_("french"), "en": N_("english")}
 
 
 class Release(StrEnum):
@@ -80,7 +81,8 @@ class SessionFacts:
 @dataclass(frozen=True, slots=True)
 class Decision:
     publish: bool
-    reason: str  # French, for the dashboard: what holds the session back ("" if nothing)
+    #: What holds the session back (None if nothing), shown with `replay.locale.describe`.
+    reason: ReplayError | None
     held_by_rule: bool = False  # the event's rule holds it (an organiser may override)
 
 
@@ -94,29 +96,38 @@ def parse_rule(value: object) -> PublicationRule | None:
 def decide(rule: PublicationRule, facts: SessionFacts) -> Decision:
     """Whether the session goes out now, and if not, why (see the module's doc)."""
     if not facts.processed:
-        return Decision(False, f"En traitement{NBSP}: la vidéo et les sous-titres ne sont "
-                               "pas encore prêts.")
+        return Decision(False, ReplayError(
+            N_("Processing: the video and the subtitles are not ready yet.")))
     if facts.release is Release.WITHDRAWN:
-        return Decision(False, f"Retirée par un organisateur{NBSP}: «{NBSP}Publier{NBSP}» la "
-                               "remet en ligne.")
+        return Decision(False, ReplayError(
+            N_("Withdrawn by an organiser: “Publish” puts it back online.")))
     if facts.release in (Release.REQUESTED, Release.RELEASED):
-        return Decision(True, "")
+        return Decision(True, None)
     reason = rule_holds(rule, facts)
-    return Decision(reason is None, reason or "", held_by_rule=reason is not None)
+    return Decision(reason is None, reason, held_by_rule=reason is not None)
 
 
-def rule_holds(rule: PublicationRule, facts: SessionFacts) -> str | None:
-    """The French reason the event's rule holds the session back, or None."""
+def rule_holds(rule: PublicationRule, facts: SessionFacts) -> ReplayError | None:
+    """The reason the event's rule holds the session back, or None."""
     if rule is PublicationRule.AUTOMATIQUE:
         return None
-    label = f"Règle «{NBSP}{RULE_LABELS[rule]}{NBSP}»{NBSP}: "
+    label = ReplayError(RULE_LABELS[rule])
     if not facts.plan_confirmed:
-        return label + "validez le découpage de l’enregistrement."
+        return ReplayError(N_("Rule “{rule}”: validate the recording's cut plan."), rule=label)
     missing = unvalidated(facts.tracks)
     if rule is PublicationRule.SOUS_TITRES and missing:
-        names = " et ".join(LANGUAGE_NAMES.get(lang, lang) for lang in missing)
-        return label + f"sous-titres {names} à valider."
+        names = [ReplayError(LANGUAGE_NAMES[lang]) if lang in LANGUAGE_NAMES else lang
+                 for lang in missing]
+        return ReplayError(N_("Rule “{rule}”: {languages} subtitles to validate."), rule=label,
+                           languages=_and(names))
     return None
+
+
+def _and(items: Sequence[object]) -> object:
+    """`items` said as a list: « a, b and c »."""
+    if len(items) < 2:
+        return Listed(items)
+    return ReplayError(N_("{items} and {last}"), items=Listed(items[:-1]), last=items[-1])
 
 
 def unvalidated(tracks: Sequence[Track]) -> list[str]:

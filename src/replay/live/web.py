@@ -33,7 +33,7 @@ from replay.live.store import LiveStore, StreamKey, Take
 from replay.live.supervisor import LiveSupervisor, load_plan
 from replay.live.timeline import on_now
 from replay.live.transcript_feed import TRANSCRIPT_FEEDS, TranscriptFeeds, setup_transcript_feeds
-from replay.locale import _
+from replay.locale import N_, _
 from replay.settings import Settings
 from replay.web.api_common import load_event
 from replay.web.api_routes import ORGANISER, SLUG, ApiRoute, add_api_routes, path_param
@@ -290,7 +290,7 @@ async def revoke_form(request: web.Request) -> web.Response:
 
 # -- the API's routes ----------------------------------------------------------------------
 
-_ROOM: Final = path_param("room", "Salle (son nom ou son identifiant, ex. « pleniere »)")
+_ROOM: Final = path_param("room", N_("Room (its name or its identifier, e.g. “pleniere”)"))
 _KEY: Final = {"type": "object", "required": ["room", "slug", "live_page", "key"],
                "properties": {
                    "room": {"type": "string"}, "slug": {"type": "string"},
@@ -304,12 +304,12 @@ _ROOMS: Final = {"type": "object", "properties": {
 
 API_ROUTES: Final = (
     ApiRoute("GET", "/api/events/{slug}/live", keys_api,
-             "Les URL et clés de diffusion (RTMP, SRT) de chaque salle", ORGANISER,
-             ("200", _ROOMS, "Salles"), ("404",), params=(SLUG,)),
+             N_("Each room's streaming URLs and keys (RTMP, SRT)"), ORGANISER,
+             ("200", _ROOMS, N_("Rooms")), ("404",), params=(SLUG,)),
     ApiRoute("POST", "/api/events/{slug}/live/{room}/key", issue_api,
-             "Créer ou régénérer la clé d’une salle (l’ancienne cesse de fonctionner)",
-             ORGANISER, ("201", _KEY, "Nouvelle clé"), ("404",), params=(SLUG, _ROOM)),
+             N_("Create or regenerate a room's key (the old one stops working)"),
+             ORGANISER, ("201", _KEY, N_("New key")), ("404",), params=(SLUG, _ROOM)),
     ApiRoute("DELETE", "/api/events/{slug}/live/{room}/key", revoke_api,
-             "Révoquer la clé d’une salle", ORGANISER, ("200", _KEY, "Clé révoquée"),
+             N_("Revoke a room's key"), ORGANISER, ("200", _KEY, N_("Key revoked")),
              ("404",), params=(SLUG, _ROOM)),
 )

@@ -190,10 +190,11 @@ async def publish(settings: Settings, db: StoreRunner, queue: JobQueue, track: C
     job = await publish_captions(settings, db, queue, track, rule)
     decision = await db.run(lambda store: session_decision(
         store, Captions(store.db), rule, track.recording, track.guid))
+    reason = describe(decision.reason) if decision.reason else ""
     message = (_("Publication requested: the session will be online in a moment.")
                if decision.publish else _("The session is not published yet: {reason}").format(
-                   reason=decision.reason))
-    return StatusChange(state.status, job, False, message, decision.publish, decision.reason)
+                   reason=reason))
+    return StatusChange(state.status, job, False, message, decision.publish, reason)
 
 
 async def publish_captions(settings: Settings, db: StoreRunner, queue: JobQueue,

@@ -57,8 +57,8 @@ def move_boundaries(plans: PlanRepository, *, recording: Recording, guid: str,
         raise Refused(_("Boundary refused ({reason}): choose a start and an end within the "
                         "recording, without overlapping the neighbouring sessions.").format(
                             reason=describe(exc))) from None
-    doubts = implausible(next(c for c in cuts if c.guid == guid),
-                         next(c for c in moved if c.guid == guid))
+    doubts = [describe(doubt) for doubt in implausible(next(c for c in cuts if c.guid == guid),
+                                                       next(c for c in moved if c.guid == guid))]
     if doubts and not confirmed:
         raise Conflict(_("Unusual move: {doubts}. Confirm it if it is really wanted.").format(
             doubts=f"{NBSP}; ".join(doubts)), details={"confirm": doubts})

@@ -9,7 +9,7 @@ from replay.domain.errors import ProgrammeError
 from replay.domain.model import Event
 from replay.domain.programme import parse_programme
 from replay.domain.publication import PublicationRule
-from replay.locale import _
+from replay.locale import _, describe
 from replay.services.captions import default_options
 from replay.services.errors import Conflict, Refused
 from replay.settings import Settings
@@ -23,7 +23,7 @@ def read_programme(data: bytes, filename: str = "") -> Event:
     try:
         return parse_programme(data, filename=filename)
     except ProgrammeError as exc:
-        raise Refused(_("Unreadable programme: {reason}").format(reason=exc),
+        raise Refused(_("Unreadable programme: {reason}").format(reason=describe(exc)),
                       field="programme", status=400) from None
 
 

@@ -27,9 +27,10 @@ from pydantic_core import ErrorDetails
 
 from replay.domain.captions import CaptionStatus
 from replay.domain.chapters import MAX_CHAPTERS, MAX_TITLE_CHARS
+from replay.domain.errors import Listed, ReplayError
 from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
 from replay.domain.publication import RULE_LABELS, PublicationRule
-from replay.locale import N_, _
+from replay.locale import N_, _, describe
 from replay.web.errors import APIError
 
 Model = TypeVar("Model", bound="Body")
@@ -43,7 +44,8 @@ class Said:
     values: Mapping[str, object]
 
     def __str__(self) -> str:
-        return _(self.msgid).format(**self.values)
+        return _(self.msgid).format(**{name: describe(value) if isinstance(value, ReplayError)
+                                       else value for name, value in self.values.items()})
 
 
 def said(msgid: str, **values: object) -> Said:
@@ -171,7 +173,7 @@ def optional(description: str | None = None, **schema: Any) -> Any:
 
 # A programme given by its address (the JSON form of a programme import).
 class ProgrammeSource(Body):
-    url: str | None = optional("Adresse http(s) du programme", format="uri")
+    url: str | None = optional(N_("The programme's http(s) address"), format="uri")
     refusals = {"url": said(N_("“url” invalid: give the programme's address."))}
 
 
@@ -182,9 +184,9 @@ class EventDescription(ProgrammeSource):
     start: str = optional(format="date")
     end: str = optional(format="date")
     timezone: str = optional()
-    rooms: str | list[str] = optional("Une salle par ligne (ou une liste)")
+    rooms: str | list[str] = optional(N_("One room per line (or a list)"))
     publication_rule: PublicationRule | None = Field(default=None, strict=False)
-    url: str | None = optional("Adresse http(s) du programme (facultatif)", format="uri")
+    url: str | None = optional(N_("The programme's http(s) address (optional)"), format="uri")
     refusals = {**ProgrammeSource.refusals, "publication_rule": said(
         N_("“publication_rule” invalid: one of {rules}."),
         rules=", ".join(rule.value for rule in PublicationRule))}
@@ -193,7 +195,8 @@ class EventDescription(ProgrammeSource):
 # A held upload's room or start, corrected (empty: unchanged).
 class HeldCorrection(Body):
     room: str | None = None
-    started_at: str | None = optional("Début à l’horloge murale, avec fuseau", format="date-time")
+    started_at: str | None = optional(N_("Start by the wall clock, with its time zone"),
+                                      format="date-time")
 
 
 # -- cut plans -------------------------------------------------------------------------
@@ -212,9 +215,9 @@ def _seconds_refusal(name: str) -> Said:
 class CutMove(Body):
     start: Seconds | None = None
     end: Seconds | None = None
-    confirm: bool = Field(default=False, description=(
-        "Confirme un déplacement inhabituel (séance de moins de 30 s, limite déplacée de "
-        "plus de 10 min) : sans lui, 409 avec la liste « confirm »"))
+    confirm: bool = Field(default=False, description=N_(
+        "Confirms an unusual move (a session shorter than 30 s, a boundary moved by more than "
+        "10 min): without it, 409 with the list “confirm”"))
     refusals = {"start": _seconds_refusal("start"), "end": _seconds_refusal("end"),
                 **_flag_refusal("confirm")}
 
@@ -269,7 +272,7 @@ class Replacement(Body):
     whole_word: bool = True
     case_sensitive: bool = False
     versions: dict[str, int] | None = optional(
-        "Les versions de l’aperçu, par « enregistrement/guid »")
+        N_("The preview's versions, by “recording/guid”"))
     refusals = {
         "find": said(_FIND_AND_REPLACE),
         "replace": said(_FIND_AND_REPLACE),
@@ -287,12 +290,14 @@ class Replacement(Body):
 class OptionsChange(Body):
     publication_rule: PublicationRule | None = Field(default=None, strict=False)
     captions_policy: Literal["brouillons", "valides"] | None = optional(
-        "Ancien nom : valides = apres_sous_titres")
+        N_("Former name: valides = apres_sous_titres"))
     editors_may_publish: bool | None = None
     refusals = {
         "publication_rule": said(
             N_("“publication_rule” invalid: one of {rules}."),
-            rules=", ".join(f"{rule.value} ({RULE_LABELS[rule]})" for rule in PublicationRule)),
+            rules=Listed(ReplayError(N_("{value} ({label})"), value=rule.value,
+                                     label=ReplayError(RULE_LABELS[rule]))
+                         for rule in PublicationRule)),
         "captions_policy": said(N_("“captions_policy” invalid: brouillons (the replays go out "
                                    "with the automatic drafts, flagged) or valides (they wait "
                                    "for validated captions).")),
@@ -316,7 +321,7 @@ class PodcastChange(Body):
     author: Annotated[str, StringConstraints(max_length=MAX_AUTHOR_CHARS)] = optional()
     category: Literal[CATEGORIES] = optional()  # type: ignore[valid-type]
     explicit: bool = optional()
-    image: str = optional("https://… (vide : l’affiche)")
+    image: str = optional(N_("https://… (empty: the poster)"))
 
 
 class ChapterText(Body):

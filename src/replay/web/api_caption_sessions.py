@@ -324,7 +324,7 @@ async def show_version(request: web.Request) -> web.Response:
 
 
 def change_json(change: Change) -> dict[str, Any]:
-    return {"kind": change.kind, "index": change.index, "text": change.describe(),
+    return {"kind": change.kind, "index": change.index, "text": describe(change.message()),
             "old": None if change.old is None else cue_json(change.old),
             "new": None if change.new is None else cue_json(change.new)}
 

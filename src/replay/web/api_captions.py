@@ -200,7 +200,7 @@ async def _apply(request: web.Request, proposals: list[Proposal],
 async def options_json(request: web.Request, slug: str) -> dict[str, Any]:
     options = await event_options(request, slug)
     return {"publication_rule": str(options.publication_rule),
-            "publication_rule_label": RULE_LABELS[options.publication_rule],
+            "publication_rule_label": _(RULE_LABELS[options.publication_rule]),
             "captions_policy": options.captions_policy,
             "editors_may_publish": options.editors_may_publish}
 

@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from replay.domain.chapters import MAX_TITLE_CHARS
 from replay.domain.podcast import CATEGORIES, MAX_AUTHOR_CHARS
-from replay.locale import _
+from replay.locale import N_, _
 from replay.web.api_bodies import BODIES, MAX_TERMS, Term
 from replay.web.api_forms import FORMS
 
@@ -131,7 +131,7 @@ class CaptionOptions(Shape):
     publication_rule: Literal["automatique", "apres_decoupage", "apres_sous_titres"] = optional()
     publication_rule_label: str = optional()
     captions_policy: Literal["brouillons", "valides"] = optional(
-        description="Ancien nom : valides = apres_sous_titres")
+        description=N_("Former name: valides = apres_sous_titres"))
     editors_may_publish: bool = optional()
 
 
@@ -177,7 +177,7 @@ class Podcast(Shape):
     author: Annotated[str, StringConstraints(max_length=MAX_AUTHOR_CHARS)] = optional()
     category: Literal[CATEGORIES] = optional()  # type: ignore[valid-type]
     explicit: bool = optional()
-    image: str = optional(description="https://… (vide : l’affiche)")
+    image: str = optional(description=N_("https://… (empty: the poster)"))
 
 
 MODELS: tuple[type[BaseModel], ...] = (

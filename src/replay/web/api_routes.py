@@ -134,7 +134,14 @@ class ApiRoute:
             return {"required": True, "content": {
                 "application/json": {"schema": ref(self.body.__name__)}}}
         assert self.body is not None
-        return self.body
+        return _described(self.body)
+
+
+def _described(schema: JSONObj) -> JSONObj:
+    """`schema` with its descriptions (English messages, at any depth) in French."""
+    return {key: _(value) if key == "description" and isinstance(value, str)
+            else _described(value) if isinstance(value, dict) else value
+            for key, value in schema.items()}
 
 
 def add_api_routes(router: web.UrlDispatcher, routes: Iterable[ApiRoute]) -> None:

@@ -19,7 +19,7 @@ from aiohttp import web
 from replay.domain.model import Event
 from replay.domain.publication import RULE_LABELS, PublicationRule, Release
 from replay.jobs.queue import Job, JobStatus
-from replay.locale import N_, _
+from replay.locale import N_, _, describe
 from replay.services import plans, publication
 from replay.services.admission import event_for
 from replay.services.publication import Candidate, candidates, publication_rule
@@ -142,12 +142,13 @@ def _cut_row(store: Store, event: Event, item: Candidate, jobs: list[Job],
         stages[name] = stage_json(store.stage(recording.id, cut.guid, name),
                                   latest_job(jobs, task, recording=recording.id, guid=cut.guid))
     stages["publish"] = stage_json(store.stage(recording.id, cut.guid, "publish"), None)
+    reason = describe(item.decision.reason) if item.decision.reason else ""
     return {"guid": cut.guid, "title": cut.title, "room": recording.room,
             "start": None if session is None else session.start.isoformat(),
             "in_programme": session is not None,
             "recording": recording.id, "cut": {"start": cut.start, "end": cut.end},
             "stages": stages, "published": item.facts.release is Release.RELEASED,
-            "publication": {"publish": item.decision.publish, "reason": item.decision.reason,
+            "publication": {"publish": item.decision.publish, "reason": reason,
                             "held_by_rule": item.decision.held_by_rule},
             "captions": {t.lang: {"status": str(t.status), "reviewed": t.reviewed}
                          for t in item.facts.tracks}}
@@ -188,7 +189,7 @@ def _sessions_json(store: Store, *, slug: str, jobs: list[Job],
                    "analyse": _analysis(store, r, jobs)} for r in store.recordings_of(event.slug)]
     return {
         "event": event.slug, "recordings": recordings,
-        "rule": {"value": str(rule), "label": RULE_LABELS[rule]},
+        "rule": {"value": str(rule), "label": _(RULE_LABELS[rule])},
         "sessions": session_rows(store, event, jobs, rule),
         "publish": stage_json(None, latest_job(jobs, "publish_event", event=event.slug)),
     }

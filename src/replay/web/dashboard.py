@@ -247,7 +247,7 @@ RULE_HELP: Final = {
 
 
 def _rules(chosen: PublicationRule) -> list[RuleView]:
-    return [RuleView(str(rule), RULE_LABELS[rule].capitalize(), _(RULE_HELP[rule]),
+    return [RuleView(str(rule), _(RULE_LABELS[rule]).capitalize(), _(RULE_HELP[rule]),
                      rule is chosen) for rule in PublicationRule]
 
 

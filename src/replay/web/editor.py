@@ -100,7 +100,7 @@ class TrackReview:
 
     @property
     def label(self) -> str:
-        return STATUS_LABELS[self.status or CaptionStatus.BROUILLON]
+        return _(STATUS_LABELS[self.status or CaptionStatus.BROUILLON])
 
     @property
     def done(self) -> bool:
