@@ -38,6 +38,16 @@ class Machines:
         self.here = ThroughObjects(objects, self.api)
         self.there = ThroughObjects(objects, self.worker)
 
+    async def shared_original(self, size: int) -> tuple[Path, bytes, str]:
+        """An original of `size` random bytes kept on the API's machine and shared."""
+        data = os.urandom(size)
+        sha256 = hashlib.sha256(data).hexdigest()
+        kept = self.api / "originals" / f"{sha256}.mp4"
+        kept.parent.mkdir(parents=True)
+        kept.write_bytes(data)
+        await self.here.share(kept, sha256)
+        return kept, data, sha256
+
 
 def write_tree(folder: Path, files: dict[str, bytes]) -> None:
     for name, data in files.items():
@@ -57,12 +67,7 @@ def no_scratch(root: Path) -> bool:
 async def test_an_original_goes_up_once_and_is_fetched_checked(objects: ObjectStore,
                                                                tmp_path: Path) -> None:
     machines = Machines(objects, tmp_path)
-    data = os.urandom(50_000)
-    sha256 = hashlib.sha256(data).hexdigest()
-    kept = machines.api / "originals" / f"{sha256}.mp4"
-    kept.parent.mkdir(parents=True)
-    kept.write_bytes(data)
-    await machines.here.share(kept, sha256)
+    kept, data, sha256 = await machines.shared_original(50_000)
     assert await objects.list_keys("") == [f"_private/originals/{sha256}.mp4"]
     assert await machines.here.original(kept, kept, sha256) == kept, "here: read in place"
 
@@ -180,12 +185,7 @@ async def test_a_media_job_elsewhere_gets_an_address_of_the_original_not_a_copy(
         objects: ObjectStore, tmp_path: Path) -> None:
     """On S3, a presigned URL that serves byte ranges; in memory (no address), a fetch."""
     machines = Machines(objects, tmp_path)
-    data = os.urandom(300_000)
-    sha256 = hashlib.sha256(data).hexdigest()
-    kept = machines.api / "originals" / f"{sha256}.mp4"
-    kept.parent.mkdir(parents=True)
-    kept.write_bytes(data)
-    await machines.here.share(kept, sha256)
+    kept, data, sha256 = await machines.shared_original(300_000)
     assert await machines.here.readable_original(kept, kept, sha256, expires=60) == kept
 
     local = machines.worker / "originals" / kept.name
