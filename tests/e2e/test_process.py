@@ -256,8 +256,8 @@ def test_bad_recordings_are_refused_and_lose_nothing(run: Run, tmp_path: Path,
                                                      kind: str) -> None:
     before = tree_digest(run.data_dir)
     bad = tmp_path / f"{kind}.mp4"
-    expected = {"not-media": "not a video or audio", "empty": "empty",
-                "truncated": "truncated", "no-audio": "no audio"}[kind]
+    expected = {"not-media": "pas un fichier vidéo ou audio", "empty": "vide",
+                "truncated": "tronqué", "no-audio": "pas de piste audio"}[kind]
     if kind == "not-media":
         bad.write_text("ceci n'est pas une vidéo\n")
     elif kind == "empty":

@@ -216,6 +216,7 @@ class FailingStore:
         self.get_file = store.get_file
         self.delete = store.delete
         self.list_keys = store.list_keys
+        self.presigned_url = store.presigned_url
 
     def _count(self) -> None:
         if self.done >= self.puts:

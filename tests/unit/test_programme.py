@@ -890,7 +890,7 @@ EVERY_ERROR = [
 def _catalogue() -> frozenset[str]:
     with (LOCALE_DIR / "fr" / "LC_MESSAGES" / "replay.po").open("rb") as source:
         return frozenset(message.id for message in read_po(source)
-                         if message.id and message.string)
+                         if isinstance(message.id, str) and message.id and message.string)
 
 
 def _msgids(error: ReplayError) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from replay.media.probe import MediaInput
 from replay.services.workdirs import forget_shared, inside
 from replay.settings import Settings
 from replay.store.db import Recording
@@ -29,6 +30,10 @@ class Forgetting:
 
     async def original(self, recorded: Path, local: Path, sha256: str) -> Path:
         raise AssertionError("nothing is fetched here")
+
+    async def readable_original(self, recorded: Path, local: Path, sha256: str, *,
+                                expires: float) -> MediaInput:
+        raise AssertionError("nothing is read here")
 
     async def forget(self, path: Path) -> None:
         self.forgotten.append(path)

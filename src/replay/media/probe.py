@@ -17,7 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from replay.domain.errors import MediaError
+from replay.domain.errors import N_, MediaError
 from replay.media.runner import FfmpegFailed, FfmpegTimeout, run_capture
 
 #: Demuxers accepted, by the name ``-f`` takes: real containers that read only
@@ -63,9 +63,11 @@ _LOG_TAG = re.compile(r"^\[[^\]]+ @ [0-9a-fx]+\] ")
 SOURCE: Final = "source"
 
 
-def refused(source: str, problem: str) -> MediaError:
-    """``source: problem``, the file's name kept as a value of the error."""
-    return MediaError("{source}: {problem}", **{SOURCE: source}, problem=problem)
+def refused(source: str, problem: str, /, **values: object) -> MediaError:
+    """``source: problem``, the file's name kept as a value of the error; `problem` an
+    English message (marked ``N_``) with its `values`."""
+    return MediaError(N_("{source}: {problem}"), **{SOURCE: source},
+                      problem=MediaError(problem, **values))
 
 
 def naming(error: MediaError, name: str) -> MediaError:
@@ -188,9 +190,10 @@ def _demuxer(fmt: dict[str, Any], source: str) -> str:
     if name not in DEMUXERS:
         raise refused(
             source,
-            f"the {name or 'unknown'} format is not accepted; replay takes "
-            "video or audio recordings (MP4, MOV, MKV, WebM, TS, AVI, WAV, MP3...), "
-            "not playlists or image sequences. Upload the recording file itself.",
+            N_("the {format} format is not accepted; replay takes video or audio recordings "
+               "(MP4, MOV, MKV, WebM, TS, AVI, WAV, MP3...), not playlists or image "
+               "sequences. Upload the recording file itself."),
+            format=name or MediaError(N_("unknown")),
         )
     return name
 
@@ -202,8 +205,8 @@ def _duration(fmt: dict[str, Any], streams: list[dict[str, Any]], source: str) -
     if duration <= 0:
         raise refused(
             source,
-            "the recording has no length (zero or unknown duration); it is "
-            "probably empty or truncated. Upload the complete file again.",
+            N_("the recording has no length (zero or unknown duration); it is probably "
+               "empty or truncated. Upload the complete file again."),
         )
     return duration
 
@@ -237,14 +240,15 @@ def _check_size(width: int, height: int, source: str) -> None:
     if width <= 0 or height <= 0:
         raise refused(
             source,
-            "the video track has no picture size; the file is damaged. "
-            "Export or copy the recording again.",
+            N_("the video track has no picture size; the file is damaged. Export or copy "
+               "the recording again."),
         )
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
         raise refused(
             source,
-            f"the picture is {width}x{height} pixels, larger than replay accepts "
-            f"({MAX_SIDE} a side, 8192x4320 in all). Export the recording at 4K or less.",
+            N_("the picture is {width}x{height} pixels, larger than replay accepts ({side} a "
+               "side, 8192x4320 in all). Export the recording at 4K or less."),
+            width=str(width), height=str(height), side=str(MAX_SIDE),
         )
 
 
@@ -280,8 +284,8 @@ def _load(raw: str | bytes, source: str) -> tuple[dict[str, Any], list[dict[str,
     if not isinstance(data, dict) or not data.get("streams"):
         raise refused(
             source,
-            "not a video or audio file ffmpeg can read (no media streams). "
-            "Check that the upload completed and that it is the recording.",
+            N_("not a video or audio file ffmpeg can read (no media streams). Check that the "
+               "upload completed and that it is the recording."),
         )
     return data.get("format") or {}, list(data["streams"])
 
@@ -295,8 +299,8 @@ def parse_probe(raw: str | bytes, *, source: str) -> MediaInfo:
     audio = _first(streams, "audio")
     if audio is None:
         raise MediaError(
-            "{source} has no audio track; replay needs the room's sound to transcribe "
-            "and cut sessions. Upload a recording with sound.",
+            N_("{source} has no audio track; replay needs the room's sound to transcribe and "
+               "cut sessions. Upload a recording with sound."),
             **{SOURCE: source},
         )
     return MediaInfo(
@@ -356,8 +360,9 @@ def _ffprobe_says(tail: tuple[str, ...], path: Path) -> str:
 def _too_many_streams(source: str) -> MediaError:
     return refused(
         source,
-        f"the file has more than {MAX_STREAMS} streams; a recording has a few (picture and "
-        "sound). Upload the recording file itself.",
+        N_("the file has more than {count} streams; a recording has a few (picture and "
+           "sound). Upload the recording file itself."),
+        count=str(MAX_STREAMS),
     )
 
 
@@ -369,15 +374,15 @@ def _explain_failure(path: Path, error: FfmpegFailed) -> MediaError:
     if not_listed:
         return refused(
             path.name,
-            f"the {not_listed.group(1).split(',')[0]} format is not accepted; it is a "
-            "playlist or a format that reads other files, not a recording. "
-            "Upload the recording file itself.",
+            N_("the {format} format is not accepted; it is a playlist or a format that reads "
+               "other files, not a recording. Upload the recording file itself."),
+            format=not_listed.group(1).split(",")[0],
         )
     return refused(
         path.name,
-        "not a video or audio file ffmpeg can read, or it is truncated "
-        f"(ffprobe: {_ffprobe_says(error.stderr_tail, path)}). "
-        "Check that the upload completed and that it is the recording.",
+        N_("not a video or audio file ffmpeg can read, or it is truncated (ffprobe: {said}). "
+           "Check that the upload completed and that it is the recording."),
+        said=_ffprobe_says(error.stderr_tail, path),
     )
 
 
@@ -391,16 +396,18 @@ async def probe(
     try:
         size = (await asyncio.to_thread(path.stat)).st_size
     except OSError as error:
-        raise refused(str(path), f"cannot read the file ({error.strerror}).") from error
+        raise refused(str(path), N_("cannot read the file ({reason})."),
+                      reason=str(error.strerror)) from error
     if size == 0:
-        raise refused(path.name, "the file is empty (0 bytes). Upload the recording again.")
+        raise refused(path.name, N_("the file is empty (0 bytes). Upload the recording again."))
     try:
         raw = await run_capture(probe_argv(path, ffprobe=ffprobe), timeout=timeout)
     except FfmpegTimeout as error:
         raise refused(
             path.name,
-            f"ffprobe did not finish within {timeout:g} s; the file is probably "
-            "damaged. Export or copy the recording again.",
+            N_("ffprobe did not finish within {seconds} s; the file is probably damaged. "
+               "Export or copy the recording again."),
+            seconds=f"{timeout:g}",
         ) from error
     except FfmpegFailed as error:
         raise _explain_failure(path, error) from error
@@ -437,6 +444,7 @@ async def _check_complete(
     if not tail.strip():
         raise refused(
             path.name,
-            f"the file is truncated: it announces {info.duration:.0f} s but its "
-            "last seconds are missing. Copy or upload the complete recording again.",
+            N_("the file is truncated: it announces {seconds} s but its last seconds are "
+               "missing. Copy or upload the complete recording again."),
+            seconds=f"{info.duration:.0f}",
         )
