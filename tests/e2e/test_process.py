@@ -292,9 +292,9 @@ def write_programme(path: Path, run: Run, edit: str) -> Path:
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
-    ("syntax", "line"),
-    ("duration", "duration"),
-    ("overlap", "overlap"),
+    ("syntax", "ligne"),
+    ("duration", "durée"),
+    ("overlap", "chevauche"),
 ])
 def test_broken_programmes_are_refused_and_lose_nothing(run: Run, tmp_path: Path, edit: str,
                                                         expected: str) -> None:
