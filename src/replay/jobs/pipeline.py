@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -431,19 +432,33 @@ async def transcribe_session(ctx: Context, event: Event, recording: Recording, w
     await run_stage(ctx, recording, cut.guid, "speech", key, outputs, work)
 
 
+class TranscriptionAbandoned(Exception):
+    """Raised inside Whisper's thread when the job awaiting it was cancelled."""
+
+
 async def _whisper(ctx: Context, audio: np.ndarray, hotwords: str | None,
                    label: str) -> Transcription:
     """French and its English translation, window by window (one encoder pass each)."""
     trackers = [ctx.tracker(stage, label).bind_loop()
                 for stage in ("transcribe fr", "translate en")]
 
+    abandoned = threading.Event()
+
     def on_progress(fraction: float) -> None:
+        # A thread cannot be cancelled: a job cancelled (its timeout, a shutdown) would
+        # leave Whisper running to the end and taking the cores. It stops at its next window.
+        if abandoned.is_set():
+            raise TranscriptionAbandoned
         for tracker in trackers:
             tracker(fraction)
 
-    speech = await asyncio.to_thread(
-        ctx.transcriber.transcribe_and_translate, audio, language="fr", hotwords=hotwords,
-        on_progress=on_progress)
+    try:
+        speech = await asyncio.to_thread(
+            ctx.transcriber.transcribe_and_translate, audio, language="fr",
+            hotwords=hotwords, on_progress=on_progress)
+    except asyncio.CancelledError:
+        abandoned.set()
+        raise
     for tracker in trackers:
         tracker.done()
     return speech
