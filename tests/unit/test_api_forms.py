@@ -25,6 +25,7 @@ from replay.web.api_models import REF_TEMPLATE
 from replay.web.errors import APIError
 from replay.web.multipart import Received
 from replay.web.openapi import openapi_document
+from tests.unit.test_api_models import request_body_schemas
 
 NBSP = "\u00a0"
 DIGEST = "0123456789abcdef" * 4
@@ -33,16 +34,7 @@ BINARY = {"type": "string", "format": "binary"}
 
 def _multipart_bodies() -> dict[tuple[str, str], str]:
     """(method, path): the name of the schema its multipart body refers to."""
-    found = {}
-    for path, item in openapi_document()["paths"].items():
-        for method, operation in item.items():
-            if method == "parameters":
-                continue
-            content = operation.get("requestBody", {}).get("content", {})
-            if "multipart/form-data" in content:
-                ref = content["multipart/form-data"]["schema"]["$ref"]
-                found[method, path] = ref.removeprefix("#/components/schemas/")
-    return found
+    return request_body_schemas("multipart/form-data")
 
 
 def test_every_multipart_request_body_is_a_form_model() -> None:

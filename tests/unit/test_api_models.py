@@ -64,16 +64,22 @@ def test_a_bad_glossary_is_a_french_400(body: object) -> None:
     assert json.loads(str(refused.value.text))["field"] == "terms"
 
 
-def test_every_json_request_body_is_a_body_model() -> None:
-    used = set()
-    for item in openapi_document()["paths"].values():
+def request_body_schemas(media_type: str) -> dict[tuple[str, str], str]:
+    """(method, path): the name of the schema its `media_type` request body refers to."""
+    found = {}
+    for path, item in openapi_document()["paths"].items():
         for method, operation in item.items():
             if method == "parameters":
                 continue
             content = operation.get("requestBody", {}).get("content", {})
-            if "application/json" in content:
-                ref = content["application/json"]["schema"]["$ref"]
-                used.add(ref.removeprefix("#/components/schemas/"))
+            if media_type in content:
+                ref = content[media_type]["schema"]["$ref"]
+                found[method, path] = ref.removeprefix("#/components/schemas/")
+    return found
+
+
+def test_every_json_request_body_is_a_body_model() -> None:
+    used = set(request_body_schemas("application/json").values())
     assert used == {body.__name__ for body in BODIES}
     schemas = component_schemas()
     assert schemas["CutMove"]["properties"]["start"]["anyOf"][0] == {
