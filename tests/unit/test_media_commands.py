@@ -82,22 +82,33 @@ def assert_plain_data(argv: list[str]) -> None:
     assert "-c" not in argv[:2]
 
 
+_FILTER = re.compile(r"(\[[^\]]+\])([^\[]+)((?:\[[^\]]+\])+)")
+
+
 def producer(graph: str, label: str) -> tuple[str, str]:
-    """The filter of ``graph`` that outputs ``label``, and its input label."""
+    """The filter of ``graph`` that outputs ``label``, and its input label (through any
+    ``split``: the filter that made the picture)."""
     for chain in graph.split(";"):
-        if chain.endswith(label):
-            source, rest = chain[1:].split("]", 1)
-            return rest[: -len(label)], f"[{source}]"
+        found = _FILTER.fullmatch(chain)
+        assert found, f"unexpected filter chain {chain!r}"
+        source, filter_, outputs = found.groups()
+        if label in re.findall(r"\[[^\]]+\]", outputs):
+            return producer(graph, source) if filter_.startswith("split=") else (filter_, source)
     raise AssertionError(f"{label} is not produced in {graph}")
 
 
-def scaled_size(graph: str, label: str) -> str:
-    """The ``W:H`` of the scaler that feeds ``label`` through ``setsar``."""
+def scaler(graph: str, label: str) -> tuple[str, str]:
+    """The ``W:H`` of the scaler that feeds ``label`` through ``setsar``, and the filter
+    that made the picture it scales."""
     setsar, upstream = producer(graph, label)
-    scale, _ = producer(graph, upstream)
+    scale, scaled = producer(graph, upstream)
     assert setsar == "setsar=1"
     assert scale.startswith("scale=")
-    return scale.removeprefix("scale=").split(":flags")[0]
+    return scale.removeprefix("scale=").split(":flags")[0], producer(graph, scaled)[0]
+
+
+def scaled_size(graph: str, label: str) -> str:
+    return scaler(graph, label)[0]
 
 
 def ladder() -> list[str]:
@@ -324,13 +335,31 @@ def test_ladder_is_one_process_with_one_hardened_input() -> None:
     assert value_after(argv, "-threads") == "4"
 
 
-def test_ladder_decodes_once_and_scales_every_rung() -> None:
-    graph = value_after(ladder(), "-filter_complex")
+def test_ladder_decodes_once_and_scales_each_rung_from_the_next_larger() -> None:
+    argv = ladder()
+    graph = value_after(argv, "-filter_complex")
 
     assert graph.count("[0:v:0]") == 1
-    assert re.search(r"split=4(\[s\d+\]){4}(;|$)", graph)
-    for size in ("1920:1080", "1280:720", "854:480", "640:360"):
-        assert f"scale={size}:flags=bicubic" in graph
+    assert graph.count("scale=") == 4
+    assert [scaler(graph, label) for label in values_after(argv, "-map")[:4]] == [
+        ("1920:1080", "format=yuv420p"),
+        ("1280:720", "scale=1920:1080:flags=bicubic"),
+        ("854:480", "scale=1280:720:flags=bicubic"),
+        ("640:360", "scale=854:480:flags=bicubic"),
+    ]
+
+
+def test_ladder_scales_from_the_larger_rung_whatever_the_rungs_order() -> None:
+    rungs = list(reversed(choose_ladder(1920, 1080)))
+    argv = ladder_argv(SRC, INFO, start=0, duration=60, rungs=rungs, out_dir=OUT, threads=2)
+    graph = value_after(argv, "-filter_complex")
+
+    assert [scaler(graph, label) for label in values_after(argv, "-map")[:4]] == [
+        ("640:360", "scale=854:480:flags=bicubic"),
+        ("854:480", "scale=1280:720:flags=bicubic"),
+        ("1280:720", "scale=1920:1080:flags=bicubic"),
+        ("1920:1080", "format=yuv420p"),
+    ]
 
 
 def test_ladder_maps_each_video_rung_with_its_audio_then_audio_only() -> None:
@@ -355,8 +384,28 @@ def test_ladder_bitrates_per_stream() -> None:
     assert value_after(argv, "-b:a:0") == "128k"
     assert value_after(argv, "-b:a:4") == "64k"
     assert values_after(argv, "-c:v:0") == values_after(argv, "-c:v:3") == ["libx264"]
-    assert value_after(argv, "-preset:v:1") == "veryfast"
     assert value_after(argv, "-c:a") == "aac"
+
+
+def test_ladder_gives_the_small_rungs_the_cheaper_preset() -> None:
+    argv = ladder()
+
+    assert [value_after(argv, f"-preset:v:{i}") for i in range(4)] == [
+        "veryfast", "veryfast", "superfast", "superfast"]
+    assert values_after(argv, "-x264-params:v:0") == values_after(argv, "-x264-params:v:1") == [
+        "me=dia"]
+    assert "-x264-params:v:2" not in argv
+    assert "-x264-params:v:3" not in argv
+    assert [value_after(argv, f"-profile:v:{i}") for i in range(4)] == [
+        "high", "high", "main", "main"]
+
+
+def test_ladder_preset_asked_for_applies_to_every_encoded_rung() -> None:
+    argv = ladder_argv(SRC, INFO, start=0, duration=60, rungs=choose_ladder(1920, 1080),
+                       out_dir=OUT, threads=2, preset="faster")
+
+    assert [value_after(argv, f"-preset:v:{i}") for i in range(4)] == ["faster"] * 4
+    assert not any(arg.startswith("-x264-params") for arg in argv)
 
 
 @pytest.mark.parametrize(("fps", "gop"), [(25.0, "150"), (29.97, "180"), (50.0, "300"), (0, "150")])
@@ -549,7 +598,11 @@ def test_copied_rung_is_the_source_stream_and_the_others_are_scaled_from_one_dec
     assert_hardened_input(argv, "mov")
     maps = values_after(argv, "-map")
     assert maps[0] == "0:v:0"
-    assert [scaled_size(graph, label) for label in maps[1:4]] == ["1280:720", "854:480", "640:360"]
+    assert [scaler(graph, label) for label in maps[1:4]] == [
+        ("1280:720", "format=yuv420p"),
+        ("854:480", "scale=1280:720:flags=bicubic"),
+        ("640:360", "scale=854:480:flags=bicubic"),
+    ]
     assert "1920:1080" not in graph
     assert graph.count("[0:v:0]") == 1
     assert maps[4:] == ["0:a:0"] * 5

@@ -341,7 +341,7 @@ async def transcode_session(ctx: Context, recording: Recording, info: MediaInfo,
     rungs = choose_ladder(*info.display_size) if info.has_video else choose_ladder(0, 0)
     settings = ctx.settings
     key = _key(recording.sha256, cut.start, cut.end, rungs, settings.segment_seconds,
-               settings.ladder_passthrough, passthrough_rules(ctx), commands.X264_PRESET)
+               settings.ladder_passthrough, passthrough_rules(ctx), commands.LADDER_REVISION)
 
     async def work() -> None:
         scratch = ctx.scratch(out)

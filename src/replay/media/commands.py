@@ -54,8 +54,17 @@ _DEINTERLACE = {"mode": "send_frame", "deint": "interlaced"}
 _RUNG_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _SUBTITLES_ATTR = re.compile(r',SUBTITLES="[^"]*"')
 
-#: x264 for the encoded rungs: the preset, and the profile by the rung's short side.
+#: x264 for the encoded rungs, by the rung's short side: the preset and the profile. The
+#: large rungs search motion with the diamond (`me=dia`, as `superfast`): 11 % faster for
+#: 0.00003 SSIM at 720p. The small ones (a phone, a poor link) have generous bitrates for
+#: their size, where `superfast` costs little SSIM (bench/RESULTS.md, the ladder).
 X264_PRESET = "veryfast"
+X264_PARAMS = "me=dia"
+X264_SMALL_RUNG_PRESET = "superfast"
+SMALL_RUNG_SHORT_SIDE = 480
+#: Changes whenever the ladder's pictures would differ for the same rungs and settings, so
+#: that outputs made before are not taken for current ones.
+LADDER_REVISION = "2: each rung scaled from the next larger; x264 settings by rung"
 #: With a copied top rung, the encoders make keyframes only where the source has them;
 #: this keeps x264 from adding its own in between (so segments line up across rungs).
 _NO_OWN_KEYFRAMES = 100_000
@@ -140,18 +149,37 @@ def _check_ladder(info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, seconds
         raise ValueError(f"segment_seconds must be positive, got {seconds}")
 
 
+def x264_options(index: int, rung: Rung, preset: str | None) -> dict[str, str]:
+    """The preset asked for, or the rung's own (:data:`X264_PRESET`)."""
+    if preset is not None:
+        return {f"preset:v:{index}": preset}
+    if _short_side(rung) <= SMALL_RUNG_SHORT_SIDE:
+        return {f"preset:v:{index}": X264_SMALL_RUNG_PRESET}
+    return {f"preset:v:{index}": X264_PRESET, f"x264-params:v:{index}": X264_PARAMS}
+
+
+def _short_side(rung: Rung) -> int:
+    return min(rung.width, rung.height)
+
+
 def _video_streams(source: Any, video: Sequence[Rung]) -> list[Any]:
-    """Decode once, split, one scaler per encoded rung; a copied rung is the source's own
-    stream. One stream per rung, in ``video`` order."""
-    encoded = [rung for rung in video if not rung.copy_video]
+    """Decode once, then scale in a chain: the largest encoded rung from the source, each
+    smaller one from the rung before it, which costs far less than scaling every rung
+    from the source (ffmpeg 5 runs the filters on one thread). A copied rung is the
+    source's own stream. One stream per rung, in ``video`` order."""
+    encoded = sorted((rung for rung in video if not rung.copy_video),
+                     key=lambda rung: rung.width * rung.height, reverse=True)
     if not encoded:
         return [source["v:0"]]
-    decoded = source["v:0"].filter("bwdif", **_DEINTERLACE).filter("format", "yuv420p")
-    split = decoded.filter_multi_output("split", len(encoded))
-    scaled = iter([
-        split[i].filter("scale", rung.width, rung.height, flags="bicubic").filter("setsar", 1)
-        for i, rung in enumerate(encoded)])
-    return [source["v:0"] if rung.copy_video else next(scaled) for rung in video]
+    picture = source["v:0"].filter("bwdif", **_DEINTERLACE).filter("format", "yuv420p")
+    pictures: dict[str, Any] = {}
+    for rung in encoded:
+        scaled = picture.filter("scale", rung.width, rung.height, flags="bicubic")
+        if rung is not encoded[-1]:
+            split = scaled.filter_multi_output("split", 2)
+            scaled, picture = split[0], split[1]
+        pictures[rung.name] = scaled.filter("setsar", 1)
+    return [source["v:0"] if rung.copy_video else pictures[rung.name] for rung in video]
 
 
 def _keyframe_options(video: Sequence[Rung], fps: float, seconds: float) -> dict[str, str]:
@@ -169,9 +197,9 @@ def _keyframe_options(video: Sequence[Rung], fps: float, seconds: float) -> dict
 
 
 def _video_options(video: Sequence[Rung], fps: float, seconds: float,
-                   preset: str) -> dict[str, str]:
+                   preset: str | None) -> dict[str, str]:
     """Per video stream: copied as it is (parameter sets in Annex B for the HLS muxer's
-    CODECS), or H.264 at the rung's bitrate."""
+    CODECS), or H.264 at the rung's bitrate, with ``preset`` or the rung's own."""
     options: dict[str, str] = {}
     for i, rung in enumerate(video):
         if rung.copy_video:
@@ -179,8 +207,8 @@ def _video_options(video: Sequence[Rung], fps: float, seconds: float,
             continue
         options |= {
             f"c:v:{i}": "libx264",
-            f"preset:v:{i}": preset,
-            f"profile:v:{i}": "high" if min(rung.width, rung.height) > 480 else "main",
+            **x264_options(i, rung, preset),
+            f"profile:v:{i}": "high" if _short_side(rung) > SMALL_RUNG_SHORT_SIDE else "main",
             f"b:v:{i}": f"{rung.video_kbps}k",
             f"maxrate:v:{i}": f"{rung.video_kbps * 11 // 10}k",
             f"bufsize:v:{i}": f"{rung.video_kbps * 2}k",
@@ -228,7 +256,7 @@ def ladder_argv(
     out_dir: Path,
     segment_seconds: float = 6.0,
     threads: int,
-    preset: str = X264_PRESET,
+    preset: str | None = None,
     ffmpeg: str = "ffmpeg",
 ) -> list[str]:
     """One ffmpeg process: decode ``[start, start+duration)`` once, encode every rung to HLS.
@@ -240,6 +268,8 @@ def ladder_argv(
     source's keyframes); the others get keyframes where the source has them. The
     same builder serves a live ladder: ``segment_seconds`` and ``out_dir`` are
     its parameters. ``src`` may be our store's URL: only the span is then requested.
+    ``preset``: x264's for every encoded rung (a benchmark's comparison); by default
+    each rung's own (:func:`x264_options`).
     """
     _check_ladder(info, rungs, out_dir, segment_seconds)
     video = [rung for rung in rungs if not rung.is_audio_only]
