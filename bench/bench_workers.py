@@ -2,15 +2,18 @@
 processes with one media worker, then with two.
 
     .venv/bin/python bench/bench_workers.py --runs 2 --out bench/out
+    .venv/bin/python bench/bench_workers.py --recording ten-minutes --out bench/out
     REPLAY_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
         .venv/bin/python bench/bench_workers.py --out bench/out      # jobs in procrastinate
 
 Each run starts, as separate processes on a fresh data directory: ``--media`` media
 workers (1, then 2), one speech worker and one publish worker, all ``replay worker``
 (the queue from the settings: SQLite by default, or PostgreSQL through
-``REPLAY_DATABASE_URL``); then ``replay ingest`` hands them the recording (the cached
-four-roundtable recording of bench/roundtables.py: four sessions, so four media jobs
-and four speech jobs after its analysis), and the clock runs until every job is
+``REPLAY_DATABASE_URL``); then ``replay ingest`` hands them the recording (cached by
+bench/roundtables.py: by default the small four-roundtable event, four sessions of
+320x180, so four media jobs and four speech jobs after its analysis; ``--recording
+ten-minutes`` the end-to-end benchmark's 1080p25 recording, two sessions whose ladders
+are the heavy part), and the clock runs until every job is
 done and the event's index is published. Runs alternate (1, 2, 1, 2, ...) so that
 background load hits both alike.
 
@@ -46,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from replay.jobs.factory import open_queue
 from replay.jobs.queue import JobStatus
 from replay.settings import load_settings
-from roundtables import four_roundtables
+from roundtables import four_roundtables, ten_minutes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,9 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="media worker counts to compare")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="seconds a run may take before it is abandoned")
+    parser.add_argument("--recording", choices=("four-roundtables", "ten-minutes"),
+                        default="four-roundtables")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    truth = four_roundtables(args.out)
+    truth = (ten_minutes if args.recording == "ten-minutes" else four_roundtables)(args.out)
     recordings = [truth.recording]
     runs: list[Run] = []
     for run in range(args.runs):
@@ -177,9 +182,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"run {run}: {media} media worker(s): {result.wall_s:.1f} s, "
                   f"{result.failed} failed job(s) (-1: abandoned)", flush=True)
             runs.append(result)
-    (args.out / "workers.json").write_text(json.dumps(
-        {"machine": machine(), "runs": [asdict(r) for r in runs]}, indent=2))
-    (args.out / "workers.md").write_text(summary(runs))
+    name = "workers" if args.recording == "four-roundtables" else f"workers-{args.recording}"
+    (args.out / f"{name}.json").write_text(json.dumps(
+        {"machine": machine(), "recording": args.recording, "runs": [asdict(r) for r in runs]},
+        indent=2))
+    (args.out / f"{name}.md").write_text(summary(runs))
     print(summary(runs))
     return 0
 
