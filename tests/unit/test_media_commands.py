@@ -335,31 +335,26 @@ def test_ladder_is_one_process_with_one_hardened_input() -> None:
     assert value_after(argv, "-threads") == "4"
 
 
-def test_ladder_decodes_once_and_scales_each_rung_from_the_next_larger() -> None:
-    argv = ladder()
+CHAINED_SCALERS = [
+    ("1920:1080", "format=yuv420p"),
+    ("1280:720", "scale=1920:1080:flags=bicubic"),
+    ("854:480", "scale=1280:720:flags=bicubic"),
+    ("640:360", "scale=854:480:flags=bicubic"),
+]
+
+
+@pytest.mark.parametrize("largest_first", [True, False])
+def test_ladder_decodes_once_and_scales_each_rung_from_the_next_larger(
+        largest_first: bool) -> None:
+    video = [rung for rung in choose_ladder(1920, 1080) if not rung.is_audio_only]
+    rungs = video if largest_first else list(reversed(video))
+    argv = ladder_argv(SRC, INFO, start=0, duration=60, rungs=rungs, out_dir=OUT, threads=2)
     graph = value_after(argv, "-filter_complex")
 
     assert graph.count("[0:v:0]") == 1
     assert graph.count("scale=") == 4
-    assert [scaler(graph, label) for label in values_after(argv, "-map")[:4]] == [
-        ("1920:1080", "format=yuv420p"),
-        ("1280:720", "scale=1920:1080:flags=bicubic"),
-        ("854:480", "scale=1280:720:flags=bicubic"),
-        ("640:360", "scale=854:480:flags=bicubic"),
-    ]
-
-
-def test_ladder_scales_from_the_larger_rung_whatever_the_rungs_order() -> None:
-    rungs = list(reversed(choose_ladder(1920, 1080)))
-    argv = ladder_argv(SRC, INFO, start=0, duration=60, rungs=rungs, out_dir=OUT, threads=2)
-    graph = value_after(argv, "-filter_complex")
-
-    assert [scaler(graph, label) for label in values_after(argv, "-map")[:4]] == [
-        ("640:360", "scale=854:480:flags=bicubic"),
-        ("854:480", "scale=1280:720:flags=bicubic"),
-        ("1280:720", "scale=1920:1080:flags=bicubic"),
-        ("1920:1080", "format=yuv420p"),
-    ]
+    scalers = [scaler(graph, label) for label in values_after(argv, "-map")[:4]]
+    assert scalers == (CHAINED_SCALERS if largest_first else CHAINED_SCALERS[::-1])
 
 
 def test_ladder_maps_each_video_rung_with_its_audio_then_audio_only() -> None:
