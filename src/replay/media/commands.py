@@ -150,7 +150,9 @@ def _check_ladder(info: MediaInfo, rungs: Sequence[Rung], out_dir: Path, seconds
 
 
 def x264_options(index: int, rung: Rung, preset: str | None) -> dict[str, str]:
-    """The preset asked for, or the rung's own (:data:`X264_PRESET`)."""
+    """The preset asked for, or the rung's own: :data:`X264_PRESET` with
+    :data:`X264_PARAMS` above :data:`SMALL_RUNG_SHORT_SIDE`, :data:`X264_SMALL_RUNG_PRESET`
+    up to it."""
     if preset is not None:
         return {f"preset:v:{index}": preset}
     if _short_side(rung) <= SMALL_RUNG_SHORT_SIDE:
