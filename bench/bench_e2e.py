@@ -46,7 +46,7 @@ from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.sample import SampleTruth
 from replay.speech.models import resolve_model
-from roundtables import four_roundtables, ten_minutes
+from roundtables import RECORDINGS
 from wer import wer_counts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,12 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument("--skip-baseline", action="store_true",
                         help="ours only (a quick check of the script)")
-    parser.add_argument("--recording", choices=("ten-minutes", "four-roundtables"),
+    parser.add_argument("--recording", choices=tuple(RECORDINGS),
                         default="ten-minutes",
                         help="four-roundtables: a small 320x180 event, to check the script")
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
-    truth = (ten_minutes if args.recording == "ten-minutes" else four_roundtables)(out)
+    truth = RECORDINGS[args.recording](out)
     models = out / "models"
     model = resolve_model("base", models)
     scratch = out / f"e2e-scratch-{args.recording}"

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from replay.jobs.factory import open_queue
 from replay.jobs.queue import JobStatus
 from replay.settings import load_settings
-from roundtables import four_roundtables, ten_minutes
+from roundtables import RECORDINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,11 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="media worker counts to compare")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="seconds a run may take before it is abandoned")
-    parser.add_argument("--recording", choices=("four-roundtables", "ten-minutes"),
-                        default="four-roundtables")
+    parser.add_argument("--recording", choices=tuple(RECORDINGS), default="four-roundtables")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    truth = (ten_minutes if args.recording == "ten-minutes" else four_roundtables)(args.out)
+    truth = RECORDINGS[args.recording](args.out)
     recordings = [truth.recording]
     runs: list[Run] = []
     for run in range(args.runs):

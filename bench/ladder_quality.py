@@ -36,8 +36,8 @@ from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from roundtables import ten_minutes
 
-PRESETS = ("by-rung", "ultrafast", "superfast", "veryfast", "faster")
 BY_RUNG = "by-rung"
+PRESETS = (BY_RUNG, "ultrafast", "superfast", "veryfast", "faster")
 _SSIM = re.compile(r"All:([0-9.]+)")
 
 
@@ -125,7 +125,7 @@ async def run(out: Path, span: float, presets: Sequence[str], rounds: int) -> st
         json.dumps({"span": span, "start": start, "copied": rungs[0].copy_video,
                     "rounds": rounds, "rows": rows}, indent=1), encoding="utf-8")
     (out / "ladder_quality.md").write_text(result + "\n", encoding="utf-8")
-    shutil.rmtree(out / "ladder-quality", ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
     return result
 
 

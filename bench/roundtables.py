@@ -150,6 +150,10 @@ def ten_minutes(out: Path) -> SampleTruth:
     return _cached(out / "ten-minutes", TWO, TEN_MINUTES)
 
 
+#: The generated events by the name the benchmarks' ``--recording`` takes.
+RECORDINGS = {"four-roundtables": four_roundtables, "ten-minutes": ten_minutes}
+
+
 if __name__ == "__main__":
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/out")
     for build in (four_roundtables, ten_minutes):
