@@ -82,15 +82,44 @@ def test_live_argv_decodes_once_copies_the_top_and_encodes_the_rest() -> None:
     assert _outputs(argv) == ["/w/720p/%06d.ts", "/w/480p/%06d.ts", "/w/360p/%06d.ts",
                               "/w/audio/%06d.ts", "/w/archive/%06d.ts", "pipe:1"]
     graph = argv[argv.index("-filter_complex") + 1]
-    assert "split=2" in graph
-    assert "scale=854:480" in graph
-    assert "scale=640:360" in graph
+    assert graph.split(";") == [
+        "[0:v:0]bwdif=mode=send_frame:deint=interlaced,format=yuv420p,"
+        "scale=854:480:flags=bicubic,setsar=1,split=2[v0][c0]",
+        "[c0]scale=640:360:flags=bicubic,setsar=1[v1]",
+    ]
     assert argv.count("copy") == 2  # the top rung's video, the archive
     assert argv.count("source") == 2  # lower rungs take the source's keyframes
     assert argv[argv.index("-segment_time") + 1] == "2"
     pcm = argv[-12:]
     assert pcm[pcm.index("-ar") + 1] == "16000"
     assert pcm[pcm.index("-f") + 1] == "s16le"
+
+
+def _option_of(argv: list[str], option: str, output: str) -> str:
+    """``option``'s value among the options of ``output`` (those after the output before)."""
+    end = argv.index(output)
+    begin = max((i for i, arg in enumerate(argv[:end]) if arg.endswith("%06d.ts")), default=0)
+    options = argv[begin:end]
+    return options[options.index(option) + 1]
+
+
+def test_live_rungs_scale_in_a_chain_whatever_their_order_and_get_x264_settings_by_size(
+        ) -> None:
+    rungs = (Rung("360p", 640, 360, 800, 96), Rung("1080p", 1920, 1080, 5000, 128),
+             Rung("720p", 1280, 720, 2800, 128), Rung("audio", 0, 0, 0, 64))
+    argv = live_argv("srt://x", LivePlan(rungs, False), Path("/w"), segment_seconds=2,
+                     threads=2)
+    graph = argv[argv.index("-filter_complex") + 1].split(";")
+    assert [chain.split("scale=")[1].split(":flags")[0] for chain in graph] == [
+        "1920:1080", "1280:720", "640:360"]
+    assert graph[1].startswith("[c1]")
+    assert graph[2].startswith("[c2]")
+    assert graph[2].endswith("[v0]")
+    assert _option_of(argv, "-map", "/w/360p/%06d.ts") == "[v0]"
+    assert _option_of(argv, "-preset:v:0", "/w/360p/%06d.ts") == "superfast"
+    assert _option_of(argv, "-preset:v:0", "/w/1080p/%06d.ts") == "veryfast"
+    assert _option_of(argv, "-x264-params:v:0", "/w/720p/%06d.ts") == "me=dia"
+    assert _option_of(argv, "-tune", "/w/720p/%06d.ts") == "zerolatency"
 
 
 def test_live_argv_encodes_every_rung_on_a_fixed_grid_without_a_copy() -> None:

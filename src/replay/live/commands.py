@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replay.domain.ladder import Rung, choose_ladder
+from replay.media.commands import SMALL_RUNG_SHORT_SIDE, x264_options
 from replay.media.probe import MAX_PIXELS
 
 SEGMENT_LIST = "list.csv"
@@ -110,19 +111,31 @@ def _segments(folder: Path, seconds: float) -> list[str]:
 
 
 def _video_graph(encoded: Sequence[Rung]) -> str:
-    splits = "".join(f"[s{i}]" for i in range(len(encoded)))
-    chains = [f"[0:v:0]{_DEINTERLACE},format=yuv420p,split={len(encoded)}{splits}"]
-    chains += [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1[v{i}]"
-               for i, r in enumerate(encoded)]
+    """Decode once, then scale in a chain, as the replay's ladder does
+    (:func:`replay.media.commands.ladder_argv`): the largest rung from the source, each
+    smaller one from the one before it. ``[v<i>]`` is ``encoded[i]``'s picture."""
+    by_area = sorted(range(len(encoded)), key=lambda i: -encoded[i].width * encoded[i].height)
+    picture = f"[0:v:0]{_DEINTERLACE},format=yuv420p,"
+    chains = []
+    for step, index in enumerate(by_area):
+        rung = encoded[index]
+        scaled = f"{picture}scale={rung.width}:{rung.height}:flags=bicubic,setsar=1"
+        if step == len(by_area) - 1:
+            chains.append(f"{scaled}[v{index}]")
+        else:
+            chains.append(f"{scaled},split=2[v{index}][c{index}]")
+            picture = f"[c{index}]"
     return ";".join(chains)
 
 
 def _encoded_rung(index: int, rung: Rung, seconds: float, *, follow_source: bool) -> list[str]:
     keyframes = "source" if follow_source else f"expr:gte(t,n_forced*{seconds:g})"
+    x264 = [arg for key, value in x264_options(0, rung, None).items()
+            for arg in (f"-{key}", value)]
     return [
         "-map", f"[v{index}]",
-        "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
-        "-profile:v", "high" if min(rung.width, rung.height) > 480 else "main",
+        "-c:v", "libx264", *x264, "-tune", "zerolatency",
+        "-profile:v", "high" if min(rung.width, rung.height) > SMALL_RUNG_SHORT_SIDE else "main",
         "-b:v", f"{rung.video_kbps}k", "-maxrate:v", f"{rung.video_kbps * 11 // 10}k",
         "-bufsize:v", f"{rung.video_kbps * 2}k",
         "-force_key_frames:v", keyframes, "-sc_threshold:v", "0",
