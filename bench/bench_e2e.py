@@ -40,9 +40,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from replay.domain.ladder import choose_ladder, with_passthrough
-from replay.media import commands
+from replay.media.ladder import encode_ladder
 from replay.media.probe import probe
-from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from replay.sample import SampleTruth
 from replay.speech.models import resolve_model
@@ -184,11 +183,9 @@ async def ladder_alone(truth: SampleTruth, scratch: Path) -> dict[str, float]:
     rungs = with_passthrough(choose_ladder(*info.display_size), source)
     out = scratch / "ladder"
     await asyncio.to_thread(shutil.rmtree, out, True)
-    argv = commands.ladder_argv(truth.recording, info, start=start, duration=end - start,
-                                rungs=rungs, out_dir=out, threads=2)
-    await asyncio.to_thread(lambda: out.mkdir(parents=True))
     began = time.perf_counter()
-    await run_ffmpeg(argv, timeout=3600)
+    await encode_ladder(truth.recording, info, start=start, duration=end - start,
+                        rungs=rungs, out_dir=out, threads=2, timeout=3600)
     wall = time.perf_counter() - began
     return {"span_s": end - start, "wall_s": wall, "real_time": (end - start) / wall,
             "copied_top_rung": float(rungs[0].copy_video)}

@@ -30,9 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from replay.domain.ladder import Rung, choose_ladder, with_passthrough
-from replay.media import commands
+from replay.media.ladder import encode_ladder
 from replay.media.probe import MediaInfo, probe
-from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
 from roundtables import ten_minutes
 
@@ -70,11 +69,9 @@ def kbps(folder: Path, span: float) -> float:
 async def timed_ladder(src: Path, info: MediaInfo, rungs: list[Rung], start: float,
                        span: float, preset: str, out: Path) -> float:
     await asyncio.to_thread(fresh, out)
-    argv = commands.ladder_argv(src, info, start=start, duration=span, rungs=rungs,
-                                out_dir=out, threads=2,
-                                preset=None if preset == BY_RUNG else preset)
     began = time.perf_counter()
-    await run_ffmpeg(argv, timeout=3600)
+    await encode_ladder(src, info, start=start, duration=span, rungs=rungs, out_dir=out,
+                        threads=2, timeout=3600, preset=None if preset == BY_RUNG else preset)
     return time.perf_counter() - began
 
 

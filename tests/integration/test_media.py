@@ -25,11 +25,11 @@ from replay.domain.ladder import (
 )
 from replay.media.commands import (
     extract_audio_argv,
-    ladder_argv,
     m4a_from_hls_argv,
     mp4_from_hls_argv,
     poster_argv,
 )
+from replay.media.ladder import encode_ladder
 from replay.media.probe import MediaInfo, probe
 from replay.media.runner import FfmpegFailed, FfmpegTimeout, run_capture, run_ffmpeg
 from replay.media.source import probe_source_video
@@ -143,18 +143,11 @@ class LadderRun:
 async def ladder(media: Media, tmp_path_factory: pytest.TempPathFactory) -> LadderRun:
     info = await probe(media.good)
     rungs = choose_ladder(*info.display_size, ladder=SMALL_LADDER)
-    out_dir = tmp_path_factory.mktemp("hls")
+    # Every character that means something to the tee muxer's option parser.
+    out_dir = tmp_path_factory.mktemp("hls") / "it's [a|b] x:y=z \\ "
     fractions: list[float] = []
-    argv = ladder_argv(
-        media.good,
-        info,
-        start=SPAN_START,
-        duration=SPAN,
-        rungs=rungs,
-        out_dir=out_dir,
-        threads=2,
-    )
-    await run_ffmpeg(argv, expected_duration=SPAN, on_progress=fractions.append, timeout=120)
+    await encode_ladder(media.good, info, start=SPAN_START, duration=SPAN, rungs=rungs,
+                        out_dir=out_dir, threads=2, on_progress=fractions.append, timeout=120)
     return LadderRun(out_dir, rungs, fractions, info)
 
 
@@ -351,9 +344,8 @@ async def copied_ladder(media: Media, tmp_path_factory: pytest.TempPathFactory) 
     assert [(r.name, r.copy_video) for r in rungs] == [
         ("360p", True), ("240p", False), ("audio", False)]
     out_dir = tmp_path_factory.mktemp("hls-copy")
-    argv = ladder_argv(media.good, info, start=KEYFRAME_START, duration=SPAN, rungs=rungs,
-                       out_dir=out_dir, threads=2)
-    await run_ffmpeg(argv, expected_duration=SPAN, timeout=120)
+    await encode_ladder(media.good, info, start=KEYFRAME_START, duration=SPAN, rungs=rungs,
+                        out_dir=out_dir, threads=2, timeout=120)
     return LadderRun(out_dir, rungs, [], info)
 
 

@@ -16,10 +16,14 @@ from replay.domain.errors import MediaError
 from replay.domain.ladder import Rung, SourceVideo, choose_ladder, with_passthrough
 from replay.media import probe
 from replay.media.commands import (
+    VARIANT_MASTER,
+    VARIANT_PLAYLIST,
     add_subtitle_renditions,
     extract_audio_argv,
     ladder_argv,
+    ladder_folders,
     m4a_from_hls_argv,
+    master_playlist,
     mp4_from_hls_argv,
     poster_argv,
 )
@@ -61,6 +65,53 @@ def value_after(argv: list[str], option: str) -> str:
 
 def values_after(argv: list[str], option: str) -> list[str]:
     return [argv[i + 1] for i, arg in enumerate(argv) if arg == option]
+
+
+def ff_token(text: str, delimiters: str) -> tuple[str, str]:
+    """ffmpeg's ``av_get_token``: the text up to an unquoted, unescaped delimiter, without
+    its quotes and backslashes, blanks stripped outside them; and the rest from there."""
+    blanks = " \n\t\r"
+    i = len(text) - len(text.lstrip(blanks))
+    out: list[str] = []
+    kept = 0  # characters from a quote or an escape, never stripped
+    while i < len(text) and text[i] not in delimiters:
+        char, i = text[i], i + 1
+        if char == "\\" and i < len(text):
+            out.append(text[i])
+            i += 1
+            kept = len(out)
+        elif char == "'":
+            closing = text.find("'", i)
+            stop = len(text) if closing < 0 else closing
+            out.extend(text[i:stop])
+            i = stop if closing < 0 else stop + 1
+            kept = len(out) if closing >= 0 else kept
+        else:
+            out.append(char)
+    return "".join(out[:kept]) + "".join(out[kept:]).rstrip(blanks), text[i:]
+
+
+def tee_outputs(spec: str) -> list[tuple[dict[str, str], str]]:
+    """The tee muxer's outputs as ffmpeg reads them: ``(options, file)`` per output."""
+    outputs = []
+    while spec:
+        slave, spec = ff_token(spec, "|")
+        spec = spec[1:]
+        assert slave.startswith("["), slave
+        options: dict[str, str] = {}
+        rest = slave[1:]
+        while not rest.startswith("]"):
+            key, rest = rest.split("=", 1)
+            options[key], rest = ff_token(rest, ":]")
+            rest = rest[1:] if rest.startswith(":") else rest
+        outputs.append((options, rest[1:]))
+    return outputs
+
+
+def variants(argv: list[str]) -> dict[str, tuple[dict[str, str], str]]:
+    """The ladder's tee outputs by the folder they write into."""
+    assert values_after(argv, "-f")[-1] == "tee"
+    return {Path(file).parent.name: (options, file) for options, file in tee_outputs(argv[-1])}
 
 
 def input_options(argv: list[str]) -> list[str]:
@@ -357,17 +408,17 @@ def test_ladder_decodes_once_and_scales_each_rung_from_the_next_larger(
     assert scalers == (CHAINED_SCALERS if largest_first else CHAINED_SCALERS[::-1])
 
 
-def test_ladder_maps_each_video_rung_with_its_audio_then_audio_only() -> None:
+def test_ladder_maps_each_video_rung_and_one_audio_stream_per_bitrate() -> None:
     argv = ladder()
     graph = value_after(argv, "-filter_complex")
 
     maps = values_after(argv, "-map")
     assert [scaled_size(graph, label) for label in maps[:4]] == [
         "1920:1080", "1280:720", "854:480", "640:360"]
-    assert maps[4:] == ["0:a:0"] * 5
-    assert value_after(argv, "-var_stream_map") == (
-        "v:0,a:0,name:1080p v:1,a:1,name:720p v:2,a:2,name:480p v:3,a:3,name:360p a:4,name:audio"
-    )
+    assert maps[4:] == ["0:a:0"] * 3
+    assert {name: options["select"] for name, (options, _) in variants(argv).items()} == {
+        "1080p": "v:0,a:0", "720p": "v:1,a:0", "480p": "v:2,a:1", "360p": "v:3,a:1",
+        "audio": "a:2"}
 
 
 def test_ladder_bitrates_per_stream() -> None:
@@ -376,8 +427,8 @@ def test_ladder_bitrates_per_stream() -> None:
     assert value_after(argv, "-b:v:1") == "2800k"
     assert value_after(argv, "-maxrate:v:1") == "3080k"
     assert value_after(argv, "-bufsize:v:1") == "5600k"
-    assert value_after(argv, "-b:a:0") == "128k"
-    assert value_after(argv, "-b:a:4") == "64k"
+    assert [value_after(argv, f"-b:a:{i}") for i in range(3)] == ["128k", "96k", "64k"]
+    assert "-b:a:3" not in argv
     assert values_after(argv, "-c:v:0") == values_after(argv, "-c:v:3") == ["libx264"]
     assert value_after(argv, "-c:a") == "aac"
 
@@ -414,19 +465,71 @@ def test_ladder_aligns_keyframes_on_segments(fps: float, gop: str) -> None:
     assert value_after(argv, "-keyint_min:v") == gop
     assert value_after(argv, "-sc_threshold:v") == "0"
     assert value_after(argv, "-force_key_frames:v") == "expr:gte(t,n_forced*6)"
-    assert value_after(argv, "-hls_time") == "6"
+    assert {options["hls_time"] for options, _ in variants(argv).values()} == {"6"}
 
 
-def test_ladder_writes_vod_hls_with_a_master_playlist() -> None:
+def test_ladder_writes_one_vod_hls_output_per_variant() -> None:
     argv = ladder()
 
-    assert values_after(argv, "-f")[-1] == "hls"
-    assert value_after(argv, "-hls_playlist_type") == "vod"
-    assert value_after(argv, "-hls_flags") == "independent_segments"
-    assert value_after(argv, "-master_pl_name") == "master.m3u8"
-    assert value_after(argv, "-hls_segment_filename") == "/data/out/s1/%v/seg_%05d.ts"
-    assert argv[-1] == "/data/out/s1/%v/index.m3u8"
+    outputs = variants(argv)
+    assert list(outputs) == ["1080p", "720p", "480p", "360p", "audio"]
+    for name, (options, file) in outputs.items():
+        assert file == f"/data/out/s1/{name}/index.m3u8"
+        assert options["f"] == "hls"
+        assert options["hls_playlist_type"] == "vod"
+        assert options["hls_flags"] == "independent_segments"
+        assert options["hls_segment_filename"] == f"/data/out/s1/{name}/seg_%05d.ts"
+        assert options["master_pl_name"] == VARIANT_MASTER
+        assert options["avoid_negative_ts"] == "disabled"
+    assert value_after(argv, "-avoid_negative_ts") == "make_non_negative"
     assert argv[argv.index("-map_metadata") :][:2] == ["-map_metadata", "-1"]
+    assert ladder_folders(OUT, choose_ladder(1920, 1080)) == [
+        OUT / name for name in outputs]
+
+
+@pytest.mark.parametrize("folder", [
+    "/data/it's here", "/data/a|b", "/data/x:y=z", "/data/[tee]", "/data/back\\slash",
+    "/data/ spaced ",
+])
+def test_tee_outputs_read_back_whatever_the_folder(folder: str) -> None:
+    argv = ladder_argv(SRC, INFO, start=0, duration=60, rungs=choose_ladder(1920, 1080),
+                       out_dir=Path(folder), threads=2)
+
+    for name, (options, file) in variants(argv).items():
+        assert file == f"{folder}/{name}/index.m3u8"
+        assert options["hls_segment_filename"] == f"{folder}/{name}/seg_%05d.ts"
+
+
+def test_encoded_rungs_carry_their_parameter_sets_in_the_header() -> None:
+    argv = passthrough_ladder()
+
+    assert "-flags:v:0" not in argv
+    assert [value_after(argv, f"-flags:v:{i}") for i in (1, 2, 3)] == ["+global_header"] * 3
+
+
+def stream_inf(bandwidth: int, extra: str = "") -> str:
+    return (f"#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-STREAM-INF:BANDWIDTH={bandwidth}{extra}\n"
+            f"{VARIANT_PLAYLIST}\n\n")
+
+
+def test_master_playlist_joins_the_variants_own_pointing_into_their_folders() -> None:
+    master = master_playlist([
+        ("720p", stream_inf(3220800, ',RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"')),
+        ("audio", stream_inf(70400, ',CODECS="mp4a.40.2"')),
+    ])
+
+    assert master == (
+        "#EXTM3U\n#EXT-X-VERSION:6\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=3220800,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"\n'
+        "720p/index.m3u8\n\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=70400,CODECS="mp4a.40.2"\n'
+        "audio/index.m3u8\n")
+
+
+@pytest.mark.parametrize("text", ["#EXTM3U\n", stream_inf(1) + stream_inf(2)])
+def test_master_playlist_refuses_a_variant_without_exactly_one_stream(text: str) -> None:
+    with pytest.raises(ValueError, match="720p"):
+        master_playlist([("720p", text)])
 
 
 def test_audio_only_ladder_has_no_video_graph() -> None:
@@ -436,7 +539,8 @@ def test_audio_only_ladder_has_no_video_graph() -> None:
 
     assert "-filter_complex" not in argv
     assert "-max_pixels" not in argv
-    assert value_after(argv, "-var_stream_map") == "a:0,name:audio"
+    assert {name: options["select"] for name, (options, _) in variants(argv).items()} == {
+        "audio": "a:0"}
 
 
 @pytest.mark.parametrize(
@@ -600,7 +704,7 @@ def test_copied_rung_is_the_source_stream_and_the_others_are_scaled_from_one_dec
     ]
     assert "1920:1080" not in graph
     assert graph.count("[0:v:0]") == 1
-    assert maps[4:] == ["0:a:0"] * 5
+    assert maps[4:] == ["0:a:0"] * 3
 
 
 def test_copied_rung_is_not_encoded() -> None:
@@ -627,9 +731,10 @@ def test_segment_length_and_layout_are_parameters() -> None:
     """What a live ladder needs: 2-second segments and an output folder of its own."""
     argv = passthrough_ladder(segment_seconds=2.0)
 
-    assert value_after(argv, "-hls_time") == "2"
-    assert value_after(argv, "-hls_segment_filename") == "/data/out/s1/%v/seg_%05d.ts"
-    assert value_after(argv, "-var_stream_map").startswith("v:0,a:0,name:1080p ")
+    options, file = variants(argv)["1080p"]
+    assert options["hls_time"] == "2"
+    assert options["select"] == "v:0,a:0"
+    assert file == "/data/out/s1/1080p/index.m3u8"
 
 
 def test_only_the_top_rung_can_be_copied() -> None:

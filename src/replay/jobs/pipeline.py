@@ -55,6 +55,7 @@ from replay.domain.webvtt import render_webvtt
 from replay.jobs.context import Context, StaleAttempt, WorkContext, discard
 from replay.locale import _, ngettext
 from replay.media import commands
+from replay.media.ladder import encode_ladder
 from replay.media.probe import MediaInfo, MediaInput
 from replay.media.runner import run_ffmpeg
 from replay.media.source import probe_source_video
@@ -378,11 +379,10 @@ async def _transcode(ctx: Context, src: MediaInput, info: MediaInfo, cut: Cut,
     # leaves idle, and the ladder (the longer lane) set the pace (bench/RESULTS.md).
     threads = ctx.settings.cpu_threads
     tracker = ctx.tracker("transcode", cut.title)
-    await run_ffmpeg(
-        commands.ladder_argv(src, info, start=cut.start, duration=cut.duration,
-                             rungs=ladder, out_dir=scratch / "hls",
-                             segment_seconds=ctx.settings.segment_seconds, threads=threads),
-        expected_duration=cut.duration, on_progress=tracker, timeout=ctx.settings.job_timeout)
+    await encode_ladder(src, info, start=cut.start, duration=cut.duration, rungs=ladder,
+                        out_dir=scratch / "hls", segment_seconds=ctx.settings.segment_seconds,
+                        threads=threads, on_progress=tracker,
+                        timeout=ctx.settings.job_timeout)
     first_segment = scratch / "hls" / ladder[0].name / "seg_00000.ts"
     (scratch / "hls" / "start_time.txt").write_text(str(await segment_start(first_segment)))
     download = next((r for r in ladder if not r.is_audio_only and r.height <= 720), ladder[0])

@@ -14,13 +14,18 @@ the seek on the input side (``-ss``/``-t`` before ``-i``), so that ffmpeg reques
 container's index and the span's bytes by range instead of the whole recording.
 Outputs drop the source's metadata (phones write GPS positions).
 
-ffmpeg 5.1's HLS muxer writes BANDWIDTH (nominal bitrates + 1/10, the same as
-:func:`replay.domain.ladder.bandwidth`), RESOLUTION and CODECS on every
-``EXT-X-STREAM-INF`` of the master playlist, including the audio-only variant,
-so the playlist needs no rewriting; :func:`add_subtitle_renditions` adds the
-subtitle group afterwards. A copied top rung gets its CODECS too because its
-parameter sets are turned into Annex B (``h264_mp4toannexb``) before the muxer
-reads them; its BANDWIDTH is the source's declared bitrate plus 1/10.
+The ladder is one ffmpeg whose outputs go through the ``tee`` muxer, one HLS muxer per
+variant, so that variants with the same audio bitrate share one AAC encode: ffmpeg's HLS
+muxer will not put one stream in two variants, and ffmpeg 5.1 runs every audio encoder
+on its main thread, beside the filter graph. Each variant's muxer writes a one-line
+master playlist of its own (:data:`VARIANT_MASTER`) with BANDWIDTH (nominal bitrates +
+1/10, the same as :func:`replay.domain.ladder.bandwidth`), RESOLUTION and CODECS;
+:func:`master_playlist` joins them into the ladder's, and
+:func:`add_subtitle_renditions` adds the subtitle group afterwards. A copied top rung gets
+its CODECS too because its parameter sets are turned into Annex B
+(``h264_mp4toannexb``) before the muxer reads them; its BANDWIDTH is the source's
+declared bitrate plus 1/10. The encoded rungs get theirs from x264's global header, which
+the MPEG-TS muxer still repeats before every keyframe.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from replay.media.probe import (
 
 MASTER_PLAYLIST = "master.m3u8"
 VARIANT_PLAYLIST = "index.m3u8"
+#: Each variant's own master playlist, which :func:`master_playlist` joins.
+VARIANT_MASTER = "variant.m3u8"
 SEGMENT_PATTERN = "seg_%05d.ts"
 SUBTITLE_GROUP = "subs"
 
@@ -64,10 +71,14 @@ X264_SMALL_RUNG_PRESET = "superfast"
 SMALL_RUNG_SHORT_SIDE = 480
 #: Changes whenever the ladder's pictures would differ for the same rungs and settings, so
 #: that outputs made before are not taken for current ones.
-LADDER_REVISION = "2: each rung scaled from the next larger; x264 settings by rung"
+LADDER_REVISION = "3: scaled in a chain; x264 settings by rung; one AAC encode per bitrate"
 #: With a copied top rung, the encoders make keyframes only where the source has them;
 #: this keeps x264 from adding its own in between (so segments line up across rungs).
 _NO_OWN_KEYFRAMES = 100_000
+#: The ffmpeg command line's muxing delay (``-muxdelay``, 0.7 s), which it does not hand on
+#: to the tee muxer's outputs: without it every AAC frame gets a PES packet of its own
+#: (4 % more bytes at 360p).
+_TEE_MAX_DELAY_US = 700_000
 
 
 def _head(ffmpeg_bin: str, *, progress: bool = True) -> list[str]:
@@ -209,6 +220,8 @@ def _video_options(video: Sequence[Rung], fps: float, seconds: float,
             continue
         options |= {
             f"c:v:{i}": "libx264",
+            # Parameter sets in the stream's header too, where the HLS muxer reads CODECS.
+            f"flags:v:{i}": "+global_header",
             **x264_options(i, rung, preset),
             f"profile:v:{i}": "high" if _short_side(rung) > SMALL_RUNG_SHORT_SIDE else "main",
             f"b:v:{i}": f"{rung.video_kbps}k",
@@ -220,32 +233,62 @@ def _video_options(video: Sequence[Rung], fps: float, seconds: float,
     return options
 
 
-def _audio_options(rungs: Sequence[Rung]) -> dict[str, str]:
-    """AAC stereo 48 kHz, one audio stream per rung, in ``rungs`` order."""
+def audio_bitrates(rungs: Sequence[Rung]) -> list[int]:
+    """The AAC encodes of a ladder, one per distinct audio bitrate, in ``rungs`` order:
+    variants with the same bitrate share one."""
+    return list(dict.fromkeys(rung.audio_kbps for rung in rungs))
+
+
+def _audio_options(bitrates: Sequence[int]) -> dict[str, str]:
+    """AAC stereo 48 kHz, one audio stream per bitrate."""
     options = {"c:a": "aac", "ac": "2", "ar": "48000"}
-    for i, rung in enumerate(rungs):
-        options[f"b:a:{i}"] = f"{rung.audio_kbps}k"
+    for i, kbps in enumerate(bitrates):
+        options[f"b:a:{i}"] = f"{kbps}k"
     return options
 
 
-def _var_stream_map(video: Sequence[Rung], audio: Sequence[Rung]) -> str:
-    """Video rung i pairs v:i with a:i; audio-only rungs get the audio streams after."""
-    entries = [f"v:{i},a:{i},name:{rung.name}" for i, rung in enumerate(video)]
-    entries += [f"a:{len(video) + j},name:{rung.name}" for j, rung in enumerate(audio)]
-    return " ".join(entries)
+def variant_order(rungs: Sequence[Rung]) -> list[Rung]:
+    """The ladder's variants as ffmpeg writes them: video rungs first, then audio-only."""
+    return [*(r for r in rungs if not r.is_audio_only), *(r for r in rungs if r.is_audio_only)]
 
 
-def _hls_options(out_dir: Path, seconds: float, stream_map: str) -> dict[str, str]:
-    return {
-        "hls_time": f"{seconds:g}",
-        "hls_playlist_type": "vod",
-        "hls_list_size": "0",
-        "hls_segment_type": "mpegts",
-        "hls_flags": "independent_segments",
-        "var_stream_map": stream_map,
-        "master_pl_name": MASTER_PLAYLIST,
-        "hls_segment_filename": path_arg(out_dir / "%v" / SEGMENT_PATTERN),
+def _tee_value(value: str) -> str:
+    """One option value of a tee output, quoted for ffmpeg's option parser."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _tee_escaped(text: str) -> str:
+    """A tee output's whole specification, escaped for the split between outputs."""
+    return "".join(f"\\{char}" if char in "\\'|" or char.isspace() else char
+                   for char in text)
+
+
+def _variant_output(out_dir: Path, rung: Rung, select: str, seconds: float) -> str:
+    folder = out_dir / rung.name
+    options = {
+        "f": "hls", "select": select,
+        "hls_time": f"{seconds:g}", "hls_playlist_type": "vod", "hls_list_size": "0",
+        "hls_segment_type": "mpegts", "hls_flags": "independent_segments",
+        "hls_segment_filename": path_arg(folder / SEGMENT_PATTERN),
+        "master_pl_name": VARIANT_MASTER, "max_delay": str(_TEE_MAX_DELAY_US),
+        # The timestamps as the tee muxer hands them on: each output shifting its own by
+        # its first packet would give the rungs different clocks.
+        "avoid_negative_ts": "disabled",
     }
+    spec = ":".join(f"{key}={_tee_value(value)}" for key, value in options.items())
+    return _tee_escaped(f"[{spec}]{path_arg(folder / VARIANT_PLAYLIST)}")
+
+
+def _tee_outputs(out_dir: Path, rungs: Sequence[Rung], seconds: float) -> str:
+    """One HLS output per variant, ``rungs`` in :func:`variant_order`: video rung i takes
+    ``v:i`` and the audio stream of its bitrate (:func:`audio_bitrates`)."""
+    bitrates = audio_bitrates(rungs)
+    outputs = []
+    for i, rung in enumerate(rungs):
+        audio = f"a:{bitrates.index(rung.audio_kbps)}"
+        select = audio if rung.is_audio_only else f"v:{i},{audio}"
+        outputs.append(_variant_output(out_dir, rung, select, seconds))
+    return "|".join(outputs)
 
 
 def ladder_argv(
@@ -263,8 +306,10 @@ def ladder_argv(
 ) -> list[str]:
     """One ffmpeg process: decode ``[start, start+duration)`` once, encode every rung to HLS.
 
-    Writes ``out_dir/master.m3u8`` and ``out_dir/<rung name>/index.m3u8`` with
-    ``seg_00000.ts``...; audio-only rungs are variants of their own. Video rungs
+    Writes ``out_dir/<rung name>/index.m3u8`` with ``seg_00000.ts``... and the variant's
+    own master playlist (:data:`VARIANT_MASTER`); the folders must exist
+    (:func:`ladder_folders`), and :func:`replay.media.ladder.encode_ladder` runs it and
+    writes ``out_dir/master.m3u8``. Audio-only rungs are variants of their own. Video rungs
     come first in ``rungs`` order, then audio-only rungs. A first video rung with
     ``copy_video`` is the source's stream copied (``start`` must then be one of the
     source's keyframes); the others get keyframes where the source has them. The
@@ -274,23 +319,50 @@ def ladder_argv(
     each rung's own (:func:`x264_options`).
     """
     _check_ladder(info, rungs, out_dir, segment_seconds)
-    video = [rung for rung in rungs if not rung.is_audio_only]
-    audio = [rung for rung in rungs if rung.is_audio_only]
-    ordered = [*video, *audio]
+    ordered = variant_order(rungs)
+    video = [rung for rung in ordered if not rung.is_audio_only]
+    bitrates = audio_bitrates(ordered)
     source = _input(src, info, threads=threads, decode_video=bool(video), start=start,
                     duration=duration)
     streams = [*_video_streams(source, video)] if video else []
-    streams += [source["a:0"]] * len(ordered)
+    streams += [source["a:0"]] * len(bitrates)
     options = {
         **_video_options(video, info.fps, segment_seconds, preset),
-        **_audio_options(ordered),
-        **_hls_options(out_dir, segment_seconds, _var_stream_map(video, audio)),
+        **_audio_options(bitrates),
         "threads": str(threads), "map_metadata": "-1", "map_chapters": "-1",
+        # One shift of every stream's timestamps, by the earliest (an encoder's first
+        # B-frame delay), so that all rungs keep one clock; the outputs shift nothing.
+        "avoid_negative_ts": "make_non_negative",
     }
-    output = ffmpeg_python.output(*streams, path_arg(out_dir / "%v" / VARIANT_PLAYLIST),
-                                  format="hls", **options)
+    output = ffmpeg_python.output(*streams, _tee_outputs(out_dir, ordered, segment_seconds),
+                                  format="tee", **options)
     global_options = ["-filter_complex_threads", str(threads)] if video else []
     return _compile(output, ffmpeg, global_options=global_options)
+
+
+def ladder_folders(out_dir: Path, rungs: Sequence[Rung]) -> list[Path]:
+    """The folders :func:`ladder_argv`'s outputs write into, which must exist before."""
+    return [out_dir / rung.name for rung in variant_order(rungs)]
+
+
+_STREAM_INF = "#EXT-X-STREAM-INF:"
+_VERSION = re.compile(r"#EXT-X-VERSION:(\d+)")
+
+
+def master_playlist(variant_masters: Sequence[tuple[str, str]]) -> str:
+    """The ladder's master playlist from each variant's own (``(rung name, text)``, in
+    :func:`variant_order`): their ``EXT-X-STREAM-INF`` lines, each pointing to
+    ``<rung name>/index.m3u8``."""
+    versions = [3]
+    entries = []
+    for name, text in variant_masters:
+        lines = text.splitlines()
+        infs = [line for line in lines if line.startswith(_STREAM_INF)]
+        if len(infs) != 1:
+            raise ValueError(f"variant {name}'s master playlist has {len(infs)} variants")
+        versions += [int(v) for v in _VERSION.findall(text)]
+        entries.append(f"{infs[0]}\n{name}/{VARIANT_PLAYLIST}\n")
+    return f"#EXTM3U\n#EXT-X-VERSION:{max(versions)}\n" + "\n".join(entries)
 
 
 def _own_hls(playlist: Path) -> Any:
