@@ -484,3 +484,39 @@ async def test_the_pause_message_goes_when_the_upload_resumes(
     await page.click("#reprendre")
     await page.locator("#message", has_not_text="pause").wait_for()
     await page.locator("#message", has_text="Envoi terminé").wait_for(timeout=60_000)
+
+
+#: Holds the browser's SHA-256 of the chosen file until the test lets it finish.
+HELD_DIGEST = """() => {
+  const digest = crypto.subtle.digest.bind(crypto.subtle);
+  crypto.subtle.digest = async (...args) => {
+    await new Promise((release) => { window.releaseDigest = release; });
+    return digest(...args);
+  };
+}"""
+
+
+async def test_a_pause_asked_while_the_file_is_read_waits_for_resume(
+        page: Page, server: Server, tmp_path: Path) -> None:
+    """The pause button shows as soon as « Envoyer » is clicked, while the browser still
+    reads the file for its fingerprint: a click then must pause, not be lost."""
+    recording = ffmpeg(tmp_path / "pause.mkv", 3, "160x90",
+                       ["-c:v", "libx264", "-preset", "ultrafast"])
+    sent = await methods_sent(page, "**/api/uploads**")
+    await log_in(page, server, f"/organisateur/evenements/{SLUG}/envoi")
+    await page.evaluate(HELD_DIGEST)
+    await page.select_option("#salle", "Salle A")
+    await page.fill("#debut", "2026-03-03T09:00:00")
+    await page.set_input_files("#fichier", str(recording))
+    await page.click("#envoyer")
+    await page.wait_for_function("() => typeof window.releaseDigest === 'function'")
+    await page.click("#pause")
+    await page.locator("#message", has_text="en pause").wait_for()
+    await page.evaluate("() => window.releaseDigest()")
+    await asyncio.sleep(1.0)
+    assert sent == [], "a paused upload sends nothing"
+    assert "en pause" in await page.inner_text("#message")
+    await page.click("#reprendre")
+    await page.locator("#message", has_text="Envoi terminé").wait_for(timeout=60_000)
+    assert "POST" in sent
+    assert any(r.sha256 == sha256(recording) for r in server.store.recordings_of(SLUG))

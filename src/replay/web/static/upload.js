@@ -21,6 +21,8 @@
   const message = $("message"), errorBox = $("erreur");
   const sendButton = $("envoyer"), pauseButton = $("pause"), resumeButton = $("reprendre");
   let upload = null, samples = [], waitingForNetwork = false;
+  // Pause asked while the file is still being read for its fingerprint (no upload yet).
+  let pauseAsked = false;
 
   function two(n) { return String(n).padStart(2, "0"); }
 
@@ -269,12 +271,23 @@
   }
 
   function restart() {
-    if (!upload) return;
     showError("");
-    samples = [];
     buttons("sending");
+    if (!upload) {  // still preparing: begin() starts it when ready
+      pauseAsked = false;
+      say("Préparation de l’envoi…");
+      return;
+    }
+    samples = [];
     say("Envoi repris" + NBSP + ": il continue là où il s’était arrêté…");
     upload.start();
+  }
+
+  function pause() {
+    if (upload) upload.abort();
+    else pauseAsked = true;
+    buttons("stopped");
+    say("Envoi en pause" + NBSP + ": cliquez sur «" + NBSP + "Reprendre l’envoi" + NBSP + "» pour continuer.");
   }
 
   // -- starting ---------------------------------------------------------------------------
@@ -311,6 +324,7 @@
       showError("Ce navigateur ne permet pas l’envoi reprenable" + NBSP + ": utilisez une version récente de Firefox, Chrome, Edge ou Safari.");
       return;
     }
+    pauseAsked = false;
     buttons("sending");
     const meta = await metadata(file);
     upload = new tus.Upload(file, {
@@ -331,11 +345,10 @@
     if (same.length) {
       same.sort((a, b) => (a.creationTime < b.creationTime ? 1 : -1));
       upload.resumeFromPreviousUpload(same[0]);
-      say("Reprise d’un envoi précédent de ce fichier…");
-    } else {
-      say("Envoi en cours…");
     }
     samples = [];
+    if (pauseAsked) return;  // « Reprendre l’envoi » starts it
+    say(same.length ? "Reprise d’un envoi précédent de ce fichier…" : "Envoi en cours…");
     upload.start();
   }
 
@@ -389,12 +402,7 @@
   $("fichier").addEventListener("change", fileChosen);
   $("fuseau").addEventListener("change", () => { if ($("fichier").files[0] && $("lecture-fichier").textContent.startsWith("Heure lue")) fileChosen(); });
   form.addEventListener("submit", begin);
-  pauseButton.addEventListener("click", () => {
-    if (!upload) return;
-    upload.abort();
-    buttons("stopped");
-    say("Envoi en pause" + NBSP + ": cliquez sur «" + NBSP + "Reprendre l’envoi" + NBSP + "» pour continuer.");
-  });
+  pauseButton.addEventListener("click", pause);
   resumeButton.addEventListener("click", restart);
   window.addEventListener("offline", () => {
     if (upload) say("Connexion perdue" + NBSP + ": l’envoi reprendra tout seul au retour du réseau.");
