@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import shutil
 import unicodedata
@@ -95,6 +96,9 @@ class CaptionedLive:
     day_folder: Path
     feed: dict[str, object]
     viewer: dict[str, Any]
+    #: What the live logged at INFO and above: the captioner's passes, its seconds of
+    #: Whisper and of audio skipped, to tell a starved captioner from bad passes.
+    log: list[str]
 
     @property
     def spoken(self) -> set[str]:
@@ -136,9 +140,31 @@ async def watch_live_page(browser: Browser, url: str, live_ends: asyncio.Task[in
         await context.close()
 
 
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+
+
 @pytest_asyncio.fixture(scope="module")
-async def captioned(tmp_path_factory: pytest.TempPathFactory,
-                    browser: Browser) -> AsyncIterator[CaptionedLive]:
+async def live_log() -> AsyncIterator[list[str]]:
+    logger, kept = logging.getLogger("replay.live"), _Kept()
+    level = logger.level
+    logger.addHandler(kept)
+    logger.setLevel(logging.INFO)
+    try:
+        yield kept.lines
+    finally:
+        logger.removeHandler(kept)
+        logger.setLevel(level)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def captioned(tmp_path_factory: pytest.TempPathFactory, browser: Browser,
+                    live_log: list[str]) -> AsyncIterator[CaptionedLive]:
     root = tmp_path_factory.mktemp("live-captions-serve")
     truth = sample_around_now(root / "sample", SESSIONS, DURATION, lead=0.0)
     # Subtitle segments wait long enough for a loaded machine's captions: this test checks
@@ -167,7 +193,7 @@ async def captioned(tmp_path_factory: pytest.TempPathFactory,
         async with aiohttp.ClientSession() as client, client.get(feed_url) as response:
             assert response.status == 200
             feed = await response.json()
-        yield CaptionedLive(truth, settings, key.event_slug, day, feed, viewer)
+        yield CaptionedLive(truth, settings, key.event_slug, day, feed, viewer, live_log)
 
 
 def test_the_masters_list_the_french_rendition_by_default(captioned: CaptionedLive) -> None:
@@ -196,7 +222,8 @@ def test_the_subtitle_playlist_is_valid_and_its_cues_carry_the_words(
         assert text.startswith("WEBVTT")
         assert TIMESTAMP_MAP.search(text), entry.uri
         heard += [t for cue in parse_webvtt(text) for t in tokens(cue.text)]
-    assert captioned.heard_enough(set(heard)), sorted(set(heard) & captioned.spoken)
+    assert captioned.heard_enough(set(heard)), (sorted(set(heard) & captioned.spoken),
+                                                captioned.log)
     assert first == 0
 
 
@@ -212,7 +239,7 @@ def test_the_live_page_has_the_transcript_panel_and_its_feed_the_words(
     assert isinstance(entries, list)
     assert entries
     words = {t for e in entries for t in tokens(str(e["text"]))}
-    assert captioned.heard_enough(words), sorted(words & captioned.spoken)
+    assert captioned.heard_enough(words), (sorted(words & captioned.spoken), captioned.log)
 
 
 def test_the_instant_replay_has_the_live_words_as_automatic_drafts(
@@ -225,7 +252,7 @@ def test_the_instant_replay_has_the_live_words_as_automatic_drafts(
     cues = parse_webvtt((folder / "subtitles.fr.vtt").read_text(encoding="utf-8"))
     assert len(cues) >= 5
     drafted = {t for cue in cues for t in tokens(cue.text)}
-    assert captioned.heard_enough(drafted), sorted(drafted & captioned.spoken)
+    assert captioned.heard_enough(drafted), (sorted(drafted & captioned.spoken), captioned.log)
     length = sum(float(line.split(":")[1].rstrip(","))
                  for line in (folder / "hls" / playlist_uris(folder / "hls" / "master.m3u8")[0]
                               ).read_text().splitlines() if line.startswith("#EXTINF"))
@@ -244,4 +271,4 @@ def test_chromium_shows_the_captions_and_the_panel_on_the_live_page(
     words = {t for text in shown for t in tokens(text) if len(t) > 3} & captioned.spoken
     assert len(shown) >= 3, (viewer["delay"], viewer["samples"][-5:])
     assert len(words) >= 5, shown
-    assert captioned.heard_enough(set(tokens(viewer["panel"]))), viewer["panel"]
+    assert captioned.heard_enough(set(tokens(viewer["panel"]))), (viewer["panel"], captioned.log)
