@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from replay.domain.ladder import Rung, choose_ladder
-from replay.media.commands import SMALL_RUNG_SHORT_SIDE, x264_options
+from replay.media.commands import x264_options, x264_profile
 from replay.media.probe import MAX_PIXELS
 
 SEGMENT_LIST = "list.csv"
@@ -135,7 +135,7 @@ def _encoded_rung(index: int, rung: Rung, seconds: float, *, follow_source: bool
     return [
         "-map", f"[v{index}]",
         "-c:v", "libx264", *x264, "-tune", "zerolatency",
-        "-profile:v", "high" if min(rung.width, rung.height) > SMALL_RUNG_SHORT_SIDE else "main",
+        "-profile:v", x264_profile(rung),
         "-b:v", f"{rung.video_kbps}k", "-maxrate:v", f"{rung.video_kbps * 11 // 10}k",
         "-bufsize:v", f"{rung.video_kbps * 2}k",
         "-force_key_frames:v", keyframes, "-sc_threshold:v", "0",

@@ -171,6 +171,11 @@ def x264_options(index: int, rung: Rung, preset: str | None) -> dict[str, str]:
     return {f"preset:v:{index}": X264_PRESET, f"x264-params:v:{index}": X264_PARAMS}
 
 
+def x264_profile(rung: Rung) -> str:
+    """H.264 High above :data:`SMALL_RUNG_SHORT_SIDE`, Main up to it (older phones)."""
+    return "high" if _short_side(rung) > SMALL_RUNG_SHORT_SIDE else "main"
+
+
 def _short_side(rung: Rung) -> int:
     return min(rung.width, rung.height)
 
@@ -223,7 +228,7 @@ def _video_options(video: Sequence[Rung], fps: float, seconds: float,
             # Parameter sets in the stream's header too, where the HLS muxer reads CODECS.
             f"flags:v:{i}": "+global_header",
             **x264_options(i, rung, preset),
-            f"profile:v:{i}": "high" if _short_side(rung) > SMALL_RUNG_SHORT_SIDE else "main",
+            f"profile:v:{i}": x264_profile(rung),
             f"b:v:{i}": f"{rung.video_kbps}k",
             f"maxrate:v:{i}": f"{rung.video_kbps * 11 // 10}k",
             f"bufsize:v:{i}": f"{rung.video_kbps * 2}k",
@@ -279,10 +284,10 @@ def _variant_output(out_dir: Path, rung: Rung, select: str, seconds: float) -> s
     return _tee_escaped(f"[{spec}]{path_arg(folder / VARIANT_PLAYLIST)}")
 
 
-def _tee_outputs(out_dir: Path, rungs: Sequence[Rung], seconds: float) -> str:
+def _tee_outputs(out_dir: Path, rungs: Sequence[Rung], bitrates: Sequence[int],
+                 seconds: float) -> str:
     """One HLS output per variant, ``rungs`` in :func:`variant_order`: video rung i takes
-    ``v:i`` and the audio stream of its bitrate (:func:`audio_bitrates`)."""
-    bitrates = audio_bitrates(rungs)
+    ``v:i`` and audio stream k, the encode at ``bitrates[k]``, its own bitrate."""
     outputs = []
     for i, rung in enumerate(rungs):
         audio = f"a:{bitrates.index(rung.audio_kbps)}"
@@ -334,8 +339,8 @@ def ladder_argv(
         # B-frame delay), so that all rungs keep one clock; the outputs shift nothing.
         "avoid_negative_ts": "make_non_negative",
     }
-    output = ffmpeg_python.output(*streams, _tee_outputs(out_dir, ordered, segment_seconds),
-                                  format="tee", **options)
+    outputs = _tee_outputs(out_dir, ordered, bitrates, segment_seconds)
+    output = ffmpeg_python.output(*streams, outputs, format="tee", **options)
     global_options = ["-filter_complex_threads", str(threads)] if video else []
     return _compile(output, ffmpeg, global_options=global_options)
 
