@@ -227,6 +227,14 @@ def test_draft_cues_end_with_the_span() -> None:
     assert cues[-1].end <= 10.0
 
 
+@pytest.mark.parametrize(("start", "end"), [(0.0, 50.5219375), (3.0004, 12.0009), (8.0, 10.0)])
+def test_draft_cues_never_end_past_the_span_whose_end_is_not_a_whole_millisecond(
+        start: float, end: float) -> None:
+    cues = draft_cues(words("Un mot tardif.", start=end - 1.0), DraftSpan(start, end))
+    assert cues
+    assert cues[-1].end <= end - start
+
+
 def test_a_span_without_words_has_no_draft() -> None:
     assert draft_cues(words("Bonjour."), DraftSpan(30.0, 60.0)) == []
 

@@ -220,7 +220,7 @@ def draft_cues(words: Sequence[Word], span: DraftSpan, language: str = "fr") -> 
     )
     if not inside:
         return []
-    length = round(span.end - span.start, 3)
+    length = math.floor((span.end - span.start) * 1000) / 1000  # rounding up would overrun it
     cues = format_cues([Segment(inside[0].start, inside[-1].end, "", inside)],
                        rules_for(language))
     return [Cue(cue.start, max(min(cue.end, length), cue.start + 0.001), cue.lines)
