@@ -166,14 +166,15 @@ def speak_timed(sentences: Sequence[tuple[str, str]], *, pause: float = 0.7,
                        tuple(text for _voice, text in sentences))
 
 
-def programme_speech(seconds: float, *, first: int = 0) -> TimedSpeech:
-    """About `seconds` of the sample programme's paragraphs, voices taking turns."""
+def programme_speech(seconds: float, *, first: int = 0,
+                     voices: Sequence[str] = VOICES) -> TimedSpeech:
+    """About `seconds` of the sample programme's paragraphs, `voices` taking turns."""
     sentences: list[tuple[str, str]] = []
     estimate = 1.0
     index = first
     while estimate < seconds:
         text = PARAGRAPHS[index % len(PARAGRAPHS)]
-        sentences.append((VOICES[index % len(VOICES)], text))
+        sentences.append((voices[index % len(voices)], text))
         estimate += len(text.split()) * 60 / 150 + 0.7
         index += 1
     return speak_timed(sentences)

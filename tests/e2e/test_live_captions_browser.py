@@ -35,6 +35,7 @@ from replay.live.subtitles import RenditionConfig, SubtitleRendition, TakeSubtit
 from replay.live.transcript_feed import TranscriptFeed, TranscriptFeeds
 from replay.media.commands import add_subtitle_renditions
 from replay.media.runner import run_capture, run_ffmpeg
+from replay.sample import CLEAR_VOICES
 from replay.sample_words import TimedSpeech, programme_speech
 from replay.speech.models import resolve_model
 from replay.speech.streaming import LiveWhisperConfig, WhisperStreamingRecognizer
@@ -53,6 +54,10 @@ SEGMENT = 2.0
 MAX_LAG = 30.0
 MIN_LIVE_SYNC = 12.0
 SUBTITLES = "sous-titres/fr"
+#: Enough speech, in the voice Whisper `base` hears best, for the words to be counted with
+#: a margin: 36 s in the four voices in turn gave 6 to 17 distinct words of the 8 needed
+#: from one run to the next; 54 s in this voice gives 22 to 29 on the audio clock.
+SPEECH_SECONDS = 54.0
 
 
 def tokens(text: str) -> list[str]:
@@ -220,7 +225,7 @@ async def watch_page(browser: Browser, url: str, run: LiveRun, live_done: asynci
 @pytest_asyncio.fixture(scope="module")
 async def live(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> LiveRun:
     folder = tmp_path_factory.mktemp("live-captions")
-    speech = programme_speech(36.0)
+    speech = programme_speech(SPEECH_SECONDS, voices=CLEAR_VOICES)
     source = await make_input(speech, folder)
     hls = folder / "hls"
     (hls / "video").mkdir(parents=True)
