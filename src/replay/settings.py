@@ -93,7 +93,7 @@ class Settings:
     live_caption_trim_after: float = 12.0
     live_caption_max_buffer: float = 24.0
     live_caption_commit_after: float = 4.0
-    live_caption_encoder_padding: float = 30.0
+    live_caption_encoder_padding: float = 2.0
     live_caption_max_lag: float = 12.0
 
     @property

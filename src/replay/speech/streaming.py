@@ -57,7 +57,7 @@ class LiveWhisperConfig:
     compute_type: str = "int8"
     cpu_threads: int = 1
     beam_size: int = 1
-    encoder_padding: float = 30.0
+    encoder_padding: float = 2.0
 
 
 def encoder_frames(filled: int, padding: float) -> int:
