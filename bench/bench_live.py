@@ -141,7 +141,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(data_dir=args.out / "live-data", cpu_threads=args.threads,
                         port=args.port, live_listen_host="127.0.0.1",
                         live_rtmp_port=args.rtmp_port, live_srt_port=args.srt_port,
-                        live_captions_enabled=args.captions)
+                        live_captions_enabled=args.captions,
+                        live_captions_english=args.english,
+                        live_caption_niceness=args.niceness)
     event = parse_programme(schedule.read_bytes())
     async with live_app(settings, event) as (app, key):
         room = event.rooms[0]
@@ -197,7 +199,8 @@ def summary(samples: list[dict[str, float]], args: argparse.Namespace) -> dict[s
                                                       3),
         "lag_first_quarter_s": round(early, 2), "lag_last_quarter_s": round(late, 2),
         "lag_growth_s": round(late - early, 2), "keeps_up": late - early < 2.0,
-        "captions": args.captions, "samples": samples,
+        "captions": args.captions, "english": args.english, "niceness": args.niceness,
+        "samples": samples,
     }
     if args.captions:
         waits = [s["caption_wait"] for s in samples if s.get("caption_wait", -1.0) >= 0]
@@ -224,15 +227,23 @@ def main() -> None:
     parser.add_argument("--captions", action=argparse.BooleanOptionalAction, default=True,
                         help="the live captions beside the ladder, as in the service "
                              "(default: on)")
+    parser.add_argument("--english", choices=("auto", "on", "off"), default="auto",
+                        help="English live subtitles beside the French (default: auto, off "
+                             "on the CPU)")
+    parser.add_argument("--niceness", type=int, default=Settings().live_caption_niceness,
+                        help="how much the captions' threads yield the CPU to the ladder "
+                             "(live_caption_niceness; 0: not at all)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     result = asyncio.run(run(args))
     (args.out / "live.json").write_text(json.dumps(result, indent=1))
-    print(f"\n| input | threads | captions | CPU s per s of input (ladder + captions "
-          f"and service) | lag, first quarter | lag, last quarter | keeps up | caption "
-          f"wait, median / max | audio skipped |\n|---|---|---|---|---|---|---|---|---|\n"
+    print(f"\n| input | threads | captions (English, niceness) | CPU s per s of input "
+          f"(ladder + captions and service) | lag, first quarter | lag, last quarter | "
+          f"keeps up | caption wait, median / max | audio skipped |\n"
+          f"|---|---|---|---|---|---|---|---|---|\n"
           f"| 1080p25 6 Mb/s, {args.minutes:g} min | {result['threads']} | "
-          f"{'on' if args.captions else 'off'} | {result['cpu_seconds_per_input_second']} "
+          f"{f'on ({args.english}, {args.niceness})' if args.captions else 'off'} | "
+          f"{result['cpu_seconds_per_input_second']} "
           f"({result['ladder_cpu_seconds_per_input_second']} + "
           f"{result['service_cpu_seconds_per_input_second']}) | "
           f"{result['lag_first_quarter_s']} s | {result['lag_last_quarter_s']} s | "

@@ -95,6 +95,7 @@ class Settings:
     live_caption_commit_after: float = 4.0
     live_caption_encoder_padding: float = 2.0
     live_caption_max_lag: float = 12.0
+    live_caption_niceness: int = 10
 
     @property
     def database_path(self) -> Path:
@@ -263,6 +264,9 @@ def _check_live_captions(settings: Settings) -> None:
                           f"{top:g})")
     if settings.live_caption_commit_after <= step:
         raise ReplayError("setting live_caption_commit_after must be above live_caption_step")
+    if not 0 <= settings.live_caption_niceness <= 19:
+        raise ReplayError("setting live_caption_niceness must be between 0 and 19 "
+                          f"(got {settings.live_caption_niceness})")
     if settings.live_caption_max_lag <= 0:
         raise ReplayError("setting live_caption_max_lag must be above 0")
     if not 0 <= settings.live_caption_encoder_padding <= 30:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import threading
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -217,3 +219,29 @@ def test_a_silent_live_window_runs_no_encoder(model_dir: str, encoder_calls: lis
     assert live_recognizer(model_dir, 2.0).recognise(silence, offset=0.0, prompt="",
                                                      hotwords="") == []
     assert encoder_calls == []
+
+
+def threads_niceness() -> dict[int, int]:
+    """Every thread of this process and its nice value."""
+    return {int(task.name): int((task / "stat").read_text().rpartition(") ")[2].split()[16])
+            for task in Path("/proc/self/task").iterdir()}
+
+
+def test_the_live_model_loads_and_runs_in_threads_that_yield_the_cpu(
+    speech_wav: Path, model_dir: str
+) -> None:
+    """The recogniser's thread and CTranslate2's, started by it, are niced; the caller is
+    not (the ladder's ffmpeg and the event loop keep their priority)."""
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    before = threads_niceness()
+    recognizer = WhisperStreamingRecognizer(LiveWhisperConfig(model_dir, niceness=7))
+    try:
+        heard = recognizer.recognise(read_wav_span(speech_wav), offset=0.0, prompt="",
+                                     hotwords="")
+        started = {tid: v for tid, v in threads_niceness().items() if tid not in before}
+    finally:
+        recognizer.close()
+    assert heard
+    assert len(started) >= 2  # the recogniser's own thread and CTranslate2's worker
+    assert set(started.values()) == {min(19, own + 7)}, started
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own

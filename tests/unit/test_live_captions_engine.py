@@ -234,10 +234,11 @@ def test_the_recogniser_follows_the_live_settings(tmp_path: Path) -> None:
     (model / "model.bin").write_bytes(b"")
     settings = Settings(live_caption_model=str(model), live_caption_device="cuda",
                         live_caption_compute_type="float16", live_caption_threads=3,
-                        live_caption_beam_size=2, live_caption_encoder_padding=3.0)
+                        live_caption_beam_size=2, live_caption_encoder_padding=3.0,
+                        live_caption_niceness=5)
     config = recognizer_for(settings, "translate").config
     assert dataclasses.astuple(config) == (str(model), "translate", "fr", "cuda", "float16",
-                                           3, 2, 3.0)
+                                           3, 2, 3.0, 5)
     captioner = LiveCaptioner.from_settings(dataclasses.replace(settings,
                                                                 live_caption_step=2.0),
                                             hotwords="Marseille")
@@ -269,6 +270,8 @@ def test_live_hotwords_put_the_glossary_first_then_the_sessions_names() -> None:
         ({"REPLAY_LIVE_CAPTION_MAX_LAG": "0"}, "live_caption_max_lag"),
         ({"REPLAY_LIVE_CAPTION_ENCODER_PADDING": "-1"}, "live_caption_encoder_padding"),
         ({"REPLAY_LIVE_CAPTION_ENCODER_PADDING": "31"}, "live_caption_encoder_padding"),
+        ({"REPLAY_LIVE_CAPTION_NICENESS": "-1"}, "live_caption_niceness"),
+        ({"REPLAY_LIVE_CAPTION_NICENESS": "20"}, "live_caption_niceness"),
     ],
 )
 def test_live_caption_settings_refuse_what_cannot_work(environ: dict[str, str],

@@ -75,7 +75,8 @@ def recognizer_for(settings: Settings, task: Task = "transcribe") -> WhisperStre
         model=model, task=task, language="fr", device=settings.live_caption_device,
         compute_type=settings.live_caption_compute_type,
         cpu_threads=settings.live_caption_threads, beam_size=settings.live_caption_beam_size,
-        encoder_padding=settings.live_caption_encoder_padding))
+        encoder_padding=settings.live_caption_encoder_padding,
+        niceness=settings.live_caption_niceness))
 
 
 class _Audio:

@@ -51,7 +51,7 @@ from replay.live.store import LiveSegment, Take
 from replay.live.subtitles import RenditionConfig, SubtitleRendition, TakeSubtitles
 from replay.live.transcript_feed import TranscriptFeeds
 from replay.settings import Settings
-from replay.speech.streaming import StreamingRecognizer
+from replay.speech.streaming import StreamingRecognizer, WhisperStreamingRecognizer
 from replay.speech.transcriber import Task
 from replay.storage.port import ObjectStore
 
@@ -147,6 +147,7 @@ class LiveCaptions:
         self._sessions = sessions
         self._recognizers: dict[str, StreamingRecognizer] = dict(recognizers or {})
         self._recognizers_lock = threading.Lock()
+        self._made: list[WhisperStreamingRecognizer] = []  # closed at `stop`
         self.renditions: dict[tuple[RoomDay, str], SubtitleRendition] = {}
         self.takes: dict[int, _TakeCaptions] = {}
         self._transcripts: dict[tuple[int, str], TakeTranscript] = {}
@@ -171,6 +172,8 @@ class LiveCaptions:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for recognizer in self._made:
+            recognizer.close()
 
     # -- TakeListener ----------------------------------------------------------------------
 
@@ -261,7 +264,9 @@ class LiveCaptions:
         with self._recognizers_lock:
             if language not in self._recognizers:
                 task: Task = "transcribe" if language == "fr" else "translate"
-                self._recognizers[language] = recognizer_for(self.settings, task)
+                made = recognizer_for(self.settings, task)
+                self._made.append(made)
+                self._recognizers[language] = made
             return self._recognizers[language]
 
     async def _rendition(self, day: RoomDay, language: str) -> SubtitleRendition:

@@ -10,13 +10,20 @@ encoder's cost grows with its input. A live pass decodes a 5 to 24 s buffer, and
 passes a second, short window too (the tail after the last complete segment). With
 `encoder_padding` under 30 the model's `encode` is given only the window's frames and
 that many seconds of the zeros after them (`bench/sim_live_captions.py --timing`).
+
+The live captions share the machine with the live ladder, and a late caption is better
+than a late video. So the model lives in a thread of its own whose scheduling priority is
+lowered (`niceness`), and CTranslate2's threads, started by that thread when the model
+loads, inherit it: when both want the CPU, the ladder's ffmpeg gets it first.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -48,7 +55,8 @@ class StreamingRecognizer(Protocol):
 @dataclass(frozen=True, slots=True)
 class LiveWhisperConfig:
     """`encoder_padding`: seconds of silence the encoder sees after a window's frames, up
-    to Whisper's 30 s in all; 30 gives faster-whisper's own behaviour (always 30 s)."""
+    to Whisper's 30 s in all; 30 gives faster-whisper's own behaviour (always 30 s).
+    `niceness`: how much the model's threads yield the CPU (0 not at all, 19 most)."""
 
     model: str
     task: Task = "transcribe"
@@ -58,6 +66,20 @@ class LiveWhisperConfig:
     cpu_threads: int = 1
     beam_size: int = 1
     encoder_padding: float = 2.0
+    niceness: int = 10
+
+
+def lower_thread_priority(niceness: int) -> None:
+    """Lower the calling thread's scheduling priority by `niceness` (on Linux a nice value
+    is per thread, and threads it starts inherit it); nothing where that fails."""
+    if niceness <= 0:
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread,
+                       os.getpriority(os.PRIO_PROCESS, thread) + niceness)
+    except OSError as exc:
+        log.warning("live captions keep their CPU priority: %s", exc)
 
 
 def encoder_frames(filled: int, padding: float) -> int:
@@ -83,31 +105,46 @@ def fitted_encode(encode: Callable[[np.ndarray], Any], padding: float,
 
 
 class WhisperStreamingRecognizer:
-    """faster-whisper, the model loaded on the first pass (in the calling thread)."""
+    """faster-whisper, the model loaded on the first pass. The model is loaded and run in
+    the recogniser's own low-priority thread (see the module's docstring): `load` and
+    `recognise` may be called from any thread and wait for it."""
 
     def __init__(self, config: LiveWhisperConfig) -> None:
         self.config = config
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="live-whisper",
+            initializer=lower_thread_priority, initargs=(config.niceness,))
 
     def load(self) -> None:
-        with self._lock:
-            if self._model is None:
-                from faster_whisper import WhisperModel
-
-                log.info("loading Whisper model %s for live %s", self.config.model,
-                         self.config.task)
-                self._model = WhisperModel(self.config.model, device=self.config.device,
-                                           compute_type=self.config.compute_type,
-                                           cpu_threads=self.config.cpu_threads, num_workers=1)
-                if self.config.encoder_padding < WINDOW_SECONDS:
-                    # generate_segments calls the model's encode for each window it decodes.
-                    self._model.encode = partial(fitted_encode, self._model.encode,
-                                                 self.config.encoder_padding)
+        self._thread.submit(self._load).result()
 
     def recognise(self, audio: np.ndarray, *, offset: float, prompt: str,
                   hotwords: str) -> list[Word]:
-        self.load()
+        return self._thread.submit(self._recognise, audio, offset=offset, prompt=prompt,
+                                   hotwords=hotwords).result()
+
+    def close(self) -> None:
+        """Let the thread end once a pass under way is over (without waiting for it)."""
+        self._thread.shutdown(wait=False)
+
+    def _load(self) -> None:
+        if self._model is None:
+            from faster_whisper import WhisperModel
+
+            log.info("loading Whisper model %s for live %s", self.config.model,
+                     self.config.task)
+            self._model = WhisperModel(self.config.model, device=self.config.device,
+                                       compute_type=self.config.compute_type,
+                                       cpu_threads=self.config.cpu_threads, num_workers=1)
+            if self.config.encoder_padding < WINDOW_SECONDS:
+                # generate_segments calls the model's encode for each window it decodes.
+                self._model.encode = partial(fitted_encode, self._model.encode,
+                                             self.config.encoder_padding)
+
+    def _recognise(self, audio: np.ndarray, *, offset: float, prompt: str,
+                   hotwords: str) -> list[Word]:
+        self._load()
         # One window, no temperature fallback: a pass that goes wrong is simply not
         # agreed with by the next one, and a fallback would triple the pass's time. A
         # repetition loop is cut short by the token limit and left out.
